@@ -1,0 +1,118 @@
+"""Residual blocks of the SNGAN-projection family (generator and discriminator)."""
+from neuralcollage import _compat  # noqa: F401
+
+import math
+
+import chainer
+import chainer.link_hooks
+import chainer.functions as F
+import chainer.links as L
+from chainer import initializers
+
+from neuralcollage.links.scbn import SpatialConditionalBatchNormalization
+
+SN_EPS = 1e-12
+
+
+def spectral_norm(link):
+    """Attach Chainer's spectral-norm hook (one power iteration, eps 1e-12; ``u`` frozen in test mode).
+
+    The hook keeps its vector as the persistent ``W_u`` of shape ``(out,)``; the official snapshots call it
+    ``u`` with shape ``(1, out)`` (:mod:`neuralcollage.snapshot` maps the two).
+    """
+    link.add_hook(chainer.link_hooks.SpectralNormalization(eps=SN_EPS))
+    return link
+
+
+def upsample_nearest(x):
+    """Nearest-neighbour 2x upsampling of ``(N, C, H, W)`` to ``(N, C, 2H, 2W)``."""
+    n, c, h, w = x.shape
+    x = F.reshape(x, (n, c, h, 1, w, 1))
+    x = F.broadcast_to(x, (n, c, h, 2, w, 2))
+    return F.reshape(x, (n, c, 2 * h, 2 * w))
+
+
+class GeneratorBlock(chainer.Chain):
+    """Upsampling residual block: ``c2(relu(b2(c1(up(relu(b1(x))))))) + c_sc(up(x))``.
+
+    ``b1`` runs at the input resolution, ``b2`` at the output (2x) resolution; each takes its own class
+    condition (see :class:`SpatialConditionalBatchNormalization`).
+    """
+
+    def __init__(self, in_channels, out_channels, n_classes):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        w = initializers.GlorotUniform(math.sqrt(2))
+        w_sc = initializers.GlorotUniform()
+        with self.init_scope():
+            self.b1 = SpatialConditionalBatchNormalization(in_channels, n_classes)
+            self.c1 = L.Convolution2D(in_channels, out_channels, 3, pad=1, initialW=w)
+            self.b2 = SpatialConditionalBatchNormalization(out_channels, n_classes)
+            self.c2 = L.Convolution2D(out_channels, out_channels, 3, pad=1, initialW=w)
+            self.c_sc = L.Convolution2D(in_channels, out_channels, 1, initialW=w_sc)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, up x2)"
+
+    def forward(self, x, condition1, condition2):
+        h = F.relu(self.b1(x, condition1))
+        h = self.c1(upsample_nearest(h))
+        h = F.relu(self.b2(h, condition2))
+        h = self.c2(h)
+        return h + self.c_sc(upsample_nearest(x))
+
+
+class DiscriminatorBlock(chainer.Chain):
+    """SN residual block: ``c2(relu(c1(relu(x))))`` (then avgpool2) plus a shortcut.
+
+    The shortcut is ``c_sc`` (then avgpool2) when the channels change or the block downsamples, else the
+    identity.
+    """
+
+    def __init__(self, in_channels, out_channels, *, hidden_channels=None, downsample=True):
+        super().__init__()
+        hidden = out_channels if hidden_channels is None else hidden_channels
+        self.in_channels, self.out_channels, self.hidden_channels = in_channels, out_channels, hidden
+        self.downsample = downsample
+        self.learnable_sc = in_channels != out_channels or downsample
+        w = initializers.GlorotUniform(math.sqrt(2))
+        with self.init_scope():
+            self.c1 = spectral_norm(L.Convolution2D(in_channels, hidden, 3, pad=1, initialW=w))
+            self.c2 = spectral_norm(L.Convolution2D(hidden, out_channels, 3, pad=1, initialW=w))
+            if self.learnable_sc:
+                self.c_sc = spectral_norm(L.Convolution2D(in_channels, out_channels, 1,
+                                                          initialW=initializers.GlorotUniform()))
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({self.in_channels} -> {self.hidden_channels} -> "
+                f"{self.out_channels}, down={self.downsample})")
+
+    def forward(self, x):
+        h = self.c2(F.relu(self.c1(F.relu(x))))
+        s = self.c_sc(x) if self.learnable_sc else x
+        if self.downsample:
+            h = F.average_pooling_2d(h, 2)
+            s = F.average_pooling_2d(s, 2)
+        return h + s
+
+
+class OptimizedDiscriminatorBlock(chainer.Chain):
+    """First discriminator block: ``avgpool2(c2(relu(c1(x)))) + c_sc(avgpool2(x))``."""
+
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        w = initializers.GlorotUniform(math.sqrt(2))
+        with self.init_scope():
+            self.c1 = spectral_norm(L.Convolution2D(in_channels, out_channels, 3, pad=1, initialW=w))
+            self.c2 = spectral_norm(L.Convolution2D(out_channels, out_channels, 3, pad=1, initialW=w))
+            self.c_sc = spectral_norm(L.Convolution2D(in_channels, out_channels, 1,
+                                                      initialW=initializers.GlorotUniform()))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, down=True)"
+
+    def forward(self, x):
+        h = F.average_pooling_2d(self.c2(F.relu(self.c1(x))), 2)
+        return h + self.c_sc(F.average_pooling_2d(x, 2))

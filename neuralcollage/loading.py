@@ -1,0 +1,104 @@
+"""``load_generator`` / ``load_discriminator``: official snapshot files and this project's own."""
+from neuralcollage import _compat  # noqa: F401
+
+import re
+
+from neuralcollage.models.discriminator import Discriminator
+from neuralcollage.models.generator import Generator
+from neuralcollage.models.presets import DISCRIMINATOR_PRESETS, GENERATOR_PRESETS
+from neuralcollage.snapshot import SnapshotError, load_state, read_config, read_npz
+
+_KINDS = {"generator": (Generator, GENERATOR_PRESETS), "discriminator": (Discriminator, DISCRIMINATOR_PRESETS)}
+
+
+def load_generator(path, *, arch=None, device=None, **overrides):
+    """Load a generator snapshot strictly.
+
+    Args:
+        path: ``.npz`` file: an official Neural Collage / SNGAN-projection generator (give ``arch``) or a
+            snapshot written by this project (architecture read from the file).
+        arch: preset name (``"collage256"``, ``"collage128"``, ``"sngan128"``, ``"sngan64"``, ...).
+        device: ``None``/-1 for the CPU or a GPU id (see :func:`neuralcollage.backend.get_device`).
+        **overrides: ``ch``, ``n_classes``, ``dim_z``, ``bottom_width``.
+
+    Raises:
+        SnapshotError: unreadable file, or keys/shapes that do not fit (the message names them and suggests
+            the preset and overrides that would).
+    """
+    return _load(path, "generator", arch, device, overrides)
+
+
+def load_discriminator(path, *, arch=None, device=None, **overrides):
+    """Load a discriminator snapshot strictly (see :func:`load_generator`; overrides ``ch``, ``n_classes``)."""
+    return _load(path, "discriminator", arch, device, overrides)
+
+
+def load_model(path, *, kind, arch=None, device=None, **overrides):
+    """Load a ``kind`` (``"generator"``, ``"discriminator"``, ``"encoder"``, ``"classifier"``) snapshot."""
+    if kind in _KINDS:
+        return _load(path, kind, arch, device, overrides)
+    from neuralcollage.models import extra_kinds
+    return _load(path, kind, arch, device, overrides, table=extra_kinds())
+
+
+def _load(path, kind, arch, device, overrides, table=None):
+    from neuralcollage.backend import get_device
+    table = table or _KINDS
+    cls, presets = table[kind]
+    arrays = read_npz(path)
+    record = read_config(arrays)
+    source = f"snapshot {str(path)!r}"
+    if record is not None:
+        if record.get("kind") != kind:
+            raise SnapshotError(f"{source} holds a {record.get('kind')}, not a {kind}")
+        config = dict(record["config"])
+        if arch is not None and config.get("arch") not in (None, arch):
+            raise SnapshotError(f"{source} is a {config.get('arch')!r} {kind}, not {arch!r}")
+        for key, value in overrides.items():
+            if key in config and config[key] != value:
+                raise SnapshotError(f"{source} has {key}={config[key]}, which conflicts with {key}={value}")
+        model = cls(**config)
+    else:
+        if arch is None:
+            raise SnapshotError(f"{source} is an official snapshot without architecture metadata; pass arch= "
+                                f"({_guess(kind, arrays) or 'one of ' + ', '.join(presets)})")
+        try:
+            model = cls.from_preset(arch, **overrides)
+        except ValueError as exc:
+            raise SnapshotError(str(exc)) from None
+    hint = _guess(kind, arrays)
+    load_state(model, arrays, source=source, hint=f"The file looks like {hint}" if hint else None)
+    model.to_device(get_device(device))
+    return model
+
+
+def _blocks(arrays, pattern):
+    found = sorted({int(m.group(1)) for k in arrays for m in [re.match(pattern, k)] if m})
+    return found
+
+
+def _guess(kind, arrays):
+    """A human suggestion ``arch='collage128', ch=64, n_classes=143`` for official ``arrays``, or None."""
+    try:
+        if kind == "generator":
+            blocks = _blocks(arrays, r"block(\d+)/c2/W$")
+            widths = [arrays["block2/c1/W"].shape[1]] + [arrays[f"block{b}/c2/W"].shape[0] for b in blocks]
+            ch = widths[-1]
+            mult = tuple(w // ch for w in widths)
+            kw = dict(ch=ch, n_classes=arrays["block2/b1/gammas/W"].shape[0], dim_z=arrays["l1/W"].shape[1])
+        elif kind == "discriminator":
+            blocks = _blocks(arrays, r"block(\d+)/c2/W$")
+            widths = [arrays[f"block{b}/c2/W"].shape[0] for b in blocks]
+            ch = widths[0]
+            mult = tuple(w // ch for w in widths)
+            kw = dict(ch=ch, n_classes=arrays["l_y/W"].shape[0])
+        else:
+            return None
+    except (KeyError, IndexError, ZeroDivisionError):
+        return None
+    presets = _KINDS[kind][1]
+    names = [name for name, p in presets.items() if tuple(p["channels"]) == mult]
+    args = ", ".join(f"{k}={v}" for k, v in kw.items())
+    if names:
+        return f"arch={names[0]!r}, {args}"
+    return f"a {kind} with channel multipliers {mult} and {args} (no preset has these channels)"

@@ -1,0 +1,292 @@
+"""Class-conditional ResNet generator with per-layer class maps (sCBN) and feature blending."""
+from neuralcollage import _compat  # noqa: F401
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+import numpy
+from chainer import initializers
+
+from neuralcollage.links.blocks import GeneratorBlock
+from neuralcollage.links.scbn import EPS
+from neuralcollage.models.presets import GENERATOR_PRESETS, resolve
+
+
+class Generator(chainer.Chain):
+    """SNGAN-projection style generator (``l1``, ``block2..``, tail BN + conv + tanh).
+
+    Args:
+        channels: channel multipliers of ``ch``: ``channels[0]`` after ``l1``, ``channels[b]`` after block
+            ``b + 1`` (so ``len(channels) - 1`` upsampling blocks).
+        ch: base width. dim_z: latent size. n_classes: number of classes K. bottom_width: ``l1``'s grid.
+        arch: the preset name this was built from (metadata only).
+
+    Layer indexing (shared by every API of the package):
+
+    * **class layers** ``0 .. 2 * n_blocks - 1``: ``2 (b - 2)`` is ``block{b}/b1`` at the block's input
+      resolution, ``2 (b - 2) + 1`` is ``block{b}/b2`` at its output resolution
+      (:attr:`class_map_resolutions`);
+    * **blend layers** ``0 .. n_blocks``: after ``l1`` and after each block (:attr:`blend_resolutions`).
+
+    Images come out as ``(N, 3, R, R)`` float32 in ``[-1, 1]``.
+    """
+
+    def __init__(self, *, channels, ch, dim_z, n_classes, bottom_width=4, arch=None):
+        super().__init__()
+        self.channels = tuple(int(c) for c in channels)
+        self.ch, self.dim_z, self.n_classes, self.bottom_width = ch, dim_z, n_classes, bottom_width
+        self.arch = arch
+        self.n_blocks = len(self.channels) - 1
+        widths = [c * ch for c in self.channels]
+        tail = self.n_blocks + 2
+        self.tail_bn_name, self.tail_conv_name = f"b{tail}", f"l{tail}"
+        with self.init_scope():
+            self.l1 = L.Linear(dim_z, widths[0] * bottom_width ** 2, initialW=initializers.GlorotUniform())
+            for b in range(self.n_blocks):
+                setattr(self, f"block{b + 2}", GeneratorBlock(widths[b], widths[b + 1], n_classes))
+            setattr(self, self.tail_bn_name, L.BatchNormalization(widths[-1], eps=EPS))
+            setattr(self, self.tail_conv_name,
+                    L.Convolution2D(widths[-1], 3, 3, pad=1, initialW=initializers.GlorotUniform()))
+
+    @classmethod
+    def from_preset(cls, arch, **overrides):
+        """Build preset ``arch`` (see :data:`GENERATOR_PRESETS`) with keyword overrides."""
+        return cls(arch=arch, **resolve(GENERATOR_PRESETS, arch, overrides, kind="generator"))
+
+    @property
+    def config(self):
+        """Constructor kwargs (JSON-serialisable); ``Generator(**config)`` rebuilds the architecture."""
+        return dict(channels=list(self.channels), ch=self.ch, dim_z=self.dim_z, n_classes=self.n_classes,
+                    bottom_width=self.bottom_width, arch=self.arch)
+
+    def __repr__(self):
+        return (f"Generator(arch={self.arch!r}, resolution={self.resolution}, ch={self.ch}, "
+                f"dim_z={self.dim_z}, n_classes={self.n_classes})")
+
+    @property
+    def resolution(self):
+        return self.bottom_width * 2 ** self.n_blocks
+
+    @property
+    def blocks(self):
+        return [getattr(self, f"block{b + 2}") for b in range(self.n_blocks)]
+
+    @property
+    def class_map_resolutions(self):
+        """Resolution of each class layer's map, e.g. ``[4, 8, 8, 16, ...]``."""
+        res = []
+        for b in range(self.n_blocks):
+            res += [self.bottom_width * 2 ** b, self.bottom_width * 2 ** (b + 1)]
+        return res
+
+    @property
+    def blend_resolutions(self):
+        """Resolution of each blend layer's map, e.g. ``[4, 8, 16, ...]``."""
+        return [self.bottom_width * 2 ** i for i in range(self.n_blocks + 1)]
+
+    @property
+    def n_class_layers(self):
+        return 2 * self.n_blocks
+
+    @property
+    def n_blend_layers(self):
+        return self.n_blocks + 1
+
+    def sample_z(self, n, *, seed=None):
+        """``(n, dim_z)`` float32 standard-normal latents from ``seed`` (int or RandomState), on this device."""
+        from neuralcollage.backend import random_state
+        z = random_state(seed).standard_normal((n, self.dim_z)).astype(numpy.float32)
+        return self.device.send(z)
+
+    # ------------------------------------------------------------------ conditions
+    def class_conditions(self, y, n):
+        """Expand a class condition into one entry per class layer.
+
+        ``y`` may be an int (one class for all samples), class ids ``(N,)``, class vectors ``(N, K)``, one
+        class map ``(N, K, H, W)`` (area-resized to every layer), or a list with one such entry per class
+        layer (each layer's map at that layer's resolution).
+        """
+        xp = self.xp
+        if isinstance(y, (list, tuple)):
+            if len(y) != self.n_class_layers:
+                raise ValueError(f"got {len(y)} per-layer class conditions; this generator has "
+                                 f"{self.n_class_layers} class layers")
+            return [self._condition(c, n, res) for c, res in zip(y, self.class_map_resolutions)]
+        if isinstance(y, (int, numpy.integer)):
+            y = xp.full((n,), int(y), dtype=numpy.int32)
+        return [self._condition(y, n, res) for res in self.class_map_resolutions]
+
+    def _condition(self, c, n, res):
+        xp = self.xp
+        if isinstance(c, (int, numpy.integer)):
+            c = xp.full((n,), int(c), dtype=numpy.int32)
+        c = self.device.send(c.array if isinstance(c, chainer.Variable) else c)
+        if c.shape[0] != n:
+            raise ValueError(f"class condition has batch size {c.shape[0]}, latents have {n}")
+        if c.ndim == 1:
+            if c.dtype.kind not in "iu":
+                raise ValueError(f"class ids must be integers, got {c.dtype}")
+            if int(c.min()) < 0 or int(c.max()) >= self.n_classes:
+                raise ValueError(f"class ids must be in 0..{self.n_classes - 1}, got {int(c.min())}.."
+                                 f"{int(c.max())}")
+            return c.astype(numpy.int32, copy=False)
+        if c.shape[1] != self.n_classes:
+            raise ValueError(f"class condition has {c.shape[1]} classes; this generator has {self.n_classes}")
+        if not bool(xp.all(xp.isfinite(c))):
+            raise ValueError("class condition contains NaN or inf")
+        c = c.astype(numpy.float32, copy=False)
+        if c.ndim == 4 and c.shape[2:] != (res, res):
+            from neuralcollage.maps import resize_map
+            c = self.device.send(resize_map(chainer.backend.CpuDevice().send(c), (res, res)))
+        return c
+
+    # ------------------------------------------------------------------ forward passes
+    def forward(self, z, y):
+        """Generate ``(N, 3, R, R)`` images in ``[-1, 1]`` from ``z (N, dim_z)`` and class condition ``y``
+        (see :meth:`class_conditions`)."""
+        z = self._latent(z)
+        conds = self.class_conditions(y, z.shape[0])
+        h = self._bottom(z)
+        for b, block in enumerate(self.blocks):
+            h = block(h, conds[2 * b], conds[2 * b + 1])
+        return self._tail(h)
+
+    def blend(self, zs, y, blend_maps):
+        """Feature blending of several latents.
+
+        Args:
+            zs: ``(S, N, dim_z)`` array or a list of ``S`` arrays ``(N, dim_z)``: the latent streams.
+            y: class condition shared by all streams (see :meth:`class_conditions`).
+            blend_maps: one map per blend layer, ``(N, S + 1, h, w)`` at that layer's resolution; channel
+                ``i < S`` weights latent stream ``i`` and channel ``S`` the target stream itself. After ``l1``
+                and after every block the target stream becomes ``sum_i M[:, i] * h_i``; the latent streams go
+                on unchanged. At layer 0 the target is zero, so its weight there has no effect.
+
+        Returns:
+            ``(N, 3, R, R)`` Variable: the tail applied to the target stream.
+
+        The S + 1 streams run as one batch. A latent stream is dropped as soon as no later blend layer
+        gives it weight.
+        """
+        xp = self.xp
+        zs = [self._latent(z) for z in zs]
+        s, n = len(zs), zs[0].shape[0]
+        if any(z.shape[0] != n for z in zs):
+            raise ValueError("all latent streams must have the same batch size")
+        if len(blend_maps) != self.n_blend_layers:
+            raise ValueError(f"got {len(blend_maps)} blend maps; this generator has {self.n_blend_layers} "
+                             f"blend layers (after l1 and after each block)")
+        maps = []
+        for layer, (m, res) in enumerate(zip(blend_maps, self.blend_resolutions)):
+            m = self.device.send(m.array if isinstance(m, chainer.Variable) else m).astype(numpy.float32)
+            if m.shape != (n, s + 1, res, res):
+                raise ValueError(f"blend map {layer} has shape {tuple(m.shape)}; expected "
+                                 f"({n}, {s + 1}, {res}, {res})")
+            if not bool(xp.all(xp.isfinite(m))):
+                raise ValueError(f"blend map {layer} contains NaN or inf")
+            maps.append(m)
+        used = [bool(xp.any(m[:, i] != 0)) for m in maps for i in range(s)]
+        last_use = [max([l for l in range(len(maps)) if used[l * s + i]], default=-1) for i in range(s)]
+        active = [i for i in range(s) if last_use[i] >= 0]
+        conds = self.class_conditions(y, n)
+
+        h = self._bottom(F.concat([zs[i] for i in active], axis=0))
+        streams = dict(zip(active, F.split_axis(h, len(active), axis=0)))
+        target = self._mix(streams, None, maps[0], s)
+        for b, block in enumerate(self.blocks):
+            layer = b + 1
+            streams = {i: v for i, v in streams.items() if last_use[i] >= layer}
+            order = list(streams) + ["target"]
+            batch = F.concat([streams[i] for i in streams] + [target], axis=0)
+            reps = len(order)
+            out = block(batch, self._tile(conds[2 * b], reps), self._tile(conds[2 * b + 1], reps))
+            parts = F.split_axis(out, reps, axis=0) if reps > 1 else [out]
+            streams = dict(zip(order[:-1], parts[:-1]))
+            target = self._mix(streams, parts[-1], maps[layer], s)
+        return self._tail(target)
+
+    def _mix(self, streams, target, m, s):
+        shape = next(iter(streams.values())).shape if streams else target.shape
+        out = None
+        for i in range(s + 1):
+            w = m[:, i]
+            if not bool(self.xp.any(w != 0)):
+                continue
+            h = target if i == s else streams[i]
+            if h is None:
+                continue
+            term = F.broadcast_to(w[:, None], shape) * h
+            out = term if out is None else out + term
+        if out is None:
+            out = chainer.Variable(self.xp.zeros(shape, dtype=numpy.float32))
+        return out
+
+    def _tile(self, c, reps):
+        if reps == 1:
+            return c
+        return self.xp.concatenate([c] * reps, axis=0)
+
+    def _latent(self, z):
+        z = z.array if isinstance(z, chainer.Variable) and not z.requires_grad else z
+        if isinstance(z, chainer.Variable):
+            if z.shape[-1] != self.dim_z:
+                raise ValueError(f"latents have size {z.shape[-1]}; this generator takes dim_z={self.dim_z}")
+            return z
+        z = self.device.send(z)
+        if z.ndim != 2 or z.shape[1] != self.dim_z:
+            raise ValueError(f"latents must be (N, {self.dim_z}); got {tuple(z.shape)}")
+        if not bool(self.xp.all(self.xp.isfinite(z))):
+            raise ValueError("latents contain NaN or inf")
+        return z.astype(numpy.float32, copy=False)
+
+    def _bottom(self, z):
+        h = self.l1(z)
+        return F.reshape(h, (z.shape[0], -1, self.bottom_width, self.bottom_width))
+
+    def _tail(self, h):
+        h = F.relu(getattr(self, self.tail_bn_name)(h))
+        return F.tanh(getattr(self, self.tail_conv_name)(h))
+
+    # ------------------------------------------------------------------ the original calling convention
+    def __call__(self, *args, **kwargs):
+        """``G(z=z, y=y)`` as in the original code (``batchsize`` and random ``z``/``y`` when missing), or
+        ``G(z, y)`` positionally."""
+        if args:
+            return self.forward(*args, **kwargs)
+        batchsize = kwargs.pop("batchsize", None)
+        z, y = kwargs.pop("z", None), kwargs.pop("y", None)
+        if kwargs:
+            raise TypeError(f"unexpected arguments {sorted(kwargs)}")
+        if z is None:
+            z = self.sample_z(batchsize or (len(y) if y is not None else 64))
+        if y is None:
+            y = self.xp.random.randint(0, self.n_classes, size=len(z)).astype(numpy.int32)
+        return self.forward(z, y)
+
+    def spatial_interpolation(self, z=None, weights=None, zs=None, blends=None):
+        """The original code's entry point, with its array layouts.
+
+        Args:
+            z: ``(N, dim_z)`` latents (sCBN only).
+            weights: list of ``(N, H, W, K)`` class-weight maps, one per class layer in the order
+                ``block2/b1, block2/b2, block3/b1, ...``.
+            zs: list of ``S`` latent arrays ``(N, dim_z)`` for feature blending.
+            blends: list of ``(N, H, W, S + 1)`` blend maps, one per blend layer, target stream last.
+
+        Returns:
+            ``(N, 3, R, R)`` Variable in ``[-1, 1]``.
+        """
+        xp = self.xp
+        if weights is None:
+            raise ValueError("spatial_interpolation needs weights (one (N, H, W, K) map per class layer)")
+        conds = [self.device.send(w.array if isinstance(w, chainer.Variable) else w) for w in weights]
+        conds = [xp.ascontiguousarray(c.transpose(0, 3, 1, 2)) if c.ndim == 4 else c for c in conds]
+        if zs is None:
+            if z is None:
+                raise ValueError("spatial_interpolation needs z (or zs and blends)")
+            return self.forward(z, conds)
+        if blends is None:
+            raise ValueError("feature blending needs blends (one (N, H, W, S + 1) map per blend layer)")
+        bl = [self.device.send(b.array if isinstance(b, chainer.Variable) else b) for b in blends]
+        bl = [xp.ascontiguousarray(b.transpose(0, 3, 1, 2)) for b in bl]
+        return self.blend(zs, conds, bl)
