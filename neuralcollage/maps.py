@@ -308,9 +308,11 @@ def normalize_map(m, *, eps=1e-8, fill_class=None):
     m = xp.asarray(m)
     if m.ndim != 4:
         raise ValueError(f"map must be 4-D (N, K, H, W), got shape {tuple(m.shape)}")
-    m = xp.maximum(m.astype(numpy.float32), 0)
     if not bool(xp.isfinite(m).all()):
         raise ValueError("map contains NaN or infinity")
+    if fill_class is not None:
+        fill_class = _class_index(fill_class, m.shape[1], "fill_class")
+    m = xp.maximum(m.astype(numpy.float32), 0)
     total = m.sum(axis=1, keepdims=True)
     empty = total <= eps
     if bool(empty.any()):
@@ -319,7 +321,6 @@ def normalize_map(m, *, eps=1e-8, fill_class=None):
             raise ValueError(
                 f"{int(empty.sum())} pixels have zero total weight (first: sample {n}, y={y}, x={x}); "
                 "pass fill_class= to give them a class")
-        fill_class = _class_index(fill_class, m.shape[1], "fill_class")
         channel = xp.arange(m.shape[1]).reshape(1, -1, 1, 1) == fill_class
         m = xp.where(empty, channel.astype(numpy.float32), m)
         total = xp.where(empty, numpy.float32(1), total)
@@ -662,8 +663,12 @@ def blend_maps_from_masks(masks, *, n_streams, resolutions, layers="all", base_s
     --------
     >>> left = numpy.zeros((64, 64), bool); left[:, :32] = True
     >>> maps = blend_maps_from_masks({1: left}, n_streams=2, resolutions=[4, 8, 16], layers="1-")
-    >>> maps[0][0, :, 0, 0], maps[1][0, :, 0, 0], maps[1][0, :, 0, 7]
-    (array([1., 0., 0.], dtype=float32), array([0., 1., 0.], dtype=float32), array([1., 0., 0.], dtype=float32))
+    >>> maps[0][0, :, 0, 0]                    # layer 0 unselected: all on the base stream
+    array([1., 0., 0.], dtype=float32)
+    >>> maps[1][0, :, 0, 0], maps[1][0, :, 0, 7]  # inside / outside the mask
+    (array([0., 1., 0.], dtype=float32), array([1., 0., 0.], dtype=float32))
+    >>> maps[2][0, :, 0, 0]                    # blended, not the target, on every selected layer
+    array([0., 1., 0.], dtype=float32)
     """
     n_streams = _positive_int(n_streams, "n_streams")
     base_stream = _class_index(base_stream, n_streams, "base_stream", what="latent stream")
@@ -908,7 +913,9 @@ def _resize_matrix(n_in, n_out, upsample):
 @functools.lru_cache(maxsize=64)
 def _blur_matrix(n, sigma):
     """(n, n) float32 Gaussian blur matrix with BORDER_REFLECT_101 borders."""
-    radius = max((int(round(8 * sigma + 1)) | 1) // 2, 1)  # cv2's kernel size for float images
+    radius = (int(round(8 * sigma + 1)) | 1) // 2  # cv2's kernel size for float images
+    if radius == 0:
+        return _read_only(numpy.eye(n, dtype=numpy.float32))
     offsets = numpy.arange(-radius, radius + 1)
     kernel = numpy.exp(-0.5 * (offsets / sigma) ** 2)
     kernel /= kernel.sum()

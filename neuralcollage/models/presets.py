@@ -10,7 +10,7 @@ GENERATOR_PRESETS = {
     "collage128": dict(channels=(8, 8, 4, 4, 2, 1), ch=64, dim_z=128, n_classes=143, bottom_width=4),
     "sngan128": dict(channels=(16, 16, 8, 4, 2, 1), ch=64, dim_z=128, n_classes=1000, bottom_width=4),
     "sngan64": dict(channels=(16, 8, 4, 2, 1), ch=64, dim_z=128, n_classes=1000, bottom_width=4),
-    "builtin64": dict(channels=(16, 8, 4, 2, 1), ch=16, dim_z=64, n_classes=6, bottom_width=4),
+    "builtin64": dict(channels=(8, 8, 4, 2, 1), ch=16, dim_z=64, n_classes=6, bottom_width=4),
     "tiny32": dict(channels=(4, 4, 2, 1), ch=4, dim_z=16, n_classes=4, bottom_width=4),
 }
 

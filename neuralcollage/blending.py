@@ -1,0 +1,452 @@
+"""Putting an edited crop back into the full-resolution photo.
+
+The real-photo pipeline crops a square around the user's mask (:func:`square_crop_box`), resizes it
+to the generator's resolution (:func:`crop_and_resize`), edits it in the GAN, and blends the edited
+crop back (:func:`poisson_blend`).  Pixels outside the slightly dilated mask come back bit-identical.
+
+Conventions: images are ``(H, W, 3)`` ``uint8``; masks are ``(H, W)`` ``bool`` or floating point in
+``[0, 1]`` (a pixel is "in the mask" when its value is > 0); a box is ``(top, left, size)``, a square
+of ``size`` pixels whose top-left corner is ``(top, left)``.  No function modifies its inputs.
+"""
+import math
+
+import cv2
+import numpy
+
+from neuralcollage.io import InputError
+
+__all__ = ["dilate_mask", "feather_mask", "square_crop_box", "crop_and_resize", "resize_to_box",
+           "paste_back", "blend_region", "poisson_blend", "BLEND_MODES"]
+
+BLEND_MODES = ("normal", "mixed", "none")
+
+_CLONE_FLAGS = {"normal": cv2.NORMAL_CLONE, "mixed": cv2.MIXED_CLONE}
+# cv2.seamlessClone erodes the mask by 3 pixels (3x3 kernel, 3 iterations) before solving; the
+# mask we hand it is closed with this square so that its solving domain still covers our region.
+_CLONE_EROSION = 3
+# Context around the solving domain, reflected from the photo where the domain touches a border.
+_CLONE_PAD = 4
+
+
+def _mask_array(mask, name="mask"):
+    arr = numpy.asarray(mask)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (H, W), got shape {arr.shape}")
+    if arr.dtype.kind == "f" and numpy.isnan(arr).any():
+        raise InputError(f"{name} contains NaN values")
+    return arr
+
+
+def _soft_mask(arr):
+    """bool, unsigned (0..max of the type) or float [0, 1] mask -> float32 [0, 1]."""
+    if arr.dtype.kind == "b":
+        return arr.astype(numpy.float32)
+    if arr.dtype.kind == "u":
+        return (arr / float(numpy.iinfo(arr.dtype).max)).astype(numpy.float32)
+    if arr.dtype.kind == "f":
+        if arr.size and (arr.min() < 0 or arr.max() > 1):
+            raise ValueError("mask values must lie in [0, 1]")
+        return arr.astype(numpy.float32)
+    raise ValueError(f"mask must be bool, unsigned or floating point, got {arr.dtype}")
+
+
+def dilate_mask(mask, *, radius):
+    """Grow a mask by ``radius`` pixels with an elliptical (disc) structuring element.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray, shape (H, W)
+        ``bool`` or numbers; pixels > 0 are in the mask.
+    radius : int, keyword-only
+        Dilation radius in pixels (>= 0; 0 returns ``mask > 0``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W)`` ``bool``, a new array.
+    """
+    binary = _mask_array(mask) > 0
+    radius = int(radius)
+    if radius < 0:
+        raise ValueError(f"radius must be >= 0, got {radius}")
+    if radius == 0:
+        return binary.copy()
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(binary.astype(numpy.uint8), kernel).astype(bool)
+
+
+def feather_mask(mask, *, sigma):
+    """Soften a mask's edge with a Gaussian blur.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray, shape (H, W)
+        ``bool`` or floating point in ``[0, 1]``.
+    sigma : float, keyword-only
+        Standard deviation in pixels (>= 0; 0 returns the mask as ``float32``).  The image border
+        is reflected, so a mask touching the border stays solid there.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W)`` ``float32`` in ``[0, 1]``, a new array.
+    """
+    arr = _mask_array(mask).astype(numpy.float32)
+    sigma = float(sigma)
+    if sigma < 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    if sigma > 0:
+        arr = cv2.GaussianBlur(arr, (0, 0), sigmaX=sigma, sigmaY=sigma,
+                               borderType=cv2.BORDER_REFLECT)
+    return numpy.clip(arr, 0.0, 1.0)
+
+
+def _bbox(binary):
+    """(top, bottom, left, right) of the True pixels, bottom/right exclusive; None if none."""
+    rows = numpy.flatnonzero(binary.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = numpy.flatnonzero(binary.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def square_crop_box(mask, *, image_size=None, margin=0.25, min_size=None):
+    """A square box around a mask, inside the photo, to crop for the generator.
+
+    The mask's bounding box is made square on its longer side ``s`` and grown by ``margin * s`` on
+    every side (side ``ceil(s * (1 + 2 * margin))``), at least ``min_size``, centred on the bounding
+    box and shifted to lie inside the photo.  When the photo is smaller than that square the box is
+    the largest square that fits (side ``min(H, W)``); it then contains the bounding box along every
+    axis where the bounding box is not longer than ``min(H, W)``.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray, shape (H, W)
+        The photo's mask (pixels > 0 are selected).
+    image_size : tuple of int (H, W), optional, keyword-only
+        The photo's size; must equal ``mask.shape`` (default).
+    margin : float, keyword-only
+        Context around the mask as a fraction of its longer side (>= 0).
+    min_size : int, optional, keyword-only
+        Smallest side, e.g. the generator's resolution to avoid enlarging small crops.
+
+    Returns
+    -------
+    tuple of int
+        ``(top, left, size)`` with ``0 <= top``, ``top + size <= H``, ``0 <= left``,
+        ``left + size <= W``.
+
+    Raises
+    ------
+    InputError
+        The mask is empty.
+
+    Examples
+    --------
+    >>> mask = numpy.zeros((100, 200), bool); mask[40:60, 90:100] = True
+    >>> square_crop_box(mask)
+    (35, 80, 30)
+    """
+    arr = _mask_array(mask)
+    height, width = arr.shape
+    if image_size is not None and tuple(int(s) for s in image_size) != (height, width):
+        raise ValueError(f"mask shape {arr.shape} differs from image_size {tuple(image_size)}")
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    box = _bbox(arr > 0)
+    if box is None:
+        raise InputError("mask is empty")
+    r0, r1, c0, c1 = box
+    side = max(r1 - r0, c1 - c0)
+    size = int(math.ceil(side * (1.0 + 2.0 * margin) - 1e-9))
+    if min_size is not None:
+        size = max(size, int(min_size))
+    size = max(1, min(size, height, width))
+    top = min(max(r0 + (r1 - r0 - size) // 2, 0), height - size)
+    left = min(max(c0 + (c1 - c0 - size) // 2, 0), width - size)
+    return int(top), int(left), int(size)
+
+
+def _check_box(box, shape):
+    top, left, size = (int(v) for v in box)
+    if size <= 0 or top < 0 or left < 0 or top + size > shape[0] or left + size > shape[1]:
+        raise ValueError(f"box (top={top}, left={left}, size={size}) is not inside an image of "
+                         f"size {shape[0]}x{shape[1]} (HxW)")
+    return top, left, size
+
+
+def _resize(image, size):
+    """Square resize (H, W[, C]) -> (size, size[, C]); area when shrinking, bicubic enlarging."""
+    h, w = image.shape[:2]
+    if (h, w) == (size, size):
+        return image.copy()
+    interpolation = cv2.INTER_AREA if size * size < h * w else cv2.INTER_CUBIC
+    out = cv2.resize(image, (size, size), interpolation=interpolation)
+    if image.ndim == 3 and out.ndim == 2:
+        out = out[:, :, None]
+    return out
+
+
+def crop_and_resize(image, box, size):
+    """Cut ``box`` out of ``image`` and resize it to ``size`` x ``size``.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(H, W, C)`` or ``(H, W)``, ``uint8`` (or float32).
+    box : tuple of int
+        ``(top, left, side)`` inside the image, e.g. from :func:`square_crop_box`.
+    size : int
+        Output side, e.g. the generator's resolution.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(size, size, C)`` or ``(size, size)``, same dtype; area averaging when shrinking,
+        bicubic interpolation when enlarging.
+    """
+    arr = numpy.asarray(image)
+    top, left, side = _check_box(box, arr.shape)
+    return _resize(arr[top:top + side, left:left + side], int(size))
+
+
+def resize_to_box(crop, box):
+    """Resize a square (edited) crop back to the box's side (area when shrinking, else bicubic).
+
+    Parameters
+    ----------
+    crop : numpy.ndarray
+        ``(s, s, C)`` or ``(s, s)``.
+    box : tuple of int
+        ``(top, left, side)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(side, side, C)`` or ``(side, side)``, same dtype.
+    """
+    return _resize(numpy.asarray(crop), int(box[2]))
+
+
+def paste_back(photo, crop, box):
+    """Naive paste: a copy of ``photo`` whose ``box`` is replaced by the resized ``crop``.
+
+    Parameters
+    ----------
+    photo : numpy.ndarray
+        ``(H, W, C)`` ``uint8``.
+    crop : numpy.ndarray
+        ``(s, s, C)`` ``uint8``.
+    box : tuple of int
+        ``(top, left, side)`` inside the photo.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W, C)`` ``uint8``, a new array.
+    """
+    out = numpy.array(photo, copy=True)
+    top, left, side = _check_box(box, out.shape)
+    out[top:top + side, left:left + side] = resize_to_box(crop, box)
+    return out
+
+
+def _check_image(image, name):
+    arr = numpy.asarray(image)
+    if arr.dtype != numpy.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"{name} must be (H, W, 3) uint8, got {arr.dtype} {arr.shape}")
+    return arr
+
+
+def blend_region(mask, box, *, dilate):
+    """The pixels :func:`poisson_blend` may change: the dilated mask, clipped to the box.
+
+    The box loses its outermost row or column on each side that lies inside the photo (when its
+    side is at least 3), so that the Poisson solver's guidance never reaches beyond the edit.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray, shape (H, W)
+        Pixels > 0 are in the mask.
+    box : tuple of int
+        ``(top, left, side)`` inside the photo.
+    dilate : int, keyword-only
+        Dilation radius in pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W)`` ``bool``.
+    """
+    arr = _mask_array(mask)
+    top, left, side = _check_box(box, arr.shape)
+    height, width = arr.shape
+    cut = 1 if side >= 3 else 0
+    y0 = top + (cut if top > 0 else 0)
+    x0 = left + (cut if left > 0 else 0)
+    y1 = top + side - (cut if top + side < height else 0)
+    x1 = left + side - (cut if left + side < width else 0)
+    d = max(int(dilate), 0)
+    w0, w1 = max(y0 - d, 0), min(y1 + d, height)
+    v0, v1 = max(x0 - d, 0), min(x1 + d, width)
+    grown = dilate_mask(arr[w0:w1, v0:v1], radius=dilate)
+    region = numpy.zeros((height, width), bool)
+    region[y0:y1, x0:x1] = grown[y0 - w0:y1 - w0, x0 - v0:x1 - v0]
+    return region
+
+
+def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, feather=None):
+    """Blend an edited crop back into the full-resolution photo.
+
+    The edited crop is resized to the box at the photo's resolution.  The region that may change is
+    the mask dilated by ``dilate`` pixels, clipped to the box (:func:`blend_region`); every pixel
+    outside it is bit-identical to ``photo``.  Inside it:
+
+    * ``"normal"``: Poisson image editing (``cv2.seamlessClone`` with ``NORMAL_CLONE``): the edit's
+      gradients, with colours matched to the photo along the region's boundary;
+    * ``"mixed"``: the same with ``MIXED_CLONE`` (per pixel the stronger of the edit's and the
+      photo's gradients, which keeps the photo's texture where the edit is flat);
+    * ``"none"``: alpha compositing with the mask feathered by ``feather`` (Gaussian sigma); soft
+      mask values act as partial weights.  Where the mask reaches a side of the box that lies inside
+      the photo, the alpha fades out before that side.
+
+    Where the region touches the photo's border the photo is reflected outwards so that the solver
+    has a boundary there (the edit's colours are then matched to the photo's own border pixels).
+    When the region covers the whole photo, Poisson blending has no boundary to match and is
+    undefined: the result is then the alpha composite of ``"none"`` (for a full mask simply the
+    edited crop pasted back).
+
+    Parameters
+    ----------
+    photo : numpy.ndarray
+        ``(H, W, 3)`` ``uint8`` RGB, the original photo.
+    edited_crop : numpy.ndarray
+        ``(s, s, 3)`` ``uint8`` RGB, the edited crop at the generator's resolution.
+    mask : numpy.ndarray
+        ``(H, W)`` ``bool``, float in ``[0, 1]`` or ``uint8`` (0..255), the edited area on the
+        photo (pixels > 0; soft values only matter for ``"none"``).
+    box : tuple of int
+        ``(top, left, side)`` the crop was cut from (:func:`square_crop_box`).
+    mode : {"normal", "mixed", "none"}, keyword-only
+    dilate : int, keyword-only
+        Pixels the mask is grown by before blending (>= 0).  Poisson modes need a little room
+        outside the mask for the colour correction; 8 is a good value for photos up to a few
+        thousand pixels wide.
+    feather : float, optional, keyword-only
+        ``"none"`` only: the alpha is the mask grown by ``dilate // 2`` pixels and blurred with
+        this Gaussian sigma (default ``dilate / 4``), so that its transition lies in the ring
+        between the mask and the dilated region (about 0.98 on the mask's edge, 0.02 on the
+        region's).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W, 3)`` ``uint8``, a new array.
+
+    Raises
+    ------
+    InputError
+        The mask is empty, contains NaN, or does not overlap the box.
+    ValueError
+        Wrong shapes or dtypes, an unknown mode, a box outside the photo.
+    """
+    photo = _check_image(photo, "photo")
+    edited_crop = _check_image(edited_crop, "edited_crop")
+    if mode not in BLEND_MODES:
+        raise ValueError(f"mode must be one of {BLEND_MODES}, got {mode!r}")
+    arr = _mask_array(mask)
+    height, width = photo.shape[:2]
+    if arr.shape != (height, width):
+        raise ValueError(f"mask shape {arr.shape} differs from the photo's {(height, width)}")
+    top, left, side = _check_box(box, photo.shape)
+    dilate = int(dilate)
+    if dilate < 0:
+        raise ValueError(f"dilate must be >= 0, got {dilate}")
+    soft = _soft_mask(arr)
+    if not (soft > 0).any():
+        raise InputError("mask is empty")
+
+    region = blend_region(soft, (top, left, side), dilate=dilate)
+    if not region.any():
+        raise InputError("mask does not overlap the crop box")
+
+    if mode == "none" or region.all():
+        sigma = dilate / 4.0 if feather is None else float(feather)
+        alpha = _grey_dilate(soft, dilate // 2) * _inner_box(box, (height, width), sigma)
+        alpha = feather_mask(alpha, sigma=sigma) * region
+        return _composite(photo, paste_back(photo, edited_crop, box), alpha, region)
+    edited = resize_to_box(edited_crop, box)
+    cloned = _seamless_clone(photo, edited, (top, left, side), region, _CLONE_FLAGS[mode])
+    out = photo.copy()
+    out[region] = cloned[region]
+    return out
+
+
+def _grey_dilate(mask, radius):
+    """Grey-level dilation (running maximum over a disc) of a float mask; keeps soft values."""
+    if radius <= 0:
+        return mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask, kernel)
+
+
+def _inner_box(box, shape, sigma):
+    """The box as a mask, shrunk by 2 sigma (at most a quarter of its side) on the sides that are
+    not on the photo's border, so that a feathered alpha fades out where the edit ends."""
+    top, left, side = box
+    shrink = min(int(math.ceil(2.0 * sigma)), side // 4)
+    y0 = top + (shrink if top > 0 else 0)
+    x0 = left + (shrink if left > 0 else 0)
+    y1 = top + side - (shrink if top + side < shape[0] else 0)
+    x1 = left + side - (shrink if left + side < shape[1] else 0)
+    inner = numpy.zeros(shape, numpy.float32)
+    inner[y0:max(y1, y0), x0:max(x1, x0)] = 1.0
+    return inner
+
+
+def _composite(photo, source, alpha, region):
+    out = photo.copy()
+    a = alpha[region][:, None]
+    mixed = photo[region] * (1.0 - a) + source[region] * a
+    out[region] = numpy.clip(numpy.rint(mixed), 0, 255).astype(numpy.uint8)
+    return out
+
+
+def _seamless_clone(photo, edited, box, region, flags):
+    """``cv2.seamlessClone`` of ``edited`` (the box at full resolution) into ``photo`` over ``region``.
+
+    Works in a window around ``region``: the photo is reflected beyond its borders, and the edit
+    is reflected beyond the box, so that the guidance field never contains the jump between the
+    edit and the photo at the box's edges.  Returns an array of the photo's shape that is
+    meaningful inside ``region`` only.
+    """
+    height, width = photo.shape[:2]
+    top, left, side = box
+    grow = 2 * _CLONE_EROSION + 1
+    clone_mask = cv2.dilate(region.astype(numpy.uint8) * 255,
+                            numpy.ones((grow, grow), numpy.uint8))
+    r0, r1, c0, c1 = _bbox(clone_mask > 0)
+    r0, r1, c0, c1 = r0 - _CLONE_PAD, r1 + _CLONE_PAD, c0 - _CLONE_PAD, c1 + _CLONE_PAD
+
+    def window(image, origin, border_type):
+        """Rows r0:r1, cols c0:c1 (photo coordinates) of ``image`` placed at ``origin``."""
+        y, x = origin
+        h, w = image.shape[:2]
+        borders = [max(y - r0, 0), max(r1 - (y + h), 0), max(x - c0, 0), max(c1 - (x + w), 0)]
+        padded = cv2.copyMakeBorder(numpy.ascontiguousarray(image), *borders,
+                                    borderType=border_type, value=0)
+        oy, ox = r0 - (y - borders[0]), c0 - (x - borders[2])
+        return numpy.ascontiguousarray(padded[oy:oy + r1 - r0, ox:ox + c1 - c0])
+
+    dst = window(photo, (0, 0), cv2.BORDER_REFLECT)
+    src = window(edited, (top, left), cv2.BORDER_REFLECT)
+    sub_mask = window(clone_mask, (0, 0), cv2.BORDER_CONSTANT)
+    # seamlessClone centres the bounding box of the mask at ``center``; with this centre (integer
+    # halves, as OpenCV computes them) it lands exactly where it is in ``src``.
+    b0, b1, a0, a1 = _bbox(sub_mask > 0)
+    center = (a0 + (a1 - a0) // 2, b0 + (b1 - b0) // 2)
+    blended = cv2.seamlessClone(src, dst, sub_mask, center, flags)
+    out = numpy.zeros_like(photo)
+    y0, y1, x0, x1 = max(r0, 0), min(r1, height), max(c0, 0), min(c1, width)
+    out[y0:y1, x0:x1] = blended[y0 - r0:y1 - r0, x0 - c0:x1 - c0]
+    return out
