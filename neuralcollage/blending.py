@@ -1,19 +1,21 @@
 """Putting an edited crop back into the full-resolution photo.
 
-The real-photo pipeline crops a square around the user's mask (:func:`square_crop_box`), resizes it
-to the generator's resolution (:func:`crop_and_resize`), edits it in the GAN, and blends the edited
-crop back (:func:`poisson_blend`).  Pixels outside the slightly dilated mask come back bit-identical.
+The real-photo pipeline crops a square around the user's mask (:func:`square_crop_box`), resizes
+it to the generator's resolution (:func:`crop_and_resize`), edits it in the GAN, and blends the
+edited crop back (:func:`poisson_blend`).  Pixels outside the slightly dilated mask come back
+bit-identical.
 
-Conventions: images are ``(H, W, 3)`` ``uint8``; masks are ``(H, W)`` ``bool`` or floating point in
-``[0, 1]`` (a pixel is "in the mask" when its value is > 0); a box is ``(top, left, size)``, a square
-of ``size`` pixels whose top-left corner is ``(top, left)``.  No function modifies its inputs.
+Conventions: images are ``(H, W, 3)`` ``uint8``; masks are ``(H, W)`` ``bool`` or floating point
+in ``[0, 1]`` (a pixel is "in the mask" when its value is > 0); a box is ``(top, left, size)``, a
+square of ``size`` pixels whose top-left corner is ``(top, left)``.  No function modifies its
+inputs.
 """
 import math
 
 import cv2
 import numpy
 
-from neuralcollage.io import InputError
+from neuralcollage.io import InputError, as_mask
 
 __all__ = ["dilate_mask", "feather_mask", "square_crop_box", "crop_and_resize", "resize_to_box",
            "paste_back", "blend_region", "poisson_blend", "BLEND_MODES"]
@@ -35,19 +37,6 @@ def _mask_array(mask, name="mask"):
     if arr.dtype.kind == "f" and numpy.isnan(arr).any():
         raise InputError(f"{name} contains NaN values")
     return arr
-
-
-def _soft_mask(arr):
-    """bool, unsigned (0..max of the type) or float [0, 1] mask -> float32 [0, 1]."""
-    if arr.dtype.kind == "b":
-        return arr.astype(numpy.float32)
-    if arr.dtype.kind == "u":
-        return (arr / float(numpy.iinfo(arr.dtype).max)).astype(numpy.float32)
-    if arr.dtype.kind == "f":
-        if arr.size and (arr.min() < 0 or arr.max() > 1):
-            raise ValueError("mask values must lie in [0, 1]")
-        return arr.astype(numpy.float32)
-    raise ValueError(f"mask must be bool, unsigned or floating point, got {arr.dtype}")
 
 
 def dilate_mask(mask, *, radius):
@@ -117,7 +106,8 @@ def square_crop_box(mask, *, image_size=None, margin=0.25, min_size=None):
     every side (side ``ceil(s * (1 + 2 * margin))``), at least ``min_size``, centred on the bounding
     box and shifted to lie inside the photo.  When the photo is smaller than that square the box is
     the largest square that fits (side ``min(H, W)``); it then contains the bounding box along every
-    axis where the bounding box is not longer than ``min(H, W)``.
+    axis where the bounding box is not longer than ``min(H, W)``, and along the other axis it lies
+    inside the bounding box where it covers the most mask pixels (nearest the centre on ties).
 
     Parameters
     ----------
@@ -162,9 +152,21 @@ def square_crop_box(mask, *, image_size=None, margin=0.25, min_size=None):
     if min_size is not None:
         size = max(size, int(min_size))
     size = max(1, min(size, height, width))
-    top = min(max(r0 + (r1 - r0 - size) // 2, 0), height - size)
-    left = min(max(c0 + (c1 - c0 - size) // 2, 0), width - size)
+    binary = arr > 0
+    top = _place(binary.sum(axis=1), r0, r1, size, height)
+    left = _place(binary.sum(axis=0), c0, c1, size, width)
     return int(top), int(left), int(size)
+
+
+def _place(counts, lo, hi, size, length):
+    """Start of a ``size`` window on an axis: centred on ``lo:hi`` and shifted inside ``length``;
+    when ``lo:hi`` is longer than the window, the position inside it covering the most mask."""
+    centred = lo + (hi - lo - size) // 2
+    if hi - lo <= size:
+        return min(max(centred, 0), length - size)
+    sums = numpy.convolve(counts[lo:hi], numpy.ones(size, dtype=numpy.int64), mode="valid")
+    best = numpy.flatnonzero(sums == sums.max()) + lo
+    return int(best[numpy.argmin(numpy.abs(best - centred))])
 
 
 def _check_box(box, shape):
@@ -261,8 +263,9 @@ def _check_image(image, name):
 def blend_region(mask, box, *, dilate):
     """The pixels :func:`poisson_blend` may change: the dilated mask, clipped to the box.
 
-    The box loses its outermost row or column on each side that lies inside the photo (when its
-    side is at least 3), so that the Poisson solver's guidance never reaches beyond the edit.
+    The box loses its outermost row or column on each side that lies inside the photo (unless its
+    side is below 3 or nothing would be left), so that the Poisson solver's guidance never reaches
+    beyond the edit.
 
     Parameters
     ----------
@@ -281,17 +284,27 @@ def blend_region(mask, box, *, dilate):
     arr = _mask_array(mask)
     top, left, side = _check_box(box, arr.shape)
     height, width = arr.shape
-    cut = 1 if side >= 3 else 0
-    y0 = top + (cut if top > 0 else 0)
-    x0 = left + (cut if left > 0 else 0)
-    y1 = top + side - (cut if top + side < height else 0)
-    x1 = left + side - (cut if left + side < width else 0)
-    d = max(int(dilate), 0)
-    w0, w1 = max(y0 - d, 0), min(y1 + d, height)
-    v0, v1 = max(x0 - d, 0), min(x1 + d, width)
-    grown = dilate_mask(arr[w0:w1, v0:v1], radius=dilate)
+    d = int(dilate)
+    if d < 0:
+        raise ValueError(f"dilate must be >= 0, got {d}")
+    w0, w1 = max(top - d, 0), min(top + side + d, height)
+    v0, v1 = max(left - d, 0), min(left + side + d, width)
+    grown = dilate_mask(arr[w0:w1, v0:v1], radius=d)
+    in_box = grown[top - w0:top + side - w0, left - v0:left + side - v0]
+    if side >= 3:
+        inner = in_box.copy()
+        if top > 0:
+            inner[0] = False
+        if top + side < height:
+            inner[-1] = False
+        if left > 0:
+            inner[:, 0] = False
+        if left + side < width:
+            inner[:, -1] = False
+        if inner.any():
+            in_box = inner
     region = numpy.zeros((height, width), bool)
-    region[y0:y1, x0:x1] = grown[y0 - w0:y1 - w0, x0 - v0:x1 - v0]
+    region[top:top + side, left:left + side] = in_box
     return region
 
 
@@ -323,8 +336,9 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
     edited_crop : numpy.ndarray
         ``(s, s, 3)`` ``uint8`` RGB, the edited crop at the generator's resolution.
     mask : numpy.ndarray
-        ``(H, W)`` ``bool``, float in ``[0, 1]`` or ``uint8`` (0..255), the edited area on the
-        photo (pixels > 0; soft values only matter for ``"none"``).
+        ``(H, W)``, the edited area on the photo: anything :func:`neuralcollage.io.as_mask`
+        accepts (``bool``, ``uint8`` 0..255, float in ``[0, 1]``).  Pixels > 0 are in the mask;
+        soft values only matter for ``"none"``.
     box : tuple of int
         ``(top, left, side)`` the crop was cut from (:func:`square_crop_box`).
     mode : {"normal", "mixed", "none"}, keyword-only
@@ -346,7 +360,7 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
     Raises
     ------
     InputError
-        The mask is empty, contains NaN, or does not overlap the box.
+        The mask is empty, invalid (NaN, out of range) or does not overlap the box.
     ValueError
         Wrong shapes or dtypes, an unknown mode, a box outside the photo.
     """
@@ -354,17 +368,15 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
     edited_crop = _check_image(edited_crop, "edited_crop")
     if mode not in BLEND_MODES:
         raise ValueError(f"mode must be one of {BLEND_MODES}, got {mode!r}")
-    arr = _mask_array(mask)
     height, width = photo.shape[:2]
-    if arr.shape != (height, width):
-        raise ValueError(f"mask shape {arr.shape} differs from the photo's {(height, width)}")
+    if numpy.shape(mask) != (height, width):
+        raise ValueError(f"mask shape {numpy.shape(mask)} differs from the photo's "
+                         f"{(height, width)}")
+    soft = as_mask(mask)
     top, left, side = _check_box(box, photo.shape)
     dilate = int(dilate)
     if dilate < 0:
         raise ValueError(f"dilate must be >= 0, got {dilate}")
-    soft = _soft_mask(arr)
-    if not (soft > 0).any():
-        raise InputError("mask is empty")
 
     region = blend_region(soft, (top, left, side), dilate=dilate)
     if not region.any():
@@ -375,11 +387,8 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
         alpha = _grey_dilate(soft, dilate // 2) * _inner_box(box, (height, width), sigma)
         alpha = feather_mask(alpha, sigma=sigma) * region
         return _composite(photo, paste_back(photo, edited_crop, box), alpha, region)
-    edited = resize_to_box(edited_crop, box)
-    cloned = _seamless_clone(photo, edited, (top, left, side), region, _CLONE_FLAGS[mode])
-    out = photo.copy()
-    out[region] = cloned[region]
-    return out
+    edited = resize_to_box(edited_crop, (top, left, side))
+    return _seamless_clone(photo, edited, (top, left, side), region, _CLONE_FLAGS[mode])
 
 
 def _grey_dilate(mask, radius):
@@ -413,40 +422,40 @@ def _composite(photo, source, alpha, region):
 
 
 def _seamless_clone(photo, edited, box, region, flags):
-    """``cv2.seamlessClone`` of ``edited`` (the box at full resolution) into ``photo`` over ``region``.
+    """A copy of ``photo`` whose ``region`` is ``cv2.seamlessClone`` of ``edited`` (the box's
+    content at full resolution) into the photo.
 
-    Works in a window around ``region``: the photo is reflected beyond its borders, and the edit
-    is reflected beyond the box, so that the guidance field never contains the jump between the
-    edit and the photo at the box's edges.  Returns an array of the photo's shape that is
-    meaningful inside ``region`` only.
+    OpenCV solves on the bounding box of its mask and zeroes the mask's outermost pixels, so the
+    solver runs on a window around ``region`` padded by reflection where it leaves the photo (the
+    edit is reflected beyond the box the same way).
     """
     height, width = photo.shape[:2]
-    top, left, side = box
+    top, left, _ = box
     grow = 2 * _CLONE_EROSION + 1
     clone_mask = cv2.dilate(region.astype(numpy.uint8) * 255,
                             numpy.ones((grow, grow), numpy.uint8))
     r0, r1, c0, c1 = _bbox(clone_mask > 0)
     r0, r1, c0, c1 = r0 - _CLONE_PAD, r1 + _CLONE_PAD, c0 - _CLONE_PAD, c1 + _CLONE_PAD
 
-    def window(image, origin, border_type):
-        """Rows r0:r1, cols c0:c1 (photo coordinates) of ``image`` placed at ``origin``."""
-        y, x = origin
+    def window(image, y, x, border_type):
+        """Photo rows r0:r1, cols c0:c1 of ``image`` (whose top-left pixel is at y, x)."""
         h, w = image.shape[:2]
-        borders = [max(y - r0, 0), max(r1 - (y + h), 0), max(x - c0, 0), max(c1 - (x + w), 0)]
-        padded = cv2.copyMakeBorder(numpy.ascontiguousarray(image), *borders,
-                                    borderType=border_type, value=0)
-        oy, ox = r0 - (y - borders[0]), c0 - (x - borders[2])
-        return numpy.ascontiguousarray(padded[oy:oy + r1 - r0, ox:ox + c1 - c0])
+        y0, y1 = max(r0 - y, 0), min(r1 - y, h)
+        x0, x1 = max(c0 - x, 0), min(c1 - x, w)
+        part = numpy.ascontiguousarray(image[y0:y1, x0:x1])
+        borders = (y0 - (r0 - y), (r1 - y) - y1, x0 - (c0 - x), (c1 - x) - x1)
+        return cv2.copyMakeBorder(part, *borders, borderType=border_type, value=0)
 
-    dst = window(photo, (0, 0), cv2.BORDER_REFLECT)
-    src = window(edited, (top, left), cv2.BORDER_REFLECT)
-    sub_mask = window(clone_mask, (0, 0), cv2.BORDER_CONSTANT)
+    dst = window(photo, 0, 0, cv2.BORDER_REFLECT)
+    src = window(edited, top, left, cv2.BORDER_REFLECT)
+    sub_mask = window(clone_mask, 0, 0, cv2.BORDER_CONSTANT)
     # seamlessClone centres the bounding box of the mask at ``center``; with this centre (integer
     # halves, as OpenCV computes them) it lands exactly where it is in ``src``.
     b0, b1, a0, a1 = _bbox(sub_mask > 0)
     center = (a0 + (a1 - a0) // 2, b0 + (b1 - b0) // 2)
     blended = cv2.seamlessClone(src, dst, sub_mask, center, flags)
-    out = numpy.zeros_like(photo)
+    out = photo.copy()
     y0, y1, x0, x1 = max(r0, 0), min(r1, height), max(c0, 0), min(c1, width)
-    out[y0:y1, x0:x1] = blended[y0 - r0:y1 - r0, x0 - c0:x1 - c0]
+    inside = region[y0:y1, x0:x1]
+    out[y0:y1, x0:x1][inside] = blended[y0 - r0:y1 - r0, x0 - c0:x1 - c0][inside]
     return out

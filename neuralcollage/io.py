@@ -1,15 +1,15 @@
-"""Image and mask reading, validation and atomic writing; the one place that converts image layouts.
+"""Image and mask reading, validation and atomic writing; the one place that converts layouts.
 
 Images cross public boundaries in two layouts only:
 
 * files, CLI and widgets: ``(H, W, 3)`` ``uint8`` RGB (:func:`read_image`, :func:`write_image`);
 * models: ``(N, 3, H, W)`` ``float32`` in ``[-1, 1]`` (:func:`to_model`, :func:`from_model`).
 
-Masks are ``(H, W)`` ``float32`` in ``[0, 1]`` (:func:`read_mask`, :func:`fit_mask`, :func:`as_mask`).
-Every problem with what a user supplied raises :class:`InputError` with a one-line message that names
-the file; the CLI turns it into exit status 2.  Writes go to a temporary file in the destination
-directory that then replaces the destination, so a failed or interrupted write never leaves a partial
-file behind.
+Masks are ``(H, W)`` ``float32`` in ``[0, 1]`` (:func:`read_mask`, :func:`fit_mask`,
+:func:`as_mask`).  Every problem with what a user supplied raises :class:`InputError` with a
+one-line message that names the file; the CLI turns it into exit status 2.  Writes go to a
+temporary file in the destination directory that then replaces the destination, so a failed or
+interrupted write never leaves a partial file behind.
 """
 import os
 import secrets
@@ -45,7 +45,7 @@ class InputError(ValueError):
 
 
 class MaskResizedWarning(UserWarning):
-    """:func:`read_mask` resized a mask to the photo's size (same aspect ratio, other resolution)."""
+    """:func:`read_mask` resized a mask to the photo's size (same aspect ratio, other size)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -58,6 +58,8 @@ def _open(path, max_pixels):
         raise InputError(f"{path}: no such file")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, not an image file")
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: not a regular file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -97,28 +99,28 @@ def _one_line(exc):
     return text or type(exc).__name__
 
 
-def _scale_to_uint8(values, mode):
-    """High-bit-depth or float samples -> uint8 (see :func:`read_image` for the ranges)."""
-    values = numpy.asarray(values)
-    if mode.startswith("I;16"):
-        top = 65535.0
-    else:
-        values = values.astype(numpy.float64)
-        if not numpy.isfinite(values).all():
-            raise ValueError("image contains NaN or infinite values")
-        peak = values.max()
-        if mode == "F" and peak <= 1.0:
-            top = 1.0
-        elif peak <= 255.0:
-            top = 255.0
-        else:
-            top = 65535.0
-    scaled = numpy.rint(numpy.clip(values.astype(numpy.float64), 0.0, top) * (255.0 / top))
-    return scaled.astype(numpy.uint8)
+_HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+def _unit_samples(img):
+    """A single-channel 16-bit, 32-bit integer or float image -> float64 (H, W) in [0, 1].
+
+    ``I;16*`` is divided by 65535.  ``I`` and ``F`` have no standard range: ``F`` within [0, 1] is
+    taken as is, otherwise values up to 255 are taken as 8-bit and larger ones as 16-bit samples;
+    values outside the range are clipped.
+    """
+    values = numpy.asarray(img).astype(numpy.float64)
+    if img.mode.startswith("I;16"):
+        return values / 65535.0
+    if not numpy.isfinite(values).all():
+        raise ValueError("image contains NaN or infinite values")
+    peak = values.max()
+    top = 1.0 if (img.mode == "F" and peak <= 1.0) else (255.0 if peak <= 255.0 else 65535.0)
+    return numpy.clip(values / top, 0.0, 1.0)
 
 
 def _composite_on_white(rgb, alpha):
-    """Composite uint8 ``rgb`` (..., C) with uint8 ``alpha`` (...) over white, exactly at 0 and 255."""
+    """uint8 ``rgb`` (..., C) with uint8 ``alpha`` (...) over white; exact at alpha 0 and 255."""
     a = alpha.astype(numpy.uint32)[..., None]
     out = (rgb.astype(numpy.uint32) * a + 255 * (255 - a) + 127) // 255
     return out.astype(numpy.uint8)
@@ -139,13 +141,11 @@ def _alpha_channel(img):
 
 
 def _to_rgb(img, path):
-    """Loaded Pillow image in any mode -> (H, W, 3) uint8 RGB, transparency composited on white."""
+    """Loaded Pillow image in any mode -> (H, W, 3) uint8 RGB, transparency on white."""
     mode = img.mode
     try:
-        if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-            if "transparency" in img.info:
-                warnings.warn(f"{path}: transparency of a {mode} image is ignored", stacklevel=3)
-            grey = _scale_to_uint8(img, mode)
+        if mode in _HIGH_DEPTH_MODES:
+            grey = numpy.rint(_unit_samples(img) * 255.0).astype(numpy.uint8)
             return numpy.repeat(grey[:, :, None], 3, axis=2)
         if mode in ("CMYK", "LAB"):
             img = _colour_managed_rgb(img)
@@ -155,7 +155,8 @@ def _to_rgb(img, path):
         elif mode != "RGB":
             img = img.convert("RGB")
     except (ValueError, OSError) as exc:
-        raise InputError(f"{path}: cannot convert a {mode} image to RGB: {_one_line(exc)}") from None
+        raise InputError(f"{path}: cannot convert a {mode} image to RGB: "
+                         f"{_one_line(exc)}") from None
     return numpy.array(img, dtype=numpy.uint8)
 
 
@@ -197,12 +198,13 @@ def read_image(path, *, max_pixels=64_000_000):
 
     Notes
     -----
-    * Transparency (RGBA, LA, palette or greyscale with a transparent colour) is composited on white.
-    * Greyscale (``L``, ``1``) is repeated into three channels.  16-bit greyscale (``I;16``) is scaled
-      with ``round(v * 255 / 65535)``; 16-bit colour PNGs are reduced to 8 bit by Pillow (high byte).
+    * Transparency (RGBA, LA, palette or a transparent colour) is composited on white.
+    * Greyscale (``L``, ``1``) is repeated into three channels.  16-bit greyscale (``I;16``) is
+      scaled with ``round(v * 255 / 65535)`` (its transparency, if any, is ignored); 16-bit colour
+      PNGs are reduced to 8 bit by Pillow (high byte).
     * 32-bit integer (``I``) and float (``F``) images have no standard range: ``F`` images whose
-      values all lie in ``[0, 1]`` are read as ``[0, 1]``; otherwise values up to 255 are read as 8-bit
-      and larger ones as 16-bit samples; values outside the range are clipped.
+      values all lie in ``[0, 1]`` are read as ``[0, 1]``; otherwise values up to 255 are read as
+      8-bit and larger ones as 16-bit samples; values outside the range are clipped.
     * CMYK is converted through its embedded ICC profile when there is one (else Pillow's formula),
       CIELAB through LittleCMS to sRGB.
     * No other colour management: RGB samples are returned as stored.
@@ -239,21 +241,18 @@ def _mask_from_image(img, path):
     mode = img.mode
     if mode == "1":
         return numpy.asarray(img, dtype=numpy.float32)
-    if mode.startswith("I;16"):
-        return (numpy.asarray(img).astype(numpy.float32) / numpy.float32(65535))
-    if mode in ("I", "F"):
-        values = numpy.asarray(img).astype(numpy.float64)
-        if numpy.isnan(values).any():
-            raise InputError(f"{path}: mask contains NaN values")
-        peak = values.max() if values.size else 0.0
-        top = 1.0 if (mode == "F" and peak <= 1.0) else (255.0 if peak <= 255.0 else 65535.0)
-        return numpy.clip(values / top, 0.0, 1.0).astype(numpy.float32)
+    if mode in _HIGH_DEPTH_MODES:
+        try:
+            return _unit_samples(img).astype(numpy.float32)
+        except ValueError:
+            raise InputError(f"{path}: mask contains NaN or infinite values") from None
     try:
         if mode in ("CMYK", "LAB"):
             img = _colour_managed_rgb(img)
         grey = img.getchannel("L") if img.mode in ("LA", "La") else img.convert("L")
     except (ValueError, OSError) as exc:
-        raise InputError(f"{path}: cannot read a {mode} image as a mask: {_one_line(exc)}") from None
+        raise InputError(f"{path}: cannot read a {mode} image as a mask: "
+                         f"{_one_line(exc)}") from None
     return numpy.asarray(grey).astype(numpy.float32) / numpy.float32(255)
 
 
@@ -297,16 +296,20 @@ def read_mask(path, *, size=None, max_pixels=64_000_000):
     return mask
 
 
-def as_mask(mask, *, name="mask"):
+def _mask_label(name):
+    return f"mask {name}" if name else "mask"
+
+
+def as_mask(mask, *, name=None):
     """Validate an in-memory mask and return it as ``(H, W)`` ``float32`` in ``[0, 1]``.
 
     Parameters
     ----------
     mask : array_like, shape (H, W)
-        ``bool``, an unsigned integer type (``uint8``: 0..255, ``uint16``: 0..65535) or floating
-        point in ``[0, 1]``.
-    name : str, keyword-only
-        Used in error messages (a file name or "mask").
+        ``bool``; ``uint8`` (0..255) or ``uint16`` (0..65535); other integer types holding only
+        0 and 1; or floating point in ``[0, 1]``.
+    name : str, optional, keyword-only
+        A file name for error messages.
 
     Returns
     -------
@@ -316,34 +319,40 @@ def as_mask(mask, *, name="mask"):
     Raises
     ------
     InputError
-        Wrong number of dimensions, NaN or infinite values, float values outside ``[0, 1]``, an
+        Wrong number of dimensions, NaN or infinite values, values outside the range, an
         unsupported dtype, or an all-zero ("empty") mask.
     """
+    label = _mask_label(name)
     arr = numpy.asarray(mask)
     if arr.ndim != 2:
-        raise InputError(f"mask {name} must be 2-D (H, W), got shape {arr.shape}")
+        raise InputError(f"{label} must be 2-D (H, W), got shape {arr.shape}")
     if arr.size == 0:
-        raise InputError(f"mask {name} has zero size {arr.shape}")
-    if arr.dtype == numpy.bool_:
+        raise InputError(f"{label} has zero size {arr.shape}")
+    kind = arr.dtype.kind
+    if kind == "b":
         out = arr.astype(numpy.float32)
-    elif arr.dtype.kind == "u":
-        top = numpy.iinfo(arr.dtype).max if arr.dtype.itemsize <= 2 else arr.max()
-        out = (arr.astype(numpy.float64) / max(float(top), 1.0)).astype(numpy.float32)
-    elif arr.dtype.kind == "f":
+    elif arr.dtype in (numpy.uint8, numpy.uint16):
+        out = (arr / float(numpy.iinfo(arr.dtype).max)).astype(numpy.float32)
+    elif kind in "iu":
+        if arr.min() < 0 or arr.max() > 1:
+            raise InputError(f"{label} of type {arr.dtype} must hold only 0 and 1 (use uint8 "
+                             f"0..255 or float 0..1 for soft masks)")
+        out = arr.astype(numpy.float32)
+    elif kind == "f":
         if not numpy.isfinite(arr).all():
-            raise InputError(f"mask {name} contains NaN or infinite values")
+            raise InputError(f"{label} contains NaN or infinite values")
         lo, hi = float(arr.min()), float(arr.max())
         if lo < 0.0 or hi > 1.0:
-            raise InputError(f"mask {name} has values in [{lo:g}, {hi:g}], expected [0, 1]")
+            raise InputError(f"{label} has values in [{lo:g}, {hi:g}], expected [0, 1]")
         out = arr.astype(numpy.float32, copy=True)
     else:
-        raise InputError(f"mask {name} has unsupported dtype {arr.dtype}")
+        raise InputError(f"{label} has unsupported dtype {arr.dtype}")
     if not out.any():
-        raise InputError(f"mask {name} is empty (all zero)")
+        raise InputError(f"{label} is empty (all zero)")
     return out
 
 
-def fit_mask(mask, size, *, name="mask"):
+def fit_mask(mask, size, *, name=None):
     """Resize a mask to the photo's size when only the resolution differs.
 
     Parameters
@@ -352,8 +361,8 @@ def fit_mask(mask, size, *, name="mask"):
         Anything :func:`as_mask` accepts.
     size : tuple of int (H, W)
         The photo's height and width.
-    name : str, keyword-only
-        Used in messages.
+    name : str, optional, keyword-only
+        A file name for messages.
 
     Returns
     -------
@@ -376,18 +385,19 @@ def fit_mask(mask, size, *, name="mask"):
     h, w = mask.shape
     if (h, w) == (height, width):
         return mask, None
+    label = _mask_label(name)
     ratio, target = w / h, width / height
     if abs(ratio - target) > _ASPECT_TOLERANCE * target:
         raise InputError(
-            f"mask {name} is {w}x{h} (WxH) but the photo is {width}x{height}: the aspect ratios "
+            f"{label} is {w}x{h} (WxH) but the photo is {width}x{height}: the aspect ratios "
             f"differ ({ratio:.4g} vs {target:.4g}); make the mask the same size as the photo")
     shrink = width * height < w * h
     resized = cv2.resize(mask, (width, height),
                          interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     resized = numpy.clip(resized, 0.0, 1.0).astype(numpy.float32, copy=False)
     if not resized.any():
-        raise InputError(f"mask {name} is empty after resizing to {width}x{height}")
-    note = f"mask {name} resized from {w}x{h} to the photo's {width}x{height} (WxH)"
+        raise InputError(f"{label} is empty after resizing to {width}x{height}")
+    note = f"{label} resized from {w}x{h} to the photo's {width}x{height} (WxH)"
     return resized, note
 
 
@@ -408,7 +418,7 @@ def _check_not_input(path, overwrite_protect):
 
 
 def _atomic_write(path, write, *, overwrite_protect=()):
-    """Call ``write(fileobj)`` on a temporary file next to ``path``, then replace ``path`` with it."""
+    """Call ``write(fileobj)`` on a temporary file next to ``path``, then replace ``path``."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path)) or "."
     if os.path.isdir(path):
@@ -488,8 +498,14 @@ def atomic_save_npz(path, /, **arrays):
     ------
     InputError
         As :func:`atomic_write_bytes`.
+    ValueError
+        An array has dtype ``object`` (it would be pickled; snapshots never hold pickles).
     """
-    _atomic_write(path, lambda fh: numpy.savez(fh, **arrays))
+    arrays = {key: numpy.asarray(value) for key, value in arrays.items()}
+    for key, value in arrays.items():
+        if value.dtype.hasobject:
+            raise ValueError(f"array {key!r} has dtype object and would be pickled")
+    _atomic_write(path, lambda fh: numpy.savez(fh, allow_pickle=False, **arrays))
 
 
 def _check_image_array(image):

@@ -110,6 +110,14 @@ def test_square_crop_box_shifted_inside():
     assert (top, left + size) == (0, 200) and size == 15
 
 
+def test_square_crop_box_wide_mask_covers_most_mask():
+    mask = numpy.zeros((20, 100), bool)
+    mask[5:10, 0:4] = True                  # small blob on the left
+    mask[2:18, 60:90] = True                # big blob on the right
+    top, left, size = square_crop_box(mask)
+    assert (top, size) == (0, 20) and 60 <= left + 10 <= 90
+
+
 def test_square_crop_box_errors():
     with pytest.raises(InputError, match="mask is empty"):
         square_crop_box(numpy.zeros((5, 5)))
@@ -149,11 +157,15 @@ def test_square_crop_box_properties(mask, margin, min_size):
     side = max(r1 - r0, c1 - c0)
     wanted = max(math.ceil(side * (1 + 2 * margin) - 1e-9), min_size or 1)
     assert size == min(wanted, h, w)
-    for lo, hi, start in ((r0, r1, top), (c0, c1, left)):
+    axes = ((r0, r1, top, mask.sum(axis=1)), (c0, c1, left, mask.sum(axis=0)))
+    for lo, hi, start, counts in axes:
         if hi - lo <= size:
             assert start <= lo and hi <= start + size        # contains the bounding box
         else:
             assert lo <= start and start + size <= hi        # largest square, inside the bbox
+            best = max(counts[i:i + size].sum() for i in range(lo, hi - size + 1))
+            assert counts[start:start + size].sum() == best  # covering the most mask
+    assert mask[top:top + size, left:left + size].any()
 
 
 # --------------------------------------------------------------------------- resizing

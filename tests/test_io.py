@@ -158,6 +158,13 @@ def test_directory(tmp_path):
         read_image(tmp_path)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_fifo_is_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "pipe.png")
+    with pytest.raises(InputError, match="not a regular file"):
+        read_image(tmp_path / "pipe.png")
+
+
 def test_not_an_image(tmp_path):
     (tmp_path / "x.png").write_bytes(b"this is not a png at all" * 10)
     with pytest.raises(InputError, match="x.png"):
@@ -176,7 +183,8 @@ def test_truncated(tmp_path, suffix):
 
 def test_corrupt_data_in_valid_header(tmp_path):
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
     header = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)
     png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"garbage!" * 4)
            + chunk(b"IEND", b""))
@@ -253,7 +261,7 @@ def test_mask_16bit(tmp_path):
 
 def test_mask_empty(tmp_path):
     Image.new("L", (5, 5), 0).save(tmp_path / "m.png")
-    with pytest.raises(InputError, match="m.png is empty"):
+    with pytest.raises(InputError, match="mask .*m.png is empty"):
         read_mask(tmp_path / "m.png")
 
 
@@ -304,6 +312,14 @@ def test_as_mask_validation():
         as_mask(numpy.zeros((3, 3)))
     with pytest.raises(InputError, match="2-D"):
         as_mask(numpy.ones((3, 3, 1)))
+    numpy.testing.assert_array_equal(as_mask(numpy.array([[0, 1]], numpy.int64)), [[0, 1]])
+    with pytest.raises(InputError, match="only 0 and 1"):
+        as_mask(numpy.array([[0, 2]], numpy.int64))
+    with pytest.raises(InputError, match="mask m.png is empty"):
+        as_mask(numpy.zeros((2, 2), numpy.uint8), name="m.png")
+    source = numpy.array([[0.25, 1.0]], numpy.float64)
+    out = as_mask(source)
+    assert out.dtype == numpy.float32 and not numpy.shares_memory(out, source)
 
 
 # --------------------------------------------------------------------------- writing
@@ -390,15 +406,22 @@ def test_failed_replace_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
     assert leftovers(tmp_path) == []
 
 
-def test_interrupted_write_leaves_no_temp(tmp_path):
+def test_interrupted_write_leaves_no_temp(tmp_path, monkeypatch):
     class Boom(RuntimeError):
         pass
 
-    class Exploding:
-        def __array__(self, *args, **kwargs):
-            raise Boom("stop")
+    def exploding_savez(fh, **arrays):
+        fh.write(b"PK partial")
+        raise Boom("stop")
+    monkeypatch.setattr(io.numpy, "savez", exploding_savez)
     with pytest.raises(Boom):
-        atomic_save_npz(tmp_path / "z.npz", a=numpy.ones(3), b=Exploding())
+        atomic_save_npz(tmp_path / "z.npz", a=numpy.ones(3))
+    assert os.listdir(tmp_path) == []
+
+
+def test_npz_refuses_object_arrays(tmp_path):
+    with pytest.raises(ValueError, match="pickled"):
+        atomic_save_npz(tmp_path / "z.npz", a=numpy.array([{"x": 1}], dtype=object))
     assert os.listdir(tmp_path) == []
 
 

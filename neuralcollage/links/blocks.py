@@ -6,8 +6,10 @@ import math
 import chainer
 import chainer.link_hooks
 import chainer.functions as F
-import chainer.links as L
+import chainer.links as L  # noqa: F401
 from chainer import initializers
+
+from neuralcollage.links.fastconv import Convolution2D
 
 from neuralcollage.links.scbn import SpatialConditionalBatchNormalization
 
@@ -47,10 +49,10 @@ class GeneratorBlock(chainer.Chain):
         w_sc = initializers.GlorotUniform()
         with self.init_scope():
             self.b1 = SpatialConditionalBatchNormalization(in_channels, n_classes)
-            self.c1 = L.Convolution2D(in_channels, out_channels, 3, pad=1, initialW=w)
+            self.c1 = Convolution2D(in_channels, out_channels, 3, pad=1, initialW=w)
             self.b2 = SpatialConditionalBatchNormalization(out_channels, n_classes)
-            self.c2 = L.Convolution2D(out_channels, out_channels, 3, pad=1, initialW=w)
-            self.c_sc = L.Convolution2D(in_channels, out_channels, 1, initialW=w_sc)
+            self.c2 = Convolution2D(out_channels, out_channels, 3, pad=1, initialW=w)
+            self.c_sc = Convolution2D(in_channels, out_channels, 1, initialW=w_sc)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, up x2)"
@@ -78,10 +80,10 @@ class DiscriminatorBlock(chainer.Chain):
         self.learnable_sc = in_channels != out_channels or downsample
         w = initializers.GlorotUniform(math.sqrt(2))
         with self.init_scope():
-            self.c1 = spectral_norm(L.Convolution2D(in_channels, hidden, 3, pad=1, initialW=w))
-            self.c2 = spectral_norm(L.Convolution2D(hidden, out_channels, 3, pad=1, initialW=w))
+            self.c1 = spectral_norm(Convolution2D(in_channels, hidden, 3, pad=1, initialW=w))
+            self.c2 = spectral_norm(Convolution2D(hidden, out_channels, 3, pad=1, initialW=w))
             if self.learnable_sc:
-                self.c_sc = spectral_norm(L.Convolution2D(in_channels, out_channels, 1,
+                self.c_sc = spectral_norm(Convolution2D(in_channels, out_channels, 1,
                                                           initialW=initializers.GlorotUniform()))
 
     def __repr__(self):
@@ -105,9 +107,9 @@ class OptimizedDiscriminatorBlock(chainer.Chain):
         self.in_channels, self.out_channels = in_channels, out_channels
         w = initializers.GlorotUniform(math.sqrt(2))
         with self.init_scope():
-            self.c1 = spectral_norm(L.Convolution2D(in_channels, out_channels, 3, pad=1, initialW=w))
-            self.c2 = spectral_norm(L.Convolution2D(out_channels, out_channels, 3, pad=1, initialW=w))
-            self.c_sc = spectral_norm(L.Convolution2D(in_channels, out_channels, 1,
+            self.c1 = spectral_norm(Convolution2D(in_channels, out_channels, 3, pad=1, initialW=w))
+            self.c2 = spectral_norm(Convolution2D(out_channels, out_channels, 3, pad=1, initialW=w))
+            self.c_sc = spectral_norm(Convolution2D(in_channels, out_channels, 1,
                                                       initialW=initializers.GlorotUniform()))
 
     def __repr__(self):

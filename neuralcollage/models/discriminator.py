@@ -3,7 +3,7 @@ from neuralcollage import _compat  # noqa: F401
 
 import chainer
 import chainer.functions as F
-import chainer.links as L
+import chainer.links as L  # noqa: F401
 import numpy
 from chainer import initializers
 

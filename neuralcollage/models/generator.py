@@ -3,9 +3,11 @@ from neuralcollage import _compat  # noqa: F401
 
 import chainer
 import chainer.functions as F
-import chainer.links as L
+import chainer.links as L  # noqa: F401
 import numpy
 from chainer import initializers
+
+from neuralcollage.links.fastconv import Convolution2D
 
 from neuralcollage.links.blocks import GeneratorBlock
 from neuralcollage.links.scbn import EPS
@@ -46,7 +48,7 @@ class Generator(chainer.Chain):
                 setattr(self, f"block{b + 2}", GeneratorBlock(widths[b], widths[b + 1], n_classes))
             setattr(self, self.tail_bn_name, L.BatchNormalization(widths[-1], eps=EPS))
             setattr(self, self.tail_conv_name,
-                    L.Convolution2D(widths[-1], 3, 3, pad=1, initialW=initializers.GlorotUniform()))
+                    Convolution2D(widths[-1], 3, 3, pad=1, initialW=initializers.GlorotUniform()))
 
     @classmethod
     def from_preset(cls, arch, **overrides):
