@@ -505,7 +505,7 @@ def atomic_save_npz(path, /, **arrays):
     for key, value in arrays.items():
         if value.dtype.hasobject:
             raise ValueError(f"array {key!r} has dtype object and would be pickled")
-    _atomic_write(path, lambda fh: numpy.savez(fh, allow_pickle=False, **arrays))
+    _atomic_write(path, lambda fh: numpy.savez(fh, **arrays))
 
 
 def _check_image_array(image):

@@ -26,6 +26,10 @@ def spectral_norm(link):
     return link
 
 
+def _identity(link):
+    return link
+
+
 def upsample_nearest(x):
     """Nearest-neighbour 2x upsampling of ``(N, C, H, W)`` to ``(N, C, 2H, 2W)``."""
     n, c, h, w = x.shape
@@ -69,22 +73,23 @@ class DiscriminatorBlock(chainer.Chain):
     """SN residual block: ``c2(relu(c1(relu(x))))`` (then avgpool2) plus a shortcut.
 
     The shortcut is ``c_sc`` (then avgpool2) when the channels change or the block downsamples, else the
-    identity.
+    identity. ``sn=False`` builds plain convolutions (for encoders and classifiers).
     """
 
-    def __init__(self, in_channels, out_channels, *, hidden_channels=None, downsample=True):
+    def __init__(self, in_channels, out_channels, *, hidden_channels=None, downsample=True, sn=True):
         super().__init__()
         hidden = out_channels if hidden_channels is None else hidden_channels
         self.in_channels, self.out_channels, self.hidden_channels = in_channels, out_channels, hidden
         self.downsample = downsample
         self.learnable_sc = in_channels != out_channels or downsample
         w = initializers.GlorotUniform(math.sqrt(2))
+        norm = spectral_norm if sn else _identity
         with self.init_scope():
-            self.c1 = spectral_norm(Convolution2D(in_channels, hidden, 3, pad=1, initialW=w))
-            self.c2 = spectral_norm(Convolution2D(hidden, out_channels, 3, pad=1, initialW=w))
+            self.c1 = norm(Convolution2D(in_channels, hidden, 3, pad=1, initialW=w))
+            self.c2 = norm(Convolution2D(hidden, out_channels, 3, pad=1, initialW=w))
             if self.learnable_sc:
-                self.c_sc = spectral_norm(Convolution2D(in_channels, out_channels, 1,
-                                                          initialW=initializers.GlorotUniform()))
+                self.c_sc = norm(Convolution2D(in_channels, out_channels, 1,
+                                               initialW=initializers.GlorotUniform()))
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.in_channels} -> {self.hidden_channels} -> "
@@ -100,17 +105,19 @@ class DiscriminatorBlock(chainer.Chain):
 
 
 class OptimizedDiscriminatorBlock(chainer.Chain):
-    """First discriminator block: ``avgpool2(c2(relu(c1(x)))) + c_sc(avgpool2(x))``."""
+    """First discriminator block: ``avgpool2(c2(relu(c1(x)))) + c_sc(avgpool2(x))`` (``sn=False``: plain
+    convolutions)."""
 
-    def __init__(self, in_channels, out_channels):
+    def __init__(self, in_channels, out_channels, *, sn=True):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         w = initializers.GlorotUniform(math.sqrt(2))
+        norm = spectral_norm if sn else _identity
         with self.init_scope():
-            self.c1 = spectral_norm(Convolution2D(in_channels, out_channels, 3, pad=1, initialW=w))
-            self.c2 = spectral_norm(Convolution2D(out_channels, out_channels, 3, pad=1, initialW=w))
-            self.c_sc = spectral_norm(Convolution2D(in_channels, out_channels, 1,
-                                                      initialW=initializers.GlorotUniform()))
+            self.c1 = norm(Convolution2D(in_channels, out_channels, 3, pad=1, initialW=w))
+            self.c2 = norm(Convolution2D(out_channels, out_channels, 3, pad=1, initialW=w))
+            self.c_sc = norm(Convolution2D(in_channels, out_channels, 1,
+                                           initialW=initializers.GlorotUniform()))
 
     def __repr__(self):
         return f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, down=True)"
