@@ -209,3 +209,31 @@ def test_project_snapshot_round_trip_needs_no_arch(tmp_path):
     nc.save_snapshot(dis, tmp_path / "d.npz", kind="discriminator")
     assert set(np.load(tmp_path / "d.npz").files) >= {"block1/c1/u", "l_y/u", "l5/W"}
     np.testing.assert_array_equal(nc.load_discriminator(tmp_path / "d.npz").l_y.W_u, dis.l_y.W_u)
+
+
+@pytest.mark.gpu
+def test_gpu_generation_blending_and_discriminator_match_cpu(tmp_path):
+    from neuralcollage.backend import to_numpy
+    path, _ = write_official_generator(tmp_path, "collage128")
+    cpu = nc.load_generator(path, arch="collage128", **SMALL["collage128"])
+    gpu = nc.load_generator(path, arch="collage128", device=0, **SMALL["collage128"])
+    rng = np.random.RandomState(10)
+    z = rng.normal(size=(2, cpu.dim_z)).astype(np.float32)
+    maps = random_maps(cpu, 2, rng)
+    blends = [rng.uniform(0, 1, (2, 3, r, r)).astype(np.float32) for r in cpu.blend_resolutions]
+    zs = [z, rng.normal(size=(2, cpu.dim_z)).astype(np.float32)]
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        np.testing.assert_allclose(to_numpy(gpu(z, maps)), cpu(z, maps).array, atol=1e-4)
+        np.testing.assert_allclose(to_numpy(gpu(z, np.array([0, 3], np.int32))),
+                                   cpu(z, np.array([0, 3], np.int32)).array, atol=1e-4)
+        np.testing.assert_allclose(to_numpy(gpu.blend(zs, maps, blends)), cpu.blend(zs, maps, blends).array,
+                                   atol=1e-4)
+    p = DISCRIMINATOR_PRESETS["collage128"]
+    arrays = ref.random_discriminator_arrays(p["channels"], 2, 5, hidden=p["hidden"])
+    np.savez(tmp_path / "d.npz", **arrays)
+    d_cpu = nc.load_discriminator(tmp_path / "d.npz", arch="collage128", ch=2, n_classes=5)
+    d_gpu = nc.load_discriminator(tmp_path / "d.npz", arch="collage128", ch=2, n_classes=5, device=0)
+    x = rng.uniform(-1, 1, (2, 3, 128, 128)).astype(np.float32)
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        np.testing.assert_allclose(to_numpy(d_gpu.feature_vector(x)), d_cpu.feature_vector(x).array,
+                                   rtol=1e-4, atol=1e-4)

@@ -2,3 +2,12 @@
 from neuralcollage.models.generator import Generator  # noqa: F401
 from neuralcollage.models.discriminator import Discriminator  # noqa: F401
 from neuralcollage.models.presets import GENERATOR_PRESETS, DISCRIMINATOR_PRESETS  # noqa: F401
+
+
+def extra_kinds():
+    """``{kind: (model class, presets)}`` for :func:`neuralcollage.load_model` beyond generator/discriminator."""
+    from neuralcollage.models.classifier import (
+        CLASSIFIER_PRESETS, PART_CLASSIFIER_PRESETS, Classifier, PartClassifier)
+    from neuralcollage.models.encoder import ENCODER_PRESETS, Encoder
+    return {"encoder": (Encoder, ENCODER_PRESETS), "classifier": (Classifier, CLASSIFIER_PRESETS),
+            "part_classifier": (PartClassifier, PART_CLASSIFIER_PRESETS)}
