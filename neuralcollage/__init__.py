@@ -1,12 +1,42 @@
 """neuralcollage: spatial semantic collage editing with class-conditional GANs.
 
-Public surface (re-exported here): models and presets, loading, and the collage operations.
+The public surface is re-exported here lazily (importing the package does not import Chainer until a
+model-related name is used, so ``collage --help`` stays fast).
 """
-from neuralcollage import _compat  # noqa: F401
-
-from neuralcollage.loading import load_discriminator, load_generator, load_model  # noqa: F401
-from neuralcollage.models import (  # noqa: F401
-    DISCRIMINATOR_PRESETS, GENERATOR_PRESETS, Discriminator, Generator)
-from neuralcollage.snapshot import SnapshotError, save_snapshot  # noqa: F401
+import importlib
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_generator": "neuralcollage.loading",
+    "load_discriminator": "neuralcollage.loading",
+    "load_model": "neuralcollage.loading",
+    "Generator": "neuralcollage.models",
+    "Discriminator": "neuralcollage.models",
+    "GENERATOR_PRESETS": "neuralcollage.models",
+    "DISCRIMINATOR_PRESETS": "neuralcollage.models",
+    "SnapshotError": "neuralcollage.snapshot",
+    "save_snapshot": "neuralcollage.snapshot",
+    "project": "neuralcollage.inversion",
+    "edit_photo": "neuralcollage.collage",
+    "scbn_edit": "neuralcollage.collage",
+    "blend_edit": "neuralcollage.collage",
+    "replay": "neuralcollage.collage",
+    "load_bundle": "neuralcollage.pretrained",
+    "poisson_blend": "neuralcollage.blending",
+    "convert_biggan": "neuralcollage.convert",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'neuralcollage' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

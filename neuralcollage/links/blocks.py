@@ -9,6 +9,7 @@ import chainer.functions as F
 import chainer.links as L  # noqa: F401
 from chainer import initializers
 
+from neuralcollage.links import fastconv
 from neuralcollage.links.fastconv import Convolution2D
 
 from neuralcollage.links.scbn import SpatialConditionalBatchNormalization
@@ -30,12 +31,7 @@ def _identity(link):
     return link
 
 
-def upsample_nearest(x):
-    """Nearest-neighbour 2x upsampling of ``(N, C, H, W)`` to ``(N, C, 2H, 2W)``."""
-    n, c, h, w = x.shape
-    x = F.reshape(x, (n, c, h, 1, w, 1))
-    x = F.broadcast_to(x, (n, c, h, 2, w, 2))
-    return F.reshape(x, (n, c, 2 * h, 2 * w))
+upsample_nearest = fastconv.upsample_nearest
 
 
 class GeneratorBlock(chainer.Chain):
@@ -62,10 +58,12 @@ class GeneratorBlock(chainer.Chain):
         return f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, up x2)"
 
     def forward(self, x, condition1, condition2):
-        h = F.relu(self.b1(x, condition1))
-        h = self.c1(upsample_nearest(h))
-        h = F.relu(self.b2(h, condition2))
+        h = self.b1(x, condition1, relu=True)
+        h = self.c1(h, upsample=True)
+        h = self.b2(h, condition2, relu=True)
         h = self.c2(h)
+        if fastconv.enabled_for(x):
+            return fastconv.upsample_add(h, self.c_sc(x))
         return h + self.c_sc(upsample_nearest(x))
 
 
@@ -96,12 +94,15 @@ class DiscriminatorBlock(chainer.Chain):
                 f"{self.out_channels}, down={self.downsample})")
 
     def forward(self, x):
-        h = self.c2(F.relu(self.c1(F.relu(x))))
+        h = F.relu(self.c1(F.relu(x)))
+        if not self.downsample:
+            return self.c2(h) + (self.c_sc(x) if self.learnable_sc else x)
+        h = self.c2(h, pool=True)
+        if fastconv.enabled_for(x):
+            s = fastconv.average_pooling_2x2(x)
+            return h + (self.c_sc(s) if self.learnable_sc else s)
         s = self.c_sc(x) if self.learnable_sc else x
-        if self.downsample:
-            h = F.average_pooling_2d(h, 2)
-            s = F.average_pooling_2d(s, 2)
-        return h + s
+        return h + F.average_pooling_2d(s, 2)
 
 
 class OptimizedDiscriminatorBlock(chainer.Chain):
@@ -123,5 +124,5 @@ class OptimizedDiscriminatorBlock(chainer.Chain):
         return f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, down=True)"
 
     def forward(self, x):
-        h = F.average_pooling_2d(self.c2(F.relu(self.c1(x))), 2)
-        return h + self.c_sc(F.average_pooling_2d(x, 2))
+        h = self.c2(F.relu(self.c1(x)), pool=True)
+        return h + self.c_sc(fastconv.average_pooling_2x2(x))

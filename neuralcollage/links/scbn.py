@@ -7,6 +7,8 @@ import chainer.links as L
 import numpy
 from chainer import initializers
 
+from neuralcollage.links import fastconv
+
 EPS = 2e-5
 
 
@@ -69,23 +71,29 @@ class SpatialConditionalBatchNormalization(chainer.Chain):
             return F.batch_normalization(x, ones, zeros, eps=self.eps)
         return F.fixed_batch_normalization(x, ones, zeros, self.avg_mean, self.avg_var, eps=self.eps)
 
-    def forward(self, x, condition):
-        """Normalise ``x (N, C, H, W)`` and apply the class-conditioned affine transform."""
+    def forward(self, x, condition, *, relu=False):
+        """Normalise ``x (N, C, H, W)`` and apply the class-conditioned affine transform (then ReLU if
+        ``relu``; in test mode on the CPU one fused function, :func:`fastconv.batch_norm_relu`)."""
+        if relu and not chainer.config.train and fastconv.enabled_for(x):
+            gamma, beta = self.affine(condition, x.shape)
+            return fastconv.batch_norm_relu(x, gamma, beta, self.avg_mean, self.avg_var, eps=self.eps)
         xhat = self.normalize(x)
         gamma, beta = self.affine(condition, x.shape)
         if gamma.ndim == 2:
             gamma = F.expand_dims(F.expand_dims(gamma, 2), 3)
             beta = F.expand_dims(F.expand_dims(beta, 2), 3)
-        return F.broadcast_to(gamma, xhat.shape) * xhat + F.broadcast_to(beta, xhat.shape)
+        h = F.broadcast_to(gamma, xhat.shape) * xhat + F.broadcast_to(beta, xhat.shape)
+        return F.relu(h) if relu else h
 
     def affine(self, condition, x_shape):
         """``(gamma, beta)``: ``(N, C)`` for ids, vectors and uniform maps, else ``(N, C, H, W)``."""
         xp = self.xp
         cond = condition.array if isinstance(condition, chainer.Variable) else condition
         n = x_shape[0]
+        gammas, betas = fastconv.param(self.gammas.W), fastconv.param(self.betas.W)
         if cond.ndim == 1:
             ids = cond.astype(numpy.int32, copy=False)
-            return self.gammas(ids), self.betas(ids)
+            return F.embed_id(ids, gammas), F.embed_id(ids, betas)
         if cond.shape[0] != n or cond.shape[1] != self.n_classes:
             raise ValueError(
                 f"class condition has shape {tuple(cond.shape)}; expected ({n}, {self.n_classes}, ...)")
@@ -101,9 +109,9 @@ class SpatialConditionalBatchNormalization(chainer.Chain):
             raise ValueError(f"class condition must be (N,), (N, K) or (N, K, H, W); got {cond.shape}")
         if _is_one_hot(xp, cond):
             ids = cond.argmax(axis=1).astype(numpy.int32)
-            return self.gammas(ids), self.betas(ids)
+            return F.embed_id(ids, gammas), F.embed_id(ids, betas)
         cond = cond.astype(self.gammas.W.dtype, copy=False)
-        return F.matmul(cond, self.gammas.W), F.matmul(cond, self.betas.W)
+        return F.matmul(cond, gammas), F.matmul(cond, betas)
 
     def _spatial_affine(self, maps):
         xp = self.xp
@@ -117,7 +125,7 @@ class SpatialConditionalBatchNormalization(chainer.Chain):
             out = F.matmul(flat, rows)
             return F.transpose(F.reshape(out, (n, h, w, self.size)), (0, 3, 1, 2))
 
-        return per_pixel(self.gammas.W), per_pixel(self.betas.W)
+        return per_pixel(fastconv.param(self.gammas.W)), per_pixel(fastconv.param(self.betas.W))
 
 
 def _is_one_hot(xp, cond):

@@ -9,5 +9,7 @@ def extra_kinds():
     from neuralcollage.models.classifier import (
         CLASSIFIER_PRESETS, PART_CLASSIFIER_PRESETS, Classifier, PartClassifier)
     from neuralcollage.models.encoder import ENCODER_PRESETS, Encoder
+    from neuralcollage.models.biggan import BIGGAN_PRESETS, BigGANDeep
     return {"encoder": (Encoder, ENCODER_PRESETS), "classifier": (Classifier, CLASSIFIER_PRESETS),
-            "part_classifier": (PartClassifier, PART_CLASSIFIER_PRESETS)}
+            "part_classifier": (PartClassifier, PART_CLASSIFIER_PRESETS),
+            "biggan_generator": (BigGANDeep, BIGGAN_PRESETS)}

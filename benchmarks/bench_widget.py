@@ -1,0 +1,179 @@
+"""Benchmark of the notebook painter's update path: end of a stroke -> updated preview, and memory.
+
+Strokes are sent through ipympl's own message handler (``canvas.manager.handle_json``), exactly as the
+browser sends them; the preview is rendered by the painter's background thread; the figure is then drawn
+the way the front end asks for it (``{"type": "draw"}``: Agg render + PNG diff).  Measured per stroke:
+
+* ``release``: handling the mouse-up message (commit the stroke, update the overlay data, schedule);
+* ``overlay_draw``: the paint panel's redraw the front end then asks for (Agg + PNG diff, main thread,
+  concurrent with the worker's render);
+* ``render``: the generator pass in the worker thread;
+* ``show``: encoding the preview PNG and setting the preview widget;
+* ``total``: from sending the mouse-up message to the preview widget holding the new image: the "end of
+  stroke to updated preview" of the target (<= 150 ms at 64 px).
+
+Memory: resident set size (``/proc/self/statm``) and Python allocations (``tracemalloc``, with
+``--tracemalloc``) after stroke 50 and after the last; growth is relative to stroke 50 (target < 5 %).
+
+Usage::
+
+    python benchmarks/bench_widget.py                 # built-in model, or builtin64 with random weights
+    python benchmarks/bench_widget.py --strokes 500 --tracemalloc --json out.json
+"""
+import argparse
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy
+
+import neuralcollage  # noqa: F401  (NumPy aliases before Chainer)
+from neuralcollage import widgets
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def load_model(name):
+    if name == "random":
+        return random_builtin64(), "builtin64 (random weights)"
+    try:
+        from neuralcollage.pretrained import load_bundle
+        bundle = load_bundle(name)
+        return bundle, f"{bundle.name} (trained)"
+    except Exception as exc:
+        print(f"note: {name!r} not available ({str(exc).splitlines()[0]}); using builtin64 with random weights")
+        return random_builtin64(), "builtin64 (random weights)"
+
+
+def random_builtin64():
+    import types
+
+    from neuralcollage.labels import from_names
+    from neuralcollage.models import Generator
+    from neuralcollage.train.datasets import CLASS_NAMES
+    state = numpy.random.get_state()
+    numpy.random.seed(0)
+    gen = Generator.from_preset("builtin64")
+    numpy.random.set_state(state)
+    rng = numpy.random.RandomState(0)
+    for path, param in gen.namedparams():
+        if path.endswith("/gammas/W"):
+            param.array[...] = 1 + 0.3 * rng.standard_normal(param.shape)
+        elif path.endswith("/betas/W"):
+            param.array[...] = 0.3 * rng.standard_normal(param.shape)
+    return types.SimpleNamespace(name="builtin64-random", generator=gen, vocabulary=from_names(CLASS_NAMES),
+                                 arch="builtin64", sha256={})
+
+
+def send(painter, kind, x, y, buttons):
+    disp_x, disp_y = painter._ax_paint.transData.transform((x, y))
+    height = painter.canvas.get_renderer().height
+    painter.canvas.manager.handle_json({"type": kind, "x": float(disp_x), "y": float(height - disp_y),
+                                        "button": 0, "buttons": buttons, "modifiers": [], "guiEvent": None})
+
+
+def one_stroke(painter, rng, mode):
+    r = painter.resolution
+    points = numpy.cumsum(rng.normal(0, r / 12, size=(8, 2)), axis=0) + rng.uniform(0, r, size=2)
+    points = numpy.clip(points, 0, r - 1)
+    if mode == "scbn":
+        painter._palette.value = int(rng.randint(painter.generator.n_classes))
+    send(painter, "button_press", *points[0], buttons=1)
+    for p in points[1:-1]:
+        send(painter, "motion_notify", *p, buttons=1)
+    t0 = time.perf_counter()
+    send(painter, "button_release", *points[-1], buttons=0)
+    t1 = time.perf_counter()
+    painter.canvas.manager.handle_json({"type": "draw"})
+    t2 = time.perf_counter()
+    painter.wait(timeout=60)
+    return {"release": t1 - t0, "overlay_draw": t2 - t1, "render": painter.timings["render_ms"] / 1e3,
+            "show": painter.timings["show_ms"] / 1e3, "overlay_total": t2 - t0,
+            "total": painter.preview_shown_at - t0}
+
+
+def summary(values):
+    ms = sorted(1e3 * v for v in values)
+    return {"median": statistics.median(ms), "p90": ms[int(0.9 * (len(ms) - 1))], "max": ms[-1],
+            "mean": statistics.fmean(ms)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="builtin", help="bundle name or path, or 'random' (default: builtin)")
+    parser.add_argument("--strokes", type=int, default=500, help="strokes to paint (default: 500)")
+    parser.add_argument("--blend-every", type=int, default=5,
+                        help="every n-th stroke is a blend stroke (0: never; default: 5)")
+    parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
+    parser.add_argument("--json", help="write the numbers to this JSON file")
+    args = parser.parse_args(argv)
+    if args.strokes < 60:
+        parser.error("--strokes must be at least 60 (memory is compared after stroke 50)")
+
+    bundle, model = load_model(args.model)
+    painter = widgets.Painter.from_bundle(bundle, seed=0, class_id=0, radius=4, hardness=0.7, threaded=True)
+    painter.canvas.syncing_data_url = False
+    painter.canvas.manager.handle_json({"type": "draw"})
+    painter.canvas._handle_message(None, {"type": "initialized"}, None)
+    rng = numpy.random.RandomState(0)
+    for _ in range(3):
+        one_stroke(painter, rng, "scbn")
+    painter.class_canvas.clear()
+    if args.tracemalloc:
+        tracemalloc.start()
+    results = {"scbn": [], "blend": []}
+    memory = {}
+    for i in range(1, args.strokes + 1):
+        mode = "blend" if args.blend_every and i % args.blend_every == 0 else "scbn"
+        if painter.mode != mode:
+            painter.set_mode(mode)
+        results[mode].append(one_stroke(painter, rng, mode))
+        if i in (50, args.strokes):
+            gc.collect()
+            memory[i] = {"rss": rss_bytes()}
+            if args.tracemalloc:
+                memory[i]["traced"] = tracemalloc.get_traced_memory()[0]
+    painter.close()
+
+    out = {"model": model, "resolution": painter.resolution, "strokes": args.strokes, "cpu_count": os.cpu_count(),
+           "load_average": os.getloadavg(), "python": sys.version.split()[0]}
+    print(f"painter update path: {model}, {painter.resolution} px, {args.strokes} strokes "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    for mode, rows in results.items():
+        if not rows:
+            continue
+        out[mode] = {key: summary([r[key] for r in rows]) for key in ("release", "overlay_draw", "render", "show", "total")}
+        parts = ", ".join(f"{k} {v['median']:.1f}" for k, v in out[mode].items() if k != "total")
+        t = out[mode]["total"]
+        print(f"  {mode:5s} ({len(rows)} strokes): end of stroke -> drawn preview median {t['median']:.1f} ms, "
+              f"p90 {t['p90']:.1f} ms, max {t['max']:.1f} ms  [median {parts} ms]")
+    first, last = memory[50], memory[args.strokes]
+    out["memory"] = {str(k): v for k, v in memory.items()}
+    growth = (last["rss"] - first["rss"]) / first["rss"]
+    out["rss_growth"] = growth
+    print(f"  memory: RSS {first['rss'] / 2**20:.1f} MiB after 50 strokes, {last['rss'] / 2**20:.1f} MiB after "
+          f"{args.strokes}: {100 * growth:+.2f} %")
+    if args.tracemalloc:
+        traced = (last["traced"] - first["traced"])
+        out["traced_growth_bytes"] = traced
+        print(f"  memory: Python allocations {first['traced'] / 2**20:.2f} MiB after 50, "
+              f"{last['traced'] / 2**20:.2f} MiB after {args.strokes} ({traced / 1024:+.0f} KiB, "
+              f"{traced / max(1, args.strokes - 50):.0f} B per stroke: the stroke history kept for undo/recipes)")
+    total = out["scbn"]["total"]["median"]
+    print(f"  target: <= 150 ms -> {'met' if total <= 150 else 'MISSED'} (sCBN median); "
+          f"memory < 5 % -> {'met' if growth < 0.05 else 'MISSED'}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1196 @@
+"""The ``collage`` command line: parse, call the library, save.
+
+``main(argv)`` returns the exit status: 0 success, 2 bad input or usage, 3 a model problem (unknown, not
+installed, corrupt, wrong architecture, checksum mismatch, unusable device), 1 anything unexpected, 130 on
+Ctrl-C.  Errors are one line on stderr, ``collage: error: ...``; ``--debug`` adds the traceback.  Every output
+is written atomically and never over one of the command's input files.  Heavy modules (Chainer, the models)
+are imported inside the commands so that ``collage --help`` stays fast.
+"""
+import argparse
+import os
+import sys
+import time
+import warnings
+
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_INPUT", "EXIT_MODEL"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+DEFAULT_MAX_PIXELS = 64_000_000
+SUBCOMMANDS = ("edit", "generate", "invert", "blend", "models", "labels", "replay", "demo", "train", "eval")
+_PROG = "collage"
+
+
+class CommandError(Exception):
+    """A failure the command reports itself: one line and an exit status."""
+
+    def __init__(self, message, code=EXIT_INPUT):
+        super().__init__(message)
+        self.code = code
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=32, width=100)
+
+
+# ------------------------------------------------------------------------------------------------ messages
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def _say(message, *, quiet=False):
+    if not quiet:
+        print(message, file=sys.stderr)
+
+
+def _note(message):
+    print(f"{_PROG}: note: {_one_line(message)}", file=sys.stderr)
+
+
+def _loaded(name):
+    return sys.modules.get(name)
+
+
+def _classify(exc):
+    """(exit status, one-line message) for an exception raised by a command."""
+    if isinstance(exc, CommandError):
+        return exc.code, str(exc)
+    snapshot, backend = _loaded("neuralcollage.snapshot"), _loaded("neuralcollage.backend")
+    distributed = _loaded("neuralcollage.train.distributed")
+    if snapshot is not None and isinstance(exc, snapshot.SnapshotError):
+        return EXIT_MODEL, str(exc)
+    if backend is not None and isinstance(exc, backend.DeviceError):
+        return EXIT_MODEL, str(exc)
+    if distributed is not None and isinstance(exc, getattr(distributed, "DistributedError", ())):
+        return EXIT_MODEL, str(exc)
+    if isinstance(exc, ValueError):  # io.InputError, labels.UnknownLabelError, validation
+        return EXIT_INPUT, str(exc)
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return EXIT_INPUT, f"{where}{exc.strerror or exc}"
+    if isinstance(exc, MemoryError):
+        return EXIT_FAILURE, "out of memory (try a smaller photo, fewer restarts or the CPU)"
+    return EXIT_FAILURE, (f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback "
+                          f"and please report it)")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"{_PROG}: warning: {_one_line(message)}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------------------------ parser
+
+EDIT_EPILOG = """\
+The edit: the photo is cropped to a square around the mask (clipped to the photo), resized to the model's
+resolution and projected onto the generator's manifold as the source class (--source-label, or the best of the
+discriminator's top guesses); the masked region is then turned into TARGET with spatial class conditioning
+(--method scbn) or feature blending (--method blend) on the chosen generator layers, and the edited crop is
+Poisson-blended back into the photo at full resolution.  Pixels outside the slightly dilated mask are
+unchanged.
+
+The mask: white (or opaque, for a stroke painted on a transparent layer) selects; grey levels are soft weights.
+A mask of another size than the photo is resized to it when the aspect ratios match (within 1%; a note says
+so) and refused otherwise.  An empty mask is refused.
+
+Exit status: 0 success, 2 bad input or usage, 3 model problem (unknown, not installed, corrupt, wrong
+architecture, checksum mismatch, unusable GPU).
+
+examples:
+  collage demo                                          # the bundled example on the built-in model
+  collage --base dog.png --mask ears.png --label fox -o fox_ears.png
+  collage --base dog.png --mask ears.png --label fox --source-label dog --layers 4- --steps 300 \\
+          --save-recipe edit.json --figure before_after.png
+  collage --base pup.jpg --mask eyes.png --label pomeranian --model dogcat256 --gpu 0
+  collage --base pup.jpg --mask eyes.png --label 108 --model ./ResNetGenerator_450000.npz --arch collage256
+"""
+
+TOP_DESCRIPTION = """\
+Spatial semantic collage editing with class-conditional GANs: turn a masked region of a photo into another
+class (Neural Collage: sCBN, feature blending, manifold projection, Poisson blending).
+
+commands (the first is the default: `collage --base ...` means `collage edit --base ...`):
+  edit       edit a photo: --base PHOTO --label TARGET --mask MASK [-o OUT]
+  generate   generate images of a class from random or saved latents
+  invert     project a photo onto the generator's manifold: writes z (.npz) and the reconstruction
+  blend      Poisson-blend an edited image into a photo inside a mask
+  models     list the registered models and whether they are installed
+  labels     list or search a model's class labels
+  replay     reproduce an edit from a recipe written by --save-recipe
+  demo       run the bundled example photo on the built-in model
+  train      train the built-in GAN, encoder or classifiers (gan|encoder|classifier)
+  eval       evaluate the built-in model and print its metrics
+
+Run `collage COMMAND --help` for a command's options.
+"""
+
+TOP_EPILOG = """\
+examples:
+  collage demo -o demo_out
+  collage --base dog.png --mask ears.png --label fox -o fox_ears.png --figure before_after.png
+  collage models
+  collage labels --model dogcat256 --search terrier
+  collage replay edit.json --base dog.png -o again.png
+
+Exit status: 0 success, 2 bad input or usage, 3 model problem.  Errors are one line on stderr; --debug shows
+the traceback.  Outputs are written atomically and never over an input file.
+"""
+
+
+def _env_int(name, default):
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        return default
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _nonnegative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _gpu_id(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a GPU id (an integer, -1 for the CPU), got {text!r}") from None
+
+
+def _box(text):
+    try:
+        top, left, side = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected TOP,LEFT,SIDE (three integers), got {text!r}") from None
+    if top < 0 or left < 0 or side < 1:
+        raise argparse.ArgumentTypeError(f"box {text!r} must have TOP, LEFT >= 0 and SIDE >= 1")
+    return top, left, side
+
+
+def _common():
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or progress messages")
+    return p
+
+
+def _model_options():
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default="builtin", metavar="NAME|PATH",
+                   help="registered model (see `collage models`), a generator .npz or a folder holding one "
+                        "(default: %(default)s)")
+    g.add_argument("--arch", metavar="PRESET",
+                   help="architecture of official snapshot files given by path: collage256, collage128, "
+                        "sngan128, ... (project snapshots describe themselves)")
+    g.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID",
+                   help="CUDA device id, -1 for the CPU (default: %(default)s)")
+    return p
+
+
+def _image_options():
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--max-pixels", type=_positive_int, metavar="N",
+                   default=_env_int("NEURALCOLLAGE_MAX_PIXELS", DEFAULT_MAX_PIXELS),
+                   help="refuse input images with more pixels (default: %(default)s; environment "
+                        "NEURALCOLLAGE_MAX_PIXELS)")
+    return p
+
+
+def _projection_options(parser, *, with_restarts=True):
+    g = parser.add_argument_group("projection")
+    g.add_argument("--steps", type=_nonnegative_int, default=200, metavar="N",
+                   help="Adam steps of the manifold projection (default: %(default)s)")
+    if with_restarts:
+        g.add_argument("--restarts", type=_positive_int, default=1, metavar="N",
+                       help="projection runs, the best kept; the first starts from the encoder's guess when the "
+                            "model has an encoder, the others from random latents (default: %(default)s)")
+    g.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: %(default)s)")
+
+
+def _add_edit_arguments(p):
+    req = p.add_argument_group("required")
+    req.add_argument("--base", required=True, metavar="PHOTO", help="the photo to edit (any common format)")
+    req.add_argument("--label", required=True, metavar="TARGET",
+                     help="class the masked region becomes: a name, synonym or index (see `collage labels`)")
+    req.add_argument("--mask", required=True, metavar="MASK", help="image whose white area is edited")
+    out = p.add_argument_group("output")
+    out.add_argument("-o", "--output", metavar="OUT",
+                     help="edited photo (.png, .jpg, .webp, .bmp, .tif; default: PHOTO-STEM_TARGET.png in the "
+                          "current folder)")
+    out.add_argument("--save-recipe", metavar="JSON",
+                     help="also write a recipe that `collage replay` reproduces bit for bit on the CPU")
+    out.add_argument("--figure", metavar="PNG",
+                     help="also write a before/after figure (photo, mask, reconstruction, result)")
+    e = p.add_argument_group("edit")
+    e.add_argument("--source-label", metavar="L",
+                   help="the photo's class (default: guessed from the discriminator's top candidates)")
+    e.add_argument("--layers", default="all", metavar="SPEC",
+                   help="generator layers the edit applies to: all, 0-11, 4-, 1,3,5 (default: %(default)s)")
+    e.add_argument("--method", choices=("scbn", "blend"), default="scbn",
+                   help="scbn: spatial class conditioning; blend: feature blending (default: %(default)s)")
+    e.add_argument("--blend-mode", choices=("normal", "mixed", "none"), default="normal",
+                   help="Poisson blending of the edit into the photo: normal, mixed gradients, or none (plain "
+                        "feathered compositing) (default: %(default)s)")
+    _projection_options(p)
+
+
+def build_parser():
+    """The ``collage`` argument parser (subcommands; ``edit`` is the default, see :func:`main`)."""
+    common, model, image = _common(), _model_options(), _image_options()
+    parser = _Parser(prog=_PROG, formatter_class=_Formatter, description=TOP_DESCRIPTION, epilog=TOP_EPILOG,
+                     usage="%(prog)s [edit] --base PHOTO --label TARGET --mask MASK [-o OUT] [options]\n"
+                           "       %(prog)s {generate,invert,blend,models,labels,replay,demo,train,eval} ...")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("edit", prog="collage edit", parents=[common, model, image],
+                       formatter_class=_Formatter,
+                       help="edit a photo (default command)", description="Edit a masked region of a photo "
+                       "into another class.", epilog=EDIT_EPILOG)
+    _add_edit_arguments(p)
+    p.set_defaults(func=cmd_edit)
+
+    p = sub.add_parser("generate", prog="collage generate", parents=[common, model], formatter_class=_Formatter,
+                       help="generate images", description="Generate images of a class.", epilog="""\
+examples:
+  collage generate --label fox -n 8 -o foxes.png
+  collage generate --z z.npz -o again.png               # class from the z file (written by `collage invert`)
+  collage generate --label cat --seed 3 --save-z cat3.npz -o cat3.png
+""")
+    p.add_argument("--label", metavar="L", help="class to generate (default: the class stored in --z)")
+    p.add_argument("-n", "--count", type=_positive_int, default=1, metavar="N",
+                   help="number of images, written as one grid (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random latents (default: %(default)s)")
+    p.add_argument("--z", metavar="NPZ", help="latents from a .npz with an array 'z' (N, dim_z) instead of random")
+    p.add_argument("--save-z", metavar="NPZ", help="also write the latents used")
+    p.add_argument("-o", "--output", default="generated.png", metavar="OUT", help="image (default: %(default)s)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("invert", prog="collage invert", parents=[common, model, image],
+                       formatter_class=_Formatter,
+                       help="project a photo onto the manifold", description="Project a photo (or the square "
+                       "around a mask) onto the generator's manifold.", epilog="""\
+The photo is cropped to a square (around --mask when given, else the largest centred square) and resized to
+the model's resolution.  Writes the latent z (.npz with z, class_id, label, model, sha256, box, loss) and the
+reconstruction G(z, class).
+
+examples:
+  collage invert --base dog.png --label dog -o recon.png --z-out dog_z.npz
+  collage invert --base photo.jpg --mask face.png --steps 400 --restarts 3
+""")
+    p.add_argument("--base", required=True, metavar="PHOTO", help="the photo")
+    p.add_argument("--label", metavar="L", help="the photo's class (default: guessed)")
+    p.add_argument("--mask", metavar="MASK", help="crop the square around this mask")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="reconstruction image (default: PHOTO-STEM_reconstruction.png)")
+    p.add_argument("--z-out", metavar="NPZ", help="latent file (default: PHOTO-STEM_z.npz)")
+    _projection_options(p)
+    p.set_defaults(func=cmd_invert)
+
+    p = sub.add_parser("blend", prog="collage blend", parents=[common, image], formatter_class=_Formatter,
+                       help="Poisson-blend an edit into a photo", description="Blend an edited image into a "
+                       "photo inside a mask; pixels outside the dilated mask stay unchanged.", epilog="""\
+--source is either an image of the photo's size (resized when only the resolution differs) or, with --box, a
+square crop that is resized to the box.
+
+examples:
+  collage blend --base photo.png --source edited.png --mask mask.png -o out.png
+  collage blend --base photo.png --source crop64.png --box 120,80,200 --mask mask.png --mode mixed -o out.png
+""")
+    p.add_argument("--base", required=True, metavar="PHOTO", help="the photo")
+    p.add_argument("--source", required=True, metavar="EDITED", help="the edited image")
+    p.add_argument("--mask", required=True, metavar="MASK", help="the region to blend")
+    p.add_argument("--box", type=_box, metavar="TOP,LEFT,SIDE", help="where a square --source crop belongs")
+    p.add_argument("--mode", choices=("normal", "mixed", "none"), default="normal",
+                   help="normal or mixed-gradient Poisson blending, or feathered compositing (default: "
+                        "%(default)s)")
+    p.add_argument("--dilate", type=_nonnegative_int, default=8, metavar="PX",
+                   help="pixels the mask grows by before blending (default: %(default)s)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="the blended photo")
+    p.set_defaults(func=cmd_blend)
+
+    p = sub.add_parser("models", prog="collage models", parents=[common], formatter_class=_Formatter,
+                       help="list registered models",
+                       description="The registered models, where their files go and whether they are "
+                       "installed.  Official files go in $NEURALCOLLAGE_HOME/<name>/ (default "
+                       "~/.cache/neuralcollage/<name>/); see pretrained/README.md.")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--forget", metavar="NAME",
+                   help="forget the sha256 recorded for an official model (after replacing its files)")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("labels", prog="collage labels", parents=[common], formatter_class=_Formatter,
+                       help="list or search labels",
+                       description="A model's class labels (index, name, synonyms).", epilog="""\
+examples:
+  collage labels                                 # the built-in model's classes
+  collage labels --model dogcat256 --search retriever
+""")
+    p.add_argument("--model", default="builtin", metavar="NAME|PATH", help="model (default: %(default)s)")
+    p.add_argument("--arch", metavar="PRESET", help="architecture of an official file given by path")
+    p.add_argument("--search", metavar="TEXT", help="only classes with a synonym containing TEXT")
+    p.set_defaults(func=cmd_labels)
+
+    p = sub.add_parser("replay", prog="collage replay", parents=[common, image], formatter_class=_Formatter,
+                       help="replay a recipe",
+                       description="Reproduce an edit from a recipe written by --save-recipe (bit for bit on "
+                       "the CPU with the same model file).", epilog="""\
+examples:
+  collage replay edit.json --base dog.png -o again.png
+""")
+    p.add_argument("recipe", metavar="RECIPE", help="recipe JSON")
+    p.add_argument("--base", required=True, metavar="PHOTO", help="the photo the recipe was made on")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="the edited photo")
+    p.add_argument("--model", metavar="NAME|PATH", help="model (default: the one named in the recipe)")
+    p.add_argument("--arch", metavar="PRESET", help="architecture of an official file given by path")
+    p.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID",
+                   help="CUDA device id, -1 for the CPU (default: %(default)s; bit-exact only on the CPU)")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("demo", prog="collage demo", parents=[common], formatter_class=_Formatter,
+                       help="run the bundled example",
+                       description="Edit the bundled example photo (a dog rendered by the built-in data set) "
+                       "with its mask and target label, and write result.png, before_after.png and recipe.json.")
+    p.add_argument("-o", "--output-dir", default="collage_demo", metavar="DIR",
+                   help="output folder, created if missing (default: %(default)s)")
+    p.add_argument("--model", default="builtin", metavar="NAME|PATH", help="model (default: %(default)s)")
+    p.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID", help="CUDA device id (default: %(default)s)")
+    p.add_argument("--method", choices=("scbn", "blend"), default="scbn", help="edit method (default: %(default)s)")
+    _projection_options(p)
+    p.set_defaults(func=cmd_demo)
+
+    _add_train_parsers(sub, common)
+
+    p = sub.add_parser("eval", prog="collage eval", parents=[common], formatter_class=_Formatter,
+                       help="evaluate the built-in model",
+                       description="Measure the built-in model (classifier accuracy, class fidelity and "
+                       "diversity of samples, part translation) and print the metrics as a table.")
+    p.add_argument("model_dir", nargs="?", metavar="MODEL_DIR",
+                   help="folder with the model files (default: pretrained/builtin64)")
+    p.add_argument("--out-json", metavar="JSON", help="also write the metrics here")
+    p.add_argument("--n-samples", type=_positive_int, metavar="N", help="samples per metric (default: the "
+                   "library's)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+    p.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID", help="CUDA device id (default: %(default)s)")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def _add_train_parsers(sub, common):
+    p = sub.add_parser("train", prog="collage train", formatter_class=_Formatter, help="train the built-in models",
+                       description="Train on the built-in rendered data set; every run resumes from the "
+                       "checkpoint in OUT_DIR.")
+    tsub = p.add_subparsers(dest="what", metavar="{gan,encoder,classifier}", parser_class=_Parser)
+    tsub.required = True
+
+    def base(name, help_, description, epilog):
+        q = tsub.add_parser(name, prog=f"collage train {name}", parents=[common], formatter_class=_Formatter,
+                            help=help_,
+                            description=description, epilog=epilog)
+        q.add_argument("out_dir", metavar="OUT_DIR", help="run folder (checkpoints, snapshots, plots)")
+        q.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID",
+                       help="CUDA device id, -1 for the CPU (default: %(default)s)")
+        q.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+        q.add_argument("--time-limit", type=float, metavar="SEC",
+                       help="stop after checkpointing once this many seconds have passed")
+        q.add_argument("--distributed", action="store_true",
+                       help="data-parallel over MPI processes with ChainerMN (run under mpiexec)")
+        return q
+
+    q = base("gan", "train the generator and discriminator",
+             "SNGAN-projection with hinge loss, spectral norm, Adam and an EMA generator on the rendered faces.",
+             """\
+examples:
+  collage train gan runs/builtin64 --iterations 20000
+  mpiexec -n 2 collage train gan runs/builtin64 --distributed
+""")
+    q.add_argument("--arch", default="builtin64", metavar="PRESET", help="architecture (default: %(default)s)")
+    q.add_argument("--iterations", type=_positive_int, default=20000, metavar="N",
+                   help="generator updates in total (default: %(default)s)")
+    q.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="(default: %(default)s)")
+    q.add_argument("--n-dis", type=_positive_int, default=2, metavar="N",
+                   help="discriminator updates per generator update (default: %(default)s)")
+    q.add_argument("--lr", type=float, default=2e-4, help="Adam step size (default: %(default)s)")
+    q.add_argument("--ema-decay", type=float, default=0.999,
+                   help="EMA of the generator's weights, 0 for none (default: %(default)s)")
+    q.set_defaults(func=cmd_train_gan)
+
+    q = base("encoder", "train the projection encoder", "Train E(x, y) -> z on generated (image, z, class) "
+             "triples of a trained generator, for projection initialisation.", """\
+examples:
+  collage train encoder runs/encoder --generator runs/builtin64/generator.npz
+""")
+    q.add_argument("--generator", required=True, metavar="NPZ", help="the trained generator snapshot")
+    q.add_argument("--iterations", type=_positive_int, metavar="N", help="(default: the trainer's)")
+    q.add_argument("--batch-size", type=_positive_int, metavar="N", help="(default: the trainer's)")
+    q.set_defaults(func=cmd_train_encoder)
+
+    q = base("classifier", "train the evaluation classifiers", "Train the whole-image classifier or the part "
+             "classifier (part crops) on the rendered data set.", """\
+examples:
+  collage train classifier runs/classifier --kind whole
+  collage train classifier runs/part_classifier --kind part
+""")
+    q.add_argument("--kind", choices=("whole", "part"), default="whole", help="(default: %(default)s)")
+    q.add_argument("--iterations", type=_positive_int, metavar="N", help="(default: the trainer's)")
+    q.add_argument("--batch-size", type=_positive_int, metavar="N", help="(default: the trainer's)")
+    q.set_defaults(func=cmd_train_classifier)
+
+
+def _version():
+    try:
+        from importlib.metadata import version
+        return version("neuralcollage")
+    except Exception:
+        return "unknown"
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+def main(argv=None):
+    """Run ``collage`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    if not argv:
+        print(build_parser().format_usage().rstrip(), file=sys.stderr)
+        print(f"{_PROG}: error: nothing to do; try `collage demo` or `collage --help`", file=sys.stderr)
+        return EXIT_INPUT
+    if argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["edit"] + argv
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as exc:
+        print(f"{_PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_INPUT
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    if getattr(args, "func", None) is None:
+        print(f"{_PROG}: error: choose a command (see `collage --help`)", file=sys.stderr)
+        return EXIT_INPUT
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.showwarning = _show_warning
+        try:
+            status = args.func(args)
+        except KeyboardInterrupt:
+            print(f"{_PROG}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:  # `collage labels | head`: the reader went away; stop quietly
+            _silence_stdout()
+            return EXIT_FAILURE
+        except Exception as exc:  # noqa: BLE001: every failure becomes one line and a status
+            code, message = _classify(exc)
+            if debug:
+                import traceback
+                traceback.print_exc()
+            print(f"{_PROG}: error: {_one_line(message)}", file=sys.stderr)
+            return code
+    return EXIT_OK if status is None else int(status)
+
+
+def _silence_stdout():
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _check_outputs(outputs, inputs):
+    """Refuse before any work: outputs over inputs or each other, unknown image suffixes, missing or
+    unwritable folders.  ``outputs`` is a list of (path or None, "image" | "json" | "npz")."""
+    from neuralcollage.io import IMAGE_SUFFIXES, InputError
+    seen = []
+    for path, kind in outputs:
+        if path is None:
+            continue
+        if not str(path).strip():
+            raise InputError("empty output file name")
+        if kind == "image":
+            suffix = os.path.splitext(path)[1].lower()
+            if suffix not in IMAGE_SUFFIXES:
+                raise InputError(f"cannot write {path}: unknown image format {suffix or '(no suffix)'!r} "
+                                 f"(use one of {', '.join(IMAGE_SUFFIXES)})")
+        for other in inputs:
+            if other is not None and _same_file(path, other):
+                raise InputError(f"refusing to overwrite input file {other} (output {path} is the same file)")
+        for other in seen:
+            if _same_file(path, other):
+                raise InputError(f"two outputs are the same file: {path}")
+        seen.append(path)
+        if os.path.isdir(path):
+            raise InputError(f"cannot write {path}: it is a directory")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise InputError(f"cannot write {path}: directory {folder} does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise InputError(f"cannot write {path}: directory {folder} is not writable")
+        if os.path.exists(path) and not os.access(path, os.W_OK) and not os.access(folder, os.W_OK):
+            raise InputError(f"cannot write {path}: permission denied")
+
+
+def _read_photo(path, args):
+    from neuralcollage.io import read_image
+    return read_image(path, max_pixels=args.max_pixels)
+
+
+def _read_mask_for(path, photo, args):
+    from neuralcollage.io import fit_mask, read_mask
+    mask = read_mask(path, max_pixels=args.max_pixels)
+    mask, note = fit_mask(mask, photo.shape[:2], name=path)
+    if note:
+        _note(note)
+    return mask
+
+
+def _device(gpu):
+    return None if gpu is None or gpu < 0 else gpu
+
+
+def _load(model, arch, gpu):
+    from neuralcollage.pretrained import load_bundle
+    bundle = load_bundle(model, arch=arch, device=_device(gpu))
+    for note in bundle.notes:
+        _note(note)
+    return bundle
+
+
+def _vocabulary(model, arch):
+    from neuralcollage.pretrained import model_vocabulary
+    return model_vocabulary(model, arch=arch)
+
+
+def _require_discriminator(bundle, what):
+    if bundle.discriminator is None:
+        raise CommandError(f"model {bundle.name} has no discriminator, which {what} needs (put "
+                           f"discriminator.npz beside the generator)", EXIT_MODEL)
+
+
+def _safe_name(text):
+    keep = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(text).strip())
+    return keep.strip("_") or "edit"
+
+
+def _stem(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+class _Progress:
+    """A tqdm bar on stderr fed by ``callback(step, loss, restart)`` of the projection."""
+
+    def __init__(self, *, steps, enabled, desc="projection"):
+        self.steps, self.enabled, self.desc, self.bar = steps, enabled, desc, None
+
+    def __call__(self, step=None, loss=None, restart=0, *args, **kwargs):
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=self.steps + 1, desc=self.desc, file=sys.stderr, leave=False,
+                            dynamic_ncols=True, disable=None)
+        if step == 0 and self.bar.n:
+            self.bar.reset(total=self.steps + 1)
+        if isinstance(restart, int):
+            self.bar.set_description(f"{self.desc} (run {restart + 1})", refresh=False)
+        if loss is not None:
+            try:
+                self.bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
+            except (TypeError, ValueError):
+                pass
+        self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class _GuessProgress:
+    """A tqdm bar for ``guess_progress(class_id, step, loss)`` while the source class is guessed."""
+
+    def __init__(self, *, enabled):
+        self.enabled, self.bar = enabled, None
+
+    def __call__(self, class_id=None, step=None, loss=None, *args, **kwargs):
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(desc="guessing the source class", unit="step", file=sys.stderr, leave=False,
+                            dynamic_ncols=True, disable=None)
+        self.bar.set_postfix(candidate=class_id, refresh=False)
+        self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _read_json(path):
+    import json
+    from neuralcollage.io import InputError
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not a JSON file")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a JSON text file") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    return data
+
+
+def before_after_png(photo, mask, result, *, reconstruction=None, box=None, titles=None):
+    """A before/after figure as PNG bytes: photo, mask overlay (with the crop box), reconstruction, result.
+
+    Args:
+        photo, result: ``(H, W, 3)`` uint8.  mask: ``(H, W)`` float in [0, 1].
+        reconstruction: ``(R, R, 3)`` uint8 or None (panel left out).  box: ``(top, left, side)`` or None.
+        titles: panel titles (defaults: photo, mask, reconstruction, result).
+    """
+    import io as _io
+
+    import numpy
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    overlay = photo.astype(numpy.float32)
+    tint = numpy.array([255.0, 40.0, 40.0], numpy.float32)
+    alpha = 0.55 * numpy.clip(mask, 0.0, 1.0)[..., None]
+    overlay = (overlay * (1 - alpha) + tint * alpha).round().astype(numpy.uint8)
+    panels = [("photo", photo), ("mask", overlay)]
+    if reconstruction is not None:
+        panels.append(("reconstruction", reconstruction))
+    panels.append(("result", result))
+    if titles is not None:
+        panels = [(t, img) for t, (_, img) in zip(titles, panels)]
+    fig = Figure(figsize=(3.2 * len(panels), 3.5), dpi=100)
+    FigureCanvasAgg(fig)
+    for i, (title, img) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        ax.imshow(img, interpolation="nearest" if img.shape[0] <= 128 else "antialiased")
+        ax.set_title(title, fontsize=10)
+        ax.set_axis_off()
+        if i == 1 and box is not None:
+            top, left, side = box
+            ax.add_patch(Rectangle((left - 0.5, top - 0.5), side, side, fill=False, edgecolor="yellow",
+                                   linewidth=1.2, linestyle="--"))
+    fig.tight_layout()
+    buffer = _io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _label_name(vocab, index):
+    try:
+        return vocab[int(index)]
+    except Exception:
+        return str(index)
+
+
+# ------------------------------------------------------------------------------------------------ edit
+
+def _edit(bundle, photo, mask, target, *, source, args):
+    """Run :func:`neuralcollage.collage.edit_photo` with progress bars; print its notes."""
+    from neuralcollage.collage import edit_photo
+    progress = _Progress(steps=args.steps, enabled=not args.quiet)
+    guessing = _GuessProgress(enabled=not args.quiet and source is None)
+    try:
+        result = edit_photo(bundle, photo, mask, target, source_label=source, layers=args.layers,
+                            method=args.method, steps=args.steps, restarts=args.restarts, seed=args.seed,
+                            blend_mode=args.blend_mode, progress=progress, guess_progress=guessing)
+    finally:
+        guessing.close()
+        progress.close()
+    for note in result.notes:
+        _note(note)
+    return result
+
+
+def _write_edit(result, photo, mask, *, output, recipe_path, figure_path, inputs):
+    from neuralcollage.io import atomic_write_bytes, write_image
+    write_image(output, result.image, overwrite_protect=inputs)
+    written = [output]
+    if recipe_path:
+        from neuralcollage.collage import save_recipe
+        save_recipe(recipe_path, result.recipe, overwrite_protect=inputs)
+        written.append(recipe_path)
+    if figure_path:
+        png = before_after_png(photo, mask, result.image, reconstruction=result.reconstruction, box=result.box)
+        atomic_write_bytes(figure_path, png, overwrite_protect=inputs)
+        written.append(figure_path)
+    return written
+
+
+def cmd_edit(args):
+    started = time.time()
+    output = args.output or f"{_stem(args.base)}_{_safe_name(args.label)}.png"
+    inputs = [args.base, args.mask]
+    if os.path.exists(args.model):
+        inputs.append(args.model)
+    _check_outputs([(output, "image"), (args.save_recipe, "json"), (args.figure, "image")], inputs)
+    photo = _read_photo(args.base, args)
+    mask = _read_mask_for(args.mask, photo, args)
+    vocab = _vocabulary(args.model, args.arch)
+    target = vocab.index(args.label)
+    source = None if args.source_label is None else vocab.index(args.source_label)
+    bundle = _load(args.model, args.arch, args.gpu)
+    _require_discriminator(bundle, "projection")
+    result = _edit(bundle, photo, mask, target, source=source, args=args)
+    written = _write_edit(result, photo, mask, output=output, recipe_path=args.save_recipe,
+                          figure_path=args.figure, inputs=inputs)
+    src = result.source_class
+    print(f"edited {args.base}: {_label_name(vocab, src)} -> {_label_name(vocab, target)} "
+          f"({args.method}, layers {args.layers}, {args.steps} steps) in {time.time() - started:.1f} s; "
+          f"wrote {', '.join(written)}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ generate
+
+def _read_z(path, dim_z):
+    """z ``(N, dim_z)`` float32 and the stored class id (or None) from a .npz written by `collage invert`."""
+    import zipfile
+
+    import numpy
+    from neuralcollage.io import InputError
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    try:
+        with numpy.load(path, allow_pickle=False) as f:
+            if "z" not in f.files:
+                raise InputError(f"{path}: no array named 'z' (has: {', '.join(f.files) or 'nothing'})")
+            z = numpy.asarray(f["z"])
+            class_id = f["class_id"] if "class_id" in f.files else None
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise InputError(f"{path}: not a readable .npz file (corrupt or truncated?): {_one_line(exc)}") from None
+    if z.dtype.kind not in "fiu":
+        raise InputError(f"{path}: z must be numeric, got {z.dtype}")
+    if z.ndim == 1:
+        z = z[None]
+    if z.ndim != 2 or z.shape[1] != dim_z or z.shape[0] == 0:
+        raise InputError(f"{path}: z has shape {z.shape}, the model needs (N, {dim_z})")
+    if not numpy.isfinite(z).all():
+        raise InputError(f"{path}: z contains NaN or infinite values")
+    if class_id is not None:
+        class_id = numpy.asarray(class_id).reshape(-1)
+        class_id = int(class_id[0]) if class_id.size else None
+    return z.astype(numpy.float32), class_id
+
+
+def cmd_generate(args):
+    import chainer
+    import numpy
+    from neuralcollage.backend import to_numpy
+    from neuralcollage.io import atomic_save_npz, from_model, write_image
+    inputs = [p for p in (args.z, args.model) if p is not None and os.path.exists(p)]
+    _check_outputs([(args.output, "image"), (args.save_z, "npz")], inputs)
+    vocab = _vocabulary(args.model, args.arch)
+    label = None if args.label is None else vocab.index(args.label)
+    bundle = _load(args.model, args.arch, args.gpu)
+    gen = bundle.generator
+    if args.z is not None:
+        z, stored = _read_z(args.z, gen.dim_z)
+        if label is None:
+            label = stored
+    else:
+        z = to_numpy(gen.sample_z(args.count, seed=args.seed))
+    if label is None:
+        raise CommandError("give --label (the z file stores no class)")
+    if not 0 <= label < gen.n_classes:
+        raise CommandError(f"class {label} is out of range for a {gen.n_classes}-class model")
+    ids = numpy.full((z.shape[0],), label, numpy.int32)
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        x = gen(gen.device.send(z), gen.device.send(ids))
+    images = from_model(to_numpy(x.array))
+    image = images[0] if len(images) == 1 else _grid(images)
+    write_image(args.output, image, overwrite_protect=inputs)
+    written = [args.output]
+    if args.save_z:
+        atomic_save_npz(args.save_z, z=z, class_id=numpy.int64(label), label=numpy.array(vocab[label]),
+                        model=numpy.array(bundle.name), sha256=numpy.array(bundle.sha256.get("generator", "")))
+        written.append(args.save_z)
+    print(f"generated {len(images)} x {_label_name(vocab, label)} with {bundle.name}; wrote {', '.join(written)}")
+    return EXIT_OK
+
+
+def _grid(images, *, pad=2):
+    import math
+
+    import numpy
+    n, h, w, _ = images.shape
+    cols = int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+    grid = numpy.full((rows * h + (rows - 1) * pad, cols * w + (cols - 1) * pad, 3), 255, numpy.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, cols)
+        grid[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = img
+    return grid
+
+
+# ------------------------------------------------------------------------------------------------ invert
+
+def _centre_box(shape):
+    height, width = shape[:2]
+    side = min(height, width)
+    return (height - side) // 2, (width - side) // 2, side
+
+
+def cmd_invert(args):
+    import numpy
+    from neuralcollage.blending import crop_and_resize, square_crop_box
+    from neuralcollage.inversion import guess_source_class, project
+    from neuralcollage.io import atomic_save_npz, from_model, write_image
+    output = args.output or f"{_stem(args.base)}_reconstruction.png"
+    z_out = args.z_out or f"{_stem(args.base)}_z.npz"
+    inputs = [p for p in (args.base, args.mask, args.model) if p is not None and os.path.exists(p)]
+    _check_outputs([(output, "image"), (z_out, "npz")], inputs)
+    photo = _read_photo(args.base, args)
+    mask = _read_mask_for(args.mask, photo, args) if args.mask else None
+    vocab = _vocabulary(args.model, args.arch)
+    label = None if args.label is None else vocab.index(args.label)
+    bundle = _load(args.model, args.arch, args.gpu)
+    _require_discriminator(bundle, "projection")
+    gen, dis = bundle.generator, bundle.discriminator
+    box = square_crop_box(mask, min_size=gen.resolution) if mask is not None else _centre_box(photo.shape)
+    crop = crop_and_resize(photo, box, gen.resolution)
+    if label is None:
+        _say("guessing the photo's class ...", quiet=args.quiet)
+        guess = guess_source_class(gen, dis, crop, seed=args.seed, encoder=bundle.encoder)
+        label = guess.class_id
+        _note(f"source class: {vocab[label]} (candidates "
+              + ", ".join(f"{vocab[c]} {guess.losses[c]:.4f}" for c in guess.candidates) + ")")
+    progress = _Progress(steps=args.steps, enabled=not args.quiet)
+    try:
+        result = project(gen, dis, crop, label, steps=args.steps, encoder=bundle.encoder,
+                         restarts=args.restarts, seed=args.seed, callback=progress)
+    finally:
+        progress.close()
+    reconstruction = from_model(result.image)[0]
+    write_image(output, reconstruction, overwrite_protect=inputs)
+    atomic_save_npz(z_out, z=result.z.astype(numpy.float32), class_id=numpy.int64(label),
+                    label=numpy.array(vocab[label]), model=numpy.array(bundle.name),
+                    sha256=numpy.array(bundle.sha256.get("generator", "")), box=numpy.array(box, numpy.int64),
+                    loss=numpy.float64(result.loss), losses=numpy.asarray(result.losses, numpy.float64))
+    print(f"projected {args.base} as {vocab[label]} ({args.steps} steps, loss {result.loss:.4f}); wrote "
+          f"{output}, {z_out}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ blend
+
+def cmd_blend(args):
+    from neuralcollage.blending import crop_and_resize, poisson_blend, square_crop_box
+    from neuralcollage.io import InputError, read_image, write_image
+    inputs = [args.base, args.source, args.mask]
+    _check_outputs([(args.output, "image")], inputs)
+    photo = _read_photo(args.base, args)
+    mask = _read_mask_for(args.mask, photo, args)
+    source = read_image(args.source, max_pixels=args.max_pixels)
+    if args.box is not None:
+        top, left, side = args.box
+        if top + side > photo.shape[0] or left + side > photo.shape[1]:
+            raise InputError(f"box {top},{left},{side} does not fit in the {photo.shape[1]}x{photo.shape[0]} "
+                             f"photo")
+        if source.shape[0] != source.shape[1]:
+            raise InputError(f"{args.source}: with --box the source must be square, got "
+                             f"{source.shape[1]}x{source.shape[0]}")
+        box, crop = args.box, source
+    else:
+        if source.shape[:2] != photo.shape[:2]:
+            source = _fit_source(source, photo.shape[:2], args.source)
+        box = square_crop_box(mask)
+        crop = crop_and_resize(source, box, box[2])
+    out = poisson_blend(photo, crop, mask, box, mode=args.mode, dilate=args.dilate)
+    write_image(args.output, out, overwrite_protect=inputs)
+    print(f"blended {args.source} into {args.base} ({args.mode}); wrote {args.output}")
+    return EXIT_OK
+
+
+def _fit_source(source, size, name):
+    """Resize an edited image to the photo's size when only the resolution differs (else InputError)."""
+    import cv2
+    from neuralcollage.io import InputError
+    (h, w), (height, width) = source.shape[:2], size
+    if abs(w / h - width / height) > 0.01 * (width / height):
+        raise InputError(f"{name} is {w}x{h} (WxH) but the photo is {width}x{height}: the aspect ratios differ; "
+                         f"give an image of the photo's size, or a square crop with --box")
+    shrink = w * h > width * height
+    _note(f"{name} resized from {w}x{h} to the photo's {width}x{height} (WxH)")
+    return cv2.resize(source, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+# ------------------------------------------------------------------------------------------------ models, labels
+
+def cmd_models(args):
+    import json
+    from neuralcollage.pretrained import REGISTRY, forget_hashes, home_dir, list_models
+    if args.forget:
+        if args.forget not in REGISTRY:
+            raise CommandError(f"unknown model {args.forget!r} (known: {', '.join(REGISTRY)})")
+        done = forget_hashes(args.forget)
+        print(f"{'forgot' if done else 'nothing recorded for'} {args.forget}")
+        return EXIT_OK
+    rows = list_models()
+    if args.json:
+        print(json.dumps([dict(name=r.name, kind=r.kind, installed=r.installed, path=r.path, notes=r.notes)
+                          for r in rows], indent=2))
+        return EXIT_OK
+    width = max(len(r.name) for r in rows)
+    print(f"{'NAME':<{width}}  {'KIND':<9}  {'INSTALLED':<9}  PATH")
+    for r in rows:
+        print(f"{r.name:<{width}}  {r.kind:<9}  {'yes' if r.installed else 'no':<9}  {r.path}")
+        print(f"{'':<{width}}  {r.notes}")
+    print(f"\nOfficial files go in $NEURALCOLLAGE_HOME/<name>/ (now {home_dir()}); see pretrained/README.md.")
+    return EXIT_OK
+
+
+def cmd_labels(args):
+    vocab = _vocabulary(args.model, args.arch)
+    if args.search is not None:
+        hits = vocab.search(args.search, limit=None)
+        if not hits:
+            hints = vocab.suggestions(args.search)
+            _say(f"no label of {vocab.name} contains {args.search!r}"
+                 + (f"; did you mean: {', '.join(hints)}?" if hints else ""))
+            return EXIT_OK
+    else:
+        hits = list(enumerate(vocab.names))
+    for index, name in hits:
+        others = [s for s in vocab.synonyms(index) if s != name]
+        print(f"{index:5d}  {name}" + (f"  ({', '.join(others)})" if others else ""))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ replay
+
+def _check_recipe_numbers(recipe, path):
+    import math
+    from neuralcollage.io import InputError
+
+    def walk(value, where):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"{path}: {where} is NaN or infinite (the recipe is damaged)")
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{where}.{k}" if where else str(k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{where}[{i}]")
+
+    walk(recipe, "")
+
+
+def _recipe_model(recipe):
+    model = recipe.get("model")
+    if isinstance(model, dict):
+        return model.get("name") or model.get("id"), model.get("sha256")
+    return model, recipe.get("sha256")
+
+
+def cmd_replay(args):
+    inputs = [args.recipe, args.base]
+    _check_outputs([(args.output, "image")], inputs)
+    recipe = _read_json(args.recipe)
+    _check_recipe_numbers(recipe, args.recipe)
+    name, sha = _recipe_model(recipe)
+    model = args.model or name
+    if not model:
+        raise CommandError(f"{args.recipe}: the recipe names no model; give --model")
+    photo = _read_photo(args.base, args)
+    bundle = _load(model, args.arch, args.gpu)
+    if isinstance(sha, dict):
+        sha = sha.get("generator")
+    if sha and bundle.sha256.get("generator") not in (None, sha):
+        raise CommandError(f"{args.recipe} was made with a generator of sha256 {sha[:16]}... but "
+                           f"{bundle.files.get('generator')} has {bundle.sha256['generator'][:16]}...", EXIT_MODEL)
+    from neuralcollage.collage import replay
+    from neuralcollage.io import write_image
+    result = replay(recipe, photo, bundle)
+    write_image(args.output, result.image, overwrite_protect=inputs)
+    print(f"replayed {args.recipe} on {args.base}; wrote {args.output}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ demo
+
+def examples_dir():
+    """The bundled demo inputs: ``neuralcollage/data/examples``."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "examples")
+
+
+def cmd_demo(args):
+    from neuralcollage.io import InputError, read_image, read_mask
+    started = time.time()
+    folder = examples_dir()
+    spec = _read_json(os.path.join(folder, "example.json"))
+    photo_path, mask_path = (os.path.join(folder, spec[k]) for k in ("photo", "mask"))
+    out_dir = args.output_dir
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise InputError(f"cannot write into {out_dir}: it is a file, not a folder")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
+    result_path, figure_path, recipe_path = (os.path.join(out_dir, f) for f in
+                                             ("result.png", "before_after.png", "recipe.json"))
+    inputs = [photo_path, mask_path]
+    _check_outputs([(result_path, "image"), (figure_path, "image"), (recipe_path, "json")], inputs)
+    photo = read_image(photo_path)
+    mask = read_mask(mask_path)
+    vocab = _vocabulary(args.model, None)
+    target = vocab.index(spec["target_label"])
+    source = vocab.index(spec["source_label"]) if spec.get("source_label") else None
+    bundle = _load(args.model, None, args.gpu)
+    _require_discriminator(bundle, "projection")
+    _say(f"demo: turning the {spec.get('part', 'masked region')} of the {spec.get('source_label', 'photo')} in "
+         f"{photo_path} ({photo.shape[1]}x{photo.shape[0]}) into a {spec['target_label']} with model "
+         f"{bundle.name} ...", quiet=args.quiet)
+    args.layers, args.blend_mode = spec.get("layers", "all"), spec.get("blend_mode", "normal")
+    result = _edit(bundle, photo, mask, target, source=source, args=args)
+    written = _write_edit(result, photo, mask, output=result_path, recipe_path=recipe_path,
+                          figure_path=figure_path, inputs=inputs)
+    print(f"demo: edited the {spec.get('part', 'masked region')} of {os.path.basename(photo_path)} "
+          f"({_label_name(vocab, result.source_class)} -> {vocab[target]}, {args.method}, "
+          f"{args.steps} steps) in {time.time() - started:.1f} s; wrote {', '.join(written)}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ train, eval
+
+def _call(func, *args, **kwargs):
+    """Call a library entry point with the options it accepts; None-valued options are left to its defaults.
+
+    An option the user set that ``func`` does not take is an error (not silently dropped)."""
+    import inspect
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return func(*args, **kwargs)
+    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        unknown = [k for k in kwargs if k not in params]
+        if unknown:
+            opts = ", ".join("--" + k.replace("_", "-") for k in unknown)
+            raise CommandError(f"{func.__name__} in this version does not support {opts}")
+    return func(*args, **kwargs)
+
+
+def _import(module, name):
+    import importlib
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise CommandError(f"{module}.{name} is not available in this version", EXIT_FAILURE) from None
+
+
+def _train_common(args):
+    return dict(seed=args.seed, device=_device(args.gpu), time_limit=args.time_limit,
+                progress=False if args.quiet else None, distributed=True if args.distributed else None)
+
+
+def cmd_train_gan(args):
+    train_gan = _import("neuralcollage.train.gan", "train_gan")
+    reached = _call(train_gan, args.out_dir, arch=args.arch, iterations=args.iterations, batch_size=args.batch_size,
+                    n_dis=args.n_dis, lr=args.lr, ema_decay=args.ema_decay, **_train_common(args))
+    print(f"trained to iteration {reached}; snapshots in {args.out_dir}")
+    return EXIT_OK
+
+
+def cmd_train_encoder(args):
+    train_encoder = _import("neuralcollage.train.encoder", "train_encoder")
+    if not os.path.isfile(args.generator):
+        raise CommandError(f"{args.generator}: no such file", EXIT_MODEL)
+    _call(train_encoder, args.out_dir, generator_path=args.generator, iterations=args.iterations,
+          batch_size=args.batch_size, **_train_common(args))
+    print(f"encoder training done; snapshots in {args.out_dir}")
+    return EXIT_OK
+
+
+def cmd_train_classifier(args):
+    train_classifier = _import("neuralcollage.train.classifier", "train_classifier")
+    _call(train_classifier, args.out_dir, kind=args.kind, iterations=args.iterations, batch_size=args.batch_size,
+          **_train_common(args))
+    print(f"{args.kind} classifier training done; snapshots in {args.out_dir}")
+    return EXIT_OK
+
+
+def _print_metrics(metrics, prefix=""):
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            _print_metrics(value, prefix=f"{prefix}{key}.")
+        elif isinstance(value, float):
+            print(f"  {prefix + key:<40} {value:.4f}")
+        else:
+            print(f"  {prefix + key:<40} {value}")
+
+
+def cmd_eval(args):
+    evaluate_builtin = _import("neuralcollage.evaluation", "evaluate_builtin")
+    from neuralcollage.pretrained import builtin_dir
+    model_dir = args.model_dir or builtin_dir()
+    if args.out_json:
+        _check_outputs([(args.out_json, "json")], [])
+    metrics = _call(evaluate_builtin, model_dir, out_json=args.out_json, n_samples=args.n_samples, seed=args.seed,
+                    device=_device(args.gpu))
+    if isinstance(metrics, dict):
+        print(f"metrics of {model_dir}:")
+        try:
+            from neuralcollage.evaluation import format_table
+            print(format_table(metrics))
+        except Exception:  # another result layout: print it plainly
+            _print_metrics(metrics)
+    if args.out_json:
+        print(f"wrote {args.out_json}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,358 @@
+"""Metrics of the built-in model and its edits (the targets of the built-in model, issue 4).
+
+Each metric is a plain function of models, a sample count ``n`` and a ``seed``, returning a JSON-able dict
+whose ``"value"`` is the headline number (and ``"target"``, ``"passed"`` where the project has a target):
+
+* :func:`classifier_accuracy`: whole-image classifier accuracy on held-out rendered faces (target 0.98);
+* :func:`part_classifier_accuracy`: part classifier accuracy on held-out ears/eyes/muzzle crops;
+* :func:`conditioned_class_accuracy`: share of generated samples classified as the class they were
+  conditioned on (target 0.90);
+* :func:`diversity`: mean pairwise distance of classifier features within a class, generated vs real, and
+  their ratio (target 0.70);
+* :func:`projection_psnr`: PSNR of projections of held-out generated images, encoder start vs random start;
+* :func:`part_translation`: project held-out rendered faces, translate one part to another class with sCBN,
+  Poisson-blend; the part classifier must name the target class (target 0.80), and every pixel outside the
+  dilated mask must come back unchanged.
+
+Held-out faces use seeds from :data:`HELD_OUT_BASE` upward, which the training loops never read (their seeds
+are ``seed * 10**9 + ...`` for training seeds below 10**6), with classes assigned round-robin so that every
+class appears equally often.
+"""
+from neuralcollage import _compat  # noqa: F401
+
+import math
+import time
+
+import chainer
+import numpy
+
+HELD_OUT_BASE = 10 ** 15
+PARTS = ("ears", "eyes", "muzzle")
+TARGETS = {"classifier_accuracy": 0.98, "conditioned_class_accuracy": 0.90, "diversity": 0.70,
+           "part_translation": 0.80}
+
+
+def held_out_seeds(n, *, seed=0):
+    """``n`` render seeds no training loop uses: ``HELD_OUT_BASE + seed * 10**7 + i``."""
+    return [HELD_OUT_BASE + int(seed) * 10 ** 7 + i for i in range(int(n))]
+
+
+def held_out_faces(n, *, size, n_classes, seed=0):
+    """``n`` held-out rendered faces, classes round-robin over the first ``n_classes``.
+
+    Returns:
+        ``(images (n, size, size, 3) uint8, ids (n,) int32, masks {part: (n, size, size) bool})``.
+    """
+    from neuralcollage.train.datasets import render_batch
+    ids = [i % n_classes for i in range(n)]
+    images, ids, _, masks = render_batch(held_out_seeds(n, seed=seed), size=size, class_ids=ids)
+    return images, ids, masks
+
+
+def _passed(name, value):
+    target = TARGETS.get(name)
+    return {"target": target, "passed": None if target is None else bool(value >= target)}
+
+
+def classifier_accuracy(classifier, *, n=600, seed=0, size=None, batch_size=64):
+    """Whole-image classifier accuracy on ``n`` held-out faces rendered at ``size`` (default: the
+    classifier's resolution).
+
+    Returns:
+        ``{"value", "accuracy", "n", "per_class" (list of accuracies), "target", "passed"}``.
+    """
+    images, ids, _ = held_out_faces(n, size=size or classifier.resolution, n_classes=classifier.n_classes,
+                                    seed=seed)
+    pred = classifier.predict(images, batch_size=batch_size)
+    return _accuracy_record("classifier_accuracy", pred, ids, classifier.n_classes)
+
+
+def _accuracy_record(name, pred, ids, n_classes):
+    correct = pred == ids
+    acc = float(correct.mean()) if len(ids) else float("nan")
+    per_class = [float(correct[ids == k].mean()) if (ids == k).any() else None for k in range(n_classes)]
+    return {"value": acc, "accuracy": acc, "n": int(len(ids)), "per_class": per_class, **_passed(name, acc)}
+
+
+def part_classifier_accuracy(part_classifier, *, n=300, seed=0, size=64, margin=0.15, parts=PARTS):
+    """Part classifier accuracy on the ``parts`` crops of ``n`` held-out faces rendered at ``size``; every
+    crop is labelled with its face's class (empty masks are skipped).
+
+    Returns:
+        ``{"value", "accuracy", "n" (crops), "per_part" {part: accuracy}}``.
+    """
+    from neuralcollage.models.classifier import part_crops
+    images, ids, masks = held_out_faces(n, size=size, n_classes=part_classifier.n_classes, seed=seed)
+    correct, per_part = [], {}
+    for part in parts:
+        keep = masks[part].any(axis=(1, 2))
+        crops = part_crops(images[keep], masks[part][keep], size=part_classifier.resolution, margin=margin)
+        ok = part_classifier.predict(crops) == ids[keep]
+        per_part[part] = float(ok.mean()) if ok.size else None
+        correct.append(ok)
+    correct = numpy.concatenate(correct)
+    acc = float(correct.mean()) if correct.size else float("nan")
+    return {"value": acc, "accuracy": acc, "n": int(correct.size), "per_part": per_part}
+
+
+def generated_samples(generator, n, *, seed=0, batch_size=32):
+    """``n`` test-mode samples, classes round-robin: ``(images (n, R, R, 3) uint8, ids (n,) int32)``.
+
+    Latents are drawn from ``numpy.random.RandomState(2**31 + seed)``, a stream no training loop uses.
+    """
+    from neuralcollage.backend import random_state
+    from neuralcollage.io import from_model
+    rng = random_state(2 ** 31 + int(seed))
+    ids = (numpy.arange(n) % generator.n_classes).astype(numpy.int32)
+    z = rng.standard_normal((n, generator.dim_z)).astype(numpy.float32)
+    out = []
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        for i in range(0, n, batch_size):
+            x = generator(generator.device.send(z[i:i + batch_size]), generator.device.send(ids[i:i + batch_size]))
+            out.append(from_model(chainer.backend.CpuDevice().send(x.array)))
+    images = numpy.concatenate(out) if out else numpy.zeros((0, generator.resolution, generator.resolution, 3),
+                                                               numpy.uint8)
+    return images, ids
+
+
+def conditioned_class_accuracy(generator, classifier, *, n=600, seed=0, batch_size=32):
+    """Share of ``n`` generated samples (classes round-robin) that ``classifier`` assigns to the class they
+    were conditioned on.
+
+    Returns:
+        ``{"value", "accuracy", "n", "per_class", "target", "passed"}``.
+    """
+    images, ids = generated_samples(generator, n, seed=seed, batch_size=batch_size)
+    pred = classifier.predict(images)
+    return _accuracy_record("conditioned_class_accuracy", pred, ids, generator.n_classes)
+
+
+def mean_pairwise_distance(features):
+    """Mean Euclidean distance over all pairs of rows of ``features`` ``(m, d)`` (``m >= 2``)."""
+    f = numpy.asarray(features, numpy.float64)
+    sq = (f * f).sum(axis=1)
+    d2 = numpy.maximum(sq[:, None] + sq[None, :] - 2.0 * f @ f.T, 0.0)
+    iu = numpy.triu_indices(len(f), k=1)
+    return float(numpy.sqrt(d2[iu]).mean())
+
+
+def diversity(generator, classifier, *, n_per_class=50, seed=0):
+    """Within-class diversity: mean pairwise distance of ``classifier.features`` over ``n_per_class``
+    generated samples of each class, and over as many held-out real faces of that class.
+
+    Returns:
+        ``{"value" (mean over classes of generated / real), "generated", "real" (means over classes),
+        "per_class" [{"generated", "real", "ratio"}], "n_per_class", "target", "passed"}``.
+    """
+    if n_per_class < 2:
+        raise ValueError(f"n_per_class must be >= 2, got {n_per_class}")
+    k = generator.n_classes
+    fake, fake_ids = generated_samples(generator, n_per_class * k, seed=seed)
+    real, real_ids, _ = held_out_faces(n_per_class * k, size=generator.resolution, n_classes=k, seed=seed + 1)
+    f_fake, f_real = classifier.embed(fake), classifier.embed(real)
+    per_class = []
+    for c in range(k):
+        g = mean_pairwise_distance(f_fake[fake_ids == c])
+        r = mean_pairwise_distance(f_real[real_ids == c])
+        per_class.append({"generated": g, "real": r, "ratio": g / r if r > 0 else float("nan")})
+    ratio = float(numpy.mean([p["ratio"] for p in per_class]))
+    return {"value": ratio, "ratio": ratio, "generated": float(numpy.mean([p["generated"] for p in per_class])),
+            "real": float(numpy.mean([p["real"] for p in per_class])), "per_class": per_class,
+            "n_per_class": int(n_per_class), **_passed("diversity", ratio)}
+
+
+def psnr(a, b):
+    """PSNR in dB between uint8 images of the same shape (per image when 4-D: returns ``(N,)``)."""
+    a, b = numpy.asarray(a, numpy.float64), numpy.asarray(b, numpy.float64)
+    axes = tuple(range(1, a.ndim)) if a.ndim == 4 else None
+    mse = numpy.mean((a - b) ** 2, axis=axes)
+    return 10.0 * numpy.log10(255.0 ** 2 / numpy.maximum(mse, 1e-10))
+
+
+def projection_psnr(generator, discriminator, encoder, *, n=20, steps=200, seed=0, lr=0.075, mse_weight=0.2):
+    """PSNR of projections (:func:`neuralcollage.inversion.project`, ``steps`` Adam steps, one restart) of
+    ``n`` held-out generated images, started from the encoder and from a random latent; also the PSNR of
+    the encoder alone (``G(E(x, c), c)``, no optimisation). The class is the one the image was generated
+    with.
+
+    Returns:
+        ``{"value" (encoder start), "psnr_encoder", "psnr_random", "psnr_encoder_only", "per_image": {...},
+        "n", "steps", "seconds"}`` (PSNR in dB on uint8 images, means over images).
+    """
+    from neuralcollage.inversion import project
+    from neuralcollage.io import from_model
+    images, ids = generated_samples(generator, n, seed=seed + 1000)
+    result = {"n": int(n), "steps": int(steps)}
+    t0 = time.time()
+    per_image = {}
+    if encoder is not None:
+        z = encoder.encode(images, ids)
+        with chainer.using_config("train", False), chainer.no_backprop_mode():
+            rec = generator(generator.device.send(z), generator.device.send(ids))
+        per_image["encoder_only"] = psnr(from_model(chainer.backend.CpuDevice().send(rec.array)), images)
+        per_image["encoder"] = psnr(from_model(project(generator, discriminator, images, ids, steps=steps, lr=lr,
+                                                       mse_weight=mse_weight, encoder=encoder,
+                                                       seed=seed).image), images)
+    per_image["random"] = psnr(from_model(project(generator, discriminator, images, ids, steps=steps, lr=lr,
+                                                  mse_weight=mse_weight, encoder=None, seed=seed).image), images)
+    for key, values in per_image.items():
+        result[f"psnr_{key}"] = float(numpy.mean(values))
+    result["value"] = result.get("psnr_encoder", result["psnr_random"])
+    result["per_image"] = {k: [float(v) for v in values] for k, values in per_image.items()}
+    result["seconds"] = time.time() - t0
+    return result
+
+
+def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restarts=1, parts=PARTS,
+                     layers="all", blend_mode="normal", dilate=8, margin=0.15, progress=None, edit=None):
+    """Part translation success on ``n`` held-out rendered faces (``photo_size`` px "photos").
+
+    Face ``i`` (class ``i % K``) gets part ``parts[i % len(parts)]`` translated to a target class drawn
+    uniformly among the other classes (``RandomState(seed)``) with
+    :func:`neuralcollage.collage.edit_photo` (``method="scbn"``, the true source class, projection of the
+    crop with ``steps`` Adam steps from the encoder, Poisson blending). Success: the part classifier, on the
+    part's crop of the edited photo (:func:`~neuralcollage.models.classifier.part_crops` of the original
+    mask), names the target class. Preservation: every pixel outside the mask dilated by ``dilate`` px
+    equals the input photo.
+
+    Args:
+        bundle: an object with ``generator``, ``discriminator``, ``encoder`` (or None) and
+            ``part_classifier`` (e.g. :class:`neuralcollage.pretrained.ModelBundle`).
+        progress: optional ``progress(i, n)`` callback after each face.
+        edit: the edit function, default :func:`neuralcollage.collage.edit_photo` (same signature; its
+            result needs an ``image`` field).
+
+    Returns:
+        ``{"value", "success_rate", "unchanged_outside_mask" (share of faces whose outside pixels are all
+        unchanged), "max_changed_outside" (largest count of changed outside pixels), "per_part",
+        "source_accuracy" (part classifier on the unedited part), "n", "target", "passed", "seconds"}``.
+    """
+    from neuralcollage.blending import dilate_mask
+    from neuralcollage.models.classifier import part_crops
+    from neuralcollage.backend import random_state
+    from neuralcollage.train.datasets import render_sample
+    if edit is None:
+        from neuralcollage.collage import edit_photo as edit
+    gen, clf = bundle.generator, bundle.part_classifier
+    if clf is None:
+        raise ValueError("part translation needs a part classifier in the bundle")
+    k = gen.n_classes
+    rng = random_state(seed)
+    seeds = held_out_seeds(n, seed=seed + 2)
+    t0 = time.time()
+    rows = []
+    for i, s in enumerate(seeds):
+        source = i % k
+        target = int((source + 1 + rng.randint(k - 1)) % k)
+        part = parts[i % len(parts)]
+        sample = render_sample(s, class_id=source, size=photo_size)
+        mask = sample.masks[part]
+        if not mask.any():
+            rows.append({"part": part, "skipped": True})
+            continue
+        edited = edit(bundle, sample.image, mask.astype(numpy.float32), target, source_label=source,
+                      layers=layers, method="scbn", steps=steps, restarts=restarts, seed=seed + i,
+                      blend_mode=blend_mode).image
+        crops = part_crops(numpy.stack([sample.image, edited]), numpy.stack([mask, mask]),
+                           size=clf.resolution, margin=margin)
+        before, after = (int(v) for v in clf.predict(crops))
+        outside = ~dilate_mask(mask, radius=dilate)
+        changed = int((edited != sample.image).any(axis=2)[outside].sum())
+        rows.append({"part": part, "source": source, "target": target, "predicted": after,
+                     "predicted_before": before, "success": after == target, "changed_outside": changed})
+        if progress is not None:
+            progress(i + 1, n)
+    done = [r for r in rows if not r.get("skipped")]
+    rate = float(numpy.mean([r["success"] for r in done])) if done else float("nan")
+    per_part = {}
+    for part in parts:
+        sel = [r["success"] for r in done if r["part"] == part]
+        per_part[part] = float(numpy.mean(sel)) if sel else None
+    return {"value": rate, "success_rate": rate,
+            "unchanged_outside_mask": float(numpy.mean([r["changed_outside"] == 0 for r in done])) if done
+            else float("nan"),
+            "max_changed_outside": max([r["changed_outside"] for r in done], default=0),
+            "source_accuracy": float(numpy.mean([r["predicted_before"] == r["source"] for r in done])) if done
+            else float("nan"),
+            "per_part": per_part, "n": len(done), "skipped": len(rows) - len(done), "photo_size": photo_size,
+            "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
+            **_passed("part_translation", rate)}
+
+
+METRICS = ("classifier_accuracy", "part_classifier_accuracy", "conditioned_class_accuracy", "diversity",
+           "projection_psnr", "part_translation")
+
+
+def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_diversity=50, n_projection=20,
+             n_translation=100, steps=200, photo_size=128, seed=0, log=None):
+    """Run ``metrics`` on ``bundle`` (fields ``generator``, ``discriminator``, ``encoder``, ``classifier``,
+    ``part_classifier``; a missing model skips the metrics that need it, recorded as
+    ``{"skipped": reason}``). ``log(name, record)`` is called after each metric.
+
+    Returns:
+        ``{metric name: record}`` (see the metric functions).
+    """
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; choose from {list(METRICS)}")
+    gen, dis = bundle.generator, getattr(bundle, "discriminator", None)
+    enc, clf, part = (getattr(bundle, a, None) for a in ("encoder", "classifier", "part_classifier"))
+    plan = {
+        "classifier_accuracy": ((clf,), lambda: classifier_accuracy(clf, n=n_classifier, seed=seed)),
+        "part_classifier_accuracy": ((part,), lambda: part_classifier_accuracy(part, n=n_classifier // 2,
+                                                                               seed=seed)),
+        "conditioned_class_accuracy": ((gen, clf), lambda: conditioned_class_accuracy(gen, clf, n=n_generated,
+                                                                                      seed=seed)),
+        "diversity": ((gen, clf), lambda: diversity(gen, clf, n_per_class=n_diversity, seed=seed)),
+        "projection_psnr": ((gen, dis), lambda: projection_psnr(gen, dis, enc, n=n_projection, steps=steps,
+                                                                seed=seed)),
+        "part_translation": ((gen, dis, part), lambda: part_translation(bundle, n=n_translation, seed=seed,
+                                                                        steps=steps, photo_size=photo_size)),
+    }
+    results = {}
+    for name in metrics:
+        needs, run = plan[name]
+        if any(m is None for m in needs):
+            results[name] = {"skipped": "a model it needs is missing from the bundle"}
+        else:
+            t0 = time.time()
+            results[name] = run()
+            results[name].setdefault("seconds", time.time() - t0)
+        if log is not None:
+            log(name, results[name])
+    return results
+
+
+_HOW = {
+    "classifier_accuracy": "whole-image classifier on held-out rendered faces",
+    "part_classifier_accuracy": "part classifier on held-out ears/eyes/muzzle crops",
+    "conditioned_class_accuracy": "generated samples classified as their conditioned class",
+    "diversity": "within-class feature distance, generated / real",
+    "projection_psnr": "projection PSNR dB (encoder start; random start)",
+    "part_translation": "part translated to target class (part classifier)",
+}
+
+
+def format_table(results):
+    """A plain-text table: metric, value, target, pass/fail, n, how it is measured."""
+    rows = [("metric", "value", "target", "ok", "n", "measured as")]
+    for name, r in results.items():
+        if "skipped" in r:
+            rows.append((name, "-", "-", "skip", "-", r["skipped"]))
+            continue
+        value = r["value"]
+        if name == "projection_psnr":
+            shown = f"{value:.2f}" + (f"; {r['psnr_random']:.2f}" if "psnr_random" in r else "")
+        else:
+            shown = f"{value:.3f}" if isinstance(value, float) and not math.isnan(value) else str(value)
+        target = r.get("target")
+        ok = "-" if r.get("passed") is None else ("yes" if r["passed"] else "NO")
+        n = r.get("n", r.get("n_per_class", "-"))
+        how = _HOW.get(name, "")
+        if name == "part_translation":
+            how += f"; outside-mask unchanged in {r['unchanged_outside_mask']:.0%}"
+        rows.append((name, shown, "-" if target is None else f">= {target:g}", ok, str(n), how))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

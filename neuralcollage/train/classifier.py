@@ -1,0 +1,229 @@
+"""Training of the evaluation classifiers on the built-in rendered faces: whole images and part crops."""
+from neuralcollage import _compat  # noqa: F401
+
+import contextlib
+import json
+import os
+import time
+
+import chainer
+import chainer.functions as F
+import cv2
+import numpy
+
+from neuralcollage.backend import get_device, random_state
+from neuralcollage.io import atomic_write_text
+from neuralcollage.models.classifier import Classifier, PartClassifier, part_crops
+from neuralcollage.snapshot import save_snapshot
+from neuralcollage.train import distributed as dist
+from neuralcollage.train.common import Log, load_checkpoint, plot_curves, save_checkpoint
+
+PARTS = ("ears", "eyes", "muzzle")
+KINDS = {"whole": (Classifier, "classifier"), "part": (PartClassifier, "part_classifier")}
+
+
+def whole_batch(step, batch_size, *, size, seed, n_classes=None):
+    """Training images for ``step``: ``(images (B, size, size, 3) uint8, ids (B,) int32)``.
+
+    Seeds ``seed * 10**9 + step * batch_size + i`` (as :func:`neuralcollage.train.common.real_batch`); with
+    ``n_classes`` below the data set's, classes are drawn from the first ``n_classes`` only.
+    """
+    from neuralcollage.train.datasets import render_batch
+    seeds = [seed * 10 ** 9 + step * batch_size + i for i in range(batch_size)]
+    images, ids, _, _ = render_batch(seeds, size=size, class_ids=_class_ids(seeds, n_classes))
+    return images, ids
+
+
+def part_batch(step, batch_size, *, size, seed, render_sizes=(64, 96, 128), margin=0.15, n_classes=None):
+    """Part crops for ``step``: ears, eyes and muzzle of ``batch_size`` rendered faces, each labelled with
+    its face's class: ``(crops (M, size, size, 3) uint8, ids (M,) int32, parts (M,) int32 index into
+    PARTS)`` with ``M <= 3 * batch_size`` (empty masks are skipped).
+
+    The render size of the step is ``render_sizes[step % len(render_sizes)]``.
+    """
+    from neuralcollage.train.datasets import render_batch
+    seeds = [seed * 10 ** 9 + step * batch_size + i for i in range(batch_size)]
+    render = render_sizes[step % len(render_sizes)]
+    images, ids, _, masks = render_batch(seeds, size=render, class_ids=_class_ids(seeds, n_classes))
+    crops, labels, parts = [], [], []
+    for p, part in enumerate(PARTS):
+        keep = masks[part].any(axis=(1, 2))
+        if keep.any():
+            crops.append(part_crops(images[keep], masks[part][keep], size=size, margin=margin))
+            labels.append(ids[keep])
+            parts.append(numpy.full(int(keep.sum()), p, numpy.int32))
+    return numpy.concatenate(crops), numpy.concatenate(labels), numpy.concatenate(parts)
+
+
+def _class_ids(seeds, n_classes):
+    from neuralcollage.train.datasets import CLASS_NAMES
+    if n_classes is None or n_classes >= len(CLASS_NAMES):
+        return None
+    return [int(numpy.random.default_rng(s + 1).integers(n_classes)) for s in seeds]
+
+
+@contextlib.contextmanager
+def seeded_initialization(seed):
+    """Within the block, Chainer's initialisers (which draw from ``numpy.random``) start from ``seed``; the
+    global NumPy random state is restored afterwards."""
+    state = numpy.random.get_state()
+    numpy.random.seed(seed % 2 ** 32)
+    try:
+        yield
+    finally:
+        numpy.random.set_state(state)
+
+
+def augment(images, rng, *, max_blur=1.0):
+    """Random Gaussian blur (sigma uniform in [0, ``max_blur``] px, on half of the images) and a small
+    brightness/contrast jitter; ``(N, H, W, 3)`` uint8 -> a new array of the same shape."""
+    out = numpy.empty_like(images)
+    for i, image in enumerate(images):
+        img = image
+        if rng.rand() < 0.5 and max_blur > 0:
+            sigma = rng.uniform(0.0, max_blur)
+            if sigma > 0.2:
+                img = cv2.GaussianBlur(img, (0, 0), sigma)
+        gain, offset = rng.uniform(0.9, 1.1), rng.uniform(-12, 12)
+        out[i] = numpy.clip(img.astype(numpy.float32) * gain + offset, 0, 255).astype(numpy.uint8)
+    return out
+
+
+def train_classifier(out_dir, *, kind="whole", arch="builtin64", iterations=1500, batch_size=32, lr=1e-3,
+                     seed=0, device=None, n_classes=None, eval_every=100, n_eval=300, n_final_eval=1000,
+                     checkpoint_every=100, log_every=20, augmentation=True, render_sizes=(64, 96, 128),
+                     progress=True, time_limit=None, distributed=False, communicator=None):
+    """Train the whole-image (``kind="whole"``) or part (``kind="part"``) classifier, resuming from
+    ``out_dir``.
+
+    Data: faces rendered on the fly (:mod:`neuralcollage.train.datasets`), never the held-out seeds of
+    :func:`neuralcollage.evaluation.held_out_seeds`. Part crops are ears, eyes and muzzle
+    (:func:`part_batch`) labelled with the face's class. Adam; the learning rate stays at ``lr`` for the
+    first half and falls linearly to 0 over the second.
+
+    Writes into ``out_dir``: ``checkpoint.npz``, ``classifier.npz`` or ``part_classifier.npz`` (every
+    checkpoint and at the end), ``log.jsonl`` (``loss``, ``train_accuracy``, ``held_out_accuracy`` on
+    ``n_eval`` held-out images, refreshed every ``eval_every`` iterations), ``losses.png`` and, at the
+    end, ``metrics.json`` (held-out accuracy on ``n_final_eval`` images).
+
+    Args:
+        kind: ``"whole"`` or ``"part"``.
+        arch: preset of :class:`Classifier` / :class:`PartClassifier` (``"builtin64"``, ``"tiny32"``).
+        iterations: updates in total (a resumed run continues up to this count).
+        batch_size: faces per update (a part update sees up to 3 crops per face) per process.
+        n_classes: train on the first ``n_classes`` classes only (default: the preset's).
+        time_limit: stop (after checkpointing) once this many seconds have passed in this call.
+        distributed: data-parallel over MPI processes with ChainerMN (run under ``mpiexec``); each process
+            reads its own shard of the data; only rank 0 writes. ``communicator``: an existing one.
+
+    Returns:
+        The final iteration reached.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+    cls, snapshot_kind = KINDS[kind]
+    comm = communicator if communicator is not None else (
+        dist.create_communicator("naive") if distributed else None)
+    root = dist.is_root(comm)
+    if root:
+        os.makedirs(out_dir, exist_ok=True)
+    dev = get_device(device)
+    overrides = {} if n_classes is None else {"n_classes": n_classes}
+    with seeded_initialization(seed):
+        model = cls.from_preset(arch, **overrides)
+    model.to_device(dev)
+    opt = chainer.optimizers.Adam(alpha=lr)
+    if comm is not None:
+        opt = dist.multi_node_optimizer(opt, comm, model)
+    else:
+        opt.setup(model)
+    ckpt = os.path.join(out_dir, "checkpoint.npz")
+    log = Log(os.path.join(out_dir, "log.jsonl"))
+    start = 0
+    if os.path.exists(ckpt):
+        state = load_checkpoint(ckpt, {"model": model}, {"opt": opt})
+        if (state.get("kind"), state.get("arch")) != (kind, arch):
+            raise ValueError(f"{ckpt} holds a {state.get('kind')!r} {state.get('arch')!r} classifier run, not "
+                             f"{kind!r} {arch!r}; use another out_dir")
+        start = state["iteration"]
+        log.truncate(start)
+    dist.barrier(comm)
+    bar = _progress(progress and root, iterations, start, f"train {snapshot_kind}")
+    t0 = time.time()
+    it = start
+    sums = {"loss": 0.0, "train_accuracy": 0.0}
+    count = 0
+    held_out = log.records[-1]["held_out_accuracy"] if log.records else None
+    while it < iterations:
+        step = dist.shard_step(it, comm)
+        rng = random_state(seed * 7919 + step)
+        if kind == "whole":
+            images, ids = whole_batch(step, batch_size, size=model.resolution, seed=seed,
+                                      n_classes=model.n_classes)
+        else:
+            images, ids, _ = part_batch(step, batch_size, size=model.resolution, seed=seed,
+                                        render_sizes=render_sizes, n_classes=model.n_classes)
+        if augmentation:
+            images = augment(images, rng)
+        x = dev.send(model.prepare(images))
+        y = dev.send(ids)
+        opt.alpha = lr * min(1.0, 2.0 * (1.0 - it / iterations))
+        logits = model(x)
+        loss = F.softmax_cross_entropy(logits, y)
+        model.cleargrads()
+        loss.backward()
+        opt.update()
+        it += 1
+        sums["loss"] += float(loss.array)
+        sums["train_accuracy"] += float(F.accuracy(logits, y).array)
+        count += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss.array):.3f}",
+                            held_out=f"{held_out:.3f}" if held_out is not None else "-")
+        out_of_time = dist.agree(time_limit is not None and time.time() - t0 > time_limit, comm)
+        if it % log_every == 0 or it == iterations or out_of_time:
+            if root and (held_out is None or it % eval_every == 0 or it == iterations or out_of_time):
+                held_out = held_out_accuracy(model, kind=kind, n=n_eval)
+            if root:
+                log.append({"iteration": it,
+                            **{k: dist.mean_over_processes(v / count, comm) for k, v in sums.items()},
+                            "held_out_accuracy": held_out, "lr": float(opt.alpha),
+                            "seconds": time.time() - t0})
+                plot_curves(log.records, ["loss", "train_accuracy", "held_out_accuracy"],
+                            os.path.join(out_dir, "losses.png"), title=f"{snapshot_kind} training")
+            else:
+                for v in sums.values():
+                    dist.mean_over_processes(v / count, comm)
+            sums = {k: 0.0 for k in sums}
+            count = 0
+        if root and (it % checkpoint_every == 0 or it == iterations or out_of_time):
+            save_checkpoint(ckpt, {"model": model}, {"opt": opt},
+                            {"iteration": it, "kind": kind, "arch": arch, "seed": seed})
+            save_snapshot(model, os.path.join(out_dir, f"{snapshot_kind}.npz"), kind=snapshot_kind)
+        if out_of_time:
+            break
+    if bar is not None:
+        bar.close()
+    if root and it >= iterations and n_final_eval:
+        acc = held_out_accuracy(model, kind=kind, n=n_final_eval)
+        atomic_write_text(os.path.join(out_dir, "metrics.json"), json.dumps(
+            {"iteration": it, "held_out_accuracy": acc, "n_held_out": n_final_eval, "kind": kind,
+             "arch": arch}, indent=2) + "\n")
+    dist.barrier(comm)
+    return it
+
+
+def held_out_accuracy(model, *, kind, n, seed=0):
+    """Accuracy of ``model`` on ``n`` held-out faces (whole images, or their ears/eyes/muzzle crops)."""
+    from neuralcollage import evaluation
+    if kind == "whole":
+        return evaluation.classifier_accuracy(model, n=n, seed=seed)["accuracy"]
+    return evaluation.part_classifier_accuracy(model, n=n, seed=seed)["accuracy"]
+
+
+def _progress(enabled, total, initial, desc):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, initial=initial, desc=desc, unit="it", dynamic_ncols=True)

@@ -1,0 +1,985 @@
+"""Notebook brush painter: paint a label map over an image and watch the generator follow.
+
+:class:`Painter` shows two panels in an ipympl canvas: the image you paint on (a generated image, or the
+crop of a real photo) with the painted labels laid over it, and a live preview regenerated after every
+stroke.  Around it: a searchable class palette, brush radius and softness, eraser, undo/redo, clear, a
+layer-range box (``"all"``, ``"0-3"``, ``"4-"``: :func:`neuralcollage.maps.parse_layers`), a switch between
+**classes** (sCBN class painting) and **blend** (feature blending: paint where a second latent shows
+through), and export of the map (``.npz``) and of a replayable recipe (``.json``,
+:func:`neuralcollage.painting.replay_recipe`).
+
+The preview is computed in a background thread: the kernel stays responsive, and strokes made while a
+preview is being computed are coalesced into one follow-up render (debouncing without added latency;
+``debounce=`` adds a quiet period).  Everything the mouse does is also available as methods
+(:meth:`Painter.stroke`, :meth:`Painter.undo`, ...), which scripted notebooks and tests use.
+
+Example (in a notebook)::
+
+    from neuralcollage import pretrained, widgets
+    bundle = pretrained.load_bundle("builtin")
+    painter = widgets.Painter.from_bundle(bundle, seed=3, class_id="cat")
+    painter                      # paint with the mouse
+    painter.stroke([(10, 20), (40, 22)], label="fox", radius=6)   # or script it
+    painter.export_recipe("my_edit.json")
+"""
+import json
+import os
+import threading
+import time
+import types
+import warnings
+
+import numpy
+
+import ipywidgets as W
+from ipympl.backend_nbagg import Canvas, FigureManager
+from matplotlib.figure import Figure
+
+from neuralcollage import io as ncio
+from neuralcollage import maps, painting, plotting
+
+__all__ = ["Painter", "PreviewScheduler", "PhotoContext", "notebook_bundle", "tiny_bundle", "scripted",
+           "MODES", "SCRIPTED_ENV", "MODEL_ENV"]
+
+MODES = ("scbn", "blend")
+SCRIPTED_ENV = "NEURALCOLLAGE_SCRIPTED"
+MODEL_ENV = "NEURALCOLLAGE_NOTEBOOK_MODEL"
+_STREAM_COLORS = numpy.asarray([(0.5, 0.5, 0.5), (0.95, 0.2, 0.55), (0.1, 0.75, 0.9), (0.95, 0.75, 0.1)],
+                               numpy.float32)
+
+
+# ----------------------------------------------------------------------------------------------------
+# notebook support
+
+def scripted(environ=None):
+    """True when ``$NEURALCOLLAGE_SCRIPTED`` asks notebooks to replace the human's strokes by scripted ones."""
+    value = (os.environ if environ is None else environ).get(SCRIPTED_ENV, "")
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def tiny_bundle(*, seed=0):
+    """A tiny randomly initialised model (``tiny32``: 32 px, 4 classes) for demos and tests.
+
+    Returns a :class:`neuralcollage.pretrained.ModelBundle` named ``"tiny-random"`` with a generator and a
+    discriminator (weights drawn from ``seed``; the images are noise-like, not meaningful).  The per-class
+    BN tables are randomised too (``gamma ~ 1 + 0.5 N(0, 1)``, ``beta ~ 0.5 N(0, 1)``), so that painting
+    a class visibly changes the image.
+    """
+    import chainer  # noqa: F401  (after neuralcollage's NumPy aliases)
+
+    from neuralcollage.labels import from_names
+    from neuralcollage.models import Discriminator, Generator
+    from neuralcollage.train.datasets import CLASS_NAMES
+
+    state = numpy.random.get_state()
+    try:
+        numpy.random.seed(seed)
+        gen = Generator.from_preset("tiny32")
+        dis = Discriminator.from_preset("tiny32")
+        rng = numpy.random.RandomState(seed)
+        for path, param in sorted(gen.namedparams()):
+            if path.endswith("/gammas/W"):
+                param.array[...] = 1.0 + 0.5 * rng.standard_normal(param.shape)
+            elif path.endswith("/betas/W"):
+                param.array[...] = 0.5 * rng.standard_normal(param.shape)
+    finally:
+        numpy.random.set_state(state)
+    vocab = from_names(list(CLASS_NAMES[:gen.n_classes]), name="tiny")
+    fields = dict(name="tiny-random", generator=gen, discriminator=dis, vocabulary=vocab, arch="tiny32")
+    try:
+        from neuralcollage.pretrained import ModelBundle
+        return ModelBundle(**fields)
+    except (ImportError, TypeError):
+        return types.SimpleNamespace(encoder=None, classifier=None, part_classifier=None, sha256={}, files={},
+                                     notes=[], **fields)
+
+
+def notebook_bundle(name=None, *, environ=None):
+    """The model a notebook should use.
+
+    ``$NEURALCOLLAGE_NOTEBOOK_MODEL`` (or ``name``) chooses: ``"tiny"`` forces :func:`tiny_bundle`;
+    unset or ``"builtin"`` loads the built-in model and falls back to the tiny random model with a
+    visible warning when it is not installed; anything else is passed to
+    :func:`neuralcollage.pretrained.load_bundle` (errors are raised).
+
+    Returns
+    -------
+    ModelBundle
+    """
+    env = os.environ if environ is None else environ
+    choice = (name or env.get(MODEL_ENV) or "builtin").strip()
+    if choice.lower() == "tiny":
+        return tiny_bundle()
+    if choice.lower() != "builtin":
+        from neuralcollage.pretrained import load_bundle
+        return load_bundle(choice)
+    try:
+        from neuralcollage.pretrained import load_bundle
+        return load_bundle("builtin")
+    except Exception as exc:  # not installed, not trained yet, or pretrained.py unavailable
+        message = (f"the built-in model could not be loaded ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
+                   "using a tiny RANDOM model instead: images are noise, only the mechanics are shown")
+        warnings.warn(message, stacklevel=2)
+        try:
+            from IPython import get_ipython
+            from IPython.display import HTML, display
+            if getattr(get_ipython(), "kernel", None) is not None:
+                display(HTML(f"<div style='background:#fff3cd;border:1px solid #e0b000;padding:6px'>"
+                             f"<b>Warning:</b> {message}</div>"))
+        except Exception:
+            pass
+        return tiny_bundle()
+
+
+# ----------------------------------------------------------------------------------------------------
+# background rendering
+
+class PreviewScheduler:
+    """Run ``render()`` after requests, in one background thread, coalescing bursts.
+
+    A request made while a render runs (or while ``delay`` has not passed since the last request) does not
+    start another render: one more render follows the current one.  So the latest state is always rendered,
+    the work is bounded by the render rate, and the caller never blocks.
+
+    Parameters
+    ----------
+    render : callable
+        Called with no arguments in the worker thread (or inline when ``threaded`` is False).
+    delay : float
+        Quiet period in seconds after the last request before rendering (0: render at once).
+    threaded : bool
+        False renders synchronously inside :meth:`request` (deterministic scripts and tests).
+    on_error : callable, optional
+        ``on_error(exception)`` when ``render`` raises (default: a warning).
+    """
+
+    def __init__(self, render, *, delay=0.0, threaded=True, on_error=None):
+        self._render = render
+        self.delay = float(delay)
+        self.threaded = bool(threaded)
+        self._on_error = on_error
+        self._cond = threading.Condition()
+        self._pending = False
+        self._busy = False
+        self._closed = False
+        self._last_request = 0.0
+        self._thread = None
+        self.requests = 0
+        self.renders = 0
+
+    def __repr__(self):
+        return (f"PreviewScheduler(delay={self.delay}, threaded={self.threaded}, requests={self.requests}, "
+                f"renders={self.renders})")
+
+    @property
+    def idle(self):
+        """True when no render is running or pending."""
+        with self._cond:
+            return not (self._pending or self._busy)
+
+    def request(self):
+        """Ask for a render of the current state (returns at once when threaded)."""
+        if self._closed:
+            raise RuntimeError("the preview scheduler is closed")
+        self.requests += 1
+        if not self.threaded:
+            self._run()
+            return
+        with self._cond:
+            self._pending = True
+            self._last_request = time.perf_counter()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="neuralcollage-preview", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def wait(self, timeout=None):
+        """Block until no render is running or pending; False on timeout."""
+        if not self.threaded:
+            return True
+        with self._cond:
+            return self._cond.wait_for(lambda: not (self._pending or self._busy) or self._closed, timeout)
+
+    def close(self):
+        """Stop the worker thread (a running render finishes first)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+
+    def _loop(self):
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._closed)
+                while not self._closed and self.delay > 0:
+                    remaining = self._last_request + self.delay - time.perf_counter()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                if self._closed:
+                    self._cond.notify_all()
+                    return
+                self._pending = False
+                self._busy = True
+            try:
+                self._run()
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _run(self):
+        try:
+            self._render()
+            self.renders += 1
+        except Exception as exc:
+            if self._on_error is not None:
+                self._on_error(exc)
+            else:
+                warnings.warn(f"preview failed: {exc}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# the painter
+
+class PhotoContext:
+    """A real photo being edited through its projection.
+
+    Attributes
+    ----------
+    photo : numpy.ndarray (H, W, 3) uint8
+    box : (top, left, side)
+        Crop of the photo given to the generator.
+    crop : numpy.ndarray (R, R, 3) uint8
+    source_class : int
+    projection : ProjectionResult or None
+        What :func:`neuralcollage.inversion.project` returned.
+    poisson : {"normal", "mixed", "none"}
+    dilate : int
+    """
+
+    def __init__(self, photo, box, crop, source_class, projection=None, *, poisson="normal", dilate=8,
+                 projection_options=None):
+        self.photo, self.box, self.crop = photo, tuple(int(v) for v in box), crop
+        self.source_class, self.projection = int(source_class), projection
+        self.poisson, self.dilate = poisson, int(dilate)
+        self.projection_options = dict(projection_options or {})
+
+    def __repr__(self):
+        return (f"PhotoContext(photo={self.photo.shape[1]}x{self.photo.shape[0]}, box={self.box}, "
+                f"source_class={self.source_class})")
+
+    def recipe_info(self):
+        info = {"box": list(self.box), "source_class": self.source_class, "poisson": self.poisson,
+                "dilate": self.dilate, "photo_size": [int(self.photo.shape[0]), int(self.photo.shape[1])],
+                "projection": dict(self.projection_options)}
+        if self.projection is not None:
+            info["projection"]["loss"] = float(self.projection.loss)
+        return info
+
+
+class Painter:
+    """Brush painter with live preview for sCBN class maps and feature-blend masks.
+
+    Parameters
+    ----------
+    generator : neuralcollage.models.Generator
+    vocabulary : neuralcollage.labels.Vocabulary, optional
+        Class names (default: numbered classes).
+    z : array (1, dim_z), optional
+        Latent of the image; default ``generator.sample_z(1, seed=seed)``.
+    seed : int
+        Seed of ``z`` when it is not given.
+    class_id : int or str
+        Base class: the image's class, what unpainted pixels (and the eraser) get.
+    blend_seed : int, optional
+        Seed of the second latent shown through blend painting (default ``seed + 1``).
+    layers, blend_layers : layer spec
+        Class layers that get the painted class map / blend layers that get the blend mask.
+    mode : {"scbn", "blend"}
+    radius : float, optional
+        Brush radius in generator pixels (default ``resolution / 10``).
+    hardness : float
+        1 hard edge ... 0 soft.
+    debounce : float
+        Extra quiet period in seconds before a preview (strokes during a render are coalesced anyway).
+    threaded : bool
+        Render previews in a background thread (False: synchronously, for scripts and tests).
+    background : numpy.ndarray (R, R, 3) uint8, optional
+        What to paint on (default: the unedited generated image); a photo crop for :meth:`from_photo`.
+    photo : PhotoContext, optional
+    model_info : dict, optional
+        Recorded in recipes (``name``, ``sha256``, ...).
+    panel_px : int
+        Side in screen pixels of the paint panel and of the preview.
+
+    Attributes
+    ----------
+    class_canvas, stream_canvas : neuralcollage.painting.LabelPainter
+        The class painting (``n_classes`` labels) and the blend painting (labels = latent streams, 0 the
+        image's own latent).
+    preview : numpy.ndarray (R, R, 3) uint8
+        The latest preview.
+    timings : dict
+        Milliseconds of the latest preview: ``render_ms`` (generator), ``show_ms`` (PNG to the widget),
+        ``stroke_to_preview_ms`` (from the end of the stroke).
+    preview_shown_at : float or None
+        ``time.perf_counter()`` when the latest preview was sent to its widget.
+    """
+
+    def __init__(self, generator, *, vocabulary=None, z=None, seed=0, class_id=0, blend_seed=None,
+                 layers="all", blend_layers="all", mode="scbn", radius=None, hardness=0.8, debounce=0.0,
+                 threaded=True, background=None, photo=None, model_info=None, panel_px=320):
+        from neuralcollage.backend import to_numpy
+        from neuralcollage.labels import numbered
+
+        self.generator = generator
+        self.vocabulary = vocabulary if vocabulary is not None else numbered(generator.n_classes)
+        if len(self.vocabulary) != generator.n_classes:
+            raise ValueError(f"vocabulary has {len(self.vocabulary)} classes but the generator has "
+                             f"{generator.n_classes}")
+        self.resolution = generator.resolution
+        self.base_class = self.vocabulary.index(class_id)
+        self.seed = seed
+        self.z = numpy.asarray(to_numpy(generator.sample_z(1, seed=seed)) if z is None else to_numpy(z),
+                               numpy.float32).reshape(1, generator.dim_z)
+        self.blend_seed = seed + 1 if blend_seed is None else blend_seed
+        self.z_streams = [numpy.asarray(to_numpy(generator.sample_z(1, seed=self.blend_seed)), numpy.float32)]
+        self.class_canvas = painting.LabelPainter(generator.n_classes, self.resolution, base_label=self.base_class)
+        self.stream_canvas = painting.LabelPainter(1 + len(self.z_streams), self.resolution, base_label=0)
+        self._layers = {"scbn": maps.format_layers(maps.parse_layers(layers, generator.n_class_layers),
+                                                   generator.n_class_layers),
+                        "blend": maps.format_layers(maps.parse_layers(blend_layers, generator.n_blend_layers),
+                                                    generator.n_blend_layers)}
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+        self.radius = float(radius) if radius is not None else max(1.0, self.resolution / 10)
+        self.hardness = float(hardness)
+        self.erase = False
+        self.label = {"scbn": (self.base_class + 1) % generator.n_classes, "blend": 1}
+        self.photo = photo
+        self.model_info = dict(model_info or {"name": "custom"})
+        self.model_info.setdefault("arch", getattr(generator, "arch", None))
+        self.model_info.setdefault("resolution", self.resolution)
+        self.colors = plotting.label_colors(generator.n_classes)
+        self.timings = {}
+        self.last_error = None
+        self._lock = threading.RLock()
+        self._stroke_ended_at = None
+        self._last_motion_draw = 0.0
+        self._preview_version = 0
+        self._stream_image = None
+        self.preview_shown_at = None
+        if background is None:
+            background = self._generate(painting.LabelPainter(generator.n_classes, self.resolution,
+                                                              base_label=self.base_class), None)
+        self.background = numpy.asarray(background, numpy.uint8)
+        if self.background.shape != (self.resolution, self.resolution, 3):
+            raise ValueError(f"background must be ({self.resolution}, {self.resolution}, 3) uint8, got "
+                             f"{self.background.shape}")
+        self.preview = self.background.copy() if photo is None else self._generate(self.class_canvas, None)
+        self._scheduler = PreviewScheduler(self._render_preview, delay=debounce, threaded=threaded,
+                                           on_error=self._report_error)
+        self.panel_px = int(panel_px)
+        self._build_figure()
+        self._build_controls()
+        self._refresh_overlay()
+        self._update_controls()
+
+    # -------------------------------------------------------------- constructors
+    @classmethod
+    def from_bundle(cls, bundle, **kwargs):
+        """A painter on a generated image of ``bundle`` (see :class:`Painter` for ``kwargs``)."""
+        info = {"name": str(bundle.name), "arch": getattr(bundle, "arch", None)}
+        sha = (getattr(bundle, "sha256", None) or {}).get("generator")
+        if sha:
+            info["sha256"] = sha
+        kwargs.setdefault("model_info", info)
+        return cls(bundle.generator, vocabulary=bundle.vocabulary, **kwargs)
+
+    @classmethod
+    def from_photo(cls, bundle, photo, *, label, mask=None, box=None, margin=0.25, steps=200, restarts=1,
+                   seed=0, lr=0.075, mse_weight=0.2, progress=None, poisson="normal", dilate=8, **kwargs):
+        """A painter on a real photo: crop, project (:func:`neuralcollage.inversion.project`), then paint.
+
+        Parameters
+        ----------
+        bundle : ModelBundle
+            Needs a generator and a discriminator; its encoder (if any) initialises the projection.
+        photo : numpy.ndarray (H, W, 3) uint8
+        label : int or str
+            The class of what the photo shows (projection class and base class).
+        mask : array (H, W), optional
+            Region to edit: the crop is the square around it (:func:`neuralcollage.blending.square_crop_box`
+            with ``margin``).  Without mask or box: the largest centred square.
+        box : (top, left, side), optional
+            The crop, explicitly.
+        steps, restarts, seed, lr, mse_weight
+            Projection options.
+        progress : callable, optional
+            ``progress(step, loss, restart)`` during the projection.
+        poisson, dilate
+            How :meth:`composite` blends the edit back (:func:`neuralcollage.blending.poisson_blend`).
+        **kwargs
+            Passed to :class:`Painter`.
+        """
+        from neuralcollage import blending, inversion
+
+        if getattr(bundle, "discriminator", None) is None:
+            raise ValueError(f"model {bundle.name!r} has no discriminator; projecting a photo needs one")
+        photo = numpy.asarray(photo)
+        if photo.dtype != numpy.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
+            raise ValueError(f"photo must be (H, W, 3) uint8, got {photo.dtype} {photo.shape}")
+        gen = bundle.generator
+        class_id = bundle.vocabulary.index(label)
+        if box is None:
+            if mask is not None:
+                box = blending.square_crop_box(mask, image_size=photo.shape[:2], margin=margin)
+            else:
+                side = min(photo.shape[:2])
+                box = ((photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2, side)
+        crop = blending.crop_and_resize(photo, box, gen.resolution)
+        options = dict(steps=steps, restarts=restarts, seed=seed, lr=lr, mse_weight=mse_weight,
+                       encoder=getattr(bundle, "encoder", None) is not None)
+        result = inversion.project(gen, bundle.discriminator, crop, class_id, steps=steps, lr=lr,
+                                   mse_weight=mse_weight, encoder=getattr(bundle, "encoder", None),
+                                   restarts=restarts, seed=seed, callback=progress)
+        context = PhotoContext(photo, box, crop, class_id, result, poisson=poisson, dilate=dilate,
+                               projection_options=options)
+        kwargs.setdefault("model_info", {"name": str(bundle.name), "arch": getattr(bundle, "arch", None)})
+        return cls(gen, vocabulary=bundle.vocabulary, z=result.z[:1], class_id=class_id, background=crop,
+                   photo=context, **kwargs)
+
+    def __repr__(self):
+        return (f"Painter(model={self.model_info.get('name')!r}, {self.resolution}px, mode={self.mode!r}, "
+                f"base={self.vocabulary.names[self.base_class]!r}, class strokes="
+                f"{len(self.class_canvas.strokes)}, blend strokes={len(self.stream_canvas.strokes)})")
+
+    # -------------------------------------------------------------- display
+    @property
+    def widget(self):
+        """The ipywidgets box to display."""
+        return self._box
+
+    @property
+    def canvas(self):
+        """The ipympl canvas (a widget; ``canvas.figure`` is the matplotlib figure)."""
+        return self._canvas
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self._box)
+
+    def close(self):
+        """Stop the preview thread and close the widgets."""
+        self._scheduler.close()
+        for w in self._all_widgets:
+            w.close()
+
+    # -------------------------------------------------------------- scripted painting (same paths as the mouse)
+    @property
+    def active_canvas(self):
+        """The canvas the brush paints into in the current mode."""
+        return self.class_canvas if self.mode == "scbn" else self.stream_canvas
+
+    def stroke(self, points, *, label=None, radius=None, hardness=None, erase=None, mode=None, button=1):
+        """Paint a stroke through the mouse handlers, as a drag along ``points``.
+
+        Parameters
+        ----------
+        points : sequence of (x, y)
+            Generator pixels (column, row).
+        label : int or str, optional
+            Class (name or index) in sCBN mode, latent stream in blend mode; selects it in the palette.
+        radius, hardness, erase : optional
+            Set the brush controls first.
+        mode : {"scbn", "blend"}, optional
+            Switch mode first.
+        button : int
+            1 left (paint), 3 right (erase).
+
+        Returns
+        -------
+        neuralcollage.painting.Stroke or None
+        """
+        if mode is not None:
+            self.set_mode(mode)
+        if label is not None:
+            self.select(label)
+        if radius is not None:
+            self._radius_slider.max = max(self._radius_slider.max, float(radius))
+            self._radius_slider.value = float(radius)
+        if hardness is not None:
+            self._hardness_slider.value = float(hardness)
+        if erase is not None:
+            self._eraser.value = bool(erase)
+        points = [tuple(map(float, p)) for p in points]
+        if not points:
+            raise ValueError("a stroke needs at least one point")
+        ax = self._ax_paint
+        n_before = len(self.active_canvas.strokes)
+        self._on_press(_SyntheticEvent(ax, points[0], button))
+        for p in points[1:]:
+            self._on_motion(_SyntheticEvent(ax, p, button))
+        self._on_release(_SyntheticEvent(ax, points[-1], button))
+        strokes = self.active_canvas.strokes
+        return strokes[-1] if len(strokes) > n_before else None
+
+    def fill(self, label=None):
+        """Fill the whole canvas of the current mode with ``label`` (undoable)."""
+        if label is not None:
+            self.select(label)
+        with self._lock:
+            self.active_canvas.fill(self.label[self.mode])
+        self._changed()
+
+    def undo(self):
+        with self._lock:
+            stroke = self.active_canvas.undo()
+        self._changed()
+        return stroke
+
+    def redo(self):
+        with self._lock:
+            stroke = self.active_canvas.redo()
+        self._changed()
+        return stroke
+
+    def clear(self):
+        """Clear the canvas of the current mode (undoable)."""
+        with self._lock:
+            self.active_canvas.clear()
+        self._changed()
+
+    def set_mode(self, mode):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self._mode_toggle.value = mode
+
+    def set_layers(self, spec, *, mode=None):
+        """Set the layers of ``mode`` (default: the current mode); raises ValueError on a bad spec."""
+        mode = mode or self.mode
+        n = self.generator.n_class_layers if mode == "scbn" else self.generator.n_blend_layers
+        text = maps.format_layers(maps.parse_layers(spec, n), n)
+        changed = text != self._layers[mode]
+        self._layers[mode] = text
+        if mode == self.mode:
+            self._layers_text.value = text
+        if changed:
+            self._request_preview()
+
+    def layers(self, mode=None):
+        """The layer spec of ``mode`` (canonical string)."""
+        return self._layers[mode or self.mode]
+
+    def select(self, label):
+        """Choose the label to paint: a class (name or index) in sCBN mode, a stream index in blend mode."""
+        if self.mode == "scbn":
+            index = self.vocabulary.index(label)
+            if index not in [v for _, v in self._palette.options]:
+                self._search.value = ""
+            self._palette.value = index
+        else:
+            index = int(label)
+            if not 0 <= index < self.stream_canvas.n_labels:
+                raise ValueError(f"stream {label!r} is not valid (valid: 0-{self.stream_canvas.n_labels - 1})")
+            self._palette.value = index
+        return index
+
+    def new_blend_latent(self, seed=None):
+        """Draw a new second latent (stream 1) for blend painting."""
+        from neuralcollage.backend import to_numpy
+        self.blend_seed = self.blend_seed + 1 if seed is None else seed
+        with self._lock:
+            self.z_streams[0] = numpy.asarray(to_numpy(self.generator.sample_z(1, seed=self.blend_seed)),
+                                              numpy.float32)
+            self._stream_image = None
+        self._refresh_overlay()
+        self._request_preview()
+
+    # -------------------------------------------------------------- results
+    def class_map(self):
+        """The painted class map: ``(1, n_classes, R, R)`` float32, normalised."""
+        with self._lock:
+            return self.class_canvas.class_map()
+
+    def stream_map(self):
+        """The painted blend weights over the latent streams: ``(1, S, R, R)`` float32, normalised."""
+        with self._lock:
+            return self.stream_canvas.class_map()
+
+    def layer_maps(self):
+        """The class map of every class layer (what the generator gets): list of ``(1, K, h, w)``."""
+        return maps.layer_maps(self.class_map(), self.generator.class_map_resolutions,
+                               layers=self._layers["scbn"], base=self.base_class)
+
+    def render(self):
+        """Generate the current edit now (synchronously): ``(R, R, 3)`` uint8."""
+        with self._lock:
+            class_canvas = painting.LabelPainter.from_dict(self.class_canvas.to_dict())
+            stream_canvas = painting.LabelPainter.from_dict(self.stream_canvas.to_dict())
+        return self._generate(class_canvas, stream_canvas)
+
+    def wait(self, timeout=30.0):
+        """Wait for the pending preview; returns the preview (raises TimeoutError)."""
+        if not self._scheduler.wait(timeout):
+            raise TimeoutError(f"the preview did not finish within {timeout} s")
+        return self.preview
+
+    def edit_mask(self):
+        """Where the painting changes the image: ``(R, R)`` float32 in [0, 1]."""
+        with self._lock:
+            return painting.edit_mask(self.class_canvas, self.stream_canvas)
+
+    def composite(self, *, image=None, mode=None, dilate=None):
+        """For a photo: the edit Poisson-blended into the full-resolution photo, ``(H, W, 3)`` uint8."""
+        if self.photo is None:
+            raise ValueError("composite() is for painters made with Painter.from_photo")
+        image = self.render() if image is None else image
+        return painting.composite_photo(self.photo.photo, image, self.edit_mask(), self.photo.box,
+                                        mode=mode or self.photo.poisson,
+                                        dilate=self.photo.dilate if dilate is None else dilate)
+
+    def recipe(self):
+        """A replayable JSON-able recipe (:func:`neuralcollage.painting.replay_recipe`)."""
+        with self._lock:
+            return painting.painting_recipe(
+                model=self.model_info, z=self.z, class_canvas=self.class_canvas,
+                class_layers=self._layers["scbn"], z_streams=self.z_streams, stream_canvas=self.stream_canvas,
+                blend_layers=self._layers["blend"], class_names=self.vocabulary.names,
+                photo=self.photo.recipe_info() if self.photo is not None else None,
+                extra={"seed": self.seed, "blend_seed": self.blend_seed})
+
+    def export_recipe(self, path):
+        """Write :meth:`recipe` as JSON (atomically); returns the path."""
+        ncio.atomic_write_text(path, json.dumps(self.recipe(), indent=1) + "\n")
+        return path
+
+    def export_map(self, path):
+        """Write the maps to an ``.npz`` (atomically); returns the path.
+
+        Keys: ``class_map (1, K, R, R)``, ``label_image (R, R)``, ``stream_map (1, S, R, R)``,
+        ``class_layers``, ``blend_layers`` (str), ``base_class``, ``class_names (K,)``, ``z (1, dim_z)``,
+        ``z_streams (S - 1, dim_z)``.
+        """
+        with self._lock:
+            arrays = dict(class_map=self.class_canvas.class_map(), label_image=self.class_canvas.label_image(),
+                          stream_map=self.stream_canvas.class_map(),
+                          class_layers=numpy.array(self._layers["scbn"]),
+                          blend_layers=numpy.array(self._layers["blend"]),
+                          base_class=numpy.array(self.base_class, numpy.int64),
+                          class_names=numpy.array(self.vocabulary.names),
+                          z=self.z, z_streams=numpy.concatenate(self.z_streams, axis=0))
+        ncio.atomic_save_npz(path, **arrays)
+        return path
+
+    # -------------------------------------------------------------- figure
+    def _build_figure(self):
+        dpi = 100
+        side = self.panel_px / dpi
+        fig = Figure(figsize=(side, side), dpi=dpi)
+        ax = fig.add_axes((0, 0, 1, 1))
+        r = self.resolution
+        ax.set_axis_off()
+        ax.set_xlim(-0.5, r - 0.5)
+        ax.set_ylim(r - 0.5, -0.5)
+        self._ax_paint = ax
+        self._im_paint = ax.imshow(self.background, interpolation="nearest")
+        self._canvas = Canvas(fig)
+        self._manager = FigureManager(self._canvas, 0)
+        self._canvas.header_visible = False
+        self._canvas.footer_visible = False
+        self._canvas.toolbar_visible = False
+        self._canvas.resizable = False
+        self._canvas.capture_scroll = False
+        self._canvas.mpl_connect("button_press_event", self._on_press)
+        self._canvas.mpl_connect("motion_notify_event", self._on_motion)
+        self._canvas.mpl_connect("button_release_event", self._on_release)
+        self.figure = fig
+        self._preview_image = W.Image(value=self._png(self.preview), format="png",
+                                      layout=W.Layout(width=f"{self.panel_px}px", height=f"{self.panel_px}px"))
+        self._preview_image.add_class("neuralcollage-preview")
+        self._canvas.add_class("neuralcollage-paint")
+
+    def _png(self, image):
+        """PNG bytes of ``image`` enlarged (nearest) to about the panel size."""
+        from io import BytesIO
+
+        from PIL import Image
+        factor = max(1, self.panel_px // self.resolution)
+        big = numpy.repeat(numpy.repeat(image, factor, axis=0), factor, axis=1) if factor > 1 else image
+        with BytesIO() as buffer:
+            Image.fromarray(big).save(buffer, format="png", compress_level=1)
+            return buffer.getvalue()
+
+    def _draw(self):
+        self._canvas.draw_idle()
+
+    def _overlay(self):
+        """The paint panel: background with the current mode's painting laid over it."""
+        with self._lock:
+            canvas = self.active_canvas
+            labels, planes = canvas.weights(include_active=True)
+            painted = numpy.clip(1.0 - planes[0], 0.0, 1.0)
+            if self.mode == "scbn":
+                colors = self.colors[labels]
+            else:
+                colors = _STREAM_COLORS[numpy.asarray(labels) % len(_STREAM_COLORS)]
+            rgb = numpy.tensordot(planes[1:], colors[1:], axes=(0, 0)) / numpy.maximum(painted, 1e-6)[:, :, None]
+        if self.mode == "blend":
+            source = self._stream_preview()
+            shown = plotting.overlay_map(self.background, source, painted)
+            return plotting.overlay_map(shown, numpy.clip(rgb * 255, 0, 255), 0.25 * painted)
+        return plotting.overlay_map(self.background, numpy.clip(rgb * 255, 0, 255), 0.55 * painted)
+
+    def _stream_preview(self):
+        if self._stream_image is None:
+            with self._lock:
+                z = self.z_streams[0]
+            self._stream_image = painting.render_painting(self.generator, z=z, base_class=self.base_class)
+        return self._stream_image
+
+    def _refresh_overlay(self, *, throttle=False):
+        now = time.perf_counter()
+        if throttle and now - self._last_motion_draw < 0.04:
+            return
+        self._last_motion_draw = now
+        self._im_paint.set_data(self._overlay())
+        self._draw()
+
+    # -------------------------------------------------------------- mouse
+    def _on_press(self, event):
+        if event.inaxes is not self._ax_paint or event.xdata is None or event.button not in (1, 3):
+            return
+        erase = self.erase or event.button == 3
+        with self._lock:
+            self.active_canvas.begin(event.xdata, event.ydata, label=self.label[self.mode], radius=self.radius,
+                                     hardness=self.hardness, erase=erase)
+        self._refresh_overlay()
+
+    def _on_motion(self, event):
+        if not self.active_canvas.drawing or event.inaxes is not self._ax_paint or event.xdata is None:
+            return
+        with self._lock:
+            self.active_canvas.extend(event.xdata, event.ydata)
+        self._refresh_overlay(throttle=True)
+
+    def _on_release(self, event):
+        if not self.active_canvas.drawing:
+            return
+        with self._lock:
+            if event.inaxes is self._ax_paint and event.xdata is not None:
+                self.active_canvas.extend(event.xdata, event.ydata)
+            self.active_canvas.end()
+        self._changed()
+
+    def _changed(self):
+        self._stroke_ended_at = time.perf_counter()
+        self._refresh_overlay()
+        self._update_controls()
+        self._request_preview()
+
+    # -------------------------------------------------------------- preview
+    def _request_preview(self):
+        self._scheduler.request()
+
+    def _generate(self, class_canvas, stream_canvas):
+        blank_streams = stream_canvas is None or stream_canvas.is_blank
+        return painting.render_painting(
+            self.generator, z=self.z, class_map=None if class_canvas.is_blank else class_canvas.class_map(),
+            base_class=self.base_class, class_layers=self._layers["scbn"],
+            z_streams=self.z_streams, stream_map=None if blank_streams else stream_canvas.class_map(),
+            blend_layers=self._layers["blend"])
+
+    def _render_preview(self):
+        with self._lock:
+            ended = self._stroke_ended_at
+            class_map = None if self.class_canvas.is_blank else self.class_canvas.class_map()
+            stream_map = None if self.stream_canvas.is_blank else self.stream_canvas.class_map()
+            z, z_streams = self.z, list(self.z_streams)
+            class_layers, blend_layers = self._layers["scbn"], self._layers["blend"]
+        t0 = time.perf_counter()
+        image = painting.render_painting(self.generator, z=z, class_map=class_map, base_class=self.base_class,
+                                         class_layers=class_layers, z_streams=z_streams, stream_map=stream_map,
+                                         blend_layers=blend_layers)
+        t1 = time.perf_counter()
+        with self._lock:
+            self.preview = image
+            self._preview_version += 1
+        self._preview_image.value = self._png(image)
+        t2 = time.perf_counter()
+        self.preview_shown_at = t2
+        self.timings = {"render_ms": 1e3 * (t1 - t0), "show_ms": 1e3 * (t2 - t1)}
+        if ended is not None:
+            self.timings["stroke_to_preview_ms"] = 1e3 * (t2 - ended)
+        self.last_error = None
+        self._set_status(f"preview {self.timings['render_ms']:.0f} ms")
+
+    def _report_error(self, exc):
+        self.last_error = exc
+        self._set_status(f"<span style='color:#b00'>preview failed: {exc}</span>")
+
+    # -------------------------------------------------------------- controls
+    def _build_controls(self):
+        n = self.generator.n_classes
+        self._mode_toggle = W.ToggleButtons(options=[("classes (sCBN)", "scbn"), ("blend latent", "blend")],
+                                            value=self.mode, description="mode",
+                                            style={"button_width": "130px"})
+        self._search = W.Text(placeholder="search classes", description="class", continuous_update=True,
+                              layout=W.Layout(width="230px"))
+        self._palette = W.Select(options=[], rows=min(8, max(n, 2)), layout=W.Layout(width="230px"))
+        self._swatch = W.HTML()
+        self._radius_slider = W.FloatSlider(value=self.radius, min=0.5, max=max(2.0, self.resolution / 2), step=0.5,
+                                            description="radius", continuous_update=False)
+        self._hardness_slider = W.FloatSlider(value=self.hardness, min=0.0, max=1.0, step=0.05,
+                                              description="hardness", continuous_update=False)
+        self._eraser = W.ToggleButton(value=False, description="eraser", icon="eraser")
+        self._undo_button = W.Button(description="undo", icon="undo", layout=W.Layout(width="80px"))
+        self._redo_button = W.Button(description="redo", icon="repeat", layout=W.Layout(width="80px"))
+        self._clear_button = W.Button(description="clear", icon="trash", layout=W.Layout(width="80px"))
+        self._new_latent_button = W.Button(description="new latent", icon="random", layout=W.Layout(width="110px"))
+        self._layers_text = W.Text(value=self._layers[self.mode], description="layers", continuous_update=False,
+                                   layout=W.Layout(width="230px"))
+        self._layers_help = W.HTML()
+        self._path_text = W.Text(value="painting", description="save as", layout=W.Layout(width="230px"))
+        self._save_map_button = W.Button(description="map .npz", icon="save", layout=W.Layout(width="100px"))
+        self._save_recipe_button = W.Button(description="recipe .json", icon="save", layout=W.Layout(width="110px"))
+        self._composite_button = W.Button(description="blend into photo", icon="image",
+                                          layout=W.Layout(width="150px"), disabled=self.photo is None)
+        self._status = W.HTML()
+        self._output = W.Output()
+
+        self._mode_toggle.observe(self._on_mode, names="value")
+        self._search.observe(self._on_search, names="value")
+        self._palette.observe(self._on_palette, names="value")
+        self._radius_slider.observe(lambda c: setattr(self, "radius", float(c["new"])), names="value")
+        self._hardness_slider.observe(lambda c: setattr(self, "hardness", float(c["new"])), names="value")
+        self._eraser.observe(lambda c: setattr(self, "erase", bool(c["new"])), names="value")
+        self._undo_button.on_click(lambda _: self.undo())
+        self._redo_button.on_click(lambda _: self.redo())
+        self._clear_button.on_click(lambda _: self.clear())
+        self._new_latent_button.on_click(lambda _: self.new_blend_latent())
+        self._layers_text.observe(self._on_layers, names="value")
+        self._save_map_button.on_click(lambda _: self._save("map"))
+        self._save_recipe_button.on_click(lambda _: self._save("recipe"))
+        self._composite_button.on_click(lambda _: self._show_composite())
+
+        self._fill_palette()
+        palette = W.VBox([self._search, self._palette, self._swatch])
+        brush = W.VBox([self._radius_slider, self._hardness_slider,
+                        W.HBox([self._eraser, self._undo_button, self._redo_button, self._clear_button]),
+                        W.HBox([self._layers_text, self._layers_help]), self._new_latent_button])
+        export = W.HBox([self._path_text, self._save_map_button, self._save_recipe_button, self._composite_button])
+        side = W.Layout(min_width=f"{self.panel_px + 8}px")
+        panels = W.HBox([W.VBox([W.HTML("<b>paint here</b>"), self._canvas], layout=side),
+                         W.VBox([W.HTML("<b>preview</b>"), self._preview_image], layout=side)])
+        self._box = W.VBox([self._mode_toggle, W.HBox([panels, W.VBox([palette, brush])],
+                                                      layout=W.Layout(flex_flow="row wrap")), export,
+                            self._status, self._output])
+        self._all_widgets = [self._mode_toggle, self._search, self._palette, self._swatch, self._radius_slider,
+                             self._hardness_slider, self._eraser, self._undo_button, self._redo_button,
+                             self._clear_button, self._new_latent_button, self._layers_text, self._layers_help,
+                             self._path_text, self._save_map_button, self._save_recipe_button,
+                             self._composite_button, self._status, self._output, palette, brush, export,
+                             panels, self._box, self._canvas, self._preview_image]
+
+    def _fill_palette(self):
+        if self.mode == "scbn":
+            found = self.vocabulary.search(self._search.value, limit=200)
+            options = [(f"{i}: {name}", i) for i, name in found]
+            current = self.label["scbn"]
+            if current not in [i for i, _ in found] and found and not self._search.value:
+                options.insert(0, (f"{current}: {self.vocabulary.names[current]}", current))
+        else:
+            options = [("0: this image's latent (eraser)", 0)] + [
+                (f"{i}: latent seed {self.blend_seed + i - 1}", i) for i in range(1, self.stream_canvas.n_labels)]
+            current = self.label["blend"]
+        values = [v for _, v in options]
+        self._palette.unobserve(self._on_palette, names="value")
+        self._palette.options = options
+        self._palette.value = current if current in values else None
+        self._palette.observe(self._on_palette, names="value")
+        self._update_swatch()
+
+    def _update_swatch(self):
+        if self.mode == "scbn":
+            i = self.label["scbn"]
+            c, name = self.colors[i], self.vocabulary.names[i]
+        else:
+            i = self.label["blend"]
+            c, name = _STREAM_COLORS[i % len(_STREAM_COLORS)], f"latent stream {i}"
+        rgb = ",".join(str(int(round(255 * v))) for v in c)
+        base = self.vocabulary.names[self.base_class]
+        self._swatch.value = (f"<span style='display:inline-block;width:14px;height:14px;background:rgb({rgb});"
+                              f"border:1px solid #333;vertical-align:middle'></span> painting <b>{name}</b> "
+                              f"<small>(base: {base})</small>")
+
+    def _on_mode(self, change):
+        self.mode = change["new"]
+        self._layers_text.value = self._layers[self.mode]
+        self._search.layout.display = None if self.mode == "scbn" else "none"
+        self._fill_palette()
+        self._refresh_overlay()
+        self._update_controls()
+
+    def _on_search(self, change):
+        if self.mode == "scbn":
+            self._fill_palette()
+
+    def _on_palette(self, change):
+        if change["new"] is None:
+            return
+        self.label[self.mode] = int(change["new"])
+        self._update_swatch()
+
+    def _on_layers(self, change):
+        try:
+            self.set_layers(change["new"])
+        except ValueError as exc:
+            self._layers_help.value = f"<span style='color:#b00'>{exc}</span>"
+            return
+        self._update_controls()
+
+    def _update_controls(self):
+        canvas = self.active_canvas
+        self._undo_button.disabled = not canvas.can_undo
+        self._redo_button.disabled = not canvas.can_redo
+        n = self.generator.n_class_layers if self.mode == "scbn" else self.generator.n_blend_layers
+        kind = "class layers" if self.mode == "scbn" else "blend layers"
+        self._layers_help.value = f"<small>{kind} 0-{n - 1} (early: shape, late: texture)</small>"
+        self._new_latent_button.layout.display = None if self.mode == "blend" else "none"
+
+    def _set_status(self, html):
+        used = self.class_canvas.used_labels()
+        names = ", ".join(self.vocabulary.names[i] for i in used[:6]) + (" ..." if len(used) > 6 else "")
+        self._status.value = (f"<small>{html} &middot; class strokes {len(self.class_canvas.strokes)}, blend "
+                              f"strokes {len(self.stream_canvas.strokes)} &middot; classes: {names}</small>")
+
+    def _save(self, what):
+        stem = self._path_text.value.strip() or "painting"
+        path = stem if stem.endswith(".npz" if what == "map" else ".json") else \
+            stem + (".npz" if what == "map" else ".json")
+        try:
+            (self.export_map if what == "map" else self.export_recipe)(path)
+            self._set_status(f"saved {path}")
+        except Exception as exc:
+            self._set_status(f"<span style='color:#b00'>could not save {path}: {exc}</span>")
+
+    def _show_composite(self):
+        from IPython.display import display
+        self._output.clear_output()
+        with self._output:
+            result = self.composite()
+            display(plotting.before_after(self.photo.photo, result, titles=("photo", "edited photo")))
+
+
+class _SyntheticEvent:
+    """What the mouse handlers read from a matplotlib ``MouseEvent``."""
+
+    def __init__(self, ax, point, button):
+        self.inaxes = ax
+        self.xdata, self.ydata = float(point[0]), float(point[1])
+        self.button = button

@@ -1,0 +1,208 @@
+"""Latent edits, the real-photo pipeline and recipe replay on tiny32 models."""
+import json
+
+import chainer
+import numpy as np
+import pytest
+
+import neuralcollage as nc
+from neuralcollage import blending, collage
+from neuralcollage.collage import RecipeError, blend_edit, edit_photo, render, replay, scbn_edit
+from neuralcollage.io import InputError
+from neuralcollage.labels import UnknownLabelError, from_names
+from neuralcollage.pretrained import ModelBundle
+from neuralcollage.snapshot import SnapshotError
+
+STEPS = 3
+
+
+def random_class_tables(gen):
+    """A fresh generator's class tables are all ones/zeros (classes look alike); make them differ."""
+    rng = np.random.RandomState(7)
+    for name, link in gen.namedlinks():
+        if name.endswith(("/b1", "/b2")):
+            link.gammas.W.array[...] = 1 + 0.5 * rng.standard_normal(link.gammas.W.shape)
+            link.betas.W.array[...] = 0.5 * rng.standard_normal(link.betas.W.shape)
+    return gen
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny32")
+    np.random.seed(1)
+    nc.save_snapshot(random_class_tables(nc.Generator.from_preset("tiny32")), folder / "generator.npz",
+                     kind="generator")
+    nc.save_snapshot(nc.Discriminator.from_preset("tiny32"), folder / "discriminator.npz", kind="discriminator")
+    return ModelBundle(name="tiny", generator=nc.load_generator(folder / "generator.npz"),
+                       discriminator=nc.load_discriminator(folder / "discriminator.npz"),
+                       vocabulary=from_names(["cat", "dog", ("fox", "red fox"), "rabbit"], name="tiny"),
+                       sha256={"generator": "ab" * 32, "discriminator": "cd" * 32})
+
+
+@pytest.fixture(scope="module")
+def photo():
+    rng = np.random.RandomState(0)
+    yy, xx = np.mgrid[0:70, 0:90]
+    base = np.stack([yy * 3, xx * 2, (xx + yy) * 1.5], axis=-1) + rng.normal(0, 10, (70, 90, 3))
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def mask():
+    m = np.zeros((70, 90), np.float32)
+    m[20:40, 30:55] = 1.0
+    return m
+
+
+def model_mask(r=32):
+    m = np.zeros((r, r), bool)
+    m[8:20, 10:24] = True
+    return m
+
+
+def test_scbn_edit_limits(bundle):
+    gen = bundle.generator
+    z = gen.sample_z(1, seed=0)
+    empty = np.zeros((32, 32), bool)
+    np.testing.assert_array_equal(scbn_edit(gen, z, 1, 3, empty), render(gen, z, 1))
+    np.testing.assert_array_equal(scbn_edit(gen, z, 1, 3, ~empty), render(gen, z, 3))
+    np.testing.assert_array_equal(scbn_edit(gen, z, 1, 3, model_mask(), layers="none"), render(gen, z, 1))
+    edited = scbn_edit(gen, z, 1, 3, model_mask(), layers="2-")
+    assert edited.shape == (1, 3, 32, 32) and edited.dtype == np.float32
+    assert not np.array_equal(edited, render(gen, z, 1))
+    with pytest.raises(ValueError, match="target_class"):
+        scbn_edit(gen, z, 1, 4, model_mask())
+
+
+def test_scbn_edit_changes_the_masked_area_most(bundle):
+    gen = bundle.generator
+    z = gen.sample_z(1, seed=2)
+    diff = np.abs(scbn_edit(gen, z, 0, 2, model_mask(), layers="4-") - render(gen, z, 0)).mean(axis=(0, 1))
+    inside = model_mask()
+    assert diff[inside].mean() > 3 * diff[~inside].mean()
+
+
+def test_blend_edit_limits(bundle):
+    gen = bundle.generator
+    z, other = gen.sample_z(1, seed=0), gen.sample_z(1, seed=1)
+    empty = np.zeros((32, 32), bool)
+    np.testing.assert_allclose(blend_edit(gen, z, other, 2, empty), render(gen, z, 2), atol=1e-5)
+    np.testing.assert_allclose(blend_edit(gen, z, other, 2, ~empty), render(gen, other, 2), atol=1e-5)
+    part = blend_edit(gen, z, other, 2, model_mask(), layers="1-")
+    assert part.shape == (1, 3, 32, 32)
+    with pytest.raises(ValueError, match="blend_maps"):
+        render(gen, z, 2, z_others=[other])
+
+
+def test_edit_photo_keeps_pixels_outside_the_region(bundle, photo, mask):
+    original = photo.copy()
+    calls = []
+    result = edit_photo(bundle, photo, mask, "fox", source_label="cat", steps=STEPS, layers="2-",
+                        progress=lambda *a: calls.append(a))
+    np.testing.assert_array_equal(photo, original)
+    assert result.image.shape == photo.shape and result.image.dtype == np.uint8
+    region = blending.blend_region(mask, result.box, dilate=8)
+    np.testing.assert_array_equal(result.image[~region], photo[~region])
+    assert not np.array_equal(result.image[region], photo[region])
+    top, left, size = result.box
+    assert size >= 32 and top <= 20 and left <= 30 and top + size >= 40 and left + size >= 55
+    assert result.crop.shape == result.reconstruction.shape == result.edited_crop.shape == (32, 32, 3)
+    assert result.mask_crop.shape == (32, 32)
+    assert (result.source_class, result.target_class) == (0, 2)
+    assert len(result.losses) == STEPS + 1 and len(calls) == STEPS + 1
+    assert result.z.shape == (1, 16) and result.z_target is None
+    assert result.recipe["edit"]["layers"] == "2-5"
+    json.dumps(result.recipe)
+
+
+@pytest.mark.parametrize("method,mask_kind", [("scbn", "binary"), ("blend", "uint8"), ("scbn", "float")])
+def test_replay_is_bit_exact(bundle, photo, mask, method, mask_kind):
+    m = mask
+    if mask_kind == "uint8":
+        m = (mask * 200).astype(np.uint8)
+    elif mask_kind == "float":
+        m = np.clip(mask * np.random.RandomState(3).uniform(0.3, 1.0, mask.shape), 0, 1).astype(np.float32)
+    result = edit_photo(bundle, photo, m, 1, source_label="rabbit", method=method, steps=STEPS, seed=4,
+                        feather=1.0, blend_mode="mixed")
+    recipe = json.loads(json.dumps(result.recipe))
+    encoding = {"binary": "png8", "uint8": "png8", "float": "f32-zlib"}[mask_kind]
+    assert recipe["mask"]["encoding"] == encoding
+    again = replay(recipe, photo, bundle)
+    np.testing.assert_array_equal(again.image, result.image)
+    np.testing.assert_array_equal(again.edited_crop, result.edited_crop)
+    np.testing.assert_array_equal(again.z, result.z)
+    assert again.box == result.box
+    if method == "blend":
+        np.testing.assert_array_equal(again.z_target, bundle.generator.sample_z(1, seed=4))
+
+
+def test_recipe_files_and_refusals(bundle, photo, mask, tmp_path):
+    result = edit_photo(bundle, photo, mask, "dog", source_label=0, steps=1)
+    path = tmp_path / "edit.json"
+    collage.save_recipe(path, result.recipe)
+    recipe = collage.load_recipe(path)
+    np.testing.assert_array_equal(replay(recipe, photo, bundle).image, result.image)
+
+    other = photo.copy()
+    other[0, 0, 0] ^= 1
+    with pytest.raises(RecipeError, match="photo differs"):
+        replay(recipe, other, bundle)
+    np.testing.assert_array_equal(replay(recipe, other, bundle, check_photo=False).image[1:], result.image[1:])
+    with pytest.raises(RecipeError, match="photo is"):
+        replay(recipe, photo[:50], bundle)
+    with pytest.raises(RecipeError, match="version"):
+        replay(dict(recipe, version=99), photo, bundle)
+    changed = json.loads(json.dumps(recipe))
+    changed["model"]["generator_sha256"] = "ef" * 32
+    with pytest.raises(RecipeError, match="sha256"):
+        replay(changed, photo, bundle)
+    broken = json.loads(json.dumps(recipe))
+    broken["mask"]["data"] = "not base64!"
+    with pytest.raises(RecipeError, match="mask"):
+        replay(broken, photo, bundle)
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(RecipeError, match="JSON"):
+        collage.load_recipe(tmp_path / "bad.json")
+
+
+def test_guessed_source_class(bundle, photo, mask):
+    result = edit_photo(bundle, photo, mask, "dog", steps=1, candidates=2, guess_steps=1)
+    assert result.source_guess is not None
+    assert result.source_class == result.source_guess.class_id
+    assert result.recipe["edit"]["source_class"]["guessed"] is True
+    assert any("guessed" in note for note in result.notes)
+
+
+def test_resized_mask_is_noted(bundle, photo, mask):
+    small = mask[::2, ::2]
+    result = edit_photo(bundle, photo, small, "dog", source_label="cat", steps=0)
+    assert any("resized" in note for note in result.notes)
+    with pytest.raises(InputError, match="aspect"):
+        edit_photo(bundle, photo, mask[:, :40], "dog", source_label="cat", steps=0)
+
+
+def test_bad_inputs(bundle, photo, mask):
+    with pytest.raises(UnknownLabelError, match="fox"):
+        edit_photo(bundle, photo, mask, "foxx", source_label="cat", steps=0)
+    with pytest.raises(UnknownLabelError):
+        edit_photo(bundle, photo, mask, "dog", source_label="wolf", steps=0)
+    with pytest.raises(InputError, match="empty"):
+        edit_photo(bundle, photo, np.zeros_like(mask), "dog", source_label="cat", steps=0)
+    with pytest.raises(InputError, match="uint8"):
+        edit_photo(bundle, photo.astype(np.float32), mask, "dog", source_label="cat", steps=0)
+    with pytest.raises(ValueError, match="method"):
+        edit_photo(bundle, photo, mask, "dog", source_label="cat", method="paint", steps=0)
+    with pytest.raises(ValueError, match="layer"):
+        edit_photo(bundle, photo, mask, "dog", source_label="cat", layers="0-40", steps=0)
+    no_dis = ModelBundle(name="g", generator=bundle.generator, vocabulary=bundle.vocabulary)
+    with pytest.raises(SnapshotError, match="discriminator"):
+        edit_photo(no_dis, photo, mask, "dog", source_label="cat", steps=0)
+
+
+def test_mask_touching_the_border(bundle, photo):
+    m = np.zeros(photo.shape[:2], bool)
+    m[:30, :25] = True
+    result = edit_photo(bundle, photo, m, "dog", source_label="cat", steps=1)
+    region = blending.blend_region(m, result.box, dilate=8)
+    np.testing.assert_array_equal(result.image[~region], photo[~region])
+    assert result.box[0] == 0 and result.box[1] == 0

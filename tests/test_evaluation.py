@@ -1,0 +1,222 @@
+"""Evaluation metrics on tiny models and fake classifiers with known answers."""
+import json
+import types
+
+import numpy as np
+import pytest
+
+import neuralcollage as nc
+from neuralcollage import evaluation as ev
+from neuralcollage.models.classifier import Classifier, PartClassifier
+from neuralcollage.models.encoder import Encoder
+
+
+class Oracle:
+    """Knows the class of every held-out face (by its pixels), or answers ``constant``."""
+
+    def __init__(self, n, *, size, n_classes, seed=0, constant=None):
+        images, ids, _ = ev.held_out_faces(n, size=size, n_classes=n_classes, seed=seed)
+        self.table = {im.tobytes(): int(i) for im, i in zip(images, ids)}
+        self.n_classes, self.resolution, self.constant = n_classes, size, constant
+
+    def predict(self, images, batch_size=64):
+        if self.constant is not None:
+            return np.full(len(images), self.constant, np.int32)
+        return np.array([self.table[im.tobytes()] for im in images], np.int32)
+
+
+class RoundRobin:
+    """Predicts ``i % n_classes`` for the i-th image: exactly the classes of :func:`generated_samples`."""
+
+    def __init__(self, n_classes):
+        self.n_classes, self.resolution = n_classes, 32
+
+    def predict(self, images, batch_size=64):
+        return (np.arange(len(images)) % self.n_classes).astype(np.int32)
+
+
+class PixelFeatures:
+    def embed(self, images, batch_size=64):
+        return np.asarray(images, np.float32).reshape(len(images), -1) / 255.0
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    np.random.seed(0)
+    return types.SimpleNamespace(
+        generator=nc.Generator.from_preset("tiny32"), discriminator=nc.Discriminator.from_preset("tiny32"),
+        encoder=Encoder.from_preset("tiny32"), classifier=Classifier.from_preset("tiny32"),
+        part_classifier=PartClassifier.from_preset("tiny32"))
+
+
+def test_held_out_seeds_are_outside_every_training_range():
+    seeds = ev.held_out_seeds(5, seed=3)
+    assert seeds == sorted(set(seeds)) and len(seeds) == 5
+    assert min(seeds) >= ev.HELD_OUT_BASE >= 10 ** 6 * 10 ** 9
+    images, ids, masks = ev.held_out_faces(6, size=32, n_classes=4)
+    assert images.shape == (6, 32, 32, 3) and ids.tolist() == [0, 1, 2, 3, 0, 1]
+    assert set(masks) >= {"ears", "eyes", "muzzle"}
+
+
+def test_classifier_accuracy_perfect_and_constant():
+    perfect = ev.classifier_accuracy(Oracle(12, size=32, n_classes=4), n=12)
+    assert perfect["value"] == perfect["accuracy"] == 1.0 and perfect["n"] == 12
+    assert perfect["per_class"] == [1.0] * 4 and perfect["passed"] is True and perfect["target"] == 0.98
+    const = ev.classifier_accuracy(Oracle(12, size=32, n_classes=4, constant=2), n=12)
+    assert const["accuracy"] == pytest.approx(0.25) and const["per_class"] == [0.0, 0.0, 1.0, 0.0]
+    assert const["passed"] is False
+    json.dumps(const)
+
+
+def test_classifier_accuracy_runs_a_real_classifier(tiny):
+    r = ev.classifier_accuracy(tiny.classifier, n=8)
+    assert 0 <= r["accuracy"] <= 1 and r["n"] == 8
+
+
+def test_part_classifier_accuracy(tiny):
+    r = ev.part_classifier_accuracy(tiny.part_classifier, n=6, size=48)
+    assert 0 <= r["accuracy"] <= 1 and 0 < r["n"] <= 18 and set(r["per_part"]) == set(ev.PARTS)
+
+
+def test_generated_samples_and_conditioned_accuracy(tiny):
+    images, ids = ev.generated_samples(tiny.generator, 6, seed=1, batch_size=4)
+    assert images.shape == (6, 32, 32, 3) and images.dtype == np.uint8 and ids.tolist() == [0, 1, 2, 3, 0, 1]
+    np.testing.assert_array_equal(images, ev.generated_samples(tiny.generator, 6, seed=1)[0])
+    r = ev.conditioned_class_accuracy(tiny.generator, RoundRobin(4), n=8)
+    assert r["value"] == 1.0 and r["passed"] is True and r["n"] == 8
+    r = ev.conditioned_class_accuracy(tiny.generator, Oracle(1, size=32, n_classes=4, constant=0), n=8)
+    assert r["value"] == pytest.approx(0.25)
+
+
+def test_mean_pairwise_distance():
+    assert ev.mean_pairwise_distance([[0, 0], [3, 4]]) == pytest.approx(5.0)
+    assert ev.mean_pairwise_distance([[0, 0], [3, 4], [0, 0]]) == pytest.approx(10 / 3)
+    assert ev.mean_pairwise_distance(np.ones((4, 3))) == 0.0
+
+
+def test_psnr():
+    a = np.zeros((2, 4, 4, 3), np.uint8)
+    b = a.copy()
+    b[1] = 255
+    values = ev.psnr(a, b)
+    assert values.shape == (2,) and values[0] > 100 and values[1] == pytest.approx(0.0)
+    assert ev.psnr(a[0], a[0] + 1) == pytest.approx(20 * np.log10(255))
+
+
+def test_diversity(tiny):
+    r = ev.diversity(tiny.generator, PixelFeatures(), n_per_class=3)
+    assert len(r["per_class"]) == 4 and r["n_per_class"] == 3
+    for p in r["per_class"]:
+        assert p["real"] > 0 and p["ratio"] == pytest.approx(p["generated"] / p["real"])
+    assert r["value"] == pytest.approx(np.mean([p["ratio"] for p in r["per_class"]]))
+    collapsed = types.SimpleNamespace(embed=lambda images: np.zeros((len(images), 5), np.float32))
+    assert np.isnan(ev.diversity(tiny.generator, collapsed, n_per_class=2)["value"])
+    r = ev.diversity(tiny.generator, tiny.classifier, n_per_class=2)
+    assert np.isfinite(r["value"]) and r["target"] == 0.7
+    with pytest.raises(ValueError):
+        ev.diversity(tiny.generator, tiny.classifier, n_per_class=1)
+
+
+def test_projection_psnr(tiny):
+    r = ev.projection_psnr(tiny.generator, tiny.discriminator, tiny.encoder, n=2, steps=2)
+    for key in ("psnr_encoder", "psnr_random", "psnr_encoder_only"):
+        assert np.isfinite(r[key]) and len(r["per_image"][key[5:]]) == 2
+    assert r["value"] == r["psnr_encoder"] and r["n"] == 2 and r["steps"] == 2
+    no_encoder = ev.projection_psnr(tiny.generator, tiny.discriminator, None, n=2, steps=1)
+    assert "psnr_encoder" not in no_encoder and no_encoder["value"] == no_encoder["psnr_random"]
+
+
+class _ColourByTarget:
+    """Fake edit: paints the mask (+ ``spill`` pixels outside it) with a colour that encodes the target."""
+
+    def __init__(self, spill=False):
+        self.spill, self.calls = spill, []
+
+    def __call__(self, bundle, photo, mask, target, **kwargs):
+        self.calls.append((target, kwargs))
+        image = photo.copy()
+        image[mask > 0] = (40 * target + 20, 0, 0)
+        if self.spill:
+            image[0, 0] = 255 - image[0, 0]
+        return types.SimpleNamespace(image=image)
+
+
+class _ColourReader:
+    n_classes, resolution = 4, 16
+
+    def predict(self, crops, batch_size=64):
+        out = []
+        for crop in crops:
+            pure = crop[(crop[..., 1] == 0) & (crop[..., 2] == 0)][:, 0].astype(int)
+            out.append(np.bincount(pure).argmax() // 40 if pure.size else -1)
+        return np.array(out, np.int32)
+
+
+def test_part_translation_with_a_fake_edit(tiny):
+    bundle = types.SimpleNamespace(generator=tiny.generator, part_classifier=_ColourReader())
+    edit = _ColourByTarget()
+    r = ev.part_translation(bundle, n=6, photo_size=128, steps=3, edit=edit, margin=0.0)
+    assert r["n"] + r["skipped"] == 6 and r["n"] > 0
+    assert r["value"] == r["success_rate"] == 1.0 and r["passed"] is True
+    assert r["unchanged_outside_mask"] == 1.0 and r["max_changed_outside"] == 0
+    targets = [t for t, _ in edit.calls]
+    sources = [kw["source_label"] for _, kw in edit.calls]
+    assert all(t != s and 0 <= t < 4 for t, s in zip(targets, sources))
+    assert all(kw["method"] == "scbn" and kw["steps"] == 3 for _, kw in edit.calls)
+    spilled = ev.part_translation(bundle, n=3, photo_size=64, edit=_ColourByTarget(spill=True), margin=0.0)
+    assert spilled["unchanged_outside_mask"] == 0.0 and spilled["max_changed_outside"] >= 1
+    json.dumps(r)
+
+
+def test_part_translation_with_the_real_pipeline(tiny):
+    collage = pytest.importorskip("neuralcollage.collage")
+    if not hasattr(collage, "edit_photo"):
+        pytest.skip("neuralcollage.collage.edit_photo is not there yet")
+    from neuralcollage.labels import numbered
+    bundle = types.SimpleNamespace(name="tiny", generator=tiny.generator, discriminator=tiny.discriminator,
+                                   encoder=tiny.encoder, classifier=tiny.classifier,
+                                   part_classifier=tiny.part_classifier, vocabulary=numbered(4), sha256={},
+                                   files={})
+    r = ev.part_translation(bundle, n=2, photo_size=48, steps=1)
+    assert r["n"] + r["skipped"] == 2 and r["unchanged_outside_mask"] == 1.0
+
+
+def test_evaluate_skips_missing_models_and_formats_a_table(tiny):
+    bundle = types.SimpleNamespace(generator=tiny.generator, discriminator=tiny.discriminator, encoder=None,
+                                   classifier=tiny.classifier, part_classifier=None)
+    seen = []
+    results = ev.evaluate(bundle, metrics=("classifier_accuracy", "conditioned_class_accuracy",
+                                           "part_classifier_accuracy", "diversity"),
+                          n_classifier=8, n_generated=8, n_diversity=2, log=lambda name, r: seen.append(name))
+    assert seen == list(results)
+    assert "skipped" in results["part_classifier_accuracy"]
+    assert 0 <= results["classifier_accuracy"]["value"] <= 1
+    table = ev.format_table(results)
+    for name in results:
+        assert name in table
+    assert "skip" in table and ">= 0.98" in table
+    json.dumps(results)
+    with pytest.raises(ValueError, match="unknown metrics"):
+        ev.evaluate(bundle, metrics=("fid",))
+
+
+def test_evaluate_builtin_script_on_a_tiny_model_folder(tmp_path, tiny, capsys):
+    import importlib.util
+    import pathlib
+    for kind in ("generator", "discriminator", "encoder", "classifier", "part_classifier"):
+        nc.save_snapshot(getattr(tiny, kind), tmp_path / f"{kind}.npz", kind=kind)
+    script = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "evaluate_builtin.py"
+    spec = importlib.util.spec_from_file_location("evaluate_builtin", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "eval" / "metrics.json"
+    assert module.main(["--model", str(tmp_path / "generator.npz"), "--quick", "-o", str(out), "--metrics",
+                        "classifier_accuracy", "part_classifier_accuracy", "conditioned_class_accuracy",
+                        "diversity", "projection_psnr"]) == 0
+    record = json.loads(out.read_text())
+    assert set(record["metrics"]) == {"classifier_accuracy", "part_classifier_accuracy",
+                                      "conditioned_class_accuracy", "diversity", "projection_psnr"}
+    assert record["metrics"]["projection_psnr"]["n"] == 2
+    assert "classifier_accuracy" in capsys.readouterr().out
+    assert module.main(["--model", str(tmp_path / "missing.npz"), "-o", str(tmp_path / "x.json")]) == 2
+    assert not (tmp_path / "x.json").exists()

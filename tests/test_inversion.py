@@ -1,0 +1,201 @@
+"""Manifold projection on tiny32 models: loss, encoder start, restarts, early stop, untouched parameters."""
+import chainer
+import numpy as np
+import pytest
+
+import neuralcollage as nc
+from neuralcollage import inversion
+from neuralcollage.inversion import guess_source_class, project, projection_loss, rank_source_classes
+from neuralcollage.io import from_model, to_model
+
+
+def random_class_tables(gen):
+    """A fresh generator's class tables are all ones/zeros (classes look alike); make them differ."""
+    rng = np.random.RandomState(7)
+    for name, link in gen.namedlinks():
+        if name.endswith(("/b1", "/b2")):
+            link.gammas.W.array[...] = 1 + 0.5 * rng.standard_normal(link.gammas.W.shape)
+            link.betas.W.array[...] = 0.5 * rng.standard_normal(link.betas.W.shape)
+    return gen
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny32")
+    np.random.seed(0)
+    nc.save_snapshot(random_class_tables(nc.Generator.from_preset("tiny32")), folder / "generator.npz",
+                     kind="generator")
+    nc.save_snapshot(nc.Discriminator.from_preset("tiny32"), folder / "discriminator.npz", kind="discriminator")
+    return nc.load_generator(folder / "generator.npz"), nc.load_discriminator(folder / "discriminator.npz")
+
+
+def generate(gen, z, label):
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        return gen(z, label).array
+
+
+@pytest.fixture(scope="module")
+def target(models):
+    gen, _ = models
+    z = gen.sample_z(1, seed=11)
+    return z, 2, generate(gen, z, 2)
+
+
+class FakeEncoder(chainer.Link):
+    """Returns fixed latents and records what it was called with."""
+
+    def __init__(self, z):
+        super().__init__()
+        self.z, self.calls = z, []
+
+    def forward(self, x, y):
+        self.calls.append((x.shape, np.asarray(y).tolist(), chainer.config.train))
+        return chainer.Variable(self.z.copy())
+
+
+def test_loss_decreases_from_random_start(models, target):
+    gen, dis = models
+    _, label, x = target
+    result = project(gen, dis, x, label, steps=25, seed=3)
+    assert len(result.losses) == 26
+    # the optimum of a generated target is -1 (cosine 1, no pixel error)
+    assert result.losses[-1] + 1 < 0.3 * (result.losses[0] + 1)
+    start = generate(gen, gen.sample_z(1, seed=3), label)
+    assert np.mean((result.image - x) ** 2) < 0.5 * np.mean((start - x) ** 2)
+    assert result.loss == pytest.approx(min(result.losses), abs=1e-6)
+    assert result.z.shape == (1, gen.dim_z) and result.z.dtype == np.float32
+    assert result.image.shape == (1, 3, 32, 32) and result.image.dtype == np.float32
+    np.testing.assert_allclose(result.image, generate(gen, result.z, label), atol=1e-5)
+    assert projection_loss(gen, dis, result.z, x, label).sum() == pytest.approx(result.loss, abs=1e-5)
+
+
+def test_uint8_hwc_input_matches_model_layout(models, target):
+    gen, dis = models
+    _, label, x = target
+    photo = from_model(x)[0]
+    a = project(gen, dis, photo, label, steps=2, seed=1)
+    b = project(gen, dis, to_model(photo), label, steps=2, seed=1)
+    np.testing.assert_array_equal(a.z, b.z)
+
+
+def test_encoder_initialisation_is_used(models, target):
+    gen, dis = models
+    z, label, x = target
+    encoder = FakeEncoder(z)
+    result = project(gen, dis, x, label, steps=0, encoder=encoder)
+    assert encoder.calls == [((1, 3, 32, 32), [label], False)]
+    np.testing.assert_array_equal(result.z, z)
+    assert result.loss == pytest.approx(-1.0, abs=1e-4)
+    longer = project(gen, dis, x, label, steps=3, restarts=2, encoder=FakeEncoder(z), seed=0)
+    assert longer.all_losses[0][0] == pytest.approx(-1.0, abs=1e-4)
+    assert longer.all_losses[1][0] > -0.99
+    assert list(longer.restart) == [0]
+
+
+def test_restarts_keep_the_best(models, target):
+    gen, dis = models
+    _, label, x = target
+    result = project(gen, dis, x, label, steps=4, restarts=3, seed=5)
+    assert len(result.all_losses) == 3
+    best = [min(losses) for losses in result.all_losses]
+    assert result.loss == pytest.approx(min(best), abs=1e-6)
+    assert result.restart[0] == int(np.argmin(best))
+    assert result.losses == result.all_losses[int(np.argmin(best))]
+    again = project(gen, dis, x, label, steps=4, restarts=3, seed=5)
+    np.testing.assert_array_equal(again.z, result.z)
+    other = project(gen, dis, x, label, steps=4, restarts=1, seed=6)
+    assert not np.array_equal(other.all_losses[0], result.all_losses[0])
+
+
+def test_callback_reports_every_evaluation(models, target):
+    gen, dis = models
+    _, label, x = target
+    calls = []
+    result = project(gen, dis, x, label, steps=3, restarts=2, callback=lambda *a: calls.append(a))
+    assert [(s, r) for s, _, r in calls] == [(s, r) for r in range(2) for s in range(4)]
+    assert [loss for _, loss, r in calls if r == 1] == result.all_losses[1]
+
+
+def test_early_stop(models, target):
+    gen, dis = models
+    _, label, x = target
+    result = project(gen, dis, x, label, steps=50, early_stop_patience=2, early_stop_tol=10.0)
+    assert len(result.losses) == 3
+
+
+def test_parameters_and_state_untouched(models, target):
+    gen, dis = models
+    _, label, x = target
+    before = {}
+    for prefix, model in (("g", gen), ("d", dis)):
+        for name, p in model.namedparams():
+            before[prefix + name] = (p.array.copy(), p.grad, None if p.grad is None else p.grad.copy())
+        for name, link in model.namedlinks():
+            for key in link._persistent:
+                before[f"{prefix}{name}/{key}"] = np.array(getattr(link, key), copy=True)
+    project(gen, dis, x, label, steps=3, restarts=2, encoder=FakeEncoder(target[0]))
+    for prefix, model in (("g", gen), ("d", dis)):
+        for name, p in model.namedparams():
+            array, grad, grad_copy = before[prefix + name]
+            np.testing.assert_array_equal(p.array, array)
+            assert p.grad is grad, name
+            if grad is not None:
+                np.testing.assert_array_equal(p.grad, grad_copy)
+        for name, link in model.namedlinks():
+            for key in link._persistent:
+                np.testing.assert_array_equal(getattr(link, key), before[f"{prefix}{name}/{key}"])
+    assert "normalize_weight" not in vars(dis.block1.c1.local_link_hooks["SpectralNormalization"])
+
+
+def test_frozen_spectral_norm_is_exact(models, target):
+    _, dis = models
+    x = target[2]
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        plain = dis.feature_vector(x).array
+        with inversion.frozen_spectral_norm(dis):
+            frozen = dis.feature_vector(x).array
+    np.testing.assert_array_equal(plain, frozen)
+    with pytest.raises(RuntimeError, match="test mode"):
+        with inversion.frozen_spectral_norm(dis):
+            pass
+
+
+def test_batch_samples_are_independent(models):
+    gen, dis = models
+    z = gen.sample_z(2, seed=4)
+    x = generate(gen, z, np.array([1, 3], np.int32))
+    start = gen.sample_z(2, seed=9)
+    both = project(gen, dis, x, np.array([1, 3]), steps=3, z_init=start)
+    one = project(gen, dis, x[1:], 3, steps=3, z_init=start[1:])
+    np.testing.assert_allclose(both.z[1:], one.z, rtol=1e-4, atol=1e-5)
+    assert both.sample_losses[1] == pytest.approx(one.loss, abs=1e-5)
+    assert both.loss == pytest.approx(both.sample_losses.sum())
+
+
+def test_bad_inputs(models, target):
+    gen, dis = models
+    _, label, x = target
+    with pytest.raises(ValueError, match="32x32"):
+        project(gen, dis, np.zeros((16, 16, 3), np.uint8), 0, steps=1)
+    with pytest.raises(ValueError, match="class ids"):
+        project(gen, dis, x, 7, steps=1)
+    with pytest.raises(ValueError, match="restarts"):
+        project(gen, dis, x, 0, restarts=0)
+    with pytest.raises(ValueError, match="encoder returned"):
+        project(gen, dis, x, 0, steps=1, encoder=FakeEncoder(np.zeros((1, 3), np.float32)))
+
+
+def test_rank_and_guess_source_class(models, target):
+    gen, dis = models
+    _, label, x = target
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        scores = dis.class_scores(x).array[0]
+    ranked = rank_source_classes(dis, x, top=4)
+    assert sorted(ranked) == [0, 1, 2, 3]
+    assert list(scores[ranked]) == sorted(scores, reverse=True)
+    seen = []
+    guess = guess_source_class(gen, dis, x, candidates=2, steps=2, callback=lambda *a: seen.append(a))
+    assert guess.candidates == ranked[:2]
+    assert guess.class_id == min(guess.candidates, key=lambda c: guess.losses[c])
+    assert guess.projection.loss == guess.losses[guess.class_id]
+    assert [(c, s) for c, s, _ in seen] == [(c, s) for c in ranked[:2] for s in range(3)]

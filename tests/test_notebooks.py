@@ -1,0 +1,50 @@
+"""Execute every notebook headless with scripted strokes and the tiny random model.
+
+The notebooks assert on what they produce; a failing assertion or any error fails the test.  Outputs must
+be stripped in git (checked here too).
+"""
+import os
+import pathlib
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+pytest.importorskip("ipympl")
+
+NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+NEEDS = {"03_edit_real_photo": "neuralcollage.inversion", "05_layer_ablation": "neuralcollage.ablation"}
+
+
+def test_the_five_notebooks_exist():
+    assert [p.stem for p in NOTEBOOKS] == ["01_quickstart", "02_paint_label_map", "03_edit_real_photo",
+                                           "04_feature_blending", "05_layer_ablation"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_outputs_are_stripped(path):
+    nb = nbformat.read(str(path), as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: strip the outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes(path, tmp_path, monkeypatch):
+    if path.stem in NEEDS:
+        pytest.importorskip(NEEDS[path.stem])
+    monkeypatch.setenv("NEURALCOLLAGE_SCRIPTED", "1")
+    monkeypatch.setenv("NEURALCOLLAGE_NOTEBOOK_MODEL", os.environ.get("NEURALCOLLAGE_TEST_NOTEBOOK_MODEL", "tiny"))
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    nb = nbformat.read(str(path), as_version=4)
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    assert images, "the notebook should show figures"
+    assert list(tmp_path.iterdir()) == [], "notebooks must not write into the working directory"
