@@ -149,7 +149,8 @@ def main(argv=None):
     for mode, rows in results.items():
         if not rows:
             continue
-        out[mode] = {key: summary([r[key] for r in rows]) for key in ("release", "overlay_draw", "render", "show", "total")}
+        keys = ("release", "overlay_draw", "render", "show", "total")
+        out[mode] = {key: summary([r[key] for r in rows]) for key in keys}
         parts = ", ".join(f"{k} {v['median']:.1f}" for k, v in out[mode].items() if k != "total")
         t = out[mode]["total"]
         print(f"  {mode:5s} ({len(rows)} strokes): end of stroke -> drawn preview median {t['median']:.1f} ms, "

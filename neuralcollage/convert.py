@@ -92,9 +92,27 @@ def biggan_config(raw, *, source="config.json"):
     if "output_dim" in raw and raw["output_dim"] != resolution:
         raise ConversionError(f"{source}: output_dim {raw['output_dim']} does not match the layers, which give "
                               f"{resolution} px")
-    return dict(layers=[list(layer) for layer in layers], ch=ch, dim_z=dim_z, n_classes=n_classes,
-                attention_position=pos if 0 <= pos < len(layers) else None, eps=float(eps), n_stats=n_stats,
-                arch=None)
+    config = dict(layers=[list(layer) for layer in layers], ch=ch, dim_z=dim_z, n_classes=n_classes,
+                  attention_position=pos if 0 <= pos < len(layers) else None, eps=float(eps), n_stats=n_stats)
+    config["arch"] = preset_name(config)
+    return config
+
+
+def preset_name(config):
+    """The :data:`~neuralcollage.models.biggan.BIGGAN_PRESETS` name whose architecture ``config`` is
+    (``"biggan-deep-128"``, ...), or None."""
+    from neuralcollage.models.biggan import BIGGAN_PRESETS
+    for name, preset in BIGGAN_PRESETS.items():
+        full = {"eps": 1e-4, "n_stats": 51, **preset}
+        if all(_same(config.get(k), v) for k, v in full.items()):
+            return name
+    return None
+
+
+def _same(a, b):
+    if isinstance(b, (list, tuple)):
+        return isinstance(a, (list, tuple)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
 
 
 def _sn(prefix, out_in_shape):

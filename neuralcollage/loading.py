@@ -48,6 +48,10 @@ def _load(path, kind, arch, device, overrides, table=None):
     arrays = read_npz(path)
     record = read_config(arrays)
     source = f"snapshot {str(path)!r}"
+    if kind == "generator" and record is not None and record.get("kind") == "biggan_generator":
+        from neuralcollage.models import extra_kinds
+        kind = "biggan_generator"
+        cls, presets = extra_kinds()[kind]
     if record is not None:
         if record.get("kind") != kind:
             raise SnapshotError(f"{source} holds a {record.get('kind')}, not a {kind}")

@@ -212,10 +212,12 @@ def plot_projection_losses(losses, *, all_losses=None, ax=None, title="projectio
         ax = fig.subplots()
     else:
         fig = ax.figure
-    for i, curve in enumerate(all_losses or ()):
+    label = "other restarts"
+    for curve in all_losses or ():
         curve = numpy.asarray(curve, numpy.float64).ravel()
         if curve.size and not (curve.size == losses.size and numpy.array_equal(curve, losses)):
-            ax.plot(curve, color="0.6", lw=0.8, alpha=0.7, label="other restarts" if i == 0 else None)
+            ax.plot(curve, color="0.6", lw=0.8, alpha=0.7, label=label)
+            label = None
     ax.plot(losses, color="C0", lw=1.5, label="kept")
     if losses.size:
         ax.scatter([int(numpy.argmin(losses))], [float(numpy.min(losses))], color="C3", s=14, zorder=3,

@@ -31,9 +31,14 @@ import warnings
 
 import numpy
 
-import ipywidgets as W
-from ipympl.backend_nbagg import Canvas, FigureManager
 from matplotlib.figure import Figure
+
+try:
+    import ipywidgets as W
+    from ipympl.backend_nbagg import Canvas, FigureManager
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError(f"neuralcollage.widgets needs ipywidgets and ipympl ({exc}); install the notebook extra: "
+                      "pip install 'neuralcollage[notebook]'") from exc
 
 from neuralcollage import io as ncio
 from neuralcollage import maps, painting, plotting
@@ -65,8 +70,6 @@ def tiny_bundle(*, seed=0):
     BN tables are randomised too (``gamma ~ 1 + 0.5 N(0, 1)``, ``beta ~ 0.5 N(0, 1)``), so that painting
     a class visibly changes the image.
     """
-    import chainer  # noqa: F401  (after neuralcollage's NumPy aliases)
-
     from neuralcollage.labels import from_names
     from neuralcollage.models import Discriminator, Generator
     from neuralcollage.train.datasets import CLASS_NAMES
@@ -151,13 +154,17 @@ class PreviewScheduler:
         False renders synchronously inside :meth:`request` (deterministic scripts and tests).
     on_error : callable, optional
         ``on_error(exception)`` when ``render`` raises (default: a warning).
+    idle_exit : float
+        The worker thread ends after this many idle seconds (a later request starts a new one), so that an
+        abandoned painter does not keep a thread alive.
     """
 
-    def __init__(self, render, *, delay=0.0, threaded=True, on_error=None):
+    def __init__(self, render, *, delay=0.0, threaded=True, on_error=None, idle_exit=60.0):
         self._render = render
         self.delay = float(delay)
         self.threaded = bool(threaded)
         self._on_error = on_error
+        self.idle_exit = float(idle_exit)
         self._cond = threading.Condition()
         self._pending = False
         self._busy = False
@@ -204,21 +211,24 @@ class PreviewScheduler:
         """Stop the worker thread (a running render finishes first)."""
         with self._cond:
             self._closed = True
+            thread = self._thread
             self._cond.notify_all()
-        thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10)
 
     def _loop(self):
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._pending or self._closed)
+                if not self._cond.wait_for(lambda: self._pending or self._closed, self.idle_exit):
+                    self._thread = None
+                    return
                 while not self._closed and self.delay > 0:
                     remaining = self._last_request + self.delay - time.perf_counter()
                     if remaining <= 0:
                         break
                     self._cond.wait(remaining)
                 if self._closed:
+                    self._thread = None
                     self._cond.notify_all()
                     return
                 self._pending = False
@@ -314,6 +324,9 @@ class Painter:
         Recorded in recipes (``name``, ``sha256``, ...).
     panel_px : int
         Side in screen pixels of the paint panel and of the preview.
+    bundle : ModelBundle, optional
+        The model the generator comes from (set by :meth:`from_bundle` / :meth:`from_photo`; needed by
+        :meth:`collage_recipe`).
 
     Attributes
     ----------
@@ -331,7 +344,7 @@ class Painter:
 
     def __init__(self, generator, *, vocabulary=None, z=None, seed=0, class_id=0, blend_seed=None,
                  layers="all", blend_layers="all", mode="scbn", radius=None, hardness=0.8, debounce=0.0,
-                 threaded=True, background=None, photo=None, model_info=None, panel_px=320):
+                 threaded=True, background=None, photo=None, model_info=None, panel_px=320, bundle=None):
         from neuralcollage.backend import to_numpy
         from neuralcollage.labels import numbered
 
@@ -361,6 +374,7 @@ class Painter:
         self.erase = False
         self.label = {"scbn": (self.base_class + 1) % generator.n_classes, "blend": 1}
         self.photo = photo
+        self.bundle = bundle
         self.model_info = dict(model_info or {"name": "custom"})
         self.model_info.setdefault("arch", getattr(generator, "arch", None))
         self.model_info.setdefault("resolution", self.resolution)
@@ -398,7 +412,7 @@ class Painter:
         if sha:
             info["sha256"] = sha
         kwargs.setdefault("model_info", info)
-        return cls(bundle.generator, vocabulary=bundle.vocabulary, **kwargs)
+        return cls(bundle.generator, vocabulary=bundle.vocabulary, bundle=bundle, **kwargs)
 
     @classmethod
     def from_photo(cls, bundle, photo, *, label, mask=None, box=None, margin=0.25, steps=200, restarts=1,
@@ -414,7 +428,8 @@ class Painter:
             The class of what the photo shows (projection class and base class).
         mask : array (H, W), optional
             Region to edit: the crop is the square around it (:func:`neuralcollage.blending.square_crop_box`
-            with ``margin``).  Without mask or box: the largest centred square.
+            with ``margin``, at least the generator's resolution, as :func:`neuralcollage.collage.edit_photo`).
+            Without mask or box: the largest centred square.
         box : (top, left, side), optional
             The crop, explicitly.
         steps, restarts, seed, lr, mse_weight
@@ -437,7 +452,8 @@ class Painter:
         class_id = bundle.vocabulary.index(label)
         if box is None:
             if mask is not None:
-                box = blending.square_crop_box(mask, image_size=photo.shape[:2], margin=margin)
+                box = blending.square_crop_box(mask, image_size=photo.shape[:2], margin=margin,
+                                               min_size=gen.resolution)
             else:
                 side = min(photo.shape[:2])
                 box = ((photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2, side)
@@ -449,9 +465,13 @@ class Painter:
                                    restarts=restarts, seed=seed, callback=progress)
         context = PhotoContext(photo, box, crop, class_id, result, poisson=poisson, dilate=dilate,
                                projection_options=options)
-        kwargs.setdefault("model_info", {"name": str(bundle.name), "arch": getattr(bundle, "arch", None)})
+        info = {"name": str(bundle.name), "arch": getattr(bundle, "arch", None)}
+        sha = (getattr(bundle, "sha256", None) or {}).get("generator")
+        if sha:
+            info["sha256"] = sha
+        kwargs.setdefault("model_info", info)
         return cls(gen, vocabulary=bundle.vocabulary, z=result.z[:1], class_id=class_id, background=crop,
-                   photo=context, **kwargs)
+                   photo=context, bundle=bundle, **kwargs)
 
     def __repr__(self):
         return (f"Painter(model={self.model_info.get('name')!r}, {self.resolution}px, mode={self.mode!r}, "
@@ -579,8 +599,12 @@ class Painter:
         """Choose the label to paint: a class (name or index) in sCBN mode, a stream index in blend mode."""
         if self.mode == "scbn":
             index = self.vocabulary.index(label)
+            self.label["scbn"] = index
             if index not in [v for _, v in self._palette.options]:
-                self._search.value = ""
+                if self._search.value:
+                    self._search.value = ""
+                else:
+                    self._fill_palette()
             self._palette.value = index
         else:
             index = int(label)
@@ -642,6 +666,49 @@ class Painter:
         return painting.composite_photo(self.photo.photo, image, self.edit_mask(), self.photo.box,
                                         mode=mode or self.photo.poisson,
                                         dilate=self.photo.dilate if dilate is None else dilate)
+
+    def photo_mask(self):
+        """For a photo: the painted region at the photo's resolution, ``(H, W)`` float32 in [0, 1]."""
+        if self.photo is None:
+            raise ValueError("photo_mask() is for painters made with Painter.from_photo")
+        from neuralcollage import blending
+        top, left, side = self.photo.box
+        full = numpy.zeros(self.photo.photo.shape[:2], numpy.float32)
+        full[top:top + side, left:left + side] = numpy.clip(
+            blending.resize_to_box(self.edit_mask(), self.photo.box), 0.0, 1.0)
+        return full
+
+    def collage_recipe(self):
+        """For a photo painted with one target class (sCBN, no blend strokes): the edit as a
+        :func:`neuralcollage.collage.make_recipe` recipe, replayable by :func:`neuralcollage.collage.replay`
+        and the ``collage`` command line.
+
+        The recipe stores the painted region at the photo's resolution, which the replay resamples to the
+        crop again, so the replayed photo matches :meth:`composite` closely, not bit for bit
+        (:meth:`recipe` replays exactly and also holds multi-class and blend paintings).
+
+        Raises
+        ------
+        ValueError
+            Not a photo painter, no bundle, nothing painted, several target classes or blend strokes.
+        """
+        if self.photo is None or self.bundle is None:
+            raise ValueError("collage_recipe() is for painters made with Painter.from_photo")
+        with self._lock:
+            if not self.stream_canvas.is_blank:
+                raise ValueError("blend painting cannot be written as a collage recipe; use recipe()")
+            targets = [c for c in self.class_canvas.used_labels() if c != self.base_class]
+        if len(targets) != 1:
+            names = ", ".join(self.vocabulary.names[c] for c in targets) or "none"
+            raise ValueError(f"a collage recipe holds one target class; this painting has {names}; use recipe()")
+        from neuralcollage import collage
+        options = self.photo.projection_options
+        return collage.make_recipe(
+            self.bundle, self.photo.photo, self.photo_mask(), box=self.photo.box, z=self.z,
+            source_class=self.base_class, target_class=targets[0], layers=self._layers["scbn"], method="scbn",
+            blend_mode=self.photo.poisson, dilate=self.photo.dilate, steps=options.get("steps"),
+            restarts=options.get("restarts"), seed=options.get("seed"),
+            loss=None if self.photo.projection is None else self.photo.projection.loss)
 
     def recipe(self):
         """A replayable JSON-able recipe (:func:`neuralcollage.painting.replay_recipe`)."""
@@ -953,7 +1020,8 @@ class Painter:
         self._new_latent_button.layout.display = None if self.mode == "blend" else "none"
 
     def _set_status(self, html):
-        used = self.class_canvas.used_labels()
+        with self._lock:
+            used = self.class_canvas.used_labels()
         names = ", ".join(self.vocabulary.names[i] for i in used[:6]) + (" ..." if len(used) > 6 else "")
         self._status.value = (f"<small>{html} &middot; class strokes {len(self.class_canvas.strokes)}, blend "
                               f"strokes {len(self.stream_canvas.strokes)} &middot; classes: {names}</small>")

@@ -24,6 +24,7 @@ def make_checkpoint(folder, *, seed=0, **overrides):
     import torch
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
     from pytorch_pretrained_biggan.model import BigGANBatchNorm, SelfAttn
+    torch.set_num_threads(1)  # tiny tensors: threads only add contention on the 2-core test machines
     cfg = BigGANConfig.from_dict({**TINY_CONFIG, **overrides})
     torch.manual_seed(seed)
     model = BigGAN(cfg)

@@ -94,6 +94,17 @@ def test_result_and_deterministic_bytes(reference, tmp_path):
     assert again.sha256 == result.sha256
 
 
+def test_legacy_serialization(reference, tmp_path):
+    """The published checkpoints predate PyTorch's zip format."""
+    import torch
+    folder = tmp_path / "legacy"
+    folder.mkdir()
+    shutil.copy(reference[1] / "config.json", folder / "config.json")
+    state = torch.load(reference[1] / "pytorch_model.bin", weights_only=True)
+    torch.save(state, folder / "pytorch_model.bin", _use_new_zipfile_serialization=False)
+    assert convert_biggan(folder, tmp_path / "legacy.npz").sha256 == reference[3].sha256
+
+
 def test_load_model_by_kind(reference):
     pytest.importorskip("neuralcollage.models.classifier")
     import neuralcollage
@@ -176,6 +187,8 @@ def test_missing_torch_gives_install_hint(monkeypatch, tmp_path):
 def test_config_validation():
     cfg = biggan_config(dict(bref.TINY_CONFIG))
     assert cfg["layers"][0] == [False, 16, 16] and cfg["dim_z"] == 8 and cfg["attention_position"] == 3
+    assert cfg["arch"] == "tiny32"
+    assert biggan_config({**bref.TINY_CONFIG, "num_classes": 6})["arch"] is None
     assert biggan_config({**bref.TINY_CONFIG, "attention_layer_position": 9})["attention_position"] is None
     with pytest.raises(ConversionError, match="lacks layers"):
         biggan_config({k: v for k, v in bref.TINY_CONFIG.items() if k != "layers"})
@@ -210,9 +223,29 @@ def test_official_configs(name, resolution, n, att):
     raw = dict(output_dim=resolution, z_dim=128, class_embed_dim=128, channel_width=128, num_classes=1000,
                layers=[list(x) for x in p["layers"]], attention_layer_position=8, eps=1e-4, n_stats=51)
     cfg = biggan_config(raw)
-    assert len(cfg["layers"]) == n
+    assert len(cfg["layers"]) == n and cfg["arch"] == name
     shapes = reference_state_shapes(cfg)
     assert shapes["embeddings.weight"] == (128, 1000)
     assert shapes["generator.layers.8.snconv1x1_theta.weight_orig"] == (att // 8, att, 1, 1)
     assert f"generator.layers.{n}.conv_3.bias" in shapes
     assert f"generator.layers.{n + 1}.bn_0.scale.weight_u" not in shapes
+
+
+@pytest.mark.slow
+def test_full_width_biggan_deep_128_matches_reference(tmp_path):
+    """The published 128 px architecture at full width (random weights, ~210 MB of files, ~30 s)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("pytorch_pretrained_biggan")
+    from neuralcollage.models.biggan import BIGGAN_PRESETS
+    layers = [list(layer) for layer in BIGGAN_PRESETS["biggan-deep-128"]["layers"]]
+    model = bref.make_checkpoint(str(tmp_path / "c"), output_dim=128, z_dim=128, class_embed_dim=128,
+                                 channel_width=128, num_classes=1000, layers=layers, attention_layer_position=8)
+    result = convert_biggan(tmp_path / "c", tmp_path / "c.npz")
+    assert result.config["arch"] == "biggan-deep-128"
+    G = _load(tmp_path / "c.npz")
+    z = G.sample_z(2, seed=0, truncation=0.5)
+    soft = numpy.random.RandomState(0).dirichlet(numpy.full(1000, 0.05), 2).astype(numpy.float32)
+    for t in (1.0, 0.37):
+        for y in (numpy.array([207, 281]), soft):
+            ref = bref.reference_images(model, z, y, t)
+            assert numpy.abs(G(z, y, truncation=t).array - ref).max() < 1e-4

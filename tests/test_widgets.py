@@ -205,6 +205,20 @@ def test_scheduler_coalesces_bursts():
         s.request()
 
 
+def test_scheduler_thread_exits_when_idle_and_restarts():
+    calls = []
+    s = PreviewScheduler(lambda: calls.append(1), idle_exit=0.05)
+    s.request()
+    assert s.wait(5)
+    deadline = time.monotonic() + 5
+    while s._thread is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert s._thread is None
+    s.request()
+    assert s.wait(5) and len(calls) == 2
+    s.close()
+
+
 def test_scheduler_debounce_and_errors():
     calls, errors = [], []
     s = PreviewScheduler(lambda: calls.append(time.perf_counter()), delay=0.15, on_error=errors.append)

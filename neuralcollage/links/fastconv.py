@@ -1,36 +1,41 @@
 """CPU fast path for the convolutions, resampling and test-mode batch norms of generators and discriminators.
 
-Every function here computes exactly the same maths as the Chainer composition it replaces (up to float32
-rounding) and is used automatically on NumPy arrays only; CuPy arrays always take the standard Chainer
-functions (cuDNN). ``ENABLED = False`` switches the fast path off everywhere (for benchmarks and tests).
+Every function here computes the same maths as the Chainer composition it replaces (up to float32 rounding;
+:func:`batch_norm_relu` is bit-identical) and is used automatically on NumPy arrays only: CuPy arrays always
+take the standard Chainer functions (cuDNN). ``ENABLED = False`` switches the fast path off everywhere.
 
-What is faster and why:
+What is faster, and why:
 
 * 3x3 convolutions (stride 1, pad 1) run on a zero-padded copy of the input whose rows keep two extra
   columns, so every kernel tap is a plain offset into it: the im2col matrix is built in strips of a few MB
-  (kept in cache) by contiguous copies, in the weights' own (C, ky, kx) order, and multiplied without any
-  transposed copy. 1x1 convolutions are one matrix product with no copy at all.
+  (kept in cache) by contiguous copies, in the weights' own ``(C, ky, kx)`` order, and multiplied with no
+  transposed copy. 1x1 convolutions are matrix products with no copy at all.
 * :func:`upsample_convolution_2d` is ``conv3x3(upsample_nearest(x))`` computed on the low-resolution input:
   each of the four output phases is a 2x2 convolution with summed weights (2.25x fewer FLOPs).
-* :func:`convolution_2d_avgpool` is ``average_pooling_2d(conv3x3(x), 2)`` computed as four 2x2 convolutions
-  of the input's polyphase components with summed weights (2.25x fewer FLOPs); it is the adjoint of the
-  above, and each one's input gradient is computed by the other.
-* :func:`upsample_add` (``h + upsample_nearest(s)``) lets the 1x1 shortcut of a generator block run before
-  upsampling (4x fewer FLOPs); :func:`average_pooling_2x2` is a reshape-mean.
-* :func:`batch_norm_relu` is test-mode (s)CBN followed by ReLU in one function, bit-identical to
-  ``F.relu(gamma * F.fixed_batch_normalization(x, 1, 0, mean, var) + beta)``.
+* :func:`convolution_2d_avgpool` is ``average_pooling_2d(conv3x3(x), 2)`` computed as 2x2 convolutions of
+  the input's four polyphase components with summed weights (2.25x fewer FLOPs). It is the adjoint of the
+  previous one: each computes the other's input gradient.
+* :func:`upsample_add` (``h + upsample_nearest(s)``) lets a generator block's 1x1 shortcut run before the
+  upsampling (4x fewer FLOPs); :func:`average_pooling_2x2` lets a discriminator block's shortcut run after
+  the pooling.
+* :func:`batch_norm_relu` is test-mode (s)CBN followed by ReLU in one pass-saving function.
+* The kernels split their work over ``WORKERS`` threads that each run single-threaded BLAS (one
+  synchronisation per function instead of one per matrix product, no spinning BLAS threads), and the
+  element-wise passes are split over the same threads.
 
-All of them have backward passes with respect to every input (input, weights, bias, gamma, beta), computed
-with the same fast kernels (first order only: no double backprop).
+Every function has a backward pass with respect to all its inputs (input, weights, bias, gamma, beta),
+computed with the same kernels (first order only: no double backprop).
 
-Inside ``with constant_parameters():`` the links of this package pass their parameters as constants, so no
-parameter gradient is computed (projection only needs the gradient with respect to z), and the derived
-weights (summed phase weights, flipped transposed weights, spectrally normalised weights) are computed once
-and reused until the context exits. Parameters must not be modified inside the context.
+Inside ``with constant_parameters():`` the links of this package pass their parameters as constants, so
+no parameter gradient is computed (projection only needs the gradient with respect to z), and derived
+weights (summed phase weights, flipped transposed weights, spectrally normalised weights) are computed
+once and reused until the outermost context exits. Parameters must not be modified inside the context.
 """
 from neuralcollage import _compat  # noqa: F401
 
 import contextlib
+import os
+import threading
 import weakref
 
 import chainer
@@ -42,65 +47,29 @@ from chainer.utils import conv as conv_utils
 
 ENABLED = True
 
-#: Bytes of the im2col strip built per matrix product (a strip that stays in cache is faster than one
-#: big buffer that does not).
+#: Bytes of one im2col strip (a strip that stays in cache multiplies faster than one big buffer).
 COL_BYTES = 4 << 20
 
-#: Input pixels (h * w) below which :func:`upsample_convolution_2d` upsamples and convolves directly: at
-#: tiny resolutions the summed phase weights cost more than the FLOPs they save (unless cached).
+#: Input pixels (h * w) below which :func:`upsample_convolution_2d` upsamples and convolves directly (at
+#: tiny resolutions summing the phase weights costs more than the FLOPs it saves, unless they are cached).
 PHASE_MIN_PIXELS = 64
 
-#: Worker threads of the fast kernels (each runs single-threaded BLAS on its share of a convolution, so
-#: there is one synchronisation per convolution instead of one per matrix product). None: as many as
-#: BLAS threads (needs ``threadpoolctl``; without it BLAS threads itself and the kernels run serially).
+#: Threads of the fast kernels; None: as many as BLAS would use. The kernels split their work themselves
+#: and keep BLAS single-threaded meanwhile (needs ``threadpoolctl``; without it, or with 1, they run serially
+#: and BLAS threads itself).
 WORKERS = None
+
+#: Element count below which an element-wise pass is not split over threads.
+PARALLEL_MIN_SIZE = 1 << 16
 
 _CONFIG_KEY = "neuralcollage_constant_parameters"
 _CACHE = {}
 _DEPTH = [0]
 
 
-_POOL = {}
-
-
-def _blas_controller():
-    if "controller" not in _POOL:
-        try:
-            import threadpoolctl
-            controller = threadpoolctl.ThreadpoolController().select(user_api="blas")
-            threads = max([lib["num_threads"] for lib in controller.info()], default=1)
-        except Exception:  # noqa: BLE001 - any failure means: let BLAS thread itself
-            controller, threads = None, 1
-        _POOL["controller"], _POOL["blas_threads"] = controller, threads
-    return _POOL["controller"]
-
-
-def _workers():
-    if WORKERS is not None:
-        return max(1, int(WORKERS))
-    if _blas_controller() is None:
-        return 1
-    return _POOL["blas_threads"]
-
-
-def _parallel(fn, args):
-    """``[fn(a) for a in args]`` on worker threads with single-threaded BLAS (results discarded)."""
-    from concurrent.futures import ThreadPoolExecutor
-    pool = _POOL.get("executor")
-    if pool is None or _POOL.get("executor_size", 0) < len(args) - 1:
-        pool = _POOL["executor"] = ThreadPoolExecutor(max(1, len(args) - 1), thread_name_prefix="fastconv")
-        _POOL["executor_size"] = len(args) - 1
-    controller = _blas_controller()
-    limit = controller.limit(limits=1) if controller is not None else contextlib.nullcontext()
-    with limit:
-        futures = [pool.submit(fn, a) for a in args[1:]]
-        fn(args[0])
-        for f in futures:
-            f.result()
-
-
+# ------------------------------------------------------------------------------ switches, constant params
 def enabled_for(x):
-    """Whether the fast path applies to ``x`` (a NumPy array or a Variable holding one)."""
+    """Whether the fast path applies to ``x`` (a float NumPy array or a Variable holding one)."""
     arr = x.array if isinstance(x, chainer.Variable) else x
     return ENABLED and isinstance(arr, numpy.ndarray) and arr.dtype.kind == "f"
 
@@ -112,11 +81,16 @@ def parameters_constant():
 
 @contextlib.contextmanager
 def constant_parameters():
-    """Treat every parameter of this package's links as a constant inside the context.
+    """Treat the parameters of this package's links as constants inside the context.
 
-    No parameter gradient is computed (gradients reach inputs only, e.g. the latent ``z`` of a projection),
-    and derived weights are computed once and cached until the outermost context exits. Do not modify
-    parameters inside the context. Works on any device (the cache only serves the CPU fast path).
+    No parameter gradient is computed (gradients reach the inputs only, e.g. the latent ``z`` of a
+    projection) and derived weights are cached until the outermost context exits. Do not modify parameters
+    inside the context. Works on any device (the cache only serves the CPU fast path). Example::
+
+        with chainer.using_config("train", False), fastconv.constant_parameters():
+            for step in range(200):
+                loss = objective(gen(z, y))      # z: Variable; gen's parameters get no .grad
+                loss.backward()
     """
     _DEPTH[0] += 1
     try:
@@ -135,9 +109,13 @@ def param(p):
     return p
 
 
+def _caching(owner):
+    return owner is not None and parameters_constant()
+
+
 def _cached(owner, kind, make):
-    """``make()``, memoised on ``(owner, kind)`` while parameters are constant and ``owner`` is given."""
-    if owner is None or not parameters_constant():
+    """``make()``, memoised on ``(owner, kind)`` inside :func:`constant_parameters` when ``owner`` is given."""
+    if not _caching(owner):
         return make()
     key = (id(owner), kind)
     hit = _CACHE.get(key)
@@ -148,95 +126,111 @@ def _cached(owner, kind, make):
     return value
 
 
-def _caching(owner):
-    return owner is not None and parameters_constant()
+# ------------------------------------------------------------------------------------------------ threads
+_POOL = {}
+_LOCK = threading.Lock()
 
 
-def _array(v):
-    return v.array if isinstance(v, chainer.Variable) else v
+def _blas_controller():
+    if "controller" not in _POOL:
+        try:
+            import threadpoolctl
+            controller = threadpoolctl.ThreadpoolController().select(user_api="blas")
+            threads = max([lib["num_threads"] for lib in controller.info()], default=0)
+            if threads == 0:
+                controller = None
+        except Exception:  # noqa: BLE001 - no control over BLAS threads: let BLAS thread itself
+            controller, threads = None, 1
+        _POOL["controller"], _POOL["blas_threads"] = controller, max(1, threads)
+    return _POOL["controller"]
 
 
-# ---------------------------------------------------------------------------------------------- kernels
-# A "tap convolution" multiplies weights (O, C * T), in (c, tap) order, with T shifted windows of a flat
-# per-channel buffer (N, C, L): out[n, :, q] = sum_{c, t} W[:, c, t] * buf[n, c, q + offsets[t]].
+def _workers():
+    if WORKERS is not None:
+        return max(1, int(WORKERS))
+    if _blas_controller() is None:
+        return 1
+    return min(_POOL["blas_threads"], len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else (os.cpu_count() or 1))
 
 
-def _chunks(n, length, c, t, itemsize):
-    chunk = min(length, max(512, COL_BYTES // (c * t * itemsize)))
-    return chunk, [(i, s, min(length, s + chunk)) for i in range(n) for s in range(0, length, chunk)]
+@contextlib.contextmanager
+def single_threaded_blas():
+    """BLAS on one thread inside the context when the kernels use several threads themselves (nestable)."""
+    controller = _blas_controller()
+    if controller is None or _workers() <= 1:
+        yield
+        return
+    with _LOCK:
+        if _DEPTH_BLAS[0] == 0:
+            _DEPTH_BLAS[1] = controller.limit(limits=1)
+        _DEPTH_BLAS[0] += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _DEPTH_BLAS[0] -= 1
+            if _DEPTH_BLAS[0] == 0:
+                _DEPTH_BLAS[1].restore_original_limits()
+                _DEPTH_BLAS[1] = None
 
 
-def _fill_col(store, buf, i, s, e, offsets):
-    c = buf.shape[1]
-    t = len(offsets)
-    col = store[:c * t * (e - s)].reshape(c, t, e - s)
-    for j, off in enumerate(offsets):
-        col[:, j] = buf[i, :, s + off:e + off]
-    return col.reshape(c * t, e - s)
+_DEPTH_BLAS = [0, None]
 
 
-def _taps_matmul(buf, offsets, wmat, length):
-    n, c, _ = buf.shape
-    t = len(offsets)
-    o = wmat.shape[0]
-    out = numpy.empty((n, o, length), dtype=buf.dtype)
-    chunk, jobs = _chunks(n, length, c, t, buf.itemsize)
+def _executor(n):
+    from concurrent.futures import ThreadPoolExecutor
+    pool = _POOL.get("executor")
+    if pool is None or _POOL["executor_size"] < n:
+        pool = _POOL["executor"] = ThreadPoolExecutor(n, thread_name_prefix="neuralcollage-fastconv")
+        _POOL["executor_size"] = n
+    return pool
+
+
+def _parallel(fn, args):
+    """``fn(a)`` for every ``a`` in ``args``, one per thread (the calling thread takes the first)."""
+    if len(args) == 1:
+        fn(args[0])
+        return
+    with single_threaded_blas():
+        futures = [_executor(len(args) - 1).submit(fn, a) for a in args[1:]]
+        try:
+            fn(args[0])
+        finally:
+            for f in futures:
+                f.result()
+
+
+def _splits(n, parts):
+    bounds = numpy.linspace(0, n, parts + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def _by_channels(fn, c, size):
+    """``fn(channel_slice)`` over ``range(c)``, split over the threads when ``size`` elements are touched."""
     workers = _workers()
-    if workers > 1 and len(jobs) >= 2 * workers:
-        def run(part):
-            store = numpy.empty(c * t * chunk, dtype=buf.dtype)
-            for i, s, e in part:
-                numpy.matmul(wmat, _fill_col(store, buf, i, s, e, offsets), out=out[i, :, s:e])
-        _parallel(run, [jobs[k::workers] for k in range(workers)])
-        return out
-    store = numpy.empty(c * t * chunk, dtype=buf.dtype)
-    for i, s, e in jobs:
-        col = _fill_col(store, buf, i, s, e, offsets)
-        if workers > 1 and o >= 64 * workers:
-            rows = numpy.linspace(0, o, workers + 1).astype(int)
-
-            def run(k, col=col, i=i, s=s, e=e):
-                numpy.matmul(wmat[rows[k]:rows[k + 1]], col, out=out[i, rows[k]:rows[k + 1], s:e])
-            _parallel(run, list(range(workers)))
-        else:
-            numpy.matmul(wmat, col, out=out[i, :, s:e])
-    return out
-
-
-def _taps_corr(g, buf, offsets, length):
-    """``sum_{n, q} g[n, :, q] * buf[n, c, q + offsets[t]]`` as ``(O, C * T)``: the weight gradient."""
-    n, c, _ = buf.shape
-    t = len(offsets)
-    o = g.shape[1]
-    chunk, jobs = _chunks(n, length, c, t, buf.itemsize)
-    workers = min(_workers(), len(jobs))
-    accs = [numpy.zeros((o, c * t), dtype=buf.dtype) for _ in range(workers)]
-
-    def run(k):
-        store = numpy.empty(c * t * chunk, dtype=buf.dtype)
-        tmp = numpy.empty((o, c * t), dtype=buf.dtype)
-        for i, s, e in jobs[k::workers]:
-            numpy.matmul(g[i, :, s:e], _fill_col(store, buf, i, s, e, offsets).T, out=tmp)
-            accs[k] += tmp
-    if workers > 1:
-        _parallel(run, list(range(workers)))
+    if workers <= 1 or size < PARALLEL_MIN_SIZE or c < 2:
+        fn(slice(0, c))
     else:
-        run(0)
-    return sum(accs[1:], accs[0])
+        _parallel(fn, _splits(c, workers))
 
 
+# -------------------------------------------------------------------------------- element-wise layouts
 def _pad_flat(x):
     """``(N, C, H, W)`` zero-padded by one pixel, rows of width ``W + 2``, flat: ``(N, C, (H+2)(W+2) + 2)``."""
     n, c, h, w = x.shape
     wp = w + 2
     buf = numpy.empty((n, c, (h + 2) * wp + 2), dtype=x.dtype)
-    grid = buf[:, :, :(h + 2) * wp].reshape(n, c, h + 2, wp)
-    grid[:, :, 0] = 0
-    grid[:, :, h + 1] = 0
-    grid[:, :, 1:h + 1, 0] = 0
-    grid[:, :, 1:h + 1, wp - 1] = 0
-    buf[:, :, (h + 2) * wp:] = 0
-    grid[:, :, 1:h + 1, 1:w + 1] = x
+
+    def fill(cs):
+        grid = buf[:, cs, :(h + 2) * wp].reshape(n, -1, h + 2, wp)
+        grid[:, :, 0] = 0
+        grid[:, :, h + 1] = 0
+        grid[:, :, 1:h + 1, 0] = 0
+        grid[:, :, 1:h + 1, wp - 1] = 0
+        buf[:, cs, (h + 2) * wp:] = 0
+        grid[:, :, 1:h + 1, 1:w + 1] = x[:, cs]
+    _by_channels(fill, c, buf.size)
     return buf
 
 
@@ -244,35 +238,171 @@ def _rows(g, width):
     """``(N, C, H, W)`` -> ``(N, C, H * width)``, rows padded with zeros to ``width`` columns."""
     n, c, h, w = g.shape
     out = numpy.empty((n, c, h, width), dtype=g.dtype)
-    out[..., :w] = g
-    out[..., w:] = 0
+
+    def fill(cs):
+        out[:, cs, :, :w] = g[:, cs]
+        out[:, cs, :, w:] = 0
+    _by_channels(fill, c, out.size)
     return out.reshape(n, c, h * width)
 
 
-def _crop(out, h, w, width, bias=None, dst=None):
-    """``(N, O, h * width)`` -> its first ``w`` columns ``(N, O, h, w)`` (+ bias), contiguous or into ``dst``."""
+def _crop(out, h, w, width, bias=None):
+    """``(N, O, h * width)`` -> its first ``w`` columns, contiguous ``(N, O, h, w)`` (+ ``bias (O,)``)."""
     n, o = out.shape[:2]
     src = out.reshape(n, o, h, width)[..., :w]
-    if dst is None:
-        dst = numpy.empty((n, o, h, w), dtype=out.dtype)
-    if bias is None:
-        numpy.copyto(dst, src)
-    else:
-        numpy.add(src, bias.reshape(1, o, 1, 1), out=dst)
+    dst = numpy.empty((n, o, h, w), dtype=out.dtype)
+
+    def fill(cs):
+        if bias is None:
+            dst[:, cs] = src[:, cs]
+        else:
+            numpy.add(src[:, cs], bias[cs].reshape(1, -1, 1, 1), out=dst[:, cs])
+    _by_channels(fill, o, dst.size)
     return dst
 
 
+def _upsample(x):
+    n, c, h, w = x.shape
+    out = numpy.empty((n, c, h, 2, w, 2), dtype=x.dtype)
+
+    def fill(cs):
+        out[:, cs] = x[:, cs, :, None, :, None]
+    _by_channels(fill, c, out.size)
+    return out.reshape(n, c, 2 * h, 2 * w)
+
+
+def _polyphase(x):
+    """The four polyphase components of ``x`` padded by one pixel (H, W even), flat ``(N, C, 4 * L)``, with
+    their row width ``W/2 + 1`` and plane length ``L``."""
+    n, c, hh, ww = x.shape
+    h, w = hh // 2, ww // 2
+    wq = w + 1
+    lq = (h + 1) * wq + 1
+    buf = numpy.empty((n, c, 4, lq), dtype=x.dtype)
+
+    def fill(cs):
+        buf[:, cs, :, (h + 1) * wq:] = 0
+        planes = buf[:, cs, :, :(h + 1) * wq].reshape(n, -1, 4, h + 1, wq)
+        for p in range(2):
+            for q in range(2):
+                plane = planes[:, :, 2 * p + q]
+                plane[:, :, h if p else 0] = 0
+                plane[:, :, :, w if q else 0] = 0
+                plane[:, :, 1 - p:1 - p + h, 1 - q:1 - q + w] = x[:, cs, 1 - p::2, 1 - q::2]
+    _by_channels(fill, c, buf.size)
+    return buf.reshape(n, c, 4 * lq), wq, lq
+
+
+# ---------------------------------------------------------------------------------------- matmul kernels
+# A "tap convolution" multiplies weights (O, C * T), in (c, tap) order, with T shifted windows of a flat
+# per-channel buffer (N, C, L): out[n, :, q] = sum_{c, t} W[:, c, t] * buf[n, c, q + offsets[t]].
+
+def _fill_col(store, buf, i, s, e, offsets):
+    c, t = buf.shape[1], len(offsets)
+    col = store[:c * t * (e - s)].reshape(c, t, e - s)
+    for j, off in enumerate(offsets):
+        col[:, j] = buf[i, :, s + off:e + off]
+    return col.reshape(c * t, e - s)
+
+
+def _plan(n, length, rows, workers, itemsize):
+    """Column strips ``(i, s, e)``, a multiple of ``workers`` of them when the columns are many."""
+    chunk = max(256, COL_BYTES // (rows * itemsize))
+    per = -(-length // chunk)
+    if workers > 1 and length >= 512 * workers:
+        per = workers * -(-per // workers)
+    bounds = _splits(length, per)
+    return [(i, sl.start, sl.stop) for i in range(n) for sl in bounds], max(sl.stop - sl.start for sl in bounds)
+
+
+def _taps_matmul(buf, offsets, wmat, length):
+    n, c, _ = buf.shape
+    t, o = len(offsets), wmat.shape[0]
+    out = numpy.empty((n, o, length), dtype=buf.dtype)
+    workers = _workers()
+    jobs, chunk = _plan(n, length, c * t, workers, buf.itemsize)
+    if workers > 1 and len(jobs) >= workers and len(jobs) % workers == 0:
+        def run(part):
+            store = numpy.empty(c * t * chunk, dtype=buf.dtype)
+            for i, s, e in part:
+                numpy.matmul(wmat, _fill_col(store, buf, i, s, e, offsets), out=out[i, :, s:e])
+        _parallel(run, [jobs[k::workers] for k in range(workers)])
+        return out
+    store = numpy.empty(c * t * chunk, dtype=buf.dtype)
+    with single_threaded_blas():
+        for i, s, e in jobs:
+            col = _fill_col(store, buf, i, s, e, offsets)
+            _matmul_rows(wmat, col, out[i, :, s:e], workers)
+    return out
+
+
+def _matmul_rows(a, b, out, workers):
+    """``out[...] = a @ b``, split by rows of ``a`` over the threads when ``a`` is tall enough."""
+    if workers > 1 and a.shape[0] >= 32 * workers and a.shape[0] * b.shape[0] * b.shape[1] >= 1 << 20:
+        def run(rs):
+            numpy.matmul(a[rs], b, out=out[rs])
+        _parallel(run, _splits(a.shape[0], workers))
+    else:
+        numpy.matmul(a, b, out=out)
+
+
+def _taps_corr(g, buf, offsets, length):
+    """``sum_{n, q} g[n, :, q] * buf[n, c, q + offsets[t]]`` as ``(O, C * T)`` (a weight gradient)."""
+    n, c, _ = buf.shape
+    t, o = len(offsets), g.shape[1]
+    workers = _workers()
+    jobs, chunk = _plan(n, length, c * t, workers, buf.itemsize)
+    if workers > 1 and len(jobs) >= 2 * workers:
+        accs = [numpy.zeros((o, c * t), dtype=buf.dtype) for _ in range(workers)]
+
+        def run(k):
+            store = numpy.empty(c * t * chunk, dtype=buf.dtype)
+            tmp = numpy.empty((o, c * t), dtype=buf.dtype)
+            for i, s, e in jobs[k::workers]:
+                numpy.matmul(g[i, :, s:e], _fill_col(store, buf, i, s, e, offsets).T, out=tmp)
+                accs[k] += tmp
+        _parallel(run, list(range(workers)))
+        return sum(accs[1:], accs[0])
+    acc = numpy.zeros((o, c * t), dtype=buf.dtype)
+    tmp = numpy.empty_like(acc)
+    store = numpy.empty(c * t * chunk, dtype=buf.dtype)
+    with single_threaded_blas():
+        for i, s, e in jobs:
+            _matmul_rows(g[i, :, s:e], _fill_col(store, buf, i, s, e, offsets).T, tmp, workers)
+            acc += tmp
+    return acc
+
+
+def _matmul_1x1(wmat, x3):
+    """``wmat (O, C) @ x3 (N, C, P)`` -> ``(N, O, P)``, split over the threads."""
+    n, c, p = x3.shape
+    out = numpy.empty((n, wmat.shape[0], p), dtype=x3.dtype)
+    workers = _workers()
+    jobs, _ = _plan(n, p, c, workers, x3.itemsize)
+    if workers > 1 and len(jobs) % workers == 0 and len(jobs) >= workers:
+        def run(part):
+            for i, s, e in part:
+                numpy.matmul(wmat, x3[i, :, s:e], out=out[i, :, s:e])
+        _parallel(run, [jobs[k::workers] for k in range(workers)])
+    else:
+        with single_threaded_blas():
+            for i in range(n):
+                _matmul_rows(wmat, x3[i], out[i], workers)
+    return out
+
+
+# ------------------------------------------------------------------------------- convolution algorithms
 def _offsets3(wp):
     return [ky * wp + kx for ky in range(3) for kx in range(3)]
 
 
-def _conv3x3(x, w):
-    """``F.convolution_2d(x, w, pad=1)`` without bias: ``(N, C, H, W)``, ``(O, C, 3, 3)`` -> ``(N, O, H, W)``."""
+def _conv3x3(x, w, bias=None):
+    """``F.convolution_2d(x, w, bias, pad=1)``: ``(N, C, H, W)``, ``(O, C, 3, 3)`` -> ``(N, O, H, W)``."""
     n, c, h, wd = x.shape
     o = w.shape[0]
     wp = wd + 2
     out = _taps_matmul(_pad_flat(x), _offsets3(wp), w.reshape(o, c * 9), h * wp)
-    return out, h, wd, wp
+    return _crop(out, h, wd, wp, bias)
 
 
 def _conv3x3_grad_w(x, gy):
@@ -288,20 +418,25 @@ def _flip_t(w):
 
 
 def _up_map():
-    """``(9, 16)`` 0/1 matrix: kernel tap (ky, kx) -> (phase a, b, tap ty, tx) of the upsampled conv."""
+    """``(9, 16)`` 0/1: kernel tap ``(ky, kx)`` -> (phase ``(a, b)``, 2x2 tap ``(ty, tx)``) of the upsampled conv.
+
+    Output row ``2y + a`` with kernel row ``ky`` reads low-resolution row ``y + (a + ky - 1) // 2``, i.e. row
+    ``ty = 1 + (a + ky - 1) // 2 - a`` of the phase's 2x2 window (which starts at padded row ``y + a``).
+    """
     m = numpy.zeros((9, 16), numpy.float32)
     for ky in range(3):
         for kx in range(3):
             for a in range(2):
                 for b in range(2):
-                    ty = 1 + (a + ky - 1) // 2 - a
-                    tx = 1 + (b + kx - 1) // 2 - b
+                    ty, tx = 1 + (a + ky - 1) // 2 - a, 1 + (b + kx - 1) // 2 - b
                     m[ky * 3 + kx, (a * 2 + b) * 4 + ty * 2 + tx] = 1
     return m
 
 
 def _down_map():
-    """``(9, 16)`` 0/1 matrix: kernel tap (ky, kx) -> (polyphase p, q, tap u, v) of the 2x2 sum-pooled conv."""
+    """``(9, 16)`` 0/1: kernel tap ``(ky, kx)`` -> (polyphase ``(p, q)``, 2x2 tap ``(u, v)``) of the 2x2
+    sum-pooled conv: pooled output ``(Y, X)`` reads padded input ``(2Y + a + ky, 2X + b + kx)`` for ``a, b`` in
+    ``{0, 1}``, which is component ``((a + ky) % 2, (b + kx) % 2)`` at ``(Y + (a + ky) // 2, X + ...)``."""
     m = numpy.zeros((9, 16), numpy.float32)
     for ky in range(3):
         for kx in range(3):
@@ -316,10 +451,21 @@ UP_MAP = _up_map()
 DOWN_MAP = _down_map()
 
 
-def _summed(w, mapping):
-    """``(O, C, 3, 3)`` -> ``(O, C, 16)``: kernel taps summed into the 16 taps of ``mapping``."""
+def _summed(w, mapping, groups=1):
+    """``(O, C, 3, 3)`` -> ``groups`` arrays ``(O, C * 16 / groups)``: the kernel taps summed (``w @ mapping``)
+    into the 16 taps of ``mapping``, one contiguous array per group of its columns."""
     o, c = w.shape[:2]
-    return numpy.matmul(w.reshape(o * c, 9), mapping.astype(w.dtype, copy=False)).reshape(o, c, 16)
+    w9 = w.reshape(o, c, 9)
+    mapping = mapping.astype(w.dtype, copy=False)
+    per = 16 // groups
+    outs = [numpy.empty((o, c, per), dtype=w.dtype) for _ in range(groups)]
+
+    def run(rs):
+        rows = w9[rs].reshape(-1, 9)
+        for k, out in enumerate(outs):
+            numpy.matmul(rows, mapping[:, k * per:(k + 1) * per], out=out[rs].reshape(-1, per))
+    _by_channels(run, o, w.size * 4)
+    return [out.reshape(o, c * per) for out in outs]
 
 
 def _unsummed(g16, mapping):
@@ -328,44 +474,39 @@ def _unsummed(g16, mapping):
     return numpy.matmul(g16.reshape(o * c, 16), mapping.T.astype(g16.dtype, copy=False)).reshape(o, c, 3, 3)
 
 
-def _phase_weights(w):
-    s = _summed(w, UP_MAP)
-    o, c = w.shape[:2]
-    return [numpy.ascontiguousarray(s[:, :, 4 * p:4 * p + 4]).reshape(o, c * 4) for p in range(4)]
-
-
 def _phase_offsets(wp):
     return [[(a + ty) * wp + b + tx for ty in range(2) for tx in range(2)] for a in range(2) for b in range(2)]
 
 
-def _upsample(x):
-    n, c, h, w = x.shape
-    out = numpy.empty((n, c, h, 2, w, 2), dtype=x.dtype)
-    out[...] = x[:, :, :, None, :, None]
-    return out.reshape(n, c, 2 * h, 2 * w)
-
-
-def _up_conv3x3(x, w, phases=None):
-    """``conv3x3(upsample_nearest(x), w)`` without bias; ``phases``: summed weights or None (direct)."""
-    n, c, h, wd = x.shape
+def _up_conv3x3(x, w=None, phases=None, bias=None):
+    """``F.convolution_2d(upsample_nearest(x), w, bias, pad=1)``; by phases when ``phases`` (the four summed
+    weights ``(O, 4C)``) are given, else directly."""
     if phases is None:
-        out, hh, ww, wp = _conv3x3(_upsample(x), w)
-        return _crop(out, hh, ww, wp)
+        return _conv3x3(_upsample(x), w, bias)
+    n, c, h, wd = x.shape
     o = phases[0].shape[0]
     wp = wd + 2
     buf = _pad_flat(x)
+    outs = [_taps_matmul(buf, offsets, wph, h * wp).reshape(n, o, h, wp)
+            for offsets, wph in zip(_phase_offsets(wp), phases)]
     y = numpy.empty((n, o, h, 2, wd, 2), dtype=x.dtype)
-    for p, offsets in enumerate(_phase_offsets(wp)):
-        out = _taps_matmul(buf, offsets, phases[p], h * wp)
-        numpy.copyto(y[:, :, :, p // 2, :, p % 2], out.reshape(n, o, h, wp)[..., :wd])
+
+    def fill(cs):
+        for p, out in enumerate(outs):
+            dst = y[:, cs, :, p // 2, :, p % 2]
+            if bias is None:
+                dst[...] = out[:, cs, :, :wd]
+            else:
+                numpy.add(out[:, cs, :, :wd], bias[cs].reshape(1, -1, 1, 1), out=dst)
+    _by_channels(fill, o, y.size)
     return y.reshape(n, o, 2 * h, 2 * wd)
 
 
 def _up_conv3x3_grad_w(x, gy, direct):
-    n, c, h, wd = x.shape
-    o = gy.shape[1]
     if direct:
         return _conv3x3_grad_w(_upsample(x), gy)
+    n, c, h, wd = x.shape
+    o = gy.shape[1]
     wp = wd + 2
     buf = _pad_flat(x)
     g16 = numpy.empty((o, c, 16), dtype=x.dtype)
@@ -375,41 +516,19 @@ def _up_conv3x3_grad_w(x, gy, direct):
     return _unsummed(g16, UP_MAP)
 
 
-def _polyphase(x):
-    """Polyphase components of ``x`` padded by one pixel (H, W even): ``(N, C, 4 * L)`` flat, and the row
-    width ``W/2 + 1`` and plane length ``L`` of each component."""
-    n, c, hh, ww = x.shape
-    h, w = hh // 2, ww // 2
-    wq = w + 1
-    lq = (h + 1) * wq + 1
-    buf = numpy.empty((n, c, 4, lq), dtype=x.dtype)
-    buf[..., (h + 1) * wq:] = 0
-    planes = buf[..., :(h + 1) * wq].reshape(n, c, 4, h + 1, wq)
-    for p in range(2):
-        for q in range(2):
-            plane = planes[:, :, 2 * p + q]
-            r0, c0 = 1 - p, 1 - q
-            plane[:, :, h if p else 0] = 0
-            plane[:, :, :, w if q else 0] = 0
-            plane[:, :, r0:r0 + h, c0:c0 + w] = x[:, :, 1 - p::2, 1 - q::2]
-    return buf.reshape(n, c, 4 * lq), wq, lq
-
-
 def _down_offsets(wq, lq):
     return [(p * 2 + q) * lq + u * wq + v for p in range(2) for q in range(2) for u in range(2) for v in range(2)]
 
 
-def _conv3x3_sumpool(x, wsum):
-    """``sum_pool_2x2(conv3x3(x, w))`` from summed weights ``wsum = _summed(w, DOWN_MAP)`` (O, C, 16)."""
+def _conv3x3_sumpool(x, wsum, bias=None):
+    """``sum_pool_2x2(conv3x3(x, w))`` (+ bias) from ``wsum = _summed(w, DOWN_MAP)[0]`` ``(O, 16C)``."""
     n, c, hh, ww = x.shape
-    o = wsum.shape[0]
     buf, wq, lq = _polyphase(x)
-    out = _taps_matmul(buf, _down_offsets(wq, lq), wsum.reshape(o, c * 16), (hh // 2) * wq)
-    return out, hh // 2, ww // 2, wq
+    out = _taps_matmul(buf, _down_offsets(wq, lq), wsum, (hh // 2) * wq)
+    return _crop(out, hh // 2, ww // 2, wq, bias)
 
 
 def _conv3x3_sumpool_grad_w(x, gy):
-    """Gradient of ``sum_pool_2x2(conv3x3(x, w))`` with respect to ``w``."""
     n, c, hh, ww = x.shape
     o = gy.shape[1]
     buf, wq, lq = _polyphase(x)
@@ -418,23 +537,25 @@ def _conv3x3_sumpool_grad_w(x, gy):
 
 
 def _sum_to(a, shape):
-    if a.shape == tuple(shape):
+    shape = tuple(shape)
+    if a.shape == shape:
         return a
     lead = a.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and a.shape[i + lead] != 1)
-    out = a.sum(axis=axes, keepdims=True)
-    if lead:
-        out = out.reshape(out.shape[lead:])
-    return out.reshape(shape)
+    return a.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 def _var(a):
     return None if a is None else chainer.Variable(a)
 
 
-# ------------------------------------------------------------------------------------------ function nodes
+def _quarter(w):
+    return w * w.dtype.type(0.25)
+
+
+# ---------------------------------------------------------------------------------------- function nodes
 class Convolution2DFunction(function_node.FunctionNode):
-    """``F.convolution_2d(x, W, b, stride=1, pad=pad)`` on the CPU."""
+    """``F.convolution_2d(x, W, b, stride=1, pad=pad)`` on the CPU (fast for 3x3/pad 1 and 1x1/pad 0)."""
 
     def __init__(self, pad, owner=None):
         self.pad = pad
@@ -455,21 +576,19 @@ class Convolution2DFunction(function_node.FunctionNode):
         n, c, h, wd = x.shape
         o = w.shape[0]
         kind = self._kind(w)
-        if kind == "1x1":
-            y = numpy.matmul(w.reshape(o, c), x.reshape(n, c, h * wd))
-            if b is not None:
-                y += b.reshape(1, o, 1)
-            return y.reshape(n, o, h, wd),
-        if kind == "3x3":
-            out, h, wd, wp = _conv3x3(x, w)
-            return _crop(out, h, wd, wp, b),
-        kh, kw = w.shape[2:]
-        col = conv_utils.im2col_cpu(x, kh, kw, 1, 1, self.pad, self.pad)
-        oh, ow = col.shape[4:]
-        y = numpy.matmul(w.reshape(o, -1), col.reshape(n, c * kh * kw, oh * ow))
+        with single_threaded_blas():
+            if kind == "3x3":
+                return _conv3x3(x, w, b),
+            if kind == "1x1":
+                y = _matmul_1x1(w.reshape(o, c), x.reshape(n, c, h * wd))
+            else:
+                kh, kw = w.shape[2:]
+                col = conv_utils.im2col_cpu(x, kh, kw, 1, 1, self.pad, self.pad)
+                h, wd = col.shape[4:]
+                y = numpy.matmul(w.reshape(o, -1), col.reshape(n, c * kh * kw, h * wd))
         if b is not None:
             y += b.reshape(1, o, 1)
-        return y.reshape(n, o, oh, ow),
+        return y.reshape(n, o, h, wd),
 
     def backward(self, indexes, grad_outputs):
         x, w = (v.array for v in self.get_retained_inputs())
@@ -478,33 +597,32 @@ class Convolution2DFunction(function_node.FunctionNode):
         o, _, kh, kw = w.shape
         kind = self._kind(w)
         gx = gw = gb = None
-        if 0 in indexes:
-            if kind == "1x1":
-                gx = numpy.matmul(w.reshape(o, c).T, gy.reshape(n, o, h * wd)).reshape(x.shape)
-            elif kind == "3x3":
-                wt = _cached(self.owner, "flip_t", lambda: _flip_t(w))
-                out, _, _, wp = _conv3x3(gy, wt)
-                gx = _crop(out, h, wd, wp)
-            else:
-                oh, ow = gy.shape[2:]
-                gcol = numpy.matmul(w.reshape(o, -1).T, gy.reshape(n, o, oh * ow))
-                gx = conv_utils.col2im_cpu(gcol.reshape(n, c, kh, kw, oh, ow), 1, 1, self.pad, self.pad, h, wd)
-        if 1 in indexes:
-            if kind == "1x1":
-                gw = numpy.matmul(gy.reshape(n, o, -1), x.reshape(n, c, -1).transpose(0, 2, 1)).sum(axis=0)
-                gw = gw.reshape(w.shape)
-            elif kind == "3x3":
-                gw = _conv3x3_grad_w(x, gy)
-            else:
-                col = conv_utils.im2col_cpu(x, kh, kw, 1, 1, self.pad, self.pad)
-                gw = numpy.tensordot(gy, col, ((0, 2, 3), (0, 4, 5))).reshape(w.shape)
+        with single_threaded_blas():
+            if 0 in indexes:
+                if kind == "3x3":
+                    gx = _conv3x3(gy, _cached(self.owner, "flip_t", lambda: _flip_t(w)))
+                elif kind == "1x1":
+                    gx = _matmul_1x1(w.reshape(o, c).T, gy.reshape(n, o, h * wd)).reshape(x.shape)
+                else:
+                    oh, ow = gy.shape[2:]
+                    gcol = numpy.matmul(w.reshape(o, -1).T, gy.reshape(n, o, oh * ow))
+                    gx = conv_utils.col2im_cpu(gcol.reshape(n, c, kh, kw, oh, ow), 1, 1, self.pad, self.pad,
+                                               h, wd)
+            if 1 in indexes:
+                if kind == "3x3":
+                    gw = _conv3x3_grad_w(x, gy)
+                elif kind == "1x1":
+                    gw = _taps_corr(gy.reshape(n, o, -1), x.reshape(n, c, -1), [0], h * wd).reshape(w.shape)
+                else:
+                    col = conv_utils.im2col_cpu(x, kh, kw, 1, 1, self.pad, self.pad)
+                    gw = numpy.tensordot(gy, col, ((0, 2, 3), (0, 4, 5))).reshape(w.shape)
         if 2 in indexes:
             gb = gy.sum(axis=(0, 2, 3))
         return tuple(_var(g) for g in (gx, gw, gb)[:len(self.inputs)])
 
 
 class UpsampleConvolution2DFunction(function_node.FunctionNode):
-    """``F.convolution_2d(upsample_nearest_2x(x), W, b, pad=1)`` for 3x3 ``W``, on the CPU."""
+    """``F.convolution_2d(upsample_nearest(x), W, b, pad=1)`` for 3x3 ``W`` on the CPU, by output phases."""
 
     def __init__(self, owner=None):
         self.owner = owner
@@ -513,31 +631,30 @@ class UpsampleConvolution2DFunction(function_node.FunctionNode):
         self.retain_inputs((0, 1))
         x, w = inputs[:2]
         b = inputs[2] if len(inputs) == 3 else None
-        h, wd = x.shape[2:]
-        self.direct = h * wd < PHASE_MIN_PIXELS and not _caching(self.owner)
-        phases = None if self.direct else _cached(self.owner, "phases", lambda: _phase_weights(w))
-        y = _up_conv3x3(x, w, phases)
-        if b is not None:
-            y += b.reshape(1, -1, 1, 1)
-        return y,
+        self.direct = x.shape[2] * x.shape[3] < PHASE_MIN_PIXELS and not _caching(self.owner)
+        with single_threaded_blas():
+            if self.direct:
+                return _up_conv3x3(x, w, bias=b),
+            phases = _cached(self.owner, "phases", lambda: _summed(w, UP_MAP, groups=4))
+            return _up_conv3x3(x, phases=phases, bias=b),
 
     def backward(self, indexes, grad_outputs):
         x, w = (v.array for v in self.get_retained_inputs())
         gy = grad_outputs[0].array
         gx = gw = gb = None
-        if 0 in indexes:
-            wsum = _cached(self.owner, "flip_t_down", lambda: _summed(_flip_t(w), DOWN_MAP))
-            out, h, wd, wq = _conv3x3_sumpool(gy, wsum)
-            gx = _crop(out, h, wd, wq)
-        if 1 in indexes:
-            gw = _up_conv3x3_grad_w(x, gy, self.direct)
+        with single_threaded_blas():
+            if 0 in indexes:
+                wsum = _cached(self.owner, "flip_t_down", lambda: _summed(_flip_t(w), DOWN_MAP)[0])
+                gx = _conv3x3_sumpool(gy, wsum)
+            if 1 in indexes:
+                gw = _up_conv3x3_grad_w(x, gy, self.direct)
         if 2 in indexes:
             gb = gy.sum(axis=(0, 2, 3))
         return tuple(_var(g) for g in (gx, gw, gb)[:len(self.inputs)])
 
 
 class Convolution2DAvgPoolFunction(function_node.FunctionNode):
-    """``F.average_pooling_2d(F.convolution_2d(x, W, b, pad=1), 2)`` for 3x3 ``W`` and even H, W, on the CPU."""
+    """``F.average_pooling_2d(F.convolution_2d(x, W, b, pad=1), 2)`` for 3x3 ``W``, even H and W, on the CPU."""
 
     def __init__(self, owner=None):
         self.owner = owner
@@ -546,46 +663,56 @@ class Convolution2DAvgPoolFunction(function_node.FunctionNode):
         self.retain_inputs((0, 1))
         x, w = inputs[:2]
         b = inputs[2] if len(inputs) == 3 else None
-        wsum = _cached(self.owner, "down", lambda: _summed(w * w.dtype.type(0.25), DOWN_MAP))
-        out, h, wd, wq = _conv3x3_sumpool(x, wsum)
-        return _crop(out, h, wd, wq, b),
+        with single_threaded_blas():
+            wsum = _cached(self.owner, "down", lambda: _summed(_quarter(w), DOWN_MAP)[0])
+            return _conv3x3_sumpool(x, wsum, b),
 
     def backward(self, indexes, grad_outputs):
         x, w = (v.array for v in self.get_retained_inputs())
         gy = grad_outputs[0].array
         gx = gw = gb = None
-        if 0 in indexes:
-            h, wd = gy.shape[2:]
-            direct = h * wd < PHASE_MIN_PIXELS and not _caching(self.owner)
-            phases = None if direct else _cached(
-                self.owner, "flip_t_phases", lambda: _phase_weights(_flip_t(w) * w.dtype.type(0.25)))
-            gx = _up_conv3x3(gy, _flip_t(w) * w.dtype.type(0.25) if direct else None, phases)
-        if 1 in indexes:
-            gw = _conv3x3_sumpool_grad_w(x, gy) * w.dtype.type(0.25)
+        with single_threaded_blas():
+            if 0 in indexes:
+                if gy.shape[2] * gy.shape[3] < PHASE_MIN_PIXELS and not _caching(self.owner):
+                    gx = _up_conv3x3(gy, _quarter(_flip_t(w)))
+                else:
+                    phases = _cached(self.owner, "flip_t_phases",
+                                     lambda: _summed(_quarter(_flip_t(w)), UP_MAP, groups=4))
+                    gx = _up_conv3x3(gy, phases=phases)
+            if 1 in indexes:
+                gw = _quarter(_conv3x3_sumpool_grad_w(x, gy))
         if 2 in indexes:
             gb = gy.sum(axis=(0, 2, 3))
         return tuple(_var(g) for g in (gx, gw, gb)[:len(self.inputs)])
 
 
 class UpsampleAdd(function_node.FunctionNode):
-    """``h + upsample_nearest_2x(s)``."""
+    """``h + upsample_nearest(s)`` for ``h (N, C, 2H, 2W)``, ``s (N, C, H, W)``."""
 
     def forward(self, inputs):
         h, s = inputs
         n, c, hh, ww = h.shape
-        y = h.copy()
-        y.reshape(n, c, hh // 2, 2, ww // 2, 2)[...] += s[:, :, :, None, :, None]
+        y = numpy.empty_like(h)
+        h6 = h.reshape(n, c, hh // 2, 2, ww // 2, 2)
+        y6 = y.reshape(h6.shape)
+
+        def fill(cs):
+            numpy.add(h6[:, cs], s[:, cs, :, None, :, None], out=y6[:, cs])
+        _by_channels(fill, c, y.size)
         return y,
 
     def backward(self, indexes, grad_outputs):
-        gy = grad_outputs[0].array
-        n, c, hh, ww = gy.shape
-        gs = gy.reshape(n, c, hh // 2, 2, ww // 2, 2).sum(axis=(3, 5)) if 1 in indexes else None
-        return grad_outputs[0] if 0 in indexes else None, _var(gs)
+        gh = grad_outputs[0] if 0 in indexes else None
+        gs = None
+        if 1 in indexes:
+            gy = grad_outputs[0].array
+            n, c, hh, ww = gy.shape
+            gs = gy.reshape(n, c, hh // 2, 2, ww // 2, 2).sum(axis=(3, 5))
+        return gh, _var(gs)
 
 
 class AveragePooling2x2(function_node.FunctionNode):
-    """``F.average_pooling_2d(x, 2)`` for even H, W."""
+    """``F.average_pooling_2d(x, 2)`` for even H and W."""
 
     def forward(self, inputs):
         x, = inputs
@@ -595,58 +722,62 @@ class AveragePooling2x2(function_node.FunctionNode):
         return y,
 
     def backward(self, indexes, grad_outputs):
-        gy = grad_outputs[0].array * grad_outputs[0].dtype.type(0.25)
-        return chainer.Variable(_upsample(gy)),
+        return chainer.Variable(_upsample(_quarter(grad_outputs[0].array))),
 
 
 class BatchNormReLU(function_node.FunctionNode):
-    """``relu(gamma * (x - mean) / sqrt(var + eps) + beta)``: test-mode (s)CBN then ReLU.
+    """``relu(gamma * ((x - mean) * inv_std) + beta)``, ``inv_std = sqrt(1 / (var + eps))``: test-mode (s)CBN
+    then ReLU, with Chainer's operations in Chainer's order (bit-identical to ``F.fixed_batch_normalization``
+    with unit scale, the affine transform and ``F.relu``).
 
-    ``gamma``/``beta`` broadcast against ``x (N, C, H, W)``: ``(N, C, 1, 1)`` or ``(N, C, H, W)``.
-    ``mean``/``var`` ``(C,)`` are constants. Same operations in the same order as Chainer's
-    ``fixed_batch_normalization`` (with unit scale) followed by the affine transform and ``F.relu``.
+    ``x (N, C, H, W)``; ``gamma``, ``beta`` ``(N, C, 1, 1)`` or ``(N, C, H, W)``; ``mean``, ``var`` ``(C,)``
+    constants.
     """
 
     def __init__(self, mean, var, eps):
         self.mean = mean
-        self.eps = eps
-        var = var + eps
-        inv_var = numpy.reciprocal(var)
+        inv_var = numpy.reciprocal(var + eps)
         self.inv_std = numpy.sqrt(inv_var, dtype=inv_var.dtype)
 
-    def _xhat(self, x):
-        c = x.shape[1]
-        xhat = x - self.mean.reshape(1, c, 1, 1)
-        xhat *= self.inv_std.reshape(1, c, 1, 1)
-        return xhat
+    def _xhat(self, x, cs, out=None):
+        out = numpy.subtract(x[:, cs], self.mean[cs].reshape(1, -1, 1, 1), out=out)
+        out *= self.inv_std[cs].reshape(1, -1, 1, 1)
+        return out
 
     def forward(self, inputs):
         self.retain_inputs((0, 1))
         x, gamma, beta = inputs
-        y = self._xhat(x)
-        y *= gamma
-        y += beta
-        numpy.maximum(y, 0, out=y, dtype=y.dtype)
+        y = numpy.empty_like(x)
+
+        def fill(cs):
+            out = self._xhat(x, cs, y[:, cs])
+            out *= gamma[:, cs]
+            out += beta[:, cs]
+            numpy.maximum(out, 0, out=out, dtype=out.dtype)
+        _by_channels(fill, x.shape[1], x.size)
         self.retain_outputs((0,))
         return y,
 
     def backward(self, indexes, grad_outputs):
         x, gamma = (v.array for v in self.get_retained_inputs())
         y = self.get_retained_outputs()[0].array
-        g = grad_outputs[0].array * (y > 0)
+        gy = grad_outputs[0].array
         c = x.shape[1]
-        gx = ggamma = gbeta = None
-        if 0 in indexes:
-            gx = g * gamma
-            gx *= self.inv_std.reshape(1, c, 1, 1)
-        if 1 in indexes:
-            ggamma = _sum_to(g * self._xhat(x), gamma.shape)
-        if 2 in indexes:
-            gbeta = _sum_to(g, self.inputs[2].shape)
+        g = numpy.empty_like(gy)
+        gx = numpy.empty_like(x) if 0 in indexes else None
+
+        def fill(cs):
+            numpy.multiply(gy[:, cs], y[:, cs] > 0, out=g[:, cs])
+            if gx is not None:
+                numpy.multiply(g[:, cs], gamma[:, cs], out=gx[:, cs])
+                gx[:, cs] *= self.inv_std[cs].reshape(1, -1, 1, 1)
+        _by_channels(fill, c, x.size)
+        ggamma = _sum_to(g * self._xhat(x, slice(None)), gamma.shape) if 1 in indexes else None
+        gbeta = _sum_to(g, self.inputs[2].shape) if 2 in indexes else None
         return _var(gx), _var(ggamma), _var(gbeta)
 
 
-# ----------------------------------------------------------------------------------------- public functions
+# ------------------------------------------------------------------------------------- public functions
 def _inputs(x, w, b):
     return (x, w) if b is None else (x, w, b)
 
@@ -654,8 +785,8 @@ def _inputs(x, w, b):
 def convolution_2d(x, W, b=None, *, pad=0, owner=None):
     """``F.convolution_2d(x, W, b, stride=1, pad=pad)``; the fast path on NumPy arrays.
 
-    ``owner``: an object whose lifetime identifies ``W`` (the link's Parameter), allowing derived weights to
-    be cached inside :func:`constant_parameters`.
+    ``owner``: an object whose identity stands for ``W``'s values (the link's parameter array), allowing
+    derived weights to be cached inside :func:`constant_parameters`.
     """
     if not enabled_for(x):
         return F.convolution_2d(x, W, b, stride=1, pad=pad)
@@ -663,7 +794,7 @@ def convolution_2d(x, W, b=None, *, pad=0, owner=None):
 
 
 def upsample_nearest(x):
-    """Nearest-neighbour 2x upsampling ``(N, C, H, W)`` -> ``(N, C, 2H, 2W)`` (any device)."""
+    """Nearest-neighbour 2x upsampling ``(N, C, H, W)`` -> ``(N, C, 2H, 2W)`` (standard Chainer functions)."""
     n, c, h, w = x.shape
     x = F.reshape(x, (n, c, h, 1, w, 1))
     x = F.broadcast_to(x, (n, c, h, 2, w, 2))
@@ -671,22 +802,22 @@ def upsample_nearest(x):
 
 
 def upsample_convolution_2d(x, W, b=None, *, owner=None):
-    """``F.convolution_2d(upsample_nearest(x), W, b, pad=1)`` for 3x3 kernels; fast on NumPy arrays."""
+    """``F.convolution_2d(upsample_nearest(x), W, b, pad=1)`` for 3x3 ``W``; by phases on NumPy arrays."""
     if not enabled_for(x) or W.shape[2:] != (3, 3):
         return F.convolution_2d(upsample_nearest(x), W, b, stride=1, pad=1)
     return UpsampleConvolution2DFunction(owner).apply(_inputs(x, W, b))[0]
 
 
 def convolution_2d_avgpool(x, W, b=None, *, owner=None):
-    """``F.average_pooling_2d(F.convolution_2d(x, W, b, pad=1), 2)`` for 3x3 kernels; fast on NumPy arrays
-    with even height and width."""
+    """``F.average_pooling_2d(F.convolution_2d(x, W, b, pad=1), 2)`` for 3x3 ``W``; by polyphase components
+    on NumPy arrays of even height and width."""
     if not enabled_for(x) or W.shape[2:] != (3, 3) or x.shape[2] % 2 or x.shape[3] % 2:
         return F.average_pooling_2d(F.convolution_2d(x, W, b, stride=1, pad=1), 2)
     return Convolution2DAvgPoolFunction(owner).apply(_inputs(x, W, b))[0]
 
 
 def average_pooling_2x2(x):
-    """``F.average_pooling_2d(x, 2)``; fast on NumPy arrays with even height and width."""
+    """``F.average_pooling_2d(x, 2)``; a reshape-mean on NumPy arrays of even height and width."""
     if not enabled_for(x) or x.shape[2] % 2 or x.shape[3] % 2:
         return F.average_pooling_2d(x, 2)
     return AveragePooling2x2().apply((x,))[0]
@@ -700,10 +831,11 @@ def upsample_add(h, s):
 
 
 def batch_norm_relu(x, gamma, beta, mean, var, *, eps):
-    """``F.relu(gamma * F.fixed_batch_normalization(x, 1, 0, mean, var, eps) + beta)``.
+    """``F.relu(gamma * F.fixed_batch_normalization(x, 1, 0, mean, var, eps) + beta)`` (test-mode sCBN).
 
-    ``x (N, C, H, W)``; ``gamma``, ``beta``: ``(N, C)`` or ``(N, C, H, W)`` (Variables or arrays);
-    ``mean``, ``var``: ``(C,)`` arrays (constants). One fused function on NumPy arrays.
+    ``x (N, C, H, W)``; ``gamma``, ``beta``: ``(N, C)`` or ``(N, C, H, W)`` Variables or arrays; ``mean``,
+    ``var``: ``(C,)`` arrays (constants). One fused function on NumPy arrays, bit-identical to the
+    standard composition.
     """
     n, c = x.shape[:2]
     if gamma.ndim == 2:
@@ -711,39 +843,39 @@ def batch_norm_relu(x, gamma, beta, mean, var, *, eps):
         beta = F.reshape(beta, (n, c, 1, 1))
     if not enabled_for(x):
         xp = chainer.backend.get_array_module(x)
-        ones = xp.ones(c, dtype=x.dtype)
-        zeros = xp.zeros(c, dtype=x.dtype)
+        ones, zeros = xp.ones(c, dtype=x.dtype), xp.zeros(c, dtype=x.dtype)
         xhat = F.fixed_batch_normalization(x, ones, zeros, mean, var, eps=eps)
         return F.relu(F.broadcast_to(gamma, x.shape) * xhat + F.broadcast_to(beta, x.shape))
     return BatchNormReLU(mean, var, eps).apply((x, gamma, beta))[0]
 
 
 class Convolution2D(L.Convolution2D):
-    """``L.Convolution2D`` (stride 1, same parameters and keys) running the fast functions.
+    """``L.Convolution2D`` (stride 1; same parameters and snapshot keys) running the fast functions.
 
     ``link(x)`` is the convolution, ``link(x, upsample=True)`` the convolution of the 2x nearest-upsampled
     input (:func:`upsample_convolution_2d`), ``link(x, pool=True)`` the 2x2 average-pooled convolution
-    (:func:`convolution_2d_avgpool`). Link hooks (spectral norm) run as usual; inside
-    :func:`constant_parameters` a spectral-norm hook's normalised weight is computed once and reused.
+    (:func:`convolution_2d_avgpool`). Link hooks (spectral norm) run as usual, except inside
+    :func:`constant_parameters` in test mode, where a spectral-norm hook's normalised weight is computed once
+    (with the stored ``u``, which test mode never updates) and reused.
     """
 
     def __init__(self, in_channels, out_channels, ksize, *, pad=0, initialW=None, nobias=False):
         super().__init__(in_channels, out_channels, ksize, stride=1, pad=pad, nobias=nobias, initialW=initialW)
 
     def __call__(self, x, **kwargs):
-        hook = self._frozen_spectral_norm()
+        hook = self._frozen_spectral_norm(x)
         if hook is None:
             return super().__call__(x, **kwargs)
-        w = _cached(self.W.array, "spectral_norm", lambda: _array(hook.normalize_weight(self)))
+        w = _cached(self.W.array, "spectral_norm", lambda: hook.normalize_weight(self).array)
         return self._forward(x, w, **kwargs)
 
-    def _frozen_spectral_norm(self):
-        """The spectral-norm hook, when it is this link's only hook and its result can be cached."""
+    def _frozen_spectral_norm(self, x):
+        """This link's spectral-norm hook when it is its only hook and its result may be cached, else None."""
         if not parameters_constant() or chainer.config.train or chainer._get_link_hooks():
             return None
         hooks = self.local_link_hooks
         hook = hooks.get("SpectralNormalization") if len(hooks) == 1 else None
-        if hook is None or not getattr(hook, "_initialized", False) or not enabled_for(self.W):
+        if hook is None or not getattr(hook, "_initialized", False) or not enabled_for(x):
             return None
         return hook
 

@@ -118,12 +118,11 @@ class SpatialConditionalBatchNormalization(chainer.Chain):
         present = xp.nonzero(xp.any(maps != 0, axis=(0, 2, 3)))[0]
         maps = maps[:, present].astype(self.gammas.W.dtype, copy=False)
         n, k, h, w = maps.shape
-        flat = maps.transpose(0, 2, 3, 1).reshape(n * h * w, k)
+        flat = maps.reshape(n, k, h * w)
 
         def per_pixel(table):
             rows = F.get_item(table, present)
-            out = F.matmul(flat, rows)
-            return F.transpose(F.reshape(out, (n, h, w, self.size)), (0, 3, 1, 2))
+            return F.reshape(F.matmul(rows, flat, transa=True), (n, self.size, h, w))
 
         return per_pixel(fastconv.param(self.gammas.W)), per_pixel(fastconv.param(self.betas.W))
 
