@@ -5,15 +5,17 @@ ch=48, 143 classes), batch 1, and measures in one run, interleaved so that load 
 
 * a plain generation ``G(z, c)`` (test mode, no graph) and a discriminator feature pass;
 * one projection step of :func:`neuralcollage.project` (forward through G and D with a graph, the gradient
-  with respect to z only, the Adam update): the time between two progress callbacks;
+  with respect to z only, the Adam update): the time between the second and third progress callbacks (the
+  first step of a run also fills the caches of derived weights);
 * one full photo edit (:func:`neuralcollage.collage.edit_photo`, ``--edit-steps`` projection steps, source
   class given) on a synthetic photo, in total and per step;
 * a breakdown of one step (G forward, D forward + loss, D backward, G backward) and, with
   ``--with-backward``, a step computing every parameter gradient as the original code did.
 
-Wall-clock and process CPU time are both printed (CPU time is steadier on a loaded machine; with several
-BLAS threads it sums their time).  Run ``python benchmarks/bench_projection.py --help`` for the options,
-e.g. ``--arch tiny32`` or ``--ch 8`` for a quick run.
+Wall-clock and process CPU time are both printed.  CPU time is steadier on a loaded machine with
+``--threads 1``; with several BLAS threads it sums their time, including threads spinning while they wait.
+Run ``python benchmarks/bench_projection.py --help`` for the options, e.g. ``--arch tiny32`` or ``--ch 8``
+for a quick run.
 """
 import argparse
 import os
@@ -108,24 +110,24 @@ def main(argv=None):
             dis.feature_vector(target)
         record("D feature pass", clock.lap())
 
-    def projection_steps(steps, name):
+    def projection_step():
         stamps = []
-        project(gen, dis, target, label, steps=steps, seed=args.seed,
+        project(gen, dis, target, label, steps=3, seed=args.seed,
                 callback=lambda step, loss, restart: stamps.append(clock.now()))
-        for (w0, c0), (w1, c1) in zip(stamps[:-2], stamps[1:-1]):
-            record(name, (w1 - w0, c1 - c0))
+        (w0, c0), (w1, c1) = stamps[1:3]
+        record("projection step", (w1 - w0, c1 - c0))
 
     print(f"{args.arch} {r}px ch={gen.ch} classes={gen.n_classes} dim_z={gen.dim_z}, batch 1, "
           f"{'GPU ' + str(args.gpu) if args.gpu is not None else 'CPU'}, threads="
           f"{os.environ.get('OPENBLAS_NUM_THREADS') or os.environ.get('OMP_NUM_THREADS') or 'default'}",
           flush=True)
     generation()
-    projection_steps(2, "warm-up")
+    projection_step()
     times.clear()
     for _ in range(args.repeat):
         generation()
         feature_pass()
-        projection_steps(2, "projection step")
+        projection_step()
 
     if args.edit_steps > 0:
         rng = numpy.random.RandomState(args.seed)
@@ -144,7 +146,7 @@ def main(argv=None):
         total = clock.lap()
         record(f"full edit ({args.edit_steps} steps)", total)
         record("full edit, per step", (total[0] / args.edit_steps, total[1] / args.edit_steps))
-        inner = [(w1 - w0, c1 - c0) for (w0, c0), (w1, c1) in zip(stamps[:-2], stamps[1:-1])]
+        inner = [(w1 - w0, c1 - c0) for (w0, c0), (w1, c1) in zip(stamps[1:-2], stamps[2:-1])]
         for step in inner:
             record("projection step (in the edit)", step)
         generation()
@@ -165,6 +167,9 @@ def breakdown(gen, dis, z, target, label, clock, record, chainer, F, numpy, cons
         with chainer.no_backprop_mode():
             phi_t = dis.feature_vector(target).array
         zv = chainer.Variable(z.copy())
+        x = gen.forward(zv, label)
+        phi = dis.feature_vector(x)
+        chainer.grad([F.sum(phi)], [zv])
         clock.reset()
         x = gen.forward(zv, label)
         record("  G forward (graph)", clock.lap())

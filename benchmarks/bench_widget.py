@@ -12,13 +12,15 @@ the way the front end asks for it (``{"type": "draw"}``: Agg render + PNG diff).
 * ``total``: from sending the mouse-up message to the preview widget holding the new image: the "end of
   stroke to updated preview" of the target (<= 150 ms at 64 px).
 
-Memory: resident set size (``/proc/self/statm``) and Python allocations (``tracemalloc``, with
-``--tracemalloc``) after stroke 50 and after the last; growth is relative to stroke 50 (target < 5 %).
+Memory (a second run of ``--memory-strokes`` strokes through the same path): resident set size
+(``/proc/self/statm``) and Python allocations (``tracemalloc``, with ``--tracemalloc``) after stroke 50 and
+after the last; growth is relative to stroke 50 (target < 5 %).
 
 Usage::
 
     python benchmarks/bench_widget.py                 # built-in model, or builtin64 with random weights
-    python benchmarks/bench_widget.py --strokes 500 --tracemalloc --json out.json
+    python benchmarks/bench_widget.py --strokes 100 --memory-strokes 500 --tracemalloc --json out.json
+    python benchmarks/bench_widget.py --memory-model tiny   # fast memory run on a busy machine
 """
 import argparse
 import gc
@@ -105,71 +107,107 @@ def summary(values):
             "mean": statistics.fmean(ms)}
 
 
+def make_painter(bundle):
+    painter = widgets.Painter.from_bundle(bundle, seed=0, class_id=0, radius=4, hardness=0.7, threaded=True)
+    painter.canvas.syncing_data_url = False
+    painter.canvas.manager.handle_json({"type": "draw"})
+    painter.canvas._handle_message(None, {"type": "initialized"}, None)
+    return painter
+
+
+def paint(painter, rng, n, blend_every, *, on_stroke=None):
+    results = {"scbn": [], "blend": []}
+    for i in range(1, n + 1):
+        mode = "blend" if blend_every and i % blend_every == 0 else "scbn"
+        if painter.mode != mode:
+            painter.set_mode(mode)
+        results[mode].append(one_stroke(painter, rng, mode))
+        if on_stroke is not None:
+            on_stroke(i)
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="builtin", help="bundle name or path, or 'random' (default: builtin)")
-    parser.add_argument("--strokes", type=int, default=500, help="strokes to paint (default: 500)")
+    parser.add_argument("--strokes", type=int, default=100, help="strokes timed (default: 100)")
+    parser.add_argument("--memory-strokes", type=int, default=500,
+                        help="strokes of the memory run, 0 to skip it (default: 500)")
+    parser.add_argument("--memory-model", default=None,
+                        help="model of the memory run (default: --model; 'tiny' makes it fast on a busy machine)")
     parser.add_argument("--blend-every", type=int, default=5,
                         help="every n-th stroke is a blend stroke (0: never; default: 5)")
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     parser.add_argument("--json", help="write the numbers to this JSON file")
     args = parser.parse_args(argv)
-    if args.strokes < 60:
-        parser.error("--strokes must be at least 60 (memory is compared after stroke 50)")
+    if args.memory_strokes and args.memory_strokes < 60:
+        parser.error("--memory-strokes must be 0 or at least 60 (memory is compared after stroke 50)")
 
     bundle, model = load_model(args.model)
-    painter = widgets.Painter.from_bundle(bundle, seed=0, class_id=0, radius=4, hardness=0.7, threaded=True)
-    painter.canvas.syncing_data_url = False
-    painter.canvas.manager.handle_json({"type": "draw"})
-    painter.canvas._handle_message(None, {"type": "initialized"}, None)
+    out = {"model": model, "cpu_count": os.cpu_count(), "python": sys.version.split()[0]}
     rng = numpy.random.RandomState(0)
-    for _ in range(3):
-        one_stroke(painter, rng, "scbn")
-    painter.class_canvas.clear()
-    if args.tracemalloc:
-        tracemalloc.start()
-    results = {"scbn": [], "blend": []}
-    memory = {}
-    for i in range(1, args.strokes + 1):
-        mode = "blend" if args.blend_every and i % args.blend_every == 0 else "scbn"
-        if painter.mode != mode:
-            painter.set_mode(mode)
-        results[mode].append(one_stroke(painter, rng, mode))
-        if i in (50, args.strokes):
-            gc.collect()
-            memory[i] = {"rss": rss_bytes()}
-            if args.tracemalloc:
-                memory[i]["traced"] = tracemalloc.get_traced_memory()[0]
-    painter.close()
+    if args.strokes:
+        painter = make_painter(bundle)
+        paint(painter, rng, 3, 0)
+        painter.clear()
+        load = os.getloadavg()[0]
+        results = paint(painter, rng, args.strokes, args.blend_every)
+        load = max(load, os.getloadavg()[0])
+        painter.close()
+        out.update(resolution=painter.resolution, strokes=args.strokes, load_average=load)
+        print(f"painter update path: {model}, {painter.resolution} px, {args.strokes} strokes "
+              f"(load average up to {load:.1f} on {os.cpu_count()} CPUs)")
+        for mode, rows in results.items():
+            if not rows:
+                continue
+            keys = ("release", "overlay_draw", "render", "show", "total")
+            out[mode] = {key: summary([r[key] for r in rows]) for key in keys}
+            parts = ", ".join(f"{k} {v['median']:.1f}" for k, v in out[mode].items() if k != "total")
+            t = out[mode]["total"]
+            print(f"  {mode:5s} ({len(rows)} strokes): end of stroke -> updated preview median {t['median']:.1f} "
+                  f"ms, p90 {t['p90']:.1f} ms, max {t['max']:.1f} ms  [median {parts} ms]")
+        total = out["scbn"]["total"]["median"]
+        print(f"  target <= 150 ms (sCBN median): {'met' if total <= 150 else 'MISSED'}")
 
-    out = {"model": model, "resolution": painter.resolution, "strokes": args.strokes, "cpu_count": os.cpu_count(),
-           "load_average": os.getloadavg(), "python": sys.version.split()[0]}
-    print(f"painter update path: {model}, {painter.resolution} px, {args.strokes} strokes "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
-    for mode, rows in results.items():
-        if not rows:
-            continue
-        keys = ("release", "overlay_draw", "render", "show", "total")
-        out[mode] = {key: summary([r[key] for r in rows]) for key in keys}
-        parts = ", ".join(f"{k} {v['median']:.1f}" for k, v in out[mode].items() if k != "total")
-        t = out[mode]["total"]
-        print(f"  {mode:5s} ({len(rows)} strokes): end of stroke -> drawn preview median {t['median']:.1f} ms, "
-              f"p90 {t['p90']:.1f} ms, max {t['max']:.1f} ms  [median {parts} ms]")
-    first, last = memory[50], memory[args.strokes]
-    out["memory"] = {str(k): v for k, v in memory.items()}
-    growth = (last["rss"] - first["rss"]) / first["rss"]
-    out["rss_growth"] = growth
-    print(f"  memory: RSS {first['rss'] / 2**20:.1f} MiB after 50 strokes, {last['rss'] / 2**20:.1f} MiB after "
-          f"{args.strokes}: {100 * growth:+.2f} %")
-    if args.tracemalloc:
-        traced = (last["traced"] - first["traced"])
-        out["traced_growth_bytes"] = traced
-        print(f"  memory: Python allocations {first['traced'] / 2**20:.2f} MiB after 50, "
-              f"{last['traced'] / 2**20:.2f} MiB after {args.strokes} ({traced / 1024:+.0f} KiB, "
-              f"{traced / max(1, args.strokes - 50):.0f} B per stroke: the stroke history kept for undo/recipes)")
-    total = out["scbn"]["total"]["median"]
-    print(f"  target: <= 150 ms -> {'met' if total <= 150 else 'MISSED'} (sCBN median); "
-          f"memory < 5 % -> {'met' if growth < 0.05 else 'MISSED'}")
+    if args.memory_strokes:
+        if args.memory_model and args.memory_model != args.model:
+            mem_bundle, mem_model = (widgets.tiny_bundle(), "tiny32 (random weights)") \
+                if args.memory_model == "tiny" else load_model(args.memory_model)
+        else:
+            mem_bundle, mem_model = bundle, model
+        painter = make_painter(mem_bundle)
+        paint(painter, rng, 3, 0)
+        painter.clear()
+        if args.tracemalloc:
+            tracemalloc.start()
+        memory = {}
+
+        def sample(i):
+            if i in (50, args.memory_strokes):
+                gc.collect()
+                memory[i] = {"rss": rss_bytes()}
+                if args.tracemalloc:
+                    memory[i]["traced"] = tracemalloc.get_traced_memory()[0]
+        t0 = time.perf_counter()
+        paint(painter, rng, args.memory_strokes, args.blend_every, on_stroke=sample)
+        elapsed = time.perf_counter() - t0
+        strokes = len(painter.class_canvas.strokes) + len(painter.stream_canvas.strokes)
+        painter.close()
+        first, last = memory[50], memory[args.memory_strokes]
+        growth = (last["rss"] - first["rss"]) / first["rss"]
+        out["memory"] = {"model": mem_model, "strokes": args.memory_strokes, "seconds": elapsed,
+                         "samples": {str(k): v for k, v in memory.items()}, "rss_growth": growth}
+        print(f"memory: {mem_model}, {args.memory_strokes} strokes through the same path ({elapsed:.0f} s; "
+              f"{strokes} strokes kept for undo)")
+        print(f"  RSS {first['rss'] / 2**20:.1f} MiB after 50 strokes, {last['rss'] / 2**20:.1f} MiB after "
+              f"{args.memory_strokes}: {100 * growth:+.2f} % (target < 5 %: {'met' if growth < 0.05 else 'MISSED'})")
+        if args.tracemalloc:
+            traced = last["traced"] - first["traced"]
+            out["memory"]["traced_growth_bytes"] = traced
+            print(f"  Python allocations {first['traced'] / 2**20:.2f} MiB after 50, {last['traced'] / 2**20:.2f} "
+                  f"MiB after {args.memory_strokes} ({traced / 1024:+.0f} KiB, "
+                  f"{traced / max(1, args.memory_strokes - 50):.0f} B per stroke: the stroke history kept for "
+                  f"undo and recipes)")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)

@@ -18,9 +18,9 @@ Metrics (per sample, then averaged over the samples of a setting).  ``diff = edi
 ``[0, 255]`` units, float64, ``(H, W, 3)``; the *region* is ``mask > 0.5``:
 
 * ``p_target`` / ``p_source``: the classifier's softmax probability of the target / source class on the
-  *region crop*: the region's bounding box made square on its longer side (grown by ``crop_margin``,
-  shifted inside the image; :func:`neuralcollage.blending.square_crop_box`), resized to the classifier's
-  input size.  ``success``: ``p_target > p_source``; ``success_rate`` is its mean over the samples.
+  *region crop*: the region's bounding box (grown by ``crop_margin`` times its longer side, clipped to the
+  image) resized to the classifier's square input (:func:`crop_box`; ``crop="square"`` takes a square box
+  instead).  ``success``: ``p_target > p_source``; ``success_rate`` is its mean over the samples.
 * ``inside_change``: mean ``|diff|`` over the region's pixels and the channels.
 * ``outside_change``: mean ``|diff|`` over the pixels outside the region dilated by ``dilate`` pixels.
 * ``outside_energy_share``: ``sum |diff|^2`` outside the region over ``sum |diff|^2`` everywhere.
@@ -42,20 +42,21 @@ import os
 from dataclasses import dataclass, field
 
 import chainer
+import cv2
 import numpy
 
 from neuralcollage import io as ncio
 from neuralcollage import maps
 from neuralcollage.backend import to_numpy
-from neuralcollage.blending import crop_and_resize, dilate_mask, square_crop_box
+from neuralcollage.blending import dilate_mask, square_crop_box
 
-__all__ = ["REGIONS", "region_mask", "load_region", "parse_seeds", "latents_from_seeds",
-           "early_late_pair", "default_scbn_settings", "default_blend_settings",
+__all__ = ["REGIONS", "CROP_MODES", "SCBN_METRICS", "BLEND_METRICS", "region_mask", "load_region", "parse_seeds",
+           "latents_from_seeds", "default_scbn_settings", "default_blend_settings", "early_late_pair",
            "check_settings", "render_scbn", "render_blend", "low_frequency_share", "outside_change",
-           "inside_change", "outside_energy_share", "donor_transfer", "region_crops", "class_probabilities",
-           "run_scbn_ablation", "run_blend_ablation", "AblationResult", "save_grid", "plot_trend",
-           "trend_series", "summary_lines", "grid_images", "save_result_grids",
-           "write_report", "ClassifierSpec", "AblationModels", "load_ablation_models"]
+           "inside_change", "outside_energy_share", "donor_transfer", "crop_box", "region_crops",
+           "ClassifierSpec", "class_probabilities", "run_scbn_ablation", "run_blend_ablation", "AblationResult",
+           "save_grid", "grid_images", "save_result_grids", "trend_series", "plot_trend", "summary_lines",
+           "write_report", "AblationModels", "load_ablation_models"]
 
 #: Named regions: ``(top, bottom, left, right)`` as fractions of the image side.
 REGIONS = {
@@ -462,8 +463,43 @@ def donor_transfer(edited, reference, donor, mask):
     return float(1.0 - to_donor / base)
 
 
-def region_crops(images, mask, *, size, margin=0.0):
-    """Square crops around the region, resized for a classifier.
+CROP_MODES = ("bbox", "square")
+
+
+def crop_box(mask, *, margin=0.0, crop="bbox"):
+    """The classifier's view of a region: ``(top, left, height, width)`` inside the mask's image.
+
+    ``"bbox"``: the bounding box of ``mask > 0.5`` grown by ``margin`` times its longer side on every side
+    and clipped to the image (resized to the classifier's square input, so a half-image region is
+    stretched).  ``"square"``: :func:`neuralcollage.blending.square_crop_box` (made square on the longer
+    side, shifted inside the image; a half-image region then gives the whole image).
+
+    Raises
+    ------
+    ValueError
+        Unknown ``crop``, negative ``margin``, or an empty region.
+    """
+    if crop not in CROP_MODES:
+        raise ValueError(f"crop must be one of {', '.join(CROP_MODES)}, got {crop!r}")
+    if not margin >= 0:
+        raise ValueError(f"crop margin must be >= 0, got {margin}")
+    region = _region(mask)
+    if not region.any():
+        raise ValueError("the region is empty (no mask pixel > 0.5)")
+    if crop == "square":
+        top, left, side = square_crop_box(region, margin=margin)
+        return top, left, side, side
+    rows = numpy.flatnonzero(region.any(axis=1))
+    cols = numpy.flatnonzero(region.any(axis=0))
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    grow = int(math.ceil(margin * max(r1 - r0, c1 - c0) - 1e-9))
+    h, w = region.shape
+    r0, r1, c0, c1 = max(0, r0 - grow), min(h, r1 + grow), max(0, c0 - grow), min(w, c1 + grow)
+    return int(r0), int(c0), int(r1 - r0), int(c1 - c0)
+
+
+def region_crops(images, mask, *, size, margin=0.0, crop="bbox"):
+    """Crops of the region (:func:`crop_box`) resized to a classifier's square input.
 
     Parameters
     ----------
@@ -473,14 +509,23 @@ def region_crops(images, mask, *, size, margin=0.0):
         Classifier input side.
     margin : float
         Context around the region's bounding box (fraction of its longer side).
+    crop : {"bbox", "square"}
 
     Returns
     -------
     crops : numpy.ndarray (N, size, size, 3) uint8
-    box : tuple (top, left, side)
+        Area averaging when shrinking, bicubic interpolation otherwise.
+    box : tuple (top, left, height, width)
     """
-    box = square_crop_box(_region(mask), margin=margin)
-    return numpy.stack([crop_and_resize(img, box, int(size)) for img in images]), box
+    top, left, height, width = box = crop_box(mask, margin=margin, crop=crop)
+    size = int(size)
+    interpolation = cv2.INTER_AREA if height >= size and width >= size else cv2.INTER_CUBIC
+    out = []
+    for img in numpy.asarray(images):
+        part = numpy.ascontiguousarray(img[top:top + height, left:left + width])
+        out.append(part.copy() if part.shape[:2] == (size, size) else
+                   cv2.resize(part, (size, size), interpolation=interpolation))
+    return numpy.stack(out), box
 
 
 @dataclass(frozen=True)
@@ -633,7 +678,7 @@ def _defaults(gen, dilate, radius):
     return (max(1, r // 16) if dilate is None else int(dilate)), (r / 8.0 if radius is None else float(radius))
 
 
-def _run_jobs(jobs, *, method, reference, mask, classifier, crop_margin, dilate, radius, sample_keys,
+def _run_jobs(jobs, *, method, reference, mask, classifier, crop_margin, crop, dilate, radius, sample_keys,
               measure, metrics, n_layers, progress):
     """Render every job ``(setting, layers, weight, role, render)`` and measure it (rows, samples, images)."""
     rows, samples, images = [], [], []
@@ -641,7 +686,7 @@ def _run_jobs(jobs, *, method, reference, mask, classifier, crop_margin, dilate,
         edited = render()
         p = None
         if classifier is not None:
-            crops, _ = region_crops(edited, mask, size=classifier.size, margin=crop_margin)
+            crops, _ = region_crops(edited, mask, size=classifier.size, margin=crop_margin, crop=crop)
             p = class_probabilities(classifier, crops)
         keys = dict(method=method, role=role, setting=spec, layers=maps.format_layers(layers, n_layers),
                     **_layer_columns(layers, n_layers), weight=weight)
@@ -668,7 +713,8 @@ def _check_latents(gen, *zs):
     return zs
 
 
-def _classifier_for(gen, classifier, classifier_size, mask, classes):
+def _classifier_for(gen, classifier, classifier_size, mask, classes, *, crop_margin, crop):
+    crop_box(mask, margin=crop_margin, crop=crop)
     classifier = ClassifierSpec.wrap(classifier, size=classifier_size, default_size=gen.resolution)
     if classifier is not None:
         crops, _ = region_crops(numpy.zeros((1, gen.resolution, gen.resolution, 3), numpy.uint8), mask,
@@ -687,8 +733,8 @@ def _meta(method, gen, n_layers, classifier, **kw):
 
 
 def run_scbn_ablation(gen, *, settings, z, source, target, mask, classifier=None, classifier_size=None,
-                      crop_margin=0.0, dilate=None, radius=None, feather=0.0, batch_size=16, seeds=None,
-                      include_reference=True, progress=None):
+                      crop_margin=0.0, crop="bbox", dilate=None, radius=None, feather=0.0, batch_size=16,
+                      seeds=None, include_reference=True, progress=None):
     """Render and measure the sCBN edit ``source -> target`` inside ``mask`` for every layer setting.
 
     Parameters
@@ -707,6 +753,8 @@ def run_scbn_ablation(gen, *, settings, z, source, target, mask, classifier=None
         Input side when ``classifier`` does not say (default: the generator's resolution).
     crop_margin : float
         Context of the region crop, as a fraction of the region's longer side.
+    crop : {"bbox", "square"}
+        How the classifier sees the region (see :func:`crop_box`).
     dilate : int, optional
         Pixels the region grows by for ``outside_change``; default ``max(1, R // 16)``.
     radius : float, optional
@@ -742,7 +790,8 @@ def run_scbn_ablation(gen, *, settings, z, source, target, mask, classifier=None
     target = _class_index(gen, target, "target")
     mask = _mask_for(gen, mask)
     (z,) = _check_latents(gen, z)
-    classifier = _classifier_for(gen, classifier, classifier_size, mask, (source, target))
+    classifier = _classifier_for(gen, classifier, classifier_size, mask, (source, target),
+                                 crop_margin=crop_margin, crop=crop)
     dilate, radius = _defaults(gen, dilate, radius)
     seeds = list(seeds) if seeds is not None else list(range(len(z)))
     full = numpy.ones_like(mask)
@@ -762,16 +811,16 @@ def run_scbn_ablation(gen, *, settings, z, source, target, mask, classifier=None
         return dict(success_rate=float(p[target] > p[source]), p_target=float(p[target]), p_source=float(p[source]))
     rows, samples, images = _run_jobs(
         jobs, method="scbn", reference=reference, mask=mask, classifier=classifier, crop_margin=crop_margin,
-        dilate=dilate, radius=radius, sample_keys=[dict(seed=s) for s in seeds], measure=measure,
+        crop=crop, dilate=dilate, radius=radius, sample_keys=[dict(seed=s) for s in seeds], measure=measure,
         metrics=SCBN_METRICS, n_layers=n_layers, progress=progress)
     meta = _meta("scbn", gen, n_layers, classifier, source=source, target=target, n_samples=len(z),
-                 crop_margin=crop_margin, dilate=dilate, radius=radius, feather=feather)
+                 crop_margin=crop_margin, crop=crop, dilate=dilate, radius=radius, feather=feather)
     return AblationResult(rows, samples=samples, images=images, reference=reference, mask=mask, seeds=seeds,
                           meta=meta)
 
 
 def run_blend_ablation(gen, *, settings, z, z_donor, cls, mask, weights=(1.0,), classifier=None,
-                       classifier_size=None, crop_margin=0.0, dilate=None, radius=None, feather=0.0,
+                       classifier_size=None, crop_margin=0.0, crop="bbox", dilate=None, radius=None, feather=0.0,
                        batch_size=16, seeds=None, donor_seeds=None, include_reference=True, progress=None):
     """Render and measure feature blending of ``z_donor`` into ``mask`` for every layer setting and weight.
 
@@ -788,7 +837,7 @@ def run_blend_ablation(gen, *, settings, z, z_donor, cls, mask, weights=(1.0,), 
         Region (see :func:`region_mask`).
     weights : sequence of float in (0, 1]
         Donor weights inside the mask.
-    classifier, classifier_size, crop_margin, dilate, radius, feather, batch_size, progress
+    classifier, classifier_size, crop_margin, crop, dilate, radius, feather, batch_size, progress
         As for :func:`run_scbn_ablation`; the classifier gives ``p_class``.
     seeds, donor_seeds : list of int, optional
         Recorded in the per-sample rows.
@@ -811,7 +860,7 @@ def run_blend_ablation(gen, *, settings, z, z_donor, cls, mask, weights=(1.0,), 
     weights = [float(w) for w in weights]
     if not weights or any(not 0.0 < w <= 1.0 for w in weights):
         raise ValueError(f"blend weights must be in (0, 1], got {weights}")
-    classifier = _classifier_for(gen, classifier, classifier_size, mask, (cls,))
+    classifier = _classifier_for(gen, classifier, classifier_size, mask, (cls,), crop_margin=crop_margin, crop=crop)
     dilate, radius = _defaults(gen, dilate, radius)
     seeds = list(seeds) if seeds is not None else list(range(len(z)))
     donor_seeds = list(donor_seeds) if donor_seeds is not None else [""] * len(z)
@@ -830,10 +879,11 @@ def run_blend_ablation(gen, *, settings, z, z_donor, cls, mask, weights=(1.0,), 
                     p_class=math.nan if p is None else float(p[cls]))
     rows, samples, images = _run_jobs(
         jobs, method="blend", reference=reference, mask=mask, classifier=classifier, crop_margin=crop_margin,
-        dilate=dilate, radius=radius, sample_keys=[dict(seed=s, donor_seed=d) for s, d in zip(seeds, donor_seeds)],
+        crop=crop, dilate=dilate, radius=radius,
+        sample_keys=[dict(seed=s, donor_seed=d) for s, d in zip(seeds, donor_seeds)],
         measure=measure, metrics=BLEND_METRICS, n_layers=n_layers, progress=progress)
     meta = _meta("blend", gen, n_layers, classifier, cls=cls, n_samples=len(z), weights=weights,
-                 crop_margin=crop_margin, dilate=dilate, radius=radius, feather=feather)
+                 crop_margin=crop_margin, crop=crop, dilate=dilate, radius=radius, feather=feather)
     return AblationResult(rows, samples=samples, images=images, reference=reference, donor=donor, mask=mask,
                           seeds=seeds, meta=meta)
 

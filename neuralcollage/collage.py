@@ -95,7 +95,7 @@ def _model_mask(gen, mask):
 
 
 def _clip(mask):
-    return numpy.clip(mask, 0.0, 1.0, out=mask)
+    return numpy.clip(mask, 0.0, 1.0).astype(numpy.float32, copy=False)
 
 
 def render(gen, z, condition, *, z_others=None, blend_maps=None):

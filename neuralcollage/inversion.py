@@ -94,9 +94,9 @@ def _model_images(image, *, device, resolution=None):
                          f"got dtype {arr.dtype}")
     r = resolution
     if arr.ndim != 4 or arr.shape[1] != 3 or (r is not None and arr.shape[2:] != (r, r)):
-        size = f"{r}x{r} " if r is not None else ""
-        raise ValueError(f"image must be {size}RGB (the generator's resolution): (H, W, 3) uint8 or "
-                         f"(N, 3, H, W) float; got model-layout shape {tuple(arr.shape)}")
+        size = f"{r}x{r} RGB (the generator's resolution)" if r is not None else "RGB"
+        raise ValueError(f"image must be {size}: (H, W, 3) uint8 or (N, 3, H, W) float; got model-layout "
+                         f"shape {tuple(arr.shape)}")
     arr = device.send(arr).astype(numpy.float32, copy=False)
     if not bool(xp.all(xp.isfinite(arr))):
         raise ValueError("image contains NaN or inf")

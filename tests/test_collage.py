@@ -1,7 +1,6 @@
 """Latent edits, the real-photo pipeline and recipe replay on tiny32 models."""
 import json
 
-import chainer
 import numpy as np
 import pytest
 

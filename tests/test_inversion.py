@@ -199,3 +199,20 @@ def test_rank_and_guess_source_class(models, target):
     assert guess.class_id == min(guess.candidates, key=lambda c: guess.losses[c])
     assert guess.projection.loss == guess.losses[guess.class_id]
     assert [(c, s) for c, s, _ in seen] == [(c, s) for c in ranked[:2] for s in range(3)]
+
+
+@pytest.mark.gpu
+def test_projection_on_gpu_matches_cpu(models, target):
+    from neuralcollage.backend import get_device
+    gen, dis = models
+    _, label, x = target
+    start = gen.sample_z(1, seed=8)
+    cpu = project(gen, dis, x, label, steps=3, z_init=start)
+    device = get_device(0)
+    gen_gpu, dis_gpu = gen.copy(mode="copy"), dis.copy(mode="copy")
+    gen_gpu.to_device(device)
+    dis_gpu.to_device(device)
+    gpu = project(gen_gpu, dis_gpu, device.send(x), label, steps=3, z_init=device.send(start))
+    assert isinstance(gpu.z, np.ndarray) and isinstance(gpu.image, np.ndarray)
+    np.testing.assert_allclose(gpu.all_losses[0], cpu.all_losses[0], atol=1e-3)
+    np.testing.assert_allclose(gpu.z, cpu.z, atol=1e-3)

@@ -1,6 +1,7 @@
 """Residual blocks of the SNGAN-projection family (generator and discriminator)."""
 from neuralcollage import _compat  # noqa: F401
 
+import contextlib
 import math
 
 import chainer
@@ -58,13 +59,14 @@ class GeneratorBlock(chainer.Chain):
         return f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, up x2)"
 
     def forward(self, x, condition1, condition2):
-        h = self.b1(x, condition1, relu=True)
-        h = self.c1(h, upsample=True)
-        h = self.b2(h, condition2, relu=True)
-        h = self.c2(h)
-        if fastconv.enabled_for(x):
+        if not fastconv.enabled_for(x):
+            h = self.b1(x, condition1, relu=True)
+            h = self.c2(self.b2(self.c1(h, upsample=True), condition2, relu=True))
+            return h + self.c_sc(upsample_nearest(x))
+        with fastconv.single_threaded_blas():
+            h = self.b1(x, condition1, relu=True)
+            h = self.c2(self.b2(self.c1(h, upsample=True), condition2, relu=True))
             return fastconv.upsample_add(h, self.c_sc(x))
-        return h + self.c_sc(upsample_nearest(x))
 
 
 class DiscriminatorBlock(chainer.Chain):
@@ -94,15 +96,16 @@ class DiscriminatorBlock(chainer.Chain):
                 f"{self.out_channels}, down={self.downsample})")
 
     def forward(self, x):
-        h = F.relu(self.c1(F.relu(x)))
-        if not self.downsample:
-            return self.c2(h) + (self.c_sc(x) if self.learnable_sc else x)
-        h = self.c2(h, pool=True)
-        if fastconv.enabled_for(x):
-            s = fastconv.average_pooling_2x2(x)
-            return h + (self.c_sc(s) if self.learnable_sc else s)
-        s = self.c_sc(x) if self.learnable_sc else x
-        return h + F.average_pooling_2d(s, 2)
+        with fastconv.single_threaded_blas() if fastconv.enabled_for(x) else contextlib.nullcontext():
+            h = F.relu(self.c1(F.relu(x)))
+            if not self.downsample:
+                return self.c2(h) + (self.c_sc(x) if self.learnable_sc else x)
+            h = self.c2(h, pool=True)
+            if fastconv.enabled_for(x):
+                s = fastconv.average_pooling_2x2(x)
+                return h + (self.c_sc(s) if self.learnable_sc else s)
+            s = self.c_sc(x) if self.learnable_sc else x
+            return h + F.average_pooling_2d(s, 2)
 
 
 class OptimizedDiscriminatorBlock(chainer.Chain):
@@ -124,5 +127,6 @@ class OptimizedDiscriminatorBlock(chainer.Chain):
         return f"{type(self).__name__}({self.in_channels} -> {self.out_channels}, down=True)"
 
     def forward(self, x):
-        h = self.c2(F.relu(self.c1(x)), pool=True)
-        return h + self.c_sc(fastconv.average_pooling_2x2(x))
+        with fastconv.single_threaded_blas() if fastconv.enabled_for(x) else contextlib.nullcontext():
+            h = self.c2(F.relu(self.c1(x)), pool=True)
+            return h + self.c_sc(fastconv.average_pooling_2x2(x))

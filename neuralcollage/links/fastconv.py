@@ -730,8 +730,8 @@ class BatchNormReLU(function_node.FunctionNode):
     then ReLU, with Chainer's operations in Chainer's order (bit-identical to ``F.fixed_batch_normalization``
     with unit scale, the affine transform and ``F.relu``).
 
-    ``x (N, C, H, W)``; ``gamma``, ``beta`` ``(N, C, 1, 1)`` or ``(N, C, H, W)``; ``mean``, ``var`` ``(C,)``
-    constants.
+    ``x (N, C, H, W)``; ``gamma``, ``beta`` ``(1 or N, C, 1, 1)`` or ``(N, C, H, W)``; ``mean``, ``var``
+    ``(C,)`` constants.
     """
 
     def __init__(self, mean, var, eps):
@@ -833,14 +833,14 @@ def upsample_add(h, s):
 def batch_norm_relu(x, gamma, beta, mean, var, *, eps):
     """``F.relu(gamma * F.fixed_batch_normalization(x, 1, 0, mean, var, eps) + beta)`` (test-mode sCBN).
 
-    ``x (N, C, H, W)``; ``gamma``, ``beta``: ``(N, C)`` or ``(N, C, H, W)`` Variables or arrays; ``mean``,
-    ``var``: ``(C,)`` arrays (constants). One fused function on NumPy arrays, bit-identical to the
+    ``x (N, C, H, W)``; ``gamma``, ``beta``: ``(C,)``, ``(N, C)`` or ``(N, C, H, W)`` Variables or arrays;
+    ``mean``, ``var``: ``(C,)`` arrays (constants). One fused function on NumPy arrays, bit-identical to the
     standard composition.
     """
     n, c = x.shape[:2]
-    if gamma.ndim == 2:
-        gamma = F.reshape(gamma, (n, c, 1, 1))
-        beta = F.reshape(beta, (n, c, 1, 1))
+    if gamma.ndim < 4:
+        shape = (1, c, 1, 1) if gamma.ndim == 1 else (n, c, 1, 1)
+        gamma, beta = F.reshape(gamma, shape), F.reshape(beta, shape)
     if not enabled_for(x):
         xp = chainer.backend.get_array_module(x)
         ones, zeros = xp.ones(c, dtype=x.dtype), xp.zeros(c, dtype=x.dtype)

@@ -7,6 +7,7 @@ import chainer.links as L  # noqa: F401
 import numpy
 from chainer import initializers
 
+from neuralcollage.links import fastconv
 from neuralcollage.links.fastconv import Convolution2D
 
 from neuralcollage.links.blocks import GeneratorBlock
@@ -198,13 +199,15 @@ class Generator(chainer.Chain):
         for b, block in enumerate(self.blocks):
             layer = b + 1
             streams = {i: v for i, v in streams.items() if last_use[i] >= layer}
-            order = list(streams) + ["target"]
-            batch = F.concat([streams[i] for i in streams] + [target], axis=0)
-            reps = len(order)
-            out = block(batch, self._tile(conds[2 * b], reps), self._tile(conds[2 * b + 1], reps))
+            # the target's own block output only matters where blend layer `layer` gives it weight
+            keep_target = not streams or bool(xp.any(maps[layer][:, s] != 0))
+            batch = [streams[i] for i in streams] + ([target] if keep_target else [])
+            reps = len(batch)
+            out = block(F.concat(batch, axis=0), self._tile(conds[2 * b], reps),
+                        self._tile(conds[2 * b + 1], reps))
             parts = F.split_axis(out, reps, axis=0) if reps > 1 else [out]
-            streams = dict(zip(order[:-1], parts[:-1]))
-            target = self._mix(streams, parts[-1], maps[layer], s)
+            streams = dict(zip(list(streams), parts[:len(streams)]))
+            target = self._mix(streams, parts[-1] if keep_target else None, maps[layer], s)
         return self._tail(target)
 
     def _mix(self, streams, target, m, s):
@@ -242,11 +245,16 @@ class Generator(chainer.Chain):
         return z.astype(numpy.float32, copy=False)
 
     def _bottom(self, z):
-        h = self.l1(z)
+        h = F.linear(z, fastconv.param(self.l1.W), fastconv.param(self.l1.b))
         return F.reshape(h, (z.shape[0], -1, self.bottom_width, self.bottom_width))
 
     def _tail(self, h):
-        h = F.relu(getattr(self, self.tail_bn_name)(h))
+        bn = getattr(self, self.tail_bn_name)
+        if chainer.config.train or not fastconv.enabled_for(h):
+            h = F.relu(bn(h))
+        else:
+            h = fastconv.batch_norm_relu(h, fastconv.param(bn.gamma), fastconv.param(bn.beta), bn.avg_mean,
+                                         bn.avg_var, eps=bn.eps)
         return F.tanh(getattr(self, self.tail_conv_name)(h))
 
     # ------------------------------------------------------------------ the original calling convention
