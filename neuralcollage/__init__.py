@@ -5,6 +5,8 @@ model-related name is used, so ``collage --help`` stays fast).
 """
 import importlib
 
+from neuralcollage import _compat  # noqa: F401  (NumPy aliases for Chainer, before anyone imports it)
+
 __version__ = "0.1.0"
 
 _EXPORTS = {

@@ -1065,12 +1065,18 @@ def _direction(values):
     return "not monotone"
 
 
-GLOBALITY_METRICS = ("low_freq_share", "outside_energy_share", "outside_change")
+SPATIAL_METRICS = ("outside_energy_share", "outside_change")
 
 
 def summary_lines(rows, *, n_layers, metrics):
-    """Markdown bullet lines with measured values: early-only vs late-only settings (per weight) and the
-    trend of each globality metric (and the success metric) along every :func:`trend_series`."""
+    """Markdown bullet lines with measured values.
+
+    First the early-only vs late-only comparison (:func:`early_late_pair`, per weight): the change is
+    called *more global* when it puts a larger share of its energy outside the region and changes the
+    pixels outside more (the spatial measures ``outside_energy_share`` and ``outside_change``); the
+    low-frequency share and the success metric are reported alongside.  Then the trend of every metric
+    along every :func:`trend_series`, with its direction (monotone or not).
+    """
     lines = []
     edited = [r for r in rows if r.get("role", "edit") == "edit" and r["n_selected"]]
     if not edited:
@@ -1079,30 +1085,35 @@ def summary_lines(rows, *, n_layers, metrics):
     early, late = early_late_pair(method, n_layers)
     early_set = maps.format_layers(maps.parse_layers(early, n_layers), n_layers)
     late_set = maps.format_layers(maps.parse_layers(late, n_layers), n_layers)
-    global_metrics = [m for m in GLOBALITY_METRICS if m in metrics]
+    spatial = [m for m in SPATIAL_METRICS if m in metrics]
     success = "success_rate" if method == "scbn" else "donor_transfer"
-    weights = sorted({r["weight"] for r in edited})
-    for w in weights:
+    others = [m for m in ("low_freq_share", success) if m in metrics]
+    for w in sorted({r["weight"] for r in edited}):
         by = {r["layers"]: r for r in edited if r["weight"] == w}
+        if early_set not in by or late_set not in by:
+            continue
+        e, l = by[early_set], by[late_set]
         tag = f" at weight {w:g}" if method == "blend" else ""
-        if early_set in by and late_set in by:
-            e, l = by[early_set], by[late_set]
-            parts = [f"{_METRIC_TITLES[m]} {_fmt(e[m])} vs {_fmt(l[m])}" for m in global_metrics]
-            valid = [m for m in global_metrics if not (_isnan(e[m]) or _isnan(l[m]))]
-            more = [m for m in valid if e[m] > l[m]]
-            less = [_METRIC_TITLES[m] for m in valid if m not in more]
-            verdict = ("more global on every measure" if valid and not less else
-                       f"more global on {len(more)} of {len(valid)} measures (not on: {', '.join(less)})")
-            extra = f"; {_METRIC_TITLES[success]} {_fmt(e[success])} vs {_fmt(l[success])}" \
-                if not (_isnan(e[success]) and _isnan(l[success])) else ""
-            lines.append(f"- Early layers only (`{early}`) vs late layers only (`{late}`){tag}: "
-                         + "; ".join(parts) + extra + f". The early-layer change is {verdict}.")
+        valid = [m for m in spatial if not (_isnan(e[m]) or _isnan(l[m]))]
+        more = [m for m in valid if e[m] > l[m]]
+        if valid and len(more) == len(valid):
+            verdict = "the early-layer change is more global (it spreads further outside the region)"
+        elif not more:
+            verdict = "the early-layer change is NOT more global"
+        else:
+            verdict = "mixed: " + ", ".join(f"{_METRIC_TITLES[m]} {'higher' if m in more else 'not higher'}"
+                                            for m in valid) + " for early layers"
+        spatial_text = ", ".join(f"{_METRIC_TITLES[m]} {_fmt(e[m])} vs {_fmt(l[m])}" for m in spatial)
+        other_text = "".join(f"; {_METRIC_TITLES[m]} {_fmt(e[m])} vs {_fmt(l[m])}" for m in others
+                             if not (_isnan(e[m]) and _isnan(l[m])))
+        lines.append(f"- Early layers only (`{early}`) vs late layers only (`{late}`){tag}: {spatial_text} -> "
+                     f"{verdict}{other_text}.")
     for name, series in trend_series(rows, n_layers).items():
         primary = name.startswith(("per block", "single layer"))
-        shown = global_metrics + [success] if primary else [m for m in global_metrics if m != "outside_change"]
+        shown = spatial + others if primary else ["outside_energy_share", "low_freq_share"]
         for m in shown:
             vals = [r[m] for r in series]
-            if any(_isnan(v) for v in vals):
+            if m not in metrics or any(_isnan(v) for v in vals):
                 continue
             path = " -> ".join(f"`{r['setting']}` {_fmt(v)}" for r, v in zip(series, vals))
             lines.append(f"- {_METRIC_TITLES[m]}, {name}: {path} ({_direction(vals)}).")
@@ -1316,11 +1327,12 @@ def load_ablation_models(model="builtin", *, classifier="auto", part_classifier=
         if key == "auto":
             kind = "part_classifier" if part_classifier else "classifier"
             found = getattr(bundle, kind, None)
-            label = kind.replace("_", " ")
+            label = f"{kind.replace('_', ' ')} ({bundle.files.get(kind)})"
             if found is None and part_classifier:
                 raise ValueError(f"model {bundle.name!r} has no part classifier (part_classifier.npz)")
         if found is None and bundle.discriminator is not None:
-            found, label = bundle.discriminator.class_scores, "discriminator class scores"
+            found = bundle.discriminator.class_scores
+            label = f"discriminator class scores ({bundle.files.get('discriminator')})"
             if key == "auto":
                 notes.append("no classifier in the model: translation success uses the discriminator's "
                              "projection class scores")

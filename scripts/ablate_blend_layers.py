@@ -62,8 +62,11 @@ def build_parser():
                    help="with --classifier auto, use the model's part classifier on the region crop")
     p.add_argument("--classifier-size", type=int, default=None,
                    help="classifier input side (default: the classifier's own resolution)")
+    p.add_argument("--crop", choices=ablation.CROP_MODES, default="bbox",
+                   help="what the classifier sees: the region's bounding box stretched to its square input, "
+                        "or a square box around the region (a half-image region then gives the whole image)")
     p.add_argument("--crop-margin", type=float, default=0.0,
-                   help="context around the region's square crop, fraction of its side")
+                   help="context around the region's crop, fraction of its longer side")
     p.add_argument("--dilate", type=int, default=None,
                    help="pixels the region grows by before measuring the change outside (default R/16)")
     p.add_argument("--radius", type=float, default=None,
@@ -97,7 +100,7 @@ def main(argv=None):
         result = ablation.run_blend_ablation(
             gen, settings=settings, z=ablation.latents_from_seeds(gen, seeds),
             z_donor=ablation.latents_from_seeds(gen, donor_seeds), cls=cls, mask=mask, weights=args.weights,
-            classifier=models.classifier, crop_margin=args.crop_margin, dilate=args.dilate, radius=args.radius,
+            classifier=models.classifier, crop=args.crop, crop_margin=args.crop_margin, dilate=args.dilate, radius=args.radius,
             feather=args.feather, batch_size=args.batch_size, seeds=seeds, donor_seeds=donor_seeds,
             progress=log)
         meta = dict(model=models.name, cls=f"{cls} ({vocab[cls]})", region=args.region, seeds=args.seeds,

@@ -58,8 +58,11 @@ def build_parser():
                    help="with --classifier auto, use the model's part classifier on the region crop")
     p.add_argument("--classifier-size", type=int, default=None,
                    help="classifier input side (default: the classifier's own resolution)")
+    p.add_argument("--crop", choices=ablation.CROP_MODES, default="bbox",
+                   help="what the classifier sees: the region's bounding box stretched to its square input, "
+                        "or a square box around the region (a half-image region then gives the whole image)")
     p.add_argument("--crop-margin", type=float, default=0.0,
-                   help="context around the region's square crop, fraction of its side")
+                   help="context around the region's crop, fraction of its longer side")
     p.add_argument("--dilate", type=int, default=None,
                    help="pixels the region grows by before measuring the change outside (default R/16)")
     p.add_argument("--radius", type=float, default=None,
@@ -89,7 +92,7 @@ def main(argv=None):
         log = None if args.quiet else (lambda i, n, s: print(f"[{i}/{n}] layers {s}", file=sys.stderr))
         result = ablation.run_scbn_ablation(
             gen, settings=settings, z=ablation.latents_from_seeds(gen, seeds), source=source, target=target,
-            mask=mask, classifier=models.classifier, crop_margin=args.crop_margin, dilate=args.dilate,
+            mask=mask, classifier=models.classifier, crop=args.crop, crop_margin=args.crop_margin, dilate=args.dilate,
             radius=args.radius, feather=args.feather, batch_size=args.batch_size, seeds=seeds, progress=log)
         meta = dict(model=models.name, source=f"{source} ({vocab[source]})", target=f"{target} ({vocab[target]})",
                     region=args.region, seeds=args.seeds,

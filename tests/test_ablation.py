@@ -114,15 +114,27 @@ def test_class_probabilities_softmax():
     numpy.testing.assert_allclose(p, expected, rtol=1e-6)
 
 
-def test_region_crops_square_around_region():
-    images = numpy.arange(2 * 32 * 32 * 3, dtype=numpy.uint32).reshape(2, 32, 32, 3).astype(numpy.uint8)
-    mask = ablation.region_mask("left-half", 32)
-    crops, box = ablation.region_crops(images, mask, size=32)
-    assert box == (0, 0, 32)
+def test_region_crops_bbox_and_square():
+    ramp = numpy.broadcast_to((numpy.arange(32) * 8)[None, None, :, None], (2, 32, 32, 3)).astype(numpy.uint8)
+    left = ablation.region_mask("left-half", 32)
+    crops, box = ablation.region_crops(ramp, left, size=32)
+    assert box == (0, 0, 32, 16)
+    assert numpy.abs(crops[0, 5, :, 0].astype(float) - (numpy.arange(32) / 2 - 0.25) * 8)[2:-2].max() <= 1.5
+    images = numpy.random.RandomState(4).randint(0, 256, (2, 32, 32, 3)).astype(numpy.uint8)
+    crops, box = ablation.region_crops(images, left, size=32, crop="square")
+    assert box == (0, 0, 32, 32)
     numpy.testing.assert_array_equal(crops, images)
-    crops, box = ablation.region_crops(images, ablation.region_mask("center", 32), size=16)
-    assert box == (8, 8, 16) and crops.shape == (2, 16, 16, 3)
-    numpy.testing.assert_array_equal(crops, images[:, 8:24, 8:24])
+    center = ablation.region_mask("center", 32)
+    for crop in ablation.CROP_MODES:
+        crops, box = ablation.region_crops(images, center, size=16, crop=crop)
+        assert box == (8, 8, 16, 16)
+        numpy.testing.assert_array_equal(crops, images[:, 8:24, 8:24])
+    assert ablation.crop_box(center, margin=0.25) == (4, 4, 24, 24)
+    assert ablation.crop_box(center, margin=1.0) == (0, 0, 32, 32)
+    with pytest.raises(ValueError, match="crop must be"):
+        ablation.crop_box(center, crop="circle")
+    with pytest.raises(ValueError, match="empty"):
+        ablation.crop_box(numpy.zeros((8, 8)))
 
 
 # ------------------------------------------------------------------------------------------ inputs
