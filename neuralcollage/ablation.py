@@ -83,7 +83,7 @@ _METRIC_TITLES = {
     "donor_transfer": "donor transfer in region",
     "inside_change": "mean |change| inside",
     "outside_change": "mean |change| outside",
-    "outside_energy_share": "change energy outside region",
+    "outside_energy_share": "share of change energy outside region",
     "low_freq_share": "low-frequency share of change",
 }
 

@@ -4,7 +4,8 @@ Each metric is a plain function of models, a sample count ``n`` and a ``seed``, 
 whose ``"value"`` is the headline number (and ``"target"``, ``"passed"`` where the project has a target):
 
 * :func:`classifier_accuracy`: whole-image classifier accuracy on held-out rendered faces (target 0.98);
-* :func:`part_classifier_accuracy`: part classifier accuracy on held-out ears/eyes/muzzle crops;
+* :func:`part_classifier_accuracy`: part classifier accuracy on held-out ears/eyes/muzzle crops, and on
+  crops whose part was pasted from another class (the ideal part translation);
 * :func:`conditioned_class_accuracy`: share of generated samples classified as the class they were
   conditioned on (target 0.90);
 * :func:`diversity`: mean pairwise distance of classifier features within a class, generated vs real, and
@@ -75,14 +76,23 @@ def _accuracy_record(name, pred, ids, n_classes):
 
 
 def part_classifier_accuracy(part_classifier, *, n=300, seed=0, size=64, margin=0.15, parts=PARTS):
-    """Part classifier accuracy on the ``parts`` crops of ``n`` held-out faces rendered at ``size``; every
-    crop is labelled with its face's class (empty masks are skipped).
+    """Part classifier accuracy on held-out faces rendered at ``size``.
+
+    * plain: the ``parts`` crops of ``n`` faces, each labelled with its face's class (empty masks skipped);
+    * swapped: for face ``i``, part ``parts[i % len(parts)]`` pasted from the same face rendered as another
+      class (:func:`neuralcollage.train.classifier.paste_part`, donor class uniform among the others), the
+      crop cut around the face's own part mask, labelled with the donor class: the ideal part translation,
+      so this is the success rate a perfect edit would get in :func:`part_translation`.
 
     Returns:
-        ``{"value", "accuracy", "n" (crops), "per_part" {part: accuracy}}``.
+        ``{"value" (plain accuracy), "accuracy", "n" (crops), "per_part" {part: accuracy}, "swap_accuracy",
+        "swap_per_part", "n_swap"}``.
     """
     from neuralcollage.models.classifier import part_crops
-    images, ids, masks = held_out_faces(n, size=size, n_classes=part_classifier.n_classes, seed=seed)
+    from neuralcollage.train.classifier import paste_part
+    from neuralcollage.train.datasets import render_sample
+    k = part_classifier.n_classes
+    images, ids, masks = held_out_faces(n, size=size, n_classes=k, seed=seed)
     correct, per_part = [], {}
     for part in parts:
         keep = masks[part].any(axis=(1, 2))
@@ -92,7 +102,29 @@ def part_classifier_accuracy(part_classifier, *, n=300, seed=0, size=64, margin=
         correct.append(ok)
     correct = numpy.concatenate(correct)
     acc = float(correct.mean()) if correct.size else float("nan")
-    return {"value": acc, "accuracy": acc, "n": int(correct.size), "per_part": per_part}
+    rng = numpy.random.RandomState(seed)
+    swapped, swapped_masks, donors, swap_parts = [], [], [], []
+    for i, s in enumerate(held_out_seeds(n, seed=seed)):
+        part = parts[i % len(parts)]
+        donor = int((ids[i] + 1 + rng.randint(k - 1)) % k)
+        if not masks[part][i].any():
+            continue
+        sample = render_sample(s, class_id=int(ids[i]), size=size)
+        swapped.append(paste_part(sample, render_sample(s, class_id=donor, size=size), part))
+        swapped_masks.append(sample.masks[part])
+        donors.append(donor)
+        swap_parts.append(part)
+    swap_ok = numpy.zeros(0, bool)
+    if swapped:
+        crops = part_crops(numpy.stack(swapped), numpy.stack(swapped_masks), size=part_classifier.resolution,
+                           margin=margin)
+        swap_ok = part_classifier.predict(crops) == numpy.array(donors)
+    swap_parts = numpy.array(swap_parts)
+    return {"value": acc, "accuracy": acc, "n": int(correct.size), "per_part": per_part,
+            "swap_accuracy": float(swap_ok.mean()) if swap_ok.size else float("nan"),
+            "swap_per_part": {p: float(swap_ok[swap_parts == p].mean()) if (swap_parts == p).any() else None
+                              for p in parts},
+            "n_swap": int(swap_ok.size)}
 
 
 def generated_samples(generator, n, *, seed=0, batch_size=32):
@@ -349,6 +381,8 @@ def format_table(results):
         ok = "-" if r.get("passed") is None else ("yes" if r["passed"] else "NO")
         n = r.get("n", r.get("n_per_class", "-"))
         how = _HOW.get(name, "")
+        if name == "part_classifier_accuracy" and "swap_accuracy" in r:
+            how += f"; part pasted from another class: {r['swap_accuracy']:.1%}"
         if name == "part_translation":
             how += f"; outside-mask unchanged in {r['unchanged_outside_mask']:.0%}"
         rows.append((name, shown, "-" if target is None else f">= {target:g}", ok, str(n), how))

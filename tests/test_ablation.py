@@ -333,3 +333,25 @@ def test_trend_series_orders_by_depth():
     assert [r["layers"] for r in series["per block"]] == ["0-1", "2-3", "4-5"]
     assert [r["layers"] for r in series["early-only (0-k)"]] == ["0-1", "0-2"]
     assert [r["layers"] for r in series["late-only (k-)"]] == ["3-5", "4-5"]
+
+
+def _summary_row(layers, first, last, **metrics):
+    row = dict(method="scbn", role="edit", setting=layers, layers=layers, n_selected=last - first + 1, weight=1.0,
+               depth=(first + last) / 2, success_rate=0.5, low_freq_share=0.5)
+    row.update(metrics)
+    return row
+
+
+@pytest.mark.parametrize("early,late,verdict", [
+    ((0.4, 9.0), (0.1, 1.0), "more global (it spreads further"),
+    ((0.1, 1.0), (0.4, 9.0), "NOT more global"),
+    ((0.4, 1.0), (0.1, 9.0), "mixed"),
+])
+def test_summary_lines_verdict(early, late, verdict):
+    rows = [_summary_row("0-1", 0, 1, outside_energy_share=early[0], outside_change=early[1]),
+            _summary_row("2-3", 2, 3, outside_energy_share=late[0], outside_change=late[1])]
+    lines = ablation.summary_lines(rows, n_layers=4, metrics=ablation.SCBN_METRICS)
+    assert lines[0].startswith("- Early layers only (`0-1`) vs late layers only (`2-`)")
+    assert verdict in lines[0] and f"{early[0]:.3f} vs {late[0]:.3f}" in lines[0]
+    direction = "monotone decreasing" if early[0] > late[0] else "monotone increasing"
+    assert any("per block" in line and direction in line for line in lines)

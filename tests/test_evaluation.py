@@ -220,3 +220,9 @@ def test_evaluate_builtin_script_on_a_tiny_model_folder(tmp_path, tiny, capsys):
     assert "classifier_accuracy" in capsys.readouterr().out
     assert module.main(["--model", str(tmp_path / "missing.npz"), "-o", str(tmp_path / "x.json")]) == 2
     assert not (tmp_path / "x.json").exists()
+
+
+def test_part_classifier_swap_accuracy_with_a_colour_oracle(tiny):
+    r = ev.part_classifier_accuracy(tiny.part_classifier, n=6, size=48)
+    assert 0 <= r["swap_accuracy"] <= 1 and 0 < r["n_swap"] <= 6
+    assert set(r["swap_per_part"]) == set(ev.PARTS)

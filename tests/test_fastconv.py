@@ -48,11 +48,12 @@ def compare(fast, reference, arrays, *, seed=0, exact_forward=False):
 
 @pytest.fixture(params=["serial", "threads", "strips"])
 def mode(request, monkeypatch):
-    """Serial kernels; two worker threads; two threads and tiny im2col strips (many strips per image)."""
+    """Serial kernels; two worker threads; two threads and tiny im2col strips (many per image)."""
     monkeypatch.setattr(fastconv, "WORKERS", 1 if request.param == "serial" else 2)
     monkeypatch.setattr(fastconv, "PARALLEL_MIN_SIZE", 0 if request.param != "serial" else 1 << 16)
-    if request.param == "strips":
+    if request.param == "strips":  # and no shifted-window products: every tap convolution builds strips
         monkeypatch.setattr(fastconv, "COL_BYTES", 1024)
+        monkeypatch.setattr(fastconv, "SHIFT_MAX_ROWS", 0)
     return request.param
 
 

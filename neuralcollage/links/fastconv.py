@@ -80,18 +80,24 @@ def parameters_constant():
 
 
 @contextlib.contextmanager
-def constant_parameters():
+def constant_parameters(enabled=True):
     """Treat the parameters of this package's links as constants inside the context.
 
     No parameter gradient is computed (gradients reach the inputs only, e.g. the latent ``z`` of a
     projection) and derived weights are cached until the outermost context exits. Do not modify parameters
-    inside the context. Works on any device (the cache only serves the CPU fast path). Example::
+    inside the context. Works on any device (the cache only serves the CPU fast path).
+    ``constant_parameters(False)`` inside such a context makes parameters variables again for a block,
+    keeping the cache. Example::
 
         with chainer.using_config("train", False), fastconv.constant_parameters():
             for step in range(200):
                 loss = objective(gen(z, y))      # z: Variable; gen's parameters get no .grad
                 loss.backward()
     """
+    if not enabled:
+        with chainer.using_config(_CONFIG_KEY, False):
+            yield
+        return
     _DEPTH[0] += 1
     try:
         with chainer.using_config(_CONFIG_KEY, True):
@@ -181,9 +187,9 @@ _DEPTH_BLAS = [0, None]
 def _executor(n):
     from concurrent.futures import ThreadPoolExecutor
     pool = _POOL.get("executor")
-    if pool is None or _POOL["executor_size"] < n:
+    if pool is None or _POOL["executor_size"] < n or _POOL["executor_pid"] != os.getpid():
         pool = _POOL["executor"] = ThreadPoolExecutor(n, thread_name_prefix="neuralcollage-fastconv")
-        _POOL["executor_size"] = n
+        _POOL["executor_size"], _POOL["executor_pid"] = n, os.getpid()
     return pool
 
 
@@ -315,11 +321,18 @@ def _plan(n, length, rows, workers, itemsize):
     return [(i, sl.start, sl.stop) for i in range(n) for sl in bounds], max(sl.stop - sl.start for sl in bounds)
 
 
+#: Output channels up to which a tap convolution multiplies shifted windows of its input directly instead
+#: of building im2col strips (the strip would cost more than the few rows multiplied with it).
+SHIFT_MAX_ROWS = 8
+
+
 def _taps_matmul(buf, offsets, wmat, length):
     n, c, _ = buf.shape
     t, o = len(offsets), wmat.shape[0]
     out = numpy.empty((n, o, length), dtype=buf.dtype)
     workers = _workers()
+    if o <= SHIFT_MAX_ROWS:
+        return _taps_shifted(buf, offsets, wmat, length, out, workers)
     jobs, chunk = _plan(n, length, c * t, workers, buf.itemsize)
     if workers > 1 and len(jobs) >= workers and len(jobs) % workers == 0:
         def run(part):
@@ -333,6 +346,28 @@ def _taps_matmul(buf, offsets, wmat, length):
         for i, s, e in jobs:
             col = _fill_col(store, buf, i, s, e, offsets)
             _matmul_rows(wmat, col, out[i, :, s:e], workers)
+    return out
+
+
+def _taps_shifted(buf, offsets, wmat, length, out, workers):
+    n, c, _ = buf.shape
+    t, o = len(offsets), wmat.shape[0]
+    taps = numpy.ascontiguousarray(wmat.reshape(o, c, t).transpose(2, 0, 1))
+    jobs, chunk = _plan(n, length, c * 2, workers, buf.itemsize)
+
+    def run(part):
+        tmp = numpy.empty((o, chunk), dtype=buf.dtype)
+        for i, s, e in part:
+            acc = out[i, :, s:e]
+            numpy.matmul(taps[0], buf[i, :, s + offsets[0]:e + offsets[0]], out=acc)
+            for j in range(1, t):
+                part_out = tmp[:, :e - s]
+                numpy.matmul(taps[j], buf[i, :, s + offsets[j]:e + offsets[j]], out=part_out)
+                acc += part_out
+    if workers > 1 and len(jobs) >= workers:
+        _parallel(run, [jobs[k::workers] for k in range(workers)])
+    else:
+        run(jobs)
     return out
 
 

@@ -34,25 +34,58 @@ def whole_batch(step, batch_size, *, size, seed, n_classes=None):
     return images, ids
 
 
-def part_batch(step, batch_size, *, size, seed, render_sizes=(64, 96, 128), margin=0.15, n_classes=None):
-    """Part crops for ``step``: ears, eyes and muzzle of ``batch_size`` rendered faces, each labelled with
-    its face's class: ``(crops (M, size, size, 3) uint8, ids (M,) int32, parts (M,) int32 index into
-    PARTS)`` with ``M <= 3 * batch_size`` (empty masks are skipped).
+def part_batch(step, batch_size, *, size, seed, render_sizes=(64, 96, 128), margin=0.15, n_classes=None,
+               swap=0.5):
+    """Part crops for ``step``: ears, eyes and muzzle of ``batch_size`` rendered faces, ``(crops (M, size,
+    size, 3) uint8, ids (M,) int32, parts (M,) int32 index into PARTS)`` with ``M <= 3 * batch_size`` (empty
+    masks are skipped).
 
-    The render size of the step is ``render_sizes[step % len(render_sizes)]``.
+    With probability ``swap`` a crop's part comes from another class (:func:`swap_part`: the same face
+    rendered as a uniformly drawn other class, its part pasted in); the label is always the class of the
+    part's pixels, so the classifier must judge the part, not the fur around it. Crops are cut around the
+    face's own part mask (as the evaluation of part translation does). The render size of the step is
+    ``render_sizes[step % len(render_sizes)]``.
     """
-    from neuralcollage.train.datasets import render_batch
+    from neuralcollage.train.datasets import CLASS_NAMES, render_sample
     seeds = [seed * 10 ** 9 + step * batch_size + i for i in range(batch_size)]
     render = render_sizes[step % len(render_sizes)]
-    images, ids, _, masks = render_batch(seeds, size=render, class_ids=_class_ids(seeds, n_classes))
-    crops, labels, parts = [], [], []
-    for p, part in enumerate(PARTS):
-        keep = masks[part].any(axis=(1, 2))
-        if keep.any():
-            crops.append(part_crops(images[keep], masks[part][keep], size=size, margin=margin))
-            labels.append(ids[keep])
-            parts.append(numpy.full(int(keep.sum()), p, numpy.int32))
-    return numpy.concatenate(crops), numpy.concatenate(labels), numpy.concatenate(parts)
+    k = n_classes or len(CLASS_NAMES)
+    class_ids = _class_ids(seeds, n_classes) or [None] * len(seeds)
+    rng = numpy.random.RandomState((seed * 7919 + step * 31 + 17) % 2 ** 32)
+    images, masks, labels, parts = [], [], [], []
+    for s, c in zip(seeds, class_ids):
+        sample = render_sample(s, class_id=c, size=render)
+        donors = {}
+        for p, part in enumerate(PARTS):
+            mask = sample.masks[part]
+            swapped = rng.rand() < swap
+            donor = int((sample.class_id + 1 + rng.randint(k - 1)) % k)
+            if not mask.any():
+                continue
+            if swapped:
+                if donor not in donors:
+                    donors[donor] = render_sample(s, class_id=donor, size=render)
+                images.append(paste_part(sample, donors[donor], part))
+                labels.append(donor)
+            else:
+                images.append(sample.image)
+                labels.append(sample.class_id)
+            masks.append(mask)
+            parts.append(p)
+    crops = part_crops(numpy.stack(images), numpy.stack(masks), size=size, margin=margin)
+    return crops, numpy.array(labels, numpy.int32), numpy.array(parts, numpy.int32)
+
+
+def paste_part(sample, donor, part, *, dilate=0.015):
+    """``sample.image`` with the pixels of ``part`` (the union of both faces' part masks, dilated by
+    ``dilate`` times the image side) taken from ``donor``, the same face rendered as another class:
+    ``(H, W, 3)`` uint8, a new array."""
+    from neuralcollage.blending import dilate_mask
+    size = sample.image.shape[0]
+    region = dilate_mask(sample.masks[part] | donor.masks[part], radius=max(1, int(round(dilate * size))))
+    out = sample.image.copy()
+    out[region] = donor.image[region]
+    return out
 
 
 def _class_ids(seeds, n_classes):
@@ -92,13 +125,14 @@ def augment(images, rng, *, max_blur=1.0):
 def train_classifier(out_dir, *, kind="whole", arch="builtin64", iterations=1500, batch_size=32, lr=1e-3,
                      seed=0, device=None, n_classes=None, eval_every=100, n_eval=300, n_final_eval=1000,
                      checkpoint_every=100, log_every=20, augmentation=True, render_sizes=(64, 96, 128),
-                     progress=True, time_limit=None, distributed=False, communicator=None):
+                     part_swap=0.5, progress=True, time_limit=None, distributed=False, communicator=None):
     """Train the whole-image (``kind="whole"``) or part (``kind="part"``) classifier, resuming from
     ``out_dir``.
 
     Data: faces rendered on the fly (:mod:`neuralcollage.train.datasets`), never the held-out seeds of
     :func:`neuralcollage.evaluation.held_out_seeds`. Part crops are ears, eyes and muzzle
-    (:func:`part_batch`) labelled with the face's class. Adam; the learning rate stays at ``lr`` for the
+    (:func:`part_batch`) labelled with the class of the part's pixels: with probability ``part_swap`` the
+    part is pasted from the same face rendered as another class. Adam; the learning rate stays at ``lr`` for the
     first half and falls linearly to 0 over the second.
 
     Writes into ``out_dir``: ``checkpoint.npz``, ``classifier.npz`` or ``part_classifier.npz`` (every
@@ -162,7 +196,7 @@ def train_classifier(out_dir, *, kind="whole", arch="builtin64", iterations=1500
                                       n_classes=model.n_classes)
         else:
             images, ids, _ = part_batch(step, batch_size, size=model.resolution, seed=seed,
-                                        render_sizes=render_sizes, n_classes=model.n_classes)
+                                        render_sizes=render_sizes, n_classes=model.n_classes, swap=part_swap)
         if augmentation:
             images = augment(images, rng)
         x = dev.send(model.prepare(images))

@@ -82,8 +82,8 @@ def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_d
         gen.cleargrads()
         loss_gen.backward()
         opt_g.update()
-        _ema_update(gen_ema, gen, ema_decay)
         it += 1
+        _ema_update(gen_ema, gen, ema_decay, it)
         sums["loss_dis"] += float(loss_dis.array)
         sums["loss_gen"] += float(loss_gen.array)
         sums["d_real"] += float(d_real.array.mean())
@@ -145,9 +145,11 @@ def recompute_bn_statistics(gen, *, n_batches=20, batch_size=64, seed=0):
         link.decay = 0.9
 
 
-def _ema_update(target, source, decay):
+def _ema_update(target, source, decay, iteration):
+    """``target = d * target + (1 - d) * source`` with ``d = min(decay, (1 + it) / (10 + it))`` (warm-up)."""
     if not decay:
         return
+    decay = min(decay, (1.0 + iteration) / (10.0 + iteration))
     for (name, p_t), (_, p_s) in zip(sorted(target.namedparams()), sorted(source.namedparams())):
         p_t.array *= decay
         p_t.array += (1 - decay) * p_s.array

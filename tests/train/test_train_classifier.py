@@ -138,3 +138,24 @@ def test_distributed_training_with_two_processes(tmp_path):
     records = [json.loads(line) for line in open(out / "log.jsonl")]
     assert [r["iteration"] for r in records] == [2, 4]
     assert (out / "classifier.npz").exists() and (out / "metrics.json").exists()
+
+
+def test_paste_part_takes_the_part_from_the_donor():
+    from neuralcollage.train.classifier import paste_part
+    from neuralcollage.train.datasets import render_sample
+    a, b = render_sample(5, class_id=0, size=64), render_sample(5, class_id=3, size=64)
+    before = a.image.copy()
+    out = paste_part(a, b, "ears")
+    np.testing.assert_array_equal(a.image, before)
+    inside = a.masks["ears"] | b.masks["ears"]
+    np.testing.assert_array_equal(out[inside], b.image[inside])
+    from neuralcollage.blending import dilate_mask
+    outside = ~dilate_mask(inside, radius=2)
+    np.testing.assert_array_equal(out[outside], a.image[outside])
+
+
+def test_part_batch_swaps_label_the_part_pixels():
+    crops, ids, parts = part_batch(0, 6, size=16, seed=0, render_sizes=(48,), swap=1.0)
+    plain, plain_ids, plain_parts = part_batch(0, 6, size=16, seed=0, render_sizes=(48,), swap=0.0)
+    np.testing.assert_array_equal(parts, plain_parts)
+    assert (ids != plain_ids).all()
