@@ -33,7 +33,8 @@ import time
 
 CASES = ("plain", "scbn", "blend", "project")
 LABELS = {"plain": "plain generation", "scbn": "sCBN generation (2-class map)",
-          "blend": "feature blending (2 z)", "project": "projection step"}
+          "blend": "feature blending (2 z)", "project": "projection step",
+          "project()": "step of neuralcollage.project"}
 
 
 def parse_args(argv=None):
@@ -161,20 +162,36 @@ def make_cases(gen, dis, seed):
         loss.backward()
         assert zv.grad is not None
 
-    def fast_step():
-        with chainer.using_config("train", False), fastconv.constant_parameters():
-            step()
-
-    def std_step():
+    def fast_step():  # measure() holds constant_parameters() open around all rounds, as project() does
         with chainer.using_config("train", False):
             step()
 
-    plain = no_graph(lambda: gen(z, a))
-    scbn = no_graph(lambda: gen(z, class_maps))
-    blend = no_graph(lambda: gen.blend(zs, a, blend_maps))
-    feature = no_graph(lambda: dis.feature_vector(target))
+    def std_step():  # every parameter gradient, as the original code computed
+        with chainer.using_config("train", False), fastconv.constant_parameters(False):
+            step()
+
+    def variable(fn):
+        def run():
+            with fastconv.constant_parameters(False):
+                fn()
+        return run
+
+    plain = variable(no_graph(lambda: gen(z, a)))
+    scbn = variable(no_graph(lambda: gen(z, class_maps)))
+    blend = variable(no_graph(lambda: gen.blend(zs, a, blend_maps)))
+    feature = variable(no_graph(lambda: dis.feature_vector(target)))
     cases = {"plain": (plain, plain), "scbn": (scbn, scbn), "blend": (blend, blend), "project": (fast_step, std_step)}
-    return cases, plain, feature
+    return cases, plain, feature, (target, b)
+
+
+def project_steps(gen, dis, target, label, steps, seed):
+    """Wall and CPU seconds of each step of :func:`neuralcollage.project` (between progress callbacks)."""
+    from neuralcollage.inversion import project
+
+    stamps = []
+    project(gen, dis, target, label, steps=steps + 1, seed=seed,
+            callback=lambda step, loss, restart: stamps.append((time.perf_counter(), time.process_time())))
+    return [(w1 - w0, c1 - c0) for (w0, c0), (w1, c1) in zip(stamps[1:-1], stamps[2:])]
 
 
 def matmul_throughput(n, repeats):
@@ -193,23 +210,29 @@ def matmul_throughput(n, repeats):
 
 
 def measure(cases, repeats, std_repeats):
-    """``{(mode, case): [(wall, cpu), ...]}``; one untimed fast warm-up round, then rounds interleaving the
-    fast path (every round) and the standard path (the first ``std_repeats`` rounds)."""
+    """``{(mode, case): [(wall, cpu), ...]}``: one untimed warm-up round of the fast path, then rounds
+    interleaving the fast path (every round) and the standard path (the first ``std_repeats`` rounds).
+
+    All rounds run inside one ``constant_parameters()`` context, so the fast projection step reuses its
+    cached derived weights from step to step as :func:`neuralcollage.project` does; the other cases and the
+    standard path turn it off for their own call.
+    """
     from neuralcollage.links import fastconv
 
     results = {}
     try:
-        for rnd in range(max(repeats, std_repeats) + 1):
-            modes = (["fast"] if rnd <= repeats else []) + (["std"] if 1 <= rnd <= std_repeats else [])
-            for mode in modes:
-                fastconv.ENABLED = mode == "fast"
-                for name, fns in cases.items():
-                    fn = fns[0] if mode == "fast" else fns[1]
-                    w0, c0 = time.perf_counter(), time.process_time()
-                    fn()
-                    w1, c1 = time.perf_counter(), time.process_time()
-                    if rnd:
-                        results.setdefault((mode, name), []).append((w1 - w0, c1 - c0))
+        with fastconv.constant_parameters():
+            for rnd in range(max(repeats, std_repeats) + 1):
+                modes = (["fast"] if rnd <= repeats else []) + (["std"] if 1 <= rnd <= std_repeats else [])
+                for mode in modes:
+                    fastconv.ENABLED = mode == "fast"
+                    for name, fns in cases.items():
+                        fn = fns[0] if mode == "fast" else fns[1]
+                        w0, c0 = time.perf_counter(), time.process_time()
+                        fn()
+                        w1, c1 = time.perf_counter(), time.process_time()
+                        if rnd:
+                            results.setdefault((mode, name), []).append((w1 - w0, c1 - c0))
     finally:
         fastconv.ENABLED = True
     return results
@@ -229,7 +252,7 @@ def main(argv=None):
     from neuralcollage.links import fastconv
 
     gen, dis = build(args)
-    cases, plain, feature = make_cases(gen, dis, args.seed)
+    cases, plain, feature, (target, label) = make_cases(gen, dis, args.seed)
     nominal = {name: count_flops(fns[0], fast=False) for name, fns in cases.items() if name != "project"}
     executed = {name: count_flops(fns[0], fast=True) for name, fns in cases.items() if name != "project"}
     d_nominal, d_executed = count_flops(feature, fast=False), count_flops(feature, fast=True)
@@ -238,6 +261,10 @@ def main(argv=None):
 
     mm_median, mm_best = matmul_throughput(args.matmul_size, max(5, args.repeats))
     results = measure(cases, args.repeats, args.std_repeats)
+    try:
+        results[("fast", "project()")] = project_steps(gen, dis, target, label, args.repeats, args.seed)
+    except Exception as exc:  # noqa: BLE001 - the equivalent step above is the measurement; this cross-checks
+        print(f"(neuralcollage.project not timed: {type(exc).__name__}: {exc})")
     mm_after, _ = matmul_throughput(args.matmul_size, max(5, args.repeats))
     mm = (mm_median + mm_after) / 2
 
@@ -250,16 +277,20 @@ def main(argv=None):
     print(f"nominal GFLOP: generation {nominal['plain'] / 1e9:.2f}, D feature pass {d_nominal / 1e9:.2f}; "
           f"executed by the fast path: {executed['plain'] / 1e9:.2f} and {d_executed / 1e9:.2f}\n")
 
-    head = f"  {'case':31s} {'nominal':>8s} {'executed':>8s} {'median s':>9s} {'cpu s':>7s} {'GFLOP/s':>8s} {'of mm':>6s}"
+    head = (f"  {'case':31s} {'nominal':>8s} {'executed':>8s} {'median s':>9s} {'cpu s':>7s} {'GFLOP/s':>8s} "
+            f"{'of mm':>6s}")
     for mode in ["fast"] + (["std"] if args.std_repeats else []):
         print("fast path (median of %d):" % args.repeats if mode == "fast"
               else "standard Chainer functions, fastconv.ENABLED = False (median of %d):" % args.std_repeats)
         print(head)
-        for name in CASES:
+        for name in CASES + ("project()",):
+            if (mode, name) not in results:
+                continue
             wall, cpu = med(results, mode, name, 0), med(results, mode, name, 1)
-            rate = nominal[name] / wall / 1e9
-            ex = executed[name] if mode == "fast" else nominal[name]
-            print(f"  {LABELS[name]:31s} {nominal[name] / 1e9:8.2f} {ex / 1e9:8.2f} {wall:9.3f} {cpu:7.3f} "
+            flops = nominal["project" if name == "project()" else name]
+            rate = flops / wall / 1e9
+            ex = executed["project" if name == "project()" else name] if mode == "fast" else flops
+            print(f"  {LABELS[name]:31s} {flops / 1e9:8.2f} {ex / 1e9:8.2f} {wall:9.3f} {cpu:7.3f} "
                   f"{rate:8.1f} {rate / mm:6.0%}")
         print()
 

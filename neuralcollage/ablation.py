@@ -55,7 +55,7 @@ __all__ = ["REGIONS", "CROP_MODES", "SCBN_METRICS", "BLEND_METRICS", "region_mas
            "check_settings", "render_scbn", "render_blend", "low_frequency_share", "outside_change",
            "inside_change", "outside_energy_share", "donor_transfer", "crop_box", "region_crops",
            "ClassifierSpec", "class_probabilities", "run_scbn_ablation", "run_blend_ablation", "AblationResult",
-           "save_grid", "grid_images", "save_result_grids", "trend_series", "plot_trend", "summary_lines",
+           "grid_figure", "save_grid", "grid_images", "save_result_grids", "trend_series", "trend_figure", "plot_trend", "summary_lines",
            "write_report", "AblationModels", "load_ablation_models"]
 
 #: Named regions: ``(top, bottom, left, right)`` as fractions of the image side.
@@ -899,13 +899,20 @@ def _figure_bytes(fig):
 
 def save_grid(images, path, *, col_labels, row_labels=None, title=None, mask=None, mask_columns=(0,),
               cell_inches=1.1, overwrite_protect=()):
-    """Save a grid of images as a PNG (rows = latents, columns = settings).
+    """Save :func:`grid_figure` as a PNG (written atomically); returns ``path``."""
+    fig = grid_figure(images, col_labels=col_labels, row_labels=row_labels, title=title, mask=mask,
+                      mask_columns=mask_columns, cell_inches=cell_inches)
+    ncio.atomic_write_bytes(path, _figure_bytes(fig), overwrite_protect=overwrite_protect)
+    return os.fspath(path)
+
+
+def grid_figure(images, *, col_labels, row_labels=None, title=None, mask=None, mask_columns=(0,),
+                cell_inches=1.1):
+    """A grid of images (rows = latents, columns = settings) as a ``matplotlib.figure.Figure``.
 
     Parameters
     ----------
     images : array (rows, cols, H, W, 3) uint8 or nested lists of (H, W, 3)
-    path : str or PathLike
-        Written atomically.
     col_labels : list of str
         Column titles (e.g. layer specs).
     row_labels : list of str, optional
@@ -917,8 +924,8 @@ def save_grid(images, path, *, col_labels, row_labels=None, title=None, mask=Non
 
     Returns
     -------
-    str
-        ``path``.
+    matplotlib.figure.Figure
+        Not registered with pyplot (no global state); displays in notebooks.
     """
     from matplotlib.figure import Figure
 
@@ -949,8 +956,7 @@ def save_grid(images, path, *, col_labels, row_labels=None, title=None, mask=Non
                 ax.set_ylabel(str(row_labels[r]), fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
-    ncio.atomic_write_bytes(path, _figure_bytes(fig), overwrite_protect=overwrite_protect)
-    return os.fspath(path)
+    return fig
 
 
 def trend_series(rows, n_layers):
@@ -989,13 +995,19 @@ def trend_series(rows, n_layers):
 
 
 def plot_trend(rows, path, *, n_layers, metrics, title=None, overwrite_protect=()):
-    """Line plot of ``metrics`` against the mean selected layer (``depth``) for every :func:`trend_series`;
+    """Save :func:`trend_figure` as a PNG (written atomically); returns ``path``."""
+    fig = trend_figure(rows, n_layers=n_layers, metrics=metrics, title=title)
+    ncio.atomic_write_bytes(path, _figure_bytes(fig), overwrite_protect=overwrite_protect)
+    return os.fspath(path)
+
+
+def trend_figure(rows, *, n_layers, metrics, title=None):
+    """Line plots of ``metrics`` against the mean selected layer (``depth``) for every :func:`trend_series`;
     the ``"bound"`` row (``"target everywhere"`` / ``"donor"``) as a dashed line.
 
     Returns
     -------
-    str
-        ``path`` (written atomically).
+    matplotlib.figure.Figure
     """
     from matplotlib.figure import Figure
 
@@ -1025,8 +1037,7 @@ def plot_trend(rows, path, *, n_layers, metrics, title=None, overwrite_protect=(
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    ncio.atomic_write_bytes(path, _figure_bytes(fig), overwrite_protect=overwrite_protect)
-    return os.fspath(path)
+    return fig
 
 
 # ----------------------------------------------------------------------------------------------------

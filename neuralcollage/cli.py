@@ -16,7 +16,8 @@ __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_INPUT", "EXI
 
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_MAX_PIXELS = 64_000_000
-SUBCOMMANDS = ("edit", "generate", "invert", "blend", "models", "labels", "replay", "demo", "train", "eval")
+SUBCOMMANDS = ("edit", "generate", "invert", "blend", "models", "labels", "replay", "demo", "train", "eval",
+               "convert")
 _PROG = "collage"
 
 
@@ -128,7 +129,8 @@ commands (the first is the default: `collage --base ...` means `collage edit --b
   replay     reproduce an edit from a recipe written by --save-recipe
   demo       run the bundled example photo on the built-in model
   train      train the built-in GAN, encoder or classifiers (gan|encoder|classifier)
-  eval       evaluate the built-in model and print its metrics
+  eval       evaluate a model (the built-in one by default) and print its metrics
+  convert    convert another framework's checkpoint (biggan: pytorch-pretrained-biggan BigGAN-deep)
 
 Run `collage COMMAND --help` for a command's options.
 """
@@ -140,6 +142,8 @@ examples:
   collage models
   collage labels --model dogcat256 --search terrier
   collage replay edit.json --base dog.png -o again.png
+  collage convert biggan ckpt/ ~/.cache/neuralcollage/biggan-deep-128/generator.npz
+  collage generate --model biggan-deep-128 --label "golden retriever" --truncation 0.4 -n 4 -o dogs.png
 
 Exit status: 0 success, 2 bad input or usage, 3 model problem.  Errors are one line on stderr; --debug shows
 the traceback.  Outputs are written atomically and never over an input file.
@@ -181,6 +185,17 @@ def _gpu_id(text):
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a GPU id (an integer, -1 for the CPU), got {text!r}") from None
+
+
+def _truncation(text):
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise argparse.ArgumentTypeError(f"truncation must be in (0, 1], got {text}")
+    return value
 
 
 def _box(text):
@@ -266,7 +281,7 @@ def build_parser():
     common, model, image = _common(), _model_options(), _image_options()
     parser = _Parser(prog=_PROG, formatter_class=_Formatter, description=TOP_DESCRIPTION, epilog=TOP_EPILOG,
                      usage="%(prog)s [edit] --base PHOTO --label TARGET --mask MASK [-o OUT] [options]\n"
-                           "       %(prog)s {generate,invert,blend,models,labels,replay,demo,train,eval} ...")
+                           "       %(prog)s {generate,invert,blend,models,labels,replay,demo,train,eval,convert} ...")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -283,6 +298,11 @@ examples:
   collage generate --label fox -n 8 -o foxes.png
   collage generate --z z.npz -o again.png               # class from the z file (written by `collage invert`)
   collage generate --label cat --seed 3 --save-z cat3.npz -o cat3.png
+  collage generate --model biggan-deep-256 --label "golden retriever" --truncation 0.4 -n 4 -o dogs.png
+
+--truncation (BigGAN models only) draws the random latents from a normal distribution truncated to [-2, 2]
+and scaled by T, and selects the batch-norm statistics stored for T; latents from --z are used as they are
+(with the truncation stored beside them, unless --truncation is given).
 """)
     p.add_argument("--label", metavar="L", help="class to generate (default: the class stored in --z)")
     p.add_argument("-n", "--count", type=_positive_int, default=1, metavar="N",
@@ -290,6 +310,8 @@ examples:
     p.add_argument("--seed", type=int, default=0, help="seed of the random latents (default: %(default)s)")
     p.add_argument("--z", metavar="NPZ", help="latents from a .npz with an array 'z' (N, dim_z) instead of random")
     p.add_argument("--save-z", metavar="NPZ", help="also write the latents used")
+    p.add_argument("--truncation", type=_truncation, metavar="T",
+                   help="BigGAN truncation in (0, 1] (default: the model's own, 1.0 for converted checkpoints)")
     p.add_argument("-o", "--output", default="generated.png", metavar="OUT", help="image (default: %(default)s)")
     p.set_defaults(func=cmd_generate)
 
@@ -389,18 +411,103 @@ examples:
     _add_train_parsers(sub, common)
 
     p = sub.add_parser("eval", prog="collage eval", parents=[common], formatter_class=_Formatter,
-                       help="evaluate the built-in model",
-                       description="Measure the built-in model (classifier accuracy, class fidelity and "
-                       "diversity of samples, part translation) and print the metrics as a table.")
-    p.add_argument("model_dir", nargs="?", metavar="MODEL_DIR",
-                   help="folder with the model files (default: pretrained/builtin64)")
+                       help="evaluate a model",
+                       description="Measure a model (by default the built-in one): classifier accuracy, class "
+                       "fidelity and diversity of samples, projection PSNR, part translation; print the metrics "
+                       "as a table.  Metrics whose models the bundle lacks (classifier, part classifier, "
+                       "discriminator) are reported as skipped.", epilog=f"""\
+metrics: {', '.join(EVAL_METRICS)}
+
+examples:
+  collage eval                                   # the built-in model, the library's sample counts
+  collage eval --n-samples 50 --metrics classifier_accuracy,diversity
+  collage eval runs/builtin64 --out-json metrics.json
+""")
+    p.add_argument("model", nargs="?", default="builtin", metavar="MODEL",
+                   help="registered model name, generator .npz or folder (default: %(default)s)")
+    p.add_argument("--arch", metavar="PRESET", help="architecture of official snapshot files given by path")
     p.add_argument("--out-json", metavar="JSON", help="also write the metrics here")
-    p.add_argument("--n-samples", type=_positive_int, metavar="N", help="samples per metric (default: the "
-                   "library's)")
+    p.add_argument("--n-samples", type=_positive_int, metavar="N",
+                   help="sample count of every metric (held-out faces, generated samples, projections, "
+                        "translations; diversity: per class) (default: the library's, 600/600/20/100, 50 per "
+                        "class)")
+    p.add_argument("--metrics", type=_metric_list, metavar="LIST",
+                   help="comma-separated metrics to run (default: all)")
+    p.add_argument("--steps", type=_positive_int, metavar="N",
+                   help="projection steps of the projection and translation metrics (default: the library's)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     p.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID", help="CUDA device id (default: %(default)s)")
     p.set_defaults(func=cmd_eval)
+
+    _add_convert_parsers(sub, common)
     return parser
+
+
+EVAL_METRICS = ("classifier_accuracy", "part_classifier_accuracy", "conditioned_class_accuracy", "diversity",
+                "projection_psnr", "part_translation")
+
+
+def _metric_list(text):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in EVAL_METRICS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"unknown metric(s) {', '.join(unknown) or repr(text)}; choose from "
+                                         f"{', '.join(EVAL_METRICS)}")
+    return tuple(dict.fromkeys(names))
+
+
+def _add_convert_parsers(sub, common):
+    p = sub.add_parser("convert", prog="collage convert", formatter_class=_Formatter,
+                       help="convert another framework's checkpoint",
+                       description="Convert a checkpoint of another framework into this project's "
+                       "self-describing snapshot format.")
+    csub = p.add_subparsers(dest="what", metavar="{biggan}", parser_class=_Parser)
+    csub.required = True
+    q = csub.add_parser("biggan", prog="collage convert biggan", parents=[common], formatter_class=_Formatter,
+                        help="BigGAN-deep (pytorch-pretrained-biggan format)",
+                        description="Convert a BigGAN-deep checkpoint folder in the pytorch-pretrained-biggan "
+                        "format (pytorch_model.bin + config.json) into a generator snapshot that loads without "
+                        "PyTorch.  Needs PyTorch (pip install 'neuralcollage[convert]').", epilog="""\
+The registered models biggan-deep-128, biggan-deep-256 and biggan-deep-512 (see `collage models`) are the
+checkpoints published with the pytorch-pretrained-biggan package (v0.1.1): the URLs of each name in
+PRETRAINED_MODEL_ARCHIVE_MAP (weights) and PRETRAINED_CONFIG_ARCHIVE_MAP (config) of its model.py.  Download
+both files, rename them to pytorch_model.bin and config.json in one folder, and convert them to
+$NEURALCOLLAGE_HOME/<name>/generator.npz: its sha256 is then recorded, and every later load is verified.
+
+BigGAN has no discriminator, so `collage edit` and `collage invert` (which project a photo) do not work with
+it yet; `collage generate` does.
+
+Exit status: 0 success, 2 bad input (missing folder, unwritable output), 3 checkpoint problem (missing or
+unreadable files, weights that do not match config.json) or PyTorch missing.
+
+examples:
+  collage convert biggan ~/Downloads/biggan-deep-128 ~/.cache/neuralcollage/biggan-deep-128/generator.npz
+  collage convert biggan my_checkpoint/ my_biggan.npz       # then --model my_biggan.npz
+""")
+    q.add_argument("src_dir", metavar="SRC_DIR", help="folder holding pytorch_model.bin and config.json")
+    q.add_argument("out", metavar="OUT", help="the snapshot to write (.npz)")
+    q.set_defaults(func=cmd_convert_biggan)
+
+
+#: The defaults of :func:`neuralcollage.train.gan.train_gan` (tests check that they agree).
+GAN_DEFAULTS = dict(arch="builtin64", iterations=20000, batch_size=32, n_dis=2, lr=2e-4, beta1=0.0, beta2=0.9,
+                    ema_decay=0.999, seed=0, checkpoint_every=200, sample_every=500, log_every=20, time_limit=None)
+#: The command that trained the built-in model.
+BUILTIN_GAN_COMMAND = ("collage train gan runs/builtin64 --iterations 6000 --batch-size 32 --n-dis 2 "
+                       "--checkpoint-every 100 --sample-every 250 --log-every 10 --seed 0 --time-limit 5400")
+_GAN_OPTIONS = ("arch", "iterations", "batch_size", "n_dis", "lr", "beta1", "beta2", "ema_decay", "seed",
+                "checkpoint_every", "sample_every", "log_every", "time_limit")
+
+
+def _seconds(text):
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return int(value) if value.is_integer() else value
 
 
 def _add_train_parsers(sub, common):
@@ -418,28 +525,44 @@ def _add_train_parsers(sub, common):
         q.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID",
                        help="CUDA device id, -1 for the CPU (default: %(default)s)")
         q.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
-        q.add_argument("--time-limit", type=float, metavar="SEC",
-                       help="stop after checkpointing once this many seconds have passed")
+        q.add_argument("--time-limit", type=_seconds, metavar="SEC",
+                       help="stop after checkpointing once this many seconds have passed (default: no limit)")
         q.add_argument("--distributed", action="store_true",
                        help="data-parallel over MPI processes with ChainerMN (run under mpiexec)")
         return q
 
     q = base("gan", "train the generator and discriminator",
-             "SNGAN-projection with hinge loss, spectral norm, Adam and an EMA generator on the rendered faces.",
-             """\
+             "SNGAN-projection with hinge loss, spectral norm, Adam and an EMA generator on the rendered faces.  "
+             "Every option is passed to neuralcollage.train.gan.train_gan as it is; the command prints the "
+             "full command line that reproduces the run.", f"""\
 examples:
-  collage train gan runs/builtin64 --iterations 20000
-  mpiexec -n 2 collage train gan runs/builtin64 --distributed
+  {BUILTIN_GAN_COMMAND}
+      # the built-in model's run: train_gan("runs/builtin64", arch="builtin64", iterations=6000,
+      # batch_size=32, n_dis=2, checkpoint_every=100, sample_every=250, log_every=10, seed=0, time_limit=5400)
+  collage train gan runs/quick --iterations 50 --batch-size 8 --checkpoint-every 10 --sample-every 25
 """)
     q.add_argument("--arch", default="builtin64", metavar="PRESET", help="architecture (default: %(default)s)")
-    q.add_argument("--iterations", type=_positive_int, default=20000, metavar="N",
-                   help="generator updates in total (default: %(default)s)")
-    q.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="(default: %(default)s)")
-    q.add_argument("--n-dis", type=_positive_int, default=2, metavar="N",
+    q.add_argument("--iterations", type=_positive_int, default=GAN_DEFAULTS["iterations"], metavar="N",
+                   help="generator updates in total; a resumed run continues up to this count (default: "
+                        "%(default)s)")
+    q.add_argument("--batch-size", type=_positive_int, default=GAN_DEFAULTS["batch_size"], metavar="N",
+                   help="(default: %(default)s)")
+    q.add_argument("--n-dis", type=_positive_int, default=GAN_DEFAULTS["n_dis"], metavar="N",
                    help="discriminator updates per generator update (default: %(default)s)")
-    q.add_argument("--lr", type=float, default=2e-4, help="Adam step size (default: %(default)s)")
-    q.add_argument("--ema-decay", type=float, default=0.999,
+    q.add_argument("--lr", type=float, default=GAN_DEFAULTS["lr"], metavar="LR",
+                   help="Adam step size (default: %(default)s)")
+    q.add_argument("--beta1", type=float, default=GAN_DEFAULTS["beta1"], metavar="B",
+                   help="Adam beta1 (default: %(default)s)")
+    q.add_argument("--beta2", type=float, default=GAN_DEFAULTS["beta2"], metavar="B",
+                   help="Adam beta2 (default: %(default)s)")
+    q.add_argument("--ema-decay", type=float, default=GAN_DEFAULTS["ema_decay"], metavar="D",
                    help="EMA of the generator's weights, 0 for none (default: %(default)s)")
+    q.add_argument("--checkpoint-every", type=_positive_int, default=GAN_DEFAULTS["checkpoint_every"],
+                   metavar="N", help="iterations between checkpoints and snapshots (default: %(default)s)")
+    q.add_argument("--sample-every", type=_positive_int, default=GAN_DEFAULTS["sample_every"], metavar="N",
+                   help="iterations between sample grids (default: %(default)s)")
+    q.add_argument("--log-every", type=_positive_int, default=GAN_DEFAULTS["log_every"], metavar="N",
+                   help="iterations between log lines (default: %(default)s)")
     q.set_defaults(func=cmd_train_gan)
 
     q = base("encoder", "train the projection encoder", "Train E(x, y) -> z on generated (image, z, class) "
@@ -596,10 +719,27 @@ def _vocabulary(model, arch):
     return model_vocabulary(model, arch=arch)
 
 
-def _require_discriminator(bundle, what):
+def _no_discriminator(name, *, biggan):
+    hint = ("BigGAN-deep publishes none, and no other projection loss is available yet; `collage generate` "
+            "works with it" if biggan else "put discriminator.npz beside the generator")
+    return CommandError(f"projection needs a discriminator and model {name} has none ({hint})", EXIT_MODEL)
+
+
+def _require_registered_discriminator(model):
+    """Fail before loading anything when a registered model has no discriminator."""
+    from neuralcollage.pretrained import REGISTRY
+    entry = REGISTRY.get(model.strip().lower()) if isinstance(model, str) else None
+    if entry is not None and "discriminator" not in entry.files:
+        raise _no_discriminator(entry.name, biggan=entry.convert == "biggan")
+
+
+def _require_discriminator(bundle):
     if bundle.discriminator is None:
-        raise CommandError(f"model {bundle.name} has no discriminator, which {what} needs (put "
-                           f"discriminator.npz beside the generator)", EXIT_MODEL)
+        raise _no_discriminator(bundle.name, biggan=_is_biggan(bundle.generator))
+
+
+def _is_biggan(gen):
+    return hasattr(gen, "truncation")
 
 
 def _safe_name(text):
@@ -774,13 +914,14 @@ def cmd_edit(args):
     if os.path.exists(args.model):
         inputs.append(args.model)
     _check_outputs([(output, "image"), (args.save_recipe, "json"), (args.figure, "image")], inputs)
+    _require_registered_discriminator(args.model)
     photo = _read_photo(args.base, args)
     mask = _read_mask_for(args.mask, photo, args)
     vocab = _vocabulary(args.model, args.arch)
     target = vocab.index(args.label)
     source = None if args.source_label is None else vocab.index(args.source_label)
     bundle = _load(args.model, args.arch, args.gpu)
-    _require_discriminator(bundle, "projection")
+    _require_discriminator(bundle)
     result = _edit(bundle, photo, mask, target, source=source, args=args)
     written = _write_edit(result, photo, mask, output=output, recipe_path=args.save_recipe,
                           figure_path=args.figure, inputs=inputs)
@@ -794,7 +935,8 @@ def cmd_edit(args):
 # ------------------------------------------------------------------------------------------------ generate
 
 def _read_z(path, dim_z):
-    """z ``(N, dim_z)`` float32 and the stored class id (or None) from a .npz written by `collage invert`."""
+    """z ``(N, dim_z)`` float32, the stored class id and the stored BigGAN truncation (each None when absent)
+    from a .npz written by `collage invert` or `collage generate --save-z`."""
     import zipfile
 
     import numpy
@@ -807,6 +949,7 @@ def _read_z(path, dim_z):
                 raise InputError(f"{path}: no array named 'z' (has: {', '.join(f.files) or 'nothing'})")
             z = numpy.asarray(f["z"])
             class_id = f["class_id"] if "class_id" in f.files else None
+            truncation = f["truncation"] if "truncation" in f.files else None
     except InputError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
@@ -822,7 +965,12 @@ def _read_z(path, dim_z):
     if class_id is not None:
         class_id = numpy.asarray(class_id).reshape(-1)
         class_id = int(class_id[0]) if class_id.size else None
-    return z.astype(numpy.float32), class_id
+    if truncation is not None:
+        truncation = numpy.asarray(truncation, numpy.float64).reshape(-1)
+        truncation = float(truncation[0]) if truncation.size else None
+        if truncation is not None and not (numpy.isfinite(truncation) and 0 < truncation <= 1):
+            raise InputError(f"{path}: stored truncation {truncation} is not in (0, 1]")
+    return z.astype(numpy.float32), class_id, truncation
 
 
 def cmd_generate(args):
@@ -836,28 +984,44 @@ def cmd_generate(args):
     label = None if args.label is None else vocab.index(args.label)
     bundle = _load(args.model, args.arch, args.gpu)
     gen = bundle.generator
+    biggan = _is_biggan(gen)
+    if args.truncation is not None and not biggan:
+        raise CommandError(f"--truncation applies to BigGAN models only; {bundle.name} is not one")
+    truncation = args.truncation
     if args.z is not None:
-        z, stored = _read_z(args.z, gen.dim_z)
+        z, stored, stored_truncation = _read_z(args.z, gen.dim_z)
         if label is None:
             label = stored
+        if truncation is None and biggan:
+            truncation = stored_truncation
+    elif biggan:
+        truncation = gen.truncation if truncation is None else truncation
+        z = to_numpy(gen.sample_z(args.count, seed=args.seed, truncation=truncation))
     else:
         z = to_numpy(gen.sample_z(args.count, seed=args.seed))
+    if biggan and truncation is None:
+        truncation = gen.truncation
     if label is None:
         raise CommandError("give --label (the z file stores no class)")
     if not 0 <= label < gen.n_classes:
         raise CommandError(f"class {label} is out of range for a {gen.n_classes}-class model")
     ids = numpy.full((z.shape[0],), label, numpy.int32)
+    extra = {"truncation": truncation} if biggan else {}
     with chainer.using_config("train", False), chainer.no_backprop_mode():
-        x = gen(gen.device.send(z), gen.device.send(ids))
+        x = gen(gen.device.send(z), gen.device.send(ids), **extra)
     images = from_model(to_numpy(x.array))
     image = images[0] if len(images) == 1 else _grid(images)
     write_image(args.output, image, overwrite_protect=inputs)
     written = [args.output]
     if args.save_z:
+        extra_arrays = {"truncation": numpy.float64(truncation)} if biggan else {}
         atomic_save_npz(args.save_z, z=z, class_id=numpy.int64(label), label=numpy.array(vocab[label]),
-                        model=numpy.array(bundle.name), sha256=numpy.array(bundle.sha256.get("generator", "")))
+                        model=numpy.array(bundle.name), sha256=numpy.array(bundle.sha256.get("generator", "")),
+                        **extra_arrays)
         written.append(args.save_z)
-    print(f"generated {len(images)} x {_label_name(vocab, label)} with {bundle.name}; wrote {', '.join(written)}")
+    how = f" (truncation {truncation:g})" if biggan else ""
+    print(f"generated {len(images)} x {_label_name(vocab, label)} with {bundle.name}{how}; wrote "
+          f"{', '.join(written)}")
     return EXIT_OK
 
 
@@ -892,12 +1056,13 @@ def cmd_invert(args):
     z_out = args.z_out or f"{_stem(args.base)}_z.npz"
     inputs = [p for p in (args.base, args.mask, args.model) if p is not None and os.path.exists(p)]
     _check_outputs([(output, "image"), (z_out, "npz")], inputs)
+    _require_registered_discriminator(args.model)
     photo = _read_photo(args.base, args)
     mask = _read_mask_for(args.mask, photo, args) if args.mask else None
     vocab = _vocabulary(args.model, args.arch)
     label = None if args.label is None else vocab.index(args.label)
     bundle = _load(args.model, args.arch, args.gpu)
-    _require_discriminator(bundle, "projection")
+    _require_discriminator(bundle)
     gen, dis = bundle.generator, bundle.discriminator
     box = square_crop_box(mask, min_size=gen.resolution) if mask is not None else _centre_box(photo.shape)
     crop = crop_and_resize(photo, box, gen.resolution)
@@ -1083,13 +1248,14 @@ def cmd_demo(args):
                                              ("result.png", "before_after.png", "recipe.json"))
     inputs = [photo_path, mask_path]
     _check_outputs([(result_path, "image"), (figure_path, "image"), (recipe_path, "json")], inputs)
+    _require_registered_discriminator(args.model)
     photo = read_image(photo_path)
     mask = read_mask(mask_path)
     vocab = _vocabulary(args.model, None)
     target = vocab.index(spec["target_label"])
     source = vocab.index(spec["source_label"]) if spec.get("source_label") else None
     bundle = _load(args.model, None, args.gpu)
-    _require_discriminator(bundle, "projection")
+    _require_discriminator(bundle)
     _say(f"demo: turning the {spec.get('part', 'masked region')} of the {spec.get('source_label', 'photo')} in "
          f"{photo_path} ({photo.shape[1]}x{photo.shape[0]}) into a {spec['target_label']} with model "
          f"{bundle.name} ...", quiet=args.quiet)
@@ -1132,15 +1298,39 @@ def _import(module, name):
 
 
 def _train_common(args):
-    return dict(seed=args.seed, device=_device(args.gpu), time_limit=args.time_limit,
-                progress=False if args.quiet else None, distributed=True if args.distributed else None)
+    common = dict(device=_device(args.gpu), progress=False if args.quiet else None,
+                  distributed=True if args.distributed else None)
+    if args.what != "gan":
+        common.update(seed=args.seed, time_limit=args.time_limit)
+    return common
+
+
+def gan_command(out_dir, *, gpu=-1, distributed=False, **options):
+    """The ``collage train gan`` command line that calls ``train_gan(out_dir, **options)`` (every option
+    spelled out, so that it reproduces the run whatever the defaults become)."""
+    import shlex
+    unknown = sorted(set(options) - set(_GAN_OPTIONS))
+    if unknown:
+        raise ValueError(f"train_gan options without a command-line flag: {unknown}")
+    words = ["collage", "train", "gan", str(out_dir)]
+    for key in _GAN_OPTIONS:
+        value = options.get(key, GAN_DEFAULTS[key])
+        if value is not None:
+            words += ["--" + key.replace("_", "-"), repr(value) if isinstance(value, float) else str(value)]
+    if gpu is not None and gpu >= 0:
+        words += ["--gpu", str(gpu)]
+    if distributed:
+        words.append("--distributed")
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def cmd_train_gan(args):
     train_gan = _import("neuralcollage.train.gan", "train_gan")
-    reached = _call(train_gan, args.out_dir, arch=args.arch, iterations=args.iterations, batch_size=args.batch_size,
-                    n_dis=args.n_dis, lr=args.lr, ema_decay=args.ema_decay, **_train_common(args))
-    print(f"trained to iteration {reached}; snapshots in {args.out_dir}")
+    options = {key: getattr(args, key) for key in _GAN_OPTIONS}
+    command = gan_command(args.out_dir, gpu=args.gpu, distributed=args.distributed, **options)
+    _say(f"command: {command}", quiet=args.quiet)
+    reached = _call(train_gan, args.out_dir, **options, **_train_common(args))
+    print(f"trained to iteration {reached}; snapshots in {args.out_dir}; command: {command}")
     return EXIT_OK
 
 
@@ -1172,23 +1362,142 @@ def _print_metrics(metrics, prefix=""):
             print(f"  {prefix + key:<40} {value}")
 
 
+def _eval_counts(n):
+    """The sample-count options of :func:`neuralcollage.evaluation.evaluate` for ``--n-samples n``."""
+    if n is None:
+        return {}
+    return dict(n_classifier=n, n_generated=n, n_diversity=n, n_projection=n, n_translation=n)
+
+
+def _json_safe(value):
+    """Metrics as strict JSON: NumPy scalars and arrays to Python, NaN and infinities to None."""
+    import math
+
+    import numpy
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, numpy.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, numpy.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def cmd_eval(args):
-    evaluate_builtin = _import("neuralcollage.evaluation", "evaluate_builtin")
-    from neuralcollage.pretrained import builtin_dir
-    model_dir = args.model_dir or builtin_dir()
+    import json
+    evaluate = _import("neuralcollage.evaluation", "evaluate")
+    inputs = [args.model] if os.path.exists(args.model) else []
     if args.out_json:
-        _check_outputs([(args.out_json, "json")], [])
-    metrics = _call(evaluate_builtin, model_dir, out_json=args.out_json, n_samples=args.n_samples, seed=args.seed,
-                    device=_device(args.gpu))
-    if isinstance(metrics, dict):
-        print(f"metrics of {model_dir}:")
-        try:
-            from neuralcollage.evaluation import format_table
-            print(format_table(metrics))
-        except Exception:  # another result layout: print it plainly
-            _print_metrics(metrics)
+        _check_outputs([(args.out_json, "json")], inputs)
+    bundle = _load(args.model, args.arch, args.gpu)
+    started = time.time()
+
+    def log(name, record):
+        if "skipped" in record:
+            _say(f"eval: {name} skipped ({record['skipped']})", quiet=args.quiet)
+        else:
+            _say(f"eval: {name} done ({time.time() - started:.0f} s so far)", quiet=args.quiet)
+
+    metrics = _call(evaluate, bundle, metrics=args.metrics, steps=args.steps, seed=args.seed, log=log,
+                    **_eval_counts(args.n_samples))
+    print(f"metrics of {bundle.name} (seed {args.seed}):")
+    try:
+        from neuralcollage.evaluation import format_table
+        print(format_table(metrics))
+    except Exception:  # noqa: BLE001: another result layout; print it plainly
+        _print_metrics(metrics)
     if args.out_json:
+        from neuralcollage.io import atomic_write_text
+        report = {"model": bundle.name, "arch": bundle.arch, "sha256": dict(bundle.sha256), "seed": args.seed,
+                  "n_samples": args.n_samples, "steps": args.steps, "seconds": time.time() - started,
+                  "metrics": metrics}
+        atomic_write_text(args.out_json, json.dumps(_json_safe(report), indent=2, allow_nan=False) + "\n",
+                          overwrite_protect=inputs)
         print(f"wrote {args.out_json}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ convert
+
+def _registered_target(out):
+    from neuralcollage.pretrained import registered_file
+    return registered_file(out)
+
+
+def _check_biggan_target(src_dir, out, target):
+    """Refuse before converting when ``out`` is where another registered model's file lives, or where a
+    BigGAN-deep of another size belongs."""
+    import json
+    from neuralcollage.io import InputError
+    if target is None:
+        return
+    entry, kind = target
+    if entry.convert != "biggan" or kind != "generator":
+        raise InputError(f"refusing to write a converted BigGAN to {out}: that is the {kind} file of registered "
+                         f"model {entry.name!r} ({entry.arch})")
+    config_path = os.path.join(src_dir, "config.json")
+    try:
+        with open(config_path, encoding="utf-8") as fh:
+            raw = json.load(fh)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return  # the converter reports it
+    from neuralcollage.convert import biggan_config
+    arch = biggan_config(raw, source=config_path)["arch"]
+    if arch != entry.arch:
+        what = f"a {arch}" if arch else "a BigGAN-deep of no registered size"
+        raise InputError(f"{src_dir} holds {what} checkpoint (config.json), but {out} is where {entry.name} "
+                         f"belongs; convert it to another file")
+
+
+def cmd_convert_biggan(args):
+    from neuralcollage.io import InputError
+    src, out = args.src_dir, args.out
+    if not os.path.exists(src):
+        raise InputError(f"{src}: no such folder")
+    if not os.path.isdir(src):
+        raise InputError(f"{src}: not a folder (give the folder holding pytorch_model.bin and config.json)")
+    if os.path.splitext(out)[1].lower() != ".npz":
+        raise InputError(f"cannot write {out}: the snapshot must be a .npz file")
+    inputs = [os.path.join(src, name) for name in ("pytorch_model.bin", "config.json")]
+    target = _registered_target(out)
+    _check_biggan_target(src, out, target)
+    folder = os.path.dirname(os.path.abspath(out))
+    created = target is not None and not os.path.exists(folder)
+    if created:  # $NEURALCOLLAGE_HOME/<name>/ of a registered model: made here, removed again on failure
+        try:
+            os.makedirs(folder)
+        except OSError as exc:
+            raise InputError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    try:
+        _check_outputs([(out, "npz")], [p for p in inputs if os.path.exists(p)])
+        from neuralcollage.convert import convert_biggan
+        _say(f"converting {src} ...", quiet=args.quiet)
+        try:
+            result = convert_biggan(src, out)
+        except ImportError as exc:
+            raise CommandError(str(exc), EXIT_MODEL) from None
+    except BaseException:
+        if created:
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass
+        raise
+    config = result.config
+    arch = config.get("arch") or "custom"
+    print(f"wrote {result.path}")
+    print(f"arch: {arch} ({2 ** len([1 for up, _, _ in config['layers'] if up]) * 4} px, "
+          f"{config['n_classes']} classes, dim_z {config['dim_z']})")
+    print(f"sha256: {result.sha256}")
+    if target is not None:
+        from neuralcollage.pretrained import record_sha256
+        entry, kind = target
+        _note(record_sha256(entry.name, kind, result.path, result.sha256))
+        print(f"installed as model {entry.name} (use --model {entry.name})")
     return EXIT_OK
 
 

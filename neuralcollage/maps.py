@@ -337,7 +337,9 @@ def resize_map(m, size, *, upsample="nearest"):
     old size is a multiple of the new one, otherwise overlap-weighted like ``cv2.INTER_AREA``), a growing
     axis by ``upsample`` interpolation (pixel centres aligned).  Every output pixel is a convex
     combination of input pixels, so normalised maps stay normalised and hard maps get soft edges only
-    where a coarse pixel straddles a boundary.
+    where a coarse pixel straddles a boundary.  The result is clipped to the input's value range (float
+    rounding cannot take a map in [0, 1] above 1), and spatially uniform maps (every pixel of a sample has
+    the same weights, :func:`is_spatially_uniform`) come back exactly, only repeated to the new size.
 
     Parameters
     ----------
@@ -369,6 +371,11 @@ def resize_map(m, size, *, upsample="nearest"):
     h, w = _size(size)
     n, k, height, width = m.shape
     out = m.astype(numpy.float32, copy=True)
+    if (h, w) == (height, width) or out.size == 0:
+        return xp.ascontiguousarray(out)
+    if is_spatially_uniform(out):
+        return xp.ascontiguousarray(xp.broadcast_to(out[:, :, :1, :1], (n, k, h, w)))
+    lo, hi = out.min(), out.max()
     if h != height:
         if h < height and height % h == 0:
             out = out.reshape(n, k, h, height // h, width).mean(axis=3)
@@ -379,7 +386,10 @@ def resize_map(m, size, *, upsample="nearest"):
             out = out.reshape(n, k, h, w, width // w).mean(axis=4)
         else:
             out = xp.matmul(out, xp.asarray(_resize_matrix(width, w, upsample).T))
-    return xp.ascontiguousarray(out.astype(numpy.float32, copy=False))
+    out = out.astype(numpy.float32, copy=False)
+    if bool(xp.isfinite(lo)) and bool(xp.isfinite(hi)):
+        out = xp.clip(out, lo, hi)
+    return xp.ascontiguousarray(out)
 
 
 def resize_mask(mask, size, *, upsample="bilinear"):
@@ -393,10 +403,11 @@ def resize_mask(mask, size, *, upsample="bilinear"):
 
     Returns
     -------
-    numpy.ndarray (h, w) float32 in [0, 1]
+    numpy.ndarray (h, w) float32 in [0, 1] (clipped: float rounding never takes it above 1)
     """
     alpha = _alpha(mask, "mask")
-    return resize_map(alpha[None, None], size, upsample=upsample)[0, 0]
+    out = resize_map(alpha[None, None], size, upsample=upsample)[0, 0]
+    return numpy.clip(out, 0.0, 1.0, out=out)
 
 
 def gaussian_blur(m, sigma):

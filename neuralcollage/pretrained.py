@@ -10,6 +10,9 @@ A model is chosen by a registered name (:data:`REGISTRY`) or by a path.  Nothing
   names (``ResNetGenerator_<iteration>.npz``, ``SNResNetProjectionDiscriminator_<iteration>.npz``).  Their
   sha256 is not published: it is recorded in ``$NEURALCOLLAGE_HOME/hashes.json`` the first time a file loads
   strictly, and every later load is verified against it.
+* The BigGAN-deep models are converted from the checkpoints of the ``pytorch-pretrained-biggan`` package
+  (``collage convert biggan FOLDER $NEURALCOLLAGE_HOME/<name>/generator.npz``); the converted file's sha256 is
+  recorded in ``hashes.json`` when it is written there, and verified on every load.
 
 Example
 -------
@@ -37,7 +40,8 @@ from neuralcollage.snapshot import CONFIG_KEY, SnapshotError
 
 __all__ = ["ModelBundle", "ModelEntry", "ModelInfo", "REGISTRY", "BUNDLE_KINDS", "ModelNotInstalledError",
            "ChecksumError", "load_bundle", "list_models", "model_vocabulary", "home_dir", "pretrained_dir",
-           "builtin_dir", "file_sha256", "forget_hashes", "write_manifest"]
+           "builtin_dir", "file_sha256", "forget_hashes", "write_manifest", "install_instructions",
+           "registered_file", "record_sha256"]
 
 #: The files a bundle may hold, in load order, with their canonical file names.
 BUNDLE_KINDS = MappingProxyType({
@@ -57,6 +61,7 @@ OFFICIAL_PATTERNS = MappingProxyType({
 
 _NEURAL_COLLAGE = "https://github.com/quolc/neural-collage"
 _SNGAN_PROJECTION = "https://github.com/pfnet-research/sngan_projection"
+_PYTORCH_BIGGAN = "https://github.com/huggingface/pytorch-pretrained-BigGAN"
 BUILTIN_NOT_TRAINED = ("the built-in model is not trained yet; run `collage train gan runs/builtin64` and copy "
                        "its generator.npz and discriminator.npz into {dir} (see pretrained/README.md)")
 
@@ -75,14 +80,17 @@ class ModelEntry:
 
     Attributes:
         name: registry key (``"builtin"``, ``"dogcat256"``, ...).
-        kind: ``"built-in"`` or ``"official"``.
+        kind: ``"built-in"``, ``"official"`` (official snapshot files, used as they are) or ``"converted"``
+            (made from another framework's checkpoint with ``collage convert <convert>``).
         title: one-line description.
-        arch: generator/discriminator preset (:mod:`neuralcollage.models.presets`).
+        arch: generator/discriminator preset (:mod:`neuralcollage.models.presets`; for ``convert="biggan"``
+            a :data:`neuralcollage.models.biggan.BIGGAN_PRESETS` name).
         overrides: preset overrides (e.g. ``{"n_classes": 200}``).
         vocabulary: ``"builtin"`` or a name for :func:`neuralcollage.labels.get_vocabulary`.
         files: the kinds this model has, in :data:`BUNDLE_KINDS` order.
         unsupported: kinds that are published but cannot be loaded yet (listed, never loaded).
         source: where to get the files.
+        convert: the ``collage convert`` subcommand that makes the generator file, or None.
     """
 
     name: str
@@ -94,6 +102,18 @@ class ModelEntry:
     source: str
     overrides: Mapping[str, int] = dataclasses.field(default_factory=dict)
     unsupported: Tuple[str, ...] = ()
+    convert: Optional[str] = None
+
+
+def _biggan_entry(resolution):
+    name = f"biggan-deep-{resolution}"
+    return ModelEntry(
+        name=name, kind="converted", arch=name, vocabulary="imagenet1k", files=("generator",), convert="biggan",
+        title=(f"BigGAN-deep {resolution} px (1000 ImageNet classes; no discriminator: photos cannot be "
+               f"projected onto it yet)"),
+        source=(f"the published checkpoint of the pytorch-pretrained-biggan package (v0.1.1, {_PYTORCH_BIGGAN}): "
+                f"the URLs of {name!r} in PRETRAINED_MODEL_ARCHIVE_MAP (weights) and "
+                f"PRETRAINED_CONFIG_ARCHIVE_MAP (config) in its pytorch_pretrained_biggan/model.py"))
 
 
 REGISTRY = {e.name: e for e in (
@@ -125,6 +145,7 @@ REGISTRY = {e.name: e for e in (
         files=("generator", "discriminator"),
         source=(f"not linked from the official READMEs; train it with configs/sn_projection_cub.yml of "
                 f"{_NEURAL_COLLAGE} or ask its authors")),
+    *(_biggan_entry(resolution) for resolution in (128, 256, 512)),
 )}
 
 
@@ -289,6 +310,33 @@ def forget_hashes(name):
     return True
 
 
+def record_sha256(name, kind, path, sha256=None):
+    """Record the sha256 of registered model ``name``'s ``kind`` file ``path`` in ``hashes.json`` (replacing a
+    previous record); later loads are verified against it.  ``sha256`` is computed when not given.
+
+    Returns:
+        A one-line note saying what was recorded, or why the record could not be written.
+    """
+    return _record_hash(name, kind, path, sha256 or file_sha256(path))
+
+
+def _real(path):
+    return os.path.normcase(os.path.realpath(os.path.abspath(os.path.expanduser(os.fspath(path)))))
+
+
+def registered_file(path):
+    """``(entry, kind)`` when ``path`` is where a registered model's canonical file lives
+    (``$NEURALCOLLAGE_HOME/<name>/<kind>.npz``, or the built-in ``pretrained/builtin64/<kind>.npz``), else
+    None.  The file need not exist."""
+    target = _real(path)
+    for entry in REGISTRY.values():
+        folder = _entry_dir(entry)
+        for kind in entry.files:
+            if _real(os.path.join(folder, BUNDLE_KINDS[kind])) == target:
+                return entry, kind
+    return None
+
+
 def _verify(path, expected, *, origin, remedy):
     sha = file_sha256(path)
     if expected is not None and sha != expected.lower():
@@ -343,10 +391,27 @@ def _lookup(name):
     return None
 
 
+def install_instructions(entry):
+    """One line: how to install registered model ``entry`` (a :class:`ModelEntry` or its name)."""
+    entry = REGISTRY[entry] if isinstance(entry, str) else entry
+    folder = _entry_dir(entry)
+    if entry.kind == "built-in":
+        return BUILTIN_NOT_TRAINED.format(dir=folder + os.sep)
+    if entry.convert == "biggan":
+        target = os.path.join(folder, BUNDLE_KINDS["generator"])
+        return (f"download the two files of {entry.source}; rename them to pytorch_model.bin and config.json in "
+                f"one folder; then run `collage convert biggan FOLDER {target}` (the converter needs PyTorch: "
+                f"pip install 'neuralcollage[convert]')")
+    return (f"put its generator ({OFFICIAL_PATTERNS['generator']} or generator.npz) and discriminator files in "
+            f"{folder}{os.sep}; get them from {entry.source}")
+
+
 def _not_installed(entry):
     folder = _entry_dir(entry)
     if entry.kind == "built-in":
         return ModelNotInstalledError(BUILTIN_NOT_TRAINED.format(dir=folder + os.sep))
+    if entry.convert is not None:
+        return ModelNotInstalledError(f"model {entry.name!r} is not installed: {install_instructions(entry)}")
     return ModelNotInstalledError(
         f"model {entry.name!r} is not installed: put its generator ({OFFICIAL_PATTERNS['generator']} or "
         f"generator.npz) and discriminator files in {folder}{os.sep}; get them from {entry.source}")
@@ -371,7 +436,10 @@ def _named_vocabulary(name, manifest=None):
 
 
 _ARCH_VOCABULARIES = {"collage256": (143, "dogs_and_cats"), "collage128": (143, "dogs_and_cats"),
-                      "sngan128": (1000, "imagenet1k"), "sngan64": (1000, "imagenet1k")}
+                      "sngan128": (1000, "imagenet1k"), "sngan64": (1000, "imagenet1k"),
+                      "biggan-deep-128": (1000, "imagenet1k"), "biggan-deep-256": (1000, "imagenet1k"),
+                      "biggan-deep-512": (1000, "imagenet1k")}
+_GENERATOR_KINDS = ("generator", "biggan_generator")
 
 
 def _read_labels_file(path):
@@ -432,7 +500,7 @@ def model_vocabulary(name_or_path, *, arch=None, **overrides):
     generator_path = _generator_path(name_or_path)
     record = _peek_config(generator_path)
     if record is not None:
-        if record.get("kind") != "generator":
+        if record.get("kind") not in _GENERATOR_KINDS:
             raise SnapshotError(f"snapshot {generator_path!r} holds a {record.get('kind')}, not a generator")
         config = record.get("config", {})
         n_classes, arch = config.get("n_classes"), config.get("arch") or arch
@@ -562,7 +630,7 @@ def _load_registered(entry, *, device):
         raise _not_installed(entry)
     bundle = ModelBundle(name=entry.name, generator=None, arch=entry.arch)
     manifest = _manifest() if entry.kind == "built-in" else None
-    recorded = _recorded_hashes().get(entry.name, {}) if entry.kind == "official" else {}
+    recorded = _recorded_hashes().get(entry.name, {}) if entry.kind != "built-in" else {}
     if entry.kind == "built-in" and manifest is None:
         bundle.notes.append(f"no {_manifest_path()}: the built-in files' sha256 are not verified")
     to_record = []
@@ -587,6 +655,8 @@ def _load_registered(entry, *, device):
                           remedy=(f"if you replaced it on purpose, run `collage models --forget {entry.name}`"))
             if expected is None:
                 to_record.append((kind, path, sha))
+        if entry.convert is not None and kind == "generator":
+            _check_converted(entry, path)
         arch = None if entry.kind == "built-in" else entry.arch
         link, note = _load_part(kind, path, arch=arch, device=device, overrides=dict(entry.overrides))
         if note:
@@ -604,6 +674,19 @@ def _load_registered(entry, *, device):
     for kind, path, sha in to_record:
         bundle.notes.append(_record_hash(entry.name, kind, path, sha))
     return bundle
+
+
+_CONVERTED_KINDS = {"biggan": "biggan_generator"}
+
+
+def _check_converted(entry, path):
+    """A registered converted model's generator must be a file written by its converter."""
+    record = _peek_config(path)
+    want = _CONVERTED_KINDS[entry.convert]
+    if record is None or record.get("kind") != want:
+        what = "an official snapshot" if record is None else f"a {record.get('kind')} snapshot"
+        raise SnapshotError(f"{path} is {what}, not a converted {entry.arch} ({want}); "
+                            f"{install_instructions(entry)}")
 
 
 def _load_path(path, *, arch, device, vocabulary, overrides):
@@ -663,6 +746,8 @@ def list_models():
                 notes.append("missing: " + ", ".join(missing))
         elif entry.kind == "built-in":
             notes.append("not trained yet: run `collage train gan ...` (see pretrained/README.md)")
+        elif entry.convert is not None:
+            notes.append(f"not installed; {install_instructions(entry)}")
         else:
             notes.append(f"not installed; get the files from {entry.source}")
         for kind in entry.unsupported:

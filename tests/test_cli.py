@@ -516,32 +516,111 @@ def test_bundled_examples_are_consistent():
 
 # ------------------------------------------------------------------------------------------------ train, eval wiring
 
-def test_train_and_eval_call_the_library(monkeypatch, capsys):
-    import neuralcollage.train.classifier as tc
+BUILTIN_RUN = dict(arch="builtin64", iterations=6000, batch_size=32, n_dis=2, checkpoint_every=100,
+                   sample_every=250, log_every=10, seed=0, time_limit=5400)
+
+
+@pytest.fixture
+def fake_train_gan(monkeypatch):
+    """Replace train_gan by a recorder with its real signature; calls holds the bound arguments (defaults
+    applied) of every call."""
+    import inspect
+
     import neuralcollage.train.gan as tg
+    signature = inspect.signature(tg.train_gan)
+    calls = []
+
+    def train_gan(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        calls.append((dict(bound.arguments), kwargs))
+        return 3
+
+    train_gan.__signature__ = signature
+    monkeypatch.setattr(tg, "train_gan", train_gan)
+    return signature, calls
+
+
+def test_train_gan_reproduces_the_builtin_run(fake_train_gan, capsys):
+    import shlex
+    signature, calls = fake_train_gan
+    expected = signature.bind("runs/builtin64", **BUILTIN_RUN)
+    expected.apply_defaults()
+    argv = shlex.split(cli.BUILTIN_GAN_COMMAND)
+    assert argv[:3] == ["collage", "train", "gan"]
+    code, out, err = run(argv[1:], capsys)
+    assert code == 0, err
+    full, _ = calls[-1]
+    assert {k: v for k, v in full.items() if k != "progress"} == \
+        {k: v for k, v in expected.arguments.items() if k != "progress"}
+    assert full["progress"] is True and type(full["time_limit"]) is int
+    printed = out.split("command: ", 1)[1].strip()
+    assert "command: " + printed in err  # also said before training starts
+    code, _, err = run(shlex.split(printed)[1:], capsys)
+    assert code == 0, err
+    assert calls[-1][0] == full
+    code, out, _ = run(["train", "gan", "--help"], capsys)
+    assert cli.BUILTIN_GAN_COMMAND in out
+
+
+def test_train_gan_passes_every_option_through(fake_train_gan, capsys):
+    import shlex
+    _, calls = fake_train_gan
+    argv = ["train", "gan", "runs/x", "--arch", "tiny32", "--iterations", "3", "--batch-size", "4", "--n-dis", "1",
+            "--lr", "0.001", "--beta1", "0.5", "--beta2", "0.99", "--ema-decay", "0", "--seed", "7",
+            "--checkpoint-every", "2", "--sample-every", "5", "--log-every", "1", "--time-limit", "12.5", "-q"]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    full, given = calls[-1]
+    assert given == dict(arch="tiny32", iterations=3, batch_size=4, n_dis=1, lr=0.001, beta1=0.5, beta2=0.99,
+                         ema_decay=0.0, seed=7, checkpoint_every=2, sample_every=5, log_every=1, time_limit=12.5,
+                         progress=False)
+    assert full["device"] is None and err == ""
+    assert "trained to iteration 3" in out
+    code, _, err = run(shlex.split(out.split("command: ", 1)[1])[1:], capsys)
+    assert code == 0, err
+    assert calls[-1][0] == {**full, "progress": True}
+    for bad in (["--time-limit", "0"], ["--iterations", "0"], ["--lr", "fast"]):
+        code, _, err = run(["train", "gan", "runs/x", *bad], capsys)
+        assert code == 2
+        assert_one_line_error(err, bad[0])
+
+
+def test_train_gan_defaults_and_help_match_the_library(capsys):
+    import inspect
+
+    import neuralcollage.train.gan as tg
+    params = inspect.signature(tg.train_gan).parameters
+    assert cli.GAN_DEFAULTS == {k: params[k].default for k in cli.GAN_DEFAULTS}
+    args = cli.build_parser().parse_args(["train", "gan", "out"])
+    assert {k: getattr(args, k) for k in cli.GAN_DEFAULTS} == cli.GAN_DEFAULTS
+    code, out, _ = run(["train", "gan", "--help"], capsys)
+    assert code == 0
+    flat = " ".join(out.split())
+    for key, value in cli.GAN_DEFAULTS.items():
+        flag = "--" + key.replace("_", "-")
+        assert flag in flat, flag
+        if value is not None:
+            assert f"(default: {value})" in flat, key
+
+
+def test_train_encoder_and_classifier_call_the_library(monkeypatch, capsys):
+    import neuralcollage.train.classifier as tc
+    import neuralcollage.train.encoder as te
     calls = {}
 
     def fake(name):
         def f(out_dir, **kwargs):
             calls[name] = (out_dir, kwargs)
-            return 7 if name == "gan" else {"classifier_accuracy": {"value": 0.99}}
         f.__name__ = name
         return f
-
-    monkeypatch.setattr(tg, "train_gan", fake("gan"))
-    code, out, err = run(["train", "gan", "runs/x", "--iterations", "10", "--batch-size", "4", "--seed", "1", "-q"],
-                         capsys)
-    assert code == 0, err
-    out_dir, kw = calls["gan"]
-    assert out_dir == "runs/x" and kw["iterations"] == 10 and kw["batch_size"] == 4 and kw["seed"] == 1
-    assert kw["arch"] == "builtin64" and kw["progress"] is False and "device" not in kw
 
     monkeypatch.setattr(tc, "train_classifier", fake("classifier"))
     code, _, err = run(["train", "classifier", "runs/c", "--kind", "part", "--iterations", "3"], capsys)
     assert code == 0, err
     assert calls["classifier"][1]["kind"] == "part" and calls["classifier"][1]["iterations"] == 3
+    assert calls["classifier"][1]["seed"] == 0
 
-    import neuralcollage.train.encoder as te
     monkeypatch.setattr(te, "train_encoder", fake("encoder"))
     code, _, err = run(["train", "encoder", "runs/e", "--generator", "nope.npz"], capsys)
     assert code == 3
@@ -550,23 +629,372 @@ def test_train_and_eval_call_the_library(monkeypatch, capsys):
     assert code == 0, err
     assert calls["encoder"][1]["generator_path"] == "g.npz"
 
-    import neuralcollage.evaluation as ev
-    monkeypatch.setattr(ev, "evaluate_builtin", fake("eval"), raising=False)
-    code, out, err = run(["eval", "some/dir", "--n-samples", "5", "--out-json", "m.json"], capsys)
-    assert code == 0, err
-    assert calls["eval"] == ("some/dir", {"out_json": "m.json", "n_samples": 5, "seed": 0})
-
 
 def test_option_the_library_does_not_take_is_an_error(monkeypatch, capsys):
     import neuralcollage.train.gan as tg
 
-    def train_gan(out_dir, *, arch, iterations, batch_size, n_dis, lr, ema_decay, seed, time_limit=None):
+    def train_gan(out_dir, *, arch, iterations, batch_size, n_dis, lr, beta1, beta2, ema_decay, seed,
+                  checkpoint_every, sample_every, log_every, time_limit=None, progress=True):
         return 0
 
     monkeypatch.setattr(tg, "train_gan", train_gan)
     code, _, err = run(["train", "gan", "runs/x", "--distributed"], capsys)
     assert code == 2
     assert_one_line_error(err, "--distributed")
+
+
+# ------------------------------------------------------------------------------------------------ eval
+
+def test_eval_metric_names_are_the_library_ones():
+    from neuralcollage import evaluation
+    assert cli.EVAL_METRICS == tuple(evaluation.METRICS)
+
+
+def test_eval_calls_evaluate_and_writes_json(model, monkeypatch, capsys):
+    import inspect
+
+    import neuralcollage.evaluation as ev
+    signature = inspect.signature(ev.evaluate)
+    calls = []
+
+    def evaluate(bundle, **kwargs):
+        signature.bind(bundle, **kwargs)
+        calls.append((bundle, kwargs))
+        record = {"value": 0.5, "n": 5, "target": 0.9, "passed": False, "spread": np.float32(float("nan"))}
+        kwargs["log"]("diversity", record)
+        return {"diversity": record}
+
+    evaluate.__signature__ = signature
+    monkeypatch.setattr(ev, "evaluate", evaluate)
+    code, out, err = run(["eval", model, "--n-samples", "5", "--metrics", "diversity,diversity", "--steps", "3",
+                          "--seed", "2", "--out-json", "m.json"], capsys)
+    assert code == 0, err
+    bundle, kwargs = calls[-1]
+    assert bundle.files["generator"] == model
+    assert {k: v for k, v in kwargs.items() if k != "log"} == dict(
+        metrics=("diversity",), steps=3, seed=2, n_classifier=5, n_generated=5, n_diversity=5, n_projection=5,
+        n_translation=5)
+    assert "diversity" in out and "0.500" in out and "wrote m.json" in out and "eval: diversity" in err
+    report = json.load(open("m.json"))  # strict JSON: NaN became null
+    assert report["metrics"]["diversity"]["spread"] is None and report["seed"] == 2
+    assert report["sha256"]["generator"] == nc.pretrained.file_sha256(model)
+    code, _, _ = run(["eval", model, "-q"], capsys)
+    assert code == 0
+    assert {k for k in calls[-1][1] if k != "log"} == {"seed"}
+    code, _, err = run(["eval", model, "--metrics", "speed"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "unknown metric", "diversity")
+    code, _, err = run(["eval", "nosuchmodel"], capsys)
+    assert code == 3
+    code, _, err = run(["eval", model, "--out-json", model], capsys)
+    assert code == 2
+    assert_one_line_error(err, "refusing to overwrite input file")
+
+
+def test_eval_runs_on_a_tiny_bundle(tmp_path, capsys):
+    from neuralcollage.models.classifier import Classifier
+    folder = tmp_path / "withclf"
+    gen = _save_tiny(str(folder), encoder=False)
+    nc.save_snapshot(Classifier.from_preset("tiny32"), str(folder / "classifier.npz"), kind="classifier")
+    code, out, err = run(["eval", gen, "--n-samples", "4", "--metrics",
+                          "conditioned_class_accuracy,part_classifier_accuracy", "--out-json", "m.json", "-q"],
+                         capsys)
+    assert code == 0, err
+    report = json.load(open("m.json"))["metrics"]
+    assert 0 <= report["conditioned_class_accuracy"]["value"] <= 1
+    assert "skipped" in report["part_classifier_accuracy"]
+    assert "conditioned_class_accuracy" in out and "skip" in out
+
+
+# ------------------------------------------------------------------------------------------------ exit codes
+
+def test_error_classes_map_to_exit_codes():
+    from neuralcollage.backend import DeviceError
+    from neuralcollage.collage import RecipeError
+    from neuralcollage.convert import ConversionError
+    from neuralcollage.io import InputError
+    from neuralcollage.labels import from_names
+    from neuralcollage.pretrained import ChecksumError, ModelNotInstalledError
+    assert cli._classify(RecipeError("bad recipe")) == (2, "bad recipe")
+    assert cli._classify(InputError("bad photo"))[0] == 2
+    for exc in (nc.SnapshotError("x"), ModelNotInstalledError("x"), ChecksumError("x"), ConversionError("x"),
+                DeviceError("x")):
+        assert cli._classify(exc)[0] == 3, type(exc)
+    vocab = from_names(["cat", "dog", "fox"], name="t")
+    with pytest.raises(ValueError) as err:
+        vocab.index("foxx")
+    code, message = cli._classify(err.value)
+    assert code == 2 and "did you mean: fox" in message
+
+
+def test_replay_recipe_errors_exit_2(tmp_path, photo, mask, model, capsys):
+    code, _, err = run(edit_args(photo, mask, model, "--save-recipe", "edit.json", "--source-label", "cat"), capsys)
+    assert code == 0, err
+    recipe = json.load(open("edit.json"))
+    json.dump({**recipe, "format": "something-else"}, open("other.json", "w"))
+    code, _, err = run(["replay", "other.json", "--base", photo, "-o", "r.png"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "not a neuralcollage-recipe")
+    json.dump({**recipe, "version": 99}, open("v99.json", "w"))
+    code, _, err = run(["replay", "v99.json", "--base", photo, "-o", "r.png"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "version 99")
+    other_photo = _photo(tmp_path / "other.png", seed=9)
+    code, _, err = run(["replay", "edit.json", "--base", other_photo, "-o", "r.png"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "photo differs")
+    assert not os.path.exists("r.png")
+
+
+# ------------------------------------------------------------------------------------------------ BigGAN
+
+def _save_biggan(folder, *, seed=0, **overrides):
+    """A converted-format tiny32 BigGAN-deep (5 classes, dim_z 8, 32 px) with perturbed weights."""
+    from neuralcollage.models.biggan import BigGANDeep
+    os.makedirs(folder, exist_ok=True)
+    g = BigGANDeep.from_preset("tiny32", **overrides)
+    rng = np.random.RandomState(seed)
+    for p in g.params():
+        p.array[...] += rng.normal(0, 0.05, p.shape).astype(np.float32)
+    for link in g.links():  # per-truncation BN statistics that differ, so that truncation matters
+        if hasattr(link, "running_means"):
+            link.running_means[...] = rng.normal(0, 0.3, link.running_means.shape)
+            link.running_vars[...] = 0.5 + rng.uniform(0, 1.5, link.running_vars.shape)
+    path = os.path.join(folder, "generator.npz")
+    nc.save_snapshot(g, path, kind="biggan_generator")
+    return path, g
+
+
+@pytest.fixture(scope="module")
+def biggan(tmp_path_factory):
+    return _save_biggan(str(tmp_path_factory.mktemp("biggan")))
+
+
+@pytest.fixture
+def tiny_biggan_entry(monkeypatch):
+    """A registered converted BigGAN entry with the tiny32 preset (the real ones are far too big)."""
+    from neuralcollage import pretrained
+    from neuralcollage.pretrained import ModelEntry
+    entry = ModelEntry(name="tinybiggan", kind="converted", arch="tiny32", vocabulary="numbered:5",
+                       files=("generator",), convert="biggan", title="test BigGAN", source="the test suite")
+    monkeypatch.setitem(pretrained.REGISTRY, entry.name, entry)
+    return entry
+
+
+def _expected_biggan_image(g, label, truncation, seed=0):
+    import chainer
+    from neuralcollage.io import from_model
+    z = g.sample_z(1, seed=seed, truncation=truncation)
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        x = g(z, np.array([label], np.int32), truncation=truncation)
+    return from_model(x.array)[0]
+
+
+def test_generate_with_biggan_and_truncation(biggan, model, capsys):
+    path, g = biggan
+    code, out, err = run(["generate", "--model", path, "--label", "class 2", "--truncation", "0.5",
+                          "--save-z", "z.npz", "-o", "a.png"], capsys)
+    assert code == 0, err
+    assert "truncation 0.5" in out
+    a = np.asarray(Image.open("a.png"))
+    assert a.shape == (32, 32, 3)
+    np.testing.assert_array_equal(a, _expected_biggan_image(g, 2, 0.5))
+    with np.load("z.npz") as f:
+        assert float(f["truncation"]) == 0.5 and np.abs(f["z"]).max() <= 1.0  # truncated to [-2, 2] * 0.5
+    code, _, err = run(["generate", "--model", path, "--z", "z.npz", "-o", "b.png"], capsys)
+    assert code == 0, err
+    np.testing.assert_array_equal(np.asarray(Image.open("b.png")), a)  # the stored truncation is used
+    code, _, err = run(["generate", "--model", path, "--z", "z.npz", "--truncation", "1", "-o", "c.png"], capsys)
+    assert code == 0, err
+    assert not np.array_equal(np.asarray(Image.open("c.png")), a)
+    code, _, err = run(["generate", "--model", path, "--label", "1", "-o", "d.png"], capsys)  # model's own
+    assert code == 0, err
+    np.testing.assert_array_equal(np.asarray(Image.open("d.png")), _expected_biggan_image(g, 1, g.truncation))
+    code, _, err = run(["generate", "--model", path, "--label", "1", "-n", "4", "-o", "grid.png"], capsys)
+    assert code == 0 and Image.open("grid.png").size == (66, 66)
+    for bad in ("0", "1.5", "nan", "x"):
+        code, _, err = run(["generate", "--model", path, "--label", "1", "--truncation", bad, "-o", "e.png"],
+                           capsys)
+        assert code == 2
+        assert_one_line_error(err, "--truncation")
+    code, _, err = run(["generate", "--model", model, "--label", "cat", "--truncation", "0.5", "-o", "e.png"],
+                       capsys)
+    assert code == 2
+    assert_one_line_error(err, "BigGAN models only")
+    code, _, err = run(["generate", "--model", path, "--label", "class 9", "-o", "e.png"], capsys)
+    assert code == 2
+    assert not os.path.exists("e.png")
+    code, out, _ = run(["labels", "--model", path], capsys)
+    assert code == 0 and "class 4" in out
+
+
+def test_projection_without_discriminator_exit_3(biggan, tmp_path, photo, mask, capsys):
+    path, _ = biggan
+    for argv in (edit_args(photo, mask, path, label="1"),
+                 ["invert", "--base", photo, "--model", path, "--label", "1", "--steps", "1", "-q"]):
+        code, _, err = run(argv, capsys)
+        assert code == 3
+        assert_one_line_error(err, "projection needs a discriminator", "BigGAN")
+    code, _, err = run(edit_args(photo, mask, "biggan-deep-128", label="goldfish"), capsys)
+    assert code == 3  # refused before anything is loaded (the model is not even installed)
+    assert_one_line_error(err, "projection needs a discriminator", "biggan-deep-128")
+    sngan = _save_tiny(str(tmp_path / "nodis"), encoder=False)
+    os.remove(tmp_path / "nodis" / "discriminator.npz")
+    code, _, err = run(edit_args(photo, mask, sngan), capsys)
+    assert code == 3
+    assert_one_line_error(err, "projection needs a discriminator", "discriminator.npz beside the generator")
+    assert not os.path.exists("out.png")
+
+
+def test_registered_biggan_entries(capsys):
+    code, out, _ = run(["models"], capsys)
+    assert code == 0
+    for name in ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512"):
+        assert name in out
+    assert "collage convert biggan" in out
+    code, _, err = run(["generate", "--model", "biggan-deep-256", "--label", "goldfish"], capsys)
+    assert code == 3
+    assert_one_line_error(err, "not installed", "pytorch_model.bin", "collage convert biggan")
+    code, out, _ = run(["labels", "--model", "biggan-deep-512", "--search", "golden retriever"], capsys)
+    assert code == 0 and "207" in out
+
+
+def test_registered_converted_model_generates_and_is_verified(isolated, tiny_biggan_entry, capsys):
+    home, _ = isolated
+    path, g = _save_biggan(str(home / "tinybiggan"))
+    code, out, err = run(["generate", "--model", "tinybiggan", "--label", "3", "--truncation", "0.8"], capsys)
+    assert code == 0, err
+    np.testing.assert_array_equal(np.asarray(Image.open("generated.png")), _expected_biggan_image(g, 3, 0.8))
+    assert "recorded the sha256" in err
+    record = json.loads((home / "hashes.json").read_text())["tinybiggan"]["generator"]
+    assert record["sha256"] == nc.pretrained.file_sha256(path)
+    _save_biggan(str(home / "tinybiggan"), seed=1)
+    code, _, err = run(["generate", "--model", "tinybiggan", "--label", "3", "-o", "x.png"], capsys)
+    assert code == 3
+    assert_one_line_error(err, "sha256", "collage models --forget tinybiggan")
+    _save_tiny(str(home / "tinybiggan"), encoder=False)  # an SNGAN generator where a BigGAN belongs
+    code, _, err = run(["models", "--forget", "tinybiggan"], capsys)
+    code, _, err = run(["generate", "--model", "tinybiggan", "--label", "3", "-o", "x.png"], capsys)
+    assert code == 3
+    assert_one_line_error(err, "not a converted tiny32", "collage convert biggan")
+    assert not os.path.exists("x.png")
+
+
+def test_convert_biggan_bad_input_exit_2(isolated, tmp_path, tiny_biggan_entry, capsys):
+    home, _ = isolated
+    code, _, err = run(["convert", "biggan", tmp_path / "missing", "out.npz"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "missing: no such folder")
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run(["convert", "biggan", tmp_path / "afile", "out.npz"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "not a folder")
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    code, _, err = run(["convert", "biggan", ckpt, "out.png"], capsys)
+    assert code == 2
+    assert_one_line_error(err, ".npz")
+    code, _, err = run(["convert", "biggan", ckpt, tmp_path / "nodir" / "out.npz"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "does not exist")
+    code, _, err = run(["convert", "biggan", ckpt, home / "dogcat256" / "generator.npz"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "registered model 'dogcat256'")
+    import biggan_reference as bref
+    (ckpt / "config.json").write_text(json.dumps({**bref.TINY_CONFIG, "channel_width": 8}))
+    code, _, err = run(["convert", "biggan", ckpt, home / "tinybiggan" / "generator.npz"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "no registered size", "tinybiggan belongs")
+    code, _, err = run(["convert"], capsys)
+    assert code == 2
+    assert not os.path.exists(home / "tinybiggan") and not os.path.exists("out.npz")
+
+
+def test_convert_biggan_without_torch_exit_3(isolated, tmp_path, tiny_biggan_entry, monkeypatch, capsys):
+    import neuralcollage.convert as conv
+
+    def no_torch():
+        raise ImportError("converting BigGAN checkpoints needs PyTorch, which is not installed: pip install "
+                          "'neuralcollage[convert]' (only the converter needs it)")
+
+    monkeypatch.setattr(conv, "_import_torch", no_torch)
+    (tmp_path / "ckpt").mkdir()
+    code, out, err = run(["convert", "biggan", tmp_path / "ckpt", "out.npz"], capsys)
+    assert code == 3
+    assert_one_line_error(err, "needs PyTorch", "neuralcollage[convert]")
+    assert out == "" and not os.path.exists("out.npz")
+    home, _ = isolated
+    code, out, err = run(["convert", "biggan", tmp_path / "ckpt", home / "tinybiggan" / "generator.npz"], capsys)
+    assert code == 3
+    assert_one_line_error(err, "needs PyTorch")
+    assert not os.path.exists(home / "tinybiggan")  # the model folder made for the output is gone again
+
+
+@pytest.fixture(scope="module")
+def biggan_checkpoint(tmp_path_factory):
+    pytest.importorskip("torch")
+    pytest.importorskip("pytorch_pretrained_biggan")
+    import biggan_reference as bref
+    folder = tmp_path_factory.mktemp("ckpt") / "tiny"
+    model = bref.make_checkpoint(str(folder))
+    return str(folder), model
+
+
+def test_convert_biggan_installs_a_registered_model(isolated, tiny_biggan_entry, biggan_checkpoint, capsys):
+    import biggan_reference as bref
+    home, _ = isolated
+    folder, reference = biggan_checkpoint
+    before = {name: open(os.path.join(folder, name), "rb").read() for name in os.listdir(folder)}
+    out_path = home / "tinybiggan" / "generator.npz"
+    code, out, err = run(["convert", "biggan", folder, out_path], capsys)
+    assert code == 0, err
+    sha = nc.pretrained.file_sha256(str(out_path))
+    lines = out.splitlines()
+    assert lines[0] == f"wrote {out_path}" and lines[1].startswith("arch: tiny32 (32 px, 5 classes")
+    assert lines[2] == f"sha256: {sha}" and "--model tinybiggan" in out
+    assert json.loads((home / "hashes.json").read_text())["tinybiggan"]["generator"]["sha256"] == sha
+    assert {name: open(os.path.join(folder, name), "rb").read() for name in os.listdir(folder)} == before
+
+    code, _, err = run(["generate", "--model", "tinybiggan", "--label", "4", "--truncation", "0.6", "--save-z",
+                        "z.npz", "-o", "g.png"], capsys)
+    assert code == 0, err
+    assert "recorded" not in err  # recorded at conversion, verified now
+    with np.load("z.npz") as f:
+        z = f["z"]
+    want = bref.reference_images(reference, z, np.array([4]), 0.6)
+    want = np.asarray(want.detach().numpy() if hasattr(want, "detach") else want)
+    got = np.asarray(Image.open("g.png")).astype(np.float64)
+    expected = np.clip(np.round((want[0].transpose(1, 2, 0) + 1) * 127.5), 0, 255)
+    assert np.abs(got - expected).max() <= 1
+
+    code, out, err = run(["convert", "biggan", folder, "plain.npz"], capsys)
+    assert code == 0, err
+    assert "installed as" not in out and nc.pretrained.file_sha256("plain.npz") == sha
+    code, _, err = run(["convert", "biggan", folder, os.path.join(folder, "config.json")], capsys)
+    assert code == 2
+
+
+def test_convert_biggan_broken_checkpoint_exit_3(tmp_path, biggan_checkpoint, capsys):
+    folder, _ = biggan_checkpoint
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    data = (broken / "pytorch_model.bin").read_bytes()
+    (broken / "pytorch_model.bin").write_bytes(data[: len(data) // 2])
+    code, _, err = run(["convert", "biggan", broken, "out.npz"], capsys)
+    assert code == 3
+    assert_one_line_error(err, "pytorch_model.bin")
+    config = json.loads((broken / "config.json").read_text())
+    shutil.copy(os.path.join(folder, "pytorch_model.bin"), broken / "pytorch_model.bin")
+    (broken / "config.json").write_text(json.dumps({**config, "num_classes": 7}))
+    code, _, err = run(["convert", "biggan", broken, "out.npz"], capsys)
+    assert code == 3
+    assert_one_line_error(err, "does not match its config.json")
+    os.remove(broken / "config.json")
+    code, _, err = run(["convert", "biggan", broken, "out.npz"], capsys)
+    assert code == 3
+    assert_one_line_error(err, "config.json")
+    assert not os.path.exists("out.npz")
+    no_leftovers(tmp_path)
 
 
 # ------------------------------------------------------------------------------------------------ subprocess

@@ -254,6 +254,48 @@ def test_resize_map_same_size_is_a_copy():
     assert out is not m and not numpy.shares_memory(out, m)
 
 
+@pytest.mark.parametrize("src, dst", [(7, 2), (7, 4), (9, 5), (13, 4), (13, 5)])
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
+def test_resize_mask_and_map_never_exceed_one(src, dst, upsample):
+    mask = numpy.ones((src, src), numpy.float32)
+    mask[0, 0] = 0.5  # not uniform: the area weights' float rounding used to give 1.0000002 here
+    out = resize_mask(mask, dst, upsample=upsample)
+    assert out.dtype == numpy.float32 and out.max() <= 1.0 and out.min() >= 0.0
+    assert out.max() == 1.0
+    m = numpy.stack([mask, 1 - mask])[None]
+    out = resize_map(m, dst, upsample=upsample)
+    assert out.max() <= 1.0 and out.min() >= 0.0
+    numpy.testing.assert_allclose(out.sum(axis=1), 1, atol=1e-6)
+
+
+def test_resize_map_clips_to_the_input_range_only():
+    rng = numpy.random.RandomState(5)
+    m = rng.uniform(-3, 7, (1, 2, 9, 11)).astype(numpy.float32)
+    out = resize_map(m, (4, 5))
+    assert m.min() <= out.min() and out.max() <= m.max() and out.max() > 1  # not clipped to [0, 1]
+    for c in range(2):
+        expected = cv2.resize(m[0, c], (5, 4), interpolation=cv2.INTER_AREA)
+        numpy.testing.assert_allclose(out[0, c], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [(4, 5), (5, 2), (20, 30), 1, (13, 9)])
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
+def test_resize_map_passes_uniform_maps_through_exactly(size, upsample):
+    rng = numpy.random.RandomState(6)
+    weights = rng.dirichlet(numpy.ones(4), size=2).astype(numpy.float32)  # per-sample values differ
+    m = numpy.ascontiguousarray(numpy.broadcast_to(weights[:, :, None, None], (2, 4, 13, 9)))
+    out = resize_map(m, size, upsample=upsample)
+    h, w = (size, size) if isinstance(size, int) else size
+    assert out.shape == (2, 4, h, w) and out.dtype == numpy.float32 and out.flags.c_contiguous
+    numpy.testing.assert_array_equal(out, numpy.broadcast_to(weights[:, :, None, None], out.shape))
+    assert not numpy.shares_memory(out, m)
+    out[0, 0, 0, 0] = 5  # writable, independent of the input
+    assert m[0, 0, 0, 0] == weights[0, 0]
+    ones = numpy.ones((1, 1, 7, 7), numpy.float32)
+    numpy.testing.assert_array_equal(resize_map(ones, 2, upsample=upsample), numpy.ones((1, 1, 2, 2)))
+    numpy.testing.assert_array_equal(resize_mask(numpy.ones((7, 7), bool), 2), numpy.ones((2, 2)))
+
+
 def test_resize_map_errors():
     with pytest.raises(ValueError, match="4-D"):
         resize_map(numpy.ones((4, 4)), 2)

@@ -320,3 +320,106 @@ def test_loading_never_touches_the_network(tmp_path, monkeypatch):
     list_models()
     with pytest.raises(ModelNotInstalledError):
         load_bundle("dogcat128")
+
+
+# ------------------------------------------------------------------------------------------------ BigGAN
+
+def write_biggan(folder, *, seed=0):
+    """A converted-format tiny32 BigGAN-deep generator (5 classes)."""
+    from neuralcollage.models.biggan import BigGANDeep
+    os.makedirs(folder, exist_ok=True)
+    g = BigGANDeep.from_preset("tiny32")
+    rng = np.random.RandomState(seed)
+    for p in g.params():
+        p.array[...] += rng.normal(0, 0.05, p.shape).astype(np.float32)
+    path = os.path.join(folder, "generator.npz")
+    nc.save_snapshot(g, path, kind="biggan_generator")
+    return path
+
+
+@pytest.fixture
+def fake_converted(monkeypatch):
+    entry = ModelEntry(name="tinybiggan", kind="converted", arch="tiny32", vocabulary="numbered:5",
+                       files=("generator",), convert="biggan", title="test BigGAN", source="the test suite")
+    monkeypatch.setitem(pretrained.REGISTRY, entry.name, entry)
+    return entry
+
+
+def test_registry_has_biggan_entries(isolated):
+    from neuralcollage.models.biggan import BIGGAN_PRESETS
+    from neuralcollage.models.presets import GENERATOR_PRESETS
+    for resolution in (128, 256, 512):
+        name = f"biggan-deep-{resolution}"
+        entry = pretrained.REGISTRY[name]
+        assert entry.arch == name and name in BIGGAN_PRESETS and name not in GENERATOR_PRESETS
+        assert entry.vocabulary == "imagenet1k" and entry.files == ("generator",) and entry.convert == "biggan"
+        assert entry.kind == "converted" and "discriminator" not in entry.files
+        for fragment in ("pytorch-pretrained-biggan", "v0.1.1", "PRETRAINED_MODEL_ARCHIVE_MAP",
+                         "PRETRAINED_CONFIG_ARCHIVE_MAP", "model.py"):
+            assert fragment in entry.source
+        assert len(model_vocabulary(name)) == 1000 and model_vocabulary(name).index("golden retriever") == 207
+        with pytest.raises(ModelNotInstalledError) as err:
+            load_bundle(name)
+        msg = str(err.value)
+        target = os.path.join(str(isolated[0]), name, "generator.npz")
+        assert "pytorch_model.bin and config.json" in msg and f"collage convert biggan FOLDER {target}" in msg
+        assert "neuralcollage[convert]" in msg and "\n" not in msg
+    rows = {r.name: r for r in list_models()}
+    assert not rows["biggan-deep-128"].installed and "collage convert biggan" in rows["biggan-deep-128"].notes
+
+
+def test_converted_model_loads_records_and_verifies(isolated, fake_converted):
+    from neuralcollage.models.biggan import BigGANDeep
+    home, _ = isolated
+    path = write_biggan(str(home / "tinybiggan"))
+    assert {r.name: r for r in list_models()}["tinybiggan"].installed
+    bundle = load_bundle("tinybiggan")
+    assert isinstance(bundle.generator, BigGANDeep) and bundle.discriminator is None
+    assert bundle.arch == "tiny32" and bundle.vocabulary.names[4] == "class 4"
+    assert any("recorded the sha256" in n for n in bundle.notes)
+    assert json.loads((home / "hashes.json").read_text())["tinybiggan"]["generator"]["sha256"] == \
+        pretrained.file_sha256(path)
+    write_biggan(str(home / "tinybiggan"), seed=1)
+    with pytest.raises(ChecksumError, match="collage models --forget tinybiggan"):
+        load_bundle("tinybiggan")
+    pretrained.forget_hashes("tinybiggan")
+    write_project_model(home / "tinybiggan", n_classes=5, kinds=("generator",))  # an SNGAN generator
+    with pytest.raises(nc.SnapshotError, match="is a generator snapshot, not a converted tiny32 .*collage convert"):
+        load_bundle("tinybiggan")
+    gp = GENERATOR_PRESETS["tiny32"]
+    np.savez(home / "tinybiggan" / "generator.npz",
+             **ref.random_generator_arrays(gp["channels"], gp["ch"], gp["dim_z"], 5))
+    with pytest.raises(nc.SnapshotError, match="is an official snapshot, not a converted tiny32"):
+        load_bundle("tinybiggan")
+    assert not (home / "hashes.json").exists() or "tinybiggan" not in json.loads((home / "hashes.json").read_text())
+
+
+def test_converted_file_by_path(tmp_path):
+    from neuralcollage.models.biggan import BigGANDeep
+    path = write_biggan(str(tmp_path / "b"))
+    bundle = load_bundle(path)
+    assert isinstance(bundle.generator, BigGANDeep) and bundle.arch == "tiny32"
+    assert bundle.vocabulary.names == tuple(f"class {i}" for i in range(5))
+    assert model_vocabulary(path).names == bundle.vocabulary.names
+    (tmp_path / "b" / "labels.txt").write_text("a\nb\nc\nd\ne\n")
+    assert model_vocabulary(str(tmp_path / "b")).index("e") == 4
+    with pytest.raises(nc.SnapshotError, match="'tiny32'.*not 'biggan-deep-128'"):
+        load_bundle(path, arch="biggan-deep-128")
+
+
+def test_registered_file_and_record_sha256(isolated, fake_converted):
+    home, root = isolated
+    target = home / "tinybiggan" / "generator.npz"
+    assert pretrained.registered_file(str(target)) == (fake_converted, "generator")
+    assert pretrained.registered_file(str(home / "tinybiggan" / "." / "generator.npz"))[0].name == "tinybiggan"
+    assert pretrained.registered_file(str(home / "dogcat256" / "discriminator.npz"))[1] == "discriminator"
+    assert pretrained.registered_file(str(root / "builtin64" / "encoder.npz"))[0].name == "builtin"
+    assert pretrained.registered_file(str(home / "tinybiggan" / "other.npz")) is None
+    assert pretrained.registered_file(str(home / "unknown" / "generator.npz")) is None
+    path = write_biggan(str(home / "tinybiggan"))
+    note = pretrained.record_sha256("tinybiggan", "generator", path)
+    assert "recorded" in note
+    record = json.loads((home / "hashes.json").read_text())["tinybiggan"]["generator"]
+    assert record["sha256"] == pretrained.file_sha256(path) and record["file"] == "generator.npz"
+    bundle = load_bundle("tinybiggan")  # verified against the record, nothing new recorded
+    assert not any("recorded" in n for n in bundle.notes)

@@ -59,8 +59,10 @@ PHASE_MIN_PIXELS = 64
 #: and BLAS threads itself).
 WORKERS = None
 
-#: Element count below which an element-wise pass is not split over threads.
-PARALLEL_MIN_SIZE = 1 << 16
+#: Element count below which an element-wise pass is not split over threads, and multiply-add count below
+#: which a matrix product is not (handing work to a thread costs more than such small jobs).
+PARALLEL_MIN_SIZE = 1 << 18
+PARALLEL_MIN_WORK = 1 << 22
 
 _CONFIG_KEY = "neuralcollage_constant_parameters"
 _CACHE = {}
@@ -69,9 +71,9 @@ _DEPTH = [0]
 
 # ------------------------------------------------------------------------------ switches, constant params
 def enabled_for(x):
-    """Whether the fast path applies to ``x`` (a float NumPy array or a Variable holding one)."""
+    """Whether the fast path applies to ``x`` (a float32/float64 NumPy array or a Variable holding one)."""
     arr = x.array if isinstance(x, chainer.Variable) else x
-    return ENABLED and isinstance(arr, numpy.ndarray) and arr.dtype.kind == "f"
+    return ENABLED and isinstance(arr, numpy.ndarray) and arr.dtype in (numpy.float32, numpy.float64)
 
 
 def parameters_constant():
@@ -135,6 +137,7 @@ def _cached(owner, kind, make):
 # ------------------------------------------------------------------------------------------------ threads
 _POOL = {}
 _LOCK = threading.Lock()
+_DEPTH_BLAS = [0, None]  # nesting depth of single_threaded_blas(), and the threadpoolctl limiter it holds
 
 
 def _blas_controller():
@@ -151,7 +154,10 @@ def _blas_controller():
     return _POOL["controller"]
 
 
-def _workers():
+def _workers(work=None):
+    """Threads to use for ``work`` multiply-adds (all of them when ``work`` is None)."""
+    if work is not None and work < PARALLEL_MIN_WORK:
+        return 1
     if WORKERS is not None:
         return max(1, int(WORKERS))
     if _blas_controller() is None:
@@ -179,9 +185,6 @@ def single_threaded_blas():
             if _DEPTH_BLAS[0] == 0:
                 _DEPTH_BLAS[1].restore_original_limits()
                 _DEPTH_BLAS[1] = None
-
-
-_DEPTH_BLAS = [0, None]
 
 
 def _executor(n):
@@ -312,8 +315,10 @@ def _fill_col(store, buf, i, s, e, offsets):
 
 
 def _plan(n, length, rows, workers, itemsize):
-    """Column strips ``(i, s, e)``, a multiple of ``workers`` of them when the columns are many."""
-    chunk = max(256, COL_BYTES // (rows * itemsize))
+    """Column strips ``(i, s, e)``, a multiple of ``workers`` of them when the columns are many (4x larger
+    strips when BLAS threads itself: fewer synchronisations)."""
+    strip = COL_BYTES if workers > 1 or _blas_controller() is not None else 4 * COL_BYTES
+    chunk = max(256, strip // (rows * itemsize))
     per = -(-length // chunk)
     if workers > 1 and length >= 512 * workers:
         per = workers * -(-per // workers)
@@ -330,7 +335,7 @@ def _taps_matmul(buf, offsets, wmat, length):
     n, c, _ = buf.shape
     t, o = len(offsets), wmat.shape[0]
     out = numpy.empty((n, o, length), dtype=buf.dtype)
-    workers = _workers()
+    workers = _workers(n * o * c * t * length)
     if o <= SHIFT_MAX_ROWS:
         return _taps_shifted(buf, offsets, wmat, length, out, workers)
     jobs, chunk = _plan(n, length, c * t, workers, buf.itemsize)
@@ -373,7 +378,7 @@ def _taps_shifted(buf, offsets, wmat, length, out, workers):
 
 def _matmul_rows(a, b, out, workers):
     """``out[...] = a @ b``, split by rows of ``a`` over the threads when ``a`` is tall enough."""
-    if workers > 1 and a.shape[0] >= 32 * workers and a.shape[0] * b.shape[0] * b.shape[1] >= 1 << 20:
+    if workers > 1 and a.shape[0] >= 32 * workers and a.shape[0] * b.shape[0] * b.shape[1] >= PARALLEL_MIN_WORK:
         def run(rs):
             numpy.matmul(a[rs], b, out=out[rs])
         _parallel(run, _splits(a.shape[0], workers))
@@ -385,7 +390,7 @@ def _taps_corr(g, buf, offsets, length):
     """``sum_{n, q} g[n, :, q] * buf[n, c, q + offsets[t]]`` as ``(O, C * T)`` (a weight gradient)."""
     n, c, _ = buf.shape
     t, o = len(offsets), g.shape[1]
-    workers = _workers()
+    workers = _workers(n * o * c * t * length)
     jobs, chunk = _plan(n, length, c * t, workers, buf.itemsize)
     if workers > 1 and len(jobs) >= 2 * workers:
         accs = [numpy.zeros((o, c * t), dtype=buf.dtype) for _ in range(workers)]
@@ -412,7 +417,7 @@ def _matmul_1x1(wmat, x3):
     """``wmat (O, C) @ x3 (N, C, P)`` -> ``(N, O, P)``, split over the threads."""
     n, c, p = x3.shape
     out = numpy.empty((n, wmat.shape[0], p), dtype=x3.dtype)
-    workers = _workers()
+    workers = _workers(n * wmat.shape[0] * c * p)
     jobs, _ = _plan(n, p, c, workers, x3.itemsize)
     if workers > 1 and len(jobs) % workers == 0 and len(jobs) >= workers:
         def run(part):

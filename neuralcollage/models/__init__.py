@@ -10,6 +10,8 @@ def extra_kinds():
         CLASSIFIER_PRESETS, PART_CLASSIFIER_PRESETS, Classifier, PartClassifier)
     from neuralcollage.models.encoder import ENCODER_PRESETS, Encoder
     from neuralcollage.models.biggan import BIGGAN_PRESETS, BigGANDeep
+    from neuralcollage.models.regressor import REGRESSOR_PRESETS, AttributeRegressor
     return {"encoder": (Encoder, ENCODER_PRESETS), "classifier": (Classifier, CLASSIFIER_PRESETS),
             "part_classifier": (PartClassifier, PART_CLASSIFIER_PRESETS),
-            "biggan_generator": (BigGANDeep, BIGGAN_PRESETS)}
+            "biggan_generator": (BigGANDeep, BIGGAN_PRESETS),
+            "regressor": (AttributeRegressor, REGRESSOR_PRESETS)}
