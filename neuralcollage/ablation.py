@@ -55,8 +55,8 @@ __all__ = ["REGIONS", "CROP_MODES", "SCBN_METRICS", "BLEND_METRICS", "region_mas
            "check_settings", "render_scbn", "render_blend", "low_frequency_share", "outside_change",
            "inside_change", "outside_energy_share", "donor_transfer", "crop_box", "region_crops",
            "ClassifierSpec", "class_probabilities", "run_scbn_ablation", "run_blend_ablation", "AblationResult",
-           "grid_figure", "save_grid", "grid_images", "save_result_grids", "trend_series", "trend_figure", "plot_trend", "summary_lines",
-           "write_report", "AblationModels", "load_ablation_models"]
+           "grid_figure", "save_grid", "grid_images", "save_result_grids", "trend_series", "trend_figure",
+           "plot_trend", "summary_lines", "write_report", "AblationModels", "load_ablation_models"]
 
 #: Named regions: ``(top, bottom, left, right)`` as fractions of the image side.
 REGIONS = {
@@ -157,12 +157,13 @@ def default_scbn_settings(n_layers):
     """The paper's Fig. 9 settings (``all``, ``0``, ``1-``) and sweeps over class layers.
 
     Per residual block (``0-1``, ``2-3``, ...), early-only prefixes (``0-1``, ``0-3``, ...), late-only
-    suffixes (``2-``, ``4-``, ...) and the early / late halves; duplicates (same layers) removed.
+    suffixes (``2-``, ``4-``, ...) and the early / late halves; duplicates (same layers) removed, the first
+    spelling kept (so ``6-7`` stands for ``6-`` with 8 layers).
 
     Examples
     --------
     >>> default_scbn_settings(8)
-    ['all', '0', '1-', '0-1', '2-3', '4-5', '6-7', '0-3', '0-5', '2-', '4-', '6-']
+    ['all', '0', '1-', '0-1', '2-3', '4-5', '6-7', '0-3', '0-5', '2-', '4-']
     """
     n = int(n_layers)
     if n < 2:

@@ -415,3 +415,21 @@ def test_blending_skips_the_target_only_where_it_has_no_weight():
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         for y in (1, _maps(gen, 2, rng)):
             assert rel_err(gen.blend(zs, y, maps).array, _manual_blend(gen, zs, y, maps).array) < TOL
+
+
+def test_float64_inputs_stay_float64():
+    rng = np.random.RandomState(18)
+    x, W, b = (rng.standard_normal(s) for s in [(2, 3, 6, 8), (4, 3, 3, 3), (4,)])
+    for fast, reference in [
+            (lambda x, W, b: fastconv.convolution_2d(x, W, b, pad=1), lambda x, W, b: F.convolution_2d(x, W, b, pad=1)),
+            (fastconv.upsample_convolution_2d,
+             lambda x, W, b: F.convolution_2d(fastconv.upsample_nearest(x), W, b, pad=1)),
+            (fastconv.convolution_2d_avgpool,
+             lambda x, W, b: F.average_pooling_2d(F.convolution_2d(x, W, b, pad=1), 2))]:
+        y, _ = compare(fast, reference, [x, W, b])
+        assert y.dtype == np.float64 and isinstance(y.creator, function_nodes())
+
+
+def function_nodes():
+    return (fastconv.Convolution2DFunction, fastconv.UpsampleConvolution2DFunction,
+            fastconv.Convolution2DAvgPoolFunction)
