@@ -48,13 +48,13 @@ def parse_args(argv=None):
     return args
 
 
-def build(args):
+def build(arch, *, ch=None, n_classes=None, seed=0):
     import numpy
     from neuralcollage.models import Generator
 
-    overrides = {k: v for k, v in (("ch", args.ch), ("n_classes", args.n_classes)) if v is not None}
-    numpy.random.seed(args.seed)
-    gen = Generator.from_preset(args.arch, **overrides)
+    overrides = {k: v for k, v in (("ch", ch), ("n_classes", n_classes)) if v is not None}
+    numpy.random.seed(seed)
+    gen = Generator.from_preset(arch, **overrides)
     return gen
 
 
@@ -164,7 +164,7 @@ def main(argv=None):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     from neuralcollage import _compat  # noqa: F401  (before Chainer)
 
-    gen = build(args)
+    gen = build(args.arch, ch=args.ch, n_classes=args.n_classes, seed=args.seed)
     modes = ["fast", "std"] if args.compare else ["std"] if args.no_fast else ["fast"]
     results = measure(cases(gen, args.seed), args.repeats, modes)
     report(args, gen, results, modes)

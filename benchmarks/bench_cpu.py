@@ -108,14 +108,14 @@ def count_flops(fn, *, fast):
 
 
 # ------------------------------------------------------------------------------------------------ cases
-def build(args):
+def build(arch, *, ch=None, n_classes=None, seed=0):
     import numpy
     from neuralcollage.models import Discriminator, Generator
 
-    overrides = {k: v for k, v in (("ch", args.ch), ("n_classes", args.n_classes)) if v is not None}
-    numpy.random.seed(args.seed)
-    gen = Generator.from_preset(args.arch, **overrides)
-    dis = Discriminator.from_preset(args.arch, **{k: v for k, v in overrides.items() if k != "n_classes"},
+    overrides = {k: v for k, v in (("ch", ch), ("n_classes", n_classes)) if v is not None}
+    numpy.random.seed(seed)
+    gen = Generator.from_preset(arch, **overrides)
+    dis = Discriminator.from_preset(arch, **{k: v for k, v in overrides.items() if k != "n_classes"},
                                     n_classes=gen.n_classes)
     return gen, dis
 
@@ -209,9 +209,30 @@ def matmul_throughput(n, repeats):
     return statistics.median(rates), max(rates)
 
 
+def matmul_cpu_rate(n, repeats):
+    """GFLOP per CPU-second of a single-threaded float32 ``n x n`` matrix product (steady under load), or None
+    without ``threadpoolctl``."""
+    import numpy
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    rng = numpy.random.RandomState(0)
+    a = rng.standard_normal((n, n)).astype(numpy.float32)
+    out = numpy.empty_like(a)
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        numpy.matmul(a, a, out=out)
+        cpu = []
+        for _ in range(repeats):
+            c0 = time.thread_time()
+            numpy.matmul(a, a, out=out)
+            cpu.append(time.thread_time() - c0)
+    return 2 * n ** 3 / statistics.median(cpu) / 1e9
+
+
 def measure(cases, repeats, std_repeats):
-    """``{(mode, case): [(wall, cpu), ...]}``: one untimed warm-up round of the fast path, then rounds
-    interleaving the fast path (every round) and the standard path (the first ``std_repeats`` rounds).
+    """``{(mode, case): [(wall, cpu), ...]}``: one untimed warm-up round, then rounds interleaving the fast
+    path (every round) and the standard path (the first ``std_repeats`` rounds; no warm-up without them).
 
     All rounds run inside one ``constant_parameters()`` context, so the fast projection step reuses its
     cached derived weights from step to step as :func:`neuralcollage.project` does; the other cases and the
@@ -223,7 +244,8 @@ def measure(cases, repeats, std_repeats):
     try:
         with fastconv.constant_parameters():
             for rnd in range(max(repeats, std_repeats) + 1):
-                modes = (["fast"] if rnd <= repeats else []) + (["std"] if 1 <= rnd <= std_repeats else [])
+                modes = ((["fast"] if rnd <= repeats else [])
+                         + (["std"] if std_repeats and rnd <= std_repeats else []))
                 for mode in modes:
                     fastconv.ENABLED = mode == "fast"
                     for name, fns in cases.items():
@@ -251,7 +273,7 @@ def main(argv=None):
     from neuralcollage import _compat  # noqa: F401  (before Chainer)
     from neuralcollage.links import fastconv
 
-    gen, dis = build(args)
+    gen, dis = build(args.arch, ch=args.ch, n_classes=args.n_classes, seed=args.seed)
     cases, plain, feature, (target, label) = make_cases(gen, dis, args.seed)
     nominal = {name: count_flops(fns[0], fast=False) for name, fns in cases.items() if name != "project"}
     executed = {name: count_flops(fns[0], fast=True) for name, fns in cases.items() if name != "project"}
@@ -260,6 +282,7 @@ def main(argv=None):
     executed["project"] = 2 * (executed["plain"] + d_executed)
 
     mm_median, mm_best = matmul_throughput(args.matmul_size, max(5, args.repeats))
+    mm_cpu = matmul_cpu_rate(args.matmul_size, 3)
     results = measure(cases, args.repeats, args.std_repeats)
     try:
         results[("fast", "project()")] = project_steps(gen, dis, target, label, args.repeats, args.seed)
@@ -299,6 +322,10 @@ def main(argv=None):
     cpu_ratio = med(results, "fast", "project", 1) / med(results, "fast", "plain", 1)
     print(f"plain generation: {plain_rate:.1f} GFLOP/s = {plain_rate / mm:.0%} of the matmul throughput "
           f"(target >= 50%)  {'ok' if plain_rate >= 0.5 * mm else 'MISSED'}")
+    if mm_cpu:
+        per_cpu = nominal["plain"] / med(results, "fast", "plain", 1) / 1e9
+        print(f"  per CPU-second (load-independent): {per_cpu:.1f} nominal GFLOP per CPU-second against "
+              f"{mm_cpu:.1f} for a single-threaded matmul = {per_cpu / mm_cpu:.0%}")
     print(f"projection step / plain generation: {ratio:.2f}x wall, {cpu_ratio:.2f}x cpu (target <= 2.0x)  "
           f"{'ok' if ratio <= 2.0 else 'MISSED'}; by nominal FLOPs at equal efficiency it would be "
           f"{nominal['project'] / nominal['plain']:.2f}x, by the fast path's executed FLOPs "

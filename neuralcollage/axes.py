@@ -38,8 +38,8 @@ from neuralcollage.io import InputError, atomic_write_text
 
 __all__ = ["AXES_FILE", "AXES_FORMAT", "AXES_VERSION", "Axis", "AxisError", "UnknownAxisError",
            "sample_attributes", "fit_axes", "discover_axes", "decorrelate", "decorrelate_all", "axis_names",
-           "get_axis", "save_axes", "load_axes", "bundle_axes", "move_global", "global_edit", "local_edit",
-           "attribute_edit_photo", "disc_mask", "evaluate_axes", "evaluation_table", "plot_evaluation"]
+           "get_axis", "save_axes", "load_axes", "bundle_axes", "file_sha256", "move_global", "global_edit",
+           "local_edit", "attribute_edit_photo", "disc_mask", "evaluate_axes", "evaluation_table", "plot_evaluation"]
 
 AXES_FILE = "axes.json"
 AXES_FORMAT = "neuralcollage-axes"
@@ -414,11 +414,13 @@ def save_axes(path, axes, *, model=None, notes=None, overwrite_protect=()):
         atomic_write_text(path, text + "\n", overwrite_protect=overwrite_protect)
 
 
-def load_axes(path, *, dim_z=None):
+def load_axes(path, *, dim_z=None, generator_sha256=None):
     """Read axes written by :func:`save_axes` (JSON or NPZ).
 
     Args:
         dim_z: when given, the latent size the axes must have.
+        generator_sha256: when given and the file records the sha256 of the generator it was found for
+            (``model["generator_sha256"]``), the two must agree (axes of another generator are meaningless).
 
     Returns:
         list of :class:`Axis`.
@@ -453,6 +455,10 @@ def load_axes(path, *, dim_z=None):
         raise AxisError(f"{path}: axes have different latent sizes {sorted(sizes)}")
     if dim_z is not None and sizes != {int(dim_z)}:
         raise AxisError(f"{path}: axes have dim_z {sizes.pop()}, the model's latents have {dim_z}")
+    recorded = (doc.get("model") or {}).get("generator_sha256") if isinstance(doc.get("model"), dict) else None
+    if generator_sha256 and recorded and recorded != generator_sha256:
+        raise AxisError(f"{path} was made for another generator (sha256 {recorded[:12]}..., this one "
+                        f"{generator_sha256[:12]}...); find the axes again with scripts/discover_axes.py")
     return axes
 
 
@@ -460,15 +466,29 @@ def bundle_axes(bundle):
     """The axes shipped with a model: ``axes.json`` beside its generator file (empty list when absent).
 
     Raises:
-        AxisError: the file exists but is unreadable or does not fit the generator.
+        AxisError: the file exists but is unreadable, does not fit the generator, or was found for another
+            generator file (sha256).
     """
-    path = (getattr(bundle, "files", None) or {}).get("generator")
-    if not path:
+    generator = (getattr(bundle, "files", None) or {}).get("generator")
+    if not generator:
         return []
-    path = os.path.join(os.path.dirname(os.path.abspath(path)), AXES_FILE)
+    path = os.path.join(os.path.dirname(os.path.abspath(generator)), AXES_FILE)
     if not os.path.exists(path):
         return []
-    return load_axes(path, dim_z=bundle.generator.dim_z)
+    digest = (getattr(bundle, "sha256", None) or {}).get("generator")
+    if not digest and os.path.exists(generator):
+        digest = file_sha256(generator)
+    return load_axes(path, dim_z=bundle.generator.dim_z, generator_sha256=digest)
+
+
+def file_sha256(path):
+    """Hex sha256 of a file's bytes."""
+    import hashlib
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -692,23 +712,25 @@ def _sweep(gen, predict, classifier, axis, amounts, *, n, seed, classes, batch_s
     return numpy.stack(values), (numpy.stack(preds) if preds else None), ids
 
 
-def _entanglement(slopes, stds, index):
+def _entanglement(slopes, stds, index, scopes):
     """``E[i, j]``: change of attribute ``index[j]`` per unit along axis ``i`` in that attribute's standard
-    deviations, divided by axis ``i``'s change of its own attribute in its standard deviations."""
+    deviations (over axis ``i``'s unedited samples), divided by axis ``i``'s change of its own attribute in its
+    standard deviations; and the mean ``|E[i, j]|`` over pairs ``i != j`` of one scope (class)."""
     k = len(index)
-    scaled = numpy.array([[slopes[i][index[j]] / stds[index[j]] for j in range(k)] for i in range(k)])
+    scaled = numpy.array([[slopes[i][index[j]] / stds[i][index[j]] for j in range(k)] for i in range(k)])
     diag = numpy.diag(scaled).copy()
     with numpy.errstate(divide="ignore", invalid="ignore"):
         norm = scaled / diag[:, None]
-    off = ~numpy.eye(k, dtype=bool)
-    return norm, (float(numpy.abs(norm[off]).mean()) if k > 1 else 0.0)
+    scopes = numpy.array([-1 if c is None else int(c) for c in scopes])
+    off = ~numpy.eye(k, dtype=bool) & (scopes[:, None] == scopes[None, :])
+    return norm, (float(numpy.abs(norm[off]).mean()) if off.any() else 0.0)
 
 
 def _evaluate_set(gen, predict, names, classifier, axes, amounts, *, n, seed, classes, batch_size):
     rows, sweeps = [], {}
     slopes = []
     zero = int(numpy.argmin(numpy.abs(amounts)))
-    base_values = None
+    stds = []
     for axis in axes:
         if axis.attribute not in names:
             raise ValueError(f"axis {axis.name!r} is for attribute {axis.attribute!r}, which the predictor does "
@@ -716,8 +738,7 @@ def _evaluate_set(gen, predict, names, classifier, axes, amounts, *, n, seed, cl
         j = names.index(axis.attribute)
         values, preds, ids = _sweep(gen, predict, classifier, axis, amounts, n=n, seed=seed, classes=classes,
                                     batch_size=batch_size)
-        if base_values is None:
-            base_values = values[zero]
+        stds.append(numpy.maximum(values[zero].std(axis=0), 1e-6))
         change = values - values[zero][None]
         pooled_x = numpy.repeat(amounts, n)
         slope, _, r2 = _line_fit(pooled_x, change[:, :, j].reshape(-1))
@@ -741,11 +762,10 @@ def _evaluate_set(gen, predict, names, classifier, axes, amounts, *, n, seed, cl
                 else float("nan")
         rows.append(row)
         sweeps[axis.name if axis.class_id is None else f"{axis.name}@{axis.class_id}"] = values
-    stds = numpy.maximum(base_values.std(axis=0), 1e-6)
     index = [names.index(a.attribute) for a in axes]
-    matrix, off = _entanglement(numpy.array(slopes), stds, index)
+    matrix, off = _entanglement(numpy.array(slopes), stds, index, [a.class_id for a in axes])
     return rows, {"matrix": matrix.tolist(), "mean_abs_off_diagonal": off,
-                  "slopes": numpy.array(slopes).tolist(), "attribute_std": stds.tolist()}
+                  "slopes": numpy.array(slopes).tolist(), "attribute_std": numpy.array(stds).tolist()}
 
 
 def _local_change(gen, axes, amount, mask, *, n, seed, classes, layers, dilate, batch_size):
@@ -801,8 +821,13 @@ def evaluate_axes(gen, predictor, classifier, axes, *, amounts=(-2.0, -1.0, 0.0,
         layers: blend layers of the local edits.
         local_amount: amount of the local edits (default: the largest ``|amount|``).
         dilate: pixels the region is grown by before measuring the change outside it.
-        targets: ``{"r2": 0.8, "class_kept": 0.9, "entanglement_reduction": 0.5, "outside_change": 1.0}``
-            (defaults) for the ``passed`` entries.
+        targets: thresholds of the ``passed`` entries; defaults ``{"r2": 0.8, "r2_on": "mean", "class_kept":
+            0.9, "class_on": "class_kept_of_correct", "entanglement_reduction": 0.5, "outside_change": 1.0}``:
+            the mean attribute rises monotonically with the amount with R^2 >= 0.8 (``r2_on="samples"``: the
+            stricter per-sample R^2), >= 90% of the edited samples the classifier assigned to their class
+            unedited keep it (``class_on="class_kept"``: of all edited samples), the mean absolute change
+            outside the dilated region is below 1 (in [0, 255]), decorrelation lowers the mean absolute
+            off-diagonal entanglement by >= 50%.
 
     Returns:
         dict: ``amounts``, ``n``, ``axes`` (per axis: ``slope`` (attribute change per unit, pooled over the
@@ -824,8 +849,12 @@ def evaluate_axes(gen, predictor, classifier, axes, *, amounts=(-2.0, -1.0, 0.0,
     axes = list(axes)
     if not axes:
         raise ValueError("no axes to evaluate")
-    targets = {"r2": 0.8, "class_kept": 0.9, "entanglement_reduction": 0.5, "outside_change": 1.0,
-               **(targets or {})}
+    targets = {"r2": 0.8, "r2_on": "mean", "class_kept": 0.9, "class_on": "class_kept_of_correct",
+               "entanglement_reduction": 0.5, "outside_change": 1.0, **(targets or {})}
+    if targets["r2_on"] not in ("mean", "samples") or targets["class_on"] not in (
+            "class_kept", "class_kept_of_correct"):
+        raise ValueError("targets: r2_on must be 'mean' or 'samples', class_on 'class_kept' or "
+                         "'class_kept_of_correct'")
     common = dict(n=n, seed=seed, classes=classes, batch_size=batch_size)
     rows, ent = _evaluate_set(gen, predict, names, classifier, axes, amounts, **common)
     if mask is None:
@@ -836,10 +865,11 @@ def evaluate_axes(gen, predictor, classifier, axes, *, amounts=(-2.0, -1.0, 0.0,
     for row, loc in zip(rows, local["axes"]):
         row["outside_change"] = loc["outside_change"]
         row["inside_change"] = loc["inside_change"]
-        checks = [row["monotonic"] and row["increasing"], row["r2"] >= targets["r2"],
+        r2 = row["r2_mean"] if targets["r2_on"] == "mean" else row["r2"]
+        checks = [row["monotonic"] and row["increasing"], r2 >= targets["r2"],
                   loc["outside_change"] < targets["outside_change"]]
         if "class_kept" in row:
-            checks.append(row["class_kept"] >= targets["class_kept"])
+            checks.append(row[targets["class_on"]] >= targets["class_kept"])
         row["passed"] = bool(all(checks))
     result = {"amounts": amounts.tolist(), "n": int(n), "seed": int(seed), "attributes": list(names),
               "targets": targets, "axes": rows, "entanglement": ent, "local": local,
@@ -868,6 +898,7 @@ def _fmt(v, digits=3):
 
 _COLUMNS = [("axis", "axis"), ("attribute", "attribute"), ("slope", "slope/unit"), ("r2", "R^2 (samples)"),
             ("r2_mean", "R^2 (mean)"), ("monotonic", "monotonic"), ("class_kept", "class kept"),
+            ("class_kept_of_correct", "class kept (of correct)"),
             ("class_accuracy_unedited", "class acc. unedited"), ("outside_change", "outside change /255"),
             ("inside_change", "inside change /255"), ("passed", "targets met")]
 
@@ -898,16 +929,24 @@ def evaluation_table(result, *, fmt="markdown"):
         lines += [f"### {title} (amounts {result['amounts']}, n = {result['n']} per axis)", "",
                   "| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
         for r in rows:
-            lines.append("| " + " | ".join(_fmt(r.get(k)) for k, _ in cols) + " |")
+            cells = [_fmt(r.get(k)) for k, _ in cols]
+            if r.get("class_id") is not None:
+                cells[0] = f"{r['axis']} (class {r['class_id']})"
+            lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+        if name == "after":
+            t = result["targets"]
+            lines += [f"targets met: the mean attribute rises monotonically, R^2 ({t['r2_on']}) >= {t['r2']}, "
+                      f"{t['class_on'].replace('_', ' ')} >= {t['class_kept']} (when a classifier is given), "
+                      f"outside change < {t['outside_change']}/255.", ""]
     for key, title in (("entanglement_before", "Entanglement before decorrelation"),
                        ("entanglement", "Entanglement" + (" after decorrelation" if "before_axes" in result
                                                           else ""))):
         if key not in result:
             continue
         ent = result[key]
-        labels = [r["attribute"] for r in (result["before_axes"] if key == "entanglement_before"
-                                           else result["axes"])]
+        labels = [r["attribute"] if r.get("class_id") is None else f"{r['attribute']} ({r['class_id']})"
+                  for r in (result["before_axes"] if key == "entanglement_before" else result["axes"])]
         lines += [f"### {title} (row: axis moved; column: attribute; in units of the row's own change)", "",
                   "| axis | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
         for lab, row in zip(labels, ent["matrix"]):
@@ -921,8 +960,8 @@ def evaluation_table(result, *, fmt="markdown"):
                   f"{'met' if red['passed'] else 'not met'})", ""]
     loc = result["local"]
     lines += [f"Local edits: amount {loc['amount']:+g}, blend layers {loc['layers']}, region "
-              f"{100 * loc['mask_fraction']:.0f}% of the image, change measured outside the region dilated by {loc['dilate']} px "
-              f"({100 * loc['outside_fraction']:.0f}% of the image).", ""]
+              f"{100 * loc['mask_fraction']:.0f}% of the image, change measured outside the region dilated by "
+              f"{loc['dilate']} px ({100 * loc['outside_fraction']:.0f}% of the image).", ""]
     return "\n".join(lines)
 
 
@@ -945,7 +984,8 @@ def plot_evaluation(result, path, *, dpi=100):
         ax.set_yticks(range(len(labels)), labels, fontsize=8)
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
-                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7)
+                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if abs(m[i, j]) > 0.6 else "black")
         ax.set_title(f"{title}\nmean |off-diag| {ent['mean_abs_off_diagonal']:.3f}", fontsize=9)
         ax.set_xlabel("attribute")
         ax.set_ylabel("axis moved")

@@ -257,7 +257,8 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
     Returns:
         ``{"value", "success_rate", "unchanged_outside_mask" (share of faces whose outside pixels are all
         unchanged), "max_changed_outside" (largest count of changed outside pixels), "per_part",
-        "source_accuracy" (part classifier on the unedited part), "n", "target", "passed", "seconds"}``.
+        "source_accuracy" (part classifier on the unedited part), "n" (faces edited), "n_empty_masks" (faces
+        skipped: the part is not visible), "target", "passed", "seconds"}``.
     """
     from neuralcollage.blending import dilate_mask
     from neuralcollage.models.classifier import part_crops
@@ -284,7 +285,7 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
             continue
         edited = edit(bundle, sample.image, mask.astype(numpy.float32), target, source_label=source,
                       layers=layers, method="scbn", steps=steps, restarts=restarts, seed=seed + i,
-                      blend_mode=blend_mode).image
+                      blend_mode=blend_mode, dilate=dilate).image
         crops = part_crops(numpy.stack([sample.image, edited]), numpy.stack([mask, mask]),
                            size=clf.resolution, margin=margin)
         before, after = (int(v) for v in clf.predict(crops))
@@ -306,7 +307,7 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
             "max_changed_outside": max([r["changed_outside"] for r in done], default=0),
             "source_accuracy": float(numpy.mean([r["predicted_before"] == r["source"] for r in done])) if done
             else float("nan"),
-            "per_part": per_part, "n": len(done), "skipped": len(rows) - len(done), "photo_size": photo_size,
+            "per_part": per_part, "n": len(done), "n_empty_masks": len(rows) - len(done), "photo_size": photo_size,
             "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
             **_passed("part_translation", rate)}
 
@@ -360,7 +361,7 @@ _HOW = {
     "part_classifier_accuracy": "part classifier on held-out ears/eyes/muzzle crops",
     "conditioned_class_accuracy": "generated samples classified as their conditioned class",
     "diversity": "within-class feature distance, generated / real",
-    "projection_psnr": "projection PSNR dB (encoder start; random start)",
+    "projection_psnr": "projection PSNR dB of held-out generated images (encoder start; random start)",
     "part_translation": "part translated to target class (part classifier)",
 }
 
@@ -374,7 +375,8 @@ def format_table(results):
             continue
         value = r["value"]
         if name == "projection_psnr":
-            shown = f"{value:.2f}" + (f"; {r['psnr_random']:.2f}" if "psnr_random" in r else "")
+            shown = (f"{r['psnr_encoder']:.2f}; {r['psnr_random']:.2f}" if "psnr_encoder" in r
+                     else f"-; {r['psnr_random']:.2f}")
         else:
             shown = f"{value:.3f}" if isinstance(value, float) and not math.isnan(value) else str(value)
         target = r.get("target")

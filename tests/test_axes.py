@@ -175,9 +175,17 @@ def test_load_refusals(tmp_path):
 def test_bundle_axes_reads_the_file_beside_the_generator(bundle, found, folder):
     path = folder / ax.AXES_FILE
     assert not path.exists() and ax.bundle_axes(bundle) == []
-    ax.save_axes(path, found)
     try:
+        ax.save_axes(path, found)
         assert [a.name for a in ax.bundle_axes(bundle)] == list(NAMES)
+        ax.save_axes(path, found, model={"generator_sha256": "ab" * 32})
+        assert len(ax.bundle_axes(bundle)) == 2
+        ax.save_axes(path, found, model={"generator_sha256": "ef" * 32})
+        with pytest.raises(AxisError, match="another generator"):
+            ax.bundle_axes(bundle)
+        unhashed = ModelBundle(name="t", generator=bundle.generator, files=bundle.files)
+        ax.save_axes(path, found, model={"generator_sha256": ax.file_sha256(folder / "generator.npz")})
+        assert len(ax.bundle_axes(unhashed)) == 2
     finally:
         os.remove(path)
 
@@ -289,6 +297,14 @@ def test_evaluate_axes_table_and_figure(gen, found, tmp_path):
     png = tmp_path / "axes.png"
     ax.plot_evaluation(result, png)
     assert png.stat().st_size > 1000
+    assert "R^2 (mean) >= 0.8" in md
+    strict = ax.evaluate_axes(gen, colour_predictor, clf, dec[:1], attributes=NAMES, n=8, amounts=(-1, 0, 1, 2),
+                              seed=0, targets={"r2": 0.0, "r2_on": "samples", "class_kept": 0.0,
+                                               "class_on": "class_kept"})
+    row = strict["axes"][0]
+    assert row["passed"] == (row["monotonic"] and row["increasing"] and row["r2"] >= 0)
+    with pytest.raises(ValueError, match="r2_on"):
+        ax.evaluate_axes(gen, colour_predictor, None, dec, attributes=NAMES, targets={"r2_on": "median"})
     with pytest.raises(ValueError, match="include 0"):
         ax.evaluate_axes(gen, colour_predictor, None, dec, attributes=NAMES, amounts=(-1, 1, 2))
     no_clf = ax.evaluate_axes(gen, colour_predictor, None, dec[:1], attributes=NAMES, n=4, amounts=(-1, 0, 1))
@@ -309,3 +325,41 @@ def test_decorrelated_axes_leave_the_other_linear_attributes_alone():
         assert dec[i].direction @ w_i > 0
         moved = ax.move_global(z.astype(np.float32), dec[i], 1.0)
         np.testing.assert_allclose(moved @ w_j, z @ w_j, atol=1e-4)
+
+
+def _script(name):
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_discover_and_evaluate_scripts(tmp_path, capsys):
+    np.random.seed(5)
+    nc.save_snapshot(random_class_tables(nc.Generator.from_preset("tiny32")), tmp_path / "generator.npz",
+                     kind="generator")
+    nc.save_snapshot(AttributeRegressor.from_preset("tiny32"), tmp_path / "regressor.npz", kind="regressor")
+    nc.save_snapshot(Classifier.from_preset("tiny32"), tmp_path / "classifier.npz", kind="classifier")
+    gen_path = str(tmp_path / "generator.npz")
+    assert _script("discover_axes").main(["--generator", gen_path, "--n-samples", "80",
+                                          "--attributes", "fur_hue,eye_size"]) == 0
+    saved = ax.load_axes(tmp_path / "axes.json", dim_z=16)
+    assert [a.name for a in saved] == ["fur_hue", "eye_size", "fur_hue_raw", "eye_size_raw"]
+    assert saved[0].decorrelated_from == ("eye_size",) and saved[2].decorrelated_from == ()
+    out = tmp_path / "eval"
+    assert _script("evaluate_axes").main(["--generator", gen_path, "--out", str(out), "--n", "4",
+                                          "--amounts=-1,0,1"]) == 0
+    for ext in ("json", "md", "csv", "png"):
+        assert (out / f"axes_eval.{ext}").exists(), ext
+    result = json.load(open(out / "axes_eval.json"))
+    assert [r["axis"] for r in result["axes"]] == ["fur_hue", "eye_size"]
+    assert [r["axis"] for r in result["before_axes"]] == ["fur_hue_raw", "eye_size_raw"]
+    assert "entanglement_reduction" in result
+    capsys.readouterr()
+    assert _script("discover_axes").main(["--generator", gen_path, "--n-samples", "80",
+                                          "--attributes", "tail_length", "-o", str(tmp_path / "x.json")]) == 2
+    assert "unknown attributes" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
+    assert _script("evaluate_axes").main(["--generator", gen_path, "--out", str(out), "--axes",
+                                          str(tmp_path / "missing.json")]) == 2

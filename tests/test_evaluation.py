@@ -124,6 +124,8 @@ def test_projection_psnr(tiny):
     assert r["value"] == r["psnr_encoder"] and r["n"] == 2 and r["steps"] == 2
     no_encoder = ev.projection_psnr(tiny.generator, tiny.discriminator, None, n=2, steps=1)
     assert "psnr_encoder" not in no_encoder and no_encoder["value"] == no_encoder["psnr_random"]
+    assert f"{r['psnr_encoder']:.2f}; {r['psnr_random']:.2f}" in ev.format_table({"projection_psnr": r})
+    assert f"-; {no_encoder['psnr_random']:.2f}" in ev.format_table({"projection_psnr": no_encoder})
 
 
 class _ColourByTarget:
@@ -156,7 +158,7 @@ def test_part_translation_with_a_fake_edit(tiny):
     bundle = types.SimpleNamespace(generator=tiny.generator, part_classifier=_ColourReader())
     edit = _ColourByTarget()
     r = ev.part_translation(bundle, n=6, photo_size=128, steps=3, edit=edit, margin=0.0)
-    assert r["n"] + r["skipped"] == 6 and r["n"] > 0
+    assert r["n"] + r["n_empty_masks"] == 6 and r["n"] > 0
     assert r["value"] == r["success_rate"] == 1.0 and r["passed"] is True
     assert r["unchanged_outside_mask"] == 1.0 and r["max_changed_outside"] == 0
     targets = [t for t, _ in edit.calls]
@@ -178,7 +180,7 @@ def test_part_translation_with_the_real_pipeline(tiny):
                                    part_classifier=tiny.part_classifier, vocabulary=numbered(4), sha256={},
                                    files={})
     r = ev.part_translation(bundle, n=2, photo_size=48, steps=1)
-    assert r["n"] + r["skipped"] == 2 and r["unchanged_outside_mask"] == 1.0
+    assert r["n"] + r["n_empty_masks"] == 2 and r["unchanged_outside_mask"] == 1.0
 
 
 def test_evaluate_skips_missing_models_and_formats_a_table(tiny):

@@ -19,9 +19,11 @@ What is faster, and why:
   upsampling (4x fewer FLOPs); :func:`average_pooling_2x2` lets a discriminator block's shortcut run after
   the pooling.
 * :func:`batch_norm_relu` is test-mode (s)CBN followed by ReLU in one pass-saving function.
-* The kernels split their work over ``WORKERS`` threads that each run single-threaded BLAS (one
-  synchronisation per function instead of one per matrix product, no spinning BLAS threads), and the
-  element-wise passes are split over the same threads.
+* The kernels split their work (im2col strips, row blocks, channel ranges of the element-wise passes)
+  over ``WORKERS`` threads that run single-threaded BLAS and take the next piece as they become free: one
+  synchronisation per function instead of one per matrix product, and no spinning BLAS threads. The
+  result chunks are cropped (and interleaved, for the phases) into the output by the thread that computed
+  them, while they are in cache.
 
 Every function has a backward pass with respect to all its inputs (input, weights, bias, gamma, beta),
 computed with the same kernels (first order only: no double backprop).
@@ -29,11 +31,13 @@ computed with the same kernels (first order only: no double backprop).
 Inside ``with constant_parameters():`` the links of this package pass their parameters as constants, so
 no parameter gradient is computed (projection only needs the gradient with respect to z), and derived
 weights (summed phase weights, flipped transposed weights, spectrally normalised weights) are computed
-once and reused until the outermost context exits. Parameters must not be modified inside the context.
+once and reused until the outermost context exits (for ``collage256`` G and D about 0.45 GB). Parameters must
+not be modified inside the context.
 """
 from neuralcollage import _compat  # noqa: F401
 
 import contextlib
+import itertools
 import os
 import threading
 import weakref
@@ -196,18 +200,36 @@ def _executor(n):
     return pool
 
 
-def _parallel(fn, args):
-    """``fn(a)`` for every ``a`` in ``args``, one per thread (the calling thread takes the first)."""
-    if len(args) == 1:
-        fn(args[0])
+def _parallel(fn, items, init=None):
+    """``fn(item, state)`` for every item, on up to ``_workers()`` threads (the calling thread is one of them)
+    with single-threaded BLAS. Threads take the next item as they become free (a thread held up by other
+    processes delays the end by one item at most). ``state = init()`` once per thread (None without init)."""
+    workers = min(_workers(), len(items))
+    counter = itertools.count()
+
+    def work():
+        state = None if init is None else init()
+        while True:
+            k = next(counter)
+            if k >= len(items):
+                return
+            fn(items[k], state)
+
+    if workers <= 1:
+        work()
         return
     with single_threaded_blas():
-        futures = [_executor(len(args) - 1).submit(fn, a) for a in args[1:]]
+        futures = [_executor(workers - 1).submit(work) for _ in range(workers - 1)]
         try:
-            fn(args[0])
+            work()
         finally:
             for f in futures:
                 f.result()
+
+
+#: Items per thread that a parallel pass aims at (more than one, so that threads left behind by other
+#: processes are made up for by the others).
+SPLIT = 4
 
 
 def _splits(n, parts):
@@ -221,7 +243,7 @@ def _by_channels(fn, c, size):
     if workers <= 1 or size < PARALLEL_MIN_SIZE or c < 2:
         fn(slice(0, c))
     else:
-        _parallel(fn, _splits(c, workers))
+        _parallel(lambda cs, _: fn(cs), _splits(c, min(c, SPLIT * workers)))
 
 
 # -------------------------------------------------------------------------------- element-wise layouts
@@ -255,19 +277,19 @@ def _rows(g, width):
     return out.reshape(n, c, h * width)
 
 
-def _crop(out, h, w, width, bias=None):
-    """``(N, O, h * width)`` -> its first ``w`` columns, contiguous ``(N, O, h, w)`` (+ ``bias (O,)``)."""
-    n, o = out.shape[:2]
-    src = out.reshape(n, o, h, width)[..., :w]
-    dst = numpy.empty((n, o, h, w), dtype=out.dtype)
+def _row_sink(dst, width, bias=None):
+    """A :func:`_taps_matmul` sink writing result rows of ``width`` columns, cropped to ``dst``'s last axis,
+    into ``dst (N, O, H, W)`` (any strides), adding ``bias (O,)``."""
+    w = dst.shape[-1]
 
-    def fill(cs):
+    def sink(i, s, e, res):
+        r0, r1 = s // width, e // width
+        src = res.reshape(res.shape[0], r1 - r0, width)[:, :, :w]
         if bias is None:
-            dst[:, cs] = src[:, cs]
+            dst[i, :, r0:r1] = src
         else:
-            numpy.add(src[:, cs], bias[cs].reshape(1, -1, 1, 1), out=dst[:, cs])
-    _by_channels(fill, o, dst.size)
-    return dst
+            numpy.add(src, bias.reshape(-1, 1, 1), out=dst[i, :, r0:r1])
+    return sink
 
 
 def _upsample(x):
@@ -314,16 +336,19 @@ def _fill_col(store, buf, i, s, e, offsets):
     return col.reshape(c * t, e - s)
 
 
-def _plan(n, length, rows, workers, itemsize):
-    """Column strips ``(i, s, e)``, a multiple of ``workers`` of them when the columns are many (4x larger
-    strips when BLAS threads itself: fewer synchronisations)."""
+def _plan(n, length, rows, workers, itemsize, row=1):
+    """Column strips ``(i, s, e)`` of whole ``row``-column rows: strips of about ``COL_BYTES`` of im2col (4x
+    larger when BLAS threads itself: fewer synchronisations), at least ``SPLIT`` per thread when there are
+    enough columns, and the largest strip width."""
     strip = COL_BYTES if workers > 1 or _blas_controller() is not None else 4 * COL_BYTES
     chunk = max(256, strip // (rows * itemsize))
+    units = length // row
     per = -(-length // chunk)
-    if workers > 1 and length >= 512 * workers:
-        per = workers * -(-per // workers)
-    bounds = _splits(length, per)
-    return [(i, sl.start, sl.stop) for i in range(n) for sl in bounds], max(sl.stop - sl.start for sl in bounds)
+    if workers > 1:
+        per = max(per, min(SPLIT * workers, length // 256))
+    bounds = _splits(units, max(1, min(per, units)))
+    return ([(i, sl.start * row, sl.stop * row) for i in range(n) for sl in bounds],
+            max(sl.stop - sl.start for sl in bounds) * row)
 
 
 #: Output channels up to which a tap convolution multiplies shifted windows of its input directly instead
@@ -331,57 +356,49 @@ def _plan(n, length, rows, workers, itemsize):
 SHIFT_MAX_ROWS = 8
 
 
-def _taps_matmul(buf, offsets, wmat, length):
+def _taps_matmul(buf, specs, length, row=1):
+    """Tap convolutions of one buffer: for each ``(offsets, wmat, sink)`` of ``specs``, the result columns
+    ``[s, e)`` of sample ``i`` (``(O, e - s)``, whole rows of ``row`` columns) are passed to
+    ``sink(i, s, e, result)`` as soon as they are computed, on the thread that computed them."""
     n, c, _ = buf.shape
-    t, o = len(offsets), wmat.shape[0]
-    out = numpy.empty((n, o, length), dtype=buf.dtype)
-    workers = _workers(n * o * c * t * length)
-    if o <= SHIFT_MAX_ROWS:
-        return _taps_shifted(buf, offsets, wmat, length, out, workers)
-    jobs, chunk = _plan(n, length, c * t, workers, buf.itemsize)
-    if workers > 1 and len(jobs) >= workers and len(jobs) % workers == 0:
-        def run(part):
-            store = numpy.empty(c * t * chunk, dtype=buf.dtype)
-            for i, s, e in part:
-                numpy.matmul(wmat, _fill_col(store, buf, i, s, e, offsets), out=out[i, :, s:e])
-        _parallel(run, [jobs[k::workers] for k in range(workers)])
-        return out
-    store = numpy.empty(c * t * chunk, dtype=buf.dtype)
-    with single_threaded_blas():
-        for i, s, e in jobs:
-            col = _fill_col(store, buf, i, s, e, offsets)
-            _matmul_rows(wmat, col, out[i, :, s:e], workers)
-    return out
+    t = max(len(offsets) for offsets, _, _ in specs)
+    o = max(wmat.shape[0] for _, wmat, _ in specs)
+    workers = _workers(n * o * c * t * length * len(specs))
+    jobs, chunk = _plan(n, length, c * t, workers, buf.itemsize, row)
+    jobs = [(k,) + job for k in range(len(specs)) for job in jobs]
+    taps = [numpy.ascontiguousarray(wmat.reshape(wmat.shape[0], c, len(offsets)).transpose(2, 0, 1))
+            if wmat.shape[0] <= SHIFT_MAX_ROWS else None for offsets, wmat, _ in specs]
 
+    def scratch():
+        return numpy.empty(c * t * chunk, dtype=buf.dtype), numpy.empty((2, o, chunk), dtype=buf.dtype)
 
-def _taps_shifted(buf, offsets, wmat, length, out, workers):
-    n, c, _ = buf.shape
-    t, o = len(offsets), wmat.shape[0]
-    taps = numpy.ascontiguousarray(wmat.reshape(o, c, t).transpose(2, 0, 1))
-    jobs, chunk = _plan(n, length, c * 2, workers, buf.itemsize)
+    def compute(k, i, s, e, store, res, split):
+        offsets, wmat, sink = specs[k]
+        out = res[0, :wmat.shape[0], :e - s]
+        if taps[k] is None:
+            _matmul_rows(wmat, _fill_col(store, buf, i, s, e, offsets), out, split)
+        else:
+            tmp = res[1, :wmat.shape[0], :e - s]
+            for j, off in enumerate(offsets):
+                numpy.matmul(taps[k][j], buf[i, :, s + off:e + off], out=out if j == 0 else tmp)
+                if j:
+                    out += tmp
+        sink(i, s, e, out)
 
-    def run(part):
-        tmp = numpy.empty((o, chunk), dtype=buf.dtype)
-        for i, s, e in part:
-            acc = out[i, :, s:e]
-            numpy.matmul(taps[0], buf[i, :, s + offsets[0]:e + offsets[0]], out=acc)
-            for j in range(1, t):
-                part_out = tmp[:, :e - s]
-                numpy.matmul(taps[j], buf[i, :, s + offsets[j]:e + offsets[j]], out=part_out)
-                acc += part_out
     if workers > 1 and len(jobs) >= workers:
-        _parallel(run, [jobs[k::workers] for k in range(workers)])
+        _parallel(lambda job, state: compute(*job, *state, 1), jobs, scratch)
     else:
-        run(jobs)
-    return out
+        store, res = scratch()
+        with single_threaded_blas():
+            for job in jobs:
+                compute(*job, store, res, workers)
 
 
 def _matmul_rows(a, b, out, workers):
     """``out[...] = a @ b``, split by rows of ``a`` over the threads when ``a`` is tall enough."""
     if workers > 1 and a.shape[0] >= 32 * workers and a.shape[0] * b.shape[0] * b.shape[1] >= PARALLEL_MIN_WORK:
-        def run(rs):
-            numpy.matmul(a[rs], b, out=out[rs])
-        _parallel(run, _splits(a.shape[0], workers))
+        rows = _splits(a.shape[0], min(SPLIT * workers, a.shape[0] // 16))
+        _parallel(lambda rs, _: numpy.matmul(a[rs], b, out=out[rs]), rows)
     else:
         numpy.matmul(a, b, out=out)
 
@@ -393,16 +410,21 @@ def _taps_corr(g, buf, offsets, length):
     workers = _workers(n * o * c * t * length)
     jobs, chunk = _plan(n, length, c * t, workers, buf.itemsize)
     if workers > 1 and len(jobs) >= 2 * workers:
-        accs = [numpy.zeros((o, c * t), dtype=buf.dtype) for _ in range(workers)]
+        states = []
 
-        def run(k):
-            store = numpy.empty(c * t * chunk, dtype=buf.dtype)
-            tmp = numpy.empty((o, c * t), dtype=buf.dtype)
-            for i, s, e in jobs[k::workers]:
-                numpy.matmul(g[i, :, s:e], _fill_col(store, buf, i, s, e, offsets).T, out=tmp)
-                accs[k] += tmp
-        _parallel(run, list(range(workers)))
-        return sum(accs[1:], accs[0])
+        def init():
+            state = (numpy.zeros((o, c * t), dtype=buf.dtype), numpy.empty((o, c * t), dtype=buf.dtype),
+                     numpy.empty(c * t * chunk, dtype=buf.dtype))
+            states.append(state)
+            return state
+
+        def run(job, state):
+            i, s, e = job
+            acc, tmp, store = state
+            numpy.matmul(g[i, :, s:e], _fill_col(store, buf, i, s, e, offsets).T, out=tmp)
+            acc += tmp
+        _parallel(run, jobs, init)
+        return sum((state[0] for state in states[1:]), states[0][0])
     acc = numpy.zeros((o, c * t), dtype=buf.dtype)
     tmp = numpy.empty_like(acc)
     store = numpy.empty(c * t * chunk, dtype=buf.dtype)
@@ -419,11 +441,11 @@ def _matmul_1x1(wmat, x3):
     out = numpy.empty((n, wmat.shape[0], p), dtype=x3.dtype)
     workers = _workers(n * wmat.shape[0] * c * p)
     jobs, _ = _plan(n, p, c, workers, x3.itemsize)
-    if workers > 1 and len(jobs) % workers == 0 and len(jobs) >= workers:
-        def run(part):
-            for i, s, e in part:
-                numpy.matmul(wmat, x3[i, :, s:e], out=out[i, :, s:e])
-        _parallel(run, [jobs[k::workers] for k in range(workers)])
+    if workers > 1 and len(jobs) >= workers:
+        def run(job, _):
+            i, s, e = job
+            numpy.matmul(wmat, x3[i, :, s:e], out=out[i, :, s:e])
+        _parallel(run, jobs)
     else:
         with single_threaded_blas():
             for i in range(n):
@@ -441,8 +463,9 @@ def _conv3x3(x, w, bias=None):
     n, c, h, wd = x.shape
     o = w.shape[0]
     wp = wd + 2
-    out = _taps_matmul(_pad_flat(x), _offsets3(wp), w.reshape(o, c * 9), h * wp)
-    return _crop(out, h, wd, wp, bias)
+    y = numpy.empty((n, o, h, wd), dtype=x.dtype)
+    _taps_matmul(_pad_flat(x), [(_offsets3(wp), w.reshape(o, c * 9), _row_sink(y, wp, bias))], h * wp, wp)
+    return y
 
 
 def _conv3x3_grad_w(x, gy):
@@ -504,7 +527,7 @@ def _summed(w, mapping, groups=1):
         rows = w9[rs].reshape(-1, 9)
         for k, out in enumerate(outs):
             numpy.matmul(rows, mapping[:, k * per:(k + 1) * per], out=out[rs].reshape(-1, per))
-    _by_channels(run, o, w.size * 4)
+    _by_channels(run, o, o * c * 16)
     return [out.reshape(o, c * per) for out in outs]
 
 
@@ -526,19 +549,10 @@ def _up_conv3x3(x, w=None, phases=None, bias=None):
     n, c, h, wd = x.shape
     o = phases[0].shape[0]
     wp = wd + 2
-    buf = _pad_flat(x)
-    outs = [_taps_matmul(buf, offsets, wph, h * wp).reshape(n, o, h, wp)
-            for offsets, wph in zip(_phase_offsets(wp), phases)]
     y = numpy.empty((n, o, h, 2, wd, 2), dtype=x.dtype)
-
-    def fill(cs):
-        for p, out in enumerate(outs):
-            dst = y[:, cs, :, p // 2, :, p % 2]
-            if bias is None:
-                dst[...] = out[:, cs, :, :wd]
-            else:
-                numpy.add(out[:, cs, :, :wd], bias[cs].reshape(1, -1, 1, 1), out=dst)
-    _by_channels(fill, o, y.size)
+    specs = [(offsets, wph, _row_sink(y[:, :, :, p // 2, :, p % 2], wp, bias))
+             for p, (offsets, wph) in enumerate(zip(_phase_offsets(wp), phases))]
+    _taps_matmul(_pad_flat(x), specs, h * wp, wp)
     return y.reshape(n, o, 2 * h, 2 * wd)
 
 
@@ -564,8 +578,9 @@ def _conv3x3_sumpool(x, wsum, bias=None):
     """``sum_pool_2x2(conv3x3(x, w))`` (+ bias) from ``wsum = _summed(w, DOWN_MAP)[0]`` ``(O, 16C)``."""
     n, c, hh, ww = x.shape
     buf, wq, lq = _polyphase(x)
-    out = _taps_matmul(buf, _down_offsets(wq, lq), wsum, (hh // 2) * wq)
-    return _crop(out, hh // 2, ww // 2, wq, bias)
+    y = numpy.empty((n, wsum.shape[0], hh // 2, ww // 2), dtype=x.dtype)
+    _taps_matmul(buf, [(_down_offsets(wq, lq), wsum, _row_sink(y, wq, bias))], (hh // 2) * wq, wq)
+    return y
 
 
 def _conv3x3_sumpool_grad_w(x, gy):

@@ -16,50 +16,55 @@ from neuralcollage.models.encoder import ResNetBody, resolve_preset
 from neuralcollage.train.datasets import ATTRIBUTE_NAMES as _ATTRIBUTES
 
 REGRESSOR_PRESETS = {
-    "builtin64": dict(channels=(1, 2, 4, 8), ch=12, attributes=_ATTRIBUTES, resolution=64),
-    "tiny32": dict(channels=(1, 2, 4), ch=4, attributes=_ATTRIBUTES, resolution=32),
+    "builtin64": dict(channels=(1, 2, 4, 8), ch=12, hidden=128, attributes=_ATTRIBUTES, resolution=64),
+    "tiny32": dict(channels=(1, 2, 4), ch=4, hidden=16, attributes=_ATTRIBUTES, resolution=32),
 }
 
-_OVERRIDABLE = ("ch", "resolution")
+_OVERRIDABLE = ("ch", "hidden", "resolution")
 
 
 class AttributeRegressor(chainer.Chain):
-    """``R(x) -> (N, A)``: a residual body (no spectral norm), global average pooling, a linear layer.
+    """``R(x) -> (N, A)``: a residual body (no spectral norm), its flattened last feature map, a hidden layer.
 
-    The outputs are the attributes on their data-set scale (``[0, 1]`` for the built-in faces), unclipped, so
-    that edits past the training range stay measurable.
+    ``R(x) = l_out(relu(l_hidden(flatten(body(x)))))``; the flattened map keeps where things are (eye and muzzle
+    size, ear angle), which global pooling loses. The outputs are the attributes on their data-set scale
+    (``[0, 1]`` for the built-in faces), unclipped, so that edits past the training range stay measurable.
 
     Args:
         channels: channel multipliers of ``ch`` per residual block (all but the last halve the resolution).
-        ch: base width. attributes: the attribute names, one output each. resolution: input side ``R``
-            (:meth:`predict` resizes to it).
+        ch: base width. hidden: width of the hidden layer. attributes: the attribute names, one output each.
+        resolution: input side ``R`` (:meth:`predict` resizes to it).
         arch: the preset name this was built from (metadata only).
     """
 
     kind = "regressor"
 
-    def __init__(self, *, channels, ch, attributes, resolution, arch=None):
+    def __init__(self, *, channels, ch, hidden, attributes, resolution, arch=None):
         super().__init__()
         self.channels = tuple(int(c) for c in channels)
         self.attributes = tuple(str(a) for a in attributes)
         if not self.attributes or len(set(self.attributes)) != len(self.attributes):
             raise ValueError(f"attributes must be distinct names, got {list(self.attributes)}")
-        self.ch, self.resolution, self.arch = int(ch), int(resolution), arch
+        self.ch, self.hidden, self.resolution, self.arch = int(ch), int(hidden), int(resolution), arch
         with self.init_scope():
             self.body = ResNetBody(self.channels, self.ch)
-            self.l_out = L.Linear(self.body.out_channels, len(self.attributes),
-                                  initialW=initializers.GlorotUniform())
+            side = self.body.output_size(self.resolution)
+            if side < 1:
+                raise ValueError(f"{len(self.channels)} blocks do not fit a {self.resolution} px input")
+            self.l_hidden = L.Linear(self.body.out_channels * side * side, self.hidden,
+                                     initialW=initializers.GlorotUniform())
+            self.l_out = L.Linear(self.hidden, len(self.attributes), initialW=initializers.GlorotUniform())
 
     @classmethod
     def from_preset(cls, arch, **overrides):
-        """Build preset ``arch`` of :data:`REGRESSOR_PRESETS`; overrides ``ch``, ``resolution``."""
+        """Build preset ``arch`` of :data:`REGRESSOR_PRESETS`; overrides ``ch``, ``hidden``, ``resolution``."""
         return cls(arch=arch, **resolve_preset(REGRESSOR_PRESETS, arch, overrides, kind="regressor",
                                                allowed=_OVERRIDABLE))
 
     @property
     def config(self):
         """Constructor kwargs (JSON-serialisable)."""
-        return dict(channels=list(self.channels), ch=self.ch, attributes=list(self.attributes),
+        return dict(channels=list(self.channels), ch=self.ch, hidden=self.hidden, attributes=list(self.attributes),
                     resolution=self.resolution, arch=self.arch)
 
     @property
@@ -74,7 +79,9 @@ class AttributeRegressor(chainer.Chain):
         """Attributes ``(N, A)`` Variable of ``(N, 3, R, R)`` float32 images in ``[-1, 1]``."""
         if len(x.shape) != 4 or x.shape[1] != 3:
             raise ValueError(f"regressor expects (N, 3, H, W) input, got {tuple(x.shape)}")
-        return self.l_out(F.mean(self.body(x), axis=(2, 3)))
+        if x.shape[2:] != (self.resolution, self.resolution):
+            raise ValueError(f"regressor expects {self.resolution}x{self.resolution} input, got {tuple(x.shape)}")
+        return self.l_out(F.relu(self.l_hidden(self.body(x))))
 
     def predict_model(self, x, *, batch_size=64):
         """Test-mode attributes ``(N, A)`` float32 NumPy of ``(N, 3, H, H)`` float32 images in ``[-1, 1]``

@@ -1,7 +1,6 @@
 """Training of the evaluation classifiers on the built-in rendered faces: whole images and part crops."""
 from neuralcollage import _compat  # noqa: F401
 
-import contextlib
 import json
 import os
 import time
@@ -16,7 +15,7 @@ from neuralcollage.io import atomic_write_text
 from neuralcollage.models.classifier import Classifier, PartClassifier, part_crops
 from neuralcollage.snapshot import save_snapshot
 from neuralcollage.train import distributed as dist
-from neuralcollage.train.common import Log, load_checkpoint, plot_curves, save_checkpoint
+from neuralcollage.train.common import Log, load_checkpoint, plot_curves, save_checkpoint, seeded_initialization
 
 PARTS = ("ears", "eyes", "muzzle")
 KINDS = {"whole": (Classifier, "classifier"), "part": (PartClassifier, "part_classifier")}
@@ -93,18 +92,6 @@ def _class_ids(seeds, n_classes):
     if n_classes is None or n_classes >= len(CLASS_NAMES):
         return None
     return [int(numpy.random.default_rng(s + 1).integers(n_classes)) for s in seeds]
-
-
-@contextlib.contextmanager
-def seeded_initialization(seed):
-    """Within the block, Chainer's initialisers (which draw from ``numpy.random``) start from ``seed``; the
-    global NumPy random state is restored afterwards."""
-    state = numpy.random.get_state()
-    numpy.random.seed(seed % 2 ** 32)
-    try:
-        yield
-    finally:
-        numpy.random.set_state(state)
 
 
 def augment(images, rng, *, max_blur=1.0):

@@ -1,6 +1,7 @@
 """Shared pieces of the training loops: checkpoints, logs, plots, data batches."""
 from neuralcollage import _compat  # noqa: F401
 
+import contextlib
 import json
 import os
 import time
@@ -99,3 +100,15 @@ def image_grid(images, ncols):
         r, col = divmod(i, ncols)
         grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = x[i].transpose(1, 2, 0)
     return grid
+
+
+@contextlib.contextmanager
+def seeded_initialization(seed):
+    """Within the block, Chainer's initialisers (which draw from ``numpy.random``) start from ``seed``; the
+    global NumPy random state is restored afterwards."""
+    state = numpy.random.get_state()
+    numpy.random.seed(seed % 2 ** 32)
+    try:
+        yield
+    finally:
+        numpy.random.set_state(state)

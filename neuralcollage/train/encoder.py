@@ -13,7 +13,7 @@ from neuralcollage.backend import get_device, random_state
 from neuralcollage.io import atomic_write_text
 from neuralcollage.models.encoder import ENCODER_PRESETS, Encoder
 from neuralcollage.snapshot import save_snapshot
-from neuralcollage.train.classifier import seeded_initialization
+from neuralcollage.train.common import seeded_initialization
 from neuralcollage.train.common import Log, image_grid, load_checkpoint, plot_curves, save_checkpoint
 
 

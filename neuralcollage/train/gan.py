@@ -12,12 +12,13 @@ import numpy
 from neuralcollage.backend import get_device, random_state
 from neuralcollage.models import Discriminator, Generator
 from neuralcollage.snapshot import save_snapshot
-from neuralcollage.train.common import Log, image_grid, load_checkpoint, plot_curves, real_batch, save_checkpoint
+from neuralcollage.train.common import (
+    Log, image_grid, load_checkpoint, plot_curves, real_batch, save_checkpoint, seeded_initialization)
 
 
 def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_dis=2, lr=2e-4, beta1=0.0,
               beta2=0.9, ema_decay=0.999, seed=0, device=None, checkpoint_every=200, sample_every=500,
-              log_every=20, progress=True, time_limit=None):
+              log_every=20, progress=True, time_limit=None, distributed=False, communicator=None):
     """Train a generator/discriminator pair on the built-in rendered faces, resuming from ``out_dir``.
 
     Writes into ``out_dir``: ``checkpoint.npz`` (everything needed to resume), ``generator.npz`` (the EMA
@@ -28,22 +29,34 @@ def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_d
         iterations: generator updates in total (a resumed run continues up to this count).
         n_dis: discriminator updates per generator update.
         time_limit: stop (after checkpointing) once this many seconds have passed in this call.
+        distributed: data-parallel training over MPI processes with ChainerMN (run under ``mpiexec``); each
+            process renders its own shard of the data; only rank 0 writes files.
 
     Returns:
         The final iteration reached.
     """
-    os.makedirs(out_dir, exist_ok=True)
+    from neuralcollage.train import distributed as dist
+    comm = communicator if communicator is not None else (
+        dist.create_communicator("naive") if distributed else None)
+    root = dist.is_root(comm)
+    if root:
+        os.makedirs(out_dir, exist_ok=True)
     dev = get_device(device)
     from neuralcollage.train.datasets import CLASS_NAMES
-    gen = Generator.from_preset(arch, n_classes=len(CLASS_NAMES))
-    dis = Discriminator.from_preset(arch, n_classes=len(CLASS_NAMES))
+    with seeded_initialization(seed):
+        gen = Generator.from_preset(arch, n_classes=len(CLASS_NAMES))
+        dis = Discriminator.from_preset(arch, n_classes=len(CLASS_NAMES))
     gen_ema = copy.deepcopy(gen)
     for m in (gen, dis, gen_ema):
         m.to_device(dev)
     opt_g = chainer.optimizers.Adam(alpha=lr, beta1=beta1, beta2=beta2)
     opt_d = chainer.optimizers.Adam(alpha=lr, beta1=beta1, beta2=beta2)
-    opt_g.setup(gen)
-    opt_d.setup(dis)
+    if comm is None:
+        opt_g.setup(gen)
+        opt_d.setup(dis)
+    else:
+        opt_g = dist.multi_node_optimizer(opt_g, comm, gen)
+        opt_d = dist.multi_node_optimizer(opt_d, comm, dis)
     ckpt = os.path.join(out_dir, "checkpoint.npz")
     log = Log(os.path.join(out_dir, "log.jsonl"))
     start = 0
@@ -52,18 +65,19 @@ def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_d
         start = state["iteration"]
         log.truncate(start)
     xp = dev.xp
-    rng = random_state(seed * 7919 + start)
     fixed_z = gen.sample_z(4 * gen.n_classes, seed=seed + 12345)
     fixed_y = xp.asarray(numpy.repeat(numpy.arange(gen.n_classes), 4).astype(numpy.int32))
-    bar = _progress(progress, iterations, start)
+    bar = _progress(progress and root, iterations, start)
     t0 = time.time()
     it = start
     sums = {"loss_dis": 0.0, "loss_gen": 0.0, "d_real": 0.0, "d_fake": 0.0}
     count = 0
     data_step = start * n_dis
+    rank = comm.rank if comm is not None else 0
     while it < iterations:
+        rng = random_state([seed, it, rank])
         for _ in range(n_dis):
-            x_real, y_real = real_batch(data_step, batch_size, size=gen.resolution, seed=seed)
+            x_real, y_real = real_batch(dist.shard_step(data_step, comm), batch_size, size=gen.resolution, seed=seed)
             data_step += 1
             x_real, y_real = dev.send(x_real), dev.send(y_real)
             z = gen.sample_z(batch_size, seed=rng)
@@ -92,7 +106,11 @@ def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_d
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss_dis=f"{float(loss_dis.array):.3f}", loss_gen=f"{float(loss_gen.array):.3f}")
-        out_of_time = time_limit is not None and time.time() - t0 > time_limit
+        out_of_time = dist.agree(time_limit is not None and time.time() - t0 > time_limit, comm)
+        if not root:
+            if out_of_time:
+                break
+            continue
         if it % log_every == 0 or it == iterations or out_of_time:
             log.append({"iteration": it, **{k: v / count for k, v in sums.items()},
                         "seconds": time.time() - t0})
