@@ -837,7 +837,8 @@ def evaluate_axes(gen, predictor, classifier, axes, *, amounts=(-2.0, -1.0, 0.0,
         ``class_kept_of_correct`` (the same among samples classified correctly unedited), ``mean_curve``,
         ``change_std`` (per amount, the standard deviation of the samples' attribute change), ``passed``),
         ``entanglement`` (``matrix`` ``E[i][j]``: change of axis j's attribute per unit along axis i, in
-        standard deviations of that attribute, divided by axis i's own change; ``mean_abs_off_diagonal``),
+        standard deviations of that attribute over axis i's unedited samples, divided by axis i's own change;
+        ``mean_abs_off_diagonal`` over pairs of axes of the same class scope),
         ``local`` (per axis the mean absolute change in [0, 255] outside the dilated region and inside the
         region), and with ``before``: ``before_axes``, ``entanglement_before``, ``entanglement_reduction``
         (``1 - after / before``).
@@ -996,7 +997,7 @@ def plot_evaluation(result, path, *, dpi=100):
     for r in result["axes"]:
         change = numpy.array(r["mean_curve"]) - r["mean_curve"][zero]
         std = numpy.array(r["change_std"])
-        line, = ax.plot(amounts, change, marker="o", label=f"{r['axis']} (R^2 {r['r2']:.2f})")
+        line, = ax.plot(amounts, change, marker="o", label=f"{r['axis']} (R^2 {r['r2_mean']:.2f} mean, {r['r2']:.2f} samples)")
         ax.fill_between(amounts, change - std, change + std, color=line.get_color(), alpha=0.12)
     ax.set_xlabel("amount (latent std along the axis)")
     ax.set_ylabel("attribute change (mean +- std over samples)")

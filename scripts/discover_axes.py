@@ -4,7 +4,8 @@
 Samples latents, generates, predicts the attributes with the attribute regressor, fits one least-squares
 axis per attribute (neuralcollage.axes.discover_axes) and decorrelates every axis from the others by
 orthogonal projection (neuralcollage.axes.decorrelate_all). The file holds the decorrelated axes under the
-attribute names (what `--axis NAME` edits use) and the raw fits as NAME_raw.
+attribute names (what `--axis NAME` edits use) and the raw fits as NAME_raw, with the sha256 of the
+generator they belong to (neuralcollage.axes.bundle_axes refuses them for another generator file).
 
 examples:
   python scripts/discover_axes.py --generator pretrained/builtin64/generator.npz \\
@@ -48,6 +49,7 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="seed of the latents and classes")
     p.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
     p.add_argument("--no-raw", action="store_true", help="do not also save the raw (not decorrelated) axes")
+    p.add_argument("--note", default=None, help="a remark stored in the file (e.g. which training iteration)")
     p.add_argument("--gpu", type=int, default=-1, help="GPU id, -1 for the CPU")
     return p
 
@@ -82,10 +84,13 @@ def main(argv=None):
             found = [a for a in found if a.attribute in keep]
         decorrelated = ax.decorrelate_all(found)
         raw = [] if args.no_raw else [dataclasses.replace(a, name=a.name + "_raw") for a in found]
-        model = {"generator": os.path.abspath(args.generator), "generator_sha256": ax.file_sha256(args.generator),
-                 "regressor": os.path.abspath(regressor_path), "regressor_sha256": ax.file_sha256(regressor_path),
-                 "resolution": gen.resolution, "n_classes": gen.n_classes}
-        notes = {"n_samples": args.n_samples, "seed": args.seed, "classes": args.classes,
+        folder = os.path.dirname(os.path.abspath(output))
+        model = {"generator": os.path.relpath(os.path.abspath(args.generator), folder),
+                 "generator_sha256": ax.file_sha256(args.generator),
+                 "regressor": os.path.relpath(os.path.abspath(regressor_path), folder),
+                 "regressor_sha256": ax.file_sha256(regressor_path),
+                 "resolution": gen.resolution, "n_classes": gen.n_classes, "dim_z": gen.dim_z}
+        notes = {"note": args.note, "n_samples": args.n_samples, "seed": args.seed, "classes": args.classes,
                  "method": "least squares of each attribute on z with one intercept per class; unit slopes; "
                            "NAME = NAME_raw decorrelated from the other axes of its class (Gram-Schmidt)"}
         ax.save_axes(output, decorrelated + raw, model=model, notes=notes,

@@ -174,7 +174,11 @@ def _ema_update(target, source, decay, iteration):
 
 
 def _save_samples(gen, z, y, out_dir, it):
+    """Sample grid in test mode, from a copy whose BN statistics are re-estimated (the EMA generator's own
+    running averages are never updated during training)."""
     from neuralcollage.io import write_image
+    gen = copy.deepcopy(gen)
+    recompute_bn_statistics(gen, n_batches=5, batch_size=32, seed=it)
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         x = chainer.backend.CpuDevice().send(gen(z, y).array)
     write_image(os.path.join(out_dir, f"samples_{it:06d}.png"), image_grid(x, ncols=gen.n_classes * 2))
