@@ -611,17 +611,12 @@ def attribute_edit_photo(bundle, photo, axis_name, amount, *, mask=None, axes=No
         ``source_class``).
 
     Raises:
-        UnknownAxisError: an axis the model does not have (checked before projecting).
+        UnknownAxisError: an axis the model does not have (checked before projecting; an axis fitted on
+            other classes only is found missing for a guessed source class after the guess's projection).
         InputError, UnknownLabelError, SnapshotError: as :func:`neuralcollage.collage.edit_photo`.
     """
-    from neuralcollage import blending, collage
-    from neuralcollage.inversion import guess_source_class, project
-    from neuralcollage.io import fit_mask
-    from neuralcollage.snapshot import SnapshotError
+    from neuralcollage.collage import edit_photo
 
-    gen = bundle.generator
-    collage._check_options("blend", blend_mode)
-    photo = collage._check_photo(photo)
     names, amounts = _names_and_amounts(axis_name, amount)
     if axes is None:
         axes = bundle_axes(bundle)
@@ -629,51 +624,33 @@ def attribute_edit_photo(bundle, photo, axis_name, amount, *, mask=None, axes=No
             raise AxisError(f"model {bundle.name!r} has no attribute axes ({AXES_FILE} beside its generator); "
                             "run scripts/discover_axes.py or pass axes=")
     elif isinstance(axes, (str, os.PathLike)):
-        axes = load_axes(axes, dim_z=gen.dim_z)
+        axes = load_axes(axes, dim_z=bundle.generator.dim_z)
+    source_class = None if source_label is None else bundle.vocabulary.index(source_label)
     for n in names:
-        if not isinstance(n, Axis) and not [a for a in axes if a.name.lower() == str(n).lower()]:
-            get_axis(axes, n)
-    if mask is None:
-        mask = numpy.ones(photo.shape[:2], numpy.float32)
-        notes = ["no mask: the whole crop is edited"]
-    else:
-        mask, note = fit_mask(mask, photo.shape[:2])
-        notes = [note] if note else []
-    source_class = None if source_label is None else collage._class_id(bundle.vocabulary, gen, source_label,
-                                                                         "source label")
-    layers = collage._layers_string(gen, "blend", layers)
-    if bundle.discriminator is None:
-        raise SnapshotError(f"model {bundle.name!r} has no discriminator, which projecting a photo needs "
-                            "(put discriminator.npz beside the generator)")
-    box = blending.square_crop_box(mask, image_size=photo.shape[:2], margin=margin, min_size=gen.resolution)
-    crop = blending.crop_and_resize(photo, box, gen.resolution)
-    guess = None
-    if source_class is None:
-        guess = guess_source_class(gen, bundle.discriminator, crop, candidates=candidates, steps=guess_steps,
-                                   seed=seed, encoder=bundle.encoder, callback=guess_progress)
-        source_class = guess.class_id
-        notes.append(f"source class guessed: {collage._name(bundle.vocabulary, source_class)} (projection loss "
-                     f"{guess.losses[source_class]:.4f} among {len(guess.candidates)} candidates)")
-    chosen = [get_axis(axes, n, class_id=source_class) for n in names]
-    proj = project(gen, bundle.discriminator, crop, source_class, steps=steps, restarts=restarts, seed=seed,
-                   encoder=bundle.encoder, callback=progress)
-    z = proj.z
-    z_target = move_global(z, chosen, amounts)
-    recipe = collage.make_recipe(bundle, photo, mask, box=box, z=z, z_target=z_target, source_class=source_class,
-                                 target_class=source_class, layers=layers, method="blend", feather=feather,
-                                 blend_mode=blend_mode, dilate=dilate, steps=steps, restarts=restarts, seed=seed,
-                                 loss=proj.loss, source_guessed=guess is not None)
-    recipe["attribute"] = {"axes": [{"name": a.name, "class_id": a.class_id, "amount": amt,
-                                     "decorrelated_from": list(a.decorrelated_from)}
-                                    for a, amt in zip(chosen, amounts)]}
-    image, edited_crop, mask_crop = collage._apply(
-        gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=source_class,
-        method="blend", layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate)
-    notes.append("moved along " + ", ".join(f"{a.label} by {amt:+g}" for a, amt in zip(chosen, amounts)))
-    return collage.EditResult(image=image, box=box, crop=crop, reconstruction=collage._uint8(proj.image),
-                              edited_crop=edited_crop, mask_crop=mask_crop, z=z, z_target=z_target,
-                              source_class=source_class, target_class=source_class, losses=proj.losses,
-                              recipe=recipe, projection=proj, source_guess=guess, notes=notes)
+        if isinstance(n, Axis):
+            continue
+        if source_class is not None or not [a for a in axes if a.name.lower() == str(n).lower()]:
+            get_axis(axes, n, class_id=source_class)
+    chosen = []
+
+    def moved(z, class_id):
+        chosen[:] = [get_axis(axes, n, class_id=class_id) for n in names]
+        return move_global(z, chosen, amounts)
+
+    whole = mask is None
+    if whole:
+        mask = numpy.ones(numpy.shape(photo)[:2], numpy.float32)
+    result = edit_photo(bundle, photo, mask, None, source_label=source_label, layers=layers, method="blend",
+                        z_target=moved, steps=steps, restarts=restarts, seed=seed, blend_mode=blend_mode,
+                        feather=feather, dilate=dilate, margin=margin, candidates=candidates,
+                        guess_steps=guess_steps, progress=progress, guess_progress=guess_progress)
+    result.recipe["attribute"] = {"axes": [{"name": a.name, "class_id": a.class_id, "amount": amt,
+                                            "decorrelated_from": list(a.decorrelated_from)}
+                                           for a, amt in zip(chosen, amounts)]}
+    if whole:
+        result.notes.insert(0, "no mask: the whole crop is edited")
+    result.notes.append("moved along " + ", ".join(f"{a.label} by {amt:+g}" for a, amt in zip(chosen, amounts)))
+    return result
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_INPUT", "EXI
 
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_MAX_PIXELS = 64_000_000
-SUBCOMMANDS = ("edit", "generate", "invert", "blend", "models", "labels", "replay", "demo", "train", "eval",
-               "convert")
+SUBCOMMANDS = ("edit", "attribute", "generate", "invert", "blend", "models", "labels", "replay", "demo", "train",
+               "eval", "convert")
 _PROG = "collage"
 
 
@@ -121,6 +121,7 @@ class (Neural Collage: sCBN, feature blending, manifold projection, Poisson blen
 
 commands (the first is the default: `collage --base ...` means `collage edit --base ...`):
   edit       edit a photo: --base PHOTO --label TARGET --mask MASK [-o OUT]
+  attribute  move a photo's attribute along a latent axis: --base PHOTO --axis NAME --amount A [--mask MASK]
   generate   generate images of a class from random or saved latents
   invert     project a photo onto the generator's manifold: writes z (.npz) and the reconstruction
   blend      Poisson-blend an edited image into a photo inside a mask
@@ -139,6 +140,7 @@ TOP_EPILOG = """\
 examples:
   collage demo -o demo_out
   collage --base dog.png --mask ears.png --label fox -o fox_ears.png --figure before_after.png
+  collage attribute --base dog.png --axis fur_brightness --amount 1.5 --mask fur.png -o darker.png
   collage models
   collage labels --model dogcat256 --search terrier
   collage replay edit.json --base dog.png -o again.png
@@ -276,12 +278,77 @@ def _add_edit_arguments(p):
     _projection_options(p)
 
 
+ATTRIBUTE_EPILOG = """\
+The edit: the photo is cropped to a square around the mask (without --mask: the whole photo's largest centred
+square) and projected as the source class like `collage edit` does; inside the mask, the features of the
+latent moved along the axes, z + A1*u1 + A2*u2 + ..., are blended into those of z on the chosen blend layers
+(the class stays the same), and the edit is Poisson-blended back at full resolution.  Pixels outside the
+slightly dilated mask are unchanged.  --save-recipe writes a recipe `collage replay` reproduces bit for bit.
+
+The axes: unit directions in latent space found per attribute (scripts/discover_axes.py) and stored as
+axes.json beside the model's generator, or given with --axes.  An amount is in latent standard deviations
+along the axis; positive increases the attribute.  When an axis was fitted per class, the one of the photo's
+class is used.  `collage attribute --list-axes` lists them.
+
+Exit status: 0 success, 2 bad input or usage (unknown axis, one --amount per --axis missing), 3 model problem.
+
+examples:
+  collage attribute --list-axes
+  collage attribute --base dog.png --axis fur_brightness --amount 1.5 --mask fur.png -o darker_fur.png
+  collage attribute --base dog.png --axis eye_size --amount=-1 --axis fur_hue --amount 0.5 --source-label dog \\
+          --save-recipe attr.json --figure before_after.png
+  collage attribute --base cat.png --axis eye_size --amount 2 --axes my_axes.json --model runs/builtin64
+"""
+
+
+def _amount(text):
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+def _add_attribute_arguments(p):
+    a = p.add_argument_group("axes")
+    a.add_argument("--axis", action="append", metavar="NAME",
+                   help="axis to move along (repeat for several; see --list-axes)")
+    a.add_argument("--amount", action="append", type=_amount, metavar="A",
+                   help="how far to move along the --axis of the same position, in latent standard deviations "
+                        "(negative: --amount=-1 or --amount -1)")
+    a.add_argument("--axes", metavar="FILE",
+                   help="axes file (.json or .npz; default: axes.json beside the model's generator)")
+    a.add_argument("--list-axes", action="store_true", help="list the available axes and exit")
+    io_ = p.add_argument_group("input and output")
+    io_.add_argument("--base", metavar="PHOTO", help="the photo to edit (required unless --list-axes)")
+    io_.add_argument("--mask", metavar="MASK", help="image whose white area is edited (default: the whole crop)")
+    io_.add_argument("-o", "--output", metavar="OUT",
+                     help="edited photo (default: PHOTO-STEM_AXES.png in the current folder)")
+    io_.add_argument("--save-recipe", metavar="JSON",
+                     help="also write a recipe that `collage replay` reproduces bit for bit on the CPU")
+    io_.add_argument("--figure", metavar="PNG",
+                     help="also write a before/after figure (photo, mask, reconstruction, result)")
+    e = p.add_argument_group("edit")
+    e.add_argument("--source-label", metavar="L",
+                   help="the photo's class (default: guessed from the discriminator's top candidates)")
+    e.add_argument("--layers", default="all", metavar="SPEC",
+                   help="blend layers the edit applies to: all, 0-3, 2-, 1,3 (default: %(default)s; all keeps "
+                        "the change inside the mask)")
+    e.add_argument("--blend-mode", choices=("normal", "mixed", "none"), default="normal",
+                   help="Poisson blending of the edit into the photo (default: %(default)s)")
+    _projection_options(p)
+
+
 def build_parser():
     """The ``collage`` argument parser (subcommands; ``edit`` is the default, see :func:`main`)."""
     common, model, image = _common(), _model_options(), _image_options()
     parser = _Parser(prog=_PROG, formatter_class=_Formatter, description=TOP_DESCRIPTION, epilog=TOP_EPILOG,
                      usage="%(prog)s [edit] --base PHOTO --label TARGET --mask MASK [-o OUT] [options]\n"
-                           "       %(prog)s {generate,invert,blend,models,labels,replay,demo,train,eval,convert} ...")
+                           "       %(prog)s {attribute,generate,invert,blend,models,labels,replay,demo,train,eval,"
+                           "convert} ...")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -291,6 +358,16 @@ def build_parser():
                        "into another class.", epilog=EDIT_EPILOG)
     _add_edit_arguments(p)
     p.set_defaults(func=cmd_edit)
+
+    p = sub.add_parser("attribute", prog="collage attribute", parents=[common, model, image],
+                       formatter_class=_Formatter, help="move an attribute along a latent axis",
+                       description="Move a photo's attribute (\"darker fur\", \"bigger eyes\") along latent "
+                       "axes, inside a masked region or on the whole crop.", epilog=ATTRIBUTE_EPILOG,
+                       usage="%(prog)s --base PHOTO --axis NAME --amount A [--axis NAME --amount A ...] "
+                             "[--mask MASK] [-o OUT] [options]\n       %(prog)s --list-axes [--model M] "
+                             "[--axes FILE]")
+    _add_attribute_arguments(p)
+    p.set_defaults(func=cmd_attribute)
 
     p = sub.add_parser("generate", prog="collage generate", parents=[common, model], formatter_class=_Formatter,
                        help="generate images", description="Generate images of a class.", epilog="""\
@@ -929,6 +1006,96 @@ def cmd_edit(args):
     print(f"edited {args.base}: {_label_name(vocab, src)} -> {_label_name(vocab, target)} "
           f"({args.method}, layers {args.layers}, {args.steps} steps) in {time.time() - started:.1f} s; "
           f"wrote {', '.join(written)}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ attribute
+
+def _model_axes_file(model):
+    """axes.json beside a generator given by path (None for a registered name)."""
+    if not isinstance(model, str) or not os.path.exists(model):
+        return None
+    folder = model if os.path.isdir(model) else os.path.dirname(os.path.abspath(model))
+    return os.path.join(folder, "axes.json")
+
+
+def _bundle_axes_file(bundle):
+    generator = (getattr(bundle, "files", None) or {}).get("generator")
+    return os.path.join(os.path.dirname(os.path.abspath(generator)), "axes.json") if generator else None
+
+
+def _attribute_axes(bundle, path):
+    from neuralcollage import axes as ax
+    if path is not None:
+        return ax.load_axes(path, dim_z=bundle.generator.dim_z,
+                            generator_sha256=(bundle.sha256 or {}).get("generator"))
+    found = ax.bundle_axes(bundle)
+    if not found:
+        raise CommandError(f"model {bundle.name} has no attribute axes (no axes.json beside its generator); "
+                           f"find them with scripts/discover_axes.py or give --axes FILE")
+    return found
+
+
+def _list_axes(args):
+    bundle = _load(args.model, args.arch, args.gpu)
+    found = _attribute_axes(bundle, args.axes)
+    vocab = bundle.vocabulary
+    where = args.axes or _bundle_axes_file(bundle)
+    print(f"axes of {bundle.name} ({where}):")
+    width = max(len(a.name) for a in found)
+    print(f"  {'NAME':<{width}}  {'ATTRIBUTE':<16}  {'CLASS':<12}  {'SLOPE':>8}  {'R^2':>6}  DECORRELATED FROM")
+    for a in found:
+        scope = "all" if a.class_id is None else _label_name(vocab, a.class_id)
+        print(f"  {a.name:<{width}}  {a.attribute:<16}  {scope:<12}  {a.slope:8.4g}  {a.r2:6.3f}  "
+              f"{', '.join(a.decorrelated_from) or '-'}")
+    return EXIT_OK
+
+
+def cmd_attribute(args):
+    from neuralcollage.io import InputError
+    if args.list_axes:
+        return _list_axes(args)
+    started = time.time()
+    if not args.base:
+        raise InputError("give --base PHOTO (or --list-axes)")
+    names, amounts = args.axis or [], args.amount or []
+    if not names:
+        raise InputError("give at least one --axis NAME --amount A (see --list-axes)")
+    if len(names) != len(amounts):
+        raise InputError(f"give one --amount per --axis: {len(names)} --axis, {len(amounts)} --amount")
+    output = args.output or f"{_stem(args.base)}_{'_'.join(_safe_name(n) for n in names)}.png"
+    inputs = [p for p in (args.base, args.mask, args.axes, args.model, _model_axes_file(args.model))
+              if p is not None and os.path.exists(p)]
+    _check_outputs([(output, "image"), (args.save_recipe, "json"), (args.figure, "image")], inputs)
+    _require_registered_discriminator(args.model)
+    photo = _read_photo(args.base, args)
+    mask = _read_mask_for(args.mask, photo, args) if args.mask else None
+    vocab = _vocabulary(args.model, args.arch)
+    source = None if args.source_label is None else vocab.index(args.source_label)
+    bundle = _load(args.model, args.arch, args.gpu)
+    _require_discriminator(bundle)
+    inputs += [p for p in (_bundle_axes_file(bundle),) if p is not None and os.path.exists(p)]
+    axes = _attribute_axes(bundle, args.axes)
+    from neuralcollage.axes import attribute_edit_photo
+    progress = _Progress(steps=args.steps, enabled=not args.quiet)
+    guessing = _GuessProgress(enabled=not args.quiet and source is None)
+    try:
+        result = attribute_edit_photo(bundle, photo, names, amounts, mask=mask, axes=axes, layers=args.layers,
+                                      steps=args.steps, restarts=args.restarts, seed=args.seed,
+                                      source_label=source, blend_mode=args.blend_mode, progress=progress,
+                                      guess_progress=guessing)
+    finally:
+        guessing.close()
+        progress.close()
+    for note in result.notes:
+        _note(note)
+    import numpy
+    shown = mask if mask is not None else numpy.ones(photo.shape[:2], numpy.float32)
+    written = _write_edit(result, photo, shown, output=output, recipe_path=args.save_recipe,
+                          figure_path=args.figure, inputs=inputs)
+    moves = ", ".join(f"{e['name']} {e['amount']:+g}" for e in result.recipe["attribute"]["axes"])
+    print(f"edited {args.base}: {_label_name(vocab, result.source_class)}, {moves} (layers {args.layers}, "
+          f"{args.steps} steps) in {time.time() - started:.1f} s; wrote {', '.join(written)}")
     return EXIT_OK
 
 

@@ -256,8 +256,8 @@ def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, me
 
 
 def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="all", method="scbn",
-               steps=200, restarts=1, seed=0, blend_mode="normal", feather=0.0, dilate=8, margin=0.25,
-               candidates=3, guess_steps=30, progress=None, guess_progress=None):
+               z_target=None, steps=200, restarts=1, seed=0, blend_mode="normal", feather=0.0, dilate=8,
+               margin=0.25, candidates=3, guess_steps=30, progress=None, guess_progress=None):
     """Turn the masked region of a photo into ``target_label``.
 
     Crop a square around the mask (:func:`neuralcollage.blending.square_crop_box` with ``margin``, at least
@@ -272,17 +272,23 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         photo: ``(H, W, 3)`` uint8 RGB.
         mask: ``(h, w)`` bool, uint8 (0..255) or float in ``[0, 1]`` with the photo's aspect ratio; another
             size is resized to the photo's (see ``EditResult.notes``).  Must not be empty.
-        target_label: class name, synonym or index in ``bundle.vocabulary``.
+        target_label: class name, synonym or index in ``bundle.vocabulary``; None keeps the source class
+            (with ``method="blend"`` and a ``z_target``: a change of the latent inside the mask only).
         source_label: the photo's class; None guesses it (:func:`neuralcollage.inversion.guess_source_class`
             with ``candidates`` classes and ``guess_steps`` steps each).
         layers: ``"scbn"``: the class layers that get the target class; ``"blend"``: the blend layers that
             blend (:func:`neuralcollage.maps.parse_layers`).
         method: ``"scbn"`` (spatial class conditioning of the projected latent) or ``"blend"`` (feature
-            blending: inside the mask, the features of a fresh latent ``gen.sample_z(1, seed=seed)``
-            rendered as the target class replace the projection's; both streams share the class map
-            "target inside the mask, source outside" on every class layer).
+            blending: inside the mask, the features of the latent ``z_target`` rendered as the target class
+            replace the projection's; both streams share the class map "target inside the mask, source
+            outside" on every class layer).
+        z_target: ``"blend"`` only: the latent shown inside the mask; None draws a fresh one,
+            ``gen.sample_z(1, seed=seed)``; an array ``(1, dim_z)`` (or ``(dim_z,)``) is used as it is; a
+            callable ``z_target(z, source_class) -> (1, dim_z)`` gets the projected latent ``z`` (float32 NumPy
+            ``(1, dim_z)``) and the source class id (e.g. ``z`` moved along an attribute axis,
+            :func:`neuralcollage.axes.attribute_edit_photo`).  The recipe records the latent used.
         steps, restarts, seed: projection settings (:func:`neuralcollage.project`); ``seed`` also draws the
-            blend latent.
+            default blend latent.
         blend_mode: ``"normal"``, ``"mixed"`` or ``"none"`` (:func:`neuralcollage.blending.poisson_blend`).
         feather: Gaussian sigma (pixels at resolution ``R``) softening the mask in the class/blend maps.
         dilate: pixels the mask is grown by for Poisson blending.
@@ -297,16 +303,22 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         InputError: bad photo or mask (empty, wrong aspect ratio), a class the generator lacks.
         UnknownLabelError: a label the vocabulary does not know (the message suggests names).
         SnapshotError: the bundle has no discriminator.
+        ValueError: bad options, a ``z_target`` with ``method="scbn"`` or of the wrong shape.
     """
     _check_options(method, blend_mode)
+    if method != "blend" and z_target is not None:
+        raise ValueError(f"z_target applies to method 'blend' only, not {method!r}")
     gen = bundle.generator
     photo = _check_photo(photo)
     mask, note = fit_mask(mask, photo.shape[:2])
     notes = [note] if note else []
-    target_class = _class_id(bundle.vocabulary, gen, target_label, "target label")
+    target_class = None if target_label is None else _class_id(bundle.vocabulary, gen, target_label,
+                                                                "target label")
     source_class = None if source_label is None else _class_id(bundle.vocabulary, gen, source_label,
                                                                 "source label")
     layers = _layers_string(gen, method, layers)
+    if z_target is not None and not callable(z_target):
+        z_target = _blend_latent(gen, z_target)
     if bundle.discriminator is None:
         raise SnapshotError(f"model {bundle.name!r} has no discriminator, which projecting a photo needs "
                             "(put discriminator.npz beside the generator)")
@@ -320,10 +332,15 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         source_class = guess.class_id
         notes.append(f"source class guessed: {_name(bundle.vocabulary, source_class)} (projection loss "
                      f"{guess.losses[source_class]:.4f} among {len(guess.candidates)} candidates)")
+    if target_class is None:
+        target_class = source_class
     proj = project(gen, bundle.discriminator, crop, source_class, steps=steps, restarts=restarts, seed=seed,
                    encoder=bundle.encoder, callback=progress)
     z = proj.z
-    z_target = backend.to_numpy(gen.sample_z(1, seed=seed)) if method == "blend" else None
+    if method == "blend" and z_target is None:
+        z_target = _blend_latent(gen, gen.sample_z(1, seed=seed))
+    elif callable(z_target):
+        z_target = _blend_latent(gen, z_target(numpy.array(z, dtype=numpy.float32), int(source_class)))
     recipe = make_recipe(bundle, photo, mask, box=box, z=z, z_target=z_target, source_class=source_class,
                          target_class=target_class, layers=layers, method=method, feather=feather,
                          blend_mode=blend_mode, dilate=dilate, steps=steps, restarts=restarts, seed=seed,
@@ -335,6 +352,17 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
                       edited_crop=edited_crop, mask_crop=mask_crop, z=z, z_target=z_target,
                       source_class=source_class, target_class=target_class, losses=proj.losses, recipe=recipe,
                       projection=proj, source_guess=guess, notes=notes)
+
+
+def _blend_latent(gen, z_target):
+    """``z_target`` as a ``(1, dim_z)`` float32 NumPy latent (see :func:`edit_photo`)."""
+    arr = numpy.asarray(backend.to_numpy(z_target), dtype=numpy.float32)
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.shape != (1, gen.dim_z) or not numpy.isfinite(arr).all():
+        raise ValueError(f"z_target must be {gen.dim_z} finite numbers, shape (1, {gen.dim_z}); got shape "
+                         f"{arr.shape}")
+    return arr
 
 
 def _name(vocabulary, index):

@@ -1022,3 +1022,121 @@ def test_console_script_help_and_model_error(tmp_path, photo, mask):
                                                 "--model", "dogcat256"],
                           capture_output=True, text=True, timeout=120, env=dict(os.environ))
     assert proc.returncode == 3 and "Traceback" not in proc.stderr and "not installed" in proc.stderr
+
+
+# ------------------------------------------------------------------------------------------------ attribute
+
+def _colour_predictor(x):
+    """Two 'attributes' of model images (N, 3, R, R): mean brightness and red minus blue."""
+    x = np.asarray(x, np.float64)
+    return np.stack([x.mean(axis=(1, 2, 3)), (x[:, 0] - x[:, 2]).mean(axis=(1, 2))], axis=1)
+
+
+@pytest.fixture(scope="module")
+def axes_model(tmp_path_factory):
+    """A tiny32 model folder with axes.json (brightness, redness) beside its generator."""
+    from neuralcollage import axes as ax
+    folder = str(tmp_path_factory.mktemp("tiny_axes"))
+    path = _save_tiny(folder, seed=2)
+    found = ax.discover_axes(nc.load_generator(path), _colour_predictor, attributes=("brightness", "redness"),
+                             n_samples=100, seed=0)
+    ax.save_axes(os.path.join(folder, ax.AXES_FILE), found, model={"generator_sha256": ax.file_sha256(path)})
+    return path
+
+
+def attribute_args(photo, model, *extra, out="attr.png"):
+    return ["attribute", "--base", photo, "--model", model, "--steps", STEPS, "-q", "-o", out, *extra]
+
+
+def test_attribute_writes_result_recipe_and_figure_and_replays_bit_exact(tmp_path, photo, mask, axes_model,
+                                                                          capsys):
+    before, mask_before = open(photo, "rb").read(), open(mask, "rb").read()
+    axes_before = open(os.path.join(os.path.dirname(axes_model), "axes.json"), "rb").read()
+    code, out, err = run(attribute_args(photo, axes_model, "--mask", mask, "--axis", "brightness", "--amount",
+                                        "-1.5", "--source-label", "dog", "--save-recipe", "attr.json",
+                                        "--figure", "fig.png"), capsys)
+    assert code == 0, err
+    assert "brightness -1.5" in out and "attr.png" in out and "moved along brightness by -1.5" in err
+    result = np.asarray(Image.open("attr.png"))
+    original = np.asarray(Image.open(photo))
+    assert result.shape == original.shape and not np.array_equal(result, original)
+    far = np.ones(original.shape[:2], bool)
+    far[10 - 9:30 + 9, 20 - 9:40 + 9] = False
+    assert np.array_equal(result[far], original[far])
+    assert Image.open("fig.png").size[0] > 300
+    recipe = json.load(open("attr.json"))
+    assert recipe["edit"]["method"] == "blend"
+    assert recipe["edit"]["source_class"]["name"] == recipe["edit"]["target_class"]["name"] == "dog"
+    assert recipe["attribute"]["axes"] == [{"name": "brightness", "class_id": None, "amount": -1.5,
+                                            "decorrelated_from": []}]
+    assert open(photo, "rb").read() == before and open(mask, "rb").read() == mask_before
+    assert open(os.path.join(os.path.dirname(axes_model), "axes.json"), "rb").read() == axes_before
+    code, _, err = run(["replay", "attr.json", "--base", photo, "-o", "again.png"], capsys)
+    assert code == 0, err
+    assert np.array_equal(np.asarray(Image.open("again.png")), result)
+    no_leftovers(tmp_path)
+
+
+def test_attribute_several_axes_without_mask_and_default_name(tmp_path, photo, axes_model, capsys):
+    code, out, err = run(["attribute", "--base", photo, "--model", axes_model, "--steps", "2", "-q",
+                          "--axis", "brightness", "--amount=1", "--axis", "Redness", "--amount", "-0.5",
+                          "--source-label", "cat", "--axes", os.path.join(os.path.dirname(axes_model),
+                                                                          "axes.json")], capsys)
+    assert code == 0, err
+    assert os.path.exists("photo_brightness_Redness.png") and "whole crop" in err
+    assert "brightness +1, redness -0.5" in out
+
+
+def test_attribute_refusals_exit_2(tmp_path, photo, mask, axes_model, model, capsys):
+    code, _, err = run(attribute_args(photo, axes_model, "--axis", "brightnes", "--amount", "1"), capsys)
+    assert code == 2
+    assert_one_line_error(err, "unknown axis 'brightnes'", "did you mean 'brightness'", "redness")
+    code, _, err = run(attribute_args(photo, axes_model, "--axis", "brightness", "--amount", "1", "--axis",
+                                      "redness"), capsys)
+    assert code == 2
+    assert_one_line_error(err, "one --amount per --axis", "2 --axis, 1 --amount")
+    code, _, err = run(attribute_args(photo, axes_model), capsys)
+    assert code == 2
+    assert_one_line_error(err, "at least one --axis")
+    code, _, err = run(["attribute", "--axis", "brightness", "--amount", "1", "--model", axes_model], capsys)
+    assert code == 2
+    assert_one_line_error(err, "--base")
+    code, _, err = run(attribute_args(photo, axes_model, "--axis", "brightness", "--amount", "inf"), capsys)
+    assert code == 2
+    assert_one_line_error(err, "finite")
+    code, _, err = run(attribute_args(photo, model, "--axis", "brightness", "--amount", "1"), capsys)
+    assert code == 2
+    assert_one_line_error(err, "no attribute axes")
+    code, _, err = run(attribute_args(photo, axes_model, "--axis", "brightness", "--amount", "1", "--axes",
+                                      tmp_path / "missing.json"), capsys)
+    assert code == 2
+    assert_one_line_error(err, "missing.json")
+    beside = os.path.join(os.path.dirname(axes_model), "axes.json")
+    code, _, err = run(attribute_args(photo, axes_model, "--axis", "brightness", "--amount", "1",
+                                      "--save-recipe", beside), capsys)
+    assert code == 2
+    assert_one_line_error(err, "refusing to overwrite input file")
+    assert json.load(open(beside))["format"] == "neuralcollage-axes"
+    assert not os.path.exists("attr.png")
+    no_leftovers(tmp_path)
+
+
+def test_attribute_list_axes(tmp_path, axes_model, model, capsys):
+    code, out, err = run(["attribute", "--list-axes", "--model", axes_model], capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "axes.json" in lines[0] and lines[1].split()[:3] == ["NAME", "ATTRIBUTE", "CLASS"]
+    assert [line.split()[:3] for line in lines[2:]] == [["brightness", "brightness", "all"],
+                                                      ["redness", "redness", "all"]]
+    code, out, err = run(["attribute", "--list-axes", "--model", model, "--axes",
+                          os.path.join(os.path.dirname(axes_model), "axes.json")], capsys)
+    assert code == 2  # axes made for another generator
+    assert_one_line_error(err, "another generator")
+    code, _, err = run(["attribute", "--list-axes", "--model", model], capsys)
+    assert code == 2
+    assert_one_line_error(err, "no attribute axes")
+    code, out, _ = run(["--help"], capsys)
+    assert "attribute" in out and "--axis fur_brightness" in out
+    code, out, _ = run(["attribute", "--help"], capsys)
+    out = " ".join(out.split())
+    assert code == 0 and "(default: 200)" in out and "(default: all" in out and "--list-axes" in out

@@ -205,3 +205,35 @@ def test_mask_touching_the_border(bundle, photo):
     region = blending.blend_region(m, result.box, dilate=8)
     np.testing.assert_array_equal(result.image[~region], photo[~region])
     assert result.box[0] == 0 and result.box[1] == 0
+
+
+def test_blend_with_a_given_or_computed_z_target(bundle, photo, mask):
+    gen = bundle.generator
+    fixed = gen.sample_z(1, seed=11)
+    result = edit_photo(bundle, photo, mask, "fox", source_label="cat", method="blend", z_target=fixed[0],
+                        steps=1)
+    np.testing.assert_array_equal(result.z_target, fixed)
+    np.testing.assert_array_equal(np.asarray(result.recipe["z_target"], np.float32), fixed[0])
+    seen = []
+
+    def shifted(z, source_class):
+        seen.append((z.copy(), source_class))
+        return z + 0.5
+
+    same = edit_photo(bundle, photo, mask, None, source_label="rabbit", method="blend", z_target=shifted,
+                      steps=1)
+    assert len(seen) == 1 and seen[0][1] == 3 and same.source_class == same.target_class == 3
+    np.testing.assert_array_equal(seen[0][0], same.z)
+    np.testing.assert_array_equal(same.z_target, same.z + 0.5)
+    assert same.recipe["edit"]["target_class"]["name"] == "rabbit"
+    np.testing.assert_array_equal(replay(json.loads(json.dumps(same.recipe)), photo, bundle).image, same.image)
+    with pytest.raises(ValueError, match="blend' only"):
+        edit_photo(bundle, photo, mask, "dog", source_label="cat", z_target=fixed, steps=0)
+    calls = []
+    with pytest.raises(ValueError, match="z_target must be"):
+        edit_photo(bundle, photo, mask, "dog", source_label="cat", method="blend", z_target=np.zeros((2, 16)),
+                   steps=1, progress=lambda *a: calls.append(a))
+    assert calls == []
+    with pytest.raises(ValueError, match="z_target must be"):
+        edit_photo(bundle, photo, mask, "dog", source_label="cat", method="blend", z_target=lambda z, c: z[0, :3],
+                   steps=0)
