@@ -24,7 +24,10 @@ Metrics (per sample, then averaged over the samples of a setting).  ``diff = edi
 * ``inside_change``: mean ``|diff|`` over the region's pixels and the channels.
 * ``outside_change``: mean ``|diff|`` over the pixels outside the region dilated by ``dilate`` pixels.
 * ``outside_energy_share``: ``sum |diff|^2`` outside the region over ``sum |diff|^2`` everywhere.
-* ``low_freq_share``: :func:`low_frequency_share` of ``diff`` (radius ``R / 8`` by default).
+* ``low_freq_share``: :func:`low_frequency_share` of ``diff`` (radius ``R / 8`` by default).  It says
+  how *smooth* the change is, not how far it spreads: a uniform colour shift inside the region is mostly
+  low-frequency.  The summary therefore calls a change *more global* on the spatial measures
+  (``outside_energy_share``, ``outside_change``) and reports this one alongside.
 * blending only: ``donor_transfer = 1 - mean|edited - donor| / mean|unedited - donor|`` over the region
   (1: the region shows the donor, 0: unchanged) and ``p_class``, the classifier's probability of the
   class on the region crop.
@@ -1253,7 +1256,9 @@ def write_report(rows, out_dir, *, prefix=None, title=None, meta=None, samples=N
     md += [f"- {k}: {v}" for k, v in info.items() if k not in ("metrics", "n_layers") and v is not None]
     md += [f"- {n_layers} {kind} layers, 0 = nearest the latent; settings are `parse_layers` specs",
            "- metrics (see `neuralcollage.ablation`): region = mask > 0.5; changes in [0, 255] units against the "
-           "unedited image; ratios are NaN for an unchanged image", "", "## Findings", ""]
+           "unedited image; ratios are NaN for an unchanged image; 'more global' = larger share of the change's "
+           "energy outside the region and larger mean change outside it (the low-frequency share measures "
+           "smoothness: a colour shift confined to the region is mostly low-frequency)", "", "## Findings", ""]
     md += summary_lines(rows, n_layers=n_layers, metrics=metrics) or ["- (no early/late settings to compare)"]
     md += ["", "## Table (means over the samples)", "",
            "| setting | layers | weight | " + " | ".join(metrics) + " |", "|" + "---|" * (3 + len(metrics))]

@@ -16,6 +16,10 @@ Conventions
   non-negative and sum to 1.
 * Strokes are the unit of undo/redo; the map is always the composite of the committed strokes, so
   replaying a painter's strokes reproduces its map exactly.
+* Attribute painting uses a two-label canvas (0 unchanged, 1 moved): inside its painted alpha the features
+  of ``G(z + a * u)`` (a latent attribute axis ``u`` of :mod:`neuralcollage.axes`, amount ``a``) are
+  blended into the painting at the attribute's blend layers (:func:`blend_layer_maps`,
+  :func:`render_painting`); recipes record the axis, its direction, the amount and the strokes.
 
 Example
 -------
@@ -24,7 +28,7 @@ Example
 >>> m = painter.class_map()
 >>> m.shape, float(m[0, 3, 15, 25]), float(m[0, 0, 60, 60])
 ((1, 6, 64, 64), 1.0, 1.0)
->>> painter.undo(); float(painter.class_map()[0, 3].max())
+>>> _ = painter.undo(); float(painter.class_map()[0, 3].max())
 0.0
 """
 import json
@@ -36,12 +40,13 @@ import numpy
 
 from neuralcollage import maps
 
-__all__ = ["Stroke", "LabelPainter", "stroke_alpha", "blend_layer_maps", "render_painting",
-           "painting_recipe", "replay_recipe", "check_recipe", "edit_mask", "composite_photo", "RECIPE_KIND",
-           "RECIPE_VERSION"]
+__all__ = ["Stroke", "LabelPainter", "stroke_alpha", "blend_layer_maps", "render_painting", "attribute_latent",
+           "attribute_canvas", "painting_recipe", "replay_recipe", "check_recipe", "edit_mask", "composite_photo",
+           "RECIPE_KIND", "RECIPE_VERSION", "ATTRIBUTE_LABEL"]
 
 RECIPE_KIND = "neuralcollage.painting"
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
+ATTRIBUTE_LABEL = 1
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -214,7 +219,7 @@ class LabelPainter:
     Examples
     --------
     >>> p = LabelPainter(4, 32, base_label=1)
-    >>> p.begin(5, 5, label=2, radius=3); p.extend(20, 5); stroke = p.end()
+    >>> p.begin(5, 5, label=2, radius=3); _ = p.extend(20, 5); stroke = p.end()
     >>> int(p.label_image()[5, 12]), int(p.label_image()[20, 20])
     (2, 1)
     """
@@ -511,12 +516,22 @@ class LabelPainter:
 # ----------------------------------------------------------------------------------------------------
 # from canvases to generator inputs
 
-def blend_layer_maps(stream_map, resolutions, *, layers="all"):
-    """Feature-blending maps from a painted stream map.
+def blend_layer_maps(stream_map, resolutions, *, layers="all", attribute_alpha=None, attribute_layers="all"):
+    """Feature-blending maps from a painted stream map, and optionally an attribute region.
 
     Same per-layer semantics as :func:`neuralcollage.maps.blend_maps_from_masks`: selected blend layers
     replace the target stream by the painted mixture of latent streams; unselected layers keep the target
     (channel ``-1``), except layer 0 where the target is still zero and stream 0 is used.
+
+    With ``attribute_alpha`` the result has one more latent stream, ``S`` (the moved latent
+    ``z + a * u``), before the target: at every selected attribute layer it takes the attribute alpha times
+    the weight of stream 0 from stream 0 (or, at layers that keep the target, from the target): attribute
+    painting moves the image's own latent; where blend painting shows another latent, that latent stays.
+    When the stream map is all stream 0 (nothing blended), the attribute layers mix stream 0 and the moved
+    latent, exactly like :func:`neuralcollage.axes.local_edit`: with a last attribute layer at the output
+    resolution, pixels farther than a pixel from the painted alpha keep the unedited features.  The same holds with
+    blending when the attribute layers are among the blend layers; an attribute layer that is not a blend
+    layer is composited over the target stream, so there the change may spread slightly beyond the alpha.
 
     Parameters
     ----------
@@ -525,13 +540,46 @@ def blend_layer_maps(stream_map, resolutions, *, layers="all"):
     resolutions : sequence of int
         The generator's ``blend_resolutions``.
     layers : layer spec
-        See :func:`neuralcollage.maps.parse_layers`.
+        Blend layers that get ``stream_map`` (see :func:`neuralcollage.maps.parse_layers`).
+    attribute_alpha : numpy.ndarray (H, W), optional
+        Float in [0, 1]: where the attribute moves (:meth:`LabelPainter.painted_alpha` of an attribute
+        canvas).
+    attribute_layers : layer spec
+        Blend layers that blend the moved latent in.
 
     Returns
     -------
-    list of numpy.ndarray (1, S + 1, h_l, w_l) float32
+    list of numpy.ndarray (1, S + 1, h_l, w_l) float32, or (1, S + 2, h_l, w_l) with ``attribute_alpha``
+        Normalised per pixel; channel ``-1`` is the target stream.
     """
     stream_map = maps.validate_map(stream_map, name="stream map")
+    n, s = stream_map.shape[:2]
+    if attribute_alpha is None:
+        return _stream_layer_maps(stream_map, resolutions, layers)
+    alpha = numpy.clip(numpy.asarray(attribute_alpha, numpy.float32), 0.0, 1.0)
+    if alpha.shape != stream_map.shape[2:] or n != 1:
+        raise ValueError(f"attribute alpha has shape {alpha.shape}; the stream map is {stream_map.shape} "
+                         "(one sample, same (H, W))")
+    selected = set(maps.parse_layers(attribute_layers, len(resolutions)))
+    own = stream_map[0, 0]
+    blended = float(own.min()) < 1.0
+    base = _stream_layer_maps(stream_map, resolutions, layers if blended else attribute_layers)
+    alpha = (alpha * own)[None, None]
+    result = []
+    for i, (m, res) in enumerate(zip(base, resolutions)):
+        out = numpy.concatenate([m[:, :s], numpy.zeros((n, 1) + m.shape[2:], numpy.float32), m[:, s:]], axis=1)
+        if i in selected:
+            a = maps.resize_map(alpha, res)[:, 0]
+            own_share = numpy.minimum(a, out[:, 0])
+            out[:, 0] -= own_share
+            out[:, -1] -= a - own_share
+            out[:, s] += a
+            out = maps.normalize_map(out)
+        result.append(out)
+    return result
+
+
+def _stream_layer_maps(stream_map, resolutions, layers):
     n, s = stream_map.shape[:2]
     selected = set(maps.parse_layers(layers, len(resolutions)))
     result = []
@@ -545,9 +593,38 @@ def blend_layer_maps(stream_map, resolutions, *, layers="all"):
     return result
 
 
+def attribute_latent(z, direction, amount):
+    """The moved latent of attribute painting: ``z + amount * direction`` (``(1, dim_z)`` float32 NumPy).
+
+    Parameters
+    ----------
+    z : array (1, dim_z) or (dim_z,)
+    direction : array (dim_z,) or :class:`neuralcollage.axes.Axis`
+        A unit latent direction.
+    amount : float
+        In latent standard deviations along the direction.
+    """
+    from neuralcollage.axes import Axis, move_global
+    from neuralcollage.backend import to_numpy
+
+    z = numpy.asarray(to_numpy(z), numpy.float32).reshape(1, -1)
+    direction = direction if isinstance(direction, Axis) else numpy.asarray(direction, numpy.float32)
+    amount = float(amount)
+    if not math.isfinite(amount):
+        raise ValueError(f"attribute amount must be a finite number, got {amount!r}")
+    return numpy.asarray(move_global(z, direction, amount), numpy.float32)
+
+
+def attribute_canvas(size):
+    """A blank attribute canvas: two labels (0 unchanged, :data:`ATTRIBUTE_LABEL` moved), base label 0."""
+    return LabelPainter(2, size, base_label=0)
+
+
 def render_painting(generator, *, z, class_map=None, base_class, class_layers="all", z_streams=None,
-                    stream_map=None, blend_layers="all"):
-    """Generate the image of a painting: sCBN class map and, optionally, feature blending.
+                    stream_map=None, blend_layers="all", attribute_z=None, attribute_alpha=None,
+                    attribute_layers="all"):
+    """Generate the image of a painting: sCBN class map and, optionally, feature blending and attribute
+    painting.
 
     Parameters
     ----------
@@ -567,11 +644,17 @@ def render_painting(generator, *, z, class_map=None, base_class, class_layers="a
         no blending.
     blend_layers : layer spec
         Blend layers that get ``stream_map``.
+    attribute_z : array (1, dim_z), optional
+        The moved latent of attribute painting (:func:`attribute_latent`).
+    attribute_alpha : numpy.ndarray (H, W), optional
+        Where the attribute moves, float in [0, 1]; None or all zero means no attribute painting.
+    attribute_layers : layer spec
+        Blend layers that blend ``attribute_z`` in (see :func:`blend_layer_maps`).
 
     Returns
     -------
     numpy.ndarray (H, W, 3) uint8
-        The generator's image (test-mode batch norm, no backprop).
+        The generator's image (test-mode batch norm, no backprop).  The class map conditions every stream.
     """
     import chainer
 
@@ -585,15 +668,26 @@ def render_painting(generator, *, z, class_map=None, base_class, class_layers="a
         y = base_class
     else:
         y = maps.layer_maps(class_map, g.class_map_resolutions, layers=class_layers, base=base_class)
-    blend = stream_map is not None and z_streams and float(stream_map[:, 0].min()) < 1.0
-    if blend:
+    streams = list(z_streams or [])
+    blend = stream_map is not None and bool(streams) and float(stream_map[:, 0].min()) < 1.0
+    attribute = attribute_z is not None and attribute_alpha is not None and \
+        float(numpy.max(attribute_alpha)) > 0.0
+    zs, blend_maps = [z], None
+    if attribute:
+        if not blend:
+            streams, stream_map = [], numpy.ones((1, 1, g.resolution, g.resolution), numpy.float32)
+        blend_maps = blend_layer_maps(stream_map, g.blend_resolutions, layers=blend_layers,
+                                      attribute_alpha=attribute_alpha, attribute_layers=attribute_layers)
+        zs = [z] + streams + [attribute_z]
+    elif blend:
         blend_maps = blend_layer_maps(stream_map, g.blend_resolutions, layers=blend_layers)
-        if all(float(m[:, -1].min()) == 1.0 for m in blend_maps[1:]) and \
-                float(blend_maps[0][:, 0].min()) == 1.0:
-            blend = False
+        zs = [z] + streams
+    if blend_maps is not None and all(float(m[:, -1].min()) == 1.0 for m in blend_maps[1:]) and \
+            float(blend_maps[0][:, 0].min()) == 1.0:
+        blend_maps = None
     with chainer.using_config("train", False), chainer.no_backprop_mode():
-        if blend:
-            x = g.blend([z] + list(z_streams), y, blend_maps)
+        if blend_maps is not None:
+            x = g.blend(zs, y, blend_maps)
         else:
             x = g.forward(z, y)
     return from_model(to_numpy(x.array))[0]
@@ -603,7 +697,8 @@ def render_painting(generator, *, z, class_map=None, base_class, class_layers="a
 # recipes
 
 def painting_recipe(*, model, z, class_canvas, class_layers, z_streams=(), stream_canvas=None,
-                    blend_layers="all", class_names=None, photo=None, extra=None):
+                    blend_layers="all", class_names=None, photo=None, extra=None, attribute_canvas=None,
+                    attribute_axis=None, attribute_amount=0.0, attribute_layers="all"):
     """A replayable JSON-able description of a painting.
 
     Parameters
@@ -626,12 +721,20 @@ def painting_recipe(*, model, z, class_canvas, class_layers, z_streams=(), strea
         "dilate": int, "projection": {...}}``.
     extra : dict, optional
         Anything else to record.
+    attribute_canvas : LabelPainter, optional
+        Attribute painting (:func:`attribute_canvas`); recorded with the axis when it has strokes.
+    attribute_axis : neuralcollage.axes.Axis, optional
+        The axis it moves (name, class and direction are recorded, so replay needs no axes file).
+    attribute_amount : float
+    attribute_layers : layer spec
 
     Returns
     -------
     dict
         ``kind`` = :data:`RECIPE_KIND`, ``version``, ``model``, ``z``, ``base_class``, ``class_layers``,
-        ``class_canvas``, ``z_streams``, ``blend_layers``, ``stream_canvas`` and optionally ``photo``.
+        ``class_canvas``, ``z_streams``, ``blend_layers``, ``stream_canvas`` and optionally ``photo`` and
+        ``attribute`` (``axis``, ``attribute``, ``class_id``, ``decorrelated_from``, ``direction``
+        (dim_z floats), ``amount``, ``layers``, ``canvas``; such recipes have version 2, others 1).
     """
     recipe = {
         "kind": RECIPE_KIND, "version": RECIPE_VERSION, "model": dict(model),
@@ -649,6 +752,23 @@ def painting_recipe(*, model, z, class_canvas, class_layers, z_streams=(), strea
         recipe["photo"] = dict(photo)
     if extra:
         recipe["extra"] = dict(extra)
+    if attribute_canvas is not None and attribute_canvas.strokes:
+        if attribute_axis is None:
+            raise ValueError("an attribute painting needs attribute_axis= (the axis it moves)")
+        amount = float(attribute_amount)
+        if not math.isfinite(amount):
+            raise ValueError(f"attribute amount must be a finite number, got {attribute_amount!r}")
+        recipe["version"] = RECIPE_VERSION
+        recipe["attribute"] = {
+            "axis": str(attribute_axis.name), "attribute": str(attribute_axis.attribute),
+            "class_id": None if attribute_axis.class_id is None else int(attribute_axis.class_id),
+            "decorrelated_from": list(attribute_axis.decorrelated_from),
+            "direction": [float(v) for v in numpy.asarray(attribute_axis.direction, numpy.float32)],
+            "amount": amount,
+            "layers": attribute_layers if isinstance(attribute_layers, str) else list(attribute_layers),
+            "canvas": attribute_canvas.to_dict()}
+    else:
+        recipe["version"] = 1
     json.dumps(recipe)
     return recipe
 
@@ -685,7 +805,34 @@ def check_recipe(recipe, generator=None):
         if tuple(canvas.get("size", ())) != (generator.resolution, generator.resolution):
             raise ValueError(f"recipe canvas is {canvas.get('size')} but the generator makes "
                              f"{generator.resolution}x{generator.resolution} images")
+    if recipe.get("attribute") is not None:
+        _check_attribute(recipe["attribute"], generator)
     return recipe
+
+
+def _check_attribute(attr, generator):
+    if not isinstance(attr, dict):
+        raise ValueError("recipe attribute must be a JSON object")
+    for key in ("axis", "direction", "amount", "canvas"):
+        if key not in attr:
+            raise ValueError(f"recipe attribute is missing {key!r}")
+    try:
+        direction = numpy.asarray(attr["direction"], numpy.float64)
+        amount = float(attr["amount"])
+    except (TypeError, ValueError):
+        raise ValueError("recipe attribute direction and amount must be numbers") from None
+    if direction.ndim != 1 or not numpy.isfinite(direction).all() or not math.isfinite(amount):
+        raise ValueError("recipe attribute needs a finite 1-D direction and a finite amount")
+    canvas = attr["canvas"]
+    if not isinstance(canvas, dict) or canvas.get("n_labels") != 2:
+        raise ValueError("recipe attribute canvas must have 2 labels (unchanged, moved)")
+    if generator is not None:
+        if direction.shape != (generator.dim_z,):
+            raise ValueError(f"recipe attribute direction has {direction.shape[0]} entries; the generator's "
+                             f"latents have {generator.dim_z}")
+        if tuple(canvas.get("size", ())) != (generator.resolution, generator.resolution):
+            raise ValueError(f"recipe attribute canvas is {canvas.get('size')} but the generator makes "
+                             f"{generator.resolution}x{generator.resolution} images")
 
 
 def replay_recipe(recipe, generator, *, photo=None):
@@ -703,30 +850,40 @@ def replay_recipe(recipe, generator, *, photo=None):
     -------
     numpy.ndarray (H, W, 3) uint8
         The generated image (for a photo recipe with ``photo``: the blended full-resolution photo).
+        Attribute paintings are rebuilt from the recorded direction and amount (no axes file needed).
     """
     recipe = check_recipe(recipe, generator)
     class_canvas = LabelPainter.from_dict(recipe["class_canvas"])
     streams = [numpy.asarray(v, numpy.float32) for v in recipe.get("z_streams", [])]
     stream_canvas = recipe.get("stream_canvas")
     stream_canvas = LabelPainter.from_dict(stream_canvas) if stream_canvas else None
+    z = numpy.asarray(recipe["z"], numpy.float32)
+    attr = recipe.get("attribute")
+    attr_canvas, attr_kwargs = None, {}
+    if attr is not None:
+        attr_canvas = LabelPainter.from_dict(attr["canvas"])
+        attr_kwargs = dict(attribute_z=attribute_latent(z, numpy.asarray(attr["direction"], numpy.float32),
+                                                        attr["amount"]),
+                           attribute_alpha=attr_canvas.painted_alpha(), attribute_layers=attr.get("layers", "all"))
     image = render_painting(
-        generator, z=numpy.asarray(recipe["z"], numpy.float32), class_map=class_canvas.class_map(),
+        generator, z=z, class_map=class_canvas.class_map(),
         base_class=recipe["base_class"], class_layers=recipe["class_layers"], z_streams=streams,
         stream_map=stream_canvas.class_map() if stream_canvas is not None else None,
-        blend_layers=recipe.get("blend_layers", "all"))
+        blend_layers=recipe.get("blend_layers", "all"), **attr_kwargs)
     if photo is None or "photo" not in recipe:
         return image
     info = recipe["photo"]
-    mask = edit_mask(class_canvas, stream_canvas)
+    mask = edit_mask(class_canvas, stream_canvas, attr_canvas)
     return composite_photo(photo, image, mask, tuple(info["box"]), mode=info.get("poisson", "normal"),
                            dilate=info.get("dilate", 8))
 
 
-def edit_mask(class_canvas, stream_canvas=None):
-    """Where a painting changes the image: ``(H, W)`` float32 in [0, 1] (painted alpha of both canvases)."""
+def edit_mask(class_canvas, stream_canvas=None, attribute_canvas=None):
+    """Where a painting changes the image: ``(H, W)`` float32 in [0, 1] (painted alpha of the canvases)."""
     mask = class_canvas.painted_alpha()
-    if stream_canvas is not None:
-        mask = numpy.maximum(mask, stream_canvas.painted_alpha())
+    for canvas in (stream_canvas, attribute_canvas):
+        if canvas is not None:
+            mask = numpy.maximum(mask, canvas.painted_alpha())
     return mask
 
 

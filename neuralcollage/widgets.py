@@ -4,9 +4,12 @@
 crop of a real photo) with the painted labels laid over it, and a live preview regenerated after every
 stroke.  Around it: a searchable class palette, brush radius and softness, eraser, undo/redo, clear, a
 layer-range box (``"all"``, ``"0-3"``, ``"4-"``: :func:`neuralcollage.maps.parse_layers`), a switch between
-**classes** (sCBN class painting) and **blend** (feature blending: paint where a second latent shows
-through), and export of the map (``.npz``) and of a replayable recipe (``.json``,
-:func:`neuralcollage.painting.replay_recipe`).
+**classes** (sCBN class painting), **blend** (feature blending: paint where a second latent shows
+through) and **attribute** (paint where a latent attribute axis of :mod:`neuralcollage.axes` moves: an axis
+dropdown and an amount slider; the features of ``G(z + a * u)`` are blended into the image inside the
+painted region; available when the model ships axes, ``axes.json`` beside its generator), and export of
+the map (``.npz``) and of a replayable recipe (``.json``, :func:`neuralcollage.painting.replay_recipe`).
+The three paintings combine: the class map conditions every latent stream.
 
 The preview is computed in a background thread: the kernel stays responsive, and strokes made while a
 preview is being computed are coalesced into one follow-up render (debouncing without added latency;
@@ -20,8 +23,11 @@ Example (in a notebook)::
     painter = widgets.Painter.from_bundle(bundle, seed=3, class_id="cat")
     painter                      # paint with the mouse
     painter.stroke([(10, 20), (40, 22)], label="fox", radius=6)   # or script it
+    painter.set_mode("attribute"); painter.set_axis("fur_brightness", 1.5)   # when the model has axes
+    painter.stroke([(20, 30), (30, 34)], radius=5)
     painter.export_recipe("my_edit.json")
 """
+import html
 import json
 import os
 import threading
@@ -44,13 +50,15 @@ from neuralcollage import io as ncio
 from neuralcollage import maps, painting, plotting
 
 __all__ = ["Painter", "PreviewScheduler", "PhotoContext", "notebook_bundle", "tiny_bundle", "scripted",
-           "MODES", "SCRIPTED_ENV", "MODEL_ENV"]
+           "MODES", "AMOUNT_RANGE", "SCRIPTED_ENV", "MODEL_ENV"]
 
-MODES = ("scbn", "blend")
+MODES = ("scbn", "blend", "attribute")
+AMOUNT_RANGE = (-3.0, 3.0)
 SCRIPTED_ENV = "NEURALCOLLAGE_SCRIPTED"
 MODEL_ENV = "NEURALCOLLAGE_NOTEBOOK_MODEL"
 _STREAM_COLORS = numpy.asarray([(0.5, 0.5, 0.5), (0.95, 0.2, 0.55), (0.1, 0.75, 0.9), (0.95, 0.75, 0.1)],
                                numpy.float32)
+_ATTRIBUTE_COLORS = numpy.asarray([(0.5, 0.5, 0.5), (1.0, 0.55, 0.0)], numpy.float32)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -291,7 +299,7 @@ class PhotoContext:
 
 
 class Painter:
-    """Brush painter with live preview for sCBN class maps and feature-blend masks.
+    """Brush painter with live preview for sCBN class maps, feature-blend masks and attribute regions.
 
     Parameters
     ----------
@@ -308,7 +316,9 @@ class Painter:
         Seed of the second latent shown through blend painting (default ``seed + 1``).
     layers, blend_layers : layer spec
         Class layers that get the painted class map / blend layers that get the blend mask.
-    mode : {"scbn", "blend"}
+    attribute_layers : layer spec
+        Blend layers where attribute painting blends the moved latent in.
+    mode : {"scbn", "blend", "attribute"}
     radius : float, optional
         Brush radius in generator pixels (default ``resolution / 10``).
     hardness : float
@@ -326,13 +336,26 @@ class Painter:
         Side in screen pixels of the paint panel and of the preview.
     bundle : ModelBundle, optional
         The model the generator comes from (set by :meth:`from_bundle` / :meth:`from_photo`; needed by
-        :meth:`collage_recipe`).
+        :meth:`collage_recipe`; its axes file gives the attribute axes).
+    axes : list of neuralcollage.axes.Axis or path, optional
+        Attribute axes (default: :func:`neuralcollage.axes.bundle_axes` of ``bundle``).  Without axes (or
+        without one usable for the base class) the attribute mode is off and a note says why.
+    axis : str, optional
+        The axis to paint (default: the first); a per-class axis of the base class is preferred.
+    amount : float
+        How far the painted region moves along the axis, in latent standard deviations (the slider spans
+        :data:`AMOUNT_RANGE`; :meth:`set_axis` widens it for larger scripted amounts).
 
     Attributes
     ----------
-    class_canvas, stream_canvas : neuralcollage.painting.LabelPainter
-        The class painting (``n_classes`` labels) and the blend painting (labels = latent streams, 0 the
-        image's own latent).
+    class_canvas, stream_canvas, attribute_canvas : neuralcollage.painting.LabelPainter
+        The class painting (``n_classes`` labels), the blend painting (labels = latent streams, 0 the
+        image's own latent) and the attribute painting (0 unchanged, 1 moved).
+    axes : list of neuralcollage.axes.Axis
+        The axes offered (empty when the attribute mode is off).
+    attribute_available : bool
+    attribute_note : str
+        Why the attribute mode is off ("" when it is on).
     preview : numpy.ndarray (R, R, 3) uint8
         The latest preview.
     timings : dict
@@ -343,8 +366,9 @@ class Painter:
     """
 
     def __init__(self, generator, *, vocabulary=None, z=None, seed=0, class_id=0, blend_seed=None,
-                 layers="all", blend_layers="all", mode="scbn", radius=None, hardness=0.8, debounce=0.0,
-                 threaded=True, background=None, photo=None, model_info=None, panel_px=320, bundle=None):
+                 layers="all", blend_layers="all", attribute_layers="all", mode="scbn", radius=None, hardness=0.8,
+                 debounce=0.0, threaded=True, background=None, photo=None, model_info=None, panel_px=320,
+                 bundle=None, axes=None, axis=None, amount=1.0):
         from neuralcollage.backend import to_numpy
         from neuralcollage.labels import numbered
 
@@ -365,16 +389,24 @@ class Painter:
         self._layers = {"scbn": maps.format_layers(maps.parse_layers(layers, generator.n_class_layers),
                                                    generator.n_class_layers),
                         "blend": maps.format_layers(maps.parse_layers(blend_layers, generator.n_blend_layers),
-                                                    generator.n_blend_layers)}
+                                                    generator.n_blend_layers),
+                        "attribute": maps.format_layers(maps.parse_layers(attribute_layers,
+                                                                          generator.n_blend_layers),
+                                                        generator.n_blend_layers)}
+        self.attribute_canvas = painting.attribute_canvas(self.resolution)
+        self.bundle = bundle
+        self._init_axes(axes, axis, amount)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "attribute" and not self.attribute_available:
+            raise ValueError(self.attribute_note)
         self.mode = mode
         self.radius = float(radius) if radius is not None else max(1.0, self.resolution / 10)
         self.hardness = float(hardness)
         self.erase = False
-        self.label = {"scbn": (self.base_class + 1) % generator.n_classes, "blend": 1}
+        self.label = {"scbn": (self.base_class + 1) % generator.n_classes, "blend": 1,
+                      "attribute": painting.ATTRIBUTE_LABEL}
         self.photo = photo
-        self.bundle = bundle
         self.model_info = dict(model_info or {"name": "custom"})
         self.model_info.setdefault("arch", getattr(generator, "arch", None))
         self.model_info.setdefault("resolution", self.resolution)
@@ -386,15 +418,17 @@ class Painter:
         self._last_motion_draw = 0.0
         self._preview_version = 0
         self._stream_image = None
+        self._attribute_image = None
+        self._syncing = False
         self.preview_shown_at = None
         if background is None:
             background = self._generate(painting.LabelPainter(generator.n_classes, self.resolution,
-                                                              base_label=self.base_class), None)
+                                                              base_label=self.base_class), None, None)
         self.background = numpy.asarray(background, numpy.uint8)
         if self.background.shape != (self.resolution, self.resolution, 3):
             raise ValueError(f"background must be ({self.resolution}, {self.resolution}, 3) uint8, got "
                              f"{self.background.shape}")
-        self.preview = self.background.copy() if photo is None else self._generate(self.class_canvas, None)
+        self.preview = self.background.copy() if photo is None else self._generate(self.class_canvas, None, None)
         self._scheduler = PreviewScheduler(self._render_preview, delay=debounce, threaded=threaded,
                                            on_error=self._report_error)
         self.panel_px = int(panel_px)
@@ -402,6 +436,79 @@ class Painter:
         self._build_controls()
         self._refresh_overlay()
         self._update_controls()
+
+    def _init_axes(self, axes, axis, amount):
+        from neuralcollage import axes as naxes
+
+        self.axes, self.axis_names, self._axis, self.attribute_note = [], [], None, ""
+        self.amount = self._check_amount(amount)
+        what = f"model {self._model_name!r}"
+        if axes is None:
+            try:
+                axes = naxes.bundle_axes(self.bundle) if self.bundle is not None else []
+            except naxes.AxisError as exc:
+                self.attribute_note = f"attribute painting is off: {exc}"
+                return
+        elif isinstance(axes, (str, os.PathLike)):
+            axes = naxes.load_axes(axes, dim_z=self.generator.dim_z)
+        else:
+            axes = list(axes)
+        for a in axes:
+            if a.dim_z != self.generator.dim_z:
+                raise ValueError(f"axis {a.name!r} has dim_z {a.dim_z}; the generator's latents have "
+                                 f"{self.generator.dim_z}")
+        if not axes:
+            self.attribute_note = (f"attribute painting is off: {what} has no attribute axes "
+                                   f"({naxes.AXES_FILE} beside its generator; find them with "
+                                   "scripts/discover_axes.py)")
+            return
+        usable = []
+        for name in naxes.axis_names(axes):
+            try:
+                naxes.get_axis(axes, name, class_id=self.base_class)
+                usable.append(name)
+            except naxes.UnknownAxisError:
+                pass
+        if not usable:
+            self.attribute_note = (f"attribute painting is off: the axes of {what} "
+                                   f"({', '.join(naxes.axis_names(axes))}) were fitted on other classes than "
+                                   f"{self.vocabulary.names[self.base_class]!r}")
+            return
+        self.axes, self.axis_names = axes, usable
+        self._axis = self._resolve_axis(usable[0] if axis is None else axis)
+
+    @property
+    def _model_name(self):
+        name = getattr(self.bundle, "name", None)
+        return str(name) if name is not None else "custom"
+
+    @property
+    def attribute_available(self):
+        """True when the attribute mode can be used (the model has axes for the base class)."""
+        return self._axis is not None
+
+    @property
+    def axis(self):
+        """The :class:`neuralcollage.axes.Axis` attribute painting moves along (None when off)."""
+        return self._axis
+
+    def _resolve_axis(self, name):
+        from neuralcollage import axes as naxes
+        axis = naxes.get_axis(self.axes, name, class_id=self.base_class)
+        if axis.name not in self.axis_names:
+            raise naxes.UnknownAxisError(f"axis {axis.name!r} is not offered here (available: "
+                                         f"{', '.join(self.axis_names)})")
+        return axis
+
+    @staticmethod
+    def _check_amount(amount):
+        try:
+            value = float(amount)
+        except (TypeError, ValueError):
+            raise ValueError(f"amount must be a number, got {amount!r}") from None
+        if not numpy.isfinite(value):
+            raise ValueError(f"amount must be a finite number, got {amount!r}")
+        return value
 
     # -------------------------------------------------------------- constructors
     @classmethod
@@ -476,7 +583,8 @@ class Painter:
     def __repr__(self):
         return (f"Painter(model={self.model_info.get('name')!r}, {self.resolution}px, mode={self.mode!r}, "
                 f"base={self.vocabulary.names[self.base_class]!r}, class strokes="
-                f"{len(self.class_canvas.strokes)}, blend strokes={len(self.stream_canvas.strokes)})")
+                f"{len(self.class_canvas.strokes)}, blend strokes={len(self.stream_canvas.strokes)}, "
+                f"attribute strokes={len(self.attribute_canvas.strokes)})")
 
     # -------------------------------------------------------------- display
     @property
@@ -503,7 +611,8 @@ class Painter:
     @property
     def active_canvas(self):
         """The canvas the brush paints into in the current mode."""
-        return self.class_canvas if self.mode == "scbn" else self.stream_canvas
+        return {"scbn": self.class_canvas, "blend": self.stream_canvas,
+                "attribute": self.attribute_canvas}[self.mode]
 
     def stroke(self, points, *, label=None, radius=None, hardness=None, erase=None, mode=None, button=1):
         """Paint a stroke through the mouse handlers, as a drag along ``points``.
@@ -513,10 +622,11 @@ class Painter:
         points : sequence of (x, y)
             Generator pixels (column, row).
         label : int or str, optional
-            Class (name or index) in sCBN mode, latent stream in blend mode; selects it in the palette.
+            Class (name or index) in sCBN mode, latent stream in blend mode, 1 (move) or 0 (unchanged) in
+            attribute mode; selects it in the palette.
         radius, hardness, erase : optional
             Set the brush controls first.
-        mode : {"scbn", "blend"}, optional
+        mode : {"scbn", "blend", "attribute"}, optional
             Switch mode first.
         button : int
             1 left (paint), 3 right (erase).
@@ -575,13 +685,58 @@ class Painter:
         self._changed()
 
     def set_mode(self, mode):
+        """Switch to ``"scbn"``, ``"blend"`` or ``"attribute"`` (ValueError with the reason when the attribute
+        mode is off)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "attribute" and not self.attribute_available:
+            raise ValueError(self.attribute_note)
         self._mode_toggle.value = mode
+
+    def set_axis(self, name=None, amount=None):
+        """Choose the attribute axis (name, case-insensitive) and/or the amount; the preview follows.
+
+        Returns the :class:`neuralcollage.axes.Axis` in use.  Raises
+        :class:`neuralcollage.axes.UnknownAxisError` for an axis not offered, ValueError for a non-finite
+        amount or when the attribute mode is off.
+        """
+        if not self.attribute_available:
+            raise ValueError(self.attribute_note)
+        axis = self._axis if name is None else self._resolve_axis(name)
+        value = self.amount if amount is None else self._check_amount(amount)
+        changed = axis is not self._axis or value != self.amount
+        with self._lock:
+            self._axis, self.amount = axis, value
+            if changed:
+                self._attribute_image = None
+        self._syncing = True
+        try:
+            self._axis_dropdown.value = axis.name
+            self._amount_slider.min = min(self._amount_slider.min, value)
+            self._amount_slider.max = max(self._amount_slider.max, value)
+            self._amount_slider.value = value
+        finally:
+            self._syncing = False
+        if changed:
+            self._update_swatch()
+            self._update_attribute_note()
+            if self.mode == "attribute":
+                self._refresh_overlay()
+            if not self.attribute_canvas.is_blank:
+                self._request_preview()
+        return axis
+
+    def attribute_latent(self):
+        """The moved latent ``z + amount * u``: ``(1, dim_z)`` float32 (ValueError when the mode is off)."""
+        if self._axis is None:
+            raise ValueError(self.attribute_note)
+        return painting.attribute_latent(self.z, self._axis.direction, self.amount)
 
     def set_layers(self, spec, *, mode=None):
         """Set the layers of ``mode`` (default: the current mode); raises ValueError on a bad spec."""
         mode = mode or self.mode
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         n = self.generator.n_class_layers if mode == "scbn" else self.generator.n_blend_layers
         text = maps.format_layers(maps.parse_layers(spec, n), n)
         changed = text != self._layers[mode]
@@ -596,7 +751,8 @@ class Painter:
         return self._layers[mode or self.mode]
 
     def select(self, label):
-        """Choose the label to paint: a class (name or index) in sCBN mode, a stream index in blend mode."""
+        """Choose the label to paint: a class (name or index) in sCBN mode, a stream index in blend mode,
+        1 (move) or 0 (unchanged) in attribute mode."""
         if self.mode == "scbn":
             index = self.vocabulary.index(label)
             self.label["scbn"] = index
@@ -608,8 +764,10 @@ class Painter:
             self._palette.value = index
         else:
             index = int(label)
-            if not 0 <= index < self.stream_canvas.n_labels:
-                raise ValueError(f"stream {label!r} is not valid (valid: 0-{self.stream_canvas.n_labels - 1})")
+            n = self.active_canvas.n_labels
+            if not 0 <= index < n:
+                what = "stream" if self.mode == "blend" else "attribute label"
+                raise ValueError(f"{what} {label!r} is not valid (valid: 0-{n - 1})")
             self._palette.value = index
         return index
 
@@ -640,12 +798,16 @@ class Painter:
         return maps.layer_maps(self.class_map(), self.generator.class_map_resolutions,
                                layers=self._layers["scbn"], base=self.base_class)
 
+    def attribute_alpha(self):
+        """Where the attribute moves: ``(R, R)`` float32 in [0, 1]."""
+        with self._lock:
+            return self.attribute_canvas.painted_alpha()
+
     def render(self):
         """Generate the current edit now (synchronously): ``(R, R, 3)`` uint8."""
         with self._lock:
-            class_canvas = painting.LabelPainter.from_dict(self.class_canvas.to_dict())
-            stream_canvas = painting.LabelPainter.from_dict(self.stream_canvas.to_dict())
-        return self._generate(class_canvas, stream_canvas)
+            kwargs = self._render_kwargs(self.class_canvas, self.stream_canvas, self.attribute_canvas)
+        return painting.render_painting(self.generator, **kwargs)
 
     def wait(self, timeout=30.0):
         """Wait for the pending preview; returns the preview (raises TimeoutError)."""
@@ -656,7 +818,7 @@ class Painter:
     def edit_mask(self):
         """Where the painting changes the image: ``(R, R)`` float32 in [0, 1]."""
         with self._lock:
-            return painting.edit_mask(self.class_canvas, self.stream_canvas)
+            return painting.edit_mask(self.class_canvas, self.stream_canvas, self.attribute_canvas)
 
     def composite(self, *, image=None, mode=None, dilate=None):
         """For a photo: the edit Poisson-blended into the full-resolution photo, ``(H, W, 3)`` uint8."""
@@ -697,6 +859,8 @@ class Painter:
         with self._lock:
             if not self.stream_canvas.is_blank:
                 raise ValueError("blend painting cannot be written as a collage recipe; use recipe()")
+            if not self.attribute_canvas.is_blank:
+                raise ValueError("attribute painting cannot be written as a collage recipe; use recipe()")
             targets = [c for c in self.class_canvas.used_labels() if c != self.base_class]
         if len(targets) != 1:
             names = ", ".join(self.vocabulary.names[c] for c in targets) or "none"
@@ -711,14 +875,18 @@ class Painter:
             loss=None if self.photo.projection is None else self.photo.projection.loss)
 
     def recipe(self):
-        """A replayable JSON-able recipe (:func:`neuralcollage.painting.replay_recipe`)."""
+        """A replayable JSON-able recipe (:func:`neuralcollage.painting.replay_recipe`); attribute strokes
+        are recorded with the axis (name, class, direction) and the amount."""
         with self._lock:
             return painting.painting_recipe(
                 model=self.model_info, z=self.z, class_canvas=self.class_canvas,
                 class_layers=self._layers["scbn"], z_streams=self.z_streams, stream_canvas=self.stream_canvas,
                 blend_layers=self._layers["blend"], class_names=self.vocabulary.names,
                 photo=self.photo.recipe_info() if self.photo is not None else None,
-                extra={"seed": self.seed, "blend_seed": self.blend_seed})
+                extra={"seed": self.seed, "blend_seed": self.blend_seed},
+                attribute_canvas=self.attribute_canvas if self._axis is not None else None,
+                attribute_axis=self._axis, attribute_amount=self.amount,
+                attribute_layers=self._layers["attribute"])
 
     def export_recipe(self, path):
         """Write :meth:`recipe` as JSON (atomically); returns the path."""
@@ -730,7 +898,8 @@ class Painter:
 
         Keys: ``class_map (1, K, R, R)``, ``label_image (R, R)``, ``stream_map (1, S, R, R)``,
         ``class_layers``, ``blend_layers`` (str), ``base_class``, ``class_names (K,)``, ``z (1, dim_z)``,
-        ``z_streams (S - 1, dim_z)``.
+        ``z_streams (S - 1, dim_z)``, ``attribute_alpha (R, R)``, ``attribute_layers`` (str), and when the
+        attribute mode is on ``attribute_axis`` (str), ``attribute_amount``, ``z_attribute (1, dim_z)``.
         """
         with self._lock:
             arrays = dict(class_map=self.class_canvas.class_map(), label_image=self.class_canvas.label_image(),
@@ -739,7 +908,13 @@ class Painter:
                           blend_layers=numpy.array(self._layers["blend"]),
                           base_class=numpy.array(self.base_class, numpy.int64),
                           class_names=numpy.array(self.vocabulary.names),
-                          z=self.z, z_streams=numpy.concatenate(self.z_streams, axis=0))
+                          z=self.z, z_streams=numpy.concatenate(self.z_streams, axis=0),
+                          attribute_alpha=self.attribute_canvas.painted_alpha(),
+                          attribute_layers=numpy.array(self._layers["attribute"]))
+            if self._axis is not None:
+                arrays.update(attribute_axis=numpy.array(self._axis.name),
+                              attribute_amount=numpy.array(self.amount, numpy.float64),
+                              z_attribute=self.attribute_latent())
         ncio.atomic_save_npz(path, **arrays)
         return path
 
@@ -793,11 +968,13 @@ class Painter:
             painted = numpy.clip(1.0 - planes[0], 0.0, 1.0)
             if self.mode == "scbn":
                 colors = self.colors[labels]
-            else:
+            elif self.mode == "blend":
                 colors = _STREAM_COLORS[numpy.asarray(labels) % len(_STREAM_COLORS)]
+            else:
+                colors = _ATTRIBUTE_COLORS[labels]
             rgb = numpy.tensordot(planes[1:], colors[1:], axes=(0, 0)) / numpy.maximum(painted, 1e-6)[:, :, None]
-        if self.mode == "blend":
-            source = self._stream_preview()
+        if self.mode in ("blend", "attribute"):
+            source = self._stream_preview() if self.mode == "blend" else self._attribute_preview()
             shown = plotting.overlay_map(self.background, source, painted)
             return plotting.overlay_map(shown, numpy.clip(rgb * 255, 0, 255), 0.25 * painted)
         return plotting.overlay_map(self.background, numpy.clip(rgb * 255, 0, 255), 0.55 * painted)
@@ -808,6 +985,14 @@ class Painter:
                 z = self.z_streams[0]
             self._stream_image = painting.render_painting(self.generator, z=z, base_class=self.base_class)
         return self._stream_image
+
+    def _attribute_preview(self):
+        """``G(z + amount * u)`` of the base class: what shows through the attribute painting's overlay."""
+        image = self._attribute_image
+        if image is None:
+            image = painting.render_painting(self.generator, z=self.attribute_latent(), base_class=self.base_class)
+            self._attribute_image = image
+        return image
 
     def _refresh_overlay(self, *, throttle=False):
         now = time.perf_counter()
@@ -853,25 +1038,29 @@ class Painter:
     def _request_preview(self):
         self._scheduler.request()
 
-    def _generate(self, class_canvas, stream_canvas):
+    def _render_kwargs(self, class_canvas, stream_canvas, attribute_canvas):
+        """Arguments of :func:`neuralcollage.painting.render_painting` for these canvases (fresh arrays; call
+        under the lock)."""
         blank_streams = stream_canvas is None or stream_canvas.is_blank
-        return painting.render_painting(
-            self.generator, z=self.z, class_map=None if class_canvas.is_blank else class_canvas.class_map(),
-            base_class=self.base_class, class_layers=self._layers["scbn"],
-            z_streams=self.z_streams, stream_map=None if blank_streams else stream_canvas.class_map(),
-            blend_layers=self._layers["blend"])
+        kwargs = dict(z=self.z, class_map=None if class_canvas.is_blank else class_canvas.class_map(),
+                      base_class=self.base_class, class_layers=self._layers["scbn"], z_streams=list(self.z_streams),
+                      stream_map=None if blank_streams else stream_canvas.class_map(),
+                      blend_layers=self._layers["blend"])
+        if attribute_canvas is not None and not attribute_canvas.is_blank and self._axis is not None:
+            kwargs.update(attribute_z=self.attribute_latent(), attribute_alpha=attribute_canvas.painted_alpha(),
+                          attribute_layers=self._layers["attribute"])
+        return kwargs
+
+    def _generate(self, class_canvas, stream_canvas, attribute_canvas):
+        return painting.render_painting(self.generator,
+                                        **self._render_kwargs(class_canvas, stream_canvas, attribute_canvas))
 
     def _render_preview(self):
         with self._lock:
             ended = self._stroke_ended_at
-            class_map = None if self.class_canvas.is_blank else self.class_canvas.class_map()
-            stream_map = None if self.stream_canvas.is_blank else self.stream_canvas.class_map()
-            z, z_streams = self.z, list(self.z_streams)
-            class_layers, blend_layers = self._layers["scbn"], self._layers["blend"]
+            kwargs = self._render_kwargs(self.class_canvas, self.stream_canvas, self.attribute_canvas)
         t0 = time.perf_counter()
-        image = painting.render_painting(self.generator, z=z, class_map=class_map, base_class=self.base_class,
-                                         class_layers=class_layers, z_streams=z_streams, stream_map=stream_map,
-                                         blend_layers=blend_layers)
+        image = painting.render_painting(self.generator, **kwargs)
         t1 = time.perf_counter()
         with self._lock:
             self.preview = image
@@ -892,9 +1081,21 @@ class Painter:
     # -------------------------------------------------------------- controls
     def _build_controls(self):
         n = self.generator.n_classes
-        self._mode_toggle = W.ToggleButtons(options=[("classes (sCBN)", "scbn"), ("blend latent", "blend")],
-                                            value=self.mode, description="mode",
+        modes = [("classes (sCBN)", "scbn"), ("blend latent", "blend")]
+        if self.attribute_available:
+            modes.append(("attribute", "attribute"))
+        self._mode_toggle = W.ToggleButtons(options=modes, value=self.mode, description="mode",
                                             style={"button_width": "130px"})
+        self._attribute_note = W.HTML()
+        self._axis_dropdown = W.Dropdown(options=list(self.axis_names),
+                                         value=self._axis.name if self._axis is not None else None,
+                                         description="axis", disabled=not self.attribute_available,
+                                         layout=W.Layout(width="230px"))
+        lo, hi = AMOUNT_RANGE
+        self._amount_slider = W.FloatSlider(value=self.amount, min=min(lo, self.amount), max=max(hi, self.amount),
+                                            step=0.1, description="amount", continuous_update=False,
+                                            disabled=not self.attribute_available, readout_format="+.1f")
+        self._attribute_box = W.VBox([self._axis_dropdown, self._amount_slider])
         self._search = W.Text(placeholder="search classes", description="class", continuous_update=True,
                               layout=W.Layout(width="230px"))
         self._palette = W.Select(options=[], rows=min(8, max(n, 2)), layout=W.Layout(width="230px"))
@@ -920,6 +1121,8 @@ class Painter:
         self._output = W.Output()
 
         self._mode_toggle.observe(self._on_mode, names="value")
+        self._axis_dropdown.observe(self._on_axis, names="value")
+        self._amount_slider.observe(self._on_amount, names="value")
         self._search.observe(self._on_search, names="value")
         self._palette.observe(self._on_palette, names="value")
         self._radius_slider.observe(lambda c: setattr(self, "radius", float(c["new"])), names="value")
@@ -935,7 +1138,7 @@ class Painter:
         self._composite_button.on_click(lambda _: self._show_composite())
 
         self._fill_palette()
-        palette = W.VBox([self._search, self._palette, self._swatch])
+        palette = W.VBox([self._search, self._attribute_box, self._palette, self._swatch])
         brush = W.VBox([self._radius_slider, self._hardness_slider,
                         W.HBox([self._eraser, self._undo_button, self._redo_button, self._clear_button]),
                         W.HBox([self._layers_text, self._layers_help]), self._new_latent_button])
@@ -943,7 +1146,7 @@ class Painter:
         side = W.Layout(min_width=f"{self.panel_px + 8}px")
         panels = W.HBox([W.VBox([W.HTML("<b>paint here</b>"), self._canvas], layout=side),
                          W.VBox([W.HTML("<b>preview</b>"), self._preview_image], layout=side)])
-        self._box = W.VBox([self._mode_toggle, W.HBox([panels, W.VBox([palette, brush])],
+        self._box = W.VBox([self._mode_toggle, self._attribute_note, W.HBox([panels, W.VBox([palette, brush])],
                                                       layout=W.Layout(flex_flow="row wrap")), export,
                             self._status, self._output])
         self._all_widgets = [self._mode_toggle, self._search, self._palette, self._swatch, self._radius_slider,
@@ -951,7 +1154,9 @@ class Painter:
                              self._clear_button, self._new_latent_button, self._layers_text, self._layers_help,
                              self._path_text, self._save_map_button, self._save_recipe_button,
                              self._composite_button, self._status, self._output, palette, brush, export,
-                             panels, self._box, self._canvas, self._preview_image]
+                             panels, self._box, self._canvas, self._preview_image, self._attribute_note,
+                             self._axis_dropdown, self._amount_slider, self._attribute_box]
+        self._update_attribute_note()
 
     def _fill_palette(self):
         if self.mode == "scbn":
@@ -960,10 +1165,14 @@ class Painter:
             current = self.label["scbn"]
             if current not in [i for i, _ in found] and found and not self._search.value:
                 options.insert(0, (f"{current}: {self.vocabulary.names[current]}", current))
-        else:
+        elif self.mode == "blend":
             options = [("0: this image's latent (eraser)", 0)] + [
                 (f"{i}: latent seed {self.blend_seed + i - 1}", i) for i in range(1, self.stream_canvas.n_labels)]
             current = self.label["blend"]
+        else:
+            options = [("0: unchanged (eraser)", 0), (f"{painting.ATTRIBUTE_LABEL}: move the attribute",
+                                                     painting.ATTRIBUTE_LABEL)]
+            current = self.label["attribute"]
         values = [v for _, v in options]
         self._palette.unobserve(self._on_palette, names="value")
         self._palette.options = options
@@ -975,9 +1184,13 @@ class Painter:
         if self.mode == "scbn":
             i = self.label["scbn"]
             c, name = self.colors[i], self.vocabulary.names[i]
-        else:
+        elif self.mode == "blend":
             i = self.label["blend"]
             c, name = _STREAM_COLORS[i % len(_STREAM_COLORS)], f"latent stream {i}"
+        else:
+            i = self.label["attribute"]
+            c = _ATTRIBUTE_COLORS[i]
+            name = f"{self._axis.name} {self.amount:+.2g}" if i else "unchanged"
         rgb = ",".join(str(int(round(255 * v))) for v in c)
         base = self.vocabulary.names[self.base_class]
         self._swatch.value = (f"<span style='display:inline-block;width:14px;height:14px;background:rgb({rgb});"
@@ -988,9 +1201,34 @@ class Painter:
         self.mode = change["new"]
         self._layers_text.value = self._layers[self.mode]
         self._search.layout.display = None if self.mode == "scbn" else "none"
+        self._update_attribute_note()
         self._fill_palette()
         self._refresh_overlay()
         self._update_controls()
+
+    def _on_axis(self, change):
+        if not self._syncing and change["new"] is not None:
+            self.set_axis(change["new"])
+
+    def _on_amount(self, change):
+        if not self._syncing:
+            self.set_axis(amount=change["new"])
+
+    def _update_attribute_note(self):
+        self._attribute_box.layout.display = None if self.mode == "attribute" else "none"
+        if not self.attribute_available:
+            self._attribute_note.value = (f"<div style='color:#8a6d00;background:#fff8e1;padding:2px 6px'>"
+                                          f"<small>{html.escape(self.attribute_note)}</small></div>")
+            return
+        if self.mode != "attribute":
+            self._attribute_note.value = ""
+            return
+        a = self._axis
+        scope = "global axis" if a.class_id is None else f"axis of class {self.vocabulary.names[a.class_id]!r}"
+        fit = f", fit R^2 {a.r2:.2f}" if numpy.isfinite(a.r2) else ""
+        self._attribute_note.value = (f"<small>paint where <b>{html.escape(a.name)}</b> moves by "
+                                      f"{self.amount:+.2g} latent std ({scope}{fit}); the features of the moved "
+                                      f"latent are blended in at the attribute layers</small>")
 
     def _on_search(self, change):
         if self.mode == "scbn":
@@ -1019,12 +1257,13 @@ class Painter:
         self._layers_help.value = f"<small>{kind} 0-{n - 1} (early: shape, late: texture)</small>"
         self._new_latent_button.layout.display = None if self.mode == "blend" else "none"
 
-    def _set_status(self, html):
+    def _set_status(self, message):
         with self._lock:
             used = self.class_canvas.used_labels()
         names = ", ".join(self.vocabulary.names[i] for i in used[:6]) + (" ..." if len(used) > 6 else "")
-        self._status.value = (f"<small>{html} &middot; class strokes {len(self.class_canvas.strokes)}, blend "
-                              f"strokes {len(self.stream_canvas.strokes)} &middot; classes: {names}</small>")
+        self._status.value = (f"<small>{message} &middot; class strokes {len(self.class_canvas.strokes)}, blend "
+                              f"strokes {len(self.stream_canvas.strokes)}, attribute strokes "
+                              f"{len(self.attribute_canvas.strokes)} &middot; classes: {names}</small>")
 
     def _save(self, what):
         stem = self._path_text.value.strip() or "painting"

@@ -290,3 +290,119 @@ def test_photo_composite_changes_only_the_painted_region(gen):
     full[5:45, 20:60] = numpy.clip(blending.resize_to_box(mask, box), 0, 1)
     region = blending.blend_region(full, box, dilate=4)
     assert numpy.array_equal(out[~region], photo[~region])
+
+
+# ---------------------------------------------------------------------------- attribute painting
+
+def _axis(gen, seed=0, name="bright", class_id=None):
+    from neuralcollage.axes import Axis
+    v = numpy.random.RandomState(seed).standard_normal(gen.dim_z)
+    return Axis(name=name, attribute=name, direction=(v / numpy.linalg.norm(v)).astype(numpy.float32),
+                class_id=class_id)
+
+
+def test_blend_layer_maps_with_an_attribute_region():
+    alpha = numpy.zeros((16, 16), numpy.float32)
+    alpha[:, :8] = 1
+    blank = numpy.ones((1, 1, 16, 16), numpy.float32)
+    bl = blend_layer_maps(blank, [4, 8, 16], layers="all", attribute_alpha=alpha, attribute_layers="1-")
+    assert [m.shape for m in bl] == [(1, 3, 4, 4), (1, 3, 8, 8), (1, 3, 16, 16)]
+    for m in bl:
+        assert_normalised(m)
+    assert (bl[0][0, 0] == 1).all()
+    for m in bl[1:]:
+        w = m.shape[-1]
+        assert (m[0, 1, :, :w // 2] == 1).all() and (m[0, 0, :, w // 2:] == 1).all() and (m[0, 2] == 0).all()
+    bl = blend_layer_maps(blank, [4, 8, 16], attribute_alpha=alpha, attribute_layers="1")
+    assert (bl[2][0, 2] == 1).all() and (bl[0][0, 0] == 1).all()
+    streams = LabelPainter(2, 16)
+    streams.add_stroke([(0, 0), (15, 0)], label=1, radius=4.5, hardness=1)
+    painted = streams.class_map()
+    bl = blend_layer_maps(painted, [4, 8, 16], attribute_alpha=alpha)
+    assert [m.shape[1] for m in bl] == [4, 4, 4]
+    last = bl[-1][0]
+    assert_normalised(bl[-1])
+    own = painted[0, 0] == 1
+    numpy.testing.assert_array_equal(last[2][own], alpha[own])
+    assert (last[2][painted[0, 1] == 1] == 0).all()
+    numpy.testing.assert_array_equal(last[1], painted[0, 1])
+    with pytest.raises(ValueError, match="attribute alpha"):
+        blend_layer_maps(blank, [4, 8, 16], attribute_alpha=numpy.zeros((8, 8)))
+
+
+def test_render_painting_attribute_region_is_a_local_edit(gen):
+    from neuralcollage import axes
+    z, axis = gen.sample_z(1, seed=3), _axis(gen)
+    canvas = LabelPainter(2, gen.resolution)
+    canvas.add_stroke([(6, 8), (20, 12)], label=1, radius=4, hardness=1)
+    alpha = canvas.painted_alpha()
+    moved = axes.move_global(numpy.asarray(z), axis, 2.0)
+    numpy.testing.assert_array_equal(numpy.asarray(z) + numpy.float32(2.0) * axis.direction, moved)
+    from neuralcollage.painting import attribute_latent
+    numpy.testing.assert_array_equal(attribute_latent(z, axis, 2.0), moved)
+    image = render_painting(gen, z=z, base_class=1, attribute_z=moved, attribute_alpha=alpha)
+    plain = generate(gen, z, 1)
+    expected = from_model(axes.local_edit(gen, z, 1, axis, 2.0, alpha))[0]
+    assert numpy.abs(image.astype(int) - expected).max() <= 1
+    outside = ~blending.dilate_mask(alpha > 0, radius=2)
+    assert numpy.abs(image.astype(int) - plain)[outside].max() <= 1
+    assert numpy.abs(image.astype(int) - plain)[alpha > 0.5].mean() > 3
+    assert numpy.array_equal(render_painting(gen, z=z, base_class=1, attribute_z=moved,
+                                             attribute_alpha=numpy.zeros_like(alpha)), plain)
+    assert numpy.array_equal(render_painting(gen, z=z, base_class=1, attribute_z=moved, attribute_alpha=alpha,
+                                             attribute_layers="none"), plain)
+    with pytest.raises(ValueError, match="finite"):
+        attribute_latent(z, axis, float("nan"))
+
+
+def make_attribute_recipe(gen):
+    recipe, _, c, s = make_recipe(gen)
+    axis = _axis(gen, seed=1, name="fur", class_id=0)
+    a = LabelPainter(2, gen.resolution)
+    a.add_stroke([(5, 20), (25, 22)], label=1, radius=5, hardness=0.5)
+    a.add_stroke([(12, 21)], erase=True, radius=2)
+    z, z2 = numpy.asarray(recipe["z"], numpy.float32), numpy.asarray(recipe["z_streams"][0], numpy.float32)
+    recipe = painting_recipe(model={"name": "tiny"}, z=z, class_canvas=c, class_layers="1-", z_streams=[z2],
+                             stream_canvas=s, blend_layers="all", attribute_canvas=a, attribute_axis=axis,
+                             attribute_amount=-1.5, attribute_layers="1-")
+    from neuralcollage.painting import attribute_latent
+    image = render_painting(gen, z=z, class_map=c.class_map(), base_class=0, class_layers="1-", z_streams=[z2],
+                            stream_map=s.class_map(), blend_layers="all", attribute_z=attribute_latent(z, axis, -1.5),
+                            attribute_alpha=a.painted_alpha(), attribute_layers="1-")
+    return recipe, image, (c, s, a), axis
+
+
+def test_attribute_recipe_records_the_axis_and_replays_exactly(gen):
+    recipe, image, (c, s, a), axis = make_attribute_recipe(gen)
+    attr = recipe["attribute"]
+    assert recipe["version"] == 2 and make_recipe(gen)[0]["version"] == 1
+    assert (attr["axis"], attr["class_id"], attr["amount"], attr["layers"]) == ("fur", 0, -1.5, "1-")
+    assert numpy.array_equal(numpy.asarray(attr["direction"], numpy.float32), axis.direction)
+    assert len(attr["canvas"]["strokes"]) == 2
+    text = json.dumps(recipe)
+    assert numpy.array_equal(replay_recipe(text, gen), image)
+    without = json.loads(text)
+    without.pop("attribute")
+    assert not numpy.array_equal(replay_recipe(without, gen), image)
+    numpy.testing.assert_array_equal(edit_mask(c, s, a), numpy.maximum(edit_mask(c, s), a.painted_alpha()))
+    with pytest.raises(ValueError, match="attribute_axis"):
+        painting_recipe(model={}, z=numpy.float32(recipe["z"]), class_canvas=c, class_layers="all",
+                        attribute_canvas=a)
+    blank = painting_recipe(model={}, z=numpy.float32(recipe["z"]), class_canvas=c, class_layers="all",
+                            attribute_canvas=LabelPainter(2, gen.resolution), attribute_axis=axis)
+    assert "attribute" not in blank and blank["version"] == 1
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: a.update(direction=[0.0] * 3), "direction has 3 entries"),
+    (lambda a: a.update(amount="x"), "must be numbers"),
+    (lambda a: a.update(direction=[float("nan")] * 16), "finite"),
+    (lambda a: a["canvas"].update(n_labels=3), "2 labels"),
+    (lambda a: a["canvas"].update(size=[16, 16]), "attribute canvas is"),
+    (lambda a: a.pop("amount"), "missing 'amount'"),
+])
+def test_check_recipe_attribute_errors(gen, change, message):
+    recipe = make_attribute_recipe(gen)[0]
+    change(recipe["attribute"])
+    with pytest.raises(ValueError, match=message):
+        check_recipe(recipe, gen)

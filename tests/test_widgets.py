@@ -1,5 +1,6 @@
 import io
 import json
+import os
 import threading
 import time
 import warnings
@@ -329,3 +330,197 @@ def test_tiny_bundle_is_deterministic_and_classes_matter():
     assert numpy.array_equal(img_a, painting.render_painting(b.generator, z=z, base_class=0))
     assert not numpy.array_equal(img_a, painting.render_painting(a.generator, z=z, base_class=1))
     assert maps.parse_layers("all", a.generator.n_class_layers) == tuple(range(6))
+
+
+# ---------------------------------------------------------------------------- attribute painting
+
+AXIS_NAMES = ("brightness", "redness")
+
+
+def colour_predictor(x):
+    """Two 'attributes' of model images (N, 3, R, R): mean brightness and red minus blue."""
+    x = numpy.asarray(x, numpy.float64)
+    return numpy.stack([x.mean(axis=(1, 2, 3)), (x[:, 0] - x[:, 2]).mean(axis=(1, 2))], axis=1)
+
+
+@pytest.fixture(scope="module")
+def axes_bundle(bundle, tmp_path_factory):
+    """The tiny model saved to a folder with an ``axes.json`` beside its generator (found as in test_axes)."""
+    import dataclasses
+
+    import neuralcollage as nc
+    from neuralcollage import axes
+    folder = tmp_path_factory.mktemp("tiny32_with_axes")
+    path = folder / "generator.npz"
+    nc.save_snapshot(bundle.generator, path, kind="generator")
+    found = axes.discover_axes(bundle.generator, colour_predictor, attributes=AXIS_NAMES, n_samples=120, seed=0)
+    axes.save_axes(folder / axes.AXES_FILE, found, model={"generator_sha256": axes.file_sha256(path)})
+    return dataclasses.replace(bundle, name="tiny-axes", files={"generator": str(path)}, sha256={})
+
+
+@pytest.fixture
+def attr_painter(axes_bundle):
+    p = Painter.from_bundle(axes_bundle, seed=2, class_id="cat", threaded=False, radius=4, hardness=1.0)
+    yield p
+    p.close()
+
+
+def outside(alpha, radius=2):
+    return ~blending.dilate_mask(alpha > 0, radius=radius)
+
+
+def test_attribute_stroke_changes_the_preview_inside_the_region_only(attr_painter, axes_bundle):
+    from neuralcollage import axes
+    from neuralcollage.io import from_model
+    p = attr_painter
+    assert p.attribute_available and p.axis_names == list(AXIS_NAMES) and p.attribute_note == ""
+    assert "attribute" in [v for _, v in p._mode_toggle.options]
+    p.set_mode("attribute")
+    assert p.active_canvas is p.attribute_canvas and p._attribute_box.layout.display is None
+    assert "brightness" in p._attribute_note.value
+    p.set_axis("Brightness", 2.5)
+    assert (p._axis_dropdown.value, p._amount_slider.value) == ("brightness", 2.5)
+    before = p.preview.copy()
+    renders = p._scheduler.renders
+    drag(p, [(8, 10), (14, 12), (20, 14)])
+    assert p._scheduler.renders == renders + 1 and p.class_canvas.is_blank and p.stream_canvas.is_blank
+    alpha = p.attribute_alpha()
+    assert alpha[12, 14] == 1 and alpha[28, 28] == 0
+    diff = numpy.abs(p.preview.astype(int) - before)
+    assert diff[outside(alpha)].max() <= 1
+    assert diff[alpha > 0.5].mean() > 3
+    expected = from_model(axes.local_edit(axes_bundle.generator, p.z, p.base_class, p.axis, 2.5, alpha))[0]
+    assert numpy.abs(p.preview.astype(int) - expected).max() <= 1
+    assert numpy.array_equal(p.preview, p.render())
+    shown = numpy.asarray(Image.open(io.BytesIO(p._preview_image.value)))
+    assert numpy.array_equal(shown[::shown.shape[0] // 32, ::shown.shape[0] // 32], p.preview)
+    p.undo()
+    assert numpy.array_equal(p.preview, before)
+
+
+def test_attribute_axis_and_amount_controls_update_the_preview(attr_painter):
+    from neuralcollage.axes import UnknownAxisError
+    p = attr_painter
+    p.stroke([(16, 16)], mode="attribute", radius=8)
+    one = p.preview.copy()
+    p._amount_slider.value = -2.0
+    assert p.amount == -2.0 and not numpy.array_equal(p.preview, one)
+    p._axis_dropdown.value = "redness"
+    assert p.axis.name == "redness" and "redness" in p._swatch.value
+    red = p.preview.copy()
+    p.set_axis(amount=0.0)
+    assert numpy.abs(p.preview.astype(int) - p.background).max() <= 1
+    p.set_axis("brightness", 4.0)
+    assert p._amount_slider.max >= 4.0 and p._amount_slider.value == 4.0
+    p.set_axis("redness", -2.0)
+    assert numpy.array_equal(p.preview, red)
+    numpy.testing.assert_array_equal(p.attribute_latent(), p.z + numpy.float32(-2.0) * p.axis.direction)
+    with pytest.raises(UnknownAxisError, match="available"):
+        p.set_axis("fur")
+    with pytest.raises(ValueError, match="finite"):
+        p.set_axis(amount=float("inf"))
+    assert [v for _, v in p._palette.options] == [0, 1]
+    p.stroke([(16, 16)], label=0, radius=30)
+    assert p.attribute_canvas.is_blank and numpy.array_equal(p.preview, p.background)
+    with pytest.raises(ValueError, match="attribute label"):
+        p.select(2)
+
+
+def test_attribute_painting_combines_with_class_and_blend_painting(attr_painter, axes_bundle, tmp_path):
+    p = attr_painter
+    p.stroke([(2, 2), (12, 6)], label="fox", radius=4)
+    p.stroke([(28, 4)], mode="blend", radius=4)
+    p.set_mode("attribute")
+    p.set_axis("redness", 2.0)
+    painted = p.preview.copy()
+    p.stroke([(10, 24), (24, 26)], radius=4)
+    alpha = p.attribute_alpha()
+    diff = numpy.abs(p.preview.astype(int) - painted)
+    assert diff[outside(alpha)].max() <= 1 and diff[alpha > 0.5].mean() > 3
+    recipe = json.loads(json.dumps(p.recipe()))
+    attr = recipe["attribute"]
+    assert recipe["version"] == 2 and (attr["axis"], attr["amount"], attr["layers"]) == ("redness", 2.0, "all")
+    assert len(attr["canvas"]["strokes"]) == 1 and len(recipe["class_canvas"]["strokes"]) == 1
+    assert numpy.array_equal(painting.replay_recipe(recipe, axes_bundle.generator), p.preview)
+    p.set_layers("2-")
+    p.set_axis(amount=-1.0)
+    recipe = p.recipe()
+    assert recipe["attribute"]["layers"] == "2-3" and recipe["attribute"]["amount"] == -1.0
+    assert numpy.array_equal(painting.replay_recipe(json.dumps(recipe), axes_bundle.generator), p.preview)
+    with numpy.load(p.export_map(str(tmp_path / "map.npz"))) as data:
+        assert str(data["attribute_axis"]) == "redness" and float(data["attribute_amount"]) == -1.0
+        numpy.testing.assert_array_equal(data["attribute_alpha"], alpha)
+        numpy.testing.assert_array_equal(data["z_attribute"], p.attribute_latent())
+    numpy.testing.assert_array_equal(p.edit_mask(), numpy.maximum(painting.edit_mask(
+        p.class_canvas, p.stream_canvas), alpha))
+    assert "attribute strokes 1" in p._status.value
+
+
+def test_no_axes_disables_the_attribute_mode_with_a_note(bundle, axes_bundle):
+    from neuralcollage.axes import Axis
+    p = Painter.from_bundle(bundle, threaded=False)
+    try:
+        assert not p.attribute_available and p.axis is None
+        assert "no attribute axes" in p.attribute_note
+        assert "attribute" not in [v for _, v in p._mode_toggle.options]
+        assert "no attribute axes" in p._attribute_note.value
+        assert p._axis_dropdown.disabled and p._amount_slider.disabled
+        with pytest.raises(ValueError, match="no attribute axes"):
+            p.set_mode("attribute")
+        with pytest.raises(ValueError, match="no attribute axes"):
+            p.set_axis("brightness", 1.0)
+        assert "attribute" not in p.recipe()
+    finally:
+        p.close()
+    with pytest.raises(ValueError, match="no attribute axes"):
+        Painter.from_bundle(bundle, mode="attribute", threaded=False)
+    other_class = [Axis(name="fur", attribute="fur", direction=numpy.eye(16, dtype=numpy.float32)[0], class_id=1)]
+    p = Painter.from_bundle(bundle, class_id=0, axes=other_class, threaded=False)
+    try:
+        assert not p.attribute_available and "other classes" in p._attribute_note.value
+    finally:
+        p.close()
+    p = Painter.from_bundle(bundle, class_id=1, axes=other_class, threaded=False, mode="attribute", amount=-0.5)
+    try:
+        assert p.axis is other_class[0] and p.amount == -0.5
+    finally:
+        p.close()
+
+
+def test_axes_of_another_generator_disable_the_mode_with_the_reason(axes_bundle, tmp_path):
+    import dataclasses
+    import shutil
+
+    from neuralcollage import axes
+    shutil.copy(axes_bundle.files["generator"], tmp_path / "generator.npz")
+    found = axes.load_axes(os.path.join(os.path.dirname(axes_bundle.files["generator"]), axes.AXES_FILE))
+    axes.save_axes(tmp_path / axes.AXES_FILE, found, model={"generator_sha256": "ef" * 32})
+    moved = dataclasses.replace(axes_bundle, files={"generator": str(tmp_path / "generator.npz")})
+    p = Painter.from_bundle(moved, threaded=False)
+    try:
+        assert not p.attribute_available and "another generator" in p._attribute_note.value
+    finally:
+        p.close()
+
+
+def test_attribute_painting_on_a_photo_composites_and_replays(axes_bundle):
+    pytest.importorskip("neuralcollage.inversion")
+    rng = numpy.random.RandomState(0)
+    yy, xx = numpy.mgrid[0:40, 0:48]
+    photo = numpy.clip(numpy.stack([yy * 5, xx * 4, (xx + yy) * 3], axis=-1) + rng.normal(0, 8, (40, 48, 3)),
+                       0, 255).astype(numpy.uint8)
+    p = Painter.from_photo(axes_bundle, photo, label="dog", steps=2, threaded=False, mode="attribute")
+    try:
+        assert numpy.array_equal(p.composite(), photo)
+        p.set_axis("brightness", 3.0)
+        p.stroke([(10, 10), (20, 16)], radius=5)
+        out = p.composite()
+        assert not numpy.array_equal(out, photo)
+        region = blending.blend_region(p.photo_mask(), p.photo.box, dilate=p.photo.dilate)
+        assert numpy.array_equal(out[~region], photo[~region])
+        recipe = json.loads(json.dumps(p.recipe()))
+        assert numpy.array_equal(painting.replay_recipe(recipe, axes_bundle.generator, photo=photo), out)
+        with pytest.raises(ValueError, match="attribute painting"):
+            p.collage_recipe()
+    finally:
+        p.close()
