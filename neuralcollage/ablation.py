@@ -23,7 +23,8 @@ Metrics (per sample, then averaged over the samples of a setting).  ``diff = edi
   instead).  ``success``: ``p_target > p_source``; ``success_rate`` is its mean over the samples.
 * ``inside_change``: mean ``|diff|`` over the region's pixels and the channels.
 * ``outside_change``: mean ``|diff|`` over the pixels outside the region dilated by ``dilate`` pixels.
-* ``outside_energy_share``: ``sum |diff|^2`` outside the region over ``sum |diff|^2`` everywhere.
+* ``outside_energy_share``: ``sum |diff|^2`` outside the dilated region over ``sum |diff|^2`` everywhere
+  (the dilation keeps the few pixels a coarse layer's map leaks across the region's edge out of it).
 * ``low_freq_share``: :func:`low_frequency_share` of ``diff`` (radius ``R / 8`` by default).  It says
   how *smooth* the change is, not how far it spreads: a uniform colour shift inside the region is mostly
   low-frequency.  The summary therefore calls a change *more global* on the spatial measures
@@ -52,6 +53,7 @@ from neuralcollage import io as ncio
 from neuralcollage import maps
 from neuralcollage.backend import to_numpy
 from neuralcollage.blending import dilate_mask, square_crop_box
+from neuralcollage.collage import blend_edit, scbn_edit
 
 __all__ = ["REGIONS", "CROP_MODES", "SCBN_METRICS", "BLEND_METRICS", "region_mask", "load_region", "parse_seeds",
            "latents_from_seeds", "default_scbn_settings", "default_blend_settings", "early_late_pair",
@@ -275,22 +277,19 @@ def check_settings(settings, n_layers):
 # ----------------------------------------------------------------------------------------------------
 # rendering
 
-def _per_sample(m, n):
-    xp = chainer.backend.get_array_module(m)
-    return xp.ascontiguousarray(xp.broadcast_to(m, (n,) + m.shape[1:]))
-
-
 def _render(fn, n, batch_size):
+    """``fn(slice)`` -> ``(n, 3, R, R)`` float in [-1, 1] per batch, as ``(n, R, R, 3)`` uint8."""
     out = []
     with chainer.using_config("train", False), chainer.no_backprop_mode():
-        for start in range(0, n, batch_size):
-            x = fn(slice(start, min(n, start + batch_size)))
+        for start in range(0, n, int(batch_size)):
+            x = fn(slice(start, min(n, start + int(batch_size))))
             out.append(ncio.from_model(to_numpy(x)))
     return numpy.concatenate(out, axis=0)
 
 
 def render_scbn(gen, z, source, target, mask, *, layers="all", feather=0.0, batch_size=16):
-    """Render the sCBN edit ``source -> target`` inside ``mask`` on the selected class layers.
+    """Render the sCBN edit ``source -> target`` inside ``mask`` on the selected class layers
+    (:func:`neuralcollage.collage.scbn_edit` in batches).
 
     Parameters
     ----------
@@ -311,18 +310,13 @@ def render_scbn(gen, z, source, target, mask, *, layers="all", feather=0.0, batc
     numpy.ndarray (N, R, R, 3) uint8
     """
     z = to_numpy(z)
-    class_map = maps.class_map_from_masks({int(target): mask}, n_classes=gen.n_classes,
-                                          default_class=int(source), feather=feather)
-    per_layer = maps.layer_maps(class_map, gen.class_map_resolutions, layers=layers, base=int(source))
-
-    def batch(sl):
-        zb = z[sl]
-        return gen.forward(zb, [_per_sample(m, len(zb)) for m in per_layer])
-    return _render(batch, len(z), batch_size)
+    return _render(lambda sl: scbn_edit(gen, z[sl], int(source), int(target), mask, layers=layers,
+                                        feather=feather), len(z), batch_size)
 
 
 def render_blend(gen, z, z_donor, cls, mask, *, layers="all", weight=1.0, feather=0.0, batch_size=16):
-    """Render feature blending of the donor latents into ``mask`` on the selected blend layers.
+    """Render feature blending of the donor latents into ``mask`` on the selected blend layers
+    (:func:`neuralcollage.collage.blend_edit` of ``mask * weight`` in batches).
 
     Parameters
     ----------
@@ -349,14 +343,9 @@ def render_blend(gen, z, z_donor, cls, mask, *, layers="all", weight=1.0, feathe
     z, z_donor = to_numpy(z), to_numpy(z_donor)
     if z.shape != z_donor.shape:
         raise ValueError(f"base latents {z.shape} and donor latents {z_donor.shape} differ in shape")
-    blend_maps = maps.blend_maps_from_mask(numpy.asarray(mask, numpy.float32) * numpy.float32(weight),
-                                           n_streams=2, stream=1, resolutions=gen.blend_resolutions,
-                                           layers=layers, base_stream=0, feather=feather)
-
-    def batch(sl):
-        zb, db = z[sl], z_donor[sl]
-        return gen.blend([zb, db], int(cls), [_per_sample(m, len(zb)) for m in blend_maps])
-    return _render(batch, len(z), batch_size)
+    weighted = numpy.asarray(mask, numpy.float32) * numpy.float32(weight)
+    return _render(lambda sl: blend_edit(gen, z[sl], z_donor[sl], int(cls), weighted, layers=layers,
+                                         feather=feather), len(z), batch_size)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -447,13 +436,17 @@ def inside_change(edited, reference, mask):
     return float(d[inside].mean())
 
 
-def outside_energy_share(diff, mask):
-    """``sum diff^2`` over pixels with ``mask <= 0.5`` divided by ``sum diff^2``; NaN for a zero ``diff``."""
+def outside_energy_share(diff, mask, *, dilate=0):
+    """``sum diff^2`` outside ``mask > 0.5`` dilated by ``dilate`` px, divided by ``sum diff^2``.
+
+    ``diff`` is ``(H, W)`` or ``(H, W, C)``; NaN for an all-zero ``diff``.
+    """
     d2 = (_channels_last(diff) ** 2).sum(axis=2)
     total = d2.sum()
     if total <= 0:
         return math.nan
-    return float(d2[~_region(mask)].sum() / total)
+    outside = ~dilate_mask(_region(mask), radius=int(dilate))
+    return float(d2[outside].sum() / total)
 
 
 def donor_transfer(edited, reference, donor, mask):
@@ -654,7 +647,7 @@ def _change_metrics(edited, reference, mask, *, dilate, radius):
     d = _diff(edited, reference)
     return dict(inside_change=inside_change(edited, reference, mask),
                 outside_change=outside_change(edited, reference, mask, dilate=dilate),
-                outside_energy_share=outside_energy_share(d, mask),
+                outside_energy_share=outside_energy_share(d, mask, dilate=dilate),
                 low_freq_share=low_frequency_share(d, radius=radius))
 
 
@@ -692,7 +685,8 @@ def _run_jobs(jobs, *, method, reference, mask, classifier, crop_margin, crop, d
         if classifier is not None:
             crops, _ = region_crops(edited, mask, size=classifier.size, margin=crop_margin, crop=crop)
             p = class_probabilities(classifier, crops)
-        keys = dict(method=method, role=role, setting=spec, layers=maps.format_layers(layers, n_layers),
+        layers_text = "n/a" if role == "bound" and not layers else maps.format_layers(layers, n_layers)
+        keys = dict(method=method, role=role, setting=spec, layers=layers_text,
                     **_layer_columns(layers, n_layers), weight=weight)
         per = []
         for j in range(len(edited)):
@@ -760,7 +754,8 @@ def run_scbn_ablation(gen, *, settings, z, source, target, mask, classifier=None
     crop : {"bbox", "square"}
         How the classifier sees the region (see :func:`crop_box`).
     dilate : int, optional
-        Pixels the region grows by for ``outside_change``; default ``max(1, R // 16)``.
+        Pixels the region grows by for ``outside_change`` and ``outside_energy_share``; default
+        ``max(1, R // 16)``.
     radius : float, optional
         Low-frequency cut-off; default ``R / 8``.
     feather : float
@@ -1052,8 +1047,9 @@ def _isnan(v):
 
 
 def _fmt(v, digits=3):
+    """``digits`` significant digits, at most 3 decimals for values >= 1 (``0.00512``, ``0.456``, ``36.9``)."""
     if isinstance(v, float):
-        return "nan" if math.isnan(v) else f"{v:.{digits}f}"
+        return "nan" if math.isnan(v) else f"{v:#.{digits}g}".rstrip(".") if abs(v) < 1000 else f"{v:.0f}"
     return str(v)
 
 
@@ -1067,8 +1063,12 @@ def _csv_text(rows, columns):
     return buf.getvalue()
 
 
-def _direction(values):
+def _direction(values, *, rtol=1e-3):
+    """Trend of a sequence; steps within ``rtol`` of its largest magnitude count as ties (uint8 rounding)."""
     diffs = numpy.diff(values)
+    diffs = numpy.where(numpy.abs(diffs) <= rtol * numpy.max(numpy.abs(values)), 0.0, diffs)
+    if not diffs.any():
+        return "constant"
     if numpy.all(diffs < 0):
         return "monotone decreasing"
     if numpy.all(diffs > 0):
@@ -1138,7 +1138,7 @@ def summary_lines(rows, *, n_layers, metrics):
     return lines
 
 
-def grid_images(result, *, weight=None):
+def grid_images(result, *, weight=None, max_rows=None):
     """The grid of an ablation result: rows = latents, columns = unedited (+ donor) and every setting.
 
     Parameters
@@ -1146,6 +1146,8 @@ def grid_images(result, *, weight=None):
     result : AblationResult
     weight : float, optional
         Blending: the weight whose settings to show (default: the first).
+    max_rows : int, optional
+        Show only the first latents.
 
     Returns
     -------
@@ -1170,12 +1172,12 @@ def grid_images(result, *, weight=None):
         if r.get("role", "edit") == "edit" and (method != "blend" or r["weight"] == weight):
             cols.append(images)
             labels.append(r["setting"])
-    return numpy.stack(cols, axis=1), labels, tuple(range(2 if method == "blend" else 1))
+    return numpy.stack([c[:max_rows] for c in cols], axis=1), labels, tuple(range(2 if method == "blend" else 1))
 
 
-def save_result_grids(result, out_dir, *, prefix=None, title=None, overwrite_protect=()):
+def save_result_grids(result, out_dir, *, prefix=None, title=None, max_rows=None, overwrite_protect=()):
     """Save :func:`grid_images` as PNGs: ``{prefix}_grid.png`` (sCBN) or ``{prefix}_grid_w{weight}.png``
-    (one per blending weight).  Returns the list of paths."""
+    (one per blending weight), the first ``max_rows`` latents.  Returns the list of paths."""
     method = result.meta.get("method", "scbn")
     prefix = prefix or method
     seeds = result.seeds or list(range(len(result.reference)))
@@ -1183,18 +1185,19 @@ def save_result_grids(result, out_dir, *, prefix=None, title=None, overwrite_pro
     paths = []
     weights = result.meta.get("weights") if method == "blend" else [None]
     for w in weights:
-        images, labels, mask_cols = grid_images(result, weight=w)
+        images, labels, mask_cols = grid_images(result, weight=w, max_rows=max_rows)
         name = f"{prefix}_grid.png" if w is None else f"{prefix}_grid_w{w:g}.png"
         head = title or ("sCBN" if method == "scbn" else "feature blending")
         head += "" if w is None else f", donor weight {w:g}"
-        paths.append(save_grid(images, os.path.join(out_dir, name), col_labels=labels, row_labels=row_labels,
+        paths.append(save_grid(images, os.path.join(out_dir, name), col_labels=labels,
+                               row_labels=row_labels[:len(images)],
                                title=head + " (columns: layer spec)", mask=result.mask, mask_columns=mask_cols,
                                overwrite_protect=overwrite_protect))
     return paths
 
 
 def write_report(rows, out_dir, *, prefix=None, title=None, meta=None, samples=None, grids=True,
-                 overwrite_protect=()):
+                 grid_rows=None, overwrite_protect=()):
     """Write the figures, CSVs and Markdown summary of an ablation.
 
     Parameters
@@ -1213,6 +1216,8 @@ def write_report(rows, out_dir, *, prefix=None, title=None, meta=None, samples=N
         Per-sample rows; default ``rows.samples``.
     grids : bool
         Also save the image grids (needs an :class:`AblationResult`).
+    grid_rows : int, optional
+        Latents shown in the grids (default: all).
 
     Returns
     -------
@@ -1237,7 +1242,7 @@ def write_report(rows, out_dir, *, prefix=None, title=None, meta=None, samples=N
                  samples_csv=os.path.join(out_dir, f"{prefix}_ablation_samples.csv"),
                  summary=os.path.join(out_dir, f"{prefix}_summary.md"),
                  trend=os.path.join(out_dir, f"{prefix}_trend.png"))
-    paths["grids"] = (save_result_grids(rows, out_dir, prefix=prefix, title=title,
+    paths["grids"] = (save_result_grids(rows, out_dir, prefix=prefix, title=title, max_rows=grid_rows,
                                         overwrite_protect=overwrite_protect)
                       if grids and isinstance(rows, AblationResult) and rows.images else [])
     ncio.atomic_write_text(paths["csv"], _csv_text(rows, columns), overwrite_protect=overwrite_protect)

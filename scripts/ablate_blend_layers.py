@@ -51,7 +51,8 @@ def build_parser():
                    help="blend-layer settings; default: every single blend layer and all")
     p.add_argument("--weights", nargs="+", type=float, default=[0.25, 0.5, 1.0],
                    help="donor weights inside the region, in (0, 1]")
-    p.add_argument("--seeds", default="0-7", help="base latent seeds: integers and ranges, e.g. 0-7,12")
+    p.add_argument("--seeds", default="0-15", help="base latent seeds: integers and ranges, e.g. 0-7,12")
+    p.add_argument("--grid-rows", type=int, default=8, help="latents shown in the grids (all are measured)")
     p.add_argument("--donor-seeds", default=None,
                    help="donor latent seeds, one per base seed (default: the base seeds + 1000)")
     p.add_argument("--classifier", default="auto",
@@ -68,7 +69,7 @@ def build_parser():
     p.add_argument("--crop-margin", type=float, default=0.0,
                    help="context around the region's crop, fraction of its longer side")
     p.add_argument("--dilate", type=int, default=None,
-                   help="pixels the region grows by before measuring the change outside (default R/16)")
+                   help="pixels the region grows by before measuring the change outside it (default R/16)")
     p.add_argument("--radius", type=float, default=None,
                    help="low-frequency cut-off in cycles per image (default R/8)")
     p.add_argument("--feather", type=float, default=0.0, help="Gaussian sigma (px) of the blend mask's edge")
@@ -85,6 +86,8 @@ def main(argv=None):
     start = time.perf_counter()
     try:
         seeds = ablation.parse_seeds(args.seeds)
+        if args.grid_rows < 1:
+            raise ValueError(f"--grid-rows must be >= 1, got {args.grid_rows}")
         donor_seeds = ablation.parse_seeds(args.donor_seeds) if args.donor_seeds else [s + 1000 for s in seeds]
         if len(donor_seeds) != len(seeds):
             raise ValueError(f"{len(donor_seeds)} donor seeds for {len(seeds)} base seeds; give one per base seed")
@@ -100,12 +103,12 @@ def main(argv=None):
         result = ablation.run_blend_ablation(
             gen, settings=settings, z=ablation.latents_from_seeds(gen, seeds),
             z_donor=ablation.latents_from_seeds(gen, donor_seeds), cls=cls, mask=mask, weights=args.weights,
-            classifier=models.classifier, crop=args.crop, crop_margin=args.crop_margin, dilate=args.dilate, radius=args.radius,
-            feather=args.feather, batch_size=args.batch_size, seeds=seeds, donor_seeds=donor_seeds,
-            progress=log)
+            classifier=models.classifier, crop=args.crop, crop_margin=args.crop_margin, dilate=args.dilate,
+            radius=args.radius, feather=args.feather, batch_size=args.batch_size, seeds=seeds,
+            donor_seeds=donor_seeds, progress=log)
         meta = dict(model=models.name, cls=f"{cls} ({vocab[cls]})", region=args.region, seeds=args.seeds,
                     donor_seeds=args.donor_seeds or "seeds + 1000", notes="; ".join(models.notes) or None)
-        paths = ablation.write_report(result, args.out, title=args.title, meta=meta)
+        paths = ablation.write_report(result, args.out, title=args.title, meta=meta, grid_rows=args.grid_rows)
     except (ValueError, OSError, SnapshotError, DeviceError) as exc:
         print(f"{parser.prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

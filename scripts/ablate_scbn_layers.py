@@ -50,7 +50,8 @@ def build_parser():
     p.add_argument("--settings", nargs="+", metavar="LAYERS", default=None,
                    help="class-layer settings; default: all, 0, 1- (Fig. 9), every block (0-1, 2-3, ...), "
                         "early-only prefixes (0-3, ...) and late-only suffixes (2-, 4-, ...)")
-    p.add_argument("--seeds", default="0-7", help="latent seeds: integers and ranges, e.g. 0-7,12")
+    p.add_argument("--seeds", default="0-15", help="latent seeds: integers and ranges, e.g. 0-7,12")
+    p.add_argument("--grid-rows", type=int, default=8, help="latents shown in the grid (all are measured)")
     p.add_argument("--classifier", default="auto",
                    help="'auto' (the model's classifier, else its discriminator's class scores), 'none', "
                         "'discriminator', or a classifier / discriminator snapshot path")
@@ -64,7 +65,7 @@ def build_parser():
     p.add_argument("--crop-margin", type=float, default=0.0,
                    help="context around the region's crop, fraction of its longer side")
     p.add_argument("--dilate", type=int, default=None,
-                   help="pixels the region grows by before measuring the change outside (default R/16)")
+                   help="pixels the region grows by before measuring the change outside it (default R/16)")
     p.add_argument("--radius", type=float, default=None,
                    help="low-frequency cut-off in cycles per image (default R/8)")
     p.add_argument("--feather", type=float, default=0.0, help="Gaussian sigma (px) of the class map's edge")
@@ -81,6 +82,8 @@ def main(argv=None):
     start = time.perf_counter()
     try:
         seeds = ablation.parse_seeds(args.seeds)
+        if args.grid_rows < 1:
+            raise ValueError(f"--grid-rows must be >= 1, got {args.grid_rows}")
         models = ablation.load_ablation_models(args.model, classifier=args.classifier,
                                                part_classifier=args.part_classifier,
                                                classifier_size=args.classifier_size, device=args.gpu)
@@ -97,7 +100,7 @@ def main(argv=None):
         meta = dict(model=models.name, source=f"{source} ({vocab[source]})", target=f"{target} ({vocab[target]})",
                     region=args.region, seeds=args.seeds,
                     notes="; ".join(models.notes) or None)
-        paths = ablation.write_report(result, args.out, title=args.title, meta=meta)
+        paths = ablation.write_report(result, args.out, title=args.title, meta=meta, grid_rows=args.grid_rows)
     except (ValueError, OSError, SnapshotError, DeviceError) as exc:
         print(f"{parser.prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

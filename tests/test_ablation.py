@@ -92,6 +92,7 @@ def test_change_metrics_match_numpy(images):
     assert ablation.outside_change(edited, ref, mask, dilate=1) == pytest.approx(numpy.abs(diff[~cross]).mean())
     energy = (diff ** 2).sum(axis=2)
     assert ablation.outside_energy_share(diff, mask) == pytest.approx(energy[~region].sum() / energy.sum())
+    assert ablation.outside_energy_share(diff, mask, dilate=1) == pytest.approx(energy[~cross].sum() / energy.sum())
     to_donor = numpy.abs(edited.astype(float) - donor)[region].mean()
     expected = 1 - to_donor / numpy.abs(ref.astype(float) - donor)[region].mean()
     assert ablation.donor_transfer(edited, ref, donor, mask) == pytest.approx(expected)

@@ -78,7 +78,9 @@ def test_scripts_are_reproducible(model_dir, tmp_path):
     args = ["--model", str(model_dir / "generator.npz"), "--seeds", "3,4", "--settings", "all", "0", "3-",
             "--quiet"]
     assert scbn.main(args + ["--out", str(tmp_path / "a")]) == 0
-    assert scbn.main(args + ["--out", str(tmp_path / "b")]) == 0
+    assert scbn.main(args + ["--out", str(tmp_path / "b"), "--grid-rows", "1"]) == 0
+    from PIL import Image
+    assert Image.open(tmp_path / "b" / "scbn_grid.png").size[1] < Image.open(tmp_path / "a" / "scbn_grid.png").size[1]
     for name in ("scbn_ablation.csv", "scbn_ablation_samples.csv", "scbn_summary.md"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
@@ -98,6 +100,8 @@ def test_unknown_layer_spec_exits_2_with_one_line(model_dir, tmp_path):
     ("ablate_scbn_layers", ["--target", "zebra"], "zebra"),
     ("ablate_scbn_layers", ["--region", "middle"], "neither a region name"),
     ("ablate_scbn_layers", ["--seeds", "5-1"], "reversed"),
+    ("ablate_scbn_layers", ["--grid-rows", "0"], "--grid-rows"),
+    ("ablate_scbn_layers", ["--crop-margin", "-1"], "margin"),
     ("ablate_scbn_layers", ["--classifier", "nothing.npz"], "no such file"),
     ("ablate_blend_layers", ["--settings", "5"], "out of range"),
     ("ablate_blend_layers", ["--weights", "1.5"], "weights"),
@@ -124,4 +128,4 @@ def test_help_shows_defaults(script, capsys):
         _load(script).main(["--help"])
     assert exc.value.code == 0
     text = capsys.readouterr().out
-    assert "(default: builtin)" in text and "(default: 0-7)" in text and "examples:" in text
+    assert "(default: builtin)" in text and "(default: 0-15)" in text and "examples:" in text
