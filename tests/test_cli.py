@@ -501,7 +501,7 @@ def test_demo_on_a_builtin_stand_in(isolated, capsys):
     for name in ("result.png", "before_after.png", "recipe.json"):
         assert os.path.exists(os.path.join("demo_out", name))
     assert "demo:" in out and " s;" in out
-    photo = np.asarray(Image.open(os.path.join(cli.examples_dir(), "dog.png")))
+    photo = np.asarray(Image.open(os.path.join(cli.examples_dir(), json.load(open(os.path.join(cli.examples_dir(), "example.json")))["photo"])))
     assert np.asarray(Image.open("demo_out/result.png")).shape == photo.shape
 
 
