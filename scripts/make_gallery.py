@@ -73,10 +73,10 @@ def main(argv=None):
             cls = i % k
             a = from_model(chainer.backend.CpuDevice().send(gen(za, cls).array))[0]
             b = from_model(chainer.backend.CpuDevice().send(gen(zb, cls).array))[0]
-            mixed = from_model(numpy.asarray(blend_edit(gen, za, zb, cls, centre, layers="all")))[0]
+            mixed = from_model(numpy.asarray(blend_edit(gen, za, zb, cls, centre, layers="2", feather=4.0)))[0]
             panels += [a, b, mixed]
-            titles += ["z_a", "z_b", "z_b shows in the centre"]
-        save(plotting.image_grid(panels, titles=titles, columns=6, size=1.4, suptitle="feature blending"),
+            titles += ["z_a", "z_b", "z_b in the centre"]
+        save(plotting.image_grid(panels, titles=titles, columns=6, size=1.4, suptitle="feature blending at blend layer 2 (16x16): the centre comes from z_b (mask feathered, sigma 4 px)"),
              "feature_blending.png")
     return 0
 
