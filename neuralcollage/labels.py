@@ -271,7 +271,8 @@ class Vocabulary:
 
     def _unknown_message(self, text, key):
         hints = self.suggestions(key)
-        hint = f"did you mean: {', '.join(hints)}?" if hints else "no close match; list the labels with `collage labels --search TEXT` (or Vocabulary.search)"
+        hint = (f"did you mean: {', '.join(hints)}?" if hints else
+                "no close match; list the labels with `collage labels --search TEXT` (or Vocabulary.search)")
         return f"unknown label {text!r} for {self._name}; {hint}"
 
 
