@@ -7,17 +7,14 @@ import pytest
 
 from neuralcollage import ablation, io as ncio
 from neuralcollage.models import Generator
+from nc_testing import random_class_tables
 
 
 @pytest.fixture(scope="module")
 def gen():
     """tiny32 with distinct per-class BN tables (a fresh generator has identical rows for every class)."""
     g = Generator.from_preset("tiny32")
-    rs = numpy.random.RandomState(0)
-    for _, link in g.namedlinks():
-        if hasattr(link, "gammas") and hasattr(link, "betas"):
-            link.gammas.W.array[...] = 1 + 0.5 * rs.randn(*link.gammas.W.shape)
-            link.betas.W.array[...] = 0.5 * rs.randn(*link.betas.W.shape)
+    random_class_tables(g, seed=0)
     return g
 
 

@@ -14,17 +14,11 @@ from neuralcollage.labels import from_names
 from neuralcollage.models.classifier import Classifier
 from neuralcollage.models.regressor import AttributeRegressor
 from neuralcollage.pretrained import ModelBundle
+from nc_testing import random_class_tables
 
 STEPS = 2
 
 
-def random_class_tables(gen):
-    rng = np.random.RandomState(7)
-    for name, link in gen.namedlinks():
-        if name.endswith(("/b1", "/b2")):
-            link.gammas.W.array[...] = 1 + 0.5 * rng.standard_normal(link.gammas.W.shape)
-            link.betas.W.array[...] = 0.5 * rng.standard_normal(link.betas.W.shape)
-    return gen
 
 
 def colour_predictor(x):

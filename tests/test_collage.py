@@ -11,18 +11,11 @@ from neuralcollage.io import InputError
 from neuralcollage.labels import UnknownLabelError, from_names
 from neuralcollage.pretrained import ModelBundle
 from neuralcollage.snapshot import SnapshotError
+from nc_testing import random_class_tables
 
 STEPS = 3
 
 
-def random_class_tables(gen):
-    """A fresh generator's class tables are all ones/zeros (classes look alike); make them differ."""
-    rng = np.random.RandomState(7)
-    for name, link in gen.namedlinks():
-        if name.endswith(("/b1", "/b2")):
-            link.gammas.W.array[...] = 1 + 0.5 * rng.standard_normal(link.gammas.W.shape)
-            link.betas.W.array[...] = 0.5 * rng.standard_normal(link.betas.W.shape)
-    return gen
 
 
 @pytest.fixture(scope="module")

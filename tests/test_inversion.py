@@ -7,16 +7,9 @@ import neuralcollage as nc
 from neuralcollage import inversion
 from neuralcollage.inversion import guess_source_class, project, projection_loss, rank_source_classes
 from neuralcollage.io import from_model, to_model
+from nc_testing import random_class_tables
 
 
-def random_class_tables(gen):
-    """A fresh generator's class tables are all ones/zeros (classes look alike); make them differ."""
-    rng = np.random.RandomState(7)
-    for name, link in gen.namedlinks():
-        if name.endswith(("/b1", "/b2")):
-            link.gammas.W.array[...] = 1 + 0.5 * rng.standard_normal(link.gammas.W.shape)
-            link.betas.W.array[...] = 0.5 * rng.standard_normal(link.betas.W.shape)
-    return gen
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ import os
 import subprocess
 import sys
 
-import numpy
 import pytest
 
 from neuralcollage import save_snapshot
 from neuralcollage.models import Discriminator, Generator
+from nc_testing import random_class_tables
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(ROOT, "scripts")
@@ -26,11 +26,7 @@ def model_dir(tmp_path_factory):
     """A tiny32 model folder: generator (distinct class tables), discriminator and classifier."""
     folder = tmp_path_factory.mktemp("tiny32")
     gen = Generator.from_preset("tiny32")
-    rs = numpy.random.RandomState(0)
-    for _, link in gen.namedlinks():
-        if hasattr(link, "gammas") and hasattr(link, "betas"):
-            link.gammas.W.array[...] = 1 + 0.5 * rs.randn(*link.gammas.W.shape)
-            link.betas.W.array[...] = 0.5 * rs.randn(*link.betas.W.shape)
+    random_class_tables(gen, seed=0)
     save_snapshot(gen, folder / "generator.npz", kind="generator")
     save_snapshot(Discriminator.from_preset("tiny32"), folder / "discriminator.npz", kind="discriminator")
     return folder
