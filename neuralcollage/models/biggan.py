@@ -498,6 +498,7 @@ class BigGANDeep(chainer.Chain):
     _condition = Generator._condition
     _latent = Generator._latent
     _mix = Generator._mix
+    _blend_plan = Generator._blend_plan
 
     def class_embedding(self, y):
         """``(N, dim_z)`` embedding ``E y`` of class ids ``(N,)`` or class vectors ``(N, K)`` (array)."""
@@ -585,25 +586,8 @@ class BigGANDeep(chainer.Chain):
         """
         xp = self.xp
         weights = self._weights(truncation)
-        zs = [self._latent(z) for z in zs]
+        zs, maps, last_use, active = self._blend_plan(zs, blend_maps)
         s, n = len(zs), zs[0].shape[0]
-        if any(z.shape[0] != n for z in zs):
-            raise ValueError("all latent streams must have the same batch size")
-        if len(blend_maps) != self.n_blend_layers:
-            raise ValueError(f"got {len(blend_maps)} blend maps; this generator has {self.n_blend_layers} "
-                             f"blend layers (after gen_z and after each block)")
-        maps = []
-        for layer, (m, res) in enumerate(zip(blend_maps, self.blend_resolutions)):
-            m = self.device.send(_arr(m)).astype(numpy.float32)
-            if m.shape != (n, s + 1, res, res):
-                raise ValueError(f"blend map {layer} has shape {tuple(m.shape)}; expected "
-                                 f"({n}, {s + 1}, {res}, {res})")
-            if not bool(xp.all(xp.isfinite(m))):
-                raise ValueError(f"blend map {layer} contains NaN or inf")
-            maps.append(m)
-        used = [[bool(xp.any(m[:, i] != 0)) for i in range(s)] for m in maps]
-        last_use = [max([l for l in range(len(maps)) if used[l][i]], default=-1) for i in range(s)]
-        active = [i for i in range(s) if last_use[i] >= 0]
         specs = self._class_specs(y, n)
 
         if not active:

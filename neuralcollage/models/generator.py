@@ -172,25 +172,8 @@ class Generator(chainer.Chain):
         gives it weight.
         """
         xp = self.xp
-        zs = [self._latent(z) for z in zs]
+        zs, maps, last_use, active = self._blend_plan(zs, blend_maps)
         s, n = len(zs), zs[0].shape[0]
-        if any(z.shape[0] != n for z in zs):
-            raise ValueError("all latent streams must have the same batch size")
-        if len(blend_maps) != self.n_blend_layers:
-            raise ValueError(f"got {len(blend_maps)} blend maps; this generator has {self.n_blend_layers} "
-                             f"blend layers (after l1 and after each block)")
-        maps = []
-        for layer, (m, res) in enumerate(zip(blend_maps, self.blend_resolutions)):
-            m = self.device.send(m.array if isinstance(m, chainer.Variable) else m).astype(numpy.float32)
-            if m.shape != (n, s + 1, res, res):
-                raise ValueError(f"blend map {layer} has shape {tuple(m.shape)}; expected "
-                                 f"({n}, {s + 1}, {res}, {res})")
-            if not bool(xp.all(xp.isfinite(m))):
-                raise ValueError(f"blend map {layer} contains NaN or inf")
-            maps.append(m)
-        used = [bool(xp.any(m[:, i] != 0)) for m in maps for i in range(s)]
-        last_use = [max([l for l in range(len(maps)) if used[l * s + i]], default=-1) for i in range(s)]
-        active = [i for i in range(s) if last_use[i] >= 0]
         conds = self.class_conditions(y, n)
 
         h = self._bottom(F.concat([zs[i] for i in active], axis=0))
@@ -209,6 +192,31 @@ class Generator(chainer.Chain):
             streams = dict(zip(list(streams), parts[:len(streams)]))
             target = self._mix(streams, parts[-1] if keep_target else None, maps[layer], s)
         return self._tail(target)
+
+    def _blend_plan(self, zs, blend_maps):
+        """Validate :meth:`blend`'s inputs on this device: ``(zs, maps, last_use, active)``, where
+        ``last_use[i]`` is the last blend layer giving latent stream ``i`` any weight (-1: none) and
+        ``active`` the streams used at all."""
+        xp = self.xp
+        zs = [self._latent(z) for z in zs]
+        s, n = len(zs), zs[0].shape[0]
+        if any(z.shape[0] != n for z in zs):
+            raise ValueError("all latent streams must have the same batch size")
+        if len(blend_maps) != self.n_blend_layers:
+            raise ValueError(f"got {len(blend_maps)} blend maps; this generator has {self.n_blend_layers} "
+                             f"blend layers (after the first layer and after each block)")
+        maps = []
+        for layer, (m, res) in enumerate(zip(blend_maps, self.blend_resolutions)):
+            m = self.device.send(m.array if isinstance(m, chainer.Variable) else m).astype(numpy.float32)
+            if m.shape != (n, s + 1, res, res):
+                raise ValueError(f"blend map {layer} has shape {tuple(m.shape)}; expected "
+                                 f"({n}, {s + 1}, {res}, {res})")
+            if not bool(xp.all(xp.isfinite(m))):
+                raise ValueError(f"blend map {layer} contains NaN or inf")
+            maps.append(m)
+        used = [[bool(xp.any(m[:, i] != 0)) for i in range(s)] for m in maps]
+        last_use = [max([l for l in range(len(maps)) if used[l][i]], default=-1) for i in range(s)]
+        return zs, maps, last_use, [i for i in range(s) if last_use[i] >= 0]
 
     def _mix(self, streams, target, m, s):
         shape = next(iter(streams.values())).shape if streams else target.shape
