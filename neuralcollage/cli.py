@@ -92,12 +92,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 # ------------------------------------------------------------------------------------------------ parser
 
 EDIT_EPILOG = """\
-The edit: the photo is cropped to a square around the mask (clipped to the photo), resized to the model's
-resolution and projected onto the generator's manifold as the source class (--source-label, or the best of the
-discriminator's top guesses); the masked region is then turned into TARGET with spatial class conditioning
-(--method scbn) or feature blending (--method blend) on the chosen generator layers, and the edited crop is
-Poisson-blended back into the photo at full resolution.  Pixels outside the slightly dilated mask are
-unchanged.
+The edit: the photo is cropped to a square around the mask (grown by --margin, clipped to the photo; or the
+square --box), resized to the model's resolution and projected onto the generator's manifold as the source
+class (--source-label, or the best of the discriminator's top guesses; models without a discriminator, such as
+BigGAN-deep, need --source-label and project with multi-scale pixel statistics instead of its features); the
+masked region is then turned into TARGET with spatial class conditioning (--method scbn) or feature blending (--method blend) on the chosen
+generator layers, and the edited crop is Poisson-blended back into the photo at full resolution.  Pixels
+outside the slightly dilated mask are unchanged.
 
 The mask: white (or opaque, for a stroke painted on a transparent layer) selects; grey levels are soft weights.
 A mask of another size than the photo is resized to it when the aspect ratios match (within 1%; a note says
@@ -176,6 +177,17 @@ def _int_at_least(minimum, wording):
 
 _positive_int = _int_at_least(1, "a positive integer")
 _nonnegative_int = _int_at_least(0, "an integer >= 0")
+
+
+def _nonnegative_float(text):
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
 
 
 def _gpu_id(text):
@@ -263,7 +275,8 @@ def _add_edit_arguments(p):
                      help="also write a before/after figure (photo, mask, reconstruction, result)")
     e = p.add_argument_group("edit")
     e.add_argument("--source-label", metavar="L",
-                   help="the photo's class (default: guessed from the discriminator's top candidates)")
+                   help="the photo's class (default: guessed from the discriminator's top candidates; "
+                        "required for a model without a discriminator, e.g. BigGAN-deep)")
     e.add_argument("--layers", default="all", metavar="SPEC",
                    help="generator layers the edit applies to: all, 0-11, 4-, 1,3,5 (default: %(default)s)")
     e.add_argument("--method", choices=("scbn", "blend"), default="scbn",
@@ -271,6 +284,12 @@ def _add_edit_arguments(p):
     e.add_argument("--blend-mode", choices=("normal", "mixed", "none"), default="normal",
                    help="Poisson blending of the edit into the photo: normal, mixed gradients, or none (plain "
                         "feathered compositing) (default: %(default)s)")
+    e.add_argument("--margin", type=_nonnegative_float, default=0.25, metavar="F",
+                   help="context around the mask in the crop, as a fraction of the mask's longer side "
+                        "(default: %(default)s)")
+    e.add_argument("--box", type=_box, metavar="TOP,LEFT,SIDE",
+                   help="crop this square of the photo instead (e.g. the whole face or animal, when the mask "
+                        "covers only a small part of it and the model was trained on whole objects)")
     _projection_options(p)
 
 
@@ -394,14 +413,16 @@ and scaled by T, and selects the batch-norm statistics stored for T; latents fro
                        "around a mask) onto the generator's manifold.", epilog="""\
 The photo is cropped to a square (around --mask when given, else the largest centred square) and resized to
 the model's resolution.  Writes the latent z (.npz with z, class_id, label, model, sha256, box, loss) and the
-reconstruction G(z, class).
+reconstruction G(z, class).  A model without a discriminator (BigGAN-deep) needs --label and projects with
+multi-scale pixel statistics (neuralcollage.inversion.PyramidFeatures) instead of the discriminator's features.
 
 examples:
   collage invert --base dog.png --label dog -o recon.png --z-out dog_z.npz
   collage invert --base photo.jpg --mask face.png --steps 400 --restarts 3
 """)
     p.add_argument("--base", required=True, metavar="PHOTO", help="the photo")
-    p.add_argument("--label", metavar="L", help="the photo's class (default: guessed)")
+    p.add_argument("--label", metavar="L",
+                   help="the photo's class (default: guessed; required without a discriminator)")
     p.add_argument("--mask", metavar="MASK", help="crop the square around this mask")
     p.add_argument("-o", "--output", metavar="OUT",
                    help="reconstruction image (default: PHOTO-STEM_reconstruction.png)")
@@ -547,8 +568,8 @@ PRETRAINED_MODEL_ARCHIVE_MAP (weights) and PRETRAINED_CONFIG_ARCHIVE_MAP (config
 both files, rename them to pytorch_model.bin and config.json in one folder, and convert them to
 $NEURALCOLLAGE_HOME/<name>/generator.npz: its sha256 is then recorded, and every later load is verified.
 
-BigGAN has no discriminator, so `collage edit` and `collage invert` (which project a photo) do not work with
-it yet; `collage generate` does.
+BigGAN has no discriminator: `collage edit` (with --source-label) and `collage invert` (with --label) project
+photos with multi-scale pixel statistics instead; `collage attribute` and `collage demo` do not work with it.
 
 Exit status: 0 success, 2 bad input (missing folder, unwritable output), 3 checkpoint problem (missing or
 unreadable files, weights that do not match config.json) or PyTorch missing.
@@ -793,8 +814,8 @@ def _vocabulary(model, arch):
 
 
 def _no_discriminator(name, *, biggan):
-    hint = ("BigGAN-deep publishes none, and no other projection loss is available yet; `collage generate` "
-            "works with it" if biggan else "put discriminator.npz beside the generator")
+    hint = ("BigGAN-deep publishes none; `collage generate`, `collage edit --source-label` and `collage invert "
+            "--label` work with it" if biggan else "put discriminator.npz beside the generator")
     return CommandError(f"projection needs a discriminator and model {name} has none ({hint})", EXIT_MODEL)
 
 
@@ -809,6 +830,22 @@ def _require_registered_discriminator(model):
 def _require_discriminator(bundle):
     if bundle.discriminator is None:
         raise _no_discriminator(bundle.name, biggan=_is_biggan(bundle.generator))
+
+
+def _require_photo_class(model, label, option, bundle=None):
+    """Without a discriminator the photo's class cannot be guessed: ``option`` must give it.  Checked before
+    loading for a registered model (from its registry entry) and after loading for ``bundle``."""
+    if label is not None:
+        return
+    if bundle is not None:
+        missing, name = bundle.discriminator is None, bundle.name
+    else:
+        from neuralcollage.pretrained import REGISTRY
+        entry = REGISTRY.get(model.strip().lower()) if isinstance(model, str) else None
+        missing, name = entry is not None and "discriminator" not in entry.files, getattr(entry, "name", model)
+    if missing:
+        raise CommandError(f"model {name} has no discriminator to guess the photo's class from; give it with "
+                           f"{option}", EXIT_INPUT)
 
 
 def _is_biggan(gen):
@@ -956,7 +993,8 @@ def _edit(bundle, photo, mask, target, *, source, args):
     try:
         result = edit_photo(bundle, photo, mask, target, source_label=source, layers=args.layers,
                             method=args.method, steps=args.steps, restarts=args.restarts, seed=args.seed,
-                            blend_mode=args.blend_mode, progress=progress, guess_progress=guessing)
+                            blend_mode=args.blend_mode, margin=args.margin, box=args.box, progress=progress,
+                            guess_progress=guessing)
     finally:
         guessing.close()
         progress.close()
@@ -987,14 +1025,14 @@ def cmd_edit(args):
     if os.path.exists(args.model):
         inputs.append(args.model)
     _check_outputs([(output, "image"), (args.save_recipe, "json"), (args.figure, "image")], inputs)
-    _require_registered_discriminator(args.model)
+    _require_photo_class(args.model, args.source_label, "--source-label")
     photo = _read_photo(args.base, args)
     mask = _read_mask_for(args.mask, photo, args)
     vocab = _vocabulary(args.model, args.arch)
     target = vocab.index(args.label)
     source = None if args.source_label is None else vocab.index(args.source_label)
     bundle = _load(args.model, args.arch, args.gpu)
-    _require_discriminator(bundle)
+    _require_photo_class(args.model, args.source_label, "--source-label", bundle)
     result = _edit(bundle, photo, mask, target, source=source, args=args)
     written = _write_edit(result, photo, mask, output=output, recipe_path=args.save_recipe,
                           figure_path=args.figure, inputs=inputs)
@@ -1219,14 +1257,17 @@ def cmd_invert(args):
     z_out = args.z_out or f"{_stem(args.base)}_z.npz"
     inputs = [p for p in (args.base, args.mask, args.model) if p is not None and os.path.exists(p)]
     _check_outputs([(output, "image"), (z_out, "npz")], inputs)
-    _require_registered_discriminator(args.model)
+    _require_photo_class(args.model, args.label, "--label")
     photo = _read_photo(args.base, args)
     mask = _read_mask_for(args.mask, photo, args) if args.mask else None
     vocab = _vocabulary(args.model, args.arch)
     label = None if args.label is None else vocab.index(args.label)
     bundle = _load(args.model, args.arch, args.gpu)
-    _require_discriminator(bundle)
+    _require_photo_class(args.model, args.label, "--label", bundle)
     gen, dis = bundle.generator, bundle.discriminator
+    if dis is None:
+        from neuralcollage.inversion import describe_loss
+        _note(f"model {bundle.name} has no discriminator: projecting with {describe_loss(None)}")
     box = square_crop_box(mask, min_size=gen.resolution) if mask is not None else _centre_box(photo.shape)
     crop = crop_and_resize(photo, box, gen.resolution)
     if label is None:
@@ -1423,6 +1464,7 @@ def cmd_demo(args):
          f"{photo_path} ({photo.shape[1]}x{photo.shape[0]}) into a {spec['target_label']} with model "
          f"{bundle.name} ...", quiet=args.quiet)
     args.layers, args.blend_mode = spec.get("layers", "all"), spec.get("blend_mode", "normal")
+    args.margin, args.box = spec.get("margin", 0.25), spec.get("box")
     result = _edit(bundle, photo, mask, target, source=source, args=args)
     written = _write_edit(result, photo, mask, output=result_path, recipe_path=recipe_path,
                           figure_path=figure_path, inputs=inputs)

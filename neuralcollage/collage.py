@@ -22,9 +22,8 @@ import cv2
 import numpy
 
 from neuralcollage import backend, blending, maps
-from neuralcollage.inversion import guess_source_class, project
+from neuralcollage.inversion import describe_loss, guess_source_class, project
 from neuralcollage.io import InputError, as_mask, atomic_write_text, fit_mask, from_model
-from neuralcollage.snapshot import SnapshotError
 
 __all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "EditResult", "RecipeError", "render",
            "edit_class_maps", "scbn_edit", "blend_edit", "edit_photo", "make_recipe", "replay",
@@ -232,6 +231,20 @@ def _check_options(method, blend_mode):
         raise ValueError(f"blend_mode must be one of {blending.BLEND_MODES}, got {blend_mode!r}")
 
 
+def _user_box(box, mask):
+    try:
+        top, left, size = (int(v) for v in box)
+    except (TypeError, ValueError):
+        raise InputError(f"crop box must be three integers (top, left, size), got {box!r}") from None
+    height, width = mask.shape
+    if size < 1 or top < 0 or left < 0 or top + size > height or left + size > width:
+        raise InputError(f"crop box (top={top}, left={left}, size={size}) is not inside the "
+                         f"{height}x{width} (HxW) photo")
+    if not numpy.any(mask[top:top + size, left:left + size] > 0):
+        raise InputError(f"crop box (top={top}, left={left}, size={size}) contains none of the mask")
+    return top, left, size
+
+
 def _crop_mask(gen, mask, box):
     top, left, side = box
     return _clip(maps.resize_mask(mask[top:top + side, left:left + side], gen.resolution))
@@ -257,18 +270,19 @@ def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, me
 
 def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="all", method="scbn",
                z_target=None, steps=200, restarts=1, seed=0, blend_mode="normal", feather=0.0, dilate=8,
-               margin=0.25, candidates=3, guess_steps=30, progress=None, guess_progress=None):
+               margin=0.25, box=None, candidates=3, guess_steps=30, progress=None, guess_progress=None):
     """Turn the masked region of a photo into ``target_label``.
 
     Crop a square around the mask (:func:`neuralcollage.blending.square_crop_box` with ``margin``, at least
-    the generator's resolution ``R``), resize it to ``R``, project it (:func:`neuralcollage.project`,
-    encoder initialisation when the bundle has an encoder), edit the latent, and Poisson-blend the edit back
-    at full resolution.
+    the generator's resolution ``R``; or the given ``box``), resize it to ``R``, project it
+    (:func:`neuralcollage.project`, encoder initialisation when the bundle has an encoder), edit the latent,
+    and Poisson-blend the edit back at full resolution.
 
     Args:
         bundle: a :class:`neuralcollage.pretrained.ModelBundle` (``generator``, ``discriminator``,
-            optional ``encoder``, ``vocabulary``, ``name``, ``sha256``); the discriminator is needed to
-            project.
+            optional ``encoder``, ``vocabulary``, ``name``, ``sha256``).  Without a discriminator (e.g.
+            BigGAN-deep) the projection uses :class:`neuralcollage.inversion.PyramidFeatures` (a note says
+            so) and ``source_label`` is required.
         photo: ``(H, W, 3)`` uint8 RGB.
         mask: ``(h, w)`` bool, uint8 (0..255) or float in ``[0, 1]`` with the photo's aspect ratio; another
             size is resized to the photo's (see ``EditResult.notes``).  Must not be empty.
@@ -293,6 +307,9 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         feather: Gaussian sigma (pixels at resolution ``R``) softening the mask in the class/blend maps.
         dilate: pixels the mask is grown by for Poisson blending.
         margin: context around the mask in the crop, as a fraction of the mask's longer side.
+        box: ``(top, left, size)`` of the square crop on the photo instead of the one around the mask, e.g.
+            the whole object when the model was trained on whole objects (``size`` >= 1, inside the photo,
+            and it must contain part of the mask).
         progress: ``progress(step, loss, restart)`` during the projection.
         guess_progress: ``guess_progress(class_id, step, loss)`` while guessing the source class.
 
@@ -302,7 +319,7 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     Raises:
         InputError: bad photo or mask (empty, wrong aspect ratio), a class the generator lacks.
         UnknownLabelError: a label the vocabulary does not know (the message suggests names).
-        SnapshotError: the bundle has no discriminator.
+        InputError: no ``source_label`` and the bundle has no discriminator (nothing to guess it with).
         ValueError: bad options, a ``z_target`` with ``method="scbn"`` or of the wrong shape.
     """
     _check_options(method, blend_mode)
@@ -320,9 +337,15 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     if z_target is not None and not callable(z_target):
         z_target = _blend_latent(gen, z_target)
     if bundle.discriminator is None:
-        raise SnapshotError(f"model {bundle.name!r} has no discriminator, which projecting a photo needs "
-                            "(put discriminator.npz beside the generator)")
-    box = blending.square_crop_box(mask, image_size=photo.shape[:2], margin=margin, min_size=gen.resolution)
+        if source_class is None:
+            raise InputError(f"model {bundle.name!r} has no discriminator to guess the photo's class from: give "
+                             "the source label (--source-label on the command line)")
+        notes.append(f"model {bundle.name!r} has no discriminator: projected with "
+                     f"{describe_loss(None)} (neuralcollage.inversion.PyramidFeatures)")
+    if box is None:
+        box = blending.square_crop_box(mask, image_size=photo.shape[:2], margin=margin, min_size=gen.resolution)
+    else:
+        box = _user_box(box, mask)
     crop = blending.crop_and_resize(photo, box, gen.resolution)
 
     guess = None

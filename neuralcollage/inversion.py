@@ -11,6 +11,11 @@ loss and ``z``) inside :func:`neuralcollage.links.fastconv.constant_parameters` 
 as constants, derived weights are cached) and :func:`frozen_spectral_norm` (the discriminator's normalised
 weights are computed once): no parameter gradient is computed and no parameter's ``.grad`` is touched.
 Everything runs in test mode on the generator's device (NumPy or CuPy).
+
+Without a discriminator (BigGAN-deep publishes none; a generator file may come alone) ``phi`` is
+:class:`PyramidFeatures`, multi-scale pixel statistics that need no trained weights (``dis=None`` in
+:func:`project` and :func:`projection_loss`; see the class for the choice).  The loss formula is unchanged.
+Guessing the source class (:func:`guess_source_class`) still needs a discriminator.
 """
 from neuralcollage import _compat  # noqa: F401
 
@@ -26,8 +31,8 @@ from neuralcollage import backend
 from neuralcollage.io import to_model
 from neuralcollage.links.fastconv import constant_parameters
 
-__all__ = ["ProjectionResult", "SourceClassGuess", "project", "projection_loss", "rank_source_classes",
-           "guess_source_class", "frozen_spectral_norm"]
+__all__ = ["ProjectionResult", "SourceClassGuess", "PyramidFeatures", "feature_network", "describe_loss",
+           "project", "projection_loss", "rank_source_classes", "guess_source_class", "frozen_spectral_norm"]
 
 ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 _NORM_EPS = 1e-12
@@ -115,6 +120,119 @@ def _labels(gen, label, n):
 
 
 # ----------------------------------------------------------------------------------------------------
+# the feature network used without a discriminator
+
+class PyramidFeatures:
+    """Multi-scale pixel statistics: a ``phi`` for the projection loss that needs no trained weights.
+
+    Used by :func:`project` in place of a discriminator's
+    :meth:`~neuralcollage.models.Discriminator.feature_vector` when there is none (``dis=None``), e.g. for
+    converted BigGAN-deep generators.  The loss stays ``-cos(phi(G(z)), phi(x)) + mse_weight * MSE``.
+
+    ``phi(x)``: an area pyramid ``x_0 = x``, ``x_{l+1} = avgpool2(x_l)`` down to the last level whose sides
+    are at least ``min_size`` (at most ``levels`` levels; ``R = 128`` gives 128, 64, ..., 4).  Each level
+    ``x_l`` (``(N, 3, h, w)``) contributes, flattened in C order and concatenated in this order:
+
+    * the local means: ``x_l`` itself, ``(N, 3, h, w)`` (colour and layout at that scale);
+    * the gradients: ``x_l[..., :, 1:] - x_l[..., :, :-1]`` ``(N, 3, h, w - 1)`` and
+      ``x_l[..., 1:, :] - x_l[..., :-1, :]`` ``(N, 3, h - 1, w)`` (edges, times ``gradient_weight``);
+    * the local contrast: ``sqrt(mean_3x3(x_l ** 2) - mean_3x3(x_l) ** 2 + eps)`` over every 3x3 window
+      (no padding), ``(N, 3, h - 2, w - 2)`` (texture energy, times ``contrast_weight``);
+
+    each level's block divided by ``sqrt(h * w)``, so every scale weighs about the same in the cosine
+    whatever its pixel count (a plain concatenation would be dominated by the finest level, which is what
+    the pixel MSE already measures).
+
+    Why this loss: BigGAN-deep publishes no discriminator, and the other candidates do not transfer: the
+    built-in classifier is trained on 64 px procedural faces of 6 classes (its features mean nothing on
+    ImageNet photos at 128-512 px), and ImageNet perceptual networks (VGG) cannot be downloaded here.  Pixel
+    statistics are defined for any generator at any resolution, are deterministic and cheap (a few pooling
+    passes, far less than a generator step), and are meant to add what the plain MSE lacks: the coarse levels
+    compare colour and layout of large regions, and the gradient and contrast terms reward edges and texture
+    at the right places and scales rather than a blurry average.  Measured on the built-in 64 px model (4
+    procedural photos, 40 steps, random start) the reconstruction PSNR was 16.4 dB with these features and
+    15.4 dB with the discriminator's.  They are not semantic: two images with the same colours and edges
+    look alike to them, which is why the source class must be given (no class can be guessed without a
+    discriminator).
+
+    Args:
+        levels: the most pyramid levels (None: all down to ``min_size``).
+        min_size: smallest level side (>= 3, so that the 3x3 contrast windows fit).
+        gradient_weight, contrast_weight: gains of the gradient and contrast terms (the means have gain 1).
+        eps: added to the local variance before the square root (keeps it differentiable on flat areas).
+
+    Works on any array module (NumPy, CuPy: that of the input) and dtype (float32, float64); no parameters,
+    nothing to move between devices.
+    """
+
+    def __init__(self, *, levels=None, min_size=4, gradient_weight=2.0, contrast_weight=1.0, eps=1e-4):
+        if levels is not None and int(levels) < 1:
+            raise ValueError(f"levels must be >= 1 or None, got {levels}")
+        if int(min_size) < 3:
+            raise ValueError(f"min_size must be >= 3, got {min_size}")
+        if not eps > 0:
+            raise ValueError(f"eps must be > 0, got {eps}")
+        self.levels = None if levels is None else int(levels)
+        self.min_size = int(min_size)
+        self.gradient_weight = float(gradient_weight)
+        self.contrast_weight = float(contrast_weight)
+        self.eps = float(eps)
+
+    def __repr__(self):
+        return (f"PyramidFeatures(levels={self.levels}, min_size={self.min_size}, "
+                f"gradient_weight={self.gradient_weight}, contrast_weight={self.contrast_weight}, "
+                f"eps={self.eps})")
+
+    def pyramid(self, x):
+        """The pyramid levels of ``x`` ``(N, C, H, W)``: a list of Variables, finest first."""
+        x = chainer.as_variable(x)
+        if x.ndim != 4 or min(x.shape[2:]) < self.min_size:
+            raise ValueError(f"PyramidFeatures takes (N, C, H, W) images with sides >= {self.min_size}, got "
+                             f"shape {tuple(x.shape)}")
+        levels = [x]
+        most = math.inf if self.levels is None else self.levels
+        while len(levels) < most and min(levels[-1].shape[2:]) // 2 >= self.min_size:
+            levels.append(F.average_pooling_2d(levels[-1], 2))
+        return levels
+
+    def _level(self, x):
+        n, _, h, w = x.shape
+        dx = x[:, :, :, 1:] - x[:, :, :, :-1]
+        dy = x[:, :, 1:, :] - x[:, :, :-1, :]
+        mean = F.average_pooling_2d(x, 3, stride=1)
+        var = F.average_pooling_2d(x * x, 3, stride=1) - mean * mean
+        contrast = F.sqrt(var + self.eps)
+        parts = [x, self.gradient_weight * dx, self.gradient_weight * dy, self.contrast_weight * contrast]
+        return F.concat([F.reshape(p, (n, -1)) for p in parts], axis=1) * (1.0 / math.sqrt(h * w))
+
+    def feature_vector(self, x):
+        """``phi(x)``: ``(N, F)`` Variable of the dtype of ``x`` (``(N, 3, R, R)``, array or Variable)."""
+        return F.concat([self._level(level) for level in self.pyramid(x)], axis=1)
+
+    __call__ = feature_vector
+
+
+def feature_network(dis):
+    """What :func:`project` uses as ``phi``: ``dis`` when it has ``feature_vector``, :class:`PyramidFeatures`
+    (default settings) when ``dis`` is None."""
+    if dis is None:
+        return PyramidFeatures()
+    if not callable(getattr(dis, "feature_vector", None)):
+        raise TypeError(f"dis must be a discriminator (or any object with feature_vector(x)) or None, got "
+                        f"{type(dis).__name__}")
+    return dis
+
+
+def describe_loss(dis, *, mse_weight=0.2):
+    """One line naming the projection loss used with ``dis`` (for notes and logs)."""
+    if dis is None or isinstance(dis, PyramidFeatures):
+        what = "multi-scale pixel statistics (no discriminator)"
+    else:
+        what = "the discriminator's features"
+    return f"-cos of {what} + {mse_weight:g} * pixel MSE"
+
+
+# ----------------------------------------------------------------------------------------------------
 # the loss
 
 def _target_features(dis, target):
@@ -140,6 +258,7 @@ def projection_loss(gen, dis, z, image, label, *, mse_weight=0.2):
     """The projection loss of latents ``z`` for ``image`` (no gradients, test mode).
 
     Args:
+        gen, dis: as for :func:`project` (``dis`` None: :class:`PyramidFeatures`).
         z: ``(N, dim_z)`` float32 latents (NumPy or CuPy).
         image, label: as for :func:`project`.
         mse_weight: weight of the pixel MSE term.
@@ -147,6 +266,7 @@ def projection_loss(gen, dis, z, image, label, *, mse_weight=0.2):
     Returns:
         ``(N,)`` float64 NumPy, the per-sample loss (their sum is the batch loss of :func:`project`).
     """
+    dis = feature_network(dis)
     target = _model_images(image, device=gen.device, resolution=gen.resolution)
     n = target.shape[0]
     ids = gen.device.send(_labels(gen, label, n))
@@ -185,14 +305,15 @@ def frozen_spectral_norm(dis):
     spectral-norm hooks would otherwise recompute it (several passes over every weight) on each forward
     pass.  Inside the block each hook returns the weight it computed on entry (bit-identical values, no
     graph); on exit the hooks behave as before.  Must be entered in test mode
-    (``chainer.config.train`` False).
+    (``chainer.config.train`` False).  A network without spectral-norm hooks (or not a ``chainer.Link``, e.g.
+    :class:`PyramidFeatures`, or None) is left as it is.
     """
     if chainer.config.train:
         raise RuntimeError("frozen_spectral_norm needs test mode (chainer.using_config('train', False))")
     patched = []
     try:
         with chainer.no_backprop_mode():
-            for link in dis.links():
+            for link in (dis.links() if isinstance(dis, chainer.Link) else ()):
                 hook = link.local_link_hooks.get("SpectralNormalization")
                 if hook is None or "normalize_weight" in vars(hook):
                     continue
@@ -260,8 +381,11 @@ def project(gen, dis, image, label, *, steps=200, lr=0.075, mse_weight=0.2, enco
     """Project images onto the generator's manifold for a fixed class.
 
     Args:
-        gen: a :class:`~neuralcollage.models.Generator`.
-        dis: a :class:`~neuralcollage.models.Discriminator` on the same device.
+        gen: a :class:`~neuralcollage.models.Generator` or
+            :class:`~neuralcollage.models.biggan.BigGANDeep` (at its default truncation).
+        dis: a :class:`~neuralcollage.models.Discriminator` on the same device, any object with
+            ``feature_vector(x) -> (N, F)``, or None: :class:`PyramidFeatures` (multi-scale pixel statistics,
+            no trained weights; for generators without a discriminator such as BigGAN-deep).
         image: ``(R, R, 3)`` / ``(N, R, R, 3)`` uint8 RGB, or ``(N, 3, R, R)`` float32 in ``[-1, 1]``
             (NumPy or CuPy), at the generator's resolution ``R``.
         label: class id (int) or ids ``(N,)``.
@@ -285,7 +409,10 @@ def project(gen, dis, image, label, *, steps=200, lr=0.075, mse_weight=0.2, enco
 
     The per-sample loss is ``-cos(phi(G(z)), phi(x)) + mse_weight * mean_pixels((G(z) - x) ** 2)``; the
     batch loss is its sum, so samples do not interact (for one sample this is exactly DESIGN.md §1).
-    Parameter gradients are never computed and the models are not modified.
+    ``phi`` is ``dis.feature_vector``; with ``dis=None`` it is ``PyramidFeatures().feature_vector``, the
+    same loss with multi-scale colour, gradient and contrast statistics in place of the discriminator's
+    features (chosen because it needs no trained network and works at any resolution; see
+    :class:`PyramidFeatures`).  Parameter gradients are never computed and the models are not modified.
     """
     steps, restarts = int(steps), int(restarts)
     if steps < 0:
@@ -296,6 +423,7 @@ def project(gen, dis, image, label, *, steps=200, lr=0.075, mse_weight=0.2, enco
         raise ValueError(f"lr must be > 0, got {lr}")
     if early_stop_patience is not None and int(early_stop_patience) < 1:
         raise ValueError(f"early_stop_patience must be >= 1 or None, got {early_stop_patience}")
+    dis = feature_network(dis)
     xp = gen.xp
     target = _model_images(image, device=gen.device, resolution=gen.resolution)
     n = target.shape[0]
@@ -354,6 +482,7 @@ def rank_source_classes(dis, image, *, top=3):
     Returns:
         list of int: class ids, highest score first.
     """
+    _need_discriminator(dis, None)
     top = int(top)
     if top < 1:
         raise ValueError(f"top must be >= 1, got {top}")
@@ -364,6 +493,14 @@ def rank_source_classes(dis, image, *, top=3):
         scores = backend.to_numpy(dis.class_scores(x).array)[0]
     order = numpy.argsort(-scores, kind="stable")
     return [int(c) for c in order[:min(top, dis.n_classes)]]
+
+
+def _need_discriminator(dis, gen):
+    if dis is None or not callable(getattr(dis, "class_scores", None)):
+        classes = f"a model with {gen.n_classes} classes" if gen is not None else "a model's classes"
+        raise ValueError(f"guessing the source class needs a discriminator to rank the classes and this model "
+                         f"has none; give the photo's class (source label): {classes} cannot be searched by "
+                         f"projecting every class")
 
 
 def guess_source_class(gen, dis, image, *, candidates=3, steps=30, seed=0, encoder=None, callback=None):
@@ -380,7 +517,13 @@ def guess_source_class(gen, dis, image, *, candidates=3, steps=30, seed=0, encod
 
     Returns:
         :class:`SourceClassGuess`.
+
+    Raises:
+        ValueError: ``dis`` is None (or has no ``class_scores``): without a discriminator the classes
+            cannot be ranked, and projecting all of them (1000 for BigGAN-deep) is no option; the caller
+            must ask for the source label.
     """
+    _need_discriminator(dis, gen)
     target = _model_images(image, device=gen.device, resolution=gen.resolution)
     if target.shape[0] != 1:
         raise ValueError(f"guess_source_class takes one image, got {target.shape[0]}")

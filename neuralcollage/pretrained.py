@@ -109,8 +109,8 @@ def _biggan_entry(resolution):
     name = f"biggan-deep-{resolution}"
     return ModelEntry(
         name=name, kind="converted", arch=name, vocabulary="imagenet1k", files=("generator",), convert="biggan",
-        title=(f"BigGAN-deep {resolution} px (1000 ImageNet classes; no discriminator: photos cannot be "
-               f"projected onto it yet)"),
+        title=(f"BigGAN-deep {resolution} px (1000 ImageNet classes; no discriminator: photos are projected "
+               f"with multi-scale pixel statistics and need their class given)"),
         source=(f"the published checkpoint of the pytorch-pretrained-biggan package (v0.1.1, {_PYTORCH_BIGGAN}): "
                 f"the URLs of {name!r} in PRETRAINED_MODEL_ARCHIVE_MAP (weights) and "
                 f"PRETRAINED_CONFIG_ARCHIVE_MAP (config) in its pytorch_pretrained_biggan/model.py"))

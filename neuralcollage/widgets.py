@@ -529,7 +529,9 @@ class Painter:
         Parameters
         ----------
         bundle : ModelBundle
-            Needs a generator and a discriminator; its encoder (if any) initialises the projection.
+            Needs a generator; its discriminator's features enter the projection loss (without one, e.g.
+            BigGAN-deep: :class:`neuralcollage.inversion.PyramidFeatures`) and its encoder (if any)
+            initialises the projection.
         photo : numpy.ndarray (H, W, 3) uint8
         label : int or str
             The class of what the photo shows (projection class and base class).
@@ -550,8 +552,6 @@ class Painter:
         """
         from neuralcollage import blending, inversion
 
-        if getattr(bundle, "discriminator", None) is None:
-            raise ValueError(f"model {bundle.name!r} has no discriminator; projecting a photo needs one")
         photo = numpy.asarray(photo)
         if photo.dtype != numpy.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
             raise ValueError(f"photo must be (H, W, 3) uint8, got {photo.dtype} {photo.shape}")
@@ -567,7 +567,7 @@ class Painter:
         crop = blending.crop_and_resize(photo, box, gen.resolution)
         options = dict(steps=steps, restarts=restarts, seed=seed, lr=lr, mse_weight=mse_weight,
                        encoder=getattr(bundle, "encoder", None) is not None)
-        result = inversion.project(gen, bundle.discriminator, crop, class_id, steps=steps, lr=lr,
+        result = inversion.project(gen, getattr(bundle, "discriminator", None), crop, class_id, steps=steps, lr=lr,
                                    mse_weight=mse_weight, encoder=getattr(bundle, "encoder", None),
                                    restarts=restarts, seed=seed, callback=progress)
         context = PhotoContext(photo, box, crop, class_id, result, poisson=poisson, dilate=dilate,

@@ -828,22 +828,51 @@ def test_generate_with_biggan_and_truncation(biggan, model, capsys):
     assert code == 0 and "class 4" in out
 
 
-def test_projection_without_discriminator_exit_3(biggan, tmp_path, photo, mask, capsys):
+def test_edit_invert_and_replay_biggan_without_discriminator(biggan, photo, mask, capsys):
+    path, g = biggan
+    code, out, err = run(edit_args(photo, mask, path, "--source-label", "class 2", "--method", "blend",
+                                   "--save-recipe", "e.json", label="class 1"), capsys)
+    assert code == 0, err
+    assert "collage: note:" in err and "no discriminator" in err and "PyramidFeatures" in err
+    edited = np.asarray(Image.open("out.png"))
+    assert edited.shape == (48, 64, 3)
+    assert json.load(open("e.json"))["edit"]["source_class"]["id"] == 2
+    code, _, err = run(["replay", "e.json", "--base", photo, "--model", path, "-o", "again.png"], capsys)
+    assert code == 0, err
+    np.testing.assert_array_equal(np.asarray(Image.open("again.png")), edited)
+    code, out, err = run(["invert", "--base", photo, "--mask", mask, "--model", path, "--label", "3", "--steps", STEPS,
+                          "-q", "-o", "r.png", "--z-out", "z.npz"], capsys)
+    assert code == 0, err
+    assert "no discriminator" in err
+    assert np.asarray(Image.open("r.png")).shape == (32, 32, 3)
+    with np.load("z.npz") as f:
+        assert f["z"].shape == (1, g.dim_z) and int(f["class_id"]) == 3 and len(f["losses"]) == int(STEPS) + 1
+
+
+def test_biggan_projection_needs_the_photo_class(biggan, tmp_path, photo, mask, capsys):
     path, _ = biggan
-    for argv in (edit_args(photo, mask, path, label="1"),
-                 ["invert", "--base", photo, "--model", path, "--label", "1", "--steps", "1", "-q"]):
-        code, _, err = run(argv, capsys)
-        assert code == 3
-        assert_one_line_error(err, "projection needs a discriminator", "BigGAN")
+    code, _, err = run(edit_args(photo, mask, path, label="1"), capsys)
+    assert code == 2
+    assert_one_line_error(err, "no discriminator", "--source-label")
+    code, _, err = run(["invert", "--base", photo, "--model", path, "--steps", "1", "-q", "-o", "r.png"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "no discriminator", "--label")
     code, _, err = run(edit_args(photo, mask, "biggan-deep-128", label="goldfish"), capsys)
-    assert code == 3  # refused before anything is loaded (the model is not even installed)
-    assert_one_line_error(err, "projection needs a discriminator", "biggan-deep-128")
+    assert code == 2  # refused before anything is loaded (the model is not even installed)
+    assert_one_line_error(err, "biggan-deep-128", "--source-label")
+    code, _, err = run(edit_args(photo, mask, "biggan-deep-128", "--source-label", "tench", label="goldfish"),
+                       capsys)
+    assert code == 3
+    assert_one_line_error(err, "not installed")
+    assert not os.path.exists("out.png") and not os.path.exists("r.png")
     sngan = _save_tiny(str(tmp_path / "nodis"), encoder=False)
     os.remove(tmp_path / "nodis" / "discriminator.npz")
     code, _, err = run(edit_args(photo, mask, sngan), capsys)
-    assert code == 3
-    assert_one_line_error(err, "projection needs a discriminator", "discriminator.npz beside the generator")
-    assert not os.path.exists("out.png")
+    assert code == 2
+    assert_one_line_error(err, "no discriminator", "--source-label")
+    code, _, err = run(edit_args(photo, mask, sngan, "--source-label", "cat"), capsys)
+    assert code == 0, err
+    assert os.path.exists("out.png")
 
 
 def test_registered_biggan_entries(capsys):

@@ -10,7 +10,6 @@ from neuralcollage.collage import RecipeError, blend_edit, edit_photo, render, r
 from neuralcollage.io import InputError
 from neuralcollage.labels import UnknownLabelError, from_names
 from neuralcollage.pretrained import ModelBundle
-from neuralcollage.snapshot import SnapshotError
 from nc_testing import random_class_tables
 
 STEPS = 3
@@ -187,8 +186,11 @@ def test_bad_inputs(bundle, photo, mask):
     with pytest.raises(ValueError, match="layer"):
         edit_photo(bundle, photo, mask, "dog", source_label="cat", layers="0-40", steps=0)
     no_dis = ModelBundle(name="g", generator=bundle.generator, vocabulary=bundle.vocabulary)
-    with pytest.raises(SnapshotError, match="discriminator"):
-        edit_photo(no_dis, photo, mask, "dog", source_label="cat", steps=0)
+    with pytest.raises(InputError, match="no discriminator.*--source-label"):
+        edit_photo(no_dis, photo, mask, "dog", steps=0)
+    result = edit_photo(no_dis, photo, mask, "dog", source_label="cat", steps=2)
+    assert any("PyramidFeatures" in note for note in result.notes)
+    assert len(result.losses) == 3 and result.losses[-1] < result.losses[0]
 
 
 def test_mask_touching_the_border(bundle, photo):

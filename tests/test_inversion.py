@@ -1,12 +1,15 @@
 """Manifold projection on tiny32 models: loss, encoder start, restarts, early stop, untouched parameters."""
 import chainer
+import chainer.gradient_check
 import numpy as np
 import pytest
 
 import neuralcollage as nc
 from neuralcollage import inversion
-from neuralcollage.inversion import guess_source_class, project, projection_loss, rank_source_classes
+from neuralcollage.inversion import (PyramidFeatures, feature_network, guess_source_class, project,
+                                    projection_loss, rank_source_classes)
 from neuralcollage.io import from_model, to_model
+from neuralcollage.models.biggan import BigGANDeep
 from nc_testing import random_class_tables
 
 
@@ -207,5 +210,154 @@ def test_projection_on_gpu_matches_cpu(models, target):
     dis_gpu.to_device(device)
     gpu = project(gen_gpu, dis_gpu, device.send(x), label, steps=3, z_init=device.send(start))
     assert isinstance(gpu.z, np.ndarray) and isinstance(gpu.image, np.ndarray)
+    np.testing.assert_allclose(gpu.all_losses[0], cpu.all_losses[0], atol=1e-3)
+    np.testing.assert_allclose(gpu.z, cpu.z, atol=1e-3)
+
+
+# ----------------------------------------------------------------------------------------------------
+# without a discriminator: PyramidFeatures
+
+def tiny_biggan(seed=0):
+    """A tiny32 BigGAN-deep (5 classes, dim_z 8) with perturbed weights and statistics (images with contrast)."""
+    np.random.seed(seed)  # the initialisers draw from NumPy's global generator
+    g = BigGANDeep.from_preset("tiny32")
+    rng = np.random.RandomState(seed)
+    for p in g.params():
+        p.array[...] += rng.normal(0, 0.05, p.shape).astype(np.float32)
+    for link in g.links():
+        if hasattr(link, "running_means"):
+            link.running_means[...] = rng.normal(0, 0.3, link.running_means.shape)
+            link.running_vars[...] = 0.5 + rng.uniform(0, 1.5, link.running_vars.shape)
+    return g
+
+
+@pytest.fixture(scope="module")
+def biggan():
+    return tiny_biggan()
+
+
+def numpy_pyramid_features(x, *, min_size=4, gradient_weight=2.0, contrast_weight=1.0, eps=1e-4):
+    """Independent float64 NumPy computation of :class:`PyramidFeatures` (default settings)."""
+    x = np.asarray(x, np.float64)
+    n, c = x.shape[:2]
+    out = []
+    while True:
+        h, w = x.shape[2:]
+        windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(2, 3))
+        contrast = np.sqrt(windows.var(axis=(-2, -1)) + eps)
+        parts = [x, gradient_weight * np.diff(x, axis=3), gradient_weight * np.diff(x, axis=2),
+                 contrast_weight * contrast]
+        out.append(np.concatenate([p.reshape(n, -1) for p in parts], axis=1) / np.sqrt(h * w))
+        if min(h, w) // 2 < min_size:
+            return np.concatenate(out, axis=1)
+        x = x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
+
+
+def psnr(a, b):
+    return 10 * np.log10(4.0 / np.mean((np.asarray(a, np.float64) - b) ** 2))
+
+
+def test_projection_without_discriminator_on_biggan(biggan):
+    z_true = biggan.sample_z(1, seed=11)
+    x = generate(biggan, z_true, np.array([2], np.int32))
+    params = {name: (p.array.copy(), p.grad) for name, p in biggan.namedparams()}
+    result = project(biggan, None, x, 2, steps=25, seed=4)
+    assert len(result.losses) == 26
+    assert result.losses[-1] < result.losses[0]
+    assert result.losses[-1] + 1 < 0.5 * (result.losses[0] + 1)  # the optimum of a generated target is -1
+    start = generate(biggan, biggan.device.send(np.random.RandomState(4).standard_normal((1, 8)).astype(np.float32)),
+                     np.array([2], np.int32))
+    assert psnr(result.image, x) > psnr(start, x) + 5  # 16.1 dB -> 23.5 dB
+    np.testing.assert_allclose(result.image, generate(biggan, result.z, np.array([2], np.int32)), atol=1e-5)
+    assert projection_loss(biggan, None, result.z, x, 2).sum() == pytest.approx(result.loss, abs=1e-5)
+    for name, p in biggan.namedparams():
+        np.testing.assert_array_equal(p.array, params[name][0])
+        assert p.grad is params[name][1], name
+    same = project(biggan, PyramidFeatures(), x, 2, steps=3, seed=4)
+    np.testing.assert_array_equal(same.losses, result.losses[:4])
+
+
+def test_projection_without_discriminator_on_sngan(models, target):
+    gen, _ = models
+    _, label, x = target
+    result = project(gen, None, x, label, steps=10, seed=3)
+    assert result.losses[-1] < result.losses[0]
+    assert np.mean((result.image - x) ** 2) < np.mean((generate(gen, gen.sample_z(1, seed=3), label) - x) ** 2)
+
+
+def test_pyramid_features_match_numpy():
+    rs = np.random.RandomState(0)
+    x = rs.uniform(-1, 1, (2, 3, 32, 32)).astype(np.float32)
+    net = PyramidFeatures()
+    assert [level.shape[2] for level in net.pyramid(x)] == [32, 16, 8, 4]
+    assert [level.shape[2] for level in PyramidFeatures(levels=2).pyramid(x)] == [32, 16]
+    phi = net.feature_vector(x)
+    assert isinstance(phi, chainer.Variable) and phi.dtype == np.float32
+    expected = numpy_pyramid_features(x)
+    assert phi.shape == expected.shape == (2, sum(3 * (s * s + 2 * s * (s - 1) + (s - 2) ** 2) for s in (32, 16, 8, 4)))
+    np.testing.assert_allclose(phi.array, expected, rtol=1e-5, atol=2e-6)
+    phi64 = net.feature_vector(x.astype(np.float64))
+    assert phi64.dtype == np.float64
+    np.testing.assert_allclose(phi64.array, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_loss_without_discriminator_matches_numpy(biggan):
+    x = generate(biggan, biggan.sample_z(2, seed=5), np.array([1, 4], np.int32))
+    z = biggan.sample_z(2, seed=6)
+    got = projection_loss(biggan, None, z, x, np.array([1, 4]), mse_weight=0.3)
+    g = generate(biggan, z, np.array([1, 4], np.int32)).astype(np.float64)
+    a, b = numpy_pyramid_features(g), numpy_pyramid_features(x)
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    mse = ((g - x) ** 2).reshape(2, -1).mean(1)
+    np.testing.assert_allclose(got, -cos + 0.3 * mse, rtol=1e-5, atol=1e-6)
+    assert -1 < got[0] < 1 and not np.allclose(got[0], got[1])
+
+
+def test_pyramid_features_gradient():
+    rs = np.random.RandomState(1)
+    x = rs.uniform(-1, 1, (2, 3, 8, 8))
+    net = PyramidFeatures()
+    gy = rs.standard_normal(net.feature_vector(x).shape)
+    chainer.gradient_check.check_backward(net.feature_vector, x, gy, dtype=np.float64, eps=1e-6, atol=1e-7,
+                                          rtol=1e-6)
+
+
+def test_pyramid_features_bad_inputs():
+    with pytest.raises(ValueError, match="sides"):
+        PyramidFeatures().feature_vector(np.zeros((1, 3, 3, 3), np.float32))
+    with pytest.raises(ValueError, match="min_size"):
+        PyramidFeatures(min_size=2)
+    with pytest.raises(ValueError, match="levels"):
+        PyramidFeatures(levels=0)
+    with pytest.raises(TypeError, match="feature_vector"):
+        feature_network(object())
+    assert isinstance(feature_network(None), PyramidFeatures)
+
+
+def test_frozen_spectral_norm_tolerates_networks_without_hooks(biggan):
+    with chainer.using_config("train", False):
+        for net in (None, PyramidFeatures(), biggan):
+            with inversion.frozen_spectral_norm(net) as frozen:
+                assert frozen is net
+
+
+def test_guess_source_class_needs_a_discriminator(biggan):
+    x = generate(biggan, biggan.sample_z(1, seed=1), np.array([0], np.int32))
+    with pytest.raises(ValueError, match="source label.*5 classes"):
+        guess_source_class(biggan, None, x)
+    with pytest.raises(ValueError, match="discriminator"):
+        rank_source_classes(None, x)
+
+
+@pytest.mark.gpu
+def test_projection_without_discriminator_on_gpu_matches_cpu(biggan):
+    from neuralcollage.backend import get_device
+    x = generate(biggan, biggan.sample_z(1, seed=11), np.array([2], np.int32))
+    start = biggan.sample_z(1, seed=8)
+    cpu = project(biggan, None, x, 2, steps=3, z_init=start)
+    device = get_device(0)
+    gen_gpu = biggan.copy(mode="copy")
+    gen_gpu.to_device(device)
+    gpu = project(gen_gpu, None, device.send(x), 2, steps=3, z_init=device.send(start))
     np.testing.assert_allclose(gpu.all_losses[0], cpu.all_losses[0], atol=1e-3)
     np.testing.assert_allclose(gpu.z, cpu.z, atol=1e-3)

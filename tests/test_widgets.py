@@ -294,13 +294,16 @@ def test_from_photo_projects_and_composites(bundle):
         p.close()
 
 
-def test_from_photo_needs_a_discriminator(bundle):
+def test_from_photo_without_a_discriminator(bundle):
     import dataclasses
     no_d = dataclasses.replace(bundle, discriminator=None) if dataclasses.is_dataclass(bundle) else None
     if no_d is None:
         pytest.skip("bundle is not a dataclass")
-    with pytest.raises(ValueError, match="discriminator"):
-        Painter.from_photo(no_d, numpy.zeros((40, 40, 3), numpy.uint8), label=0)
+    p = Painter.from_photo(no_d, numpy.full((40, 40, 3), 90, numpy.uint8), label=0, steps=2)
+    try:
+        assert len(p.photo.projection.losses) == 3  # projected with neuralcollage.inversion.PyramidFeatures
+    finally:
+        p.close()
 
 
 def test_notebook_bundle_choice(monkeypatch):
