@@ -38,7 +38,9 @@ import chainer
 import chainer.functions as F
 import chainer.links as L
 import numpy
+from chainer import function_node
 
+from neuralcollage.links import fastconv
 from neuralcollage.links.blocks import upsample_nearest
 from neuralcollage.links.fastconv import Convolution2D, convolution_2d
 from neuralcollage.models.generator import Generator
@@ -208,17 +210,108 @@ class _ClassMap:
         rows = xp.matmul(w, self.emb)
         return xp.matmul(rows, self.maps.reshape(n, p, h * w_)).reshape(n, w.shape[0], h, w_)
 
-    def project(self, ws, wo, shape):
-        xp = chainer.backend.get_array_module(self.maps)
+    def check(self, shape):
         if tuple(self.maps.shape[2:]) != tuple(shape[2:]):
             raise ValueError(f"class map is {self.maps.shape[2]}x{self.maps.shape[3]} but this layer runs at "
                              f"{shape[2]}x{shape[3]}")
+
+    def class_rows(self, w):
+        """``(C, P)``: ``w E_present``, ``w (C, dz)``."""
+        return chainer.backend.get_array_module(self.maps).matmul(w, self.emb)
+
+    def project(self, ws, wo, shape):
+        xp = chainer.backend.get_array_module(self.maps)
+        self.check(shape)
         c = ws.shape[0]
         both = self.pixel_rows(xp.concatenate([ws, wo], axis=0))
         cs, co = both[:, :c], both[:, c:]
         if self.reps > 1:
             cs, co = xp.concatenate([cs] * self.reps), xp.concatenate([co] * self.reps)
         return cs, co
+
+
+#: Elements (channels x pixels) of one piece of :class:`_PixelConditionalBN`'s work (its buffers stay in cache).
+PIXEL_CBN_CHUNK = 1 << 15
+
+
+class _PixelConditionalBN(function_node.FunctionNode):
+    """Test-mode BigGAN CBN with a per-pixel class map on NumPy arrays: ``y = x a + b`` with
+    ``a = inv (1 + zs) + (inv R_s) m`` and ``b = zo - mean inv (1 + zs) + (R_o - mean inv R_s) m``, where
+    ``inv = 1 / sqrt(var + eps)``, ``R_s = W_s[:, dz:] E_present``, ``R_o`` alike, ``m`` the map's present
+    classes at the pixel. Scale and offset are mixed from the ``P`` present classes' rows by one small
+    matrix product per piece of channels, fused with the normalisation, in cache, on the fast-path threads.
+
+    ``x (B, C, H, W)``; ``zs``, ``zo`` ``(B, C)`` (the latent terms ``W_s[:, :dz] z``, ``W_o[:, :dz] z``);
+    ``mean``, ``inv`` ``(C,)``; ``rows_s``, ``rows_o`` ``(C, P)``; ``maps (n, P, H, W)``, sample ``i`` of the
+    batch taking ``maps[i % n]``. Gradients reach ``x``, ``zs`` and ``zo``.
+    """
+
+    def __init__(self, mean, inv, rows_s, rows_o, maps):
+        self.mean, self.inv = mean, inv
+        self.ca = inv[:, None] * rows_s
+        self.cb = rows_o - mean[:, None] * self.ca
+        n, p, h, w = maps.shape
+        self.m1 = numpy.concatenate([numpy.ones((n, 1, h * w), dtype=maps.dtype), maps.reshape(n, p, h * w)],
+                                    axis=1)
+
+    def _coefficients(self, zs, zo=None):
+        """``(B, C, 1 + P)`` matrices that map ``[1, m]`` to ``a`` (and to ``b`` when ``zo`` is given)."""
+        b, c = zs.shape
+        a0 = self.inv * (zs.dtype.type(1) + zs)
+        ca = numpy.concatenate([a0[:, :, None], numpy.broadcast_to(self.ca, (b,) + self.ca.shape)], axis=2)
+        if zo is None:
+            return ca
+        b0 = zo - self.mean * a0
+        return ca, numpy.concatenate([b0[:, :, None], numpy.broadcast_to(self.cb, (b,) + self.cb.shape)], axis=2)
+
+    def forward(self, inputs):
+        self.retain_inputs((0, 1))
+        x, zs, zo = inputs
+        b, c, h, w = x.shape
+        hw = h * w
+        ca, cb = self._coefficients(zs, zo)
+        y = numpy.empty_like(x)
+        xf, yf = x.reshape(b, c, hw), y.reshape(b, c, hw)
+        n = self.m1.shape[0]
+        rows = max(1, PIXEL_CBN_CHUNK // hw)
+        items = [(i, slice(s, min(c, s + rows))) for i in range(b) for s in range(0, c, rows)]
+
+        def fill(item, buf):
+            i, cs = item
+            m = self.m1[i % n]
+            t = buf[:(cs.stop - cs.start) * hw].reshape(-1, hw)
+            numpy.matmul(ca[i, cs], m, out=t)
+            out = numpy.multiply(xf[i, cs], t, out=yf[i, cs])
+            numpy.matmul(cb[i, cs], m, out=t)
+            out += t
+
+        def scratch():
+            return numpy.empty(rows * hw, dtype=x.dtype)
+
+        if x.size < fastconv.PARALLEL_MIN_SIZE or len(items) < 2:
+            with fastconv.single_threaded_blas():
+                buf = scratch()
+                for item in items:
+                    fill(item, buf)
+        else:
+            fastconv._parallel(fill, items, scratch)
+        return y,
+
+    def backward(self, indexes, grad_outputs):
+        x, zs = (v.array for v in self.get_retained_inputs())
+        gy = grad_outputs[0].array
+        b, c = gy.shape[:2]
+        gyf, xf = gy.reshape(b, c, -1), x.reshape(b, c, -1)
+        gx = gzs = gzo = None
+        if 0 in indexes:
+            m = self.m1[numpy.arange(b) % self.m1.shape[0]]
+            gx = (gyf * numpy.matmul(self._coefficients(zs), m)).reshape(x.shape)
+        sum_gy = gyf.sum(axis=2)
+        if 1 in indexes:
+            gzs = self.inv * ((gyf * xf).sum(axis=2) - self.mean * sum_gy)
+        if 2 in indexes:
+            gzo = sum_gy
+        return tuple(None if g is None else chainer.Variable(g) for g in (gx, gzs, gzo))
 
 
 class _TruncationStatistics(chainer.Chain):
@@ -277,6 +370,10 @@ class BigGANConditionalBatchNormalization(_TruncationStatistics):
         ws, wo = self.scale.W.array, self.offset.W.array
         dz = ws.shape[1] // 2
         zs, zo = latents.project(ws[:, :dz], x.shape), latents.project(wo[:, :dz], x.shape)
+        if isinstance(classes, _ClassMap) and zs.ndim == 2 and fastconv.enabled_for(x):
+            classes.check(x.shape)
+            rows_s, rows_o = classes.class_rows(ws[:, dz:]), classes.class_rows(wo[:, dz:])
+            return _PixelConditionalBN(mean, inv, rows_s, rows_o, classes.maps).apply((x, zs, zo))[0]
         cs, co = classes.project(ws[:, dz:], wo[:, dz:], x.shape)
         if zs.ndim == 2 and cs.ndim == 2:
             a = (zs + (cs + 1)) * F.broadcast_to(inv[None], zs.shape)
