@@ -276,6 +276,33 @@ def test_gradient_reaches_z_only(G, kind):
     assert fd == pytest.approx(float((z.grad * d).sum()), rel=1e-2)
 
 
+@pytest.mark.parametrize("kind", ["map", "blend"])
+def test_fused_per_pixel_cbn_matches_standard_functions(G, kind):
+    """The CPU fast path's fused per-pixel CBN against the composition of standard functions: images and
+    the gradient reaching ``z`` (``blend``: streams and target in one batch, the map tiled along it)."""
+    from neuralcollage.links import fastconv
+    layer = M.layer_maps(two_class_map(), G.class_map_resolutions, layers="all")
+    z2 = G.sample_z(2, seed=41)
+    blend = _blend_on(G, 2, 2)
+    blend[0] = _blend_on(G, 2, 0)[0]
+    blend[3] = 0.5 * (_blend_on(G, 2, 1)[3] + blend[3])
+
+    def run():
+        z = chainer.Variable(G.sample_z(2, seed=40))
+        x = G(z, layer, truncation=0.55) if kind == "map" else G.blend([z, z2], layer, blend, truncation=0.55)
+        chainer.functions.sum(x * x).backward()
+        return x.array, z.grad
+
+    fast = run()
+    fastconv.ENABLED = False
+    try:
+        standard = run()
+    finally:
+        fastconv.ENABLED = True
+    numpy.testing.assert_allclose(fast[0], standard[0], atol=1e-5)
+    numpy.testing.assert_allclose(fast[1], standard[1], rtol=1e-4, atol=1e-4)
+
+
 # ---------------------------------------------------------------- validation
 def test_bad_inputs(G):
     z = G.sample_z(2, seed=0)

@@ -128,6 +128,12 @@ def _upsample_array(m, size):
     return m.repeat(f, axis=2).repeat(f, axis=3)
 
 
+def _linear(z, w):
+    """``z w^T`` for ``z (B, dz)`` and a column block ``w (C, dz)`` of a weight (``F.linear``, by NumPy's
+    ``dot``, is about 30x slower on such a non-contiguous ``w``)."""
+    return F.matmul(z, w, transb=True)
+
+
 class _Latents:
     """Per-sample latents ``(B, dz)`` of a batch (array or Variable)."""
 
@@ -135,7 +141,7 @@ class _Latents:
         self.z = z
 
     def project(self, w, shape):
-        return F.linear(self.z, w)
+        return _linear(self.z, w)
 
 
 class _BlendLatents:
@@ -151,7 +157,7 @@ class _BlendLatents:
 
     def project(self, w, shape):
         c = w.shape[0]
-        per = F.reshape(F.linear(self.all_z, w), (self.s, self.n, c))
+        per = F.reshape(_linear(self.all_z, w), (self.s, self.n, c))
         if self.uniform:
             wt = self.weights[:, :, 0, 0]
             target = None
@@ -168,7 +174,7 @@ class _BlendLatents:
             target = F.reshape(F.matmul(F.transpose(per, (1, 2, 0)), m), (self.n, c, h, w_))
         if self.stream_z is None:
             return target
-        streams = F.linear(self.stream_z, w)
+        streams = _linear(self.stream_z, w)
         if target.ndim == 4:
             streams = F.broadcast_to(streams[:, :, None, None], (streams.shape[0], c) + tuple(shape[2:]))
         return F.concat([streams, target], axis=0)
@@ -364,6 +370,12 @@ class BigGANConditionalBatchNormalization(_TruncationStatistics):
             self.offset = L.Linear(cond_size, size, nobias=True)
 
     def forward(self, x, latents, classes, weights):
+        with fastconv.single_threaded_blas():
+            return self._forward(x, latents, classes, weights)
+
+    def _forward(self, x, latents, classes, weights):
+        """The small products with the condition run on one BLAS thread (several threads cost far more than
+        they save on them, most of all on a loaded machine); the per-pixel path splits its own work."""
         xp = self.xp
         mean, var = self.statistics(weights)
         inv = 1 / xp.sqrt(var + xp.float32(self.eps))
