@@ -529,6 +529,9 @@ examples:
                    help="comma-separated metrics to run (default: all)")
     p.add_argument("--steps", type=_positive_int, metavar="N",
                    help="projection steps of the projection and translation metrics (default: the library's)")
+    p.add_argument("--part-region-grow", type=_nonnegative_float, metavar="F",
+                   help="part translation edits the part's mask grown by this fraction of the photo side "
+                        "(0: the exact mask) (default: the library's, 0.08)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     p.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID", help="CUDA device id (default: %(default)s)")
     p.set_defaults(func=cmd_eval)
@@ -1607,8 +1610,8 @@ def cmd_eval(args):
         else:
             _say(f"eval: {name} done ({time.time() - started:.0f} s so far)", quiet=args.quiet)
 
-    metrics = _call(evaluate, bundle, metrics=args.metrics, steps=args.steps, seed=args.seed, log=log,
-                    **_eval_counts(args.n_samples))
+    metrics = _call(evaluate, bundle, metrics=args.metrics, steps=args.steps, grow=args.part_region_grow,
+                    seed=args.seed, log=log, **_eval_counts(args.n_samples))
     print(f"metrics of {bundle.name} (seed {args.seed}):")
     try:
         from neuralcollage.evaluation import format_table
@@ -1618,7 +1621,8 @@ def cmd_eval(args):
     if args.out_json:
         from neuralcollage.io import atomic_write_text
         report = {"model": bundle.name, "arch": bundle.arch, "sha256": dict(bundle.sha256), "seed": args.seed,
-                  "n_samples": args.n_samples, "steps": args.steps, "seconds": time.time() - started,
+                  "n_samples": args.n_samples, "steps": args.steps,
+                  "part_region_grow": args.part_region_grow, "seconds": time.time() - started,
                   "metrics": metrics}
         atomic_write_text(args.out_json, json.dumps(_json_safe(report), indent=2, allow_nan=False) + "\n",
                           overwrite_protect=inputs)

@@ -29,6 +29,7 @@ import numpy
 
 HELD_OUT_BASE = 10 ** 15
 PARTS = ("ears", "eyes", "muzzle")
+PART_REGION_GROW = 0.08
 TARGETS = {"classifier_accuracy": 0.98, "conditioned_class_accuracy": 0.90, "diversity": 0.70,
            "part_translation": 0.80}
 
@@ -236,16 +237,20 @@ def projection_psnr(generator, discriminator, encoder, *, n=20, steps=200, seed=
 
 
 def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restarts=1, parts=PARTS,
-                     layers="all", blend_mode="normal", dilate=8, margin=0.15, progress=None, edit=None):
+                     layers="all", blend_mode="normal", dilate=8, margin=0.15, grow=PART_REGION_GROW,
+                     progress=None, edit=None):
     """Part translation success on ``n`` held-out rendered faces (``photo_size`` px "photos").
 
     Face ``i`` (class ``i % K``) gets part ``parts[i % len(parts)]`` translated to a target class drawn
     uniformly among the other classes (``RandomState(seed)``) with
     :func:`neuralcollage.collage.edit_photo` (``method="scbn"``, the true source class, projection of the
-    crop with ``steps`` Adam steps from the encoder, Poisson blending). Success: the part classifier, on the
-    part's crop of the edited photo (:func:`~neuralcollage.models.classifier.part_crops` of the original
-    mask), names the target class. Preservation: every pixel outside the mask dilated by ``dilate`` px
-    equals the input photo.
+    crop with ``steps`` Adam steps from the encoder, Poisson blending).  The edited region is the part's
+    mask grown by ``round(grow * photo_size)`` px (a disc; ``grow=0``: the exact mask), the loose region a
+    user paints around a part: the target class's part has another shape (a rabbit's ears are long, a cat's
+    pointed) and a 64 px generator needs a few pixels of room to draw it.  Success: the part classifier, on
+    the part's crop of the edited photo (:func:`~neuralcollage.models.classifier.part_crops` of the
+    original, ungrown mask), names the target class.  Preservation: every pixel outside the edited region
+    dilated by ``dilate`` px equals the input photo.
 
     Args:
         bundle: an object with ``generator``, ``discriminator``, ``encoder`` (or None) and
@@ -258,7 +263,7 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
         ``{"value", "success_rate", "unchanged_outside_mask" (share of faces whose outside pixels are all
         unchanged), "max_changed_outside" (largest count of changed outside pixels), "per_part",
         "source_accuracy" (part classifier on the unedited part), "n" (faces edited), "n_empty_masks" (faces
-        skipped: the part is not visible), "target", "passed", "seconds"}``.
+        skipped: the part is not visible), "grow_px", "target", "passed", "seconds"}``.
     """
     from neuralcollage.blending import dilate_mask
     from neuralcollage.models.classifier import part_crops
@@ -269,6 +274,9 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
     gen, clf = bundle.generator, bundle.part_classifier
     if clf is None:
         raise ValueError("part translation needs a part classifier in the bundle")
+    if not 0 <= grow < 0.5:
+        raise ValueError(f"grow must be in [0, 0.5), got {grow}")
+    grow_px = int(round(grow * photo_size))
     k = gen.n_classes
     rng = random_state(seed)
     seeds = held_out_seeds(n, seed=seed + 2)
@@ -283,13 +291,14 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
         if not mask.any():
             rows.append({"part": part, "skipped": True})
             continue
-        edited = edit(bundle, sample.image, mask.astype(numpy.float32), target, source_label=source,
+        region = dilate_mask(mask, radius=grow_px) if grow_px else mask
+        edited = edit(bundle, sample.image, region.astype(numpy.float32), target, source_label=source,
                       layers=layers, method="scbn", steps=steps, restarts=restarts, seed=seed + i,
                       blend_mode=blend_mode, dilate=dilate).image
         crops = part_crops(numpy.stack([sample.image, edited]), numpy.stack([mask, mask]),
                            size=clf.resolution, margin=margin)
         before, after = (int(v) for v in clf.predict(crops))
-        outside = ~dilate_mask(mask, radius=dilate)
+        outside = ~dilate_mask(region, radius=dilate)
         changed = int((edited != sample.image).any(axis=2)[outside].sum())
         rows.append({"part": part, "source": source, "target": target, "predicted": after,
                      "predicted_before": before, "success": after == target, "changed_outside": changed})
@@ -308,7 +317,7 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
             "source_accuracy": float(numpy.mean([r["predicted_before"] == r["source"] for r in done])) if done
             else float("nan"),
             "per_part": per_part, "n": len(done), "n_empty_masks": len(rows) - len(done), "photo_size": photo_size,
-            "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
+            "grow_px": grow_px, "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
             **_passed("part_translation", rate)}
 
 
@@ -317,7 +326,7 @@ METRICS = ("classifier_accuracy", "part_classifier_accuracy", "conditioned_class
 
 
 def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_diversity=50, n_projection=20,
-             n_translation=100, steps=200, photo_size=128, seed=0, log=None):
+             n_translation=100, steps=200, photo_size=128, grow=PART_REGION_GROW, seed=0, log=None):
     """Run ``metrics`` on ``bundle`` (fields ``generator``, ``discriminator``, ``encoder``, ``classifier``,
     ``part_classifier``; a missing model skips the metrics that need it, recorded as
     ``{"skipped": reason}``). ``log(name, record)`` is called after each metric.
@@ -340,7 +349,8 @@ def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_di
         "projection_psnr": ((gen, dis), lambda: projection_psnr(gen, dis, enc, n=n_projection, steps=steps,
                                                                 seed=seed)),
         "part_translation": ((gen, dis, part), lambda: part_translation(bundle, n=n_translation, seed=seed,
-                                                                        steps=steps, photo_size=photo_size)),
+                                                                        steps=steps, photo_size=photo_size,
+                                                                        grow=grow)),
     }
     results = {}
     for name in metrics:

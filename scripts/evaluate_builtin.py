@@ -40,6 +40,9 @@ def parse_args(argv):
     p.add_argument("--n-translation", type=int, default=100, help="held-out faces to edit")
     p.add_argument("--steps", type=int, default=200, help="projection steps")
     p.add_argument("--photo-size", type=int, default=128, help="size of the rendered 'photos' to edit")
+    p.add_argument("--part-region-grow", type=float, default=evaluation.PART_REGION_GROW,
+                   help="part translation: the part mask is grown by this fraction of the photo side before "
+                        "editing (0: the exact part mask)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gpu", type=int, default=None, help="GPU id (default: CPU)")
     p.add_argument("--quick", action="store_true", help="small counts (a smoke test, not a measurement)")
@@ -66,7 +69,8 @@ def main(argv=None):
     results = evaluation.evaluate(bundle, metrics=args.metrics, n_classifier=args.n_classifier,
                                   n_generated=args.n_generated, n_diversity=args.n_diversity,
                                   n_projection=args.n_projection, n_translation=args.n_translation,
-                                  steps=args.steps, photo_size=args.photo_size, seed=args.seed, log=log)
+                                  steps=args.steps, photo_size=args.photo_size,
+                                  grow=args.part_region_grow, seed=args.seed, log=log)
     print(evaluation.format_table(results))
     from neuralcollage.io import atomic_write_text
     record = {"model": str(bundle.name), "sha256": dict(getattr(bundle, "sha256", {}) or {}),

@@ -170,6 +170,33 @@ def test_part_translation_with_a_fake_edit(tiny):
     json.dumps(r)
 
 
+class _RecordMasks(_ColourByTarget):
+    def __call__(self, bundle, photo, mask, target, **kwargs):
+        self.masks = getattr(self, "masks", []) + [mask.copy()]
+        return super().__call__(bundle, photo, mask, target, **kwargs)
+
+
+def test_part_translation_edits_the_grown_part_region(tiny):
+    from neuralcollage.train.datasets import render_sample
+    bundle = types.SimpleNamespace(generator=tiny.generator, part_classifier=_ColourReader())
+    exact, grown = _RecordMasks(), _RecordMasks()
+    r0 = ev.part_translation(bundle, n=3, photo_size=128, edit=exact, margin=0.0, grow=0)
+    r1 = ev.part_translation(bundle, n=3, photo_size=128, edit=grown, margin=0.0, grow=0.08)
+    assert (r0["grow_px"], r1["grow_px"]) == (0, 10)
+    seeds = ev.held_out_seeds(3, seed=2)
+    for i, (m0, m1) in enumerate(zip(exact.masks, grown.masks)):
+        part = render_sample(seeds[i], class_id=i % 4, size=128).masks[ev.PARTS[i % 3]]
+        assert np.array_equal(m0 > 0, part)
+        assert np.all(m1[part] > 0)
+        ys, xs = np.nonzero(m1 > 0)
+        pys, pxs = np.nonzero(part)
+        nearest = np.min(np.hypot(ys[:, None] - pys[None], xs[:, None] - pxs[None]), axis=1)
+        assert nearest.max() <= 10.5 and (nearest > 9).any()
+    assert r1["unchanged_outside_mask"] == 1.0
+    with pytest.raises(ValueError, match="grow"):
+        ev.part_translation(bundle, n=1, edit=_ColourByTarget(), grow=0.6)
+
+
 def test_part_translation_with_the_real_pipeline(tiny):
     collage = pytest.importorskip("neuralcollage.collage")
     if not hasattr(collage, "edit_photo"):
