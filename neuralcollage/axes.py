@@ -974,7 +974,8 @@ def plot_evaluation(result, path, *, dpi=100):
     for r in result["axes"]:
         change = numpy.array(r["mean_curve"]) - r["mean_curve"][zero]
         std = numpy.array(r["change_std"])
-        line, = ax.plot(amounts, change, marker="o", label=f"{r['axis']} (R^2 {r['r2_mean']:.2f} mean, {r['r2']:.2f} samples)")
+        label = f"{r['axis']} (R^2 {r['r2_mean']:.2f} mean, {r['r2']:.2f} samples)"
+        line, = ax.plot(amounts, change, marker="o", label=label)
         ax.fill_between(amounts, change - std, change + std, color=line.get_color(), alpha=0.12)
     ax.set_xlabel("amount (latent std along the axis)")
     ax.set_ylabel("attribute change (mean +- std over samples)")

@@ -96,9 +96,9 @@ The edit: the photo is cropped to a square around the mask (grown by --margin, c
 square --box), resized to the model's resolution and projected onto the generator's manifold as the source
 class (--source-label, or the best of the discriminator's top guesses; models without a discriminator, such as
 BigGAN-deep, need --source-label and project with multi-scale pixel statistics instead of its features); the
-masked region is then turned into TARGET with spatial class conditioning (--method scbn) or feature blending (--method blend) on the chosen
-generator layers, and the edited crop is Poisson-blended back into the photo at full resolution.  Pixels
-outside the slightly dilated mask are unchanged.
+masked region is then turned into TARGET with spatial class conditioning (--method scbn) or feature blending
+(--method blend) on the chosen generator layers, and the edited crop is Poisson-blended back into the photo at
+full resolution.  Pixels outside the slightly dilated mask are unchanged.
 
 The mask: white (or opaque, for a stroke painted on a transparent layer) selects; grey levels are soft weights.
 A mask of another size than the photo is resized to it when the aspect ratios match (within 1%; a note says

@@ -26,7 +26,7 @@ def main(argv=None):
     import numpy
     from neuralcollage import plotting
     from neuralcollage.collage import blend_edit, scbn_edit
-    from neuralcollage.io import from_model, write_image
+    from neuralcollage.io import from_model
     from neuralcollage.pretrained import load_bundle
 
     bundle = load_bundle(args.model)
@@ -76,7 +76,8 @@ def main(argv=None):
             mixed = from_model(numpy.asarray(blend_edit(gen, za, zb, cls, centre, layers="2", feather=4.0)))[0]
             panels += [a, b, mixed]
             titles += ["z_a", "z_b", "z_b in the centre"]
-        save(plotting.image_grid(panels, titles=titles, columns=6, size=1.4, suptitle="feature blending at blend layer 2 (16x16): the centre comes from z_b (mask feathered, sigma 4 px)"),
+        suptitle = "feature blending at blend layer 2 (16x16): the centre comes from z_b (mask feathered, sigma 4 px)"
+        save(plotting.image_grid(panels, titles=titles, columns=6, size=1.4, suptitle=suptitle),
              "feature_blending.png")
     return 0
 

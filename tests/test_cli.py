@@ -387,7 +387,7 @@ def test_labels(model, capsys):
     assert code == 0 and "panda" in out
 
 
-# ------------------------------------------------------------------------------------------------ generate, invert, blend
+# ---------------------------------------------------------------------------------- generate, invert, blend
 
 def test_generate_and_z_round_trip(tmp_path, model, capsys):
     code, out, err = run(["generate", "--model", model, "--label", "dog", "--seed", "3", "--save-z", "z.npz",
@@ -501,7 +501,9 @@ def test_demo_on_a_builtin_stand_in(isolated, capsys):
     for name in ("result.png", "before_after.png", "recipe.json"):
         assert os.path.exists(os.path.join("demo_out", name))
     assert "demo:" in out and " s;" in out
-    photo = np.asarray(Image.open(os.path.join(cli.examples_dir(), json.load(open(os.path.join(cli.examples_dir(), "example.json")))["photo"])))
+    with open(os.path.join(cli.examples_dir(), "example.json")) as fh:
+        photo_name = json.load(fh)["photo"]
+    photo = np.asarray(Image.open(os.path.join(cli.examples_dir(), photo_name)))
     assert np.asarray(Image.open("demo_out/result.png")).shape == photo.shape
 
 
