@@ -102,7 +102,8 @@ full resolution.  Pixels outside the slightly dilated mask are unchanged.
 
 The mask: white (or opaque, for a stroke painted on a transparent layer) selects; grey levels are soft weights.
 A mask of another size than the photo is resized to it when the aspect ratios match (within 1%; a note says
-so) and refused otherwise.  An empty mask is refused.
+so) and refused otherwise.  An empty mask is refused.  Paint a little beyond the part you change: the target
+class's part may have another shape, and the model needs room to draw it.
 
 Exit status: 0 success, 2 bad input or usage, 3 model problem (unknown, not installed, corrupt, wrong
 architecture, checksum mismatch, unusable GPU).

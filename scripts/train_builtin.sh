@@ -10,7 +10,7 @@ out=pretrained/builtin64
 mkdir -p "$out"
 
 collage train gan runs/builtin64 --iterations 6000 --batch-size 32 --n-dis 2 --checkpoint-every 100 \
-    --sample-every 250 --log-every 10 --seed 0 --time-limit 5400
+    --sample-every 250 --log-every 10 --seed 0
 cp runs/builtin64/generator.npz runs/builtin64/discriminator.npz "$out/"
 
 python3 -c "import neuralcollage; from neuralcollage.train.classifier import train_classifier; train_classifier('runs/classifier', kind='whole', arch='builtin64', iterations=1000, batch_size=32, lr=1e-3, seed=0, eval_every=100, n_eval=300, n_final_eval=1200)"
