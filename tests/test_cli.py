@@ -683,6 +683,11 @@ def test_eval_calls_evaluate_and_writes_json(model, monkeypatch, capsys):
     code, _, _ = run(["eval", model, "-q"], capsys)
     assert code == 0
     assert {k for k in calls[-1][1] if k != "log"} == {"seed"}
+    code, _, err = run(["eval", model, "-q", "--part-region-grow", "0.05", "--out-json", "g.json"], capsys)
+    assert code == 0, err
+    assert calls[-1][1]["grow"] == 0.05 and json.load(open("g.json"))["part_region_grow"] == 0.05
+    code, _, err = run(["eval", model, "--part-region-grow", "-1"], capsys)
+    assert code == 2 and "expected a number >= 0" in err
     code, _, err = run(["eval", model, "--metrics", "speed"], capsys)
     assert code == 2
     assert_one_line_error(err, "unknown metric", "diversity")
