@@ -17,8 +17,8 @@ import numpy
 
 from neuralcollage.io import InputError, as_mask
 
-__all__ = ["dilate_mask", "feather_mask", "square_crop_box", "crop_and_resize", "resize_to_box",
-           "paste_back", "blend_region", "poisson_blend", "BLEND_MODES"]
+__all__ = ["dilate_mask", "feather_mask", "square_crop_box", "check_box", "crop_and_resize",
+           "resize_to_box", "paste_back", "blend_region", "poisson_blend", "BLEND_MODES"]
 
 BLEND_MODES = ("normal", "mixed", "none")
 
@@ -169,11 +169,21 @@ def _place(counts, lo, hi, size, length):
     return int(best[numpy.argmin(numpy.abs(best - centred))])
 
 
-def _check_box(box, shape):
-    top, left, size = (int(v) for v in box)
+def check_box(box, shape):
+    """``box`` as ``(top, left, size)`` ints, checked to lie inside an image of ``shape`` ``(H, W, ...)``.
+
+    Raises
+    ------
+    InputError
+        ``box`` is not three integers, or the square is empty or leaves the image.
+    """
+    try:
+        top, left, size = (int(v) for v in box)
+    except (TypeError, ValueError):
+        raise InputError(f"box must be three integers (top, left, size), got {box!r}") from None
     if size <= 0 or top < 0 or left < 0 or top + size > shape[0] or left + size > shape[1]:
-        raise ValueError(f"box (top={top}, left={left}, size={size}) is not inside an image of "
-                         f"size {shape[0]}x{shape[1]} (HxW)")
+        raise InputError(f"box (top={top}, left={left}, size={size}) is not inside the "
+                         f"{shape[0]}x{shape[1]} (HxW) image")
     return top, left, size
 
 
@@ -208,7 +218,7 @@ def crop_and_resize(image, box, size):
         bicubic interpolation when enlarging.
     """
     arr = numpy.asarray(image)
-    top, left, side = _check_box(box, arr.shape)
+    top, left, side = check_box(box, arr.shape)
     return _resize(arr[top:top + side, left:left + side], int(size))
 
 
@@ -248,7 +258,7 @@ def paste_back(photo, crop, box):
         ``(H, W, C)`` ``uint8``, a new array.
     """
     out = numpy.array(photo, copy=True)
-    top, left, side = _check_box(box, out.shape)
+    top, left, side = check_box(box, out.shape)
     out[top:top + side, left:left + side] = resize_to_box(crop, box)
     return out
 
@@ -282,7 +292,7 @@ def blend_region(mask, box, *, dilate):
         ``(H, W)`` ``bool``.
     """
     arr = _mask_array(mask)
-    top, left, side = _check_box(box, arr.shape)
+    top, left, side = check_box(box, arr.shape)
     height, width = arr.shape
     d = int(dilate)
     if d < 0:
@@ -373,7 +383,7 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
         raise ValueError(f"mask shape {numpy.shape(mask)} differs from the photo's "
                          f"{(height, width)}")
     soft = as_mask(mask)
-    top, left, side = _check_box(box, photo.shape)
+    top, left, side = check_box(box, photo.shape)
     dilate = int(dilate)
     if dilate < 0:
         raise ValueError(f"dilate must be >= 0, got {dilate}")

@@ -7,6 +7,7 @@ is written atomically and never over one of the command's input files.  Heavy mo
 are imported inside the commands so that ``collage --help`` stays fast.
 """
 import argparse
+import math
 import os
 import sys
 import time
@@ -180,15 +181,21 @@ _positive_int = _int_at_least(1, "a positive integer")
 _nonnegative_int = _int_at_least(0, "an integer >= 0")
 
 
-def _nonnegative_float(text):
-    import math
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
+def _finite_float(accept, wording):
+    """An argparse type: a finite float for which ``accept(value)`` holds, else "expected ``wording``"."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wording}, got {text!r}") from None
+        if not (math.isfinite(value) and accept(value)):
+            raise argparse.ArgumentTypeError(f"expected {wording}, got {text}")
+        return value
+    return parse
+
+
+_nonnegative_float = _finite_float(lambda v: v >= 0, "a number >= 0")
+_truncation = _finite_float(lambda v: 0 < v <= 1, "a truncation in (0, 1]")
 
 
 def _gpu_id(text):
@@ -196,17 +203,6 @@ def _gpu_id(text):
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a GPU id (an integer, -1 for the CPU), got {text!r}") from None
-
-
-def _truncation(text):
-    import math
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
-    if not (math.isfinite(value) and 0 < value <= 1):
-        raise argparse.ArgumentTypeError(f"truncation must be in (0, 1], got {text}")
-    return value
 
 
 def _box(text):
@@ -260,6 +256,13 @@ def _projection_options(parser, *, with_restarts=True):
     g.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: %(default)s)")
 
 
+def _recipe_and_figure_options(group):
+    group.add_argument("--save-recipe", metavar="JSON",
+                       help="also write a recipe that `collage replay` reproduces bit for bit on the CPU")
+    group.add_argument("--figure", metavar="PNG",
+                       help="also write a before/after figure (photo, mask, reconstruction, result)")
+
+
 def _add_edit_arguments(p):
     req = p.add_argument_group("required")
     req.add_argument("--base", required=True, metavar="PHOTO", help="the photo to edit (any common format)")
@@ -270,10 +273,7 @@ def _add_edit_arguments(p):
     out.add_argument("-o", "--output", metavar="OUT",
                      help="edited photo (.png, .jpg, .webp, .bmp, .tif; default: PHOTO-STEM_TARGET.png in the "
                           "current folder)")
-    out.add_argument("--save-recipe", metavar="JSON",
-                     help="also write a recipe that `collage replay` reproduces bit for bit on the CPU")
-    out.add_argument("--figure", metavar="PNG",
-                     help="also write a before/after figure (photo, mask, reconstruction, result)")
+    _recipe_and_figure_options(out)
     e = p.add_argument_group("edit")
     e.add_argument("--source-label", metavar="L",
                    help="the photo's class (default: guessed from the discriminator's top candidates; "
@@ -318,7 +318,6 @@ examples:
 
 
 def _amount(text):
-    import math
     try:
         value = float(text)
     except ValueError:
@@ -343,10 +342,7 @@ def _add_attribute_arguments(p):
     io_.add_argument("--mask", metavar="MASK", help="image whose white area is edited (default: the whole crop)")
     io_.add_argument("-o", "--output", metavar="OUT",
                      help="edited photo (default: PHOTO-STEM_AXES.png in the current folder)")
-    io_.add_argument("--save-recipe", metavar="JSON",
-                     help="also write a recipe that `collage replay` reproduces bit for bit on the CPU")
-    io_.add_argument("--figure", metavar="PNG",
-                     help="also write a before/after figure (photo, mask, reconstruction, result)")
+    _recipe_and_figure_options(io_)
     e = p.add_argument_group("edit")
     e.add_argument("--source-label", metavar="L",
                    help="the photo's class (default: guessed from the discriminator's top candidates)")
@@ -598,7 +594,6 @@ _GAN_OPTIONS = ("arch", "iterations", "batch_size", "n_dis", "lr", "beta1", "bet
 
 
 def _seconds(text):
-    import math
     try:
         value = float(text)
     except ValueError:
@@ -1231,7 +1226,6 @@ def cmd_generate(args):
 
 
 def _grid(images, *, pad=2):
-    import math
 
     import numpy
     n, h, w, _ = images.shape
@@ -1385,7 +1379,6 @@ def cmd_labels(args):
 # ------------------------------------------------------------------------------------------------ replay
 
 def _check_recipe_numbers(recipe, path):
-    import math
     from neuralcollage.io import InputError
 
     def walk(value, where):
@@ -1580,7 +1573,6 @@ def _eval_counts(n):
 
 def _json_safe(value):
     """Metrics as strict JSON: NumPy scalars and arrays to Python, NaN and infinities to None."""
-    import math
 
     import numpy
     if isinstance(value, dict):

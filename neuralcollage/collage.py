@@ -232,14 +232,7 @@ def _check_options(method, blend_mode):
 
 
 def _user_box(box, mask):
-    try:
-        top, left, size = (int(v) for v in box)
-    except (TypeError, ValueError):
-        raise InputError(f"crop box must be three integers (top, left, size), got {box!r}") from None
-    height, width = mask.shape
-    if size < 1 or top < 0 or left < 0 or top + size > height or left + size > width:
-        raise InputError(f"crop box (top={top}, left={left}, size={size}) is not inside the "
-                         f"{height}x{width} (HxW) photo")
+    top, left, size = blending.check_box(box, mask.shape)
     if not numpy.any(mask[top:top + size, left:left + size] > 0):
         raise InputError(f"crop box (top={top}, left={left}, size={size}) contains none of the mask")
     return top, left, size

@@ -604,6 +604,13 @@ def _var(a):
     return None if a is None else chainer.Variable(a)
 
 
+def _conv_grads(node, indexes, gy, gx, gw):
+    """A convolution node's gradient tuple: ``gx``, ``gw`` and, when asked for, the bias gradient from
+    ``gy``, cut to the node's inputs."""
+    gb = gy.sum(axis=(0, 2, 3)) if 2 in indexes else None
+    return tuple(_var(g) for g in (gx, gw, gb)[:len(node.inputs)])
+
+
 def _quarter(w):
     return w * w.dtype.type(0.25)
 
@@ -651,7 +658,7 @@ class Convolution2DFunction(function_node.FunctionNode):
         n, c, h, wd = x.shape
         o, _, kh, kw = w.shape
         kind = self._kind(w)
-        gx = gw = gb = None
+        gx = gw = None
         with single_threaded_blas():
             if 0 in indexes:
                 if kind == "3x3":
@@ -671,9 +678,7 @@ class Convolution2DFunction(function_node.FunctionNode):
                 else:
                     col = conv_utils.im2col_cpu(x, kh, kw, 1, 1, self.pad, self.pad)
                     gw = numpy.tensordot(gy, col, ((0, 2, 3), (0, 4, 5))).reshape(w.shape)
-        if 2 in indexes:
-            gb = gy.sum(axis=(0, 2, 3))
-        return tuple(_var(g) for g in (gx, gw, gb)[:len(self.inputs)])
+        return _conv_grads(self, indexes, gy, gx, gw)
 
 
 class UpsampleConvolution2DFunction(function_node.FunctionNode):
@@ -696,16 +701,14 @@ class UpsampleConvolution2DFunction(function_node.FunctionNode):
     def backward(self, indexes, grad_outputs):
         x, w = (v.array for v in self.get_retained_inputs())
         gy = grad_outputs[0].array
-        gx = gw = gb = None
+        gx = gw = None
         with single_threaded_blas():
             if 0 in indexes:
                 wsum = _cached(self.owner, "flip_t_down", lambda: _summed(_flip_t(w), DOWN_MAP)[0])
                 gx = _conv3x3_sumpool(gy, wsum)
             if 1 in indexes:
                 gw = _up_conv3x3_grad_w(x, gy, self.direct)
-        if 2 in indexes:
-            gb = gy.sum(axis=(0, 2, 3))
-        return tuple(_var(g) for g in (gx, gw, gb)[:len(self.inputs)])
+        return _conv_grads(self, indexes, gy, gx, gw)
 
 
 class Convolution2DAvgPoolFunction(function_node.FunctionNode):
@@ -725,7 +728,7 @@ class Convolution2DAvgPoolFunction(function_node.FunctionNode):
     def backward(self, indexes, grad_outputs):
         x, w = (v.array for v in self.get_retained_inputs())
         gy = grad_outputs[0].array
-        gx = gw = gb = None
+        gx = gw = None
         with single_threaded_blas():
             if 0 in indexes:
                 if gy.shape[2] * gy.shape[3] < PHASE_MIN_PIXELS and not _caching(self.owner):
@@ -736,9 +739,7 @@ class Convolution2DAvgPoolFunction(function_node.FunctionNode):
                     gx = _up_conv3x3(gy, phases=phases)
             if 1 in indexes:
                 gw = _quarter(_conv3x3_sumpool_grad_w(x, gy))
-        if 2 in indexes:
-            gb = gy.sum(axis=(0, 2, 3))
-        return tuple(_var(g) for g in (gx, gw, gb)[:len(self.inputs)])
+        return _conv_grads(self, indexes, gy, gx, gw)
 
 
 class UpsampleAdd(function_node.FunctionNode):
