@@ -15,7 +15,7 @@ import zipfile
 
 import numpy
 
-from neuralcollage.snapshot import CONFIG_KEY, SnapshotError
+from neuralcollage.snapshot import CONFIG_KEY, SnapshotError, state_problems
 
 WEIGHTS_NAME = "pytorch_model.bin"
 CONFIG_NAME = "config.json"
@@ -171,18 +171,8 @@ def check_state(state_shapes, config, *, source="checkpoint"):
     Raises:
         ConversionError: naming the missing and unexpected keys and the shape mismatches.
     """
-    expected = reference_state_shapes(config)
-    missing = sorted(set(expected) - set(state_shapes))
-    unexpected = sorted(set(state_shapes) - set(expected))
-    mismatched = [f"{k} {tuple(state_shapes[k])} (config needs {expected[k]})"
-                  for k in sorted(set(expected) & set(state_shapes)) if tuple(state_shapes[k]) != expected[k]]
-    problems = []
-    if missing:
-        problems.append(f"missing keys {_few(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys {_few(unexpected)}")
-    if mismatched:
-        problems.append(f"shape mismatches {_few(mismatched)}")
+    problems = state_problems(reference_state_shapes(config), state_shapes,
+                              mismatch=lambda got, want: f"{got} (config needs {want})", few=_few)
     if problems:
         raise ConversionError(f"{source} does not match its config.json: " + "; ".join(problems))
 

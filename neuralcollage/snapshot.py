@@ -120,17 +120,8 @@ def load_state(model, arrays, *, source="snapshot", hint=None):
     """
     entries = state_entries(model)
     arrays = {k: v for k, v in arrays.items() if k != CONFIG_KEY}
-    missing = sorted(set(entries) - set(arrays))
-    unexpected = sorted(set(arrays) - set(entries))
-    mismatched = [f"{k} {tuple(arrays[k].shape)} vs model {entries[k][2]}"
-                  for k in sorted(set(entries) & set(arrays)) if tuple(arrays[k].shape) != entries[k][2]]
-    problems = []
-    if missing:
-        problems.append(f"missing keys {_few(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys {_few(unexpected)}")
-    if mismatched:
-        problems.append(f"shape mismatches {_few(mismatched)}")
+    problems = state_problems({k: e[2] for k, e in entries.items()}, {k: v.shape for k, v in arrays.items()},
+                              mismatch=lambda got, want: f"{got} vs model {want}")
     if problems:
         msg = f"{source} does not fit {model!r}: " + "; ".join(problems)
         raise SnapshotError(msg + (f". {hint}" if hint else ""))
@@ -139,6 +130,28 @@ def load_state(model, arrays, *, source="snapshot", hint=None):
         if value.dtype.kind == "f" and not numpy.all(numpy.isfinite(value)):
             raise SnapshotError(f"{source}: {key} contains NaN or inf")
         set_(value)
+
+
+def state_problems(expected, found, *, mismatch, few=None):
+    """What keeps ``found`` arrays from fitting ``expected`` ones, as phrases for an error message.
+
+    Args:
+        expected, found: ``{key: shape}``.
+        mismatch: ``mismatch(found_shape, expected_shape) -> str``, how a shape mismatch is described
+            (after the key).
+        few: ``few(sorted_strings) -> str`` shortening long lists (default: the first four, bracketed).
+
+    Returns:
+        list of str: ``"missing keys ..."``, ``"unexpected keys ..."``, ``"shape mismatches ..."`` (those
+        that apply; empty when everything fits).
+    """
+    few = few or _few
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    mismatched = [f"{k} {mismatch(tuple(found[k]), tuple(expected[k]))}"
+                  for k in sorted(set(expected) & set(found)) if tuple(found[k]) != tuple(expected[k])]
+    return [f"{what} {few(keys)}" for what, keys in (("missing keys", missing), ("unexpected keys", unexpected),
+                                                      ("shape mismatches", mismatched)) if keys]
 
 
 def _few(items, n=4):

@@ -72,9 +72,14 @@ def _variants(photo):
     return out
 
 
+@pytest.fixture(scope="module")
+def variants(chelsea):
+    return _variants(chelsea)
+
+
 @pytest.mark.parametrize("variant", ["png", "rgba", "grey", "palette", "16bit", "cmyk_jpeg", "exif_rotated"])
-def test_real_photo_in_every_format(tmp_path, chelsea, variant):
-    data, expected, tolerance = _variants(chelsea)[variant]
+def test_real_photo_in_every_format(tmp_path, variants, variant):
+    data, expected, tolerance = variants[variant]
     path = tmp_path / f"chelsea_{variant}"
     path.write_bytes(data)
     got = read_image(str(path))
