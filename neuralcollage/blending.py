@@ -17,7 +17,7 @@ import numpy
 
 from neuralcollage.io import InputError, as_mask
 
-__all__ = ["dilate_mask", "feather_mask", "square_crop_box", "check_box", "crop_and_resize",
+__all__ = ["dilate_mask", "grey_dilate", "feather_mask", "square_crop_box", "check_box", "crop_and_resize",
            "resize_to_box", "paste_back", "blend_region", "poisson_blend", "BLEND_MODES"]
 
 BLEND_MODES = ("normal", "mixed", "none")
@@ -394,15 +394,19 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
 
     if mode == "none" or region.all():
         sigma = dilate / 4.0 if feather is None else float(feather)
-        alpha = _grey_dilate(soft, dilate // 2) * _inner_box(box, (height, width), sigma)
+        alpha = grey_dilate(soft, dilate // 2) * _inner_box(box, (height, width), sigma)
         alpha = feather_mask(alpha, sigma=sigma) * region
         return _composite(photo, paste_back(photo, edited_crop, box), alpha, region)
     edited = resize_to_box(edited_crop, (top, left, side))
     return _seamless_clone(photo, edited, (top, left, side), region, _CLONE_FLAGS[mode])
 
 
-def _grey_dilate(mask, radius):
-    """Grey-level dilation (running maximum over a disc) of a float mask; keeps soft values."""
+def grey_dilate(mask, radius):
+    """Grey-level dilation of a float mask: the running maximum over a disc of ``radius`` pixels.
+
+    ``mask`` is ``(H, W)`` float32 (soft values are kept, unlike :func:`dilate_mask`); ``radius <= 0``
+    returns it unchanged.  Returns ``(H, W)`` float32.
+    """
     if radius <= 0:
         return mask
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))

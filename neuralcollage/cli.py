@@ -17,6 +17,9 @@ __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_INPUT", "EXI
 
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_MAX_PIXELS = 64_000_000
+#: ``neuralcollage.collage.DEFAULT_CONTEXT``, repeated so that ``--help`` does not import Chainer (a test
+#: keeps the two equal).
+DEFAULT_CONTEXT = 0.1
 SUBCOMMANDS = ("edit", "attribute", "generate", "invert", "blend", "models", "labels", "replay", "demo", "train",
                "eval", "convert")
 _PROG = "collage"
@@ -195,6 +198,7 @@ def _finite_float(accept, wording):
 
 
 _nonnegative_float = _finite_float(lambda v: v >= 0, "a number >= 0")
+_fraction = _finite_float(lambda v: 0 <= v <= 1, "a number in [0, 1]")
 _truncation = _finite_float(lambda v: 0 < v <= 1, "a truncation in (0, 1]")
 
 
@@ -288,6 +292,10 @@ def _add_edit_arguments(p):
     e.add_argument("--margin", type=_nonnegative_float, default=0.25, metavar="F",
                    help="context around the mask in the crop, as a fraction of the mask's longer side "
                         "(default: %(default)s)")
+    e.add_argument("--context", type=_fraction, default=DEFAULT_CONTEXT, metavar="F",
+                   help="how far the target class reaches beyond the mask inside the generator, as a fraction "
+                        "of its resolution, so it can draw the new part whole; only the mask (dilated a few "
+                        "pixels) changes the photo; 0 = the mask itself (default: %(default)s)")
     e.add_argument("--box", type=_box, metavar="TOP,LEFT,SIDE",
                    help="crop this square of the photo instead (e.g. the whole face or animal, when the mask "
                         "covers only a small part of it and the model was trained on whole objects)")
@@ -529,6 +537,12 @@ examples:
     p.add_argument("--part-region-grow", type=_nonnegative_float, metavar="F",
                    help="part translation edits the part's mask grown by this fraction of the photo side "
                         "(0: the exact mask) (default: the library's, 0.08)")
+    p.add_argument("--part-context", type=_fraction, metavar="F",
+                   help="part translation: how far the target class reaches beyond the region inside the "
+                        "generator (`collage edit --context`) (default: the edit's, %s)" % DEFAULT_CONTEXT)
+    p.add_argument("--part-blend-mode", choices=("normal", "mixed", "none"),
+                   help="part translation: Poisson mode, or none for feathered compositing (default: the "
+                        "library's, normal)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     p.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID", help="CUDA device id (default: %(default)s)")
     p.set_defaults(func=cmd_eval)
@@ -992,7 +1006,8 @@ def _edit(bundle, photo, mask, target, *, source, args):
     try:
         result = edit_photo(bundle, photo, mask, target, source_label=source, layers=args.layers,
                             method=args.method, steps=args.steps, restarts=args.restarts, seed=args.seed,
-                            blend_mode=args.blend_mode, margin=args.margin, box=args.box, progress=progress,
+                            blend_mode=args.blend_mode, context=args.context, margin=args.margin, box=args.box,
+                            progress=progress,
                             guess_progress=guessing)
     finally:
         guessing.close()
@@ -1462,6 +1477,7 @@ def cmd_demo(args):
          f"{bundle.name} ...", quiet=args.quiet)
     args.layers, args.blend_mode = spec.get("layers", "all"), spec.get("blend_mode", "normal")
     args.margin, args.box = spec.get("margin", 0.25), spec.get("box")
+    args.context = spec.get("context", DEFAULT_CONTEXT)
     result = _edit(bundle, photo, mask, target, source=source, args=args)
     written = _write_edit(result, photo, mask, output=result_path, recipe_path=recipe_path,
                           figure_path=figure_path, inputs=inputs)
@@ -1604,7 +1620,8 @@ def cmd_eval(args):
             _say(f"eval: {name} done ({time.time() - started:.0f} s so far)", quiet=args.quiet)
 
     metrics = _call(evaluate, bundle, metrics=args.metrics, steps=args.steps, grow=args.part_region_grow,
-                    seed=args.seed, log=log, **_eval_counts(args.n_samples))
+                    context=args.part_context, blend_mode=args.part_blend_mode, seed=args.seed, log=log,
+                    **_eval_counts(args.n_samples))
     print(f"metrics of {bundle.name} (seed {args.seed}):")
     try:
         from neuralcollage.evaluation import format_table
@@ -1615,7 +1632,8 @@ def cmd_eval(args):
         from neuralcollage.io import atomic_write_text
         report = {"model": bundle.name, "arch": bundle.arch, "sha256": dict(bundle.sha256), "seed": args.seed,
                   "n_samples": args.n_samples, "steps": args.steps,
-                  "part_region_grow": args.part_region_grow, "seconds": time.time() - started,
+                  "part_region_grow": args.part_region_grow, "part_context": args.part_context,
+                  "part_blend_mode": args.part_blend_mode, "seconds": time.time() - started,
                   "metrics": metrics}
         atomic_write_text(args.out_json, json.dumps(_json_safe(report), indent=2, allow_nan=False) + "\n",
                           overwrite_protect=inputs)

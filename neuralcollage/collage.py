@@ -25,13 +25,17 @@ from neuralcollage import backend, blending, maps
 from neuralcollage.inversion import describe_loss, guess_source_class, project
 from neuralcollage.io import InputError, as_mask, atomic_write_text, fit_mask, from_model
 
-__all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "EditResult", "RecipeError", "render",
-           "edit_class_maps", "scbn_edit", "blend_edit", "edit_photo", "make_recipe", "replay",
+__all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "EditResult", "RecipeError", "render",
+           "edit_class_maps", "scbn_edit", "blend_edit", "class_region", "edit_photo", "make_recipe", "replay",
            "save_recipe", "load_recipe"]
 
 METHODS = ("scbn", "blend")
 RECIPE_FORMAT = "neuralcollage-recipe"
 RECIPE_VERSION = 1
+#: :func:`edit_photo`'s default ``context``: measured on the built-in model's part translation (see
+#: ``pretrained/manifest.json``, ``part_translation_context``), where growing the class region beyond the
+#: painted part lets the generator draw the target's part whole.
+DEFAULT_CONTEXT = 0.1
 
 
 class RecipeError(InputError):
@@ -247,14 +251,39 @@ def _uint8(images):
     return from_model(images)[0]
 
 
+def class_region(gen, mask_crop, context):
+    """The region that gets the target class in the class maps: ``mask_crop`` grown by ``context``.
+
+    Args:
+        gen: the generator (its resolution ``R``).
+        mask_crop: ``(R, R)`` float32 in ``[0, 1]``, the mask on the crop.
+        context: how far the class region reaches beyond the mask, as a fraction of ``R`` (>= 0); the
+            grown ring keeps the mask's soft values (grey-level dilation with a disc of
+            ``round(context * R)`` pixels).
+
+    Returns:
+        ``(R, R)`` float32 in ``[0, 1]``.
+    """
+    radius = int(round(_check_context(context) * gen.resolution))
+    return blending.grey_dilate(mask_crop, radius).astype(numpy.float32, copy=False)
+
+
+def _check_context(context):
+    context = float(context)
+    if not 0.0 <= context <= 1.0:
+        raise ValueError(f"context must be a fraction of the generator's resolution in [0, 1], got {context}")
+    return context
+
+
 def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, method, layers, feather,
-           blend_mode, dilate):
+           blend_mode, dilate, context=0.0):
     """Render the edit of ``z`` and blend it into ``photo``: (image, edited_crop, mask_crop)."""
     mask_crop = _crop_mask(gen, mask, box)
+    class_mask = class_region(gen, mask_crop, context)
     if method == "scbn":
-        edited = scbn_edit(gen, z, source_class, target_class, mask_crop, layers=layers, feather=feather)
+        edited = scbn_edit(gen, z, source_class, target_class, class_mask, layers=layers, feather=feather)
     else:
-        conds = edit_class_maps(gen, source_class, target_class, mask_crop, layers="all", feather=feather)
+        conds = edit_class_maps(gen, source_class, target_class, class_mask, layers="all", feather=feather)
         edited = blend_edit(gen, z, z_target, conds, mask_crop, layers=layers, feather=feather)
     edited_crop = _uint8(edited)
     image = blending.poisson_blend(photo, edited_crop, mask, box, mode=blend_mode, dilate=dilate)
@@ -263,7 +292,7 @@ def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, me
 
 def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="all", method="scbn",
                z_target=None, steps=200, restarts=1, seed=0, blend_mode="normal", feather=0.0, dilate=8,
-               margin=0.25, box=None, candidates=3, guess_steps=30, progress=None, guess_progress=None):
+               context=DEFAULT_CONTEXT, margin=0.25, box=None, candidates=3, guess_steps=30, progress=None, guess_progress=None):
     """Turn the masked region of a photo into ``target_label``.
 
     Crop a square around the mask (:func:`neuralcollage.blending.square_crop_box` with ``margin``, at least
@@ -299,6 +328,10 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         blend_mode: ``"normal"``, ``"mixed"`` or ``"none"`` (:func:`neuralcollage.blending.poisson_blend`).
         feather: Gaussian sigma (pixels at resolution ``R``) softening the mask in the class/blend maps.
         dilate: pixels the mask is grown by for Poisson blending.
+        context: how far the target class reaches beyond the mask in the generator's class maps, as a
+            fraction of its resolution ``R`` (:func:`class_region`; 0: the mask itself, as in the paper).
+            The generator then draws the target's part with room around it (a rabbit's ears are longer
+            than a cat's); only the mask, dilated by ``dilate``, reaches the photo.
         margin: context around the mask in the crop, as a fraction of the mask's longer side.
         box: ``(top, left, size)`` of the square crop on the photo instead of the one around the mask, e.g.
             the whole object when the model was trained on whole objects (``size`` >= 1, inside the photo,
@@ -316,6 +349,7 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         ValueError: bad options, a ``z_target`` with ``method="scbn"`` or of the wrong shape.
     """
     _check_options(method, blend_mode)
+    _check_context(context)
     if method != "blend" and z_target is not None:
         raise ValueError(f"z_target applies to method 'blend' only, not {method!r}")
     gen = bundle.generator
@@ -359,11 +393,11 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         z_target = _blend_latent(gen, z_target(numpy.array(z, dtype=numpy.float32), int(source_class)))
     recipe = make_recipe(bundle, photo, mask, box=box, z=z, z_target=z_target, source_class=source_class,
                          target_class=target_class, layers=layers, method=method, feather=feather,
-                         blend_mode=blend_mode, dilate=dilate, steps=steps, restarts=restarts, seed=seed,
+                         blend_mode=blend_mode, dilate=dilate, context=context, steps=steps, restarts=restarts, seed=seed,
                          loss=proj.loss, source_guessed=guess is not None)
     image, edited_crop, mask_crop = _apply(
         gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=target_class,
-        method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate)
+        method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context)
     return EditResult(image=image, box=box, crop=crop, reconstruction=_uint8(proj.image),
                       edited_crop=edited_crop, mask_crop=mask_crop, z=z, z_target=z_target,
                       source_class=source_class, target_class=target_class, losses=proj.losses, recipe=recipe,
@@ -442,7 +476,7 @@ def _generator_sha256(bundle):
 
 
 def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, layers="all", method="scbn",
-                feather=0.0, blend_mode="normal", dilate=8, z_target=None, steps=None, restarts=None,
+                feather=0.0, blend_mode="normal", dilate=8, context=0.0, z_target=None, steps=None, restarts=None,
                 seed=None, loss=None, source_guessed=False):
     """A JSON-able description of an edit from which :func:`replay` rebuilds it bit for bit.
 
@@ -455,7 +489,7 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
         z: ``(1, dim_z)`` float32 projected latent (stored as JSON numbers, which round-trip float32).
         z_target: ``(1, dim_z)`` blend latent (``"blend"`` only).
         source_class, target_class: class ids.
-        layers, method, feather, blend_mode, dilate: the edit settings (see :func:`edit_photo`).
+        layers, method, feather, blend_mode, dilate, context: the edit settings (see :func:`edit_photo`).
         steps, restarts, seed, loss, source_guessed: how the projection was made (informational).
 
     Returns:
@@ -486,7 +520,7 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
         "mask": {"encoding": encoding, "height": int(mask.shape[0]), "width": int(mask.shape[1]), "data": data},
         "box": [int(v) for v in box],
         "edit": {"method": method, "layers": _layers_string(gen, method, layers), "feather": float(feather),
-                 "blend_mode": blend_mode, "dilate": int(dilate),
+                 "blend_mode": blend_mode, "dilate": int(dilate), "context": _check_context(context),
                  "source_class": {"id": int(source_class), "name": _name(vocabulary, int(source_class)),
                                   "guessed": bool(source_guessed)},
                  "target_class": {"id": int(target_class), "name": _name(vocabulary, int(target_class))}},
@@ -539,6 +573,7 @@ def replay(recipe, photo, bundle, *, check_photo=True):
         box = tuple(int(v) for v in recipe["box"])
         method, layers, blend_mode = edit["method"], edit["layers"], edit["blend_mode"]
         feather, dilate = float(edit["feather"]), int(edit["dilate"])
+        context = float(edit.get("context", 0.0))
         source_class, target_class = int(edit["source_class"]["id"]), int(edit["target_class"]["id"])
     except (KeyError, TypeError, ValueError) as exc:
         raise RecipeError(f"recipe is incomplete or malformed: {type(exc).__name__} {exc}") from None
@@ -557,6 +592,7 @@ def replay(recipe, photo, bundle, *, check_photo=True):
         raise RecipeError("photo differs from the one the recipe was made for (pixel sha256 mismatch)")
     try:
         _check_options(method, blend_mode)
+        _check_context(context)
         layers = _layers_string(gen, method, layers)
     except ValueError as exc:
         raise RecipeError(f"recipe edit settings: {exc}") from None
@@ -576,7 +612,7 @@ def replay(recipe, photo, bundle, *, check_photo=True):
         raise RecipeError(f"recipe box or dilation does not fit the photo: {exc}") from None
     image, edited_crop, mask_crop = _apply(
         gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=target_class,
-        method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate)
+        method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context)
     crop = blending.crop_and_resize(photo, box, gen.resolution)
     reconstruction = _uint8(render(gen, z, source_class))
     return EditResult(image=image, box=box, crop=crop, reconstruction=reconstruction, edited_crop=edited_crop,

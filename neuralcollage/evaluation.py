@@ -238,7 +238,7 @@ def projection_psnr(generator, discriminator, encoder, *, n=20, steps=200, seed=
 
 def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restarts=1, parts=PARTS,
                      layers="all", blend_mode="normal", dilate=8, margin=0.15, grow=PART_REGION_GROW,
-                     progress=None, edit=None):
+                     context=None, progress=None, edit=None):
     """Part translation success on ``n`` held-out rendered faces (``photo_size`` px "photos").
 
     Face ``i`` (class ``i % K``) gets part ``parts[i % len(parts)]`` translated to a target class drawn
@@ -250,7 +250,10 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
     pointed) and a 64 px generator needs a few pixels of room to draw it.  Success: the part classifier, on
     the part's crop of the edited photo (:func:`~neuralcollage.models.classifier.part_crops` of the
     original, ungrown mask), names the target class.  Preservation: every pixel outside the edited region
-    dilated by ``dilate`` px equals the input photo.
+    dilated by ``dilate`` px equals the input photo.  ``context`` is passed to ``edit`` (how far the target
+    class reaches beyond the region inside the generator; None: the edit function's default, e.g.
+    :data:`neuralcollage.collage.DEFAULT_CONTEXT`); ``blend_mode`` is the Poisson mode (``"normal"``) or
+    ``"none"`` (feathered compositing).
 
     Args:
         bundle: an object with ``generator``, ``discriminator``, ``encoder`` (or None) and
@@ -277,6 +280,7 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
     if not 0 <= grow < 0.5:
         raise ValueError(f"grow must be in [0, 0.5), got {grow}")
     grow_px = int(round(grow * photo_size))
+    options = {} if context is None else {"context": context}
     k = gen.n_classes
     rng = random_state(seed)
     seeds = held_out_seeds(n, seed=seed + 2)
@@ -294,7 +298,7 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
         region = dilate_mask(mask, radius=grow_px) if grow_px else mask
         edited = edit(bundle, sample.image, region.astype(numpy.float32), target, source_label=source,
                       layers=layers, method="scbn", steps=steps, restarts=restarts, seed=seed + i,
-                      blend_mode=blend_mode, dilate=dilate).image
+                      blend_mode=blend_mode, dilate=dilate, **options).image
         crops = part_crops(numpy.stack([sample.image, edited]), numpy.stack([mask, mask]),
                            size=clf.resolution, margin=margin)
         before, after = (int(v) for v in clf.predict(crops))
@@ -317,8 +321,16 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
             "source_accuracy": float(numpy.mean([r["predicted_before"] == r["source"] for r in done])) if done
             else float("nan"),
             "per_part": per_part, "n": len(done), "n_empty_masks": len(rows) - len(done), "photo_size": photo_size,
-            "grow_px": grow_px, "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
+            "grow_px": grow_px, "context": _default_of(edit, "context") if context is None else context,
+            "blend_mode": blend_mode, "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
             **_passed("part_translation", rate)}
+
+
+def _default_of(function, name):
+    """The default value of ``function``'s keyword ``name`` (None when it has none)."""
+    import inspect
+    parameter = inspect.signature(function).parameters.get(name)
+    return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
 
 
 METRICS = ("classifier_accuracy", "part_classifier_accuracy", "conditioned_class_accuracy", "diversity",
@@ -326,10 +338,12 @@ METRICS = ("classifier_accuracy", "part_classifier_accuracy", "conditioned_class
 
 
 def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_diversity=50, n_projection=20,
-             n_translation=100, steps=200, photo_size=128, grow=PART_REGION_GROW, seed=0, log=None):
+             n_translation=100, steps=200, photo_size=128, grow=PART_REGION_GROW, context=None,
+             blend_mode="normal", seed=0, log=None):
     """Run ``metrics`` on ``bundle`` (fields ``generator``, ``discriminator``, ``encoder``, ``classifier``,
     ``part_classifier``; a missing model skips the metrics that need it, recorded as
-    ``{"skipped": reason}``). ``log(name, record)`` is called after each metric.
+    ``{"skipped": reason}``). ``grow``, ``context`` and ``blend_mode`` go to :func:`part_translation`.
+    ``log(name, record)`` is called after each metric.
 
     Returns:
         ``{metric name: record}`` (see the metric functions).
@@ -350,7 +364,8 @@ def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_di
                                                                 seed=seed)),
         "part_translation": ((gen, dis, part), lambda: part_translation(bundle, n=n_translation, seed=seed,
                                                                         steps=steps, photo_size=photo_size,
-                                                                        grow=grow)),
+                                                                        grow=grow, context=context,
+                                                                        blend_mode=blend_mode)),
     }
     results = {}
     for name in metrics:

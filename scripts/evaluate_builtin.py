@@ -43,6 +43,11 @@ def parse_args(argv):
     p.add_argument("--part-region-grow", type=float, default=evaluation.PART_REGION_GROW,
                    help="part translation: the part mask is grown by this fraction of the photo side before "
                         "editing (0: the exact part mask)")
+    p.add_argument("--part-context", type=float, default=None,
+                   help="part translation: how far the target class reaches beyond the region inside the "
+                        "generator, a fraction of its resolution (default: edit_photo's)")
+    p.add_argument("--part-blend-mode", default="normal", choices=("normal", "mixed", "none"),
+                   help="part translation: Poisson mode, or none for feathered compositing")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gpu", type=int, default=None, help="GPU id (default: CPU)")
     p.add_argument("--quick", action="store_true", help="small counts (a smoke test, not a measurement)")
@@ -70,7 +75,8 @@ def main(argv=None):
                                   n_generated=args.n_generated, n_diversity=args.n_diversity,
                                   n_projection=args.n_projection, n_translation=args.n_translation,
                                   steps=args.steps, photo_size=args.photo_size,
-                                  grow=args.part_region_grow, seed=args.seed, log=log)
+                                  grow=args.part_region_grow, context=args.part_context,
+                                  blend_mode=args.part_blend_mode, seed=args.seed, log=log)
     print(evaluation.format_table(results))
     from neuralcollage.io import atomic_write_text
     record = {"model": str(bundle.name), "sha256": dict(getattr(bundle, "sha256", {}) or {}),

@@ -148,6 +148,15 @@ def test_default_command_is_edit():
     args = parser.parse_args(["edit", "--base", "a.png", "--label", "fox", "--mask", "m.png"])
     assert args.func is cli.cmd_edit and args.steps == 200 and args.method == "scbn" and args.layers == "all"
     assert args.model == "builtin" and args.gpu == -1 and args.blend_mode == "normal"
+    from neuralcollage.collage import DEFAULT_CONTEXT
+    assert args.context == cli.DEFAULT_CONTEXT == DEFAULT_CONTEXT
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "wide"])
+def test_edit_context_out_of_range(value, capsys):
+    code, _, err = run(["edit", "--base", "a.png", "--label", "b", "--mask", "c.png", "--context", value], capsys)
+    assert code == 2
+    assert_one_line_error(err, "--context")
 
 
 # ------------------------------------------------------------------------------------------------ bad inputs

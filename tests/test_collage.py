@@ -232,3 +232,46 @@ def test_blend_with_a_given_or_computed_z_target(bundle, photo, mask):
     with pytest.raises(ValueError, match="z_target must be"):
         edit_photo(bundle, photo, mask, "dog", source_label="cat", method="blend", z_target=lambda z, c: z[0, :3],
                    steps=0)
+
+
+def test_class_region_grows_the_mask_by_the_context(bundle):
+    gen = bundle.generator
+    soft = np.zeros((32, 32), np.float32)
+    soft[10:14, 12:15] = 0.6
+    soft[12, 13] = 1.0
+    np.testing.assert_array_equal(collage.class_region(gen, soft, 0.0), soft)
+    grown = collage.class_region(gen, soft, 0.1)
+    assert grown.shape == (32, 32) and grown.dtype == np.float32
+    ys, xs = np.mgrid[0:32, 0:32]
+    inside = soft > 0
+    distance = np.min(np.hypot(ys[..., None] - ys[inside][None, None], xs[..., None] - xs[inside][None, None]),
+                      axis=2)
+    radius = round(0.1 * 32)
+    assert np.all(grown[distance <= radius - 1] > 0) and np.all(grown[distance > radius + 0.5] == 0)
+    assert set(np.unique(grown)) == {0.0, np.float32(0.6), 1.0}
+    assert np.all(grown >= soft)
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="context"):
+            collage.class_region(gen, soft, bad)
+
+
+def test_edit_photo_context_reaches_the_generator_not_the_photo(bundle, photo, mask):
+    common = dict(source_label="cat", steps=STEPS, seed=5, layers="all")
+    tight = edit_photo(bundle, photo, mask, "fox", context=0.0, **common)
+    wide = edit_photo(bundle, photo, mask, "fox", context=0.3, **common)
+    np.testing.assert_array_equal(tight.z, wide.z)
+    assert not np.array_equal(tight.edited_crop, wide.edited_crop)
+    region = blending.blend_region(mask, wide.box, dilate=8)
+    np.testing.assert_array_equal(wide.image[~region], photo[~region])
+    assert tight.recipe["edit"]["context"] == 0.0 and wide.recipe["edit"]["context"] == 0.3
+    assert edit_photo(bundle, photo, mask, "fox", **common).recipe["edit"]["context"] == collage.DEFAULT_CONTEXT
+    np.testing.assert_array_equal(replay(wide.recipe, photo, bundle).image, wide.image)
+    older = json.loads(json.dumps(tight.recipe))
+    del older["edit"]["context"]
+    np.testing.assert_array_equal(replay(older, photo, bundle).image, tight.image)
+    broken = json.loads(json.dumps(wide.recipe))
+    broken["edit"]["context"] = 7
+    with pytest.raises(RecipeError, match="context"):
+        replay(broken, photo, bundle)
+    with pytest.raises(ValueError, match="context"):
+        edit_photo(bundle, photo, mask, "fox", context=-1, **common)

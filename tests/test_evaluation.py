@@ -165,6 +165,12 @@ def test_part_translation_with_a_fake_edit(tiny):
     sources = [kw["source_label"] for _, kw in edit.calls]
     assert all(t != s and 0 <= t < 4 for t, s in zip(targets, sources))
     assert all(kw["method"] == "scbn" and kw["steps"] == 3 for _, kw in edit.calls)
+    assert all("context" not in kw for _, kw in edit.calls) and r["context"] is None
+    assert r["blend_mode"] == "normal"
+    wide = _ColourByTarget()
+    r = ev.part_translation(bundle, n=2, photo_size=64, edit=wide, margin=0.0, context=0.2, blend_mode="none")
+    assert all(kw["context"] == 0.2 and kw["blend_mode"] == "none" for _, kw in wide.calls)
+    assert (r["context"], r["blend_mode"]) == (0.2, "none")
     spilled = ev.part_translation(bundle, n=3, photo_size=64, edit=_ColourByTarget(spill=True), margin=0.0)
     assert spilled["unchanged_outside_mask"] == 0.0 and spilled["max_changed_outside"] >= 1
     json.dumps(r)
@@ -208,6 +214,7 @@ def test_part_translation_with_the_real_pipeline(tiny):
                                    files={})
     r = ev.part_translation(bundle, n=2, photo_size=48, steps=1)
     assert r["n"] + r["n_empty_masks"] == 2 and r["unchanged_outside_mask"] == 1.0
+    assert r["context"] == collage.DEFAULT_CONTEXT
 
 
 def test_evaluate_skips_missing_models_and_formats_a_table(tiny):
