@@ -19,7 +19,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 13
 DEFAULT_MAX_PIXELS = 64_000_000
 #: ``neuralcollage.collage.DEFAULT_CONTEXT``, repeated so that ``--help`` does not import Chainer (a test
 #: keeps the two equal).
-DEFAULT_CONTEXT = 0.1
+DEFAULT_CONTEXT = 0.15
 SUBCOMMANDS = ("edit", "attribute", "generate", "invert", "blend", "models", "labels", "replay", "demo", "train",
                "eval", "convert")
 _PROG = "collage"

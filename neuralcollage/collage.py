@@ -35,7 +35,7 @@ RECIPE_VERSION = 1
 #: :func:`edit_photo`'s default ``context``: measured on the built-in model's part translation (see
 #: ``pretrained/manifest.json``, ``part_translation_context``), where growing the class region beyond the
 #: painted part lets the generator draw the target's part whole.
-DEFAULT_CONTEXT = 0.1
+DEFAULT_CONTEXT = 0.15
 
 
 class RecipeError(InputError):

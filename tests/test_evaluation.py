@@ -262,3 +262,23 @@ def test_part_classifier_swap_accuracy_with_a_colour_oracle(tiny):
     r = ev.part_classifier_accuracy(tiny.part_classifier, n=6, size=48)
     assert 0 <= r["swap_accuracy"] <= 1 and 0 < r["n_swap"] <= 6
     assert set(r["swap_per_part"]) == set(ev.PARTS)
+
+
+def test_sweep_script_agrees_with_part_translation(tmp_path):
+    import importlib.util
+    import os
+    from neuralcollage.pretrained import load_bundle
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("sweep", os.path.join(root, "scripts",
+                                                                        "sweep_part_translation.py"))
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    out = tmp_path / "sweep.json"
+    assert sweep.main(["--n", "4", "--steps", "2", "--contexts", "0", "10", "--blend-modes", "normal", "none",
+                       "-o", str(out)]) == 0
+    rows = {(r["context_px"], r["blend_mode"]): r for r in json.load(open(out))["rows"]}
+    assert set(rows) == {(0, "normal"), (0, "none"), (10, "normal"), (10, "none")}
+    assert all(r["n"] == 4 and 0.0 <= r["success_rate"] <= 1.0 for r in rows.values())
+    reference = ev.part_translation(load_bundle("builtin"), n=4, steps=2, context=0.0)
+    assert rows[(0, "normal")]["success_rate"] == reference["success_rate"]
+    assert rows[(0, "normal")]["per_part"] == {p: v for p, v in reference["per_part"].items() if v is not None}
