@@ -1007,8 +1007,7 @@ def _edit(bundle, photo, mask, target, *, source, args):
         result = edit_photo(bundle, photo, mask, target, source_label=source, layers=args.layers,
                             method=args.method, steps=args.steps, restarts=args.restarts, seed=args.seed,
                             blend_mode=args.blend_mode, context=args.context, margin=args.margin, box=args.box,
-                            progress=progress,
-                            guess_progress=guessing)
+                            progress=progress, guess_progress=guessing)
     finally:
         guessing.close()
         progress.close()

@@ -25,16 +25,15 @@ from neuralcollage import backend, blending, maps
 from neuralcollage.inversion import describe_loss, guess_source_class, project
 from neuralcollage.io import InputError, as_mask, atomic_write_text, fit_mask, from_model
 
-__all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "EditResult", "RecipeError", "render",
-           "edit_class_maps", "scbn_edit", "blend_edit", "class_region", "edit_photo", "make_recipe", "replay",
-           "save_recipe", "load_recipe"]
+__all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "EditResult", "RecipeError",
+           "render", "edit_class_maps", "scbn_edit", "blend_edit", "class_region", "edit_photo", "make_recipe",
+           "replay", "save_recipe", "load_recipe"]
 
 METHODS = ("scbn", "blend")
 RECIPE_FORMAT = "neuralcollage-recipe"
 RECIPE_VERSION = 1
-#: :func:`edit_photo`'s default ``context``: measured on the built-in model's part translation (see
-#: ``pretrained/manifest.json``, ``part_translation_context``), where growing the class region beyond the
-#: painted part lets the generator draw the target's part whole.
+#: :func:`edit_photo`'s default ``context``, chosen by ``scripts/sweep_part_translation.py`` on the built-in
+#: model (part translation 56% at 0, 73% at 0.15 with Poisson blending; README, "The built-in model").
 DEFAULT_CONTEXT = 0.15
 
 
@@ -292,7 +291,8 @@ def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, me
 
 def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="all", method="scbn",
                z_target=None, steps=200, restarts=1, seed=0, blend_mode="normal", feather=0.0, dilate=8,
-               context=DEFAULT_CONTEXT, margin=0.25, box=None, candidates=3, guess_steps=30, progress=None, guess_progress=None):
+               context=DEFAULT_CONTEXT, margin=0.25, box=None, candidates=3, guess_steps=30, progress=None,
+               guess_progress=None):
     """Turn the masked region of a photo into ``target_label``.
 
     Crop a square around the mask (:func:`neuralcollage.blending.square_crop_box` with ``margin``, at least
@@ -393,8 +393,8 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         z_target = _blend_latent(gen, z_target(numpy.array(z, dtype=numpy.float32), int(source_class)))
     recipe = make_recipe(bundle, photo, mask, box=box, z=z, z_target=z_target, source_class=source_class,
                          target_class=target_class, layers=layers, method=method, feather=feather,
-                         blend_mode=blend_mode, dilate=dilate, context=context, steps=steps, restarts=restarts, seed=seed,
-                         loss=proj.loss, source_guessed=guess is not None)
+                         blend_mode=blend_mode, dilate=dilate, context=context, steps=steps, restarts=restarts,
+                         seed=seed, loss=proj.loss, source_guessed=guess is not None)
     image, edited_crop, mask_crop = _apply(
         gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=target_class,
         method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context)
@@ -476,8 +476,8 @@ def _generator_sha256(bundle):
 
 
 def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, layers="all", method="scbn",
-                feather=0.0, blend_mode="normal", dilate=8, context=0.0, z_target=None, steps=None, restarts=None,
-                seed=None, loss=None, source_guessed=False):
+                feather=0.0, blend_mode="normal", dilate=8, context=0.0, z_target=None, steps=None,
+                restarts=None, seed=None, loss=None, source_guessed=False):
     """A JSON-able description of an edit from which :func:`replay` rebuilds it bit for bit.
 
     Args:

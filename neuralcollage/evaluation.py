@@ -266,7 +266,8 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
         ``{"value", "success_rate", "unchanged_outside_mask" (share of faces whose outside pixels are all
         unchanged), "max_changed_outside" (largest count of changed outside pixels), "per_part",
         "source_accuracy" (part classifier on the unedited part), "n" (faces edited), "n_empty_masks" (faces
-        skipped: the part is not visible), "grow_px", "target", "passed", "seconds"}``.
+        skipped: the part is not visible), "grow_px", "context" (None: unknown), "blend_mode", "target", "passed",
+        "seconds"}``.
     """
     from neuralcollage.blending import dilate_mask
     from neuralcollage.models.classifier import part_crops
