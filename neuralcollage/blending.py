@@ -60,8 +60,7 @@ def dilate_mask(mask, *, radius):
         raise ValueError(f"radius must be >= 0, got {radius}")
     if radius == 0:
         return binary.copy()
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(binary.astype(numpy.uint8), kernel).astype(bool)
+    return grey_dilate(binary.astype(numpy.uint8), radius).astype(bool)
 
 
 def feather_mask(mask, *, sigma):

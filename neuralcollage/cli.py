@@ -168,33 +168,31 @@ def _env_int(name, default):
         return default
 
 
-def _int_at_least(minimum, wording):
+def _number_type(convert, accept, wording, *, unparsable=None):
+    """An argparse type: ``convert(text)`` when ``accept`` holds for it.  Errors read "expected ``unparsable``"
+    (default ``wording``) when the text does not convert, "expected ``wording``" when the value is refused."""
     def parse(text):
         try:
-            value = int(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected {wording}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected {unparsable or wording}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {wording}, got {text}")
         return value
     return parse
+
+
+def _int_at_least(minimum, wording):
+    return _number_type(int, lambda v: v >= minimum, wording, unparsable="an integer")
 
 
 _positive_int = _int_at_least(1, "a positive integer")
 _nonnegative_int = _int_at_least(0, "an integer >= 0")
 
 
-def _finite_float(accept, wording):
-    """An argparse type: a finite float for which ``accept(value)`` holds, else "expected ``wording``"."""
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {wording}, got {text!r}") from None
-        if not (math.isfinite(value) and accept(value)):
-            raise argparse.ArgumentTypeError(f"expected {wording}, got {text}")
-        return value
-    return parse
+def _finite_float(accept, wording, *, unparsable=None):
+    """An argparse type: a finite float for which ``accept(value)`` holds (see :func:`_number_type`)."""
+    return _number_type(float, lambda v: math.isfinite(v) and accept(v), wording, unparsable=unparsable)
 
 
 _nonnegative_float = _finite_float(lambda v: v >= 0, "a number >= 0")
@@ -325,14 +323,7 @@ examples:
 """
 
 
-def _amount(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
-    return value
+_amount = _finite_float(lambda v: True, "a finite number", unparsable="a number")
 
 
 def _add_attribute_arguments(p):
@@ -607,13 +598,12 @@ _GAN_OPTIONS = ("arch", "iterations", "batch_size", "n_dis", "lr", "beta1", "bet
                 "checkpoint_every", "sample_every", "log_every", "time_limit")
 
 
+_positive_seconds = _finite_float(lambda v: v > 0, "a positive number of seconds",
+                                  unparsable="a number of seconds")
+
+
 def _seconds(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    value = _positive_seconds(text)
     return int(value) if value.is_integer() else value
 
 
@@ -1001,13 +991,19 @@ def _label_name(vocab, index):
 def _edit(bundle, photo, mask, target, *, source, args):
     """Run :func:`neuralcollage.collage.edit_photo` with progress bars; print its notes."""
     from neuralcollage.collage import edit_photo
+    return _with_progress(lambda progress, guessing: edit_photo(
+        bundle, photo, mask, target, source_label=source, layers=args.layers, method=args.method,
+        steps=args.steps, restarts=args.restarts, seed=args.seed, blend_mode=args.blend_mode, context=args.context,
+        margin=args.margin, box=args.box, progress=progress, guess_progress=guessing), args, source=source)
+
+
+def _with_progress(run, args, *, source):
+    """``run(progress, guess_progress)`` with the projection's (and, without ``source``, the class guess's)
+    progress bars; prints the result's notes and returns it."""
     progress = _Progress(steps=args.steps, enabled=not args.quiet)
     guessing = _GuessProgress(enabled=not args.quiet and source is None)
     try:
-        result = edit_photo(bundle, photo, mask, target, source_label=source, layers=args.layers,
-                            method=args.method, steps=args.steps, restarts=args.restarts, seed=args.seed,
-                            blend_mode=args.blend_mode, context=args.context, margin=args.margin, box=args.box,
-                            progress=progress, guess_progress=guessing)
+        result = run(progress, guessing)
     finally:
         guessing.close()
         progress.close()
@@ -1124,18 +1120,10 @@ def cmd_attribute(args):
     inputs += [p for p in (_bundle_axes_file(bundle),) if p is not None and os.path.exists(p)]
     axes = _attribute_axes(bundle, args.axes)
     from neuralcollage.axes import attribute_edit_photo
-    progress = _Progress(steps=args.steps, enabled=not args.quiet)
-    guessing = _GuessProgress(enabled=not args.quiet and source is None)
-    try:
-        result = attribute_edit_photo(bundle, photo, names, amounts, mask=mask, axes=axes, layers=args.layers,
-                                      steps=args.steps, restarts=args.restarts, seed=args.seed,
-                                      source_label=source, blend_mode=args.blend_mode, progress=progress,
-                                      guess_progress=guessing)
-    finally:
-        guessing.close()
-        progress.close()
-    for note in result.notes:
-        _note(note)
+    result = _with_progress(lambda progress, guessing: attribute_edit_photo(
+        bundle, photo, names, amounts, mask=mask, axes=axes, layers=args.layers, steps=args.steps,
+        restarts=args.restarts, seed=args.seed, source_label=source, blend_mode=args.blend_mode,
+        progress=progress, guess_progress=guessing), args, source=source)
     import numpy
     shown = mask if mask is not None else numpy.ones(photo.shape[:2], numpy.float32)
     written = _write_edit(result, photo, shown, output=output, recipe_path=args.save_recipe,
@@ -1604,7 +1592,6 @@ def _json_safe(value):
 
 
 def cmd_eval(args):
-    import json
     evaluate = _import("neuralcollage.evaluation", "evaluate")
     inputs = [args.model] if os.path.exists(args.model) else []
     if args.out_json:
@@ -1628,14 +1615,13 @@ def cmd_eval(args):
     except Exception:  # noqa: BLE001: another result layout; print it plainly
         _print_metrics(metrics)
     if args.out_json:
-        from neuralcollage.io import atomic_write_text
+        from neuralcollage.io import atomic_write_json
         report = {"model": bundle.name, "arch": bundle.arch, "sha256": dict(bundle.sha256), "seed": args.seed,
                   "n_samples": args.n_samples, "steps": args.steps,
                   "part_region_grow": args.part_region_grow, "part_context": args.part_context,
                   "part_blend_mode": args.part_blend_mode, "seconds": time.time() - started,
                   "metrics": metrics}
-        atomic_write_text(args.out_json, json.dumps(_json_safe(report), indent=2, allow_nan=False) + "\n",
-                          overwrite_protect=inputs)
+        atomic_write_json(args.out_json, _json_safe(report), overwrite_protect=inputs)
         print(f"wrote {args.out_json}")
     return EXIT_OK
 

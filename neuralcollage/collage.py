@@ -82,13 +82,22 @@ class EditResult:
 # ----------------------------------------------------------------------------------------------------
 # edits of latents
 
-def _latents(gen, z):
+def _host_latents(gen, z, *, name="latents", count=None, finite=False):
+    """``z`` as ``(N, dim_z)`` float32 NumPy (one ``(dim_z,)`` latent becomes ``(1, dim_z)``); ``count``
+    fixes ``N``, ``finite`` refuses NaN and infinity."""
     arr = numpy.asarray(backend.to_numpy(z), dtype=numpy.float32)
     if arr.ndim == 1:
         arr = arr[None]
-    if arr.ndim != 2 or arr.shape[1] != gen.dim_z:
-        raise ValueError(f"latents must be (N, {gen.dim_z}); got shape {arr.shape}")
-    return gen.device.send(arr)
+    rows = "N" if count is None else count
+    if (arr.ndim != 2 or arr.shape[1] != gen.dim_z or (count is not None and arr.shape[0] != count)
+            or (finite and not numpy.isfinite(arr).all())):
+        raise ValueError(f"{name} must be {'finite, ' if finite else ''}shape ({rows}, {gen.dim_z}); got shape "
+                         f"{arr.shape}")
+    return arr
+
+
+def _latents(gen, z):
+    return gen.device.send(_host_latents(gen, z))
 
 
 def _model_mask(gen, mask):
@@ -406,13 +415,7 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
 
 def _blend_latent(gen, z_target):
     """``z_target`` as a ``(1, dim_z)`` float32 NumPy latent (see :func:`edit_photo`)."""
-    arr = numpy.asarray(backend.to_numpy(z_target), dtype=numpy.float32)
-    if arr.ndim == 1:
-        arr = arr[None]
-    if arr.shape != (1, gen.dim_z) or not numpy.isfinite(arr).all():
-        raise ValueError(f"z_target must be {gen.dim_z} finite numbers, shape (1, {gen.dim_z}); got shape "
-                         f"{arr.shape}")
-    return arr
+    return _host_latents(gen, z_target, name="z_target", count=1, finite=True)
 
 
 def _name(vocabulary, index):

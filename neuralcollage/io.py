@@ -11,6 +11,7 @@ one-line message that names the file; the CLI turns it into exit status 2.  Writ
 temporary file in the destination directory that then replaces the destination, so a failed or
 interrupted write never leaves a partial file behind.
 """
+import json
 import os
 import secrets
 import struct
@@ -22,7 +23,7 @@ import numpy
 from PIL import Image, ImageOps
 
 __all__ = ["InputError", "MaskResizedWarning", "read_image", "read_mask", "fit_mask", "as_mask",
-           "write_image", "atomic_write_bytes", "atomic_write_text", "atomic_save_npz",
+           "write_image", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_save_npz",
            "to_model", "from_model", "IMAGE_SUFFIXES"]
 
 #: Output formats by file suffix (lower case) with the Pillow format name and save options.
@@ -482,6 +483,13 @@ def atomic_write_bytes(path, data, *, overwrite_protect=()):
 def atomic_write_text(path, text, *, encoding="utf-8", overwrite_protect=()):
     """Write ``text`` (str) to ``path`` atomically; see :func:`atomic_write_bytes`."""
     atomic_write_bytes(path, text.encode(encoding), overwrite_protect=overwrite_protect)
+
+
+def atomic_write_json(path, data, *, indent=2, allow_nan=False, overwrite_protect=()):
+    """Write ``data`` as JSON (``indent``, a final newline) to ``path`` atomically; see
+    :func:`atomic_write_bytes`.  ``allow_nan=False`` refuses NaN and infinities (strict JSON)."""
+    atomic_write_text(path, json.dumps(data, indent=indent, allow_nan=allow_nan) + "\n",
+                      overwrite_protect=overwrite_protect)
 
 
 def atomic_save_npz(path, /, **arrays):

@@ -18,7 +18,6 @@ Each metric (see ``neuralcollage.evaluation``):
   the part classifier names the target class (target >= 0.80); outside-mask pixels unchanged.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -78,11 +77,11 @@ def main(argv=None):
                                   grow=args.part_region_grow, context=args.part_context,
                                   blend_mode=args.part_blend_mode, seed=args.seed, log=log)
     print(evaluation.format_table(results))
-    from neuralcollage.io import atomic_write_text
+    from neuralcollage.io import atomic_write_json
     record = {"model": str(bundle.name), "sha256": dict(getattr(bundle, "sha256", {}) or {}),
               "settings": {k: v for k, v in vars(args).items() if k not in ("output",)}, "metrics": results}
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    atomic_write_text(args.output, json.dumps(record, indent=2) + "\n")
+    atomic_write_json(args.output, record, allow_nan=True)
     print(f"wrote {args.output}")
     return 0
 

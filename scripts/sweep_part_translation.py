@@ -9,7 +9,6 @@ row per setting and writes them to JSON.
     python scripts/sweep_part_translation.py --n 100 --contexts 0 3 6 10 -o sweep.json
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -41,7 +40,7 @@ def main(argv=None):
     from neuralcollage.backend import random_state
     from neuralcollage.blending import dilate_mask, poisson_blend
     from neuralcollage.collage import class_region, edit_photo, scbn_edit
-    from neuralcollage.io import atomic_write_text, from_model
+    from neuralcollage.io import atomic_write_json, from_model
     from neuralcollage.models.classifier import part_crops
     from neuralcollage.pretrained import load_bundle
     from neuralcollage.train.datasets import render_sample
@@ -84,7 +83,7 @@ def main(argv=None):
     record = {"model": str(bundle.name), "settings": vars(args), "grow_px": grow_px,
               "seconds": time.time() - started, "rows": rows}
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    atomic_write_text(args.output, json.dumps(record, indent=2) + "\n")
+    atomic_write_json(args.output, record)
     print(f"wrote {args.output}")
     return 0
 

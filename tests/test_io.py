@@ -519,3 +519,16 @@ def test_layout_errors():
         to_model(numpy.zeros((4, 4, 3), numpy.float32))
     with pytest.raises(ValueError, match="N, C, H, W"):
         from_model(numpy.zeros((3, 4, 4), numpy.float32))
+
+
+def test_atomic_write_json(tmp_path):
+    import json
+    from neuralcollage.io import atomic_write_json
+    path = tmp_path / "r.json"
+    atomic_write_json(path, {"a": [1, 2.5]})
+    assert path.read_text().endswith("}\n") and json.loads(path.read_text()) == {"a": [1, 2.5]}
+    with pytest.raises(ValueError):
+        atomic_write_json(tmp_path / "nan.json", {"a": float("nan")})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+    atomic_write_json(tmp_path / "nan.json", {"a": float("nan")}, allow_nan=True)
+    assert "NaN" in (tmp_path / "nan.json").read_text()
