@@ -21,6 +21,7 @@ class appears equally often.
 """
 from neuralcollage import _compat  # noqa: F401
 
+import collections
 import math
 import time
 
@@ -236,6 +237,39 @@ def projection_psnr(generator, discriminator, encoder, *, n=20, steps=200, seed=
     return result
 
 
+TranslationCase = collections.namedtuple("TranslationCase", "index part source target sample mask region")
+
+
+def grow_pixels(grow, photo_size):
+    """``grow`` (a fraction of the photo side in ``[0, 0.5)``) in pixels."""
+    if not 0 <= grow < 0.5:
+        raise ValueError(f"grow must be in [0, 0.5), got {grow}")
+    return int(round(grow * photo_size))
+
+
+def translation_cases(n, *, n_classes, seed=0, photo_size=128, grow=PART_REGION_GROW, parts=PARTS):
+    """The held-out edits of :func:`part_translation`, one :class:`TranslationCase` per face.
+
+    Face ``i`` is rendered as class ``source = i % n_classes`` (``photo_size`` px); its part
+    ``parts[i % len(parts)]`` is to become ``target``, drawn uniformly among the other classes
+    (``RandomState(seed)``).  ``mask``: the part's ``(H, W)`` bool mask; ``region``: the mask grown by
+    :func:`grow_pixels` (a disc), or None when the part is not visible.
+    """
+    from neuralcollage.backend import random_state
+    from neuralcollage.blending import dilate_mask
+    from neuralcollage.train.datasets import render_sample
+    grow_px = grow_pixels(grow, photo_size)
+    rng = random_state(seed)
+    for i, s in enumerate(held_out_seeds(n, seed=seed + 2)):
+        source = i % n_classes
+        target = int((source + 1 + rng.randint(n_classes - 1)) % n_classes)
+        part = parts[i % len(parts)]
+        sample = render_sample(s, class_id=source, size=photo_size)
+        mask = sample.masks[part]
+        region = dilate_mask(mask, radius=grow_px) if mask.any() else None
+        yield TranslationCase(i, part, source, target, sample, mask, region)
+
+
 def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restarts=1, parts=PARTS,
                      layers="all", blend_mode="normal", dilate=8, margin=0.15, grow=PART_REGION_GROW,
                      context=None, progress=None, edit=None):
@@ -271,32 +305,20 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
     """
     from neuralcollage.blending import dilate_mask
     from neuralcollage.models.classifier import part_crops
-    from neuralcollage.backend import random_state
-    from neuralcollage.train.datasets import render_sample
     if edit is None:
         from neuralcollage.collage import edit_photo as edit
     gen, clf = bundle.generator, bundle.part_classifier
     if clf is None:
         raise ValueError("part translation needs a part classifier in the bundle")
-    if not 0 <= grow < 0.5:
-        raise ValueError(f"grow must be in [0, 0.5), got {grow}")
-    grow_px = int(round(grow * photo_size))
     options = {} if context is None else {"context": context}
-    k = gen.n_classes
-    rng = random_state(seed)
-    seeds = held_out_seeds(n, seed=seed + 2)
     t0 = time.time()
     rows = []
-    for i, s in enumerate(seeds):
-        source = i % k
-        target = int((source + 1 + rng.randint(k - 1)) % k)
-        part = parts[i % len(parts)]
-        sample = render_sample(s, class_id=source, size=photo_size)
-        mask = sample.masks[part]
-        if not mask.any():
+    for case in translation_cases(n, n_classes=gen.n_classes, seed=seed, photo_size=photo_size, grow=grow,
+                                  parts=parts):
+        i, part, source, target, sample, mask, region = case
+        if region is None:
             rows.append({"part": part, "skipped": True})
             continue
-        region = dilate_mask(mask, radius=grow_px) if grow_px else mask
         edited = edit(bundle, sample.image, region.astype(numpy.float32), target, source_label=source,
                       layers=layers, method="scbn", steps=steps, restarts=restarts, seed=seed + i,
                       blend_mode=blend_mode, dilate=dilate, **options).image
@@ -322,7 +344,7 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
             "source_accuracy": float(numpy.mean([r["predicted_before"] == r["source"] for r in done])) if done
             else float("nan"),
             "per_part": per_part, "n": len(done), "n_empty_masks": len(rows) - len(done), "photo_size": photo_size,
-            "grow_px": grow_px, "context": _default_of(edit, "context") if context is None else context,
+            "grow_px": grow_pixels(grow, photo_size), "context": _default_of(edit, "context") if context is None else context,
             "blend_mode": blend_mode, "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
             **_passed("part_translation", rate)}
 

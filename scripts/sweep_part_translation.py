@@ -37,32 +37,24 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from neuralcollage import evaluation
-    from neuralcollage.backend import random_state
-    from neuralcollage.blending import dilate_mask, poisson_blend
+    from neuralcollage.blending import poisson_blend
     from neuralcollage.collage import class_region, edit_photo, scbn_edit
     from neuralcollage.io import atomic_write_json, from_model
     from neuralcollage.models.classifier import part_crops
     from neuralcollage.pretrained import load_bundle
-    from neuralcollage.train.datasets import render_sample
     from tqdm import tqdm
 
     bundle = load_bundle(args.model)
-    gen, clf, k = bundle.generator, bundle.part_classifier, bundle.generator.n_classes
+    gen, clf = bundle.generator, bundle.part_classifier
     grow = evaluation.PART_REGION_GROW if args.grow is None else args.grow
-    grow_px = int(round(grow * args.photo_size))
-    rng = random_state(args.seed)
-    seeds = evaluation.held_out_seeds(args.n, seed=args.seed + 2)
+    cases = evaluation.translation_cases(args.n, n_classes=gen.n_classes, seed=args.seed,
+                                         photo_size=args.photo_size, grow=grow)
     hits = {}
     started = time.time()
-    for i, s in enumerate(tqdm(seeds, desc="faces", unit="face")):
-        source = i % k
-        target = int((source + 1 + rng.randint(k - 1)) % k)
-        part = evaluation.PARTS[i % len(evaluation.PARTS)]
-        sample = render_sample(s, class_id=source, size=args.photo_size)
-        mask = sample.masks[part]
-        if not mask.any():
+    for i, part, source, target, sample, mask, region in tqdm(cases, total=args.n, desc="faces", unit="face"):
+        if region is None:
             continue
-        region = (dilate_mask(mask, radius=grow_px) if grow_px else mask).astype(numpy.float32)
+        region = region.astype(numpy.float32)
         result = edit_photo(bundle, sample.image, region, target, source_label=source, steps=args.steps,
                             seed=args.seed + i, context=0.0)
         for px in args.contexts:
@@ -80,7 +72,8 @@ def main(argv=None):
                      "success_rate": float(numpy.mean([ok for _, ok in outcome])), "per_part": per_part})
         print(f"context {px:3d} px  {mode:6s}  {rows[-1]['success_rate']:.0%}  " +
               "  ".join(f"{p} {v:.0%}" for p, v in per_part.items()))
-    record = {"model": str(bundle.name), "settings": vars(args), "grow_px": grow_px,
+    record = {"model": str(bundle.name), "settings": vars(args),
+              "grow_px": evaluation.grow_pixels(grow, args.photo_size),
               "seconds": time.time() - started, "rows": rows}
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     atomic_write_json(args.output, record)
