@@ -41,7 +41,7 @@ import numpy
 from neuralcollage import maps
 
 __all__ = ["Stroke", "LabelPainter", "stroke_alpha", "blend_layer_maps", "render_painting", "attribute_latent",
-           "attribute_canvas", "painting_recipe", "replay_recipe", "check_recipe", "edit_mask", "composite_photo",
+           "check_amount", "attribute_canvas", "painting_recipe", "replay_recipe", "check_recipe", "edit_mask", "composite_photo",
            "RECIPE_KIND", "RECIPE_VERSION", "ATTRIBUTE_LABEL"]
 
 RECIPE_KIND = "neuralcollage.painting"
@@ -609,10 +609,18 @@ def attribute_latent(z, direction, amount):
 
     z = numpy.asarray(to_numpy(z), numpy.float32).reshape(1, -1)
     direction = direction if isinstance(direction, Axis) else numpy.asarray(direction, numpy.float32)
-    amount = float(amount)
-    if not math.isfinite(amount):
+    return numpy.asarray(move_global(z, direction, check_amount(amount)), numpy.float32)
+
+
+def check_amount(amount):
+    """An attribute amount as a finite float (ValueError otherwise)."""
+    try:
+        value = float(amount)
+    except (TypeError, ValueError):
+        raise ValueError(f"attribute amount must be a finite number, got {amount!r}") from None
+    if not math.isfinite(value):
         raise ValueError(f"attribute amount must be a finite number, got {amount!r}")
-    return numpy.asarray(move_global(z, direction, amount), numpy.float32)
+    return value
 
 
 def attribute_canvas(size):
@@ -755,9 +763,7 @@ def painting_recipe(*, model, z, class_canvas, class_layers, z_streams=(), strea
     if attribute_canvas is not None and attribute_canvas.strokes:
         if attribute_axis is None:
             raise ValueError("an attribute painting needs attribute_axis= (the axis it moves)")
-        amount = float(attribute_amount)
-        if not math.isfinite(amount):
-            raise ValueError(f"attribute amount must be a finite number, got {attribute_amount!r}")
+        amount = check_amount(attribute_amount)
         recipe["version"] = RECIPE_VERSION
         recipe["attribute"] = {
             "axis": str(attribute_axis.name), "attribute": str(attribute_axis.attribute),

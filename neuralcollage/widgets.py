@@ -441,7 +441,7 @@ class Painter:
         from neuralcollage import axes as naxes
 
         self.axes, self.axis_names, self._axis, self.attribute_note = [], [], None, ""
-        self.amount = self._check_amount(amount)
+        self.amount = painting.check_amount(amount)
         what = f"model {self._model_name!r}"
         if axes is None:
             try:
@@ -499,16 +499,6 @@ class Painter:
             raise naxes.UnknownAxisError(f"axis {axis.name!r} is not offered here (available: "
                                          f"{', '.join(self.axis_names)})")
         return axis
-
-    @staticmethod
-    def _check_amount(amount):
-        try:
-            value = float(amount)
-        except (TypeError, ValueError):
-            raise ValueError(f"amount must be a number, got {amount!r}") from None
-        if not numpy.isfinite(value):
-            raise ValueError(f"amount must be a finite number, got {amount!r}")
-        return value
 
     # -------------------------------------------------------------- constructors
     @classmethod
@@ -703,7 +693,7 @@ class Painter:
         if not self.attribute_available:
             raise ValueError(self.attribute_note)
         axis = self._axis if name is None else self._resolve_axis(name)
-        value = self.amount if amount is None else self._check_amount(amount)
+        value = self.amount if amount is None else painting.check_amount(amount)
         changed = axis is not self._axis or value != self.amount
         with self._lock:
             self._axis, self.amount = axis, value
