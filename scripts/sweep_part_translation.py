@@ -36,6 +36,27 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    from neuralcollage.io import InputError
+    from neuralcollage.snapshot import SnapshotError
+    try:
+        return _sweep(args)
+    except (InputError, SnapshotError, ValueError, OSError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+
+
+def _sweep(args):
+    import tempfile
+    from neuralcollage.io import InputError
+    folder = os.path.dirname(os.path.abspath(args.output))
+    os.makedirs(folder, exist_ok=True)
+    if os.path.isdir(args.output):
+        raise InputError(f"cannot write {args.output}: it is a directory")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     from neuralcollage import evaluation
     from neuralcollage.blending import poisson_blend
     from neuralcollage.collage import class_region, edit_photo, scbn_edit
@@ -46,6 +67,11 @@ def main(argv=None):
 
     bundle = load_bundle(args.model)
     gen, clf = bundle.generator, bundle.part_classifier
+    if clf is None:
+        raise InputError(f"model {bundle.name!r} has no part classifier to read the edited parts with")
+    bad = [px for px in args.contexts if not 0 <= px <= gen.resolution]
+    if bad:
+        raise InputError(f"--contexts must be pixels in 0..{gen.resolution} (the generator's resolution), got {bad}")
     grow = evaluation.PART_REGION_GROW if args.grow is None else args.grow
     cases = evaluation.translation_cases(args.n, n_classes=gen.n_classes, seed=args.seed,
                                          photo_size=args.photo_size, grow=grow)
@@ -75,7 +101,6 @@ def main(argv=None):
     record = {"model": str(bundle.name), "settings": vars(args),
               "grow_px": evaluation.grow_pixels(grow, args.photo_size),
               "seconds": time.time() - started, "rows": rows}
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     atomic_write_json(args.output, record)
     print(f"wrote {args.output}")
     return 0

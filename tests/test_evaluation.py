@@ -264,7 +264,7 @@ def test_part_classifier_swap_accuracy_with_a_colour_oracle(tiny):
     assert set(r["swap_per_part"]) == set(ev.PARTS)
 
 
-def test_sweep_script_agrees_with_part_translation(tmp_path):
+def test_sweep_script_agrees_with_part_translation(tmp_path, capsys):
     import importlib.util
     import os
     from neuralcollage.pretrained import load_bundle
@@ -279,6 +279,14 @@ def test_sweep_script_agrees_with_part_translation(tmp_path):
     rows = {(r["context_px"], r["blend_mode"]): r for r in json.load(open(out))["rows"]}
     assert set(rows) == {(0, "normal"), (0, "none"), (10, "normal"), (10, "none")}
     assert all(r["n"] == 4 and 0.0 <= r["success_rate"] <= 1.0 for r in rows.values())
+    for bad, message in ((["--model", "nope"], "unknown model"), (["--contexts", "99"], "--contexts"),
+                         (["-o", str(tmp_path)], "directory")):
+        target = tmp_path / "bad.json"
+        capsys.readouterr()
+        assert sweep.main(["--n", "1", "--steps", "1", "-o", str(target), *bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and message in err[0], err
+        assert not target.exists()
     reference = ev.part_translation(load_bundle("builtin"), n=4, steps=2, context=0.0)
     assert rows[(0, "normal")]["success_rate"] == reference["success_rate"]
     assert rows[(0, "normal")]["per_part"] == {p: v for p, v in reference["per_part"].items() if v is not None}
