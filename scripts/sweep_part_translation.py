@@ -4,9 +4,14 @@ Each held-out face of :func:`neuralcollage.evaluation.part_translation` (same se
 classes) is projected once with :func:`neuralcollage.collage.edit_photo`; the projected latent is then
 edited with every ``--contexts`` value (:func:`neuralcollage.collage.class_region`) and blended back with
 every ``--blend-modes`` value, and the part classifier reads the part's crop of each result.  Prints one
-row per setting and writes them to JSON.
+row per setting, then the mean PSNR of the projections (the source class rendered from the projected latent
+against the crop it was projected from, per part), and writes them to JSON.
+
+``--box mask`` (the default) crops as ``collage edit`` does, a square around the painted region; ``--box
+photo`` edits the whole photo as the crop, the framing the built-in generator was trained on.
 
     python scripts/sweep_part_translation.py --n 100 --contexts 0 3 6 10 -o sweep.json
+    python scripts/sweep_part_translation.py --box photo --contexts 0 10 -o sweep_photo.json
 """
 import argparse
 import os
@@ -27,6 +32,8 @@ def parse_args(argv=None):
     p.add_argument("--grow", type=float, default=None,
                    help="painted region = part mask grown by this fraction of the photo side (default: the "
                         "evaluation's)")
+    p.add_argument("--box", choices=("mask", "photo"), default="mask",
+                   help="crop: a square around the painted region (as `collage edit`) or the whole photo")
     p.add_argument("--photo-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=200, help="projection steps")
     p.add_argument("--seed", type=int, default=0)
@@ -58,8 +65,8 @@ def _sweep(args):
     except OSError as exc:
         raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     from neuralcollage import evaluation
-    from neuralcollage.blending import poisson_blend
-    from neuralcollage.collage import class_region, edit_photo, scbn_edit
+    from neuralcollage.blending import crop_and_resize, poisson_blend
+    from neuralcollage.collage import class_region, edit_photo, render, scbn_edit
     from neuralcollage.io import atomic_write_json, from_model
     from neuralcollage.models.classifier import part_crops
     from neuralcollage.pretrained import load_bundle
@@ -75,14 +82,18 @@ def _sweep(args):
     grow = evaluation.PART_REGION_GROW if args.grow is None else args.grow
     cases = evaluation.translation_cases(args.n, n_classes=gen.n_classes, seed=args.seed,
                                          photo_size=args.photo_size, grow=grow)
-    hits = {}
+    hits, psnr = {}, {}
     started = time.time()
     for i, part, source, target, sample, mask, region in tqdm(cases, total=args.n, desc="faces", unit="face"):
         if region is None:
             continue
         region = region.astype(numpy.float32)
+        box = (0, 0, args.photo_size) if args.box == "photo" else None
         result = edit_photo(bundle, sample.image, region, target, source_label=source, steps=args.steps,
-                            seed=args.seed + i, context=0.0)
+                            seed=args.seed + i, context=0.0, box=box)
+        crop = crop_and_resize(sample.image, result.box, gen.resolution).astype(numpy.float64)
+        rendered = from_model(render(gen, result.z, source))[0].astype(numpy.float64)
+        psnr.setdefault(part, []).append(10 * numpy.log10(255.0 ** 2 / max(numpy.mean((crop - rendered) ** 2), 1e-10)))
         for px in args.contexts:
             grown = class_region(gen, result.mask_crop, px / gen.resolution)
             edited = from_model(scbn_edit(gen, result.z, source, target, grown))[0]
@@ -98,8 +109,10 @@ def _sweep(args):
                      "success_rate": float(numpy.mean([ok for _, ok in outcome])), "per_part": per_part})
         print(f"context {px:3d} px  {mode:6s}  {rows[-1]['success_rate']:.0%}  " +
               "  ".join(f"{p} {v:.0%}" for p, v in per_part.items()))
+    projection_psnr = {p: float(numpy.mean(v)) for p, v in psnr.items()}
+    print("projection PSNR (dB): " + "  ".join(f"{p} {v:.1f}" for p, v in projection_psnr.items()))
     record = {"model": str(bundle.name), "settings": vars(args),
-              "grow_px": evaluation.grow_pixels(grow, args.photo_size),
+              "grow_px": evaluation.grow_pixels(grow, args.photo_size), "projection_psnr_db": projection_psnr,
               "seconds": time.time() - started, "rows": rows}
     atomic_write_json(args.output, record)
     print(f"wrote {args.output}")

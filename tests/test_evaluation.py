@@ -290,3 +290,30 @@ def test_sweep_script_agrees_with_part_translation(tmp_path, capsys):
     reference = ev.part_translation(load_bundle("builtin"), n=4, steps=2, context=0.0)
     assert rows[(0, "normal")]["success_rate"] == reference["success_rate"]
     assert rows[(0, "normal")]["per_part"] == {p: v for p, v in reference["per_part"].items() if v is not None}
+    psnr = json.load(open(out))["projection_psnr_db"]
+    assert set(psnr) <= set(ev.PARTS) and psnr and all(5.0 < v < 60.0 for v in psnr.values())
+
+
+def test_sweep_script_edits_the_whole_photo_with_box_photo(tmp_path, monkeypatch):
+    import importlib.util
+    import os
+    from neuralcollage import collage
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("sweep", os.path.join(root, "scripts",
+                                                                        "sweep_part_translation.py"))
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    boxes = []
+    original = collage.edit_photo
+
+    def recording(*args, **kwargs):
+        result = original(*args, **kwargs)
+        boxes.append(result.box)
+        return result
+
+    monkeypatch.setattr(collage, "edit_photo", recording)
+    out = tmp_path / "sweep.json"
+    assert sweep.main(["--n", "3", "--steps", "1", "--contexts", "0", "--blend-modes", "none", "--box", "photo",
+                       "--photo-size", "96", "-o", str(out)]) == 0
+    assert boxes and all(tuple(b) == (0, 0, 96) for b in boxes)
+    assert json.load(open(out))["settings"]["box"] == "photo"
