@@ -165,7 +165,8 @@ def main(argv=None):
     print(f"GAN, 2 threads vs 1:                          {gan_two_threads / alone['gan']:.2f}x the time")
     print(f"GAN beside another step vs alone:             {together['gan'] / alone['gan']:.2f}x the time")
     print(f"recipe, steps one after another (1 thread):   {serial:.2f} h")
-    print(f"recipe, GAN-independent steps on the 2nd core: {parallel:.2f} h  (GAN {_hours('gan', together['gan']):.2f} h"
+    gan_hours = _hours("gan", together["gan"])
+    print(f"recipe, GAN-independent steps on the 2nd core: {parallel:.2f} h  (GAN {gan_hours:.2f} h"
           f" | classifiers + regressor {side:.2f} h, then encoder {_hours('encoder', alone['encoder']):.2f} h)")
     print(f"target: <= {RECIPE_TARGET_HOURS:.1f} h  -> {'met' if parallel <= RECIPE_TARGET_HOURS else 'missed'}"
           " (the GAN with its exports and sample grids; the other steps' held-out evaluations not included)")
