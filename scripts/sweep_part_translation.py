@@ -4,8 +4,8 @@ Each held-out face of :func:`neuralcollage.evaluation.part_translation` (same se
 classes) is projected once with :func:`neuralcollage.collage.edit_photo`; the projected latent is then
 edited with every ``--contexts`` value (:func:`neuralcollage.collage.class_region`) and blended back with
 every ``--blend-modes`` value, and the part classifier reads the part's crop of each result.  Prints one
-row per setting, then the mean PSNR of the projections (the source class rendered from the projected latent
-against the crop it was projected from, per part), and writes them to JSON.
+row per setting, then the mean PSNR of the projections per part (the projection's reconstruction against the
+crop it was projected from), and writes them to JSON.
 
 ``--box mask`` (the default) crops as ``collage edit`` does, a square around the painted region; ``--box
 photo`` edits the whole photo as the crop, the framing the built-in generator was trained on.
@@ -65,8 +65,8 @@ def _sweep(args):
     except OSError as exc:
         raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     from neuralcollage import evaluation
-    from neuralcollage.blending import crop_and_resize, poisson_blend
-    from neuralcollage.collage import class_region, edit_photo, render, scbn_edit
+    from neuralcollage.blending import poisson_blend
+    from neuralcollage.collage import class_region, edit_photo, scbn_edit
     from neuralcollage.io import atomic_write_json, from_model
     from neuralcollage.models.classifier import part_crops
     from neuralcollage.pretrained import load_bundle
@@ -91,9 +91,7 @@ def _sweep(args):
         box = (0, 0, args.photo_size) if args.box == "photo" else None
         result = edit_photo(bundle, sample.image, region, target, source_label=source, steps=args.steps,
                             seed=args.seed + i, context=0.0, box=box)
-        crop = crop_and_resize(sample.image, result.box, gen.resolution).astype(numpy.float64)
-        rendered = from_model(render(gen, result.z, source))[0].astype(numpy.float64)
-        psnr.setdefault(part, []).append(10 * numpy.log10(255.0 ** 2 / max(numpy.mean((crop - rendered) ** 2), 1e-10)))
+        psnr.setdefault(part, []).append(evaluation.psnr(result.crop, result.reconstruction))
         for px in args.contexts:
             grown = class_region(gen, result.mask_crop, px / gen.resolution)
             edited = from_model(scbn_edit(gen, result.z, source, target, grown))[0]

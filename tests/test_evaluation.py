@@ -264,15 +264,20 @@ def test_part_classifier_swap_accuracy_with_a_colour_oracle(tiny):
     assert set(r["swap_per_part"]) == set(ev.PARTS)
 
 
-def test_sweep_script_agrees_with_part_translation(tmp_path, capsys):
+def _sweep_script():
     import importlib.util
     import os
-    from neuralcollage.pretrained import load_bundle
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     spec = importlib.util.spec_from_file_location("sweep", os.path.join(root, "scripts",
                                                                         "sweep_part_translation.py"))
     sweep = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sweep)
+    return sweep
+
+
+def test_sweep_script_agrees_with_part_translation(tmp_path, capsys):
+    from neuralcollage.pretrained import load_bundle
+    sweep = _sweep_script()
     out = tmp_path / "sweep.json"
     assert sweep.main(["--n", "4", "--steps", "2", "--contexts", "0", "10", "--blend-modes", "normal", "none",
                        "-o", str(out)]) == 0
@@ -295,14 +300,8 @@ def test_sweep_script_agrees_with_part_translation(tmp_path, capsys):
 
 
 def test_sweep_script_edits_the_whole_photo_with_box_photo(tmp_path, monkeypatch):
-    import importlib.util
-    import os
     from neuralcollage import collage
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location("sweep", os.path.join(root, "scripts",
-                                                                        "sweep_part_translation.py"))
-    sweep = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sweep)
+    sweep = _sweep_script()
     boxes = []
     original = collage.edit_photo
 
