@@ -822,10 +822,15 @@ def _no_discriminator(name, *, biggan):
     return CommandError(f"projection needs a discriminator and model {name} has none ({hint})", EXIT_MODEL)
 
 
+def _registry_entry(model):
+    """The registry entry ``model`` names (None for a path or an unknown name)."""
+    from neuralcollage.pretrained import REGISTRY
+    return REGISTRY.get(model.strip().lower()) if isinstance(model, str) else None
+
+
 def _require_registered_discriminator(model):
     """Fail before loading anything when a registered model has no discriminator."""
-    from neuralcollage.pretrained import REGISTRY
-    entry = REGISTRY.get(model.strip().lower()) if isinstance(model, str) else None
+    entry = _registry_entry(model)
     if entry is not None and "discriminator" not in entry.files:
         raise _no_discriminator(entry.name, biggan=entry.convert == "biggan")
 
@@ -843,8 +848,7 @@ def _require_photo_class(model, label, option, bundle=None):
     if bundle is not None:
         missing, name = bundle.discriminator is None, bundle.name
     else:
-        from neuralcollage.pretrained import REGISTRY
-        entry = REGISTRY.get(model.strip().lower()) if isinstance(model, str) else None
+        entry = _registry_entry(model)
         missing, name = entry is not None and "discriminator" not in entry.files, getattr(entry, "name", model)
     if missing:
         raise CommandError(f"model {name} has no discriminator to guess the photo's class from; give it with "
@@ -1228,7 +1232,6 @@ def cmd_generate(args):
 
 
 def _grid(images, *, pad=2):
-
     import numpy
     n, h, w, _ = images.shape
     cols = int(math.ceil(math.sqrt(n)))
@@ -1576,7 +1579,6 @@ def _eval_counts(n):
 
 def _json_safe(value):
     """Metrics as strict JSON: NumPy scalars and arrays to Python, NaN and infinities to None."""
-
     import numpy
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}

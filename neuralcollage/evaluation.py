@@ -344,7 +344,8 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
             "source_accuracy": float(numpy.mean([r["predicted_before"] == r["source"] for r in done])) if done
             else float("nan"),
             "per_part": per_part, "n": len(done), "n_empty_masks": len(rows) - len(done), "photo_size": photo_size,
-            "grow_px": grow_pixels(grow, photo_size), "context": _default_of(edit, "context") if context is None else context,
+            "grow_px": grow_pixels(grow, photo_size),
+            "context": _default_of(edit, "context") if context is None else context,
             "blend_mode": blend_mode, "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
             **_passed("part_translation", rate)}
 

@@ -41,8 +41,8 @@ import numpy
 from neuralcollage import maps
 
 __all__ = ["Stroke", "LabelPainter", "stroke_alpha", "blend_layer_maps", "render_painting", "attribute_latent",
-           "check_amount", "attribute_canvas", "painting_recipe", "replay_recipe", "check_recipe", "edit_mask", "composite_photo",
-           "RECIPE_KIND", "RECIPE_VERSION", "ATTRIBUTE_LABEL"]
+           "check_amount", "attribute_canvas", "painting_recipe", "replay_recipe", "check_recipe", "edit_mask",
+           "composite_photo", "RECIPE_KIND", "RECIPE_VERSION", "ATTRIBUTE_LABEL"]
 
 RECIPE_KIND = "neuralcollage.painting"
 RECIPE_VERSION = 2

@@ -23,6 +23,7 @@ import sys
 
 import neuralcollage._compat  # noqa: F401  (NumPy aliases before Chainer)
 from neuralcollage import evaluation
+from neuralcollage.blending import BLEND_MODES
 
 
 def parse_args(argv):
@@ -45,7 +46,7 @@ def parse_args(argv):
     p.add_argument("--part-context", type=float, default=None,
                    help="part translation: how far the target class reaches beyond the region inside the "
                         "generator, a fraction of its resolution (default: edit_photo's)")
-    p.add_argument("--part-blend-mode", default="normal", choices=("normal", "mixed", "none"),
+    p.add_argument("--part-blend-mode", default="normal", choices=BLEND_MODES,
                    help="part translation: Poisson mode, or none for feathered compositing")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gpu", type=int, default=None, help="GPU id (default: CPU)")

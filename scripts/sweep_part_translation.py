@@ -20,6 +20,8 @@ import time
 
 import numpy
 
+from neuralcollage.blending import BLEND_MODES
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
@@ -28,7 +30,7 @@ def parse_args(argv=None):
     p.add_argument("--n", type=int, default=100, help="held-out faces")
     p.add_argument("--contexts", type=int, nargs="+", default=[0, 3, 6, 10],
                    help="class-region growth in pixels at the generator's resolution")
-    p.add_argument("--blend-modes", nargs="+", default=["normal", "none"], choices=("normal", "mixed", "none"))
+    p.add_argument("--blend-modes", nargs="+", default=["normal", "none"], choices=BLEND_MODES)
     p.add_argument("--grow", type=float, default=None,
                    help="painted region = part mask grown by this fraction of the photo side (default: the "
                         "evaluation's)")
@@ -82,13 +84,13 @@ def _sweep(args):
     grow = evaluation.PART_REGION_GROW if args.grow is None else args.grow
     cases = evaluation.translation_cases(args.n, n_classes=gen.n_classes, seed=args.seed,
                                          photo_size=args.photo_size, grow=grow)
+    box = (0, 0, args.photo_size) if args.box == "photo" else None
     hits, psnr = {}, {}
     started = time.time()
     for i, part, source, target, sample, mask, region in tqdm(cases, total=args.n, desc="faces", unit="face"):
         if region is None:
             continue
         region = region.astype(numpy.float32)
-        box = (0, 0, args.photo_size) if args.box == "photo" else None
         result = edit_photo(bundle, sample.image, region, target, source_label=source, steps=args.steps,
                             seed=args.seed + i, context=0.0, box=box)
         psnr.setdefault(part, []).append(evaluation.psnr(result.crop, result.reconstruction))

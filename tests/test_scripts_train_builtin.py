@@ -96,3 +96,25 @@ def test_a_failing_gan_stops_the_recipe_and_the_side_steps(tmp_path):
     log = _log(project)
     assert "start encoder" not in log
     assert not (project / "pretrained" / "builtin64" / "generator.npz").exists()
+
+
+def test_bench_recipe_uses_the_scripts_iteration_counts_and_cadence():
+    import importlib.util
+    import re
+    spec = importlib.util.spec_from_file_location("bench_recipe", os.path.join(ROOT, "benchmarks", "bench_recipe.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    script = open(os.path.join(ROOT, "scripts", "train_builtin.sh")).read().replace("\\\n", " ")
+    lines = {"gan": r"collage train gan .*", "encoder": r"collage train encoder .*",
+             "classifier": r".*'runs/classifier'.*", "part_classifier": r".*'runs/part_classifier'.*",
+             "regressor": r".*'runs/regressor'.*"}
+    for step, pattern in lines.items():
+        line = re.search(pattern, script).group(0)
+        counts = re.findall(r"(?:--iterations |iterations=)(\d+)", line)
+        assert counts == [str(bench.RECIPE_ITERATIONS[step])], (step, line)
+    gan = re.search(lines["gan"], script).group(0)
+    assert f"--checkpoint-every {bench.GAN_CHECKPOINT_EVERY} " in gan
+    assert f"--sample-every {bench.GAN_SAMPLE_EVERY} " in gan
+    assert set(bench.GAN_INDEPENDENT) == {"classifier", "part_classifier", "regressor"}
+    side = script[script.index("side_steps() {"):script.index("}\n", script.index("side_steps() {"))]
+    assert all(f"'runs/{step}'" in side for step in bench.GAN_INDEPENDENT)
