@@ -22,6 +22,7 @@ other core, the encoder after both. Example::
 """
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -39,10 +40,21 @@ GAN_CHECKPOINT_EVERY, GAN_SAMPLE_EVERY = 100, 250
 _NEVER = 10 ** 9
 
 
+def _positive_seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=60.0, help="measured seconds per step and scenario")
+    parser.add_argument("--seconds", type=_positive_seconds, default=60.0,
+                        help="measured seconds per step and scenario")
     parser.add_argument("--generator", default=None,
                         help="generator .npz the encoder step trains against (default: the built-in one)")
     parser.add_argument("--worker", choices=sorted(RECIPE_ITERATIONS), help=argparse.SUPPRESS)
@@ -84,9 +96,9 @@ def _run_step(step, out, seconds, generator):
     overhead = _gan_overhead(out) if step == "gan" else 0.0
     records = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))]
     records = [r for r in records if r["iteration"] > 2]
-    first, last = records[0], records[-1]
-    if last["iteration"] == first["iteration"]:
+    if len(records) < 2:
         raise RuntimeError(f"{step}: too few iterations in {seconds} s to measure a rate; raise --seconds")
+    first, last = records[0], records[-1]
     rate = (last["seconds"] - first["seconds"]) / (last["iteration"] - first["iteration"])
     return rate, overhead
 
@@ -114,15 +126,21 @@ def _launch(step, threads, seconds, generator, folder):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
     out = tempfile.mkdtemp(prefix=f"{step}_", dir=folder)
-    return subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", step, "--out", out,
-                             "--seconds", str(seconds), "--generator", generator],
-                            env=env, stdout=subprocess.PIPE, text=True)
+    with open(os.path.join(out, "stderr.txt"), "w") as errors:
+        proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", step, "--out", out,
+                                 "--seconds", str(seconds), "--generator", generator],
+                                env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
+    proc.step, proc.errors = step, errors.name
+    return proc
 
 
 def _collect(proc):
+    """The worker's seconds per iteration (its overhead included); RuntimeError with its last error line."""
     stdout, _ = proc.communicate()
     if proc.returncode != 0:
-        raise RuntimeError(f"a benchmark worker failed (exit {proc.returncode})")
+        with open(proc.errors) as errors:
+            last = [line for line in errors.read().splitlines() if line.strip()][-1:] or ["no message"]
+        raise RuntimeError(f"the {proc.step} step failed (exit {proc.returncode}): {last[0].strip()}")
     record = json.loads(stdout.strip().splitlines()[-1])
     return record["s_per_it"] + record["overhead_s_per_it"]
 
@@ -141,17 +159,35 @@ def main(argv=None):
     if generator is None:
         from neuralcollage.pretrained import builtin_dir
         generator = os.path.join(builtin_dir(), "generator.npz")
-    if not os.path.isfile(generator):
-        print(f"bench_recipe: no generator at {generator} for the encoder step (--generator)", file=sys.stderr)
+    try:
+        _check_generator(generator)
+    except (OSError, ValueError) as exc:
+        print(f"bench_recipe: --generator: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    try:
+        return _measure(args.seconds, generator)
+    except RuntimeError as exc:
+        print(f"bench_recipe: {exc}", file=sys.stderr)
+        return 1
+
+
+def _check_generator(path):
+    """Load the generator the encoder step needs, so that a missing or unfit file fails before any timing."""
+    from neuralcollage.loading import load_generator
+    if not os.path.isfile(path):
+        raise OSError(f"no generator file at {path}")
+    load_generator(path)
+
+
+def _measure(seconds, generator):
     alone, together = {}, {}
     with tempfile.TemporaryDirectory(prefix="bench_recipe_") as folder:
         for step in RECIPE_ITERATIONS:
-            alone[step] = _collect(_launch(step, 1, args.seconds, generator, folder))
+            alone[step] = _collect(_launch(step, 1, seconds, generator, folder))
             print(f"{step:16s} alone, 1 thread      {alone[step]:.3f} s/it", flush=True)
-        gan_two_threads = _collect(_launch("gan", 2, args.seconds, generator, folder))
+        gan_two_threads = _collect(_launch("gan", 2, seconds, generator, folder))
         print(f"{'gan':16s} alone, 2 threads     {gan_two_threads:.3f} s/it", flush=True)
-        procs = {s: _launch(s, 1, args.seconds, generator, folder) for s in ("gan", "part_classifier")}
+        procs = {s: _launch(s, 1, seconds, generator, folder) for s in ("gan", "part_classifier")}
         together = {s: _collect(p) for s, p in procs.items()}
         for step, rate in together.items():
             print(f"{step:16s} side by side         {rate:.3f} s/it  ({rate / alone[step]:.2f}x alone)",
