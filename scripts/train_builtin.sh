@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole recipe of the built-in model. Every step resumes from its checkpoint in runs/, so the script can
-# be interrupted and started again. On these 2-core CPUs the GAN is the long part and a second thread does
-# not speed it up, so the steps that do not need the generator (the classifiers and the attribute
+# be interrupted and started again. On these 2-core CPUs the GAN is the long part and a second thread hardly
+# speeds it up, so the steps that do not need the generator (the classifiers and the attribute
 # regressor) run meanwhile on the other core, one thread each (benchmarks/bench_recipe.py measures both
 # facts); their output goes to runs/side_steps.log. The shipped files, the commands that actually produced
 # them (including interruptions) and their metrics are recorded in pretrained/manifest.json.
