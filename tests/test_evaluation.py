@@ -316,3 +316,54 @@ def test_sweep_script_edits_the_whole_photo_with_box_photo(tmp_path, monkeypatch
                        "--photo-size", "96", "-o", str(out)]) == 0
     assert boxes and all(tuple(b) == (0, 0, 96) for b in boxes)
     assert json.load(open(out))["settings"]["box"] == "photo"
+
+
+def test_sweep_residual_crop_is_the_photo_where_the_edit_changes_nothing():
+    from neuralcollage.blending import poisson_blend
+    sweep = _sweep_script()
+    rng = np.random.RandomState(0)
+    photo = rng.randint(0, 256, (40, 50, 3)).astype(np.uint8)
+    box = (5, 12, 30)
+    same = rng.uniform(-1, 1, (1, 3, 16, 16)).astype(np.float32)
+    out = sweep.residual_crop(photo, box, same, same)
+    assert out.shape == (30, 30, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, photo[5:35, 12:42])
+    mask = np.zeros((40, 50), np.float32)
+    mask[15:25, 20:30] = 1.0
+    blended = poisson_blend(photo, out, mask, box)
+    assert np.abs(blended.astype(int) - photo).max() <= 1
+    brighter = sweep.residual_crop(photo, box, same + 0.25, same)
+    np.testing.assert_array_equal(brighter, np.clip(photo[5:35, 12:42].astype(int) + 32, 0, 255))
+    with pytest.raises(ValueError, match="reconstruction"):
+        sweep.residual_crop(photo, box, same, same[:, :, :8])
+
+
+def test_sweep_tune_generator_keeps_the_class_embeddings(tiny):
+    from neuralcollage.collage import render
+    from neuralcollage.inversion import projection_loss
+    sweep = _sweep_script()
+    gen, dis = tiny.generator, tiny.discriminator
+    before = {name: p.array.copy() for name, p in gen.namedparams()}
+    z = gen.sample_z(1, seed=1)
+    crop = np.random.RandomState(2).randint(0, 256, (32, 32, 3)).astype(np.uint8)
+    tuned = sweep.tune_generator(gen, dis, crop, 1, z, steps=5, lr=1e-3)
+    assert tuned is not gen
+    for name, p in gen.namedparams():
+        np.testing.assert_array_equal(p.array, before[name])
+    moved = {name for name, p in tuned.namedparams() if not np.array_equal(p.array, before[name])}
+    assert moved and not any(name.endswith(("/gammas/W", "/betas/W")) for name in moved)
+    assert any("/c1/W" in name for name in moved)
+    assert projection_loss(tuned, dis, z, crop, 1)[0] < projection_loss(gen, dis, z, crop, 1)[0]
+    assert not np.array_equal(render(tuned, z, 1), render(gen, z, 1))
+
+
+def test_sweep_script_residual_transfer_and_tuning(tmp_path):
+    sweep = _sweep_script()
+    out = tmp_path / "sweep.json"
+    assert sweep.main(["--n", "3", "--steps", "1", "--contexts", "10", "--blend-modes", "normal", "--transfers",
+                       "edit", "residual", "--tune-steps", "2", "-o", str(out)]) == 0
+    record = json.load(open(out))
+    assert {(r["transfer"], r["blend_mode"]) for r in record["rows"]} == {("edit", "normal"), ("residual", "normal")}
+    assert record["tuned_psnr_db"] and record["tune_seconds_per_photo"] > 0
+    assert set(record["tuned_psnr_db"]) == set(record["projection_psnr_db"])
+    assert sweep.main(["--n", "1", "--steps", "1", "--tune-steps", "-1", "-o", str(tmp_path / "bad.json")]) == 2
