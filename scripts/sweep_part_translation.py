@@ -108,7 +108,7 @@ def parse_args(argv=None):
     p.add_argument("--blend-modes", nargs="+", default=["normal", "none"], choices=BLEND_MODES)
     p.add_argument("--transfers", nargs="+", default=["edit"], choices=TRANSFERS,
                    help="what is blended into the photo: the edited crop, or the photo plus the edit's change "
-                        "to the reconstruction (neuralcollage.collage.residual_crop)")
+                        "to the reconstruction (residual_crop in this script)")
     p.add_argument("--grow", type=float, default=None,
                    help="painted region = part mask grown by this fraction of the photo side (default: the "
                         "evaluation's)")
