@@ -140,11 +140,13 @@ def main(argv=None):
 def _sweep(args):
     import tempfile
     from neuralcollage.io import InputError
+    if args.tune_steps < 0 or not args.tune_lr > 0:
+        raise InputError(f"--tune-steps must be >= 0 and --tune-lr > 0, got {args.tune_steps} and {args.tune_lr}")
     folder = os.path.dirname(os.path.abspath(args.output))
-    os.makedirs(folder, exist_ok=True)
     if os.path.isdir(args.output):
         raise InputError(f"cannot write {args.output}: it is a directory")
     try:
+        os.makedirs(folder, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
@@ -168,8 +170,6 @@ def _sweep(args):
     cases = evaluation.translation_cases(args.n, n_classes=gen.n_classes, seed=args.seed,
                                          photo_size=args.photo_size, grow=grow)
     box = (0, 0, args.photo_size) if args.box == "photo" else None
-    if args.tune_steps < 0 or not args.tune_lr > 0:
-        raise InputError(f"--tune-steps must be >= 0 and --tune-lr > 0, got {args.tune_steps} and {args.tune_lr}")
     hits, psnr, tuned_psnr, tune_seconds = {}, {}, {}, []
     started = time.time()
     for i, part, source, target, sample, mask, region in tqdm(cases, total=args.n, desc="faces", unit="face"):
@@ -185,14 +185,15 @@ def _sweep(args):
             editor = tune_generator(gen, bundle.discriminator, result.crop, source, result.z,
                                     steps=args.tune_steps, lr=args.tune_lr, mse_weight=args.tune_mse_weight)
             tune_seconds.append(time.time() - t0)
-        reconstruction = render(editor, result.z, source)
+        if args.tune_steps or "residual" in args.transfers:
+            reconstruction = render(editor, result.z, source)
         if args.tune_steps:
             tuned_psnr.setdefault(part, []).append(evaluation.psnr(result.crop, from_model(reconstruction)[0]))
         for px in args.contexts:
             grown = class_region(gen, result.mask_crop, px / gen.resolution)
             edited = scbn_edit(editor, result.z, source, target, grown)
-            pasted = {"edit": from_model(edited)[0],
-                      "residual": residual_crop(sample.image, result.box, edited, reconstruction)}
+            pasted = {t: from_model(edited)[0] if t == "edit" else
+                      residual_crop(sample.image, result.box, edited, reconstruction) for t in args.transfers}
             for transfer in args.transfers:
                 for mode in args.blend_modes:
                     image = poisson_blend(sample.image, pasted[transfer], region, result.box, mode=mode)
