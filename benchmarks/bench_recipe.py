@@ -180,7 +180,7 @@ def _check_generator(path):
 
 
 def _measure(seconds, generator):
-    alone, together = {}, {}
+    alone = {}
     with tempfile.TemporaryDirectory(prefix="bench_recipe_") as folder:
         for step in RECIPE_ITERATIONS:
             alone[step] = _collect(_launch(step, 1, seconds, generator, folder))
