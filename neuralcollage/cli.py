@@ -590,12 +590,13 @@ examples:
 
 #: The defaults of :func:`neuralcollage.train.gan.train_gan` (tests check that they agree).
 GAN_DEFAULTS = dict(arch="builtin64", iterations=20000, batch_size=32, n_dis=2, lr=2e-4, beta1=0.0, beta2=0.9,
-                    ema_decay=0.999, seed=0, checkpoint_every=200, sample_every=500, log_every=20, time_limit=None)
+                    ema_decay=0.999, seed=0, checkpoint_every=200, sample_every=500, log_every=20, time_limit=None,
+                    closeups=0.0)
 #: The command that trained the built-in model.
 BUILTIN_GAN_COMMAND = ("collage train gan runs/builtin64 --iterations 6000 --batch-size 32 --n-dis 2 "
                        "--checkpoint-every 100 --sample-every 250 --log-every 10 --seed 0 --time-limit 5400")
 _GAN_OPTIONS = ("arch", "iterations", "batch_size", "n_dis", "lr", "beta1", "beta2", "ema_decay", "seed",
-                "checkpoint_every", "sample_every", "log_every", "time_limit")
+                "checkpoint_every", "sample_every", "log_every", "time_limit", "closeups")
 
 
 _positive_seconds = _finite_float(lambda v: v > 0, "a positive number of seconds",
@@ -660,6 +661,9 @@ examples:
                    help="iterations between sample grids (default: %(default)s)")
     q.add_argument("--log-every", type=_positive_int, default=GAN_DEFAULTS["log_every"], metavar="N",
                    help="iterations between log lines (default: %(default)s)")
+    q.add_argument("--closeups", type=_fraction, default=GAN_DEFAULTS["closeups"], metavar="F",
+                   help="fraction of the real images that are part close-ups (ears, eyes or muzzle enlarged "
+                        "1.3-2.4 times) instead of whole faces (default: %(default)s)")
     q.set_defaults(func=cmd_train_gan)
 
     q = base("encoder", "train the projection encoder", "Train E(x, y) -> z on generated (image, z, class) "

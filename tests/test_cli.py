@@ -579,19 +579,20 @@ def test_train_gan_passes_every_option_through(fake_train_gan, capsys):
     _, calls = fake_train_gan
     argv = ["train", "gan", "runs/x", "--arch", "tiny32", "--iterations", "3", "--batch-size", "4", "--n-dis", "1",
             "--lr", "0.001", "--beta1", "0.5", "--beta2", "0.99", "--ema-decay", "0", "--seed", "7",
-            "--checkpoint-every", "2", "--sample-every", "5", "--log-every", "1", "--time-limit", "12.5", "-q"]
+            "--checkpoint-every", "2", "--sample-every", "5", "--log-every", "1", "--time-limit", "12.5",
+            "--closeups", "0.25", "-q"]
     code, out, err = run(argv, capsys)
     assert code == 0, err
     full, given = calls[-1]
     assert given == dict(arch="tiny32", iterations=3, batch_size=4, n_dis=1, lr=0.001, beta1=0.5, beta2=0.99,
                          ema_decay=0.0, seed=7, checkpoint_every=2, sample_every=5, log_every=1, time_limit=12.5,
-                         progress=False)
+                         closeups=0.25, progress=False)
     assert full["device"] is None and err == ""
     assert "trained to iteration 3" in out
     code, _, err = run(shlex.split(out.split("command: ", 1)[1])[1:], capsys)
     assert code == 0, err
     assert calls[-1][0] == {**full, "progress": True}
-    for bad in (["--time-limit", "0"], ["--iterations", "0"], ["--lr", "fast"]):
+    for bad in (["--time-limit", "0"], ["--iterations", "0"], ["--lr", "fast"], ["--closeups", "1.5"]):
         code, _, err = run(["train", "gan", "runs/x", *bad], capsys)
         assert code == 2
         assert_one_line_error(err, bad[0])

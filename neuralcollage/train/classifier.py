@@ -21,15 +21,16 @@ PARTS = ("ears", "eyes", "muzzle")
 KINDS = {"whole": (Classifier, "classifier"), "part": (PartClassifier, "part_classifier")}
 
 
-def whole_batch(step, batch_size, *, size, seed, n_classes=None):
+def whole_batch(step, batch_size, *, size, seed, n_classes=None, closeups=0.0):
     """Training images for ``step``: ``(images (B, size, size, 3) uint8, ids (B,) int32)``.
 
     Seeds ``seed * 10**9 + step * batch_size + i`` (as :func:`neuralcollage.train.common.real_batch`); with
-    ``n_classes`` below the data set's, classes are drawn from the first ``n_classes`` only.
+    ``n_classes`` below the data set's, classes are drawn from the first ``n_classes`` only; a ``closeups``
+    fraction are part close-ups (:func:`neuralcollage.train.datasets.render_batch`).
     """
     from neuralcollage.train.datasets import render_batch
     seeds = [seed * 10 ** 9 + step * batch_size + i for i in range(batch_size)]
-    images, ids, _, _ = render_batch(seeds, size=size, class_ids=_class_ids(seeds, n_classes))
+    images, ids, _, _ = render_batch(seeds, size=size, class_ids=_class_ids(seeds, n_classes), closeups=closeups)
     return images, ids
 
 
@@ -112,7 +113,8 @@ def augment(images, rng, *, max_blur=1.0):
 def train_classifier(out_dir, *, kind="whole", arch="builtin64", iterations=1500, batch_size=32, lr=1e-3,
                      seed=0, device=None, n_classes=None, eval_every=100, n_eval=300, n_final_eval=1000,
                      checkpoint_every=100, log_every=20, augmentation=True, render_sizes=(64, 96, 128),
-                     part_swap=0.5, progress=True, time_limit=None, distributed=False, communicator=None):
+                     part_swap=0.5, closeups=0.0, progress=True, time_limit=None, distributed=False,
+                     communicator=None):
     """Train the whole-image (``kind="whole"``) or part (``kind="part"``) classifier, resuming from
     ``out_dir``.
 
@@ -133,6 +135,8 @@ def train_classifier(out_dir, *, kind="whole", arch="builtin64", iterations=1500
         iterations: updates in total (a resumed run continues up to this count).
         batch_size: faces per update (a part update sees up to 3 crops per face) per process.
         n_classes: train on the first ``n_classes`` classes only (default: the preset's).
+        closeups: ``"whole"`` only: fraction of the training images that are part close-ups
+            (:func:`neuralcollage.train.datasets.render_closeup`), for a generator trained with them.
         time_limit: stop (after checkpointing) once this many seconds have passed in this call.
         distributed: data-parallel over MPI processes with ChainerMN (run under ``mpiexec``); each process
             reads its own shard of the data; only rank 0 writes. ``communicator``: an existing one.
@@ -142,6 +146,8 @@ def train_classifier(out_dir, *, kind="whole", arch="builtin64", iterations=1500
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+    if closeups and kind != "whole":
+        raise ValueError("closeups applies to the whole-image classifier only")
     cls, snapshot_kind = KINDS[kind]
     comm = communicator if communicator is not None else (
         dist.create_communicator("naive") if distributed else None)
@@ -180,7 +186,7 @@ def train_classifier(out_dir, *, kind="whole", arch="builtin64", iterations=1500
         rng = random_state(seed * 7919 + step)
         if kind == "whole":
             images, ids = whole_batch(step, batch_size, size=model.resolution, seed=seed,
-                                      n_classes=model.n_classes)
+                                      n_classes=model.n_classes, closeups=closeups)
         else:
             images, ids, _ = part_batch(step, batch_size, size=model.resolution, seed=seed,
                                         render_sizes=render_sizes, n_classes=model.n_classes, swap=part_swap)

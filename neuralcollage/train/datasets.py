@@ -30,12 +30,18 @@ import operator
 import cv2
 import numpy
 
-__all__ = ["CLASS_NAMES", "PART_NAMES", "ATTRIBUTE_NAMES", "Sample", "render_sample", "render_batch",
-           "ProceduralFaces"]
+__all__ = ["CLASS_NAMES", "PART_NAMES", "ATTRIBUTE_NAMES", "CLOSEUP_PARTS", "CLOSEUP_ZOOM", "Sample",
+           "render_sample", "render_closeup", "is_closeup", "render_batch", "ProceduralFaces"]
 
 CLASS_NAMES = ("cat", "dog", "fox", "rabbit", "bear", "panda")
 PART_NAMES = ("face", "ears", "eyes", "muzzle")
 ATTRIBUTE_NAMES = ("fur_hue", "fur_brightness", "eye_size", "ear_angle", "muzzle_size")
+CLOSEUP_PARTS = ("ears", "eyes", "muzzle")
+#: Range of :func:`render_closeup`'s zoom: the square around a grown part that ``collage edit`` crops from a
+#: face photo spans 1/2.4 to 1/1.3 of the photo for most eyes and muzzles, and up to the whole photo for ears.
+CLOSEUP_ZOOM = (1.3, 2.4)
+_CLOSEUP_STREAM = 0xC105E
+_CLOSEUP_JITTER = 0.15
 
 _SHIFT = 4
 _ONE = 1 << _SHIFT
@@ -564,8 +570,64 @@ def render_sample(seed, *, class_id=None, size=64, attributes=None):
     return _render(_Scene.from_seed(seed, class_id=class_id, attributes=attributes), size)
 
 
-def render_batch(seeds, *, size=64, class_ids=None):
+def render_closeup(seed, *, size=64, class_id=None, zoom=None, part=None, attributes=None):
+    """A close-up of one part: the face of ``seed`` rendered ``zoom`` times larger, cropped around the part.
+
+    The crop is the ``size`` x ``size`` window centred on the part's centroid, moved by up to
+    ``0.15 * size`` pixels in each direction and kept inside the enlarged face (the face's image itself
+    is the same as :func:`render_sample` gives at that size). ``zoom``, ``part`` and the shift are drawn
+    from a random stream of their own (``numpy.random.default_rng([seed, 0xC105E])``) when not given, so
+    the face is the face of ``seed`` whatever the framing.
+
+    Parameters
+    ----------
+    seed, class_id, attributes : see :func:`render_sample`.
+    size : int
+        Output height and width in pixels, >= 8.
+    zoom : float, optional
+        >= 1; default uniform in :data:`CLOSEUP_ZOOM`.
+    part : str, optional
+        One of :data:`CLOSEUP_PARTS`; default drawn uniformly.
+
+    Returns
+    -------
+    Sample
+        As :func:`render_sample`, with the image and every mask cropped to the window.
+    """
+    rng = numpy.random.default_rng([int(seed), _CLOSEUP_STREAM])
+    drawn_zoom, drawn_part, shift = rng.uniform(*CLOSEUP_ZOOM), int(rng.integers(len(CLOSEUP_PARTS))), rng.random(2)
+    zoom = drawn_zoom if zoom is None else float(zoom)
+    part = CLOSEUP_PARTS[drawn_part] if part is None else part
+    if not zoom >= 1.0:
+        raise ValueError(f"zoom must be >= 1, got {zoom}")
+    if part not in CLOSEUP_PARTS:
+        raise ValueError(f"part must be one of {CLOSEUP_PARTS}, got {part!r}")
+    big = max(int(size), int(round(size * zoom)))
+    sample = render_sample(seed, class_id=class_id, size=big, attributes=attributes)
+    ys, xs = numpy.nonzero(sample.masks[part])
+    centre = (ys.mean() + 0.5, xs.mean() + 0.5) if len(ys) else (big / 2.0, big / 2.0)
+    top, left = (int(numpy.clip(round(c + (2.0 * u - 1.0) * _CLOSEUP_JITTER * size - size / 2.0), 0, big - size))
+                 for c, u in zip(centre, shift))
+    window = (slice(top, top + size), slice(left, left + size))
+    return Sample(image=numpy.ascontiguousarray(sample.image[window]),
+                  masks={k: numpy.ascontiguousarray(v[window]) for k, v in sample.masks.items()},
+                  attributes=sample.attributes, class_id=sample.class_id)
+
+
+def is_closeup(seed, closeups):
+    """Whether example ``seed`` of a data stream with a ``closeups`` fraction of close-ups is one (a pure
+    function of ``seed``, independent of the face and of :func:`render_closeup`'s framing)."""
+    return closeups > 0 and numpy.random.default_rng([int(seed), _CLOSEUP_STREAM, 1]).random() < closeups
+
+
+def render_batch(seeds, *, size=64, class_ids=None, closeups=0.0):
     """Render one face per seed.
+
+    Parameters
+    ----------
+    closeups : float
+        Fraction in [0, 1] of close-ups (:func:`render_closeup`) instead of whole faces; which seeds are
+        close-ups is decided by :func:`is_closeup`.
 
     Returns
     -------
@@ -583,7 +645,10 @@ def render_batch(seeds, *, size=64, class_ids=None):
         class_ids = [None] * len(seeds)
     elif len(class_ids) != len(seeds):
         raise ValueError(f"{len(class_ids)} class ids for {len(seeds)} seeds")
-    samples = [render_sample(s, class_id=c, size=size) for s, c in zip(seeds, class_ids)]
+    if not 0.0 <= closeups <= 1.0:
+        raise ValueError(f"closeups must be a fraction in [0, 1], got {closeups}")
+    samples = [(render_closeup if is_closeup(s, closeups) else render_sample)(s, class_id=c, size=size)
+               for s, c in zip(seeds, class_ids)]
     images = numpy.empty((len(samples), size, size, 3), numpy.uint8)
     masks = {k: numpy.empty((len(samples), size, size), bool) for k in PART_NAMES}
     for i, sample in enumerate(samples):

@@ -18,7 +18,7 @@ from neuralcollage.train.common import (
 
 def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_dis=2, lr=2e-4, beta1=0.0,
               beta2=0.9, ema_decay=0.999, seed=0, device=None, checkpoint_every=200, sample_every=500,
-              log_every=20, progress=True, time_limit=None, distributed=False, communicator=None):
+              log_every=20, progress=True, time_limit=None, distributed=False, communicator=None, closeups=0.0):
     """Train a generator/discriminator pair on the built-in rendered faces, resuming from ``out_dir``.
 
     Writes into ``out_dir``: ``checkpoint.npz`` (everything needed to resume), ``generator.npz`` (the EMA
@@ -29,6 +29,8 @@ def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_d
         iterations: generator updates in total (a resumed run continues up to this count).
         n_dis: discriminator updates per generator update.
         time_limit: stop (after checkpointing) once this many seconds have passed in this call.
+        closeups: fraction of the real images that are part close-ups
+            (:func:`neuralcollage.train.datasets.render_closeup`) instead of whole faces.
         distributed: data-parallel training over MPI processes with ChainerMN (run under ``mpiexec``); each
             process renders its own shard of the data; only rank 0 writes files.
 
@@ -36,6 +38,8 @@ def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_d
         The final iteration reached.
     """
     from neuralcollage.train import distributed as dist
+    if not 0.0 <= closeups <= 1.0:
+        raise ValueError(f"closeups must be a fraction in [0, 1], got {closeups}")
     comm = communicator if communicator is not None else (
         dist.create_communicator("naive") if distributed else None)
     root = dist.is_root(comm)
@@ -77,7 +81,8 @@ def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_d
     while it < iterations:
         rng = random_state([seed, it, rank])
         for _ in range(n_dis):
-            x_real, y_real = real_batch(dist.shard_step(data_step, comm), batch_size, size=gen.resolution, seed=seed)
+            x_real, y_real = real_batch(dist.shard_step(data_step, comm), batch_size, size=gen.resolution, seed=seed,
+                                        closeups=closeups)
             data_step += 1
             x_real, y_real = dev.send(x_real), dev.send(y_real)
             z = gen.sample_z(batch_size, seed=rng)
@@ -122,7 +127,7 @@ def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_d
                         os.path.join(out_dir, "losses.png"), title="SNGAN hinge losses")
         if it % checkpoint_every == 0 or it == iterations or out_of_time:
             save_checkpoint(ckpt, {"gen": gen, "dis": dis, "gen_ema": gen_ema}, {"g": opt_g, "d": opt_d},
-                            {"iteration": it, "arch": arch, "seed": seed})
+                            {"iteration": it, "arch": arch, "seed": seed, "closeups": closeups})
             export(out_dir, gen_ema if ema_decay else gen, dis, seed=seed)
         if out_of_time:
             break

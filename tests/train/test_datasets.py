@@ -2,8 +2,9 @@ import cv2
 import numpy
 import pytest
 
-from neuralcollage.train.datasets import (ATTRIBUTE_NAMES, CLASS_NAMES, PART_NAMES, ProceduralFaces,
-                                          render_batch, render_sample)
+from neuralcollage.train.datasets import (ATTRIBUTE_NAMES, CLASS_NAMES, CLOSEUP_PARTS, CLOSEUP_ZOOM,
+                                          PART_NAMES, ProceduralFaces, is_closeup, render_batch,
+                                          render_closeup, render_sample)
 
 CLASS_IDS = range(len(CLASS_NAMES))
 
@@ -135,6 +136,57 @@ def test_render_batch_matches_render_sample():
     sample = render_sample(4, class_id=2, size=32)
     assert numpy.array_equal(images[1], sample.image)
     assert numpy.array_equal(masks["eyes"][1], sample.masks["eyes"])
+
+
+@pytest.mark.parametrize("part", CLOSEUP_PARTS)
+def test_closeup_is_a_window_of_the_enlarged_face(part):
+    seed, size, zoom = 21, 32, 2.0
+    closeup = render_closeup(seed, size=size, zoom=zoom, part=part)
+    big = render_sample(seed, size=64)
+    assert closeup.image.shape == (size, size, 3) and closeup.image.dtype == numpy.uint8
+    assert closeup.class_id == big.class_id and closeup.attributes == big.attributes
+    hits = [(t, l) for t in range(33) for l in range(33)
+            if numpy.array_equal(big.image[t:t + size, l:l + size], closeup.image)]
+    assert len(hits) == 1
+    top, left = hits[0]
+    for name in PART_NAMES:
+        numpy.testing.assert_array_equal(closeup.masks[name], big.masks[name][top:top + size, left:left + size])
+    ys, xs = numpy.nonzero(big.masks[part])
+    for corner, centroid in ((top, ys.mean() + 0.5), (left, xs.mean() + 0.5)):
+        assert corner in (0, 64 - size) or abs(corner + size / 2 - centroid) <= 0.15 * size + 1
+    assert closeup.masks[part].any()
+
+
+def test_closeup_draws_are_deterministic_and_cover_the_ranges():
+    a, b = render_closeup(5, size=32), render_closeup(5, size=32)
+    assert numpy.array_equal(a.image, b.image)
+    assert not numpy.array_equal(render_closeup(6, size=32).image, a.image)
+    whole = render_sample(5, size=32)
+    face_share = [render_closeup(s, size=32).masks["face"].mean() for s in range(20)]
+    assert min(face_share) > 0 and numpy.mean(face_share) > 2 * whole.masks["face"].mean()
+    assert CLOSEUP_ZOOM[0] >= 1.0
+
+
+@pytest.mark.parametrize("bad", [dict(zoom=0.5), dict(zoom=float("nan")), dict(part="face"), dict(part="tail")])
+def test_closeup_refuses_bad_options(bad):
+    with pytest.raises(ValueError):
+        render_closeup(1, size=32, **bad)
+
+
+def test_render_batch_mixes_in_the_requested_share_of_closeups():
+    seeds = list(range(400))
+    flags = [is_closeup(s, 0.25) for s in seeds]
+    assert 0.18 < numpy.mean(flags) < 0.32
+    assert not any(is_closeup(s, 0.0) for s in seeds) and all(is_closeup(s, 1.0) for s in seeds)
+    batch = seeds[:12]
+    images, ids, _, masks = render_batch(batch, size=32, closeups=0.25)
+    for i, s in enumerate(batch):
+        expected = render_closeup(s, size=32) if is_closeup(s, 0.25) else render_sample(s, size=32)
+        assert numpy.array_equal(images[i], expected.image) and ids[i] == expected.class_id
+        assert numpy.array_equal(masks["eyes"][i], expected.masks["eyes"])
+    assert numpy.array_equal(render_batch(batch, size=32)[0], render_batch(batch, size=32, closeups=0.0)[0])
+    with pytest.raises(ValueError, match="closeups"):
+        render_batch(batch, size=32, closeups=1.5)
 
 
 def test_dataset_examples():

@@ -26,6 +26,18 @@ def test_whole_batch_is_deterministic_and_restricted_to_the_model_classes():
     assert not np.array_equal(a, whole_batch(4, 6, size=32, seed=0, n_classes=4)[0])
 
 
+def test_whole_batch_closeups_are_the_data_sets_closeups():
+    from neuralcollage.train.datasets import render_batch
+    images, ids = whole_batch(2, 6, size=32, seed=0, closeups=0.5)
+    seeds = [2 * 6 + i for i in range(6)]
+    expected, expected_ids, _, _ = render_batch(seeds, size=32, closeups=0.5)
+    np.testing.assert_array_equal(images, expected)
+    np.testing.assert_array_equal(ids, expected_ids)
+    assert not np.array_equal(images, whole_batch(2, 6, size=32, seed=0)[0])
+    with pytest.raises(ValueError, match="whole"):
+        train_classifier("unused", kind="part", closeups=0.5, **SMALL)
+
+
 def test_part_batch_has_one_crop_per_visible_part():
     crops, ids, parts = part_batch(0, 4, size=16, seed=0, render_sizes=(48,))
     assert crops.shape[1:] == (16, 16, 3) and crops.dtype == np.uint8

@@ -40,6 +40,27 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     np.testing.assert_allclose(ga.block2.c1.W.array, gb.block2.c1.W.array, rtol=1e-5, atol=1e-6)
 
 
+def test_closeups_reach_the_discriminator_and_are_recorded(tmp_path, monkeypatch):
+    import neuralcollage.train.gan as tg
+    from neuralcollage.train.datasets import is_closeup
+    seen = []
+    real_batch = tg.real_batch
+
+    def spy(step, batch_size, **kwargs):
+        seen.append((step, batch_size, kwargs["seed"], kwargs["closeups"]))
+        return real_batch(step, batch_size, **kwargs)
+
+    monkeypatch.setattr(tg, "real_batch", spy)
+    train_gan(str(tmp_path), iterations=2, closeups=1.0, **SMALL)
+    assert [c for *_, c in seen] == [1.0, 1.0]
+    step, batch_size, seed, _ = seen[0]
+    assert all(is_closeup(seed * 10 ** 9 + step * batch_size + i, 1.0) for i in range(batch_size))
+    state = json.loads(str(np.load(tmp_path / "checkpoint.npz")["__state__"]))
+    assert state["closeups"] == 1.0
+    with pytest.raises(ValueError, match="closeups"):
+        train_gan(str(tmp_path / "bad"), iterations=1, closeups=-0.1, **SMALL)
+
+
 MPI_SCRIPT = textwrap.dedent("""
     import sys
     import neuralcollage
