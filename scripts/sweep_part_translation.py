@@ -218,8 +218,8 @@ def _sweep(args):
         print("after tuning (dB): " + "  ".join(f"{p} {v:.1f}" for p, v in record["tuned_psnr_db"].items()) +
               f"; {record['tune_seconds_per_photo']:.2f} s per photo")
     faces = sum(len(v) for v in psnr.values())
-    record.update({"seconds": time.time() - started, "seconds_per_photo": (time.time() - started) / max(faces, 1),
-                   "rows": rows})
+    elapsed = time.time() - started
+    record.update({"seconds": elapsed, "seconds_per_photo": elapsed / max(faces, 1), "rows": rows})
     atomic_write_json(args.output, record)
     print(f"wrote {args.output}")
     return 0
