@@ -146,7 +146,8 @@ def train_classifier(out_dir, *, kind="whole", arch="builtin64", iterations=1500
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
-    if closeups and kind != "whole":
+    from neuralcollage.train.datasets import check_closeups
+    if check_closeups(closeups) and kind != "whole":
         raise ValueError("closeups applies to the whole-image classifier only")
     cls, snapshot_kind = KINDS[kind]
     comm = communicator if communicator is not None else (

@@ -31,7 +31,7 @@ import cv2
 import numpy
 
 __all__ = ["CLASS_NAMES", "PART_NAMES", "ATTRIBUTE_NAMES", "CLOSEUP_PARTS", "CLOSEUP_ZOOM", "Sample",
-           "render_sample", "render_closeup", "is_closeup", "render_batch", "ProceduralFaces"]
+           "render_sample", "render_closeup", "check_closeups", "is_closeup", "render_batch", "ProceduralFaces"]
 
 CLASS_NAMES = ("cat", "dog", "fox", "rabbit", "bear", "panda")
 PART_NAMES = ("face", "ears", "eyes", "muzzle")
@@ -615,6 +615,13 @@ def render_closeup(seed, *, size=64, class_id=None, zoom=None, part=None, attrib
                   attributes=sample.attributes, class_id=sample.class_id)
 
 
+def check_closeups(closeups):
+    """``closeups`` as a float, or ValueError when it is not a fraction in [0, 1] (NaN included)."""
+    if not 0.0 <= closeups <= 1.0:
+        raise ValueError(f"closeups must be a fraction in [0, 1], got {closeups}")
+    return float(closeups)
+
+
 def is_closeup(seed, closeups):
     """Whether example ``seed`` of a data stream with a ``closeups`` fraction of close-ups is one (a pure
     function of ``seed``, independent of the face and of :func:`render_closeup`'s framing)."""
@@ -646,8 +653,7 @@ def render_batch(seeds, *, size=64, class_ids=None, closeups=0.0):
         class_ids = [None] * len(seeds)
     elif len(class_ids) != len(seeds):
         raise ValueError(f"{len(class_ids)} class ids for {len(seeds)} seeds")
-    if not 0.0 <= closeups <= 1.0:
-        raise ValueError(f"closeups must be a fraction in [0, 1], got {closeups}")
+    closeups = check_closeups(closeups)
     samples = [(render_closeup if is_closeup(s, closeups) else render_sample)(s, class_id=c, size=size)
                for s, c in zip(seeds, class_ids)]
     images = numpy.empty((len(samples), size, size, 3), numpy.uint8)

@@ -38,15 +38,14 @@ def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_d
         The final iteration reached.
     """
     from neuralcollage.train import distributed as dist
-    if not 0.0 <= closeups <= 1.0:
-        raise ValueError(f"closeups must be a fraction in [0, 1], got {closeups}")
+    from neuralcollage.train.datasets import CLASS_NAMES, check_closeups
+    closeups = check_closeups(closeups)
     comm = communicator if communicator is not None else (
         dist.create_communicator("naive") if distributed else None)
     root = dist.is_root(comm)
     if root:
         os.makedirs(out_dir, exist_ok=True)
     dev = get_device(device)
-    from neuralcollage.train.datasets import CLASS_NAMES
     with seeded_initialization(seed):
         gen = Generator.from_preset(arch, n_classes=len(CLASS_NAMES))
         dis = Discriminator.from_preset(arch, n_classes=len(CLASS_NAMES))
