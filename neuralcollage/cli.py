@@ -102,7 +102,8 @@ class (--source-label, or the best of the discriminator's top guesses; models wi
 BigGAN-deep, need --source-label and project with multi-scale pixel statistics instead of its features); the
 masked region is then turned into TARGET with spatial class conditioning (--method scbn) or feature blending
 (--method blend) on the chosen generator layers, and the edited crop is Poisson-blended back into the photo at
-full resolution.  Pixels outside the slightly dilated mask are unchanged.
+full resolution.  Pixels outside the mask dilated by --dilate pixels are unchanged; --seam optimal lets the
+Poisson border run anywhere inside that limit, where the edit already matches the photo.
 
 The mask: white (or opaque, for a stroke painted on a transparent layer) selects; grey levels are soft weights.
 A mask of another size than the photo is resized to it when the aspect ratios match (within 1%; a note says
@@ -115,6 +116,7 @@ architecture, checksum mismatch, unusable GPU).
 examples:
   collage demo                                          # the bundled example on the built-in model
   collage --base dog.png --mask ears.png --label fox -o fox_ears.png
+  collage --base dog.png --mask ears.png --label fox --seam optimal --dilate 16 -o fox_ears_seam.png
   collage --base dog.png --mask ears.png --label fox --source-label dog --layers 4- --steps 300 \\
           --save-recipe edit.json --figure before_after.png
   collage --base pup.jpg --mask eyes.png --label pomeranian --model dogcat256 --gpu 0
@@ -287,6 +289,7 @@ def _add_edit_arguments(p):
     e.add_argument("--blend-mode", choices=("normal", "mixed", "none"), default="normal",
                    help="Poisson blending of the edit into the photo: normal, mixed gradients, or none (plain "
                         "feathered compositing) (default: %(default)s)")
+    _seam_options(e, "--blend-mode")
     e.add_argument("--margin", type=_nonnegative_float, default=0.25, metavar="F",
                    help="context around the mask in the crop, as a fraction of the mask's longer side "
                         "(default: %(default)s)")
@@ -324,6 +327,24 @@ examples:
 
 
 _amount = _finite_float(lambda v: True, "a finite number", unparsable="a number")
+
+
+def _seam_options(group, mode_flag):
+    """``--dilate`` and ``--seam``, the extent and boundary of the blend (``mode_flag`` names the blend mode)."""
+    group.add_argument("--dilate", type=_nonnegative_int, default=8, metavar="PX",
+                       help="pixels the mask grows by before blending; nothing outside the grown mask changes "
+                            "(default: %(default)s)")
+    group.add_argument("--seam", choices=("fixed", "optimal"), default="fixed",
+                       help="Poisson boundary: the grown mask's border, or the cheapest seam between the mask and "
+                            "that border, where the edit already matches the photo, so less of the photo's colour "
+                            f"is carried into the edit (needs {mode_flag} normal or mixed; give it room with a "
+                            "larger --dilate, e.g. 16) (default: %(default)s)")
+
+
+def _check_seam(seam, mode, mode_flag):
+    from neuralcollage.io import InputError
+    if seam == "optimal" and mode == "none":
+        raise InputError(f"--seam optimal needs Poisson blending ({mode_flag} normal or mixed), not {mode_flag} none")
 
 
 def _add_attribute_arguments(p):
@@ -443,8 +464,7 @@ examples:
     p.add_argument("--mode", choices=("normal", "mixed", "none"), default="normal",
                    help="normal or mixed-gradient Poisson blending, or feathered compositing (default: "
                         "%(default)s)")
-    p.add_argument("--dilate", type=_nonnegative_int, default=8, metavar="PX",
-                   help="pixels the mask grows by before blending (default: %(default)s)")
+    _seam_options(p, "--mode")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the blended photo")
     p.set_defaults(func=cmd_blend)
 
@@ -534,6 +554,12 @@ examples:
     p.add_argument("--part-blend-mode", choices=("normal", "mixed", "none"),
                    help="part translation: Poisson mode, or none for feathered compositing (default: the "
                         "library's, normal)")
+    p.add_argument("--part-dilate", type=_nonnegative_int, metavar="PX",
+                   help="part translation: pixels the region grows by for blending (`collage edit --dilate`) "
+                        "(default: the library's, 8)")
+    p.add_argument("--part-seam", choices=("fixed", "optimal"),
+                   help="part translation: Poisson boundary (`collage edit --seam`) (default: the library's, "
+                        "fixed)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     p.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID", help="CUDA device id (default: %(default)s)")
     p.set_defaults(func=cmd_eval)
@@ -1002,7 +1028,8 @@ def _edit(bundle, photo, mask, target, *, source, args):
     return _with_progress(lambda progress, guessing: edit_photo(
         bundle, photo, mask, target, source_label=source, layers=args.layers, method=args.method,
         steps=args.steps, restarts=args.restarts, seed=args.seed, blend_mode=args.blend_mode, context=args.context,
-        margin=args.margin, box=args.box, progress=progress, guess_progress=guessing), args, source=source)
+        margin=args.margin, box=args.box, dilate=args.dilate, seam=args.seam, progress=progress,
+        guess_progress=guessing), args, source=source)
 
 
 def _with_progress(run, args, *, source):
@@ -1041,6 +1068,7 @@ def cmd_edit(args):
     inputs = [args.base, args.mask]
     if os.path.exists(args.model):
         inputs.append(args.model)
+    _check_seam(args.seam, args.blend_mode, "--blend-mode")
     _check_outputs([(output, "image"), (args.save_recipe, "json"), (args.figure, "image")], inputs)
     _require_photo_class(args.model, args.source_label, "--source-label")
     photo = _read_photo(args.base, args)
@@ -1306,6 +1334,7 @@ def cmd_blend(args):
     from neuralcollage.blending import crop_and_resize, poisson_blend, square_crop_box
     from neuralcollage.io import InputError, read_image, write_image
     inputs = [args.base, args.source, args.mask]
+    _check_seam(args.seam, args.mode, "--mode")
     _check_outputs([(args.output, "image")], inputs)
     photo = _read_photo(args.base, args)
     mask = _read_mask_for(args.mask, photo, args)
@@ -1324,9 +1353,10 @@ def cmd_blend(args):
             source = _fit_source(source, photo.shape[:2], args.source)
         box = square_crop_box(mask)
         crop = crop_and_resize(source, box, box[2])
-    out = poisson_blend(photo, crop, mask, box, mode=args.mode, dilate=args.dilate)
+    out = poisson_blend(photo, crop, mask, box, mode=args.mode, dilate=args.dilate, seam=args.seam)
     write_image(args.output, out, overwrite_protect=inputs)
-    print(f"blended {args.source} into {args.base} ({args.mode}); wrote {args.output}")
+    seam = ", optimal seam" if args.seam == "optimal" else ""
+    print(f"blended {args.source} into {args.base} ({args.mode}{seam}); wrote {args.output}")
     return EXIT_OK
 
 
@@ -1472,6 +1502,7 @@ def cmd_demo(args):
     args.layers, args.blend_mode = spec.get("layers", "all"), spec.get("blend_mode", "normal")
     args.margin, args.box = spec.get("margin", 0.25), spec.get("box")
     args.context = spec.get("context", DEFAULT_CONTEXT)
+    args.dilate, args.seam = spec.get("dilate", 8), spec.get("seam", "fixed")
     result = _edit(bundle, photo, mask, target, source=source, args=args)
     written = _write_edit(result, photo, mask, output=result_path, recipe_path=recipe_path,
                           figure_path=figure_path, inputs=inputs)
@@ -1600,6 +1631,7 @@ def _json_safe(value):
 def cmd_eval(args):
     evaluate = _import("neuralcollage.evaluation", "evaluate")
     inputs = [args.model] if os.path.exists(args.model) else []
+    _check_seam(args.part_seam, args.part_blend_mode, "--part-blend-mode")
     if args.out_json:
         _check_outputs([(args.out_json, "json")], inputs)
     bundle = _load(args.model, args.arch, args.gpu)
@@ -1612,7 +1644,8 @@ def cmd_eval(args):
             _say(f"eval: {name} done ({time.time() - started:.0f} s so far)", quiet=args.quiet)
 
     metrics = _call(evaluate, bundle, metrics=args.metrics, steps=args.steps, grow=args.part_region_grow,
-                    context=args.part_context, blend_mode=args.part_blend_mode, seed=args.seed, log=log,
+                    context=args.part_context, blend_mode=args.part_blend_mode, dilate=args.part_dilate,
+                    seam=args.part_seam, seed=args.seed, log=log,
                     **_eval_counts(args.n_samples))
     print(f"metrics of {bundle.name} (seed {args.seed}):")
     try:
@@ -1625,7 +1658,8 @@ def cmd_eval(args):
         report = {"model": bundle.name, "arch": bundle.arch, "sha256": dict(bundle.sha256), "seed": args.seed,
                   "n_samples": args.n_samples, "steps": args.steps,
                   "part_region_grow": args.part_region_grow, "part_context": args.part_context,
-                  "part_blend_mode": args.part_blend_mode, "seconds": time.time() - started,
+                  "part_blend_mode": args.part_blend_mode, "part_dilate": args.part_dilate,
+                  "part_seam": args.part_seam, "seconds": time.time() - started,
                   "metrics": metrics}
         atomic_write_json(args.out_json, _json_safe(report), overwrite_protect=inputs)
         print(f"wrote {args.out_json}")

@@ -236,11 +236,12 @@ def _layers_string(gen, method, layers):
     return maps.format_layers(maps.parse_layers(layers, n), n)
 
 
-def _check_options(method, blend_mode):
+def _check_options(method, blend_mode, seam="fixed"):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if blend_mode not in blending.BLEND_MODES:
         raise ValueError(f"blend_mode must be one of {blending.BLEND_MODES}, got {blend_mode!r}")
+    blending.check_seam(seam, blend_mode)
 
 
 def _user_box(box, mask):
@@ -284,7 +285,7 @@ def _check_context(context):
 
 
 def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, method, layers, feather,
-           blend_mode, dilate, context=0.0):
+           blend_mode, dilate, context=0.0, seam="fixed"):
     """Render the edit of ``z`` and blend it into ``photo``: (image, edited_crop, mask_crop)."""
     mask_crop = _crop_mask(gen, mask, box)
     class_mask = class_region(gen, mask_crop, context)
@@ -294,14 +295,14 @@ def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, me
         conds = edit_class_maps(gen, source_class, target_class, class_mask, layers="all", feather=feather)
         edited = blend_edit(gen, z, z_target, conds, mask_crop, layers=layers, feather=feather)
     edited_crop = _uint8(edited)
-    image = blending.poisson_blend(photo, edited_crop, mask, box, mode=blend_mode, dilate=dilate)
+    image = blending.poisson_blend(photo, edited_crop, mask, box, mode=blend_mode, dilate=dilate, seam=seam)
     return image, edited_crop, mask_crop
 
 
 def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="all", method="scbn",
                z_target=None, steps=200, restarts=1, seed=0, blend_mode="normal", feather=0.0, dilate=8,
                context=DEFAULT_CONTEXT, margin=0.25, box=None, candidates=3, guess_steps=30, progress=None,
-               guess_progress=None):
+               guess_progress=None, seam="fixed"):
     """Turn the masked region of a photo into ``target_label``.
 
     Crop a square around the mask (:func:`neuralcollage.blending.square_crop_box` with ``margin``, at least
@@ -337,6 +338,9 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         blend_mode: ``"normal"``, ``"mixed"`` or ``"none"`` (:func:`neuralcollage.blending.poisson_blend`).
         feather: Gaussian sigma (pixels at resolution ``R``) softening the mask in the class/blend maps.
         dilate: pixels the mask is grown by for Poisson blending.
+        seam: ``"fixed"`` (Poisson boundary on the dilated mask's border) or ``"optimal"`` (the cheapest seam
+            between the mask and that border, where the edit matches the photo;
+            :func:`neuralcollage.blending.seam_region`).  Poisson blend modes only.
         context: how far the target class reaches beyond the mask in the generator's class maps, as a
             fraction of its resolution ``R`` (:func:`class_region`; 0: the mask itself, as in the paper).
             The generator then draws the target's part with room around it (a rabbit's ears are longer
@@ -357,7 +361,7 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         InputError: no ``source_label`` and the bundle has no discriminator (nothing to guess it with).
         ValueError: bad options, a ``z_target`` with ``method="scbn"`` or of the wrong shape.
     """
-    _check_options(method, blend_mode)
+    _check_options(method, blend_mode, seam)
     _check_context(context)
     if method != "blend" and z_target is not None:
         raise ValueError(f"z_target applies to method 'blend' only, not {method!r}")
@@ -403,10 +407,11 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     recipe = make_recipe(bundle, photo, mask, box=box, z=z, z_target=z_target, source_class=source_class,
                          target_class=target_class, layers=layers, method=method, feather=feather,
                          blend_mode=blend_mode, dilate=dilate, context=context, steps=steps, restarts=restarts,
-                         seed=seed, loss=proj.loss, source_guessed=guess is not None)
+                         seed=seed, loss=proj.loss, source_guessed=guess is not None, seam=seam)
     image, edited_crop, mask_crop = _apply(
         gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=target_class,
-        method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context)
+        method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context,
+        seam=seam)
     return EditResult(image=image, box=box, crop=crop, reconstruction=_uint8(proj.image),
                       edited_crop=edited_crop, mask_crop=mask_crop, z=z, z_target=z_target,
                       source_class=source_class, target_class=target_class, losses=proj.losses, recipe=recipe,
@@ -480,7 +485,7 @@ def _generator_sha256(bundle):
 
 def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, layers="all", method="scbn",
                 feather=0.0, blend_mode="normal", dilate=8, context=0.0, z_target=None, steps=None,
-                restarts=None, seed=None, loss=None, source_guessed=False):
+                restarts=None, seed=None, loss=None, source_guessed=False, seam="fixed"):
     """A JSON-able description of an edit from which :func:`replay` rebuilds it bit for bit.
 
     Args:
@@ -492,14 +497,15 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
         z: ``(1, dim_z)`` float32 projected latent (stored as JSON numbers, which round-trip float32).
         z_target: ``(1, dim_z)`` blend latent (``"blend"`` only).
         source_class, target_class: class ids.
-        layers, method, feather, blend_mode, dilate, context: the edit settings (see :func:`edit_photo`).
+        layers, method, feather, blend_mode, dilate, context, seam: the edit settings (see :func:`edit_photo`;
+            ``seam`` is recorded only when it is not ``"fixed"``, so that older versions replay the rest).
         steps, restarts, seed, loss, source_guessed: how the projection was made (informational).
 
     Returns:
         dict with ``format``, ``version``, ``model``, ``photo``, ``mask``, ``box``, ``edit``, ``z``,
         ``z_target``, ``projection``.
     """
-    _check_options(method, blend_mode)
+    _check_options(method, blend_mode, seam)
     gen = bundle.generator
     photo = _check_photo(photo)
     mask = as_mask(mask)
@@ -511,7 +517,7 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
     encoding, data = _encode_mask(mask)
     vocabulary = bundle.vocabulary
     from neuralcollage import __version__
-    return {
+    recipe = {
         "format": RECIPE_FORMAT,
         "version": RECIPE_VERSION,
         "package_version": __version__,
@@ -533,6 +539,9 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
                        "loss": None if loss is None else float(loss),
                        "encoder": getattr(bundle, "encoder", None) is not None},
     }
+    if seam != "fixed":
+        recipe["edit"]["seam"] = seam
+    return recipe
 
 
 def _latent_from_recipe(values, dim_z, name):
@@ -577,6 +586,7 @@ def replay(recipe, photo, bundle, *, check_photo=True):
         method, layers, blend_mode = edit["method"], edit["layers"], edit["blend_mode"]
         feather, dilate = float(edit["feather"]), int(edit["dilate"])
         context = float(edit.get("context", 0.0))
+        seam = edit.get("seam", "fixed")
         source_class, target_class = int(edit["source_class"]["id"]), int(edit["target_class"]["id"])
     except (KeyError, TypeError, ValueError) as exc:
         raise RecipeError(f"recipe is incomplete or malformed: {type(exc).__name__} {exc}") from None
@@ -594,7 +604,7 @@ def replay(recipe, photo, bundle, *, check_photo=True):
     if check_photo and info.get("sha256") != _photo_sha256(photo):
         raise RecipeError("photo differs from the one the recipe was made for (pixel sha256 mismatch)")
     try:
-        _check_options(method, blend_mode)
+        _check_options(method, blend_mode, seam)
         _check_context(context)
         layers = _layers_string(gen, method, layers)
     except ValueError as exc:
@@ -615,7 +625,8 @@ def replay(recipe, photo, bundle, *, check_photo=True):
         raise RecipeError(f"recipe box or dilation does not fit the photo: {exc}") from None
     image, edited_crop, mask_crop = _apply(
         gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=target_class,
-        method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context)
+        method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context,
+        seam=seam)
     crop = blending.crop_and_resize(photo, box, gen.resolution)
     reconstruction = _uint8(render(gen, z, source_class))
     return EditResult(image=image, box=box, crop=crop, reconstruction=reconstruction, edited_crop=edited_crop,

@@ -272,7 +272,7 @@ def translation_cases(n, *, n_classes, seed=0, photo_size=128, grow=PART_REGION_
 
 def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restarts=1, parts=PARTS,
                      layers="all", blend_mode="normal", dilate=8, margin=0.15, grow=PART_REGION_GROW,
-                     context=None, progress=None, edit=None):
+                     context=None, progress=None, edit=None, seam="fixed"):
     """Part translation success on ``n`` held-out rendered faces (``photo_size`` px "photos").
 
     Face ``i`` (class ``i % K``) gets part ``parts[i % len(parts)]`` translated to a target class drawn
@@ -287,7 +287,8 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
     dilated by ``dilate`` px equals the input photo.  ``context`` is passed to ``edit`` (how far the target
     class reaches beyond the region inside the generator; None: the edit function's default, e.g.
     :data:`neuralcollage.collage.DEFAULT_CONTEXT`); ``blend_mode`` is the Poisson mode (``"normal"``) or
-    ``"none"`` (feathered compositing).
+    ``"none"`` (feathered compositing); ``seam`` the Poisson boundary (``"fixed"`` or ``"optimal"``, passed to
+    ``edit`` only when it is not ``"fixed"``).
 
     Args:
         bundle: an object with ``generator``, ``discriminator``, ``encoder`` (or None) and
@@ -300,7 +301,8 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
         ``{"value", "success_rate", "unchanged_outside_mask" (share of faces whose outside pixels are all
         unchanged), "max_changed_outside" (largest count of changed outside pixels), "per_part",
         "source_accuracy" (part classifier on the unedited part), "n" (faces edited), "n_empty_masks" (faces
-        skipped: the part is not visible), "grow_px", "context" (None: unknown), "blend_mode", "target", "passed",
+        skipped: the part is not visible), "grow_px", "context" (None: unknown), "blend_mode", "seam", "target",
+        "passed",
         "seconds"}``.
     """
     from neuralcollage.blending import dilate_mask
@@ -311,6 +313,8 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
     if clf is None:
         raise ValueError("part translation needs a part classifier in the bundle")
     options = {} if context is None else {"context": context}
+    if seam != "fixed":
+        options["seam"] = seam
     t0 = time.time()
     rows = []
     for case in translation_cases(n, n_classes=gen.n_classes, seed=seed, photo_size=photo_size, grow=grow,
@@ -346,7 +350,7 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
             "per_part": per_part, "n": len(done), "n_empty_masks": len(rows) - len(done), "photo_size": photo_size,
             "grow_px": grow_pixels(grow, photo_size),
             "context": _default_of(edit, "context") if context is None else context,
-            "blend_mode": blend_mode, "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
+            "blend_mode": blend_mode, "seam": seam, "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
             **_passed("part_translation", rate)}
 
 
@@ -363,10 +367,11 @@ METRICS = ("classifier_accuracy", "part_classifier_accuracy", "conditioned_class
 
 def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_diversity=50, n_projection=20,
              n_translation=100, steps=200, photo_size=128, grow=PART_REGION_GROW, context=None,
-             blend_mode="normal", seed=0, log=None):
+             blend_mode="normal", dilate=8, seam="fixed", seed=0, log=None):
     """Run ``metrics`` on ``bundle`` (fields ``generator``, ``discriminator``, ``encoder``, ``classifier``,
     ``part_classifier``; a missing model skips the metrics that need it, recorded as
-    ``{"skipped": reason}``). ``grow``, ``context`` and ``blend_mode`` go to :func:`part_translation`.
+    ``{"skipped": reason}``). ``grow``, ``context``, ``blend_mode``, ``dilate`` and ``seam`` go to
+    :func:`part_translation`.
     ``log(name, record)`` is called after each metric.
 
     Returns:
@@ -375,6 +380,8 @@ def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_di
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; choose from {list(METRICS)}")
+    from neuralcollage.blending import check_seam
+    check_seam(seam, blend_mode)
     gen, dis = bundle.generator, getattr(bundle, "discriminator", None)
     enc, clf, part = (getattr(bundle, a, None) for a in ("encoder", "classifier", "part_classifier"))
     plan = {
@@ -389,7 +396,8 @@ def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_di
         "part_translation": ((gen, dis, part), lambda: part_translation(bundle, n=n_translation, seed=seed,
                                                                         steps=steps, photo_size=photo_size,
                                                                         grow=grow, context=context,
-                                                                        blend_mode=blend_mode)),
+                                                                        blend_mode=blend_mode, dilate=dilate,
+                                                                        seam=seam)),
     }
     results = {}
     for name in metrics:

@@ -726,7 +726,7 @@ def painting_recipe(*, model, z, class_canvas, class_layers, z_streams=(), strea
         Names of the classes, recorded for humans.
     photo : dict, optional
         For projected photos: ``{"box": [top, left, side], "source_class": int, "poisson": mode,
-        "dilate": int, "projection": {...}}``.
+        "dilate": int, "projection": {...}}`` and ``"seam"`` when it is not ``"fixed"``.
     extra : dict, optional
         Anything else to record.
     attribute_canvas : LabelPainter, optional
@@ -881,7 +881,7 @@ def replay_recipe(recipe, generator, *, photo=None):
     info = recipe["photo"]
     mask = edit_mask(class_canvas, stream_canvas, attr_canvas)
     return composite_photo(photo, image, mask, tuple(info["box"]), mode=info.get("poisson", "normal"),
-                           dilate=info.get("dilate", 8))
+                           dilate=info.get("dilate", 8), seam=info.get("seam", "fixed"))
 
 
 def edit_mask(class_canvas, stream_canvas=None, attribute_canvas=None):
@@ -893,7 +893,7 @@ def edit_mask(class_canvas, stream_canvas=None, attribute_canvas=None):
     return mask
 
 
-def composite_photo(photo, edited_crop, crop_mask, box, *, mode="normal", dilate=8):
+def composite_photo(photo, edited_crop, crop_mask, box, *, mode="normal", dilate=8, seam="fixed"):
     """Poisson-blend an edited crop into the photo where the crop's mask is painted.
 
     Parameters
@@ -904,7 +904,7 @@ def composite_photo(photo, edited_crop, crop_mask, box, *, mode="normal", dilate
         Painted area on the crop (:func:`edit_mask`).
     box : (top, left, side)
         Where the crop was cut from the photo.
-    mode, dilate
+    mode, dilate, seam
         See :func:`neuralcollage.blending.poisson_blend`.
 
     Returns
@@ -921,7 +921,8 @@ def composite_photo(photo, edited_crop, crop_mask, box, *, mode="normal", dilate
     full = numpy.zeros(photo.shape[:2], numpy.float32)
     full[top:top + side, left:left + side] = numpy.clip(
         blending.resize_to_box(crop_mask.astype(numpy.float32), box), 0.0, 1.0)
-    return blending.poisson_blend(photo, edited_crop, full, (top, left, side), mode=mode, dilate=dilate)
+    return blending.poisson_blend(photo, edited_crop, full, (top, left, side), mode=mode, dilate=dilate,
+                                  seam=seam)
 
 
 def _latent_list(z):

@@ -23,7 +23,7 @@ import sys
 
 import neuralcollage._compat  # noqa: F401  (NumPy aliases before Chainer)
 from neuralcollage import evaluation
-from neuralcollage.blending import BLEND_MODES
+from neuralcollage.blending import BLEND_MODES, SEAMS
 
 
 def parse_args(argv):
@@ -48,10 +48,19 @@ def parse_args(argv):
                         "generator, a fraction of its resolution (default: edit_photo's)")
     p.add_argument("--part-blend-mode", default="normal", choices=BLEND_MODES,
                    help="part translation: Poisson mode, or none for feathered compositing")
+    p.add_argument("--part-dilate", type=int, default=8,
+                   help="part translation: pixels the region grows by for blending")
+    p.add_argument("--part-seam", default="fixed", choices=SEAMS,
+                   help="part translation: Poisson boundary, the grown region's border or the optimal seam")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gpu", type=int, default=None, help="GPU id (default: CPU)")
     p.add_argument("--quick", action="store_true", help="small counts (a smoke test, not a measurement)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.part_seam == "optimal" and args.part_blend_mode == "none":
+        p.error("--part-seam optimal needs a Poisson --part-blend-mode (normal or mixed)")
+    if args.part_dilate < 0:
+        p.error(f"--part-dilate must be >= 0, got {args.part_dilate}")
+    return args
 
 
 def main(argv=None):
@@ -76,7 +85,8 @@ def main(argv=None):
                                   n_projection=args.n_projection, n_translation=args.n_translation,
                                   steps=args.steps, photo_size=args.photo_size,
                                   grow=args.part_region_grow, context=args.part_context,
-                                  blend_mode=args.part_blend_mode, seed=args.seed, log=log)
+                                  blend_mode=args.part_blend_mode, dilate=args.part_dilate, seam=args.part_seam,
+                                  seed=args.seed, log=log)
     print(evaluation.format_table(results))
     from neuralcollage.io import atomic_write_json
     record = {"model": str(bundle.name), "sha256": dict(getattr(bundle, "sha256", {}) or {}),

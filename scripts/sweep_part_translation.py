@@ -3,7 +3,8 @@
 Each held-out face of :func:`neuralcollage.evaluation.part_translation` (same seeds, parts and target
 classes) is projected once with :func:`neuralcollage.collage.edit_photo`; the projected latent is then
 edited with every ``--contexts`` value (:func:`neuralcollage.collage.class_region`) and blended back with
-every ``--blend-modes`` value, and the part classifier reads the part's crop of each result.  Prints one
+every ``--blend-modes`` value (Poisson modes with every ``--seams`` boundary, every mode with every
+``--dilates`` extent), and the part classifier reads the part's crop of each result.  Prints one
 row per setting, then the mean PSNR of the projections per part (the projection's reconstruction against the
 crop it was projected from), and writes them to JSON.
 
@@ -19,6 +20,7 @@ the reconstruction PSNR after tuning and the tuning's seconds per photo.
     python scripts/sweep_part_translation.py --n 100 --contexts 0 3 6 10 -o sweep.json
     python scripts/sweep_part_translation.py --box photo --contexts 0 10 -o sweep_photo.json
     python scripts/sweep_part_translation.py --contexts 10 --transfers edit residual --tune-steps 30 -o tuned.json
+    python scripts/sweep_part_translation.py --contexts 10 --seams fixed optimal --dilates 8 12 16 24 -o seam.json
 """
 import argparse
 import os
@@ -27,7 +29,7 @@ import time
 
 import numpy
 
-from neuralcollage.blending import BLEND_MODES
+from neuralcollage.blending import BLEND_MODES, SEAMS
 
 TRANSFERS = ("edit", "residual")
 
@@ -106,6 +108,9 @@ def parse_args(argv=None):
     p.add_argument("--contexts", type=int, nargs="+", default=[0, 3, 6, 10],
                    help="class-region growth in pixels at the generator's resolution")
     p.add_argument("--blend-modes", nargs="+", default=["normal", "none"], choices=BLEND_MODES)
+    p.add_argument("--seams", nargs="+", default=["fixed"], choices=SEAMS,
+                   help="Poisson boundaries (poisson_blend's seam; feathered compositing has none)")
+    p.add_argument("--dilates", type=int, nargs="+", default=[8], help="blend region growth in photo pixels")
     p.add_argument("--transfers", nargs="+", default=["edit"], choices=TRANSFERS,
                    help="what is blended into the photo: the edited crop, or the photo plus the edit's change "
                         "to the reconstruction (residual_crop in this script)")
@@ -126,6 +131,12 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def _blends(args):
+    """(mode, seam, dilate) of every blend to measure; an optimal seam only with a Poisson mode."""
+    return [(mode, seam, dilate) for mode in args.blend_modes
+            for seam in (["fixed"] if mode == "none" else args.seams) for dilate in args.dilates]
+
+
 def main(argv=None):
     args = parse_args(argv)
     from neuralcollage.io import InputError
@@ -140,6 +151,8 @@ def main(argv=None):
 def _sweep(args):
     import tempfile
     from neuralcollage.io import InputError
+    if min(args.dilates) < 0:
+        raise InputError(f"--dilates must be >= 0, got {args.dilates}")
     if args.tune_steps < 0 or not args.tune_lr > 0:
         raise InputError(f"--tune-steps must be >= 0 and --tune-lr > 0, got {args.tune_steps} and {args.tune_lr}")
     folder = os.path.dirname(os.path.abspath(args.output))
@@ -195,18 +208,20 @@ def _sweep(args):
             pasted = {t: from_model(edited)[0] if t == "edit" else
                       residual_crop(sample.image, result.box, edited, reconstruction) for t in args.transfers}
             for transfer in args.transfers:
-                for mode in args.blend_modes:
-                    image = poisson_blend(sample.image, pasted[transfer], region, result.box, mode=mode)
+                for mode, seam, dilate in _blends(args):
+                    image = poisson_blend(sample.image, pasted[transfer], region, result.box, mode=mode,
+                                          dilate=dilate, seam=seam)
                     predicted = int(clf.predict(part_crops(image, mask, size=clf.resolution))[0])
-                    hits.setdefault((transfer, px, mode), []).append((part, predicted == target))
+                    hits.setdefault((transfer, px, mode, seam, dilate), []).append((part, predicted == target))
     rows = []
-    for (transfer, px, mode), outcome in sorted(hits.items()):
+    for (transfer, px, mode, seam, dilate), outcome in sorted(hits.items()):
         per_part = {p: float(numpy.mean([ok for q, ok in outcome if q == p])) for p in evaluation.PARTS
                     if any(q == p for q, _ in outcome)}
         rows.append({"transfer": transfer, "context_px": px, "context": px / gen.resolution, "blend_mode": mode,
-                     "n": len(outcome),
+                     "seam": seam, "dilate": dilate, "n": len(outcome),
                      "success_rate": float(numpy.mean([ok for _, ok in outcome])), "per_part": per_part})
-        print(f"{transfer:8s}  context {px:3d} px  {mode:6s}  {rows[-1]['success_rate']:.0%}  " +
+        print(f"{transfer:8s}  context {px:3d} px  {mode:6s}  seam {seam:7s}  dilate {dilate:3d} px  "
+              f"{rows[-1]['success_rate']:.0%}  " +
               "  ".join(f"{p} {v:.0%}" for p, v in per_part.items()))
     projection_psnr = {p: float(numpy.mean(v)) for p, v in psnr.items()}
     print("projection PSNR (dB): " + "  ".join(f"{p} {v:.1f}" for p, v in projection_psnr.items()))

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neuralcollage.blending import (blend_region, crop_and_resize, dilate_mask, feather_mask,
-                                    paste_back, poisson_blend, resize_to_box, square_crop_box)
+                                    paste_back, poisson_blend, resize_to_box, seam_region, square_crop_box)
 from neuralcollage.io import InputError
 
 MODES = ("normal", "mixed", "none")
@@ -391,3 +391,122 @@ def test_blend_errors():
         poisson_blend(photo.astype(numpy.float32), edited, mask, (0, 0, 30))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         poisson_blend(photo, edited, mask * 2.0, (0, 0, 30))
+
+
+# --------------------------------------------------------------------------- optimal seam
+
+def _cut_cost(region, cost, band, smoothness):
+    """The seam's objective, written out pair by pair (the reference for the max-flow solution)."""
+    h, w = region.shape
+    length = smoothness * float(numpy.median(cost[band])) + 1e-3
+    total = 0.0
+    for y in range(h):
+        for x in range(w):
+            if not region[y, x]:
+                continue
+            for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+                v, u = y + dy, x + dx
+                if not (0 <= v < h and 0 <= u < w):
+                    if band[y, x]:
+                        total += cost[y, x] + length
+                elif not region[v, u]:
+                    total += (cost[y, x] + cost[v, u]) / 2 + length
+    return total
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_seam_region_is_the_cheapest_region(seed):
+    rs = numpy.random.RandomState(seed)
+    h, w = 4, 5
+    photo = rs.randint(0, 256, (h, w, 3)).astype(numpy.uint8)
+    edited = rs.randint(0, 256, (h, w, 3)).astype(numpy.uint8)
+    inner = numpy.zeros((h, w), bool)
+    inner[1 + seed % 2, 2] = True
+    outer = numpy.ones((h, w), bool)
+    outer[rs.rand(h, w) < 0.3] = False
+    outer |= inner
+    band = outer & ~inner
+    smoothness = (0.0, 0.05, 1.0)[seed % 3]
+    cost = numpy.square(edited.astype(float) - photo).sum(-1)
+    region = seam_region(photo, edited, inner, outer, smoothness=smoothness)
+    assert not (inner & ~region).any() and not (region & ~outer).any()
+    cells = numpy.argwhere(band)
+    assert len(cells) <= 16
+    best = math.inf
+    for bits in range(2 ** len(cells)):
+        candidate = inner.copy()
+        for k, (y, x) in enumerate(cells):
+            candidate[y, x] = bool(bits >> k & 1)
+        best = min(best, _cut_cost(candidate, cost, band, smoothness))
+    # capacities are rounded to integers of about 2**20 at the largest: allow that much error
+    assert _cut_cost(region, cost, band, smoothness) <= best * (1 + 1e-4) + 1e-6
+
+
+def test_seam_region_runs_where_the_edit_matches_the_photo():
+    h = w = 64
+    yy, xx = numpy.mgrid[:h, :w]
+    r = numpy.hypot(yy - 32, xx - 30)
+    photo = smooth_photo(h, w, noise=0)
+    edited = photo.copy()
+    edited[r < 20] = 255 - edited[r < 20]
+    region = seam_region(photo, edited, r < 8, r < 28)
+    assert (region[r < 20]).all()
+    assert not region[r > 23].any()
+
+
+@given(seed=st.integers(0, 2 ** 16), empty_inner=st.booleans())
+@FAST
+def test_seam_region_lies_between_inner_and_outer(seed, empty_inner):
+    rs = numpy.random.RandomState(seed)
+    h, w = rs.randint(3, 20, size=2)
+    photo, edited = (rs.randint(0, 256, (h, w, 3)).astype(numpy.uint8) for _ in range(2))
+    outer = rs.rand(h, w) < 0.7
+    inner = numpy.zeros((h, w), bool) if empty_inner else rs.rand(h, w) < 0.2
+    before = [a.copy() for a in (photo, edited, inner, outer)]
+    region = seam_region(photo, edited, inner, outer)
+    assert region.dtype == bool and region.shape == (h, w)
+    if (inner & outer).any():
+        assert not (inner & outer & ~region).any() and not (region & ~outer).any()
+    else:
+        numpy.testing.assert_array_equal(region, outer)
+    for a, b in zip(before, (photo, edited, inner, outer)):
+        numpy.testing.assert_array_equal(a, b)
+
+
+def test_seam_region_refuses_bad_input():
+    photo = numpy.zeros((8, 8, 3), numpy.uint8)
+    inner = numpy.zeros((8, 8), bool)
+    with pytest.raises(ValueError, match="same height and width"):
+        seam_region(photo, photo[:4], inner, inner)
+    with pytest.raises(ValueError, match="smoothness"):
+        seam_region(photo, photo, inner, inner, smoothness=float("nan"))
+    with pytest.raises(ValueError, match="seam must be one of"):
+        poisson_blend(photo, photo, inner | True, (0, 0, 8), seam="best")
+    with pytest.raises(ValueError, match="Poisson blend mode"):
+        poisson_blend(photo, photo, inner | True, (0, 0, 8), mode="none", seam="optimal")
+
+
+@pytest.mark.parametrize("mode", ["normal", "mixed"])
+def test_optimal_seam_keeps_more_of_the_edit(mode):
+    # The edit brightens the mask by 70 and is off by 50 everywhere else except on a ring inside the band,
+    # where it matches the photo.  The fixed boundary lies in the mismatch, which the colour correction
+    # carries into the mask; the optimal seam follows the ring and keeps the edit.
+    h, w = 90, 120
+    photo = smooth_photo(h, w, noise=1.0)
+    r = numpy.hypot(*(numpy.mgrid[:h, :w] - numpy.array([45, 60])[:, None, None]))
+    mask = r < 10
+    full = photo.astype(int) + 50
+    full[(r >= 14) & (r < 18)] = photo[(r >= 14) & (r < 18)]
+    full[mask] = photo[mask].astype(int) + 70
+    box = (0, 15, 90)
+    edited = numpy.clip(full, 0, 255).astype(numpy.uint8)[:, 15:105]
+    fixed = poisson_blend(photo, edited, mask, box, mode=mode, dilate=16)
+    optimal = poisson_blend(photo, edited, mask, box, mode=mode, dilate=16, seam="optimal")
+    region = region_of(mask, box, 16)
+    numpy.testing.assert_array_equal(optimal[~region], photo[~region])
+    numpy.testing.assert_array_equal(optimal[r >= 19], photo[r >= 19])
+
+    def kept(out):
+        return (out[mask].astype(float) - photo[mask]).mean()
+    # mixed gradients keep the larger of the edit's and the photo's steps, which loses part of the 70
+    assert kept(optimal) > (65 if mode == "normal" else 50) and kept(fixed) < 30

@@ -448,6 +448,22 @@ def test_blend(tmp_path, photo, mask, capsys):
     assert code == 2 and not os.path.exists("e.png")
 
 
+def test_blend_optimal_seam(tmp_path, photo, mask, capsys):
+    edited = _photo(tmp_path / "edited.png", seed=5)
+    code, out, err = run(["blend", "--base", photo, "--source", edited, "--mask", mask, "--seam", "optimal",
+                          "--dilate", "6", "-o", "s.png"], capsys)
+    assert code == 0, err
+    assert "optimal seam" in out
+    a, b = np.asarray(Image.open(photo)), np.asarray(Image.open("s.png"))
+    m = np.asarray(Image.open(mask)) > 0
+    region = nc.blending.blend_region(m, nc.blending.square_crop_box(m), dilate=6)
+    assert np.array_equal(a[~region], b[~region]) and not np.array_equal(a, b)
+    code, _, err = run(["blend", "--base", photo, "--source", edited, "--mask", mask, "--seam", "optimal",
+                        "--mode", "none", "-o", "t.png"], capsys)
+    assert code == 2 and not os.path.exists("t.png")
+    assert_one_line_error(err, "--seam optimal needs Poisson blending", "--mode none")
+
+
 # ------------------------------------------------------------------------------------------------ edit, replay, demo
 
 def test_edit_writes_result_recipe_and_figure_and_replays_bit_exact(tmp_path, photo, mask, model, capsys):
@@ -466,6 +482,28 @@ def test_edit_writes_result_recipe_and_figure_and_replays_bit_exact(tmp_path, ph
     assert code == 0, err
     assert np.array_equal(np.asarray(Image.open("again.png")), result)
     no_leftovers(tmp_path)
+
+
+def test_edit_dilate_and_optimal_seam_are_recorded_and_replayed(tmp_path, photo, mask, model, capsys):
+    code, _, err = run(edit_args(photo, mask, model, "--source-label", "cat", "--seam", "optimal", "--dilate",
+                                 "5", "--save-recipe", "seam.json"), capsys)
+    assert code == 0, err
+    edit = json.load(open("seam.json"))["edit"]
+    assert edit["seam"] == "optimal" and edit["dilate"] == 5
+    result = np.asarray(Image.open("out.png"))
+    a, m = np.asarray(Image.open(photo)), np.asarray(Image.open(mask)) > 0
+    box = tuple(json.load(open("seam.json"))["box"])
+    region = nc.blending.blend_region(m, box, dilate=5)
+    assert np.array_equal(a[~region], result[~region])
+    code, _, err = run(["replay", "seam.json", "--base", photo, "-o", "again.png"], capsys)
+    assert code == 0, err
+    assert np.array_equal(np.asarray(Image.open("again.png")), result)
+    code, _, err = run(edit_args(photo, mask, model, "--seam", "optimal", "--blend-mode", "none", out="x.png"),
+                       capsys)
+    assert code == 2 and not os.path.exists("x.png")
+    assert_one_line_error(err, "--seam optimal needs Poisson blending")
+    code, _, err = run(edit_args(photo, mask, model, "--dilate", "-2", out="x.png"), capsys)
+    assert code == 2 and not os.path.exists("x.png")
 
 
 def test_edit_default_output_name_and_progress(tmp_path, photo, mask, model, capsys):
@@ -698,6 +736,12 @@ def test_eval_calls_evaluate_and_writes_json(model, monkeypatch, capsys):
     assert calls[-1][1]["grow"] == 0.05 and json.load(open("g.json"))["part_region_grow"] == 0.05
     code, _, err = run(["eval", model, "--part-region-grow", "-1"], capsys)
     assert code == 2 and "expected a number >= 0" in err
+    code, _, err = run(["eval", model, "-q", "--part-seam", "optimal", "--part-dilate", "16"], capsys)
+    assert code == 0, err
+    assert calls[-1][1]["seam"] == "optimal" and calls[-1][1]["dilate"] == 16
+    code, _, err = run(["eval", model, "--part-seam", "optimal", "--part-blend-mode", "none"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "--seam optimal needs Poisson blending", "--part-blend-mode none")
     code, _, err = run(["eval", model, "--metrics", "speed"], capsys)
     assert code == 2
     assert_one_line_error(err, "unknown metric", "diversity")

@@ -127,6 +127,24 @@ def test_replay_is_bit_exact(bundle, photo, mask, method, mask_kind):
         np.testing.assert_array_equal(again.z_target, bundle.generator.sample_z(1, seed=4))
 
 
+def test_optimal_seam_edit_replays_bit_exact(bundle, photo, mask):
+    result = edit_photo(bundle, photo, mask, 1, source_label="rabbit", steps=STEPS, seed=4, dilate=6,
+                        seam="optimal")
+    recipe = json.loads(json.dumps(result.recipe))
+    assert recipe["edit"]["seam"] == "optimal" and recipe["edit"]["dilate"] == 6
+    region = blending.blend_region(mask, result.box, dilate=6)
+    np.testing.assert_array_equal(result.image[~region], photo[~region])
+    np.testing.assert_array_equal(replay(recipe, photo, bundle).image, result.image)
+    fixed = edit_photo(bundle, photo, mask, 1, source_label="rabbit", steps=STEPS, seed=4, dilate=6)
+    assert "seam" not in fixed.recipe["edit"]
+    assert not np.array_equal(fixed.image, result.image)
+    recipe["edit"]["seam"] = "best"
+    with pytest.raises(RecipeError, match="seam must be one of"):
+        replay(recipe, photo, bundle)
+    with pytest.raises(ValueError, match="Poisson blend mode"):
+        edit_photo(bundle, photo, mask, 1, source_label="rabbit", steps=STEPS, blend_mode="none", seam="optimal")
+
+
 def test_recipe_files_and_refusals(bundle, photo, mask, tmp_path):
     result = edit_photo(bundle, photo, mask, "dog", source_label=0, steps=1)
     path = tmp_path / "edit.json"
