@@ -18,7 +18,8 @@ import numpy
 from neuralcollage.io import InputError, as_mask
 
 __all__ = ["dilate_mask", "grey_dilate", "feather_mask", "square_crop_box", "check_box", "crop_and_resize",
-           "resize_to_box", "paste_back", "blend_region", "seam_region", "check_seam", "poisson_blend", "BLEND_MODES", "SEAMS"]
+           "resize_to_box", "paste_back", "blend_region", "seam_region", "check_seam", "poisson_blend",
+           "BLEND_MODES", "SEAMS"]
 
 BLEND_MODES = ("normal", "mixed", "none")
 # Where a Poisson blend's boundary runs: the dilated mask's border, or the cheapest closed seam between the
