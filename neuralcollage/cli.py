@@ -20,6 +20,9 @@ DEFAULT_MAX_PIXELS = 64_000_000
 #: ``neuralcollage.collage.DEFAULT_CONTEXT``, repeated so that ``--help`` does not import Chainer (a test
 #: keeps the two equal).
 DEFAULT_CONTEXT = 0.15
+#: ``neuralcollage.blending.BLEND_MODES`` and ``SEAMS``, repeated for the same reason (and kept equal by a test).
+BLEND_MODES = ("normal", "mixed", "none")
+SEAMS = ("fixed", "optimal")
 SUBCOMMANDS = ("edit", "attribute", "generate", "invert", "blend", "models", "labels", "replay", "demo", "train",
                "eval", "convert")
 _PROG = "collage"
@@ -286,7 +289,7 @@ def _add_edit_arguments(p):
                    help="generator layers the edit applies to: all, 0-11, 4-, 1,3,5 (default: %(default)s)")
     e.add_argument("--method", choices=("scbn", "blend"), default="scbn",
                    help="scbn: spatial class conditioning; blend: feature blending (default: %(default)s)")
-    e.add_argument("--blend-mode", choices=("normal", "mixed", "none"), default="normal",
+    e.add_argument("--blend-mode", choices=BLEND_MODES, default="normal",
                    help="Poisson blending of the edit into the photo: normal, mixed gradients, or none (plain "
                         "feathered compositing) (default: %(default)s)")
     _seam_options(e, "--blend-mode")
@@ -334,7 +337,7 @@ def _seam_options(group, mode_flag):
     group.add_argument("--dilate", type=_nonnegative_int, default=8, metavar="PX",
                        help="pixels the mask grows by before blending; nothing outside the grown mask changes "
                             "(default: %(default)s)")
-    group.add_argument("--seam", choices=("fixed", "optimal"), default="fixed",
+    group.add_argument("--seam", choices=SEAMS, default="fixed",
                        help="Poisson boundary: the grown mask's border, or the cheapest seam between the mask and "
                             "that border, where the edit already matches the photo, so less of the photo's colour "
                             f"is carried into the edit (needs {mode_flag} normal or mixed; give it room with a "
@@ -342,9 +345,15 @@ def _seam_options(group, mode_flag):
 
 
 def _check_seam(seam, mode, mode_flag):
+    """:func:`neuralcollage.blending.check_seam` before any work, its refusal worded with the command's flags
+    (None: the library's default)."""
+    from neuralcollage.blending import check_seam
     from neuralcollage.io import InputError
-    if seam == "optimal" and mode == "none":
-        raise InputError(f"--seam optimal needs Poisson blending ({mode_flag} normal or mixed), not {mode_flag} none")
+    try:
+        check_seam(seam or "fixed", mode or "normal")
+    except ValueError:
+        raise InputError(f"--seam {seam} needs Poisson blending ({mode_flag} normal or mixed), not "
+                         f"{mode_flag} {mode}") from None
 
 
 def _add_attribute_arguments(p):
@@ -369,7 +378,7 @@ def _add_attribute_arguments(p):
     e.add_argument("--layers", default="all", metavar="SPEC",
                    help="blend layers the edit applies to: all, 0-3, 2-, 1,3 (default: %(default)s; all keeps "
                         "the change inside the mask)")
-    e.add_argument("--blend-mode", choices=("normal", "mixed", "none"), default="normal",
+    e.add_argument("--blend-mode", choices=BLEND_MODES, default="normal",
                    help="Poisson blending of the edit into the photo (default: %(default)s)")
     _projection_options(p)
 
@@ -461,7 +470,7 @@ examples:
     p.add_argument("--source", required=True, metavar="EDITED", help="the edited image")
     p.add_argument("--mask", required=True, metavar="MASK", help="the region to blend")
     p.add_argument("--box", type=_box, metavar="TOP,LEFT,SIDE", help="where a square --source crop belongs")
-    p.add_argument("--mode", choices=("normal", "mixed", "none"), default="normal",
+    p.add_argument("--mode", choices=BLEND_MODES, default="normal",
                    help="normal or mixed-gradient Poisson blending, or feathered compositing (default: "
                         "%(default)s)")
     _seam_options(p, "--mode")
@@ -551,13 +560,13 @@ examples:
     p.add_argument("--part-context", type=_fraction, metavar="F",
                    help="part translation: how far the target class reaches beyond the region inside the "
                         "generator (`collage edit --context`) (default: the edit's, %s)" % DEFAULT_CONTEXT)
-    p.add_argument("--part-blend-mode", choices=("normal", "mixed", "none"),
+    p.add_argument("--part-blend-mode", choices=BLEND_MODES,
                    help="part translation: Poisson mode, or none for feathered compositing (default: the "
                         "library's, normal)")
     p.add_argument("--part-dilate", type=_nonnegative_int, metavar="PX",
                    help="part translation: pixels the region grows by for blending (`collage edit --dilate`) "
                         "(default: the library's, 8)")
-    p.add_argument("--part-seam", choices=("fixed", "optimal"),
+    p.add_argument("--part-seam", choices=SEAMS,
                    help="part translation: Poisson boundary (`collage edit --seam`) (default: the library's, "
                         "fixed)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")

@@ -23,7 +23,7 @@ import sys
 
 import neuralcollage._compat  # noqa: F401  (NumPy aliases before Chainer)
 from neuralcollage import evaluation
-from neuralcollage.blending import BLEND_MODES, SEAMS
+from neuralcollage.blending import BLEND_MODES, SEAMS, check_seam
 
 
 def parse_args(argv):
@@ -56,8 +56,10 @@ def parse_args(argv):
     p.add_argument("--gpu", type=int, default=None, help="GPU id (default: CPU)")
     p.add_argument("--quick", action="store_true", help="small counts (a smoke test, not a measurement)")
     args = p.parse_args(argv)
-    if args.part_seam == "optimal" and args.part_blend_mode == "none":
-        p.error("--part-seam optimal needs a Poisson --part-blend-mode (normal or mixed)")
+    try:
+        check_seam(args.part_seam, args.part_blend_mode)
+    except ValueError as exc:
+        p.error(f"--part-seam / --part-blend-mode: {exc}")
     if args.part_dilate < 0:
         p.error(f"--part-dilate must be >= 0, got {args.part_dilate}")
     return args

@@ -150,6 +150,7 @@ def test_default_command_is_edit():
     assert args.model == "builtin" and args.gpu == -1 and args.blend_mode == "normal"
     from neuralcollage.collage import DEFAULT_CONTEXT
     assert args.context == cli.DEFAULT_CONTEXT == DEFAULT_CONTEXT
+    assert (cli.BLEND_MODES, cli.SEAMS) == (nc.blending.BLEND_MODES, nc.blending.SEAMS)
 
 
 @pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "wide"])
