@@ -6,8 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from neuralcollage.blending import (blend_region, crop_and_resize, dilate_mask, feather_mask,
-                                    paste_back, poisson_blend, resize_to_box, seam_region, square_crop_box)
+from neuralcollage import blending
+from neuralcollage.blending import (blend_region, crop_and_resize, dilate_mask, feather_mask, paste_back,
+                                    poisson_blend, resize_to_box, screened_poisson, seam_region,
+                                    square_crop_box)
 from neuralcollage.io import InputError
 
 MODES = ("normal", "mixed", "none")
@@ -228,15 +230,18 @@ def blend_cases(draw):
         mask = rect_mask(h, w, r0, r1 + 1, c0, c1 + 1)
     size = draw(st.sampled_from([8, 16, 32]))
     edited = rs.randint(0, 256, (size, size, 3)).astype(numpy.uint8)
-    return photo, edited, mask, draw(st.sampled_from(MODES)), draw(st.integers(0, 12))
+    mode = draw(st.sampled_from(MODES))
+    reach = draw(st.sampled_from([None, 0.5, 3.0, 40.0])) if mode == "normal" else None
+    return photo, edited, mask, mode, draw(st.integers(0, 12)), reach
 
 
 @FAST
 @given(case=blend_cases())
 def test_outside_dilated_mask_is_bit_identical(case):
-    photo, edited, mask, mode, dilate = case
+    photo, edited, mask, mode, dilate, reach = case
     box = square_crop_box(mask, margin=0.25)
-    out = poisson_blend(frozen(photo), frozen(edited), frozen(mask), box, mode=mode, dilate=dilate)
+    out = poisson_blend(frozen(photo), frozen(edited), frozen(mask), box, mode=mode, dilate=dilate,
+                        colour_reach=reach)
     assert out.shape == photo.shape and out.dtype == numpy.uint8
     region = region_of(mask, box, dilate)
     numpy.testing.assert_array_equal(out[~region], photo[~region])
@@ -510,3 +515,106 @@ def test_optimal_seam_keeps_more_of_the_edit(mode):
         return (out[mask].astype(float) - photo[mask]).mean()
     # mixed gradients keep the larger of the edit's and the photo's steps, which loses part of the 70
     assert kept(optimal) > (65 if mode == "normal" else 50) and kept(fixed) < 30
+
+
+# --------------------------------------------------------------------------- screened_poisson
+
+def _screened_reference(photo, edited, region, inner, reach):
+    """The minimiser of screened_poisson's energy, by dense least squares over its terms written out one by
+    one (unrounded, float)."""
+    h, w = region.shape
+    cells = [tuple(c) for c in numpy.argwhere(region)]
+    column = {c: k for k, c in enumerate(cells)}
+    out = photo.astype(float).copy()
+    for channel in range(3):
+        f, e = photo[..., channel].astype(float), edited[..., channel].astype(float)
+        rows, rhs = [], []
+        for (y, x) in cells:
+            for v, u in ((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)):
+                if not (0 <= v < h and 0 <= u < w):
+                    continue
+                if (v, u) in column and (v, u) < (y, x):
+                    continue                                   # the pair is written from its other end
+                row = numpy.zeros(len(cells))
+                row[column[(y, x)]] = 1.0
+                target = e[y, x] - e[v, u]
+                if (v, u) in column:
+                    row[column[(v, u)]] = -1.0
+                else:
+                    target += f[v, u]
+                rows.append(row)
+                rhs.append(target)
+            if inner[y, x]:
+                row = numpy.zeros(len(cells))
+                row[column[(y, x)]] = 1.0 / reach
+                rows.append(row)
+                rhs.append(e[y, x] / reach)
+        solution = numpy.linalg.lstsq(numpy.array(rows), numpy.array(rhs), rcond=None)[0]
+        for (y, x), value in zip(cells, solution):
+            out[y, x, channel] = value
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_screened_poisson_minimises_its_energy(seed, monkeypatch):
+    monkeypatch.setattr(blending, "_REACH_DEPTH", 1e6)
+    rs = numpy.random.RandomState(seed)
+    h, w = 9, 11
+    photo, edited = (rs.randint(0, 256, (h, w, 3)).astype(numpy.uint8) for _ in range(2))
+    region = rs.rand(h, w) < 0.6
+    region[0, :] = seed % 2 == 0                               # sometimes on the photo's edge
+    inner = region & (rs.rand(h, w) < 0.5)
+    reach = (0.7, 2.0, 5.0, 30.0, 1.0)[seed]
+    out = screened_poisson(frozen(photo), frozen(edited), frozen(region), frozen(inner), reach=reach)
+    expected = numpy.clip(numpy.rint(_screened_reference(photo, edited, region, inner, reach)), 0, 255)
+    assert numpy.abs(out.astype(int) - expected).max() <= 1
+    numpy.testing.assert_array_equal(out[~region], photo[~region])
+
+
+def test_screened_poisson_deep_pixels_keep_the_edit(monkeypatch):
+    # the worst mismatch on the border (0 against 255): leaving the deep pixels out moves nothing
+    h = w = 80
+    photo = numpy.zeros((h, w, 3), numpy.uint8)
+    edited = numpy.full((h, w, 3), 255, numpy.uint8)
+    region = rect_mask(h, w, 5, 75, 5, 75)
+    inner = rect_mask(h, w, 10, 70, 10, 70)
+    for reach in (1.0, 3.0):
+        truncated = screened_poisson(photo, edited, region, inner, reach=reach)
+        with monkeypatch.context() as m:
+            m.setattr(blending, "_REACH_DEPTH", 1e6)
+            full = screened_poisson(photo, edited, region, inner, reach=reach)
+        assert numpy.abs(truncated.astype(int) - full).max() <= 1
+        assert (truncated[40, 40] == 255).all()
+
+
+def test_colour_reach_keeps_the_edit_colours_and_the_seam():
+    # The edit brightens everything by 40: classic Poisson editing removes a constant offset entirely; with a
+    # colour reach of 2 px the mask keeps it away from its border, and the region's border stays seamless.
+    h, w = 120, 170
+    photo = smooth_photo(h, w)
+    mask = rect_mask(h, w, 40, 80, 60, 110)
+    box = square_crop_box(mask)
+    edited = offset_edit(photo, box)
+    classic = poisson_blend(photo, edited, mask, box)
+    kept = poisson_blend(photo, edited, mask, box, colour_reach=2)
+    region = region_of(mask, box)
+    numpy.testing.assert_array_equal(kept[~region], photo[~region])
+    deep = rect_mask(h, w, 53, 67, 73, 97)
+    assert (classic[deep].astype(float) - photo[deep]).mean() < 5
+    assert (kept[deep].astype(float) - photo[deep]).mean() > 35
+    assert seam(kept, region) < 0.25 * seam(naive(photo, edited, region, box), region)
+    far = poisson_blend(photo, edited, mask, box, colour_reach=1e4)
+    assert numpy.abs(far.astype(float) - classic).mean() < 2
+
+
+def test_colour_reach_refuses_bad_values():
+    photo = numpy.zeros((8, 8, 3), numpy.uint8)
+    mask = numpy.ones((8, 8), bool)
+    for bad in (0, -1.0, float("nan"), float("inf"), True, "3"):
+        with pytest.raises(ValueError, match="colour_reach must be"):
+            poisson_blend(photo, photo, mask, (0, 0, 8), colour_reach=bad)
+    for mode in ("mixed", "none"):
+        with pytest.raises(ValueError, match="'normal' Poisson blend mode"):
+            poisson_blend(photo, photo, mask, (0, 0, 8), mode=mode, colour_reach=2)
+    with pytest.raises(ValueError, match="same height and width"):
+        screened_poisson(photo, photo[:4], mask, mask, reach=2)
