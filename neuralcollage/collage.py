@@ -236,12 +236,13 @@ def _layers_string(gen, method, layers):
     return maps.format_layers(maps.parse_layers(layers, n), n)
 
 
-def _check_options(method, blend_mode, seam="fixed"):
+def _check_options(method, blend_mode, seam="fixed", colour_reach=None):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if blend_mode not in blending.BLEND_MODES:
         raise ValueError(f"blend_mode must be one of {blending.BLEND_MODES}, got {blend_mode!r}")
     blending.check_seam(seam, blend_mode)
+    blending.check_colour_reach(colour_reach, blend_mode)
 
 
 def _user_box(box, mask):
@@ -285,7 +286,7 @@ def _check_context(context):
 
 
 def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, method, layers, feather,
-           blend_mode, dilate, context=0.0, seam="fixed"):
+           blend_mode, dilate, context=0.0, seam="fixed", colour_reach=None):
     """Render the edit of ``z`` and blend it into ``photo``: (image, edited_crop, mask_crop)."""
     mask_crop = _crop_mask(gen, mask, box)
     class_mask = class_region(gen, mask_crop, context)
@@ -295,14 +296,15 @@ def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, me
         conds = edit_class_maps(gen, source_class, target_class, class_mask, layers="all", feather=feather)
         edited = blend_edit(gen, z, z_target, conds, mask_crop, layers=layers, feather=feather)
     edited_crop = _uint8(edited)
-    image = blending.poisson_blend(photo, edited_crop, mask, box, mode=blend_mode, dilate=dilate, seam=seam)
+    image = blending.poisson_blend(photo, edited_crop, mask, box, mode=blend_mode, dilate=dilate, seam=seam,
+                                   colour_reach=colour_reach)
     return image, edited_crop, mask_crop
 
 
 def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="all", method="scbn",
                z_target=None, steps=200, restarts=1, seed=0, blend_mode="normal", feather=0.0, dilate=8,
                context=DEFAULT_CONTEXT, margin=0.25, box=None, candidates=3, guess_steps=30, progress=None,
-               guess_progress=None, seam="fixed"):
+               guess_progress=None, seam="fixed", colour_reach=None):
     """Turn the masked region of a photo into ``target_label``.
 
     Crop a square around the mask (:func:`neuralcollage.blending.square_crop_box` with ``margin``, at least
@@ -341,6 +343,9 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         seam: ``"fixed"`` (Poisson boundary on the dilated mask's border) or ``"optimal"`` (the cheapest seam
             between the mask and that border, where the edit matches the photo;
             :func:`neuralcollage.blending.seam_region`).  Poisson blend modes only.
+        colour_reach: ``"normal"`` blending only: how far, in photo pixels, Poisson's colour correction
+            reaches into the mask (:func:`neuralcollage.blending.screened_poisson`); the edit keeps its own
+            colours deeper inside.  None: throughout (classic Poisson editing).
         context: how far the target class reaches beyond the mask in the generator's class maps, as a
             fraction of its resolution ``R`` (:func:`class_region`; 0: the mask itself, as in the paper).
             The generator then draws the target's part with room around it (a rabbit's ears are longer
@@ -361,7 +366,7 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         InputError: no ``source_label`` and the bundle has no discriminator (nothing to guess it with).
         ValueError: bad options, a ``z_target`` with ``method="scbn"`` or of the wrong shape.
     """
-    _check_options(method, blend_mode, seam)
+    _check_options(method, blend_mode, seam, colour_reach)
     _check_context(context)
     if method != "blend" and z_target is not None:
         raise ValueError(f"z_target applies to method 'blend' only, not {method!r}")
@@ -407,11 +412,12 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     recipe = make_recipe(bundle, photo, mask, box=box, z=z, z_target=z_target, source_class=source_class,
                          target_class=target_class, layers=layers, method=method, feather=feather,
                          blend_mode=blend_mode, dilate=dilate, context=context, steps=steps, restarts=restarts,
-                         seed=seed, loss=proj.loss, source_guessed=guess is not None, seam=seam)
+                         seed=seed, loss=proj.loss, source_guessed=guess is not None, seam=seam,
+                         colour_reach=colour_reach)
     image, edited_crop, mask_crop = _apply(
         gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=target_class,
         method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context,
-        seam=seam)
+        seam=seam, colour_reach=colour_reach)
     return EditResult(image=image, box=box, crop=crop, reconstruction=_uint8(proj.image),
                       edited_crop=edited_crop, mask_crop=mask_crop, z=z, z_target=z_target,
                       source_class=source_class, target_class=target_class, losses=proj.losses, recipe=recipe,
@@ -485,7 +491,7 @@ def _generator_sha256(bundle):
 
 def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, layers="all", method="scbn",
                 feather=0.0, blend_mode="normal", dilate=8, context=0.0, z_target=None, steps=None,
-                restarts=None, seed=None, loss=None, source_guessed=False, seam="fixed"):
+                restarts=None, seed=None, loss=None, source_guessed=False, seam="fixed", colour_reach=None):
     """A JSON-able description of an edit from which :func:`replay` rebuilds it bit for bit.
 
     Args:
@@ -497,15 +503,16 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
         z: ``(1, dim_z)`` float32 projected latent (stored as JSON numbers, which round-trip float32).
         z_target: ``(1, dim_z)`` blend latent (``"blend"`` only).
         source_class, target_class: class ids.
-        layers, method, feather, blend_mode, dilate, context, seam: the edit settings (see :func:`edit_photo`;
-            ``seam`` is recorded only when it is not ``"fixed"``, so that older versions replay the rest).
+        layers, method, feather, blend_mode, dilate, context, seam, colour_reach: the edit settings (see
+            :func:`edit_photo`; ``seam`` is recorded only when it is not ``"fixed"`` and ``colour_reach`` only
+            when it is not None, so that older versions replay the rest).
         steps, restarts, seed, loss, source_guessed: how the projection was made (informational).
 
     Returns:
         dict with ``format``, ``version``, ``model``, ``photo``, ``mask``, ``box``, ``edit``, ``z``,
         ``z_target``, ``projection``.
     """
-    _check_options(method, blend_mode, seam)
+    _check_options(method, blend_mode, seam, colour_reach)
     gen = bundle.generator
     photo = _check_photo(photo)
     mask = as_mask(mask)
@@ -541,6 +548,8 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
     }
     if seam != "fixed":
         recipe["edit"]["seam"] = seam
+    if colour_reach is not None:
+        recipe["edit"]["colour_reach"] = float(colour_reach)
     return recipe
 
 
@@ -586,7 +595,7 @@ def replay(recipe, photo, bundle, *, check_photo=True):
         method, layers, blend_mode = edit["method"], edit["layers"], edit["blend_mode"]
         feather, dilate = float(edit["feather"]), int(edit["dilate"])
         context = float(edit.get("context", 0.0))
-        seam = edit.get("seam", "fixed")
+        seam, colour_reach = edit.get("seam", "fixed"), edit.get("colour_reach")
         source_class, target_class = int(edit["source_class"]["id"]), int(edit["target_class"]["id"])
     except (KeyError, TypeError, ValueError) as exc:
         raise RecipeError(f"recipe is incomplete or malformed: {type(exc).__name__} {exc}") from None
@@ -604,7 +613,7 @@ def replay(recipe, photo, bundle, *, check_photo=True):
     if check_photo and info.get("sha256") != _photo_sha256(photo):
         raise RecipeError("photo differs from the one the recipe was made for (pixel sha256 mismatch)")
     try:
-        _check_options(method, blend_mode, seam)
+        _check_options(method, blend_mode, seam, colour_reach)
         _check_context(context)
         layers = _layers_string(gen, method, layers)
     except ValueError as exc:
@@ -626,7 +635,7 @@ def replay(recipe, photo, bundle, *, check_photo=True):
     image, edited_crop, mask_crop = _apply(
         gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=target_class,
         method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context,
-        seam=seam)
+        seam=seam, colour_reach=colour_reach)
     crop = blending.crop_and_resize(photo, box, gen.resolution)
     reconstruction = _uint8(render(gen, z, source_class))
     return EditResult(image=image, box=box, crop=crop, reconstruction=reconstruction, edited_crop=edited_crop,

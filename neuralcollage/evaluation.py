@@ -22,6 +22,7 @@ class appears equally often.
 from neuralcollage import _compat  # noqa: F401
 
 import collections
+import functools
 import math
 import time
 
@@ -272,7 +273,7 @@ def translation_cases(n, *, n_classes, seed=0, photo_size=128, grow=PART_REGION_
 
 def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restarts=1, parts=PARTS,
                      layers="all", blend_mode="normal", dilate=8, margin=0.15, grow=PART_REGION_GROW,
-                     context=None, progress=None, edit=None, seam="fixed"):
+                     context=None, progress=None, edit=None, seam="fixed", colour_reach=None):
     """Part translation success on ``n`` held-out rendered faces (``photo_size`` px "photos").
 
     Face ``i`` (class ``i % K``) gets part ``parts[i % len(parts)]`` translated to a target class drawn
@@ -288,12 +289,14 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
     class reaches beyond the region inside the generator; None: the edit function's default, e.g.
     :data:`neuralcollage.collage.DEFAULT_CONTEXT`); ``blend_mode`` is the Poisson mode (``"normal"``) or
     ``"none"`` (feathered compositing); ``seam`` the Poisson boundary (``"fixed"`` or ``"optimal"``, passed to
-    ``edit`` only when it is not ``"fixed"``).
+    ``edit`` only when it is not ``"fixed"``); ``colour_reach`` how far Poisson's colour correction reaches
+    into the region in photo pixels (:func:`neuralcollage.blending.screened_poisson`; None: throughout,
+    classic Poisson editing; passed to ``edit`` only when it is set).
 
     Args:
         bundle: an object with ``generator``, ``discriminator``, ``encoder`` (or None) and
             ``part_classifier`` (e.g. :class:`neuralcollage.pretrained.ModelBundle`).
-        progress: optional ``progress(i, n)`` callback after each face.
+        progress: optional ``progress(i, n)`` callback after each face (edited or skipped).
         edit: the edit function, default :func:`neuralcollage.collage.edit_photo` (same signature; its
             result needs an ``image`` field).
 
@@ -301,7 +304,8 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
         ``{"value", "success_rate", "unchanged_outside_mask" (share of faces whose outside pixels are all
         unchanged), "max_changed_outside" (largest count of changed outside pixels), "per_part",
         "source_accuracy" (part classifier on the unedited part), "n" (faces edited), "n_empty_masks" (faces
-        skipped: the part is not visible), "grow_px", "context" (None: unknown), "blend_mode", "seam", "target",
+        skipped: the part is not visible), "grow_px", "context" (None: unknown), "blend_mode", "seam",
+        "colour_reach", "target",
         "passed",
         "seconds"}``.
     """
@@ -315,6 +319,8 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
     options = {} if context is None else {"context": context}
     if seam != "fixed":
         options["seam"] = seam
+    if colour_reach is not None:
+        options["colour_reach"] = colour_reach
     t0 = time.time()
     rows = []
     for case in translation_cases(n, n_classes=gen.n_classes, seed=seed, photo_size=photo_size, grow=grow,
@@ -322,6 +328,8 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
         i, part, source, target, sample, mask, region = case
         if region is None:
             rows.append({"part": part, "skipped": True})
+            if progress is not None:
+                progress(i + 1, n)
             continue
         edited = edit(bundle, sample.image, region.astype(numpy.float32), target, source_label=source,
                       layers=layers, method="scbn", steps=steps, restarts=restarts, seed=seed + i,
@@ -350,7 +358,7 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
             "per_part": per_part, "n": len(done), "n_empty_masks": len(rows) - len(done), "photo_size": photo_size,
             "grow_px": grow_pixels(grow, photo_size),
             "context": _default_of(edit, "context") if context is None else context,
-            "blend_mode": blend_mode, "seam": seam, "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
+            "blend_mode": blend_mode, "seam": seam, "colour_reach": colour_reach, "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
             **_passed("part_translation", rate)}
 
 
@@ -367,12 +375,13 @@ METRICS = ("classifier_accuracy", "part_classifier_accuracy", "conditioned_class
 
 def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_diversity=50, n_projection=20,
              n_translation=100, steps=200, photo_size=128, grow=PART_REGION_GROW, context=None,
-             blend_mode="normal", dilate=8, seam="fixed", seed=0, log=None):
+             blend_mode="normal", dilate=8, seam="fixed", colour_reach=None, seed=0, log=None, progress=None):
     """Run ``metrics`` on ``bundle`` (fields ``generator``, ``discriminator``, ``encoder``, ``classifier``,
     ``part_classifier``; a missing model skips the metrics that need it, recorded as
-    ``{"skipped": reason}``). ``grow``, ``context``, ``blend_mode``, ``dilate`` and ``seam`` go to
-    :func:`part_translation`.
-    ``log(name, record)`` is called after each metric.
+    ``{"skipped": reason}``). ``grow``, ``context``, ``blend_mode``, ``dilate``, ``seam`` and ``colour_reach``
+    go to :func:`part_translation`.
+    ``log(name, record)`` is called after each metric; ``progress(name, i, n)`` after each of the ``n`` faces
+    of part translation (the one slow metric: minutes on a CPU).
 
     Returns:
         ``{metric name: record}`` (see the metric functions).
@@ -380,9 +389,11 @@ def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_di
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; choose from {list(METRICS)}")
-    from neuralcollage.blending import check_seam
+    from neuralcollage.blending import check_colour_reach, check_seam
     check_seam(seam, blend_mode)
+    check_colour_reach(colour_reach, blend_mode)
     gen, dis = bundle.generator, getattr(bundle, "discriminator", None)
+    faces = None if progress is None else functools.partial(progress, "part_translation")
     enc, clf, part = (getattr(bundle, a, None) for a in ("encoder", "classifier", "part_classifier"))
     plan = {
         "classifier_accuracy": ((clf,), lambda: classifier_accuracy(clf, n=n_classifier, seed=seed)),
@@ -397,7 +408,8 @@ def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_di
                                                                         steps=steps, photo_size=photo_size,
                                                                         grow=grow, context=context,
                                                                         blend_mode=blend_mode, dilate=dilate,
-                                                                        seam=seam)),
+                                                                        seam=seam, colour_reach=colour_reach,
+                                                                        progress=faces)),
     }
     results = {}
     for name in metrics:

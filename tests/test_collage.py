@@ -145,6 +145,27 @@ def test_optimal_seam_edit_replays_bit_exact(bundle, photo, mask):
         edit_photo(bundle, photo, mask, 1, source_label="rabbit", steps=STEPS, blend_mode="none", seam="optimal")
 
 
+def test_colour_reach_edit_replays_bit_exact(bundle, photo, mask):
+    result = edit_photo(bundle, photo, mask, 1, source_label="rabbit", steps=STEPS, seed=4, colour_reach=3,
+                        seam="optimal", dilate=10)
+    recipe = json.loads(json.dumps(result.recipe))
+    assert recipe["edit"]["colour_reach"] == 3.0 and recipe["edit"]["seam"] == "optimal"
+    region = blending.blend_region(mask, result.box, dilate=10)
+    np.testing.assert_array_equal(result.image[~region], photo[~region])
+    np.testing.assert_array_equal(replay(recipe, photo, bundle).image, result.image)
+    classic = edit_photo(bundle, photo, mask, 1, source_label="rabbit", steps=STEPS, seed=4, seam="optimal",
+                         dilate=10)
+    assert "colour_reach" not in classic.recipe["edit"]
+    np.testing.assert_array_equal(classic.edited_crop, result.edited_crop)
+    assert not np.array_equal(classic.image, result.image)
+    for bad, message in ((0, "colour_reach must be"), ("far", "colour_reach must be")):
+        recipe["edit"]["colour_reach"] = bad
+        with pytest.raises(RecipeError, match=message):
+            replay(recipe, photo, bundle)
+    with pytest.raises(ValueError, match="'normal' Poisson blend mode"):
+        edit_photo(bundle, photo, mask, 1, source_label="rabbit", steps=STEPS, blend_mode="mixed", colour_reach=2)
+
+
 def test_recipe_files_and_refusals(bundle, photo, mask, tmp_path):
     result = edit_photo(bundle, photo, mask, "dog", source_label=0, steps=1)
     path = tmp_path / "edit.json"

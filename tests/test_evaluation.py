@@ -166,7 +166,12 @@ def test_part_translation_with_a_fake_edit(tiny):
     assert all(t != s and 0 <= t < 4 for t, s in zip(targets, sources))
     assert all(kw["method"] == "scbn" and kw["steps"] == 3 for _, kw in edit.calls)
     assert all("context" not in kw for _, kw in edit.calls) and r["context"] is None
-    assert r["blend_mode"] == "normal"
+    assert all("seam" not in kw and "colour_reach" not in kw for _, kw in edit.calls)
+    assert (r["blend_mode"], r["seam"], r["colour_reach"]) == ("normal", "fixed", None)
+    reach = _ColourByTarget()
+    r = ev.part_translation(bundle, n=2, photo_size=64, edit=reach, margin=0.0, seam="optimal", colour_reach=4)
+    assert all(kw["seam"] == "optimal" and kw["colour_reach"] == 4 for _, kw in reach.calls)
+    assert (r["seam"], r["colour_reach"]) == ("optimal", 4)
     wide = _ColourByTarget()
     r = ev.part_translation(bundle, n=2, photo_size=64, edit=wide, margin=0.0, context=0.2, blend_mode="none")
     assert all(kw["context"] == 0.2 and kw["blend_mode"] == "none" for _, kw in wide.calls)
@@ -215,6 +220,15 @@ def test_part_translation_with_the_real_pipeline(tiny):
     r = ev.part_translation(bundle, n=2, photo_size=48, steps=1)
     assert r["n"] + r["n_empty_masks"] == 2 and r["unchanged_outside_mask"] == 1.0
     assert r["context"] == collage.DEFAULT_CONTEXT
+    calls = []
+    results = ev.evaluate(bundle, metrics=("part_translation",), n_translation=3, steps=1, photo_size=48,
+                          colour_reach=2.5, progress=lambda *a: calls.append(a))
+    record = results["part_translation"]
+    assert record["colour_reach"] == 2.5 and record["unchanged_outside_mask"] == 1.0
+    assert calls and all(name == "part_translation" and n == 3 for name, _, n in calls)
+    assert [i for _, i, _ in calls] == [1, 2, 3]
+    with pytest.raises(ValueError, match="'normal' Poisson blend mode"):
+        ev.evaluate(bundle, metrics=("part_translation",), blend_mode="none", colour_reach=2)
 
 
 def test_evaluate_skips_missing_models_and_formats_a_table(tiny):
