@@ -106,7 +106,8 @@ BigGAN-deep, need --source-label and project with multi-scale pixel statistics i
 masked region is then turned into TARGET with spatial class conditioning (--method scbn) or feature blending
 (--method blend) on the chosen generator layers, and the edited crop is Poisson-blended back into the photo at
 full resolution.  Pixels outside the mask dilated by --dilate pixels are unchanged; --seam optimal lets the
-Poisson border run anywhere inside that limit, where the edit already matches the photo.
+Poisson border run anywhere inside that limit, where the edit already matches the photo; --colour-reach
+confines Poisson's colour correction to a band along the border, so the edit keeps its own colours inside.
 
 The mask: white (or opaque, for a stroke painted on a transparent layer) selects; grey levels are soft weights.
 A mask of another size than the photo is resized to it when the aspect ratios match (within 1%; a note says
@@ -120,6 +121,7 @@ examples:
   collage demo                                          # the bundled example on the built-in model
   collage --base dog.png --mask ears.png --label fox -o fox_ears.png
   collage --base dog.png --mask ears.png --label fox --seam optimal --dilate 16 -o fox_ears_seam.png
+  collage --base dog.png --mask muzzle.png --label fox --colour-reach 4 -o fox_muzzle.png
   collage --base dog.png --mask ears.png --label fox --source-label dog --layers 4- --steps 300 \\
           --save-recipe edit.json --figure before_after.png
   collage --base pup.jpg --mask eyes.png --label pomeranian --model dogcat256 --gpu 0
@@ -203,6 +205,7 @@ def _finite_float(accept, wording, *, unparsable=None):
 _nonnegative_float = _finite_float(lambda v: v >= 0, "a number >= 0")
 _fraction = _finite_float(lambda v: 0 <= v <= 1, "a number in [0, 1]")
 _truncation = _finite_float(lambda v: 0 < v <= 1, "a truncation in (0, 1]")
+_positive_pixels = _finite_float(lambda v: v > 0, "a number of pixels > 0")
 
 
 def _gpu_id(text):
@@ -292,7 +295,7 @@ def _add_edit_arguments(p):
     e.add_argument("--blend-mode", choices=BLEND_MODES, default="normal",
                    help="Poisson blending of the edit into the photo: normal, mixed gradients, or none (plain "
                         "feathered compositing) (default: %(default)s)")
-    _seam_options(e, "--blend-mode")
+    _poisson_options(e, "--blend-mode")
     e.add_argument("--margin", type=_nonnegative_float, default=0.25, metavar="F",
                    help="context around the mask in the crop, as a fraction of the mask's longer side "
                         "(default: %(default)s)")
@@ -332,8 +335,9 @@ examples:
 _amount = _finite_float(lambda v: True, "a finite number", unparsable="a number")
 
 
-def _seam_options(group, mode_flag):
-    """``--dilate`` and ``--seam``, the extent and boundary of the blend (``mode_flag`` names the blend mode)."""
+def _poisson_options(group, mode_flag):
+    """``--dilate``, ``--seam`` and ``--colour-reach``: the extent, boundary and colour correction of the blend
+    (``mode_flag`` names the blend mode)."""
     group.add_argument("--dilate", type=_nonnegative_int, default=8, metavar="PX",
                        help="pixels the mask grows by before blending; nothing outside the grown mask changes "
                             "(default: %(default)s)")
@@ -342,17 +346,29 @@ def _seam_options(group, mode_flag):
                             "that border, where the edit already matches the photo, so less of the photo's colour "
                             f"is carried into the edit (needs {mode_flag} normal or mixed; give it room with a "
                             "larger --dilate, e.g. 16) (default: %(default)s)")
+    group.add_argument("--colour-reach", type=_positive_pixels, metavar="PX",
+                       help="how far, in photo pixels, Poisson's colour correction reaches into the mask; deeper "
+                            "in, the edit keeps its own colours (a fox's white muzzle, a panda's dark eye "
+                            "patches) while the border stays seamless; e.g. 4 to keep most of them, 16 for a "
+                            f"gentler change (needs {mode_flag} normal) (default: throughout, classic Poisson)")
 
 
-def _check_seam(seam, mode, mode_flag):
-    """:func:`neuralcollage.blending.check_seam` before any work, its refusal worded with the command's flags
-    (None: the library's default)."""
-    from neuralcollage.blending import check_seam
+def _check_poisson(seam, colour_reach, mode, mode_flag, *, prefix="--"):
+    """:func:`neuralcollage.blending.check_seam` and :func:`~neuralcollage.blending.check_colour_reach` before
+    any work, their refusals worded with the command's flags (``prefix``: ``"--part-"`` for ``collage eval``;
+    None: the library's default)."""
+    from neuralcollage.blending import check_colour_reach, check_seam
     from neuralcollage.io import InputError
+    mode = mode or "normal"
     try:
-        check_seam(seam or "fixed", mode or "normal")
+        check_seam(seam or "fixed", mode)
     except ValueError:
-        raise InputError(f"--seam {seam} needs Poisson blending ({mode_flag} normal or mixed), not "
+        raise InputError(f"{prefix}seam {seam} needs Poisson blending ({mode_flag} normal or mixed), not "
+                         f"{mode_flag} {mode}") from None
+    try:
+        check_colour_reach(colour_reach, mode)
+    except ValueError:
+        raise InputError(f"{prefix}colour-reach needs classic Poisson blending ({mode_flag} normal), not "
                          f"{mode_flag} {mode}") from None
 
 
@@ -473,7 +489,7 @@ examples:
     p.add_argument("--mode", choices=BLEND_MODES, default="normal",
                    help="normal or mixed-gradient Poisson blending, or feathered compositing (default: "
                         "%(default)s)")
-    _seam_options(p, "--mode")
+    _poisson_options(p, "--mode")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the blended photo")
     p.set_defaults(func=cmd_blend)
 
@@ -569,6 +585,9 @@ examples:
     p.add_argument("--part-seam", choices=SEAMS,
                    help="part translation: Poisson boundary (`collage edit --seam`) (default: the library's, "
                         "fixed)")
+    p.add_argument("--part-colour-reach", type=_positive_pixels, metavar="PX",
+                   help="part translation: how far Poisson's colour correction reaches into the region "
+                        "(`collage edit --colour-reach`) (default: the library's, throughout)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     p.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID", help="CUDA device id (default: %(default)s)")
     p.set_defaults(func=cmd_eval)
@@ -959,6 +978,27 @@ class _GuessProgress:
             self.bar = None
 
 
+class _MetricProgress:
+    """A tqdm bar on stderr fed by ``progress(metric, i, n)`` of :func:`neuralcollage.evaluation.evaluate`."""
+
+    def __init__(self, *, enabled):
+        self.enabled, self.bar = enabled, None
+
+    def __call__(self, metric, i, n):
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=n, desc=metric.replace("_", " "), unit="face", file=sys.stderr, leave=False,
+                            dynamic_ncols=True, disable=None)
+        self.bar.update(i - self.bar.n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def _read_json(path):
     import json
     from neuralcollage.io import InputError
@@ -1037,7 +1077,8 @@ def _edit(bundle, photo, mask, target, *, source, args):
     return _with_progress(lambda progress, guessing: edit_photo(
         bundle, photo, mask, target, source_label=source, layers=args.layers, method=args.method,
         steps=args.steps, restarts=args.restarts, seed=args.seed, blend_mode=args.blend_mode, context=args.context,
-        margin=args.margin, box=args.box, dilate=args.dilate, seam=args.seam, progress=progress,
+        margin=args.margin, box=args.box, dilate=args.dilate, seam=args.seam, colour_reach=args.colour_reach,
+        progress=progress,
         guess_progress=guessing), args, source=source)
 
 
@@ -1077,7 +1118,7 @@ def cmd_edit(args):
     inputs = [args.base, args.mask]
     if os.path.exists(args.model):
         inputs.append(args.model)
-    _check_seam(args.seam, args.blend_mode, "--blend-mode")
+    _check_poisson(args.seam, args.colour_reach, args.blend_mode, "--blend-mode")
     _check_outputs([(output, "image"), (args.save_recipe, "json"), (args.figure, "image")], inputs)
     _require_photo_class(args.model, args.source_label, "--source-label")
     photo = _read_photo(args.base, args)
@@ -1343,7 +1384,7 @@ def cmd_blend(args):
     from neuralcollage.blending import crop_and_resize, poisson_blend, square_crop_box
     from neuralcollage.io import InputError, read_image, write_image
     inputs = [args.base, args.source, args.mask]
-    _check_seam(args.seam, args.mode, "--mode")
+    _check_poisson(args.seam, args.colour_reach, args.mode, "--mode")
     _check_outputs([(args.output, "image")], inputs)
     photo = _read_photo(args.base, args)
     mask = _read_mask_for(args.mask, photo, args)
@@ -1362,10 +1403,12 @@ def cmd_blend(args):
             source = _fit_source(source, photo.shape[:2], args.source)
         box = square_crop_box(mask)
         crop = crop_and_resize(source, box, box[2])
-    out = poisson_blend(photo, crop, mask, box, mode=args.mode, dilate=args.dilate, seam=args.seam)
+    out = poisson_blend(photo, crop, mask, box, mode=args.mode, dilate=args.dilate, seam=args.seam,
+                        colour_reach=args.colour_reach)
     write_image(args.output, out, overwrite_protect=inputs)
-    seam = ", optimal seam" if args.seam == "optimal" else ""
-    print(f"blended {args.source} into {args.base} ({args.mode}{seam}); wrote {args.output}")
+    how = args.mode + (", optimal seam" if args.seam == "optimal" else "")
+    how += f", colour reach {args.colour_reach:g} px" if args.colour_reach is not None else ""
+    print(f"blended {args.source} into {args.base} ({how}); wrote {args.output}")
     return EXIT_OK
 
 
@@ -1512,6 +1555,7 @@ def cmd_demo(args):
     args.margin, args.box = spec.get("margin", 0.25), spec.get("box")
     args.context = spec.get("context", DEFAULT_CONTEXT)
     args.dilate, args.seam = spec.get("dilate", 8), spec.get("seam", "fixed")
+    args.colour_reach = spec.get("colour_reach")
     result = _edit(bundle, photo, mask, target, source=source, args=args)
     written = _write_edit(result, photo, mask, output=result_path, recipe_path=recipe_path,
                           figure_path=figure_path, inputs=inputs)
@@ -1640,7 +1684,8 @@ def _json_safe(value):
 def cmd_eval(args):
     evaluate = _import("neuralcollage.evaluation", "evaluate")
     inputs = [args.model] if os.path.exists(args.model) else []
-    _check_seam(args.part_seam, args.part_blend_mode, "--part-blend-mode")
+    _check_poisson(args.part_seam, args.part_colour_reach, args.part_blend_mode, "--part-blend-mode",
+                   prefix="--part-")
     if args.out_json:
         _check_outputs([(args.out_json, "json")], inputs)
     bundle = _load(args.model, args.arch, args.gpu)
@@ -1652,10 +1697,14 @@ def cmd_eval(args):
         else:
             _say(f"eval: {name} done ({time.time() - started:.0f} s so far)", quiet=args.quiet)
 
-    metrics = _call(evaluate, bundle, metrics=args.metrics, steps=args.steps, grow=args.part_region_grow,
-                    context=args.part_context, blend_mode=args.part_blend_mode, dilate=args.part_dilate,
-                    seam=args.part_seam, seed=args.seed, log=log,
-                    **_eval_counts(args.n_samples))
+    progress = _MetricProgress(enabled=not args.quiet)
+    try:
+        metrics = _call(evaluate, bundle, metrics=args.metrics, steps=args.steps, grow=args.part_region_grow,
+                        context=args.part_context, blend_mode=args.part_blend_mode, dilate=args.part_dilate,
+                        seam=args.part_seam, colour_reach=args.part_colour_reach, seed=args.seed, log=log,
+                        progress=progress, **_eval_counts(args.n_samples))
+    finally:
+        progress.close()
     print(f"metrics of {bundle.name} (seed {args.seed}):")
     try:
         from neuralcollage.evaluation import format_table
@@ -1668,7 +1717,8 @@ def cmd_eval(args):
                   "n_samples": args.n_samples, "steps": args.steps,
                   "part_region_grow": args.part_region_grow, "part_context": args.part_context,
                   "part_blend_mode": args.part_blend_mode, "part_dilate": args.part_dilate,
-                  "part_seam": args.part_seam, "seconds": time.time() - started,
+                  "part_seam": args.part_seam, "part_colour_reach": args.part_colour_reach,
+                  "seconds": time.time() - started,
                   "metrics": metrics}
         atomic_write_json(args.out_json, _json_safe(report), overwrite_protect=inputs)
         print(f"wrote {args.out_json}")

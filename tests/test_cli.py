@@ -465,6 +465,26 @@ def test_blend_optimal_seam(tmp_path, photo, mask, capsys):
     assert_one_line_error(err, "--seam optimal needs Poisson blending", "--mode none")
 
 
+def test_blend_colour_reach(tmp_path, photo, mask, capsys):
+    edited = _photo(tmp_path / "edited.png", seed=5)
+    common = ["blend", "--base", photo, "--source", edited, "--mask", mask, "--dilate", "6"]
+    code, out, err = run([*common, "--colour-reach", "3", "-o", "r.png"], capsys)
+    assert code == 0, err
+    assert "colour reach 3 px" in out
+    code, _, err = run([*common, "-o", "c.png"], capsys)
+    assert code == 0, err
+    a, reach, classic = (np.asarray(Image.open(f)) for f in (photo, "r.png", "c.png"))
+    m = np.asarray(Image.open(mask)) > 0
+    region = nc.blending.blend_region(m, nc.blending.square_crop_box(m), dilate=6)
+    assert np.array_equal(a[~region], reach[~region]) and not np.array_equal(reach, classic)
+    for bad, message in ((["--colour-reach", "0"], "a number of pixels > 0"),
+                         (["--colour-reach", "nan"], "a number of pixels > 0"),
+                         (["--colour-reach", "2", "--mode", "mixed"], "--colour-reach needs classic Poisson")):
+        code, _, err = run([*common, *bad, "-o", "t.png"], capsys)
+        assert code == 2 and not os.path.exists("t.png")
+        assert message in err and len(err.strip().splitlines()) == 1, err
+
+
 # ------------------------------------------------------------------------------------------------ edit, replay, demo
 
 def test_edit_writes_result_recipe_and_figure_and_replays_bit_exact(tmp_path, photo, mask, model, capsys):
@@ -505,6 +525,20 @@ def test_edit_dilate_and_optimal_seam_are_recorded_and_replayed(tmp_path, photo,
     assert_one_line_error(err, "--seam optimal needs Poisson blending")
     code, _, err = run(edit_args(photo, mask, model, "--dilate", "-2", out="x.png"), capsys)
     assert code == 2 and not os.path.exists("x.png")
+
+
+def test_edit_colour_reach_is_recorded_and_replayed(tmp_path, photo, mask, model, capsys):
+    code, _, err = run(edit_args(photo, mask, model, "--source-label", "cat", "--colour-reach", "2.5",
+                                 "--save-recipe", "reach.json"), capsys)
+    assert code == 0, err
+    assert json.load(open("reach.json"))["edit"]["colour_reach"] == 2.5
+    code, _, err = run(["replay", "reach.json", "--base", photo, "-o", "again.png"], capsys)
+    assert code == 0, err
+    assert np.array_equal(np.asarray(Image.open("again.png")), np.asarray(Image.open("out.png")))
+    code, _, err = run(edit_args(photo, mask, model, "--colour-reach", "2", "--blend-mode", "none", out="x.png"),
+                       capsys)
+    assert code == 2 and not os.path.exists("x.png")
+    assert_one_line_error(err, "--colour-reach needs classic Poisson blending", "--blend-mode none")
 
 
 def test_edit_default_output_name_and_progress(tmp_path, photo, mask, model, capsys):
@@ -713,6 +747,7 @@ def test_eval_calls_evaluate_and_writes_json(model, monkeypatch, capsys):
         calls.append((bundle, kwargs))
         record = {"value": 0.5, "n": 5, "target": 0.9, "passed": False, "spread": np.float32(float("nan"))}
         kwargs["log"]("diversity", record)
+        kwargs["progress"]("part_translation", 1, 2)
         return {"diversity": record}
 
     evaluate.__signature__ = signature
@@ -722,7 +757,7 @@ def test_eval_calls_evaluate_and_writes_json(model, monkeypatch, capsys):
     assert code == 0, err
     bundle, kwargs = calls[-1]
     assert bundle.files["generator"] == model
-    assert {k: v for k, v in kwargs.items() if k != "log"} == dict(
+    assert {k: v for k, v in kwargs.items() if k not in ("log", "progress")} == dict(
         metrics=("diversity",), steps=3, seed=2, n_classifier=5, n_generated=5, n_diversity=5, n_projection=5,
         n_translation=5)
     assert "diversity" in out and "0.500" in out and "wrote m.json" in out and "eval: diversity" in err
@@ -731,7 +766,7 @@ def test_eval_calls_evaluate_and_writes_json(model, monkeypatch, capsys):
     assert report["sha256"]["generator"] == nc.pretrained.file_sha256(model)
     code, _, _ = run(["eval", model, "-q"], capsys)
     assert code == 0
-    assert {k for k in calls[-1][1] if k != "log"} == {"seed"}
+    assert {k for k in calls[-1][1] if k not in ("log", "progress")} == {"seed"}
     code, _, err = run(["eval", model, "-q", "--part-region-grow", "0.05", "--out-json", "g.json"], capsys)
     assert code == 0, err
     assert calls[-1][1]["grow"] == 0.05 and json.load(open("g.json"))["part_region_grow"] == 0.05
@@ -742,7 +777,15 @@ def test_eval_calls_evaluate_and_writes_json(model, monkeypatch, capsys):
     assert calls[-1][1]["seam"] == "optimal" and calls[-1][1]["dilate"] == 16
     code, _, err = run(["eval", model, "--part-seam", "optimal", "--part-blend-mode", "none"], capsys)
     assert code == 2
-    assert_one_line_error(err, "--seam optimal needs Poisson blending", "--part-blend-mode none")
+    assert_one_line_error(err, "--part-seam optimal needs Poisson blending", "--part-blend-mode none")
+    code, _, err = run(["eval", model, "-q", "--part-colour-reach", "4", "--out-json", "r.json"], capsys)
+    assert code == 0, err
+    assert calls[-1][1]["colour_reach"] == 4.0 and json.load(open("r.json"))["part_colour_reach"] == 4.0
+    code, _, err = run(["eval", model, "--part-colour-reach", "4", "--part-blend-mode", "mixed"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "--part-colour-reach needs classic Poisson blending", "--part-blend-mode mixed")
+    code, _, err = run(["eval", model, "--part-colour-reach", "0"], capsys)
+    assert code == 2 and "a number of pixels > 0" in err
     code, _, err = run(["eval", model, "--metrics", "speed"], capsys)
     assert code == 2
     assert_one_line_error(err, "unknown metric", "diversity")
