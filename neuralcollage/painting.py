@@ -726,7 +726,8 @@ def painting_recipe(*, model, z, class_canvas, class_layers, z_streams=(), strea
         Names of the classes, recorded for humans.
     photo : dict, optional
         For projected photos: ``{"box": [top, left, side], "source_class": int, "poisson": mode,
-        "dilate": int, "projection": {...}}`` and ``"seam"`` when it is not ``"fixed"``.
+        "dilate": int, "projection": {...}}``, ``"seam"`` when it is not ``"fixed"`` and ``"colour_reach"``
+        when it is set.
     extra : dict, optional
         Anything else to record.
     attribute_canvas : LabelPainter, optional
@@ -881,7 +882,8 @@ def replay_recipe(recipe, generator, *, photo=None):
     info = recipe["photo"]
     mask = edit_mask(class_canvas, stream_canvas, attr_canvas)
     return composite_photo(photo, image, mask, tuple(info["box"]), mode=info.get("poisson", "normal"),
-                           dilate=info.get("dilate", 8), seam=info.get("seam", "fixed"))
+                           dilate=info.get("dilate", 8), seam=info.get("seam", "fixed"),
+                           colour_reach=info.get("colour_reach"))
 
 
 def edit_mask(class_canvas, stream_canvas=None, attribute_canvas=None):
@@ -893,7 +895,8 @@ def edit_mask(class_canvas, stream_canvas=None, attribute_canvas=None):
     return mask
 
 
-def composite_photo(photo, edited_crop, crop_mask, box, *, mode="normal", dilate=8, seam="fixed"):
+def composite_photo(photo, edited_crop, crop_mask, box, *, mode="normal", dilate=8, seam="fixed",
+                    colour_reach=None):
     """Poisson-blend an edited crop into the photo where the crop's mask is painted.
 
     Parameters
@@ -904,7 +907,7 @@ def composite_photo(photo, edited_crop, crop_mask, box, *, mode="normal", dilate
         Painted area on the crop (:func:`edit_mask`).
     box : (top, left, side)
         Where the crop was cut from the photo.
-    mode, dilate, seam
+    mode, dilate, seam, colour_reach
         See :func:`neuralcollage.blending.poisson_blend`.
 
     Returns
@@ -922,7 +925,7 @@ def composite_photo(photo, edited_crop, crop_mask, box, *, mode="normal", dilate
     full[top:top + side, left:left + side] = numpy.clip(
         blending.resize_to_box(crop_mask.astype(numpy.float32), box), 0.0, 1.0)
     return blending.poisson_blend(photo, edited_crop, full, (top, left, side), mode=mode, dilate=dilate,
-                                  seam=seam)
+                                  seam=seam, colour_reach=colour_reach)
 
 
 def _latent_list(z):

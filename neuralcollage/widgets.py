@@ -278,15 +278,18 @@ class PhotoContext:
     dilate : int
     seam : {"fixed", "optimal"}
         The Poisson boundary (:func:`neuralcollage.blending.poisson_blend`).
+    colour_reach : float or None
+        How far Poisson's colour correction reaches into the mask, in photo pixels (None: throughout).
     """
 
     def __init__(self, photo, box, crop, source_class, projection=None, *, poisson="normal", dilate=8,
-                 projection_options=None, seam="fixed"):
-        from neuralcollage.blending import check_seam
+                 projection_options=None, seam="fixed", colour_reach=None):
+        from neuralcollage.blending import check_colour_reach, check_seam
         check_seam(seam, poisson)
+        check_colour_reach(colour_reach, poisson)
         self.photo, self.box, self.crop = photo, tuple(int(v) for v in box), crop
         self.source_class, self.projection = int(source_class), projection
-        self.poisson, self.dilate, self.seam = poisson, int(dilate), seam
+        self.poisson, self.dilate, self.seam, self.colour_reach = poisson, int(dilate), seam, colour_reach
         self.projection_options = dict(projection_options or {})
 
     def __repr__(self):
@@ -299,6 +302,8 @@ class PhotoContext:
                 "projection": dict(self.projection_options)}
         if self.seam != "fixed":
             info["seam"] = self.seam
+        if self.colour_reach is not None:
+            info["colour_reach"] = float(self.colour_reach)
         if self.projection is not None:
             info["projection"]["loss"] = float(self.projection.loss)
         return info
@@ -520,7 +525,7 @@ class Painter:
     @classmethod
     def from_photo(cls, bundle, photo, *, label, mask=None, box=None, margin=0.25, steps=200, restarts=1,
                    seed=0, lr=0.075, mse_weight=0.2, progress=None, poisson="normal", dilate=8, seam="fixed",
-                   **kwargs):
+                   colour_reach=None, **kwargs):
         """A painter on a real photo: crop, project (:func:`neuralcollage.inversion.project`), then paint.
 
         Parameters
@@ -542,7 +547,7 @@ class Painter:
             Projection options.
         progress : callable, optional
             ``progress(step, loss, restart)`` during the projection.
-        poisson, dilate, seam
+        poisson, dilate, seam, colour_reach
             How :meth:`composite` blends the edit back (:func:`neuralcollage.blending.poisson_blend`).
         **kwargs
             Passed to :class:`Painter`.
@@ -550,6 +555,7 @@ class Painter:
         from neuralcollage import blending, inversion
 
         blending.check_seam(seam, poisson)
+        blending.check_colour_reach(colour_reach, poisson)
         photo = numpy.asarray(photo)
         if photo.dtype != numpy.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
             raise ValueError(f"photo must be (H, W, 3) uint8, got {photo.dtype} {photo.shape}")
@@ -569,7 +575,7 @@ class Painter:
                                    mse_weight=mse_weight, encoder=getattr(bundle, "encoder", None),
                                    restarts=restarts, seed=seed, callback=progress)
         context = PhotoContext(photo, box, crop, class_id, result, poisson=poisson, dilate=dilate,
-                               projection_options=options, seam=seam)
+                               projection_options=options, seam=seam, colour_reach=colour_reach)
         info = {"name": str(bundle.name), "arch": getattr(bundle, "arch", None)}
         sha = (getattr(bundle, "sha256", None) or {}).get("generator")
         if sha:
@@ -818,19 +824,23 @@ class Painter:
         with self._lock:
             return painting.edit_mask(self.class_canvas, self.stream_canvas, self.attribute_canvas)
 
-    def composite(self, *, image=None, mode=None, dilate=None, seam=None):
+    def composite(self, *, image=None, mode=None, dilate=None, seam=None, colour_reach=None):
         """For a photo: the edit Poisson-blended into the full-resolution photo, ``(H, W, 3)`` uint8.
 
-        ``mode``, ``dilate`` and ``seam`` override the photo's settings (:class:`PhotoContext`; with
-        ``mode="none"`` the seam defaults to ``"fixed"``)."""
+        ``mode``, ``dilate``, ``seam`` and ``colour_reach`` override the photo's settings
+        (:class:`PhotoContext`; with another ``mode`` than ``"normal"`` the colour reach defaults to None,
+        and with ``mode="none"`` the seam to ``"fixed"``)."""
         if self.photo is None:
             raise ValueError("composite() is for painters made with Painter.from_photo")
         image = self.render() if image is None else image
         mode = mode or self.photo.poisson
         if seam is None:
             seam = "fixed" if mode == "none" else self.photo.seam
+        if colour_reach is None and mode == "normal":
+            colour_reach = self.photo.colour_reach
         return painting.composite_photo(self.photo.photo, image, self.edit_mask(), self.photo.box, mode=mode,
-                                        dilate=self.photo.dilate if dilate is None else dilate, seam=seam)
+                                        dilate=self.photo.dilate if dilate is None else dilate, seam=seam,
+                                        colour_reach=colour_reach)
 
     def photo_mask(self):
         """For a photo: the painted region at the photo's resolution, ``(H, W)`` float32 in [0, 1]."""
@@ -874,7 +884,7 @@ class Painter:
             self.bundle, self.photo.photo, self.photo_mask(), box=self.photo.box, z=self.z,
             source_class=self.base_class, target_class=targets[0], layers=self._layers["scbn"], method="scbn",
             blend_mode=self.photo.poisson, dilate=self.photo.dilate, seam=self.photo.seam,
-            steps=options.get("steps"),
+            colour_reach=self.photo.colour_reach, steps=options.get("steps"),
             restarts=options.get("restarts"), seed=options.get("seed"),
             loss=None if self.photo.projection is None else self.photo.projection.loss)
 

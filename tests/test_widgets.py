@@ -316,6 +316,28 @@ def test_from_photo_with_an_optimal_seam(bundle):
         p.close()
 
 
+def test_from_photo_with_a_colour_reach(bundle):
+    pytest.importorskip("neuralcollage.inversion")
+    from neuralcollage.train.datasets import render_sample
+    photo = render_sample(7, class_id="dog", size=64).image
+    with pytest.raises(ValueError, match="'normal' Poisson blend mode"):
+        Painter.from_photo(bundle, photo, label="dog", steps=1, threaded=False, poisson="mixed", colour_reach=2)
+    p = Painter.from_photo(bundle, photo, label="dog", steps=2, threaded=False, dilate=6, colour_reach=2)
+    try:
+        p.stroke([(8, 8), (24, 24)], label="cat", radius=4)
+        out = p.composite()
+        assert not numpy.array_equal(out, p.composite(colour_reach=50))
+        assert p.composite(mode="mixed").shape == photo.shape
+        region = blending.blend_region(p.photo_mask(), p.photo.box, dilate=6)
+        assert numpy.array_equal(out[~region], photo[~region]) and not numpy.array_equal(out, photo)
+        recipe = p.recipe()
+        assert recipe["photo"]["colour_reach"] == 2.0
+        assert numpy.array_equal(painting.replay_recipe(recipe, bundle.generator, photo=photo), out)
+        assert p.collage_recipe()["edit"]["colour_reach"] == 2.0
+    finally:
+        p.close()
+
+
 def test_from_photo_without_a_discriminator(bundle):
     import dataclasses
     no_d = dataclasses.replace(bundle, discriminator=None) if dataclasses.is_dataclass(bundle) else None
