@@ -23,7 +23,7 @@ import sys
 
 import neuralcollage._compat  # noqa: F401  (NumPy aliases before Chainer)
 from neuralcollage import evaluation
-from neuralcollage.blending import BLEND_MODES, SEAMS, check_seam
+from neuralcollage.blending import BLEND_MODES, SEAMS, check_colour_reach, check_seam
 
 
 def parse_args(argv):
@@ -52,6 +52,9 @@ def parse_args(argv):
                    help="part translation: pixels the region grows by for blending")
     p.add_argument("--part-seam", default="fixed", choices=SEAMS,
                    help="part translation: Poisson boundary, the grown region's border or the optimal seam")
+    p.add_argument("--part-colour-reach", type=float, default=None, metavar="PX",
+                   help="part translation: how far Poisson's colour correction reaches into the region, in photo "
+                        "pixels (default: throughout, classic Poisson)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gpu", type=int, default=None, help="GPU id (default: CPU)")
     p.add_argument("--quick", action="store_true", help="small counts (a smoke test, not a measurement)")
@@ -60,9 +63,30 @@ def parse_args(argv):
         check_seam(args.part_seam, args.part_blend_mode)
     except ValueError as exc:
         p.error(f"--part-seam / --part-blend-mode: {exc}")
+    try:
+        check_colour_reach(args.part_colour_reach, args.part_blend_mode)
+    except ValueError as exc:
+        p.error(f"--part-colour-reach / --part-blend-mode: {exc}")
     if args.part_dilate < 0:
         p.error(f"--part-dilate must be >= 0, got {args.part_dilate}")
     return args
+
+
+class _FaceBar:
+    """A tqdm bar on stderr for ``progress(metric, i, n)`` of ``evaluation.evaluate``."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, metric, i, n):
+        if self.bar is None:
+            from tqdm import tqdm
+            self.bar = tqdm(total=n, desc=metric, unit="face", file=sys.stderr, leave=False)
+        self.bar.update(i - self.bar.n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def main(argv=None):
@@ -82,13 +106,15 @@ def main(argv=None):
         shown = record.get("skipped") or f"{record['value']:.4g} ({record.get('seconds', 0):.0f} s)"
         print(f"{name}: {shown}", file=sys.stderr, flush=True)
 
+    faces = _FaceBar()
     results = evaluation.evaluate(bundle, metrics=args.metrics, n_classifier=args.n_classifier,
                                   n_generated=args.n_generated, n_diversity=args.n_diversity,
                                   n_projection=args.n_projection, n_translation=args.n_translation,
                                   steps=args.steps, photo_size=args.photo_size,
                                   grow=args.part_region_grow, context=args.part_context,
                                   blend_mode=args.part_blend_mode, dilate=args.part_dilate, seam=args.part_seam,
-                                  seed=args.seed, log=log)
+                                  colour_reach=args.part_colour_reach, seed=args.seed, log=log, progress=faces)
+    faces.close()
     print(evaluation.format_table(results))
     from neuralcollage.io import atomic_write_json
     record = {"model": str(bundle.name), "sha256": dict(getattr(bundle, "sha256", {}) or {}),

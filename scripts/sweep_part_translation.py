@@ -4,7 +4,8 @@ Each held-out face of :func:`neuralcollage.evaluation.part_translation` (same se
 classes) is projected once with :func:`neuralcollage.collage.edit_photo`; the projected latent is then
 edited with every ``--contexts`` value (:func:`neuralcollage.collage.class_region`) and blended back with
 every ``--blend-modes`` value (Poisson modes with every ``--seams`` boundary, every mode with every
-``--dilates`` extent), and the part classifier reads the part's crop of each result.  Prints one
+``--dilates`` extent, and the ``"normal"`` mode also with every ``--colour-reaches`` value besides classic
+Poisson), and the part classifier reads the part's crop of each result.  Prints one
 row per setting, then the mean PSNR of the projections per part (the projection's reconstruction against the
 crop it was projected from), and writes them to JSON.
 
@@ -21,6 +22,7 @@ the reconstruction PSNR after tuning and the tuning's seconds per photo.
     python scripts/sweep_part_translation.py --box photo --contexts 0 10 -o sweep_photo.json
     python scripts/sweep_part_translation.py --contexts 10 --transfers edit residual --tune-steps 30 -o tuned.json
     python scripts/sweep_part_translation.py --contexts 10 --seams fixed optimal --dilates 8 12 16 24 -o seam.json
+    python scripts/sweep_part_translation.py --contexts 10 --colour-reaches 2 4 8 16 --dilates 8 16 -o reach.json
 """
 import argparse
 import os
@@ -111,6 +113,9 @@ def parse_args(argv=None):
     p.add_argument("--seams", nargs="+", default=["fixed"], choices=SEAMS,
                    help="Poisson boundaries (poisson_blend's seam; feathered compositing has none)")
     p.add_argument("--dilates", type=int, nargs="+", default=[8], help="blend region growth in photo pixels")
+    p.add_argument("--colour-reaches", type=float, nargs="+", default=[], metavar="PX",
+                   help="also blend with the 'normal' mode's colour correction reaching this far into the region "
+                        "(poisson_blend's colour_reach; classic Poisson is always measured)")
     p.add_argument("--transfers", nargs="+", default=["edit"], choices=TRANSFERS,
                    help="what is blended into the photo: the edited crop, or the photo plus the edit's change "
                         "to the reconstruction (residual_crop in this script)")
@@ -132,9 +137,17 @@ def parse_args(argv=None):
 
 
 def _blends(args):
-    """(mode, seam, dilate) of every blend to measure; an optimal seam only with a Poisson mode."""
-    return [(mode, seam, dilate) for mode in args.blend_modes
-            for seam in (["fixed"] if mode == "none" else args.seams) for dilate in args.dilates]
+    """(mode, seam, dilate, colour reach) of every blend to measure; an optimal seam only with a Poisson mode,
+    a colour reach (None: classic Poisson) only with ``"normal"``."""
+    return [(mode, seam, dilate, reach) for mode in args.blend_modes
+            for seam in (["fixed"] if mode == "none" else args.seams) for dilate in args.dilates
+            for reach in ([None, *args.colour_reaches] if mode == "normal" else [None])]
+
+
+def _row_order(item):
+    """Rows sorted by setting, classic Poisson (colour reach None) before the reaches."""
+    (transfer, px, mode, seam, dilate, reach), _ = item
+    return transfer, px, mode, seam, dilate, -1.0 if reach is None else reach
 
 
 def main(argv=None):
@@ -153,6 +166,8 @@ def _sweep(args):
     from neuralcollage.io import InputError
     if min(args.dilates) < 0:
         raise InputError(f"--dilates must be >= 0, got {args.dilates}")
+    if any(not 0 < reach < float("inf") for reach in args.colour_reaches):
+        raise InputError(f"--colour-reaches must be pixels > 0, got {args.colour_reaches}")
     if args.tune_steps < 0 or not args.tune_lr > 0:
         raise InputError(f"--tune-steps must be >= 0 and --tune-lr > 0, got {args.tune_steps} and {args.tune_lr}")
     folder = os.path.dirname(os.path.abspath(args.output))
@@ -208,19 +223,21 @@ def _sweep(args):
             pasted = {t: from_model(edited)[0] if t == "edit" else
                       residual_crop(sample.image, result.box, edited, reconstruction) for t in args.transfers}
             for transfer in args.transfers:
-                for mode, seam, dilate in _blends(args):
+                for mode, seam, dilate, reach in _blends(args):
                     image = poisson_blend(sample.image, pasted[transfer], region, result.box, mode=mode,
-                                          dilate=dilate, seam=seam)
+                                          dilate=dilate, seam=seam, colour_reach=reach)
                     predicted = int(clf.predict(part_crops(image, mask, size=clf.resolution))[0])
-                    hits.setdefault((transfer, px, mode, seam, dilate), []).append((part, predicted == target))
+                    hits.setdefault((transfer, px, mode, seam, dilate, reach), []).append(
+                        (part, predicted == target))
     rows = []
-    for (transfer, px, mode, seam, dilate), outcome in sorted(hits.items()):
+    for (transfer, px, mode, seam, dilate, reach), outcome in sorted(hits.items(), key=_row_order):
         per_part = {p: float(numpy.mean([ok for q, ok in outcome if q == p])) for p in evaluation.PARTS
                     if any(q == p for q, _ in outcome)}
         rows.append({"transfer": transfer, "context_px": px, "context": px / gen.resolution, "blend_mode": mode,
-                     "seam": seam, "dilate": dilate, "n": len(outcome),
+                     "seam": seam, "dilate": dilate, "colour_reach": reach, "n": len(outcome),
                      "success_rate": float(numpy.mean([ok for _, ok in outcome])), "per_part": per_part})
-        print(f"{transfer:8s}  context {px:3d} px  {mode:6s}  seam {seam:7s}  dilate {dilate:3d} px  "
+        reach_text = "" if mode != "normal" else "  reach  all" if reach is None else f"  reach {reach:4g}"
+        print(f"{transfer:8s}  context {px:3d} px  {mode:6s}  seam {seam:7s}  dilate {dilate:3d} px{reach_text}  "
               f"{rows[-1]['success_rate']:.0%}  " +
               "  ".join(f"{p} {v:.0%}" for p, v in per_part.items()))
     projection_psnr = {p: float(numpy.mean(v)) for p, v in psnr.items()}

@@ -268,6 +268,10 @@ def test_evaluate_builtin_script_on_a_tiny_model_folder(tmp_path, tiny, capsys):
                                       "conditioned_class_accuracy", "diversity", "projection_psnr"}
     assert record["metrics"]["projection_psnr"]["n"] == 2
     assert "classifier_accuracy" in capsys.readouterr().out
+    assert module.main(["--model", str(tmp_path / "generator.npz"), "--quick", "-o", str(out), "--metrics",
+                        "part_translation", "--photo-size", "48", "--part-colour-reach", "3"]) == 0
+    translation = json.loads(out.read_text())["metrics"]["part_translation"]
+    assert translation["colour_reach"] == 3.0 and translation["n"] + translation["n_empty_masks"] == 3
     assert module.main(["--model", str(tmp_path / "missing.npz"), "-o", str(tmp_path / "x.json")]) == 2
     assert not (tmp_path / "x.json").exists()
 
@@ -311,6 +315,25 @@ def test_sweep_script_agrees_with_part_translation(tmp_path, capsys):
     assert rows[(0, "normal")]["per_part"] == {p: v for p, v in reference["per_part"].items() if v is not None}
     psnr = json.load(open(out))["projection_psnr_db"]
     assert set(psnr) <= set(ev.PARTS) and psnr and all(5.0 < v < 60.0 for v in psnr.values())
+
+
+def test_sweep_script_seams_and_colour_reaches(tmp_path, capsys):
+    from neuralcollage.pretrained import load_bundle
+    sweep = _sweep_script()
+    out = tmp_path / "reach.json"
+    assert sweep.main(["--n", "3", "--steps", "1", "--contexts", "0", "--blend-modes", "normal", "none", "--seams",
+                       "fixed", "optimal", "--dilates", "12", "--colour-reaches", "3", "-o", str(out)]) == 0
+    rows = {(r["blend_mode"], r["seam"], r["colour_reach"]): r for r in json.load(open(out))["rows"]}
+    assert set(rows) == {("normal", "fixed", None), ("normal", "fixed", 3.0), ("normal", "optimal", None),
+                         ("normal", "optimal", 3.0), ("none", "fixed", None)}
+    assert all(r["dilate"] == 12 for r in rows.values())
+    reference = ev.part_translation(load_bundle("builtin"), n=3, steps=1, context=0.0, dilate=12, seam="optimal",
+                                    colour_reach=3)
+    assert rows[("normal", "optimal", 3.0)]["success_rate"] == reference["success_rate"]
+    for bad in (["--colour-reaches", "0"], ["--dilates", "-1"]):
+        capsys.readouterr()
+        assert sweep.main(["--n", "1", "--steps", "1", "-o", str(tmp_path / "bad.json"), *bad]) == 2
+        assert capsys.readouterr().err.startswith("error:") and not (tmp_path / "bad.json").exists()
 
 
 def test_sweep_script_edits_the_whole_photo_with_box_photo(tmp_path, monkeypatch):
