@@ -19,7 +19,7 @@ from neuralcollage.io import InputError, as_mask
 
 __all__ = ["dilate_mask", "grey_dilate", "feather_mask", "square_crop_box", "check_box", "crop_and_resize",
            "resize_to_box", "paste_back", "blend_region", "seam_region", "check_seam", "screened_poisson",
-           "check_colour_reach", "poisson_blend", "BLEND_MODES", "SEAMS"]
+           "check_colour_reach", "classic_reach", "poisson_blend", "BLEND_MODES", "SEAMS"]
 
 BLEND_MODES = ("normal", "mixed", "none")
 # Where a Poisson blend's boundary runs: the dilated mask's border, or the cheapest closed seam between the
@@ -453,7 +453,9 @@ def screened_poisson(photo, edited, region, inner, *, reach):
     if not photo.shape == edited.shape or region.shape != photo.shape[:2] or inner.shape != region.shape:
         raise ValueError(f"photo {photo.shape}, edited {edited.shape}, region {region.shape} and inner "
                          f"{inner.shape} must have the same height and width")
-    check_colour_reach(reach, "normal")
+    check_colour_reach(reach)
+    if classic_reach(reach):
+        raise ValueError("screened_poisson needs a finite reach; classic Poisson editing is poisson_blend's")
     inner = inner & region
     height, width = region.shape
     depth = cv2.distanceTransform(inner.astype(numpy.uint8), cv2.DIST_L2, 5)
@@ -511,7 +513,7 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
     edit already matches the photo, so the colour correction has less to carry into the edit.  Give the
     seam room with a larger ``dilate``.
 
-    With ``colour_reach`` (``"normal"`` only) the colour correction fades out inside the mask within about
+    With a finite ``colour_reach`` (``"normal"`` only) the colour correction fades out inside the mask within about
     that many pixels (:func:`screened_poisson`), so the edit keeps its own colours (a fox's white muzzle,
     a panda's dark eye patches) where classic Poisson editing would shift them towards the photo's; the
     blend stays seamless at the region's border, and the colour change happens mostly in the ring between
@@ -550,9 +552,9 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
         Poisson modes: the boundary is the dilated mask's border (``"fixed"``) or the cheapest seam
         between the mask and that border (``"optimal"``, :func:`seam_region`).
     colour_reach : float, optional, keyword-only
-        ``"normal"`` only: how far, in photo pixels, the colour correction reaches into the mask (> 0;
-        :func:`screened_poisson`).  None (default): throughout, classic Poisson editing
-        (``cv2.seamlessClone``).
+        ``"normal"`` only (ignored by the other modes, as ``feather`` is by the Poisson ones): how far, in
+        photo pixels, the colour correction reaches into the mask (> 0; :func:`screened_poisson`).  None
+        (default) or ``inf``: throughout, classic Poisson editing (``cv2.seamlessClone``).
 
     Returns
     -------
@@ -571,7 +573,7 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
     if mode not in BLEND_MODES:
         raise ValueError(f"mode must be one of {BLEND_MODES}, got {mode!r}")
     check_seam(seam, mode)
-    check_colour_reach(colour_reach, mode)
+    check_colour_reach(colour_reach)
     height, width = photo.shape[:2]
     if numpy.shape(mask) != (height, width):
         raise ValueError(f"mask shape {numpy.shape(mask)} differs from the photo's "
@@ -597,7 +599,7 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
         inside = numpy.zeros_like(region)
         inside[window] = seam_region(photo[window], edited, (soft > 0)[window], region[window])
         region = inside
-    if colour_reach is not None:
+    if mode == "normal" and not classic_reach(colour_reach):
         pasted = photo.copy()
         pasted[top:top + side, left:left + side] = edited
         return screened_poisson(photo, pasted, region, (soft > 0) & region, reach=colour_reach)
@@ -612,16 +614,22 @@ def check_seam(seam, mode):
         raise ValueError("an optimal seam needs a Poisson blend mode ('normal' or 'mixed'), not 'none'")
 
 
-def check_colour_reach(colour_reach, mode):
-    """Raise ValueError unless ``colour_reach`` is None, or a finite number > 0 with the blend ``mode``
-    ``"normal"`` (the only mode :func:`screened_poisson` implements)."""
-    if colour_reach is None:
+def classic_reach(colour_reach):
+    """True when ``colour_reach`` asks for classic Poisson editing: None or infinity (the correction reaches
+    throughout the region)."""
+    return colour_reach is None or (isinstance(colour_reach, (int, float, numpy.number))
+                                    and not isinstance(colour_reach, bool) and colour_reach == math.inf)
+
+
+def check_colour_reach(colour_reach):
+    """Raise ValueError unless ``colour_reach`` asks for classic Poisson editing (:func:`classic_reach`) or is a
+    number of pixels > 0."""
+    if classic_reach(colour_reach):
         return
     if isinstance(colour_reach, bool) or not isinstance(colour_reach, (int, float, numpy.number)) \
             or not math.isfinite(colour_reach) or colour_reach <= 0:
-        raise ValueError(f"colour_reach must be None or a finite number of pixels > 0, got {colour_reach!r}")
-    if mode != "normal":
-        raise ValueError(f"a colour reach needs the 'normal' Poisson blend mode, not {mode!r}")
+        raise ValueError(f"colour_reach must be a number of pixels > 0 (inf or None: classic Poisson), "
+                         f"got {colour_reach!r}")
 
 
 def grey_dilate(mask, radius):

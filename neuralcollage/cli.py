@@ -17,9 +17,10 @@ __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_INPUT", "EXI
 
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_MAX_PIXELS = 64_000_000
-#: ``neuralcollage.collage.DEFAULT_CONTEXT``, repeated so that ``--help`` does not import Chainer (a test
-#: keeps the two equal).
+#: ``neuralcollage.collage.DEFAULT_CONTEXT`` and ``DEFAULT_COLOUR_REACH``, repeated so that ``--help`` does not
+#: import Chainer (a test keeps them equal).
 DEFAULT_CONTEXT = 0.15
+DEFAULT_COLOUR_REACH = 4.0
 #: ``neuralcollage.blending.BLEND_MODES`` and ``SEAMS``, repeated for the same reason (and kept equal by a test).
 BLEND_MODES = ("normal", "mixed", "none")
 SEAMS = ("fixed", "optimal")
@@ -205,7 +206,17 @@ def _finite_float(accept, wording, *, unparsable=None):
 _nonnegative_float = _finite_float(lambda v: v >= 0, "a number >= 0")
 _fraction = _finite_float(lambda v: 0 <= v <= 1, "a number in [0, 1]")
 _truncation = _finite_float(lambda v: 0 < v <= 1, "a truncation in (0, 1]")
-_positive_pixels = _finite_float(lambda v: v > 0, "a number of pixels > 0")
+
+
+def _colour_reach(text):
+    """``--colour-reach``: pixels > 0, or ``inf`` (classic Poisson)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels > 0 or inf, got {text!r}")
+    return value
 
 
 def _gpu_id(text):
@@ -295,7 +306,7 @@ def _add_edit_arguments(p):
     e.add_argument("--blend-mode", choices=BLEND_MODES, default="normal",
                    help="Poisson blending of the edit into the photo: normal, mixed gradients, or none (plain "
                         "feathered compositing) (default: %(default)s)")
-    _poisson_options(e, "--blend-mode")
+    _poisson_options(e, "--blend-mode", reach_default=f"{DEFAULT_COLOUR_REACH:g}")
     e.add_argument("--margin", type=_nonnegative_float, default=0.25, metavar="F",
                    help="context around the mask in the crop, as a fraction of the mask's longer side "
                         "(default: %(default)s)")
@@ -335,9 +346,9 @@ examples:
 _amount = _finite_float(lambda v: True, "a finite number", unparsable="a number")
 
 
-def _poisson_options(group, mode_flag):
+def _poisson_options(group, mode_flag, *, reach_default):
     """``--dilate``, ``--seam`` and ``--colour-reach``: the extent, boundary and colour correction of the blend
-    (``mode_flag`` names the blend mode)."""
+    (``mode_flag`` names the blend mode; ``reach_default`` words the colour reach's default for the help)."""
     group.add_argument("--dilate", type=_nonnegative_int, default=8, metavar="PX",
                        help="pixels the mask grows by before blending; nothing outside the grown mask changes "
                             "(default: %(default)s)")
@@ -346,18 +357,18 @@ def _poisson_options(group, mode_flag):
                             "that border, where the edit already matches the photo, so less of the photo's colour "
                             f"is carried into the edit (needs {mode_flag} normal or mixed; give it room with a "
                             "larger --dilate, e.g. 16) (default: %(default)s)")
-    group.add_argument("--colour-reach", type=_positive_pixels, metavar="PX",
+    group.add_argument("--colour-reach", type=_colour_reach, metavar="PX",
                        help="how far, in photo pixels, Poisson's colour correction reaches into the mask; deeper "
                             "in, the edit keeps its own colours (a fox's white muzzle, a panda's dark eye "
-                            "patches) while the border stays seamless; e.g. 4 to keep most of them, 16 for a "
-                            f"gentler change (needs {mode_flag} normal) (default: throughout, classic Poisson)")
+                            "patches) while the border stays seamless; inf: throughout, classic Poisson "
+                            f"(needs {mode_flag} normal) (default: {reach_default})")
 
 
 def _check_poisson(seam, colour_reach, mode, mode_flag, *, prefix="--"):
-    """:func:`neuralcollage.blending.check_seam` and :func:`~neuralcollage.blending.check_colour_reach` before
-    any work, their refusals worded with the command's flags (``prefix``: ``"--part-"`` for ``collage eval``;
-    None: the library's default)."""
-    from neuralcollage.blending import check_colour_reach, check_seam
+    """:func:`neuralcollage.blending.check_seam` before any work, and a colour reach the user gave only with
+    normal Poisson blending; refusals are worded with the command's flags (``prefix``: ``"--part-"`` for
+    ``collage eval``; None: the library's default)."""
+    from neuralcollage.blending import check_seam
     from neuralcollage.io import InputError
     mode = mode or "normal"
     try:
@@ -365,11 +376,9 @@ def _check_poisson(seam, colour_reach, mode, mode_flag, *, prefix="--"):
     except ValueError:
         raise InputError(f"{prefix}seam {seam} needs Poisson blending ({mode_flag} normal or mixed), not "
                          f"{mode_flag} {mode}") from None
-    try:
-        check_colour_reach(colour_reach, mode)
-    except ValueError:
-        raise InputError(f"{prefix}colour-reach needs classic Poisson blending ({mode_flag} normal), not "
-                         f"{mode_flag} {mode}") from None
+    if colour_reach is not None and mode != "normal":
+        raise InputError(f"{prefix}colour-reach needs normal Poisson blending ({mode_flag} normal), not "
+                         f"{mode_flag} {mode}")
 
 
 def _add_attribute_arguments(p):
@@ -489,7 +498,7 @@ examples:
     p.add_argument("--mode", choices=BLEND_MODES, default="normal",
                    help="normal or mixed-gradient Poisson blending, or feathered compositing (default: "
                         "%(default)s)")
-    _poisson_options(p, "--mode")
+    _poisson_options(p, "--mode", reach_default="inf, classic Poisson")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the blended photo")
     p.set_defaults(func=cmd_blend)
 
@@ -585,9 +594,10 @@ examples:
     p.add_argument("--part-seam", choices=SEAMS,
                    help="part translation: Poisson boundary (`collage edit --seam`) (default: the library's, "
                         "fixed)")
-    p.add_argument("--part-colour-reach", type=_positive_pixels, metavar="PX",
+    p.add_argument("--part-colour-reach", type=_colour_reach, metavar="PX",
                    help="part translation: how far Poisson's colour correction reaches into the region "
-                        "(`collage edit --colour-reach`) (default: the library's, throughout)")
+                        "(`collage edit --colour-reach`; inf: classic Poisson) (default: the edit's, "
+                        f"{DEFAULT_COLOUR_REACH:g})")
     p.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     p.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID", help="CUDA device id (default: %(default)s)")
     p.set_defaults(func=cmd_eval)
@@ -1077,8 +1087,8 @@ def _edit(bundle, photo, mask, target, *, source, args):
     return _with_progress(lambda progress, guessing: edit_photo(
         bundle, photo, mask, target, source_label=source, layers=args.layers, method=args.method,
         steps=args.steps, restarts=args.restarts, seed=args.seed, blend_mode=args.blend_mode, context=args.context,
-        margin=args.margin, box=args.box, dilate=args.dilate, seam=args.seam, colour_reach=args.colour_reach,
-        progress=progress,
+        margin=args.margin, box=args.box, dilate=args.dilate, seam=args.seam,
+        colour_reach=DEFAULT_COLOUR_REACH if args.colour_reach is None else args.colour_reach, progress=progress,
         guess_progress=guessing), args, source=source)
 
 
@@ -1407,7 +1417,7 @@ def cmd_blend(args):
                         colour_reach=args.colour_reach)
     write_image(args.output, out, overwrite_protect=inputs)
     how = args.mode + (", optimal seam" if args.seam == "optimal" else "")
-    how += f", colour reach {args.colour_reach:g} px" if args.colour_reach is not None else ""
+    how += f", colour reach {args.colour_reach:g} px" if args.colour_reach not in (None, math.inf) else ""
     print(f"blended {args.source} into {args.base} ({how}); wrote {args.output}")
     return EXIT_OK
 

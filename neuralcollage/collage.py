@@ -25,7 +25,7 @@ from neuralcollage import backend, blending, maps
 from neuralcollage.inversion import describe_loss, guess_source_class, project
 from neuralcollage.io import InputError, as_mask, atomic_write_text, fit_mask, from_model
 
-__all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "EditResult", "RecipeError",
+__all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "DEFAULT_COLOUR_REACH", "EditResult", "RecipeError",
            "render", "edit_class_maps", "scbn_edit", "blend_edit", "class_region", "edit_photo", "make_recipe",
            "replay", "save_recipe", "load_recipe"]
 
@@ -35,6 +35,10 @@ RECIPE_VERSION = 1
 #: :func:`edit_photo`'s default ``context``, chosen by ``scripts/sweep_part_translation.py`` on the built-in
 #: model (part translation 56% at 0, 73% at 0.15 with Poisson blending; README, "The built-in model").
 DEFAULT_CONTEXT = 0.15
+# How far, in photo pixels, Poisson's colour correction reaches into the mask by default
+# (:func:`neuralcollage.blending.screened_poisson`): the edit keeps its own colours deeper in.  Chosen by
+# scripts/sweep_part_translation.py --colour-reaches on the evaluation's faces (README, "The built-in model").
+DEFAULT_COLOUR_REACH = 4.0
 
 
 class RecipeError(InputError):
@@ -242,7 +246,7 @@ def _check_options(method, blend_mode, seam="fixed", colour_reach=None):
     if blend_mode not in blending.BLEND_MODES:
         raise ValueError(f"blend_mode must be one of {blending.BLEND_MODES}, got {blend_mode!r}")
     blending.check_seam(seam, blend_mode)
-    blending.check_colour_reach(colour_reach, blend_mode)
+    blending.check_colour_reach(colour_reach)
 
 
 def _user_box(box, mask):
@@ -304,7 +308,7 @@ def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, me
 def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="all", method="scbn",
                z_target=None, steps=200, restarts=1, seed=0, blend_mode="normal", feather=0.0, dilate=8,
                context=DEFAULT_CONTEXT, margin=0.25, box=None, candidates=3, guess_steps=30, progress=None,
-               guess_progress=None, seam="fixed", colour_reach=None):
+               guess_progress=None, seam="fixed", colour_reach=DEFAULT_COLOUR_REACH):
     """Turn the masked region of a photo into ``target_label``.
 
     Crop a square around the mask (:func:`neuralcollage.blending.square_crop_box` with ``margin``, at least
@@ -343,9 +347,10 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         seam: ``"fixed"`` (Poisson boundary on the dilated mask's border) or ``"optimal"`` (the cheapest seam
             between the mask and that border, where the edit matches the photo;
             :func:`neuralcollage.blending.seam_region`).  Poisson blend modes only.
-        colour_reach: ``"normal"`` blending only: how far, in photo pixels, Poisson's colour correction
-            reaches into the mask (:func:`neuralcollage.blending.screened_poisson`); the edit keeps its own
-            colours deeper inside.  None: throughout (classic Poisson editing).
+        colour_reach: how far, in photo pixels, Poisson's colour correction reaches into the mask
+            (:func:`neuralcollage.blending.screened_poisson`; ``"normal"`` blending only); the edit keeps its
+            own colours deeper inside while the border stays seamless.  None or ``math.inf``: throughout
+            (classic Poisson editing, ``cv2.seamlessClone``).  Ignored by the other blend modes.
         context: how far the target class reaches beyond the mask in the generator's class maps, as a
             fraction of its resolution ``R`` (:func:`class_region`; 0: the mask itself, as in the paper).
             The generator then draws the target's part with room around it (a rabbit's ears are longer
@@ -505,7 +510,8 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
         source_class, target_class: class ids.
         layers, method, feather, blend_mode, dilate, context, seam, colour_reach: the edit settings (see
             :func:`edit_photo`; ``seam`` is recorded only when it is not ``"fixed"`` and ``colour_reach`` only
-            when it is not None, so that older versions replay the rest).
+            when it is finite, so that older versions replay classic edits; a recipe without it replays
+            classic Poisson blending).
         steps, restarts, seed, loss, source_guessed: how the projection was made (informational).
 
     Returns:
@@ -548,7 +554,7 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
     }
     if seam != "fixed":
         recipe["edit"]["seam"] = seam
-    if colour_reach is not None:
+    if blend_mode == "normal" and not blending.classic_reach(colour_reach):
         recipe["edit"]["colour_reach"] = float(colour_reach)
     return recipe
 

@@ -290,8 +290,9 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
     :data:`neuralcollage.collage.DEFAULT_CONTEXT`); ``blend_mode`` is the Poisson mode (``"normal"``) or
     ``"none"`` (feathered compositing); ``seam`` the Poisson boundary (``"fixed"`` or ``"optimal"``, passed to
     ``edit`` only when it is not ``"fixed"``); ``colour_reach`` how far Poisson's colour correction reaches
-    into the region in photo pixels (:func:`neuralcollage.blending.screened_poisson`; None: throughout,
-    classic Poisson editing; passed to ``edit`` only when it is set).
+    into the region in photo pixels (:func:`neuralcollage.blending.screened_poisson`; ``math.inf``:
+    throughout, classic Poisson editing; None: the edit function's default, e.g.
+    :data:`neuralcollage.collage.DEFAULT_COLOUR_REACH`; passed to ``edit`` only when it is set).
 
     Args:
         bundle: an object with ``generator``, ``discriminator``, ``encoder`` (or None) and
@@ -305,7 +306,7 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
         unchanged), "max_changed_outside" (largest count of changed outside pixels), "per_part",
         "source_accuracy" (part classifier on the unedited part), "n" (faces edited), "n_empty_masks" (faces
         skipped: the part is not visible), "grow_px", "context" (None: unknown), "blend_mode", "seam",
-        "colour_reach", "target",
+        "colour_reach" (None: classic Poisson or another blend mode), "target",
         "passed",
         "seconds"}``.
     """
@@ -358,8 +359,16 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
             "per_part": per_part, "n": len(done), "n_empty_masks": len(rows) - len(done), "photo_size": photo_size,
             "grow_px": grow_pixels(grow, photo_size),
             "context": _default_of(edit, "context") if context is None else context,
-            "blend_mode": blend_mode, "seam": seam, "colour_reach": colour_reach, "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
+            "blend_mode": blend_mode, "seam": seam, "colour_reach": _reach_record(edit, colour_reach, blend_mode),
+            "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
             **_passed("part_translation", rate)}
+
+
+def _reach_record(edit, colour_reach, blend_mode):
+    """The colour reach an edit used, as JSON: a number, or None for classic Poisson and the other modes."""
+    from neuralcollage.blending import classic_reach
+    reach = _default_of(edit, "colour_reach") if colour_reach is None else colour_reach
+    return None if blend_mode != "normal" or classic_reach(reach) else float(reach)
 
 
 def _default_of(function, name):
@@ -391,7 +400,7 @@ def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_di
         raise ValueError(f"unknown metrics {unknown}; choose from {list(METRICS)}")
     from neuralcollage.blending import check_colour_reach, check_seam
     check_seam(seam, blend_mode)
-    check_colour_reach(colour_reach, blend_mode)
+    check_colour_reach(colour_reach)
     gen, dis = bundle.generator, getattr(bundle, "discriminator", None)
     faces = None if progress is None else functools.partial(progress, "part_translation")
     enc, clf, part = (getattr(bundle, a, None) for a in ("encoder", "classifier", "part_classifier"))

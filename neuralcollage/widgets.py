@@ -48,6 +48,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
 from neuralcollage import io as ncio
 from neuralcollage import maps, painting, plotting
+from neuralcollage.blending import classic_reach
+from neuralcollage.collage import DEFAULT_COLOUR_REACH
 
 __all__ = ["Painter", "PreviewScheduler", "PhotoContext", "notebook_bundle", "tiny_bundle", "scripted",
            "MODES", "AMOUNT_RANGE", "SCRIPTED_ENV", "MODEL_ENV"]
@@ -279,14 +281,15 @@ class PhotoContext:
     seam : {"fixed", "optimal"}
         The Poisson boundary (:func:`neuralcollage.blending.poisson_blend`).
     colour_reach : float or None
-        How far Poisson's colour correction reaches into the mask, in photo pixels (None: throughout).
+        How far Poisson's colour correction reaches into the mask, in photo pixels (``"normal"`` only; None or
+        ``inf``: throughout).
     """
 
     def __init__(self, photo, box, crop, source_class, projection=None, *, poisson="normal", dilate=8,
                  projection_options=None, seam="fixed", colour_reach=None):
         from neuralcollage.blending import check_colour_reach, check_seam
         check_seam(seam, poisson)
-        check_colour_reach(colour_reach, poisson)
+        check_colour_reach(colour_reach)
         self.photo, self.box, self.crop = photo, tuple(int(v) for v in box), crop
         self.source_class, self.projection = int(source_class), projection
         self.poisson, self.dilate, self.seam, self.colour_reach = poisson, int(dilate), seam, colour_reach
@@ -302,7 +305,7 @@ class PhotoContext:
                 "projection": dict(self.projection_options)}
         if self.seam != "fixed":
             info["seam"] = self.seam
-        if self.colour_reach is not None:
+        if self.poisson == "normal" and not classic_reach(self.colour_reach):
             info["colour_reach"] = float(self.colour_reach)
         if self.projection is not None:
             info["projection"]["loss"] = float(self.projection.loss)
@@ -525,7 +528,7 @@ class Painter:
     @classmethod
     def from_photo(cls, bundle, photo, *, label, mask=None, box=None, margin=0.25, steps=200, restarts=1,
                    seed=0, lr=0.075, mse_weight=0.2, progress=None, poisson="normal", dilate=8, seam="fixed",
-                   colour_reach=None, **kwargs):
+                   colour_reach=DEFAULT_COLOUR_REACH, **kwargs):
         """A painter on a real photo: crop, project (:func:`neuralcollage.inversion.project`), then paint.
 
         Parameters
@@ -548,14 +551,16 @@ class Painter:
         progress : callable, optional
             ``progress(step, loss, restart)`` during the projection.
         poisson, dilate, seam, colour_reach
-            How :meth:`composite` blends the edit back (:func:`neuralcollage.blending.poisson_blend`).
+            How :meth:`composite` blends the edit back (:func:`neuralcollage.blending.poisson_blend`;
+            ``colour_reach`` defaults to :data:`neuralcollage.collage.DEFAULT_COLOUR_REACH`, as in
+            :func:`neuralcollage.collage.edit_photo`).
         **kwargs
             Passed to :class:`Painter`.
         """
         from neuralcollage import blending, inversion
 
         blending.check_seam(seam, poisson)
-        blending.check_colour_reach(colour_reach, poisson)
+        blending.check_colour_reach(colour_reach)
         photo = numpy.asarray(photo)
         if photo.dtype != numpy.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
             raise ValueError(f"photo must be (H, W, 3) uint8, got {photo.dtype} {photo.shape}")
@@ -828,15 +833,15 @@ class Painter:
         """For a photo: the edit Poisson-blended into the full-resolution photo, ``(H, W, 3)`` uint8.
 
         ``mode``, ``dilate``, ``seam`` and ``colour_reach`` override the photo's settings
-        (:class:`PhotoContext`; with another ``mode`` than ``"normal"`` the colour reach defaults to None,
-        and with ``mode="none"`` the seam to ``"fixed"``)."""
+        (:class:`PhotoContext`; with ``mode="none"`` the seam defaults to ``"fixed"``; a colour reach
+        only acts with ``"normal"``, ``inf`` for classic Poisson)."""
         if self.photo is None:
             raise ValueError("composite() is for painters made with Painter.from_photo")
         image = self.render() if image is None else image
         mode = mode or self.photo.poisson
         if seam is None:
             seam = "fixed" if mode == "none" else self.photo.seam
-        if colour_reach is None and mode == "normal":
+        if colour_reach is None:
             colour_reach = self.photo.colour_reach
         return painting.composite_photo(self.photo.photo, image, self.edit_mask(), self.photo.box, mode=mode,
                                         dilate=self.photo.dilate if dilate is None else dilate, seam=seam,

@@ -54,7 +54,7 @@ def parse_args(argv):
                    help="part translation: Poisson boundary, the grown region's border or the optimal seam")
     p.add_argument("--part-colour-reach", type=float, default=None, metavar="PX",
                    help="part translation: how far Poisson's colour correction reaches into the region, in photo "
-                        "pixels (default: throughout, classic Poisson)")
+                        "pixels; inf: throughout, classic Poisson (default: edit_photo's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gpu", type=int, default=None, help="GPU id (default: CPU)")
     p.add_argument("--quick", action="store_true", help="small counts (a smoke test, not a measurement)")
@@ -64,9 +64,11 @@ def parse_args(argv):
     except ValueError as exc:
         p.error(f"--part-seam / --part-blend-mode: {exc}")
     try:
-        check_colour_reach(args.part_colour_reach, args.part_blend_mode)
+        check_colour_reach(args.part_colour_reach)
     except ValueError as exc:
-        p.error(f"--part-colour-reach / --part-blend-mode: {exc}")
+        p.error(f"--part-colour-reach: {exc}")
+    if args.part_colour_reach is not None and args.part_blend_mode != "normal":
+        p.error(f"--part-colour-reach needs --part-blend-mode normal, not {args.part_blend_mode}")
     if args.part_dilate < 0:
         p.error(f"--part-dilate must be >= 0, got {args.part_dilate}")
     return args

@@ -605,16 +605,28 @@ def test_colour_reach_keeps_the_edit_colours_and_the_seam():
     assert seam(kept, region) < 0.25 * seam(naive(photo, edited, region, box), region)
     far = poisson_blend(photo, edited, mask, box, colour_reach=1e4)
     assert numpy.abs(far.astype(float) - classic).mean() < 2
+    numpy.testing.assert_array_equal(poisson_blend(photo, edited, mask, box, colour_reach=math.inf), classic)
 
 
 def test_colour_reach_refuses_bad_values():
     photo = numpy.zeros((8, 8, 3), numpy.uint8)
     mask = numpy.ones((8, 8), bool)
-    for bad in (0, -1.0, float("nan"), float("inf"), True, "3"):
+    for bad in (0, -1.0, float("nan"), -math.inf, True, "3"):
         with pytest.raises(ValueError, match="colour_reach must be"):
             poisson_blend(photo, photo, mask, (0, 0, 8), colour_reach=bad)
-    for mode in ("mixed", "none"):
-        with pytest.raises(ValueError, match="'normal' Poisson blend mode"):
-            poisson_blend(photo, photo, mask, (0, 0, 8), mode=mode, colour_reach=2)
     with pytest.raises(ValueError, match="same height and width"):
         screened_poisson(photo, photo[:4], mask, mask, reach=2)
+    with pytest.raises(ValueError, match="finite reach"):
+        screened_poisson(photo, photo, mask, mask, reach=math.inf)
+
+
+@pytest.mark.parametrize("mode", ["mixed", "none"])
+def test_colour_reach_is_ignored_by_the_other_modes(mode):
+    # as feather is by the Poisson modes: a colour reach only changes normal Poisson blending
+    h, w = 60, 80
+    photo = smooth_photo(h, w)
+    mask = rect_mask(h, w, 20, 40, 25, 55)
+    box = square_crop_box(mask)
+    edited = offset_edit(photo, box)
+    numpy.testing.assert_array_equal(poisson_blend(photo, edited, mask, box, mode=mode, colour_reach=2),
+                                     poisson_blend(photo, edited, mask, box, mode=mode))

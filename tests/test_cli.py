@@ -148,8 +148,9 @@ def test_default_command_is_edit():
     args = parser.parse_args(["edit", "--base", "a.png", "--label", "fox", "--mask", "m.png"])
     assert args.func is cli.cmd_edit and args.steps == 200 and args.method == "scbn" and args.layers == "all"
     assert args.model == "builtin" and args.gpu == -1 and args.blend_mode == "normal"
-    from neuralcollage.collage import DEFAULT_CONTEXT
+    from neuralcollage.collage import DEFAULT_COLOUR_REACH, DEFAULT_CONTEXT
     assert args.context == cli.DEFAULT_CONTEXT == DEFAULT_CONTEXT
+    assert cli.DEFAULT_COLOUR_REACH == DEFAULT_COLOUR_REACH
     assert (cli.BLEND_MODES, cli.SEAMS) == (nc.blending.BLEND_MODES, nc.blending.SEAMS)
 
 
@@ -479,7 +480,7 @@ def test_blend_colour_reach(tmp_path, photo, mask, capsys):
     assert np.array_equal(a[~region], reach[~region]) and not np.array_equal(reach, classic)
     for bad, message in ((["--colour-reach", "0"], "a number of pixels > 0"),
                          (["--colour-reach", "nan"], "a number of pixels > 0"),
-                         (["--colour-reach", "2", "--mode", "mixed"], "--colour-reach needs classic Poisson")):
+                         (["--colour-reach", "2", "--mode", "mixed"], "--colour-reach needs normal Poisson")):
         code, _, err = run([*common, *bad, "-o", "t.png"], capsys)
         assert code == 2 and not os.path.exists("t.png")
         assert message in err and len(err.strip().splitlines()) == 1, err
@@ -538,7 +539,7 @@ def test_edit_colour_reach_is_recorded_and_replayed(tmp_path, photo, mask, model
     code, _, err = run(edit_args(photo, mask, model, "--colour-reach", "2", "--blend-mode", "none", out="x.png"),
                        capsys)
     assert code == 2 and not os.path.exists("x.png")
-    assert_one_line_error(err, "--colour-reach needs classic Poisson blending", "--blend-mode none")
+    assert_one_line_error(err, "--colour-reach needs normal Poisson blending", "--blend-mode none")
 
 
 def test_edit_default_output_name_and_progress(tmp_path, photo, mask, model, capsys):
@@ -783,9 +784,9 @@ def test_eval_calls_evaluate_and_writes_json(model, monkeypatch, capsys):
     assert calls[-1][1]["colour_reach"] == 4.0 and json.load(open("r.json"))["part_colour_reach"] == 4.0
     code, _, err = run(["eval", model, "--part-colour-reach", "4", "--part-blend-mode", "mixed"], capsys)
     assert code == 2
-    assert_one_line_error(err, "--part-colour-reach needs classic Poisson blending", "--part-blend-mode mixed")
+    assert_one_line_error(err, "--part-colour-reach needs normal Poisson blending", "--part-blend-mode mixed")
     code, _, err = run(["eval", model, "--part-colour-reach", "0"], capsys)
-    assert code == 2 and "a number of pixels > 0" in err
+    assert code == 2 and "a number of pixels > 0 or inf" in err
     code, _, err = run(["eval", model, "--metrics", "speed"], capsys)
     assert code == 2
     assert_one_line_error(err, "unknown metric", "diversity")

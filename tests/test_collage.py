@@ -1,12 +1,13 @@
 """Latent edits, the real-photo pipeline and recipe replay on tiny32 models."""
 import json
+import math
 
 import numpy as np
 import pytest
 
 import neuralcollage as nc
 from neuralcollage import blending, collage
-from neuralcollage.collage import RecipeError, blend_edit, edit_photo, render, replay, scbn_edit
+from neuralcollage.collage import DEFAULT_COLOUR_REACH, RecipeError, blend_edit, edit_photo, render, replay, scbn_edit
 from neuralcollage.io import InputError
 from neuralcollage.labels import UnknownLabelError, from_names
 from neuralcollage.pretrained import ModelBundle
@@ -154,16 +155,20 @@ def test_colour_reach_edit_replays_bit_exact(bundle, photo, mask):
     np.testing.assert_array_equal(result.image[~region], photo[~region])
     np.testing.assert_array_equal(replay(recipe, photo, bundle).image, result.image)
     classic = edit_photo(bundle, photo, mask, 1, source_label="rabbit", steps=STEPS, seed=4, seam="optimal",
-                         dilate=10)
+                         dilate=10, colour_reach=math.inf)
     assert "colour_reach" not in classic.recipe["edit"]
+    np.testing.assert_array_equal(replay(classic.recipe, photo, bundle).image, classic.image)
+    default = edit_photo(bundle, photo, mask, 1, source_label="rabbit", steps=STEPS, seed=4)
+    assert default.recipe["edit"]["colour_reach"] == DEFAULT_COLOUR_REACH
     np.testing.assert_array_equal(classic.edited_crop, result.edited_crop)
     assert not np.array_equal(classic.image, result.image)
     for bad, message in ((0, "colour_reach must be"), ("far", "colour_reach must be")):
         recipe["edit"]["colour_reach"] = bad
         with pytest.raises(RecipeError, match=message):
             replay(recipe, photo, bundle)
-    with pytest.raises(ValueError, match="'normal' Poisson blend mode"):
-        edit_photo(bundle, photo, mask, 1, source_label="rabbit", steps=STEPS, blend_mode="mixed", colour_reach=2)
+    mixed = edit_photo(bundle, photo, mask, 1, source_label="rabbit", steps=STEPS, blend_mode="mixed")
+    assert "colour_reach" not in mixed.recipe["edit"]
+    np.testing.assert_array_equal(replay(mixed.recipe, photo, bundle).image, mixed.image)
 
 
 def test_recipe_files_and_refusals(bundle, photo, mask, tmp_path):

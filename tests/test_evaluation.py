@@ -1,5 +1,6 @@
 """Evaluation metrics on tiny models and fake classifiers with known answers."""
 import json
+import math
 import types
 
 import numpy as np
@@ -227,8 +228,11 @@ def test_part_translation_with_the_real_pipeline(tiny):
     assert record["colour_reach"] == 2.5 and record["unchanged_outside_mask"] == 1.0
     assert calls and all(name == "part_translation" and n == 3 for name, _, n in calls)
     assert [i for _, i, _ in calls] == [1, 2, 3]
-    with pytest.raises(ValueError, match="'normal' Poisson blend mode"):
-        ev.evaluate(bundle, metrics=("part_translation",), blend_mode="none", colour_reach=2)
+    assert ev.part_translation(bundle, n=1, photo_size=48, steps=1)["colour_reach"] == collage.DEFAULT_COLOUR_REACH
+    assert ev.part_translation(bundle, n=1, photo_size=48, steps=1, colour_reach=math.inf)["colour_reach"] is None
+    assert ev.part_translation(bundle, n=1, photo_size=48, steps=1, blend_mode="none")["colour_reach"] is None
+    with pytest.raises(ValueError, match="colour_reach must be"):
+        ev.evaluate(bundle, metrics=("part_translation",), colour_reach=-2)
 
 
 def test_evaluate_skips_missing_models_and_formats_a_table(tiny):

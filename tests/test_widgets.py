@@ -320,8 +320,8 @@ def test_from_photo_with_a_colour_reach(bundle):
     pytest.importorskip("neuralcollage.inversion")
     from neuralcollage.train.datasets import render_sample
     photo = render_sample(7, class_id="dog", size=64).image
-    with pytest.raises(ValueError, match="'normal' Poisson blend mode"):
-        Painter.from_photo(bundle, photo, label="dog", steps=1, threaded=False, poisson="mixed", colour_reach=2)
+    with pytest.raises(ValueError, match="colour_reach must be"):
+        Painter.from_photo(bundle, photo, label="dog", steps=1, threaded=False, colour_reach=0)
     p = Painter.from_photo(bundle, photo, label="dog", steps=2, threaded=False, dilate=6, colour_reach=2)
     try:
         p.stroke([(8, 8), (24, 24)], label="cat", radius=4)
