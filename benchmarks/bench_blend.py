@@ -44,8 +44,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=5, help="timed rounds per case")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    import cv2
-    from neuralcollage.blending import _REACH_DEPTH, blend_region, poisson_blend
+    from neuralcollage.blending import blend_region, poisson_blend, screened_unknowns
     print(f"{'side':>6} {'dilate':>6} {'reach':>6} {'band px':>9} {'unknowns':>9} {'fixed s':>9} {'optimal s':>10} "
           f"{'reach s':>9} {'optimal/fixed':>14} {'reach/fixed':>12}")
     for side in args.sides:
@@ -54,8 +53,7 @@ def main(argv=None):
         reach = max(2, int(round(args.reach_fraction * side)))
         region = blend_region(mask, box, dilate=dilate)
         band = int((region & ~mask).sum())
-        depth = cv2.distanceTransform((mask & region).astype(numpy.uint8), cv2.DIST_L2, 5)
-        unknowns = int((region & (depth <= _REACH_DEPTH * reach)).sum())
+        unknowns = int(screened_unknowns(region, mask, reach=reach).sum())
         variants = {"fixed": dict(seam="fixed"), "optimal": dict(seam="optimal"), "reach": dict(colour_reach=reach)}
         times = {name: [] for name in variants}
         for _ in range(args.repeats):

@@ -19,7 +19,7 @@ from neuralcollage.io import InputError, as_mask
 
 __all__ = ["dilate_mask", "grey_dilate", "feather_mask", "square_crop_box", "check_box", "crop_and_resize",
            "resize_to_box", "paste_back", "blend_region", "seam_region", "check_seam", "screened_poisson",
-           "check_colour_reach", "classic_reach", "poisson_blend", "BLEND_MODES", "SEAMS"]
+           "screened_unknowns", "check_colour_reach", "classic_reach", "poisson_blend", "BLEND_MODES", "SEAMS"]
 
 BLEND_MODES = ("normal", "mixed", "none")
 # Where a Poisson blend's boundary runs: the dilated mask's border, or the cheapest closed seam between the
@@ -410,6 +410,13 @@ def seam_region(photo, edited, inner, outer, *, smoothness=0.05):
     return region
 
 
+def screened_unknowns(region, inner, *, reach):
+    """The pixels :func:`screened_poisson` solves for: ``(H, W)`` bool, the part of ``region`` outside ``inner``
+    and the pixels of ``inner`` within ``6.5 * reach`` of its edge (deeper ones keep the edit exactly)."""
+    depth = cv2.distanceTransform((inner & region).astype(numpy.uint8), cv2.DIST_L2, 5)
+    return region & (depth <= _REACH_DEPTH * reach)
+
+
 def screened_poisson(photo, edited, region, inner, *, reach):
     """Poisson image editing of ``edited`` into ``photo`` whose colour correction fades out inside ``inner``.
 
@@ -458,8 +465,7 @@ def screened_poisson(photo, edited, region, inner, *, reach):
         raise ValueError("screened_poisson needs a finite reach; classic Poisson editing is poisson_blend's")
     inner = inner & region
     height, width = region.shape
-    depth = cv2.distanceTransform(inner.astype(numpy.uint8), cv2.DIST_L2, 5)
-    solve = region & (depth <= _REACH_DEPTH * reach)
+    solve = screened_unknowns(region, inner, reach=reach)
     out = photo.copy()
     out[region & ~solve] = edited[region & ~solve]
     ys, xs = numpy.nonzero(solve)
@@ -614,11 +620,14 @@ def check_seam(seam, mode):
         raise ValueError("an optimal seam needs a Poisson blend mode ('normal' or 'mixed'), not 'none'")
 
 
+def _is_number(value):
+    return isinstance(value, (int, float, numpy.number)) and not isinstance(value, bool)
+
+
 def classic_reach(colour_reach):
     """True when ``colour_reach`` asks for classic Poisson editing: None or infinity (the correction reaches
     throughout the region)."""
-    return colour_reach is None or (isinstance(colour_reach, (int, float, numpy.number))
-                                    and not isinstance(colour_reach, bool) and colour_reach == math.inf)
+    return colour_reach is None or (_is_number(colour_reach) and colour_reach == math.inf)
 
 
 def check_colour_reach(colour_reach):
@@ -626,8 +635,7 @@ def check_colour_reach(colour_reach):
     number of pixels > 0."""
     if classic_reach(colour_reach):
         return
-    if isinstance(colour_reach, bool) or not isinstance(colour_reach, (int, float, numpy.number)) \
-            or not math.isfinite(colour_reach) or colour_reach <= 0:
+    if not _is_number(colour_reach) or not math.isfinite(colour_reach) or colour_reach <= 0:
         raise ValueError(f"colour_reach must be a number of pixels > 0 (inf or None: classic Poisson), "
                          f"got {colour_reach!r}")
 

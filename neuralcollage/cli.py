@@ -988,8 +988,9 @@ class _GuessProgress:
             self.bar = None
 
 
-class _MetricProgress:
-    """A tqdm bar on stderr fed by ``progress(metric, i, n)`` of :func:`neuralcollage.evaluation.evaluate`."""
+class MetricProgress:
+    """A tqdm bar on stderr fed by ``progress(metric, i, n)`` of :func:`neuralcollage.evaluation.evaluate`
+    (``collage eval`` and ``scripts/evaluate_builtin.py``)."""
 
     def __init__(self, *, enabled):
         self.enabled, self.bar = enabled, None
@@ -1391,7 +1392,7 @@ def cmd_invert(args):
 # ------------------------------------------------------------------------------------------------ blend
 
 def cmd_blend(args):
-    from neuralcollage.blending import crop_and_resize, poisson_blend, square_crop_box
+    from neuralcollage.blending import classic_reach, crop_and_resize, poisson_blend, square_crop_box
     from neuralcollage.io import InputError, read_image, write_image
     inputs = [args.base, args.source, args.mask]
     _check_poisson(args.seam, args.colour_reach, args.mode, "--mode")
@@ -1417,7 +1418,7 @@ def cmd_blend(args):
                         colour_reach=args.colour_reach)
     write_image(args.output, out, overwrite_protect=inputs)
     how = args.mode + (", optimal seam" if args.seam == "optimal" else "")
-    how += f", colour reach {args.colour_reach:g} px" if args.colour_reach not in (None, math.inf) else ""
+    how += "" if classic_reach(args.colour_reach) else f", colour reach {args.colour_reach:g} px"
     print(f"blended {args.source} into {args.base} ({how}); wrote {args.output}")
     return EXIT_OK
 
@@ -1707,7 +1708,7 @@ def cmd_eval(args):
         else:
             _say(f"eval: {name} done ({time.time() - started:.0f} s so far)", quiet=args.quiet)
 
-    progress = _MetricProgress(enabled=not args.quiet)
+    progress = MetricProgress(enabled=not args.quiet)
     try:
         metrics = _call(evaluate, bundle, metrics=args.metrics, steps=args.steps, grow=args.part_region_grow,
                         context=args.part_context, blend_mode=args.part_blend_mode, dilate=args.part_dilate,

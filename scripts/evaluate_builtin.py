@@ -74,23 +74,6 @@ def parse_args(argv):
     return args
 
 
-class _FaceBar:
-    """A tqdm bar on stderr for ``progress(metric, i, n)`` of ``evaluation.evaluate``."""
-
-    def __init__(self):
-        self.bar = None
-
-    def __call__(self, metric, i, n):
-        if self.bar is None:
-            from tqdm import tqdm
-            self.bar = tqdm(total=n, desc=metric, unit="face", file=sys.stderr, leave=False)
-        self.bar.update(i - self.bar.n)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
 def main(argv=None):
     args = parse_args(argv)
     if args.quick:
@@ -108,7 +91,8 @@ def main(argv=None):
         shown = record.get("skipped") or f"{record['value']:.4g} ({record.get('seconds', 0):.0f} s)"
         print(f"{name}: {shown}", file=sys.stderr, flush=True)
 
-    faces = _FaceBar()
+    from neuralcollage.cli import MetricProgress
+    faces = MetricProgress(enabled=True)
     results = evaluation.evaluate(bundle, metrics=args.metrics, n_classifier=args.n_classifier,
                                   n_generated=args.n_generated, n_diversity=args.n_diversity,
                                   n_projection=args.n_projection, n_translation=args.n_translation,

@@ -294,15 +294,23 @@ def test_from_photo_projects_and_composites(bundle):
         p.close()
 
 
-def test_from_photo_with_an_optimal_seam(bundle):
+def _stroked_photo_painter(bundle, bad, message, **blend):
+    """A dog photo's painter with ``blend`` options and a cat stroke, after checking that the options ``bad``
+    are refused with ``message``: (photo, painter)."""
     pytest.importorskip("neuralcollage.inversion")
     from neuralcollage.train.datasets import render_sample
     photo = render_sample(7, class_id="dog", size=64).image
-    with pytest.raises(ValueError, match="Poisson blend mode"):
-        Painter.from_photo(bundle, photo, label="dog", steps=1, threaded=False, poisson="none", seam="optimal")
-    p = Painter.from_photo(bundle, photo, label="dog", steps=2, threaded=False, dilate=6, seam="optimal")
+    with pytest.raises(ValueError, match=message):
+        Painter.from_photo(bundle, photo, label="dog", steps=1, threaded=False, **bad)
+    p = Painter.from_photo(bundle, photo, label="dog", steps=2, threaded=False, dilate=6, **blend)
+    p.stroke([(8, 8), (24, 24)], label="cat", radius=4)
+    return photo, p
+
+
+def test_from_photo_with_an_optimal_seam(bundle):
+    photo, p = _stroked_photo_painter(bundle, dict(poisson="none", seam="optimal"), "Poisson blend mode",
+                                      seam="optimal")
     try:
-        p.stroke([(8, 8), (24, 24)], label="cat", radius=4)
         out = p.composite()
         assert not numpy.array_equal(out, p.composite(seam="fixed"))
         assert p.composite(mode="none").shape == photo.shape
@@ -317,14 +325,8 @@ def test_from_photo_with_an_optimal_seam(bundle):
 
 
 def test_from_photo_with_a_colour_reach(bundle):
-    pytest.importorskip("neuralcollage.inversion")
-    from neuralcollage.train.datasets import render_sample
-    photo = render_sample(7, class_id="dog", size=64).image
-    with pytest.raises(ValueError, match="colour_reach must be"):
-        Painter.from_photo(bundle, photo, label="dog", steps=1, threaded=False, colour_reach=0)
-    p = Painter.from_photo(bundle, photo, label="dog", steps=2, threaded=False, dilate=6, colour_reach=2)
+    photo, p = _stroked_photo_painter(bundle, dict(colour_reach=0), "colour_reach must be", colour_reach=2)
     try:
-        p.stroke([(8, 8), (24, 24)], label="cat", radius=4)
         out = p.composite()
         assert not numpy.array_equal(out, p.composite(colour_reach=50))
         assert p.composite(mode="mixed").shape == photo.shape
