@@ -410,21 +410,23 @@ def _taps_corr(g, buf, offsets, length):
     workers = _workers(n * o * c * t * length)
     jobs, chunk = _plan(n, length, c * t, workers, buf.itemsize)
     if workers > 1 and len(jobs) >= 2 * workers:
-        states = []
+        # contiguous groups of jobs, each summed into its own accumulator and the groups added in order:
+        # the result does not depend on which thread ran what (a weight gradient is repeatable bit for bit)
+        groups = [jobs[part] for part in _splits(len(jobs), min(len(jobs), 2 * workers))]
+        sums = [None] * len(groups)
 
         def init():
-            state = (numpy.zeros((o, c * t), dtype=buf.dtype), numpy.empty((o, c * t), dtype=buf.dtype),
-                     numpy.empty(c * t * chunk, dtype=buf.dtype))
-            states.append(state)
-            return state
+            return numpy.empty((o, c * t), dtype=buf.dtype), numpy.empty(c * t * chunk, dtype=buf.dtype)
 
-        def run(job, state):
-            i, s, e = job
-            acc, tmp, store = state
-            numpy.matmul(g[i, :, s:e], _fill_col(store, buf, i, s, e, offsets).T, out=tmp)
-            acc += tmp
-        _parallel(run, jobs, init)
-        return sum((state[0] for state in states[1:]), states[0][0])
+        def run(k, state):
+            tmp, store = state
+            acc = numpy.zeros((o, c * t), dtype=buf.dtype)
+            for i, s, e in groups[k]:
+                numpy.matmul(g[i, :, s:e], _fill_col(store, buf, i, s, e, offsets).T, out=tmp)
+                acc += tmp
+            sums[k] = acc
+        _parallel(run, list(range(len(groups))), init)
+        return sum(sums[1:], sums[0])
     acc = numpy.zeros((o, c * t), dtype=buf.dtype)
     tmp = numpy.empty_like(acc)
     store = numpy.empty(c * t * chunk, dtype=buf.dtype)

@@ -32,7 +32,14 @@ class Generator(chainer.Chain):
     * **blend layers** ``0 .. n_blocks``: after ``l1`` and after each block (:attr:`blend_resolutions`).
 
     Images come out as ``(N, 3, R, R)`` float32 in ``[-1, 1]``.
+
+    :attr:`feature_offset` is per-photo state that only a fitted copy carries
+    (:func:`neuralcollage.reconstruction.fit_generator`): None, or ``(layer, offset)`` with ``offset`` a
+    ``(1, C, h, w)`` (or ``(N, C, h, w)``) array or Variable added to the features after blend layer ``layer``
+    (in :meth:`blend`, to the target stream after that layer's mix).  It is not a parameter and never saved.
     """
+
+    feature_offset = None
 
     def __init__(self, *, channels, ch, dim_z, n_classes, bottom_width=4, arch=None):
         super().__init__()
@@ -149,10 +156,21 @@ class Generator(chainer.Chain):
         (see :meth:`class_conditions`)."""
         z = self._latent(z)
         conds = self.class_conditions(y, z.shape[0])
-        h = self._bottom(z)
+        h = self._offset(self._bottom(z), 0)
         for b, block in enumerate(self.blocks):
-            h = block(h, conds[2 * b], conds[2 * b + 1])
+            h = self._offset(block(h, conds[2 * b], conds[2 * b + 1]), b + 1)
         return self._tail(h)
+
+    def _offset(self, h, layer):
+        if self.feature_offset is None or self.feature_offset[0] != layer:
+            return h
+        offset = self.feature_offset[1]
+        if offset.shape[1:] != h.shape[1:] or offset.shape[0] not in (1, h.shape[0]):
+            raise ValueError(f"feature offset of shape {tuple(offset.shape)} does not fit blend layer {layer}'s "
+                             f"features {tuple(h.shape)}")
+        if offset.shape[0] != h.shape[0]:
+            offset = F.broadcast_to(offset, h.shape)
+        return h + offset
 
     def blend(self, zs, y, blend_maps):
         """Feature blending of several latents.
@@ -178,7 +196,7 @@ class Generator(chainer.Chain):
 
         h = self._bottom(F.concat([zs[i] for i in active], axis=0))
         streams = dict(zip(active, F.split_axis(h, len(active), axis=0)))
-        target = self._mix(streams, None, maps[0], s)
+        target = self._offset(self._mix(streams, None, maps[0], s), 0)
         for b, block in enumerate(self.blocks):
             layer = b + 1
             streams = {i: v for i, v in streams.items() if last_use[i] >= layer}
@@ -190,7 +208,7 @@ class Generator(chainer.Chain):
                         self._tile(conds[2 * b + 1], reps))
             parts = F.split_axis(out, reps, axis=0) if reps > 1 else [out]
             streams = dict(zip(list(streams), parts[:len(streams)]))
-            target = self._mix(streams, parts[-1] if keep_target else None, maps[layer], s)
+            target = self._offset(self._mix(streams, parts[-1] if keep_target else None, maps[layer], s), layer)
         return self._tail(target)
 
     def _blend_plan(self, zs, blend_maps):

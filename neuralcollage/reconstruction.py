@@ -1,0 +1,284 @@
+"""Fitting the generator to one photo before editing it: pivotal tuning with a feature offset.
+
+Projection (:func:`neuralcollage.project`) finds the latent ``z`` whose image is closest to the photo, but a
+photo is rarely on the generator's manifold: on the built-in model held-out rendered faces come back at about
+17 dB. :func:`fit_generator` closes the gap for one photo (after Roich et al., "Pivotal Tuning for
+Latent-based Editing of Real Images", 2021, and optimisation of intermediate features, DESIGN.md §7):
+
+* a per-photo copy of the generator is tuned, every parameter except the class tables (the rows of the
+  conditional batch norms' ``gammas``/``betas``), so that ``G'(z, source)`` reproduces the photo;
+* a feature offset ``delta`` (``(1, C, h, w)``, the features after blend layer ``options.offset_layer``) is
+  optimised with it and carried by the copy (:attr:`neuralcollage.models.Generator.feature_offset`);
+* a locality regulariser keeps the copy equal to the original generator where the edit needs it:
+  ``G'(z, c)`` for the other classes ``c`` (cycled step by step) and ``G'(z + noise * n, source)`` for
+  latents near the pivot, without the offset. An sCBN edit of the fitted copy therefore still draws the
+  target class, while the unedited rest reproduces the photo.
+
+The loss of one step is ``mean((G'(z, source) + delta - x) ** 2) + locality * mean((G'(a) - G(a)) ** 2)``
+over the two anchors ``a``; Adam on the parameters (``lr``) and on the offset (``offset_lr``), test-mode
+batch norm. Everything is seeded (``options.seed`` draws the anchors' noise), so a fit is repeatable: on the
+CPU the same inputs give the same bits, which is what lets recipes replay a fitted edit.
+
+The fitted copy is per-photo state: it is never written to the shipped model files. For a 256 px official
+model the copy is one more set of weights (about 0.2 GB for ``collage256`` in float32, plus Adam's two
+moments during the fit).
+"""
+from neuralcollage import _compat  # noqa: F401
+
+import dataclasses
+import math
+import time
+
+import chainer
+import chainer.functions as F
+import numpy
+
+from neuralcollage import backend
+from neuralcollage.io import from_model
+
+__all__ = ["RECONSTRUCTIONS", "DEFAULT_RECONSTRUCTION", "FIT_WARNING_PSNR", "FitOptions", "PhotoFit",
+           "fit_generator", "reconstruction_psnr", "fit_warning", "edit_generator"]
+
+#: ``"projection"``: the latent alone (the paper's pipeline); ``"pivotal"``: projection, then
+#: :func:`fit_generator`.
+RECONSTRUCTIONS = ("projection", "pivotal")
+DEFAULT_RECONSTRUCTION = "pivotal"
+
+#: Below this reconstruction PSNR (dB, on the crop at the generator's resolution) the photo is far from what
+#: the model can draw and edits of it are unreliable: the CLI prints a warning. Chosen from the built-in
+#: model's numbers (docs/reconstruction.md): held-out rendered faces fit at 30-35 dB, photos the model was not
+#: made for (real photos on the cartoon model) stay below 20 dB even after the fit.
+FIT_WARNING_PSNR = 20.0
+
+
+def _number(name, value, low, high, *, integer=False, low_open=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float, numpy.integer, numpy.floating)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if integer and float(value) != int(value):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    v = int(value) if integer else float(value)
+    if not math.isfinite(v) or v < low or v > high or (low_open and v == low):
+        bracket = "(" if low_open else "["
+        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value!r}")
+    return v
+
+
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """Settings of :func:`fit_generator` (defaults measured in docs/reconstruction.md).
+
+    Attributes:
+        steps: Adam steps, 0..5000 (0: no tuning; the copy is the original generator).
+        lr: Adam step size of the generator's parameters, (0, 0.1].
+        offset_lr: Adam step size of the feature offset, [0, 10] (0: no offset).
+        offset_layer: the blend layer whose output gets the offset, counted from the end when negative
+            (-2: the features at half the output resolution; 0 is after the first linear layer).
+        locality: weight of the locality regulariser, [0, 1000].
+        noise: standard deviation of the latent noise of the "near the pivot" anchor, [0, 10].
+        seed: seed of the anchors' noise (int >= 0).
+    """
+    steps: int = 100
+    lr: float = 3e-4
+    offset_lr: float = 0.01
+    offset_layer: int = -2
+    locality: float = 0.3
+    noise: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "steps", _number("fit steps", self.steps, 0, 5000, integer=True))
+        object.__setattr__(self, "lr", _number("fit lr", self.lr, 0.0, 0.1, low_open=True))
+        object.__setattr__(self, "offset_lr", _number("fit offset_lr", self.offset_lr, 0.0, 10.0))
+        object.__setattr__(self, "offset_layer", _number("fit offset_layer", self.offset_layer, -64, 64,
+                                                         integer=True))
+        object.__setattr__(self, "locality", _number("fit locality", self.locality, 0.0, 1000.0))
+        object.__setattr__(self, "noise", _number("fit noise", self.noise, 0.0, 10.0))
+        object.__setattr__(self, "seed", _number("fit seed", self.seed, 0, 2 ** 32 - 1, integer=True))
+
+    def to_json(self):
+        """The options as a JSON-able dict (what a recipe records)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data):
+        """Options from :meth:`to_json`'s dict; unknown keys or bad values raise ValueError."""
+        if not isinstance(data, dict):
+            raise ValueError(f"fit options must be a JSON object, got {type(data).__name__}")
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown fit options {unknown}")
+        return cls(**data)
+
+    def resolve_layer(self, gen):
+        """The non-negative blend layer index of ``offset_layer`` for ``gen``."""
+        n = gen.n_blend_layers
+        layer = self.offset_layer + n if self.offset_layer < 0 else self.offset_layer
+        if not 0 <= layer < n:
+            raise ValueError(f"fit offset_layer {self.offset_layer} is outside this generator's {n} blend layers")
+        return layer
+
+
+@dataclasses.dataclass
+class PhotoFit:
+    """What :func:`fit_generator` returns.
+
+    Attributes:
+        generator: the fitted per-photo copy (a :class:`~neuralcollage.models.Generator` carrying the
+            offset in :attr:`~neuralcollage.models.Generator.feature_offset`), on the original's device.
+        z: ``(1, dim_z)`` float32 NumPy, the pivot.
+        label: the source class id.
+        image: ``(1, 3, R, R)`` float32 NumPy in ``[-1, 1]``: ``G'(z, label)``, the reconstruction.
+        psnr: PSNR (dB) of :attr:`image` against the photo crop (uint8 images).
+        psnr_before: the same for the original generator at ``z`` (the projection alone).
+        losses: the loss after each step (``steps`` floats).
+        options: the :class:`FitOptions` used.
+        seconds: wall time of the fit.
+    """
+    generator: object
+    z: numpy.ndarray
+    label: int
+    image: numpy.ndarray
+    psnr: float
+    psnr_before: float
+    losses: list
+    options: FitOptions
+    seconds: float
+
+
+def reconstruction_psnr(image, target):
+    """PSNR (dB) of a model image against the target, both ``(1, 3, R, R)`` float in ``[-1, 1]`` (NumPy),
+    compared as uint8 images (how a user sees them)."""
+    a = from_model(numpy.asarray(image, numpy.float32)).astype(numpy.float64)
+    b = from_model(numpy.asarray(target, numpy.float32)).astype(numpy.float64)
+    mse = float(numpy.mean((a - b) ** 2))
+    return 10.0 * math.log10(255.0 ** 2 / max(mse, 1e-10))
+
+
+def fit_warning(psnr, *, model_name, what="the photo"):
+    """One line for a fit below :data:`FIT_WARNING_PSNR` (None when the fit is good enough)."""
+    if psnr is None or psnr >= FIT_WARNING_PSNR:
+        return None
+    if model_name == "builtin":
+        hint = ("the built-in model draws 64 px cartoon animal faces; real photos need an official model "
+                "(see `collage models`)")
+    else:
+        hint = "a model trained on pictures like it would suit better (see `collage models`)"
+    return (f"warning: {what} is far from what model {model_name!r} can draw (reconstruction {psnr:.1f} dB < "
+            f"{FIT_WARNING_PSNR:.0f} dB), so the edit may not resemble it; {hint}")
+
+
+def _is_class_table(path):
+    return path.endswith("/gammas/W") or path.endswith("/betas/W")
+
+
+def fit_generator(gen, image, z, label, *, options=None, callback=None):
+    """Tune a copy of ``gen`` (and a feature offset) so that ``G'(z, label)`` reproduces ``image``.
+
+    Args:
+        gen: a :class:`~neuralcollage.models.Generator` (not modified).
+        image: the photo crop: ``(R, R, 3)`` uint8 RGB or ``(1, 3, R, R)`` float32 in ``[-1, 1]``.
+        z: ``(1, dim_z)`` (or ``(dim_z,)``) float latent, the pivot (e.g. :func:`neuralcollage.project`'s).
+        label: the photo's class id.
+        options: :class:`FitOptions` (None: the defaults).
+        callback: ``callback(step, loss)`` after every step (1-based), e.g. for a progress bar.
+
+    Returns:
+        :class:`PhotoFit`.
+    """
+    from neuralcollage.inversion import _labels, _model_images
+    from neuralcollage.models.generator import Generator
+    options = FitOptions() if options is None else options
+    if not isinstance(options, FitOptions):
+        raise TypeError(f"options must be FitOptions, got {type(options).__name__}")
+    if not isinstance(gen, Generator):
+        raise ValueError(f"pivotal tuning needs a Generator (sCBN ResNet), not {type(gen).__name__}; use "
+                         "reconstruction='projection'")
+    t0 = time.time()
+    xp = gen.xp
+    target = _model_images(image, device=gen.device, resolution=gen.resolution)
+    if target.shape[0] != 1:
+        raise ValueError(f"fit_generator fits one photo; got {target.shape[0]}")
+    z = numpy.asarray(backend.to_numpy(z), dtype=numpy.float32).reshape(1, -1)
+    if z.shape[1] != gen.dim_z or not numpy.all(numpy.isfinite(z)):
+        raise ValueError(f"z must be ({gen.dim_z},) finite values, got {z.shape}")
+    label = int(_labels(gen, label, 1)[0])
+    layer = options.resolve_layer(gen)
+
+    tuned = gen.copy(mode="copy")
+    tuned.feature_offset = None
+    optimizer = chainer.optimizers.Adam(alpha=options.lr)
+    optimizer.setup(tuned)
+    for path, param in tuned.namedparams():
+        if _is_class_table(path):
+            param.update_rule.enabled = False
+    others = [c for c in range(gen.n_classes) if c != label] or [label]
+    rng = backend.random_state(options.seed)
+    zd = gen.device.send(z)
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        before = backend.to_numpy(gen.forward(zd, gen.device.send(numpy.array([label], numpy.int32))).array)
+    resolution, width = gen.blend_resolutions[layer], int(gen.channels[layer] * gen.ch)
+    offset = chainer.Parameter(xp.zeros((1, width, resolution, resolution), numpy.float32))
+    offset_optimizer = None
+    if options.offset_lr > 0:
+        offset_optimizer = chainer.optimizers.Adam(alpha=options.offset_lr)
+        holder = chainer.Link()
+        with holder.init_scope():
+            holder.offset = offset
+        offset_optimizer.setup(holder)
+    pad = xp.zeros((2, width, resolution, resolution), numpy.float32)
+    losses = []
+    with chainer.using_config("train", False):
+        for step in range(options.steps):
+            noise = rng.standard_normal(z.shape).astype(numpy.float32)
+            anchors = numpy.concatenate([z, z + options.noise * noise]).astype(numpy.float32)
+            ids = numpy.array([label, others[step % len(others)], label], numpy.int32)
+            anchors_d, ids_d = gen.device.send(anchors), gen.device.send(ids)
+            with chainer.no_backprop_mode():
+                reference = gen.forward(anchors_d, ids_d[1:]).array
+            tuned.feature_offset = (layer, F.concat([offset, pad], axis=0))
+            out = tuned.forward(xp.concatenate([zd, anchors_d]), ids_d)
+            loss = F.mean_squared_error(out[:1], target)
+            if options.locality > 0:
+                loss = loss + options.locality * F.mean_squared_error(out[1:], reference)
+            tuned.cleargrads()
+            offset.cleargrad()
+            loss.backward()
+            optimizer.update()
+            if offset_optimizer is not None:
+                offset_optimizer.update()
+            losses.append(float(loss.array))
+            if callback is not None:
+                callback(step + 1, losses[-1])
+    tuned.feature_offset = (layer, offset.array) if options.offset_lr > 0 else None
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        rec = backend.to_numpy(tuned.forward(zd, gen.device.send(numpy.array([label], numpy.int32))).array)
+    target_np = backend.to_numpy(target)
+    return PhotoFit(generator=tuned, z=z, label=label, image=rec, psnr=reconstruction_psnr(rec, target_np),
+                    psnr_before=reconstruction_psnr(before, target_np), losses=losses, options=options,
+                    seconds=time.time() - t0)
+
+
+def edit_generator(fit, class_region=None):
+    """The generator an edit of a fitted photo renders with.
+
+    Args:
+        fit: a :class:`PhotoFit`, or None (then None is returned: edit with the original generator).
+        class_region: ``(R, R)`` float in ``[0, 1]``, where the edit changes the class (None: nowhere).
+            The offset carries the photo's own details, which would pull the target class back towards the
+            source: it is faded out there (resized to the offset's resolution by area).
+
+    Returns:
+        a generator sharing the fitted copy's parameters with the offset masked, or None.
+    """
+    if fit is None:
+        return None
+    gen = fit.generator
+    if gen.feature_offset is None or class_region is None:
+        return gen
+    from neuralcollage import maps
+    layer, offset = gen.feature_offset
+    res = offset.shape[-1]
+    keep = 1.0 - numpy.clip(maps.resize_mask(numpy.asarray(class_region, numpy.float32), res), 0.0, 1.0)
+    view = gen.copy(mode="share")
+    view.feature_offset = (layer, offset * gen.device.send(keep.astype(numpy.float32))[None, None])
+    return view
