@@ -580,7 +580,8 @@ def _names_and_amounts(axis_name, amount):
 
 def attribute_edit_photo(bundle, photo, axis_name, amount, *, mask=None, axes=None, layers="all", steps=200,
                          restarts=1, seed=0, source_label=None, blend_mode="normal", feather=0.0, dilate=8,
-                         margin=0.25, candidates=3, guess_steps=30, progress=None, guess_progress=None):
+                         margin=0.25, candidates=3, guess_steps=30, progress=None, guess_progress=None,
+                         reconstruction=None, fit=None, fit_progress=None):
     """Move a photo's attribute along a latent axis, inside a painted region or everywhere.
 
     The photo is cropped, resized and projected as in :func:`neuralcollage.collage.edit_photo`; the edit is
@@ -604,7 +605,8 @@ def attribute_edit_photo(bundle, photo, axis_name, amount, *, mask=None, axes=No
         layers: blend layers (:func:`neuralcollage.maps.parse_layers`); ``"all"`` keeps the change inside
             the mask.
         steps, restarts, seed, source_label, blend_mode, feather, dilate, margin, candidates, guess_steps,
-        progress, guess_progress: as for :func:`neuralcollage.collage.edit_photo`.
+        progress, guess_progress, reconstruction, fit, fit_progress: as for
+        :func:`neuralcollage.collage.edit_photo` (``reconstruction=None``: its default).
 
     Returns:
         :class:`neuralcollage.collage.EditResult` (``z_target`` is the moved latent, ``target_class`` equals
@@ -643,7 +645,9 @@ def attribute_edit_photo(bundle, photo, axis_name, amount, *, mask=None, axes=No
     result = edit_photo(bundle, photo, mask, None, source_label=source_label, layers=layers, method="blend",
                         z_target=moved, steps=steps, restarts=restarts, seed=seed, blend_mode=blend_mode,
                         feather=feather, dilate=dilate, margin=margin, candidates=candidates,
-                        guess_steps=guess_steps, progress=progress, guess_progress=guess_progress)
+                        guess_steps=guess_steps, progress=progress, guess_progress=guess_progress,
+                        fit=fit, fit_progress=fit_progress,
+                        **({} if reconstruction is None else {"reconstruction": reconstruction}))
     result.recipe["attribute"] = {"axes": [{"name": a.name, "class_id": a.class_id, "amount": amt,
                                             "decorrelated_from": list(a.decorrelated_from)}
                                            for a, amt in zip(chosen, amounts)]}

@@ -275,6 +275,13 @@ def _projection_options(parser, *, with_restarts=True):
                        help="projection runs, the best kept; the first starts from the encoder's guess when the "
                             "model has an encoder, the others from random latents (default: %(default)s)")
     g.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: %(default)s)")
+    from neuralcollage.reconstruction import DEFAULT_RECONSTRUCTION, RECONSTRUCTIONS, FitOptions
+    g.add_argument("--reconstruction", choices=RECONSTRUCTIONS, default=DEFAULT_RECONSTRUCTION,
+                   help="pivotal: after the projection, fit a per-photo copy of the generator to the photo "
+                        "(pivotal tuning with a feature offset) so that it reproduces it before editing; "
+                        "projection: the latent alone, as in the paper (default: %(default)s)")
+    g.add_argument("--fit-steps", type=_nonnegative_int, default=FitOptions().steps, metavar="N",
+                   help="Adam steps of the pivotal fit (default: %(default)s)")
 
 
 def _recipe_and_figure_options(group):
@@ -1085,24 +1092,43 @@ def _label_name(vocab, index):
 def _edit(bundle, photo, mask, target, *, source, args):
     """Run :func:`neuralcollage.collage.edit_photo` with progress bars; print its notes."""
     from neuralcollage.collage import edit_photo
-    return _with_progress(lambda progress, guessing: edit_photo(
+    return _with_progress(lambda progress, guessing, fitting: edit_photo(
         bundle, photo, mask, target, source_label=source, layers=args.layers, method=args.method,
         steps=args.steps, restarts=args.restarts, seed=args.seed, blend_mode=args.blend_mode, context=args.context,
         margin=args.margin, box=args.box, dilate=args.dilate, seam=args.seam,
         colour_reach=DEFAULT_COLOUR_REACH if args.colour_reach is None else args.colour_reach, progress=progress,
-        guess_progress=guessing), args, source=source)
+        guess_progress=guessing, **_fit_kwargs(args, fitting)), args, source=source)
+
+
+def _fit_kwargs(args, fitting):
+    """``reconstruction``, ``fit`` and ``fit_progress`` of :func:`neuralcollage.collage.edit_photo` from the
+    ``--reconstruction``/``--fit-steps`` flags (``fitting``: the fit's progress bar)."""
+    from neuralcollage.reconstruction import FitOptions
+    return {"reconstruction": args.reconstruction, "fit": FitOptions(steps=args.fit_steps, seed=args.seed),
+            "fit_progress": lambda step, loss: fitting(step - 1, loss, None)}
+
+
+def _fit_line(result):
+    """The reconstruction part of an edit's summary line, e.g. ``reconstruction 31.2 dB (pivotal fit)``."""
+    if result.reconstruction_psnr is None:
+        return ""
+    how = "pivotal fit" if result.fit is not None else "projection"
+    return f"; reconstruction {result.reconstruction_psnr:.1f} dB ({how})"
 
 
 def _with_progress(run, args, *, source):
-    """``run(progress, guess_progress)`` with the projection's (and, without ``source``, the class guess's)
-    progress bars; prints the result's notes and returns it."""
+    """``run(progress, guess_progress, fit_progress)`` with the projection's, the fit's (and, without
+    ``source``, the class guess's) progress bars; prints the result's notes and returns it."""
     progress = _Progress(steps=args.steps, enabled=not args.quiet)
     guessing = _GuessProgress(enabled=not args.quiet and source is None)
+    fitting = _Progress(steps=max(args.fit_steps - 1, 0), desc="fit",
+                        enabled=not args.quiet and args.reconstruction == "pivotal" and args.fit_steps > 0)
     try:
-        result = run(progress, guessing)
+        result = run(progress, guessing, fitting)
     finally:
         guessing.close()
         progress.close()
+        fitting.close()
     for note in result.notes:
         _note(note)
     return result
@@ -1144,8 +1170,8 @@ def cmd_edit(args):
                           figure_path=args.figure, inputs=inputs)
     src = result.source_class
     print(f"edited {args.base}: {_label_name(vocab, src)} -> {_label_name(vocab, target)} "
-          f"({args.method}, layers {args.layers}, {args.steps} steps) in {time.time() - started:.1f} s; "
-          f"wrote {', '.join(written)}")
+          f"({args.method}, layers {args.layers}, {args.steps} steps{_fit_line(result)}) in "
+          f"{time.time() - started:.1f} s; wrote {', '.join(written)}")
     return EXIT_OK
 
 
@@ -1217,17 +1243,17 @@ def cmd_attribute(args):
     inputs += [p for p in (_bundle_axes_file(bundle),) if p is not None and os.path.exists(p)]
     axes = _attribute_axes(bundle, args.axes)
     from neuralcollage.axes import attribute_edit_photo
-    result = _with_progress(lambda progress, guessing: attribute_edit_photo(
+    result = _with_progress(lambda progress, guessing, fitting: attribute_edit_photo(
         bundle, photo, names, amounts, mask=mask, axes=axes, layers=args.layers, steps=args.steps,
         restarts=args.restarts, seed=args.seed, source_label=source, blend_mode=args.blend_mode,
-        progress=progress, guess_progress=guessing), args, source=source)
+        progress=progress, guess_progress=guessing, **_fit_kwargs(args, fitting)), args, source=source)
     import numpy
     shown = mask if mask is not None else numpy.ones(photo.shape[:2], numpy.float32)
     written = _write_edit(result, photo, shown, output=output, recipe_path=args.save_recipe,
                           figure_path=args.figure, inputs=inputs)
     moves = ", ".join(f"{e['name']} {e['amount']:+g}" for e in result.recipe["attribute"]["axes"])
     print(f"edited {args.base}: {_label_name(vocab, result.source_class)}, {moves} (layers {args.layers}, "
-          f"{args.steps} steps) in {time.time() - started:.1f} s; wrote {', '.join(written)}")
+          f"{args.steps} steps{_fit_line(result)}) in {time.time() - started:.1f} s; wrote {', '.join(written)}")
     return EXIT_OK
 
 
@@ -1348,7 +1374,8 @@ def cmd_invert(args):
     import numpy
     from neuralcollage.blending import crop_and_resize, square_crop_box
     from neuralcollage.inversion import guess_source_class, project
-    from neuralcollage.io import atomic_save_npz, from_model, write_image
+    from neuralcollage.io import atomic_save_npz, from_model, to_model, write_image
+    from neuralcollage.reconstruction import fit_warning, reconstruction_psnr
     output = args.output or f"{_stem(args.base)}_reconstruction.png"
     z_out = args.z_out or f"{_stem(args.base)}_z.npz"
     inputs = [p for p in (args.base, args.mask, args.model) if p is not None and os.path.exists(p)]
@@ -1378,15 +1405,40 @@ def cmd_invert(args):
                          restarts=args.restarts, seed=args.seed, callback=progress)
     finally:
         progress.close()
-    reconstruction = from_model(result.image)[0]
+    image, fitted = _fit_inversion(bundle, crop, result, label, args)
+    psnr = reconstruction_psnr(image, to_model(crop[None]))
+    reconstruction = from_model(image)[0]
     write_image(output, reconstruction, overwrite_protect=inputs)
     atomic_save_npz(z_out, z=result.z.astype(numpy.float32), class_id=numpy.int64(label),
                     label=numpy.array(vocab[label]), model=numpy.array(bundle.name),
                     sha256=numpy.array(bundle.sha256.get("generator", "")), box=numpy.array(box, numpy.int64),
                     loss=numpy.float64(result.loss), losses=numpy.asarray(result.losses, numpy.float64))
-    print(f"projected {args.base} as {vocab[label]} ({args.steps} steps, loss {result.loss:.4f}); wrote "
-          f"{output}, {z_out}")
+    how = f", pivotal fit {args.fit_steps} steps" if fitted else ""
+    print(f"projected {args.base} as {vocab[label]} ({args.steps} steps{how}, loss {result.loss:.4f}); "
+          f"reconstruction {psnr:.1f} dB; wrote {output}, {z_out}")
+    warning = fit_warning(psnr, model_name=bundle.name)
+    if warning:
+        _note(warning)
     return EXIT_OK
+
+
+def _fit_inversion(bundle, crop, projection, label, args):
+    """The reconstruction `collage invert` writes: ``(image (1, 3, R, R) float32, fitted)``; the pivotal fit
+    unless ``--reconstruction projection`` or the model cannot be fitted."""
+    from neuralcollage.models.generator import Generator
+    from neuralcollage.reconstruction import FitOptions, fit_generator
+    if args.reconstruction != "pivotal" or not isinstance(bundle.generator, Generator):
+        if args.reconstruction == "pivotal":
+            _note(f"model {bundle.name} ({type(bundle.generator).__name__}) cannot be fitted: projection only")
+        return projection.image, False
+    fitting = _Progress(steps=max(args.fit_steps - 1, 0), desc="fit", enabled=not args.quiet and args.fit_steps > 0)
+    try:
+        fit = fit_generator(bundle.generator, crop, projection.z, label,
+                            options=FitOptions(steps=args.fit_steps, seed=args.seed),
+                            callback=lambda step, loss: fitting(step - 1, loss, None))
+    finally:
+        fitting.close()
+    return fit.image, True
 
 
 # ------------------------------------------------------------------------------------------------ blend
@@ -1521,9 +1573,15 @@ def cmd_replay(args):
                            f"{bundle.files.get('generator')} has {bundle.sha256['generator'][:16]}...", EXIT_MODEL)
     from neuralcollage.collage import replay
     from neuralcollage.io import write_image
-    result = replay(recipe, photo, bundle)
+    fit = (recipe.get("reconstruction") or {}).get("fit") if isinstance(recipe.get("reconstruction"), dict) else None
+    steps = fit.get("steps", 0) if isinstance(fit, dict) and isinstance(fit.get("steps"), int) else 0
+    fitting = _Progress(steps=max(steps - 1, 0), desc="fit", enabled=not args.quiet and steps > 0)
+    try:
+        result = replay(recipe, photo, bundle, fit_progress=lambda step, loss: fitting(step - 1, loss, None))
+    finally:
+        fitting.close()
     write_image(args.output, result.image, overwrite_protect=inputs)
-    print(f"replayed {args.recipe} on {args.base}; wrote {args.output}")
+    print(f"replayed {args.recipe} on {args.base}{_fit_line(result)}; wrote {args.output}")
     return EXIT_OK
 
 
@@ -1572,7 +1630,7 @@ def cmd_demo(args):
                           figure_path=figure_path, inputs=inputs)
     print(f"demo: edited the {spec.get('part', 'masked region')} of {os.path.basename(photo_path)} "
           f"({_label_name(vocab, result.source_class)} -> {vocab[target]}, {args.method}, "
-          f"{args.steps} steps) in {time.time() - started:.1f} s; wrote {', '.join(written)}")
+          f"{args.steps} steps{_fit_line(result)}) in {time.time() - started:.1f} s; wrote {', '.join(written)}")
     return EXIT_OK
 
 

@@ -24,6 +24,8 @@ import numpy
 from neuralcollage import backend, blending, maps
 from neuralcollage.inversion import describe_loss, guess_source_class, project
 from neuralcollage.io import InputError, as_mask, atomic_write_text, fit_mask, from_model
+from neuralcollage.reconstruction import (DEFAULT_RECONSTRUCTION, RECONSTRUCTIONS, FitOptions, edit_generator,
+                                          fit_generator, fit_warning, reconstruction_psnr)
 
 __all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "DEFAULT_COLOUR_REACH", "EditResult", "RecipeError",
            "render", "edit_class_maps", "scbn_edit", "blend_edit", "class_region", "edit_photo", "make_recipe",
@@ -53,7 +55,10 @@ class EditResult:
         image: ``(H, W, 3)`` uint8, the edited photo (outside the blend region identical to the input).
         box: ``(top, left, size)`` of the square crop on the photo.
         crop: ``(R, R, 3)`` uint8, the crop resized to the generator's resolution ``R``.
-        reconstruction: ``(R, R, 3)`` uint8, ``G(z, source_class)``.
+        reconstruction: ``(R, R, 3)`` uint8, ``G(z, source_class)`` (the fitted generator's when the photo
+            was fitted, ``reconstruction="pivotal"``).
+        reconstruction_psnr: PSNR (dB) of :attr:`reconstruction` against :attr:`crop`: how faithfully the
+            model reproduces the photo before editing it.
         edited_crop: ``(R, R, 3)`` uint8, the edit at the generator's resolution.
         mask_crop: ``(R, R)`` float32 in ``[0, 1]``, the mask on the crop.
         z: ``(1, dim_z)`` float32, the projected latent.
@@ -64,7 +69,8 @@ class EditResult:
         projection: the :class:`~neuralcollage.inversion.ProjectionResult` (None for a replay).
         source_guess: the :class:`~neuralcollage.inversion.SourceClassGuess` when the source class was
             guessed, else None.
-        notes: one-line remarks (a resized mask, a guessed class).
+        notes: one-line remarks (a resized mask, a guessed class, a poor fit).
+        fit: the :class:`~neuralcollage.reconstruction.PhotoFit` when the photo was fitted, else None.
     """
     image: numpy.ndarray
     box: tuple
@@ -81,6 +87,8 @@ class EditResult:
     projection: object = None
     source_guess: object = None
     notes: list = dataclasses.field(default_factory=list)
+    reconstruction_psnr: float = None
+    fit: object = None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -290,10 +298,13 @@ def _check_context(context):
 
 
 def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, method, layers, feather,
-           blend_mode, dilate, context=0.0, seam="fixed", colour_reach=None):
-    """Render the edit of ``z`` and blend it into ``photo``: (image, edited_crop, mask_crop)."""
+           blend_mode, dilate, context=0.0, seam="fixed", colour_reach=None, fit=None):
+    """Render the edit of ``z`` (with the fitted generator when ``fit`` is given) and blend it into ``photo``:
+    (image, edited_crop, mask_crop)."""
     mask_crop = _crop_mask(gen, mask, box)
     class_mask = class_region(gen, mask_crop, context)
+    if fit is not None:
+        gen = edit_generator(fit, numpy.maximum(class_mask, mask_crop))
     if method == "scbn":
         edited = scbn_edit(gen, z, source_class, target_class, class_mask, layers=layers, feather=feather)
     else:
@@ -308,13 +319,16 @@ def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, me
 def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="all", method="scbn",
                z_target=None, steps=200, restarts=1, seed=0, blend_mode="normal", feather=0.0, dilate=8,
                context=DEFAULT_CONTEXT, margin=0.25, box=None, candidates=3, guess_steps=30, progress=None,
-               guess_progress=None, seam="fixed", colour_reach=DEFAULT_COLOUR_REACH):
+               guess_progress=None, seam="fixed", colour_reach=DEFAULT_COLOUR_REACH,
+               reconstruction=DEFAULT_RECONSTRUCTION, fit=None, fit_progress=None):
     """Turn the masked region of a photo into ``target_label``.
 
     Crop a square around the mask (:func:`neuralcollage.blending.square_crop_box` with ``margin``, at least
     the generator's resolution ``R``; or the given ``box``), resize it to ``R``, project it
-    (:func:`neuralcollage.project`, encoder initialisation when the bundle has an encoder), edit the latent,
-    and Poisson-blend the edit back at full resolution.
+    (:func:`neuralcollage.project`, encoder initialisation when the bundle has an encoder), fit a per-photo
+    copy of the generator to it (``reconstruction="pivotal"``,
+    :func:`neuralcollage.reconstruction.fit_generator`), edit the latent, and Poisson-blend the edit back at
+    full resolution.
 
     Args:
         bundle: a :class:`neuralcollage.pretrained.ModelBundle` (``generator``, ``discriminator``,
@@ -361,9 +375,16 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
             and it must contain part of the mask).
         progress: ``progress(step, loss, restart)`` during the projection.
         guess_progress: ``guess_progress(class_id, step, loss)`` while guessing the source class.
+        reconstruction: ``"pivotal"`` (projection, then pivotal tuning of a per-photo copy of the generator so
+            that it reproduces the crop: :func:`neuralcollage.reconstruction.fit_generator`) or
+            ``"projection"`` (the latent alone, the paper's pipeline).  Generators other than sCBN ResNets
+            (BigGAN-deep) are projected only (a note says so).
+        fit: :class:`neuralcollage.reconstruction.FitOptions` of the fit (None: the defaults).
+        fit_progress: ``fit_progress(step, loss)`` during the fit.
 
     Returns:
-        :class:`EditResult`.
+        :class:`EditResult`; ``notes`` carries a warning when the reconstruction is below
+        :data:`neuralcollage.reconstruction.FIT_WARNING_PSNR`.
 
     Raises:
         InputError: bad photo or mask (empty, wrong aspect ratio), a class the generator lacks.
@@ -373,6 +394,7 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     """
     _check_options(method, blend_mode, seam, colour_reach)
     _check_context(context)
+    fit_options = _check_reconstruction(reconstruction, fit)
     if method != "blend" and z_target is not None:
         raise ValueError(f"z_target applies to method 'blend' only, not {method!r}")
     gen = bundle.generator
@@ -407,9 +429,28 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
                      f"{guess.losses[source_class]:.4f} among {len(guess.candidates)} candidates)")
     if target_class is None:
         target_class = source_class
+    if method == "scbn" and target_class == source_class:
+        if guess is None:
+            raise InputError(f"the target class {_name(bundle.vocabulary, target_class)!r} is the photo's own "
+                             "class (the source label): an sCBN edit would change nothing; choose another label")
+        notes.append(f"warning: the target class {_name(bundle.vocabulary, target_class)!r} is the class guessed "
+                     "for the photo, so the edit changes little; if the guess is wrong, give the source label")
     proj = project(gen, bundle.discriminator, crop, source_class, steps=steps, restarts=restarts, seed=seed,
                    encoder=bundle.encoder, callback=progress)
     z = proj.z
+    photo_fit = None
+    if reconstruction == "pivotal" and not _fittable(gen):
+        notes.append(f"model {bundle.name!r} ({type(gen).__name__}) cannot be fitted to the photo: projection only")
+        reconstruction = "projection"
+    if reconstruction == "pivotal":
+        photo_fit = fit_generator(gen, crop, z, source_class, options=fit_options, callback=fit_progress)
+        rec_image, rec_psnr = photo_fit.image, photo_fit.psnr
+    else:
+        rec_image = proj.image
+        rec_psnr = reconstruction_psnr(proj.image, _model_crop(crop))
+    warning = fit_warning(rec_psnr, model_name=bundle.name)
+    if warning:
+        notes.append(warning)
     if method == "blend" and z_target is None:
         z_target = _blend_latent(gen, gen.sample_z(1, seed=seed))
     elif callable(z_target):
@@ -418,15 +459,35 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
                          target_class=target_class, layers=layers, method=method, feather=feather,
                          blend_mode=blend_mode, dilate=dilate, context=context, steps=steps, restarts=restarts,
                          seed=seed, loss=proj.loss, source_guessed=guess is not None, seam=seam,
-                         colour_reach=colour_reach)
+                         colour_reach=colour_reach, fit=photo_fit, reconstruction_psnr=rec_psnr)
     image, edited_crop, mask_crop = _apply(
         gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=target_class,
         method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context,
-        seam=seam, colour_reach=colour_reach)
-    return EditResult(image=image, box=box, crop=crop, reconstruction=_uint8(proj.image),
+        seam=seam, colour_reach=colour_reach, fit=photo_fit)
+    return EditResult(image=image, box=box, crop=crop, reconstruction=_uint8(rec_image),
                       edited_crop=edited_crop, mask_crop=mask_crop, z=z, z_target=z_target,
                       source_class=source_class, target_class=target_class, losses=proj.losses, recipe=recipe,
-                      projection=proj, source_guess=guess, notes=notes)
+                      projection=proj, source_guess=guess, notes=notes, reconstruction_psnr=rec_psnr,
+                      fit=photo_fit)
+
+
+def _check_reconstruction(reconstruction, fit):
+    """Validate the reconstruction option: the :class:`FitOptions` to fit with (None for projection)."""
+    if reconstruction not in RECONSTRUCTIONS:
+        raise ValueError(f"reconstruction must be one of {', '.join(RECONSTRUCTIONS)}; got {reconstruction!r}")
+    if fit is not None and not isinstance(fit, FitOptions):
+        raise ValueError(f"fit must be a neuralcollage.reconstruction.FitOptions, got {type(fit).__name__}")
+    return fit or FitOptions()
+
+
+def _fittable(gen):
+    from neuralcollage.models.generator import Generator
+    return isinstance(gen, Generator)
+
+
+def _model_crop(crop):
+    from neuralcollage.io import to_model
+    return to_model(crop[None]).astype(numpy.float32)
 
 
 def _blend_latent(gen, z_target):
@@ -496,7 +557,8 @@ def _generator_sha256(bundle):
 
 def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, layers="all", method="scbn",
                 feather=0.0, blend_mode="normal", dilate=8, context=0.0, z_target=None, steps=None,
-                restarts=None, seed=None, loss=None, source_guessed=False, seam="fixed", colour_reach=None):
+                restarts=None, seed=None, loss=None, source_guessed=False, seam="fixed", colour_reach=None,
+                fit=None, reconstruction_psnr=None):
     """A JSON-able description of an edit from which :func:`replay` rebuilds it bit for bit.
 
     Args:
@@ -513,10 +575,13 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
             when it is finite, so that older versions replay classic edits; a recipe without it replays
             classic Poisson blending).
         steps, restarts, seed, loss, source_guessed: how the projection was made (informational).
+        fit: the :class:`~neuralcollage.reconstruction.PhotoFit` of a fitted photo (its options are recorded
+            and :func:`replay` fits again with them; None: projection only, no ``reconstruction`` entry).
+        reconstruction_psnr: the reconstruction's PSNR (informational).
 
     Returns:
         dict with ``format``, ``version``, ``model``, ``photo``, ``mask``, ``box``, ``edit``, ``z``,
-        ``z_target``, ``projection``.
+        ``z_target``, ``projection`` and ``reconstruction`` (``method``, ``fit`` options, ``psnr``).
     """
     _check_options(method, blend_mode, seam, colour_reach)
     gen = bundle.generator
@@ -556,6 +621,10 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
         recipe["edit"]["seam"] = seam
     if blend_mode == "normal" and not blending.classic_reach(colour_reach):
         recipe["edit"]["colour_reach"] = float(colour_reach)
+    recipe["reconstruction"] = {
+        "method": "projection" if fit is None else "pivotal",
+        "fit": None if fit is None else fit.options.to_json(),
+        "psnr": None if reconstruction_psnr is None else round(float(reconstruction_psnr), 4)}
     return recipe
 
 
@@ -569,8 +638,11 @@ def _latent_from_recipe(values, dim_z, name):
     return z.astype(numpy.float32)[None]
 
 
-def replay(recipe, photo, bundle, *, check_photo=True):
+def replay(recipe, photo, bundle, *, check_photo=True, fit_progress=None):
     """Rebuild an edit from its recipe (no projection; bit-identical to :func:`edit_photo` on the CPU).
+
+    A recipe of a fitted photo (``reconstruction.method == "pivotal"``) fits the generator again from the
+    recorded latent and options, which repeats the fit bit for bit on the same CPU.
 
     Args:
         recipe: a dict from :func:`make_recipe` / :func:`load_recipe` (or ``EditResult.recipe``).
@@ -578,6 +650,7 @@ def replay(recipe, photo, bundle, *, check_photo=True):
         bundle: the model the recipe was made with (the generator's sha256 is checked when both sides
             know it; only the generator is used).
         check_photo: refuse a photo whose pixels differ from the recipe's (sha256).
+        fit_progress: ``fit_progress(step, loss)`` while a fitted recipe fits again.
 
     Returns:
         :class:`EditResult` (``losses`` empty, ``projection`` None).
@@ -638,15 +711,39 @@ def replay(recipe, photo, bundle, *, check_photo=True):
         blending.blend_region(mask, box, dilate=dilate)
     except ValueError as exc:
         raise RecipeError(f"recipe box or dilation does not fit the photo: {exc}") from None
+    fit_options = _recipe_fit(recipe, gen)
+    crop = blending.crop_and_resize(photo, box, gen.resolution)
+    photo_fit = None if fit_options is None else fit_generator(gen, crop, z, source_class, options=fit_options,
+                                                                callback=fit_progress)
     image, edited_crop, mask_crop = _apply(
         gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=target_class,
         method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context,
-        seam=seam, colour_reach=colour_reach)
-    crop = blending.crop_and_resize(photo, box, gen.resolution)
-    reconstruction = _uint8(render(gen, z, source_class))
-    return EditResult(image=image, box=box, crop=crop, reconstruction=reconstruction, edited_crop=edited_crop,
+        seam=seam, colour_reach=colour_reach, fit=photo_fit)
+    rec = render(gen, z, source_class) if photo_fit is None else photo_fit.image
+    return EditResult(image=image, box=box, crop=crop, reconstruction=_uint8(rec), edited_crop=edited_crop,
                       mask_crop=mask_crop, z=z, z_target=z_target, source_class=source_class,
-                      target_class=target_class, losses=[], recipe=recipe)
+                      target_class=target_class, losses=[], recipe=recipe,
+                      reconstruction_psnr=reconstruction_psnr(rec, _model_crop(crop)), fit=photo_fit)
+
+
+def _recipe_fit(recipe, gen):
+    """The recipe's :class:`FitOptions` (None: projection only; recipes before fitting have no entry)."""
+    entry = recipe.get("reconstruction")
+    if entry is None:
+        return None
+    if not isinstance(entry, dict) or entry.get("method") not in RECONSTRUCTIONS:
+        raise RecipeError("recipe reconstruction must be an object whose method is one of "
+                          f"{', '.join(RECONSTRUCTIONS)}")
+    if entry["method"] == "projection":
+        return None
+    if not _fittable(gen):
+        raise RecipeError(f"recipe fits the generator to the photo, which a {type(gen).__name__} cannot do")
+    try:
+        options = FitOptions.from_json(entry.get("fit"))
+        options.resolve_layer(gen)
+    except (TypeError, ValueError) as exc:
+        raise RecipeError(f"recipe fit options: {exc}") from None
+    return options
 
 
 def save_recipe(path, recipe, *, overwrite_protect=()):
