@@ -614,7 +614,7 @@ examples:
 
 
 EVAL_METRICS = ("classifier_accuracy", "part_classifier_accuracy", "conditioned_class_accuracy", "diversity",
-                "projection_psnr", "part_translation")
+                "projection_psnr", "part_translation", "reconstruction_psnr")
 
 
 def _metric_list(text):
@@ -1000,13 +1000,16 @@ class MetricProgress:
     (``collage eval`` and ``scripts/evaluate_builtin.py``)."""
 
     def __init__(self, *, enabled):
-        self.enabled, self.bar = enabled, None
+        self.enabled, self.bar, self.metric = enabled, None, None
 
     def __call__(self, metric, i, n):
         if not self.enabled:
             return
+        if self.bar is not None and self.metric != metric:
+            self.close()
         if self.bar is None:
             from tqdm.auto import tqdm
+            self.metric = metric
             self.bar = tqdm(total=n, desc=metric.replace("_", " "), unit="face", file=sys.stderr, leave=False,
                             dynamic_ncols=True, disable=None)
         self.bar.update(i - self.bar.n)
@@ -1375,7 +1378,7 @@ def cmd_invert(args):
     from neuralcollage.blending import crop_and_resize, square_crop_box
     from neuralcollage.inversion import guess_source_class, project
     from neuralcollage.io import atomic_save_npz, from_model, to_model, write_image
-    from neuralcollage.reconstruction import fit_warning, reconstruction_psnr
+    from neuralcollage.reconstruction import fit_warning, model_psnr
     output = args.output or f"{_stem(args.base)}_reconstruction.png"
     z_out = args.z_out or f"{_stem(args.base)}_z.npz"
     inputs = [p for p in (args.base, args.mask, args.model) if p is not None and os.path.exists(p)]
@@ -1406,13 +1409,14 @@ def cmd_invert(args):
     finally:
         progress.close()
     image, fitted = _fit_inversion(bundle, crop, result, label, args)
-    psnr = reconstruction_psnr(image, to_model(crop[None]))
+    psnr = model_psnr(image, to_model(crop[None]))
     reconstruction = from_model(image)[0]
     write_image(output, reconstruction, overwrite_protect=inputs)
     atomic_save_npz(z_out, z=result.z.astype(numpy.float32), class_id=numpy.int64(label),
                     label=numpy.array(vocab[label]), model=numpy.array(bundle.name),
                     sha256=numpy.array(bundle.sha256.get("generator", "")), box=numpy.array(box, numpy.int64),
-                    loss=numpy.float64(result.loss), losses=numpy.asarray(result.losses, numpy.float64))
+                    loss=numpy.float64(result.loss), losses=numpy.asarray(result.losses, numpy.float64),
+                    reconstruction=numpy.array("pivotal" if fitted else "projection"), psnr=numpy.float64(psnr))
     how = f", pivotal fit {args.fit_steps} steps" if fitted else ""
     print(f"projected {args.base} as {vocab[label]} ({args.steps} steps{how}, loss {result.loss:.4f}); "
           f"reconstruction {psnr:.1f} dB; wrote {output}, {z_out}")
@@ -1731,7 +1735,7 @@ def _eval_counts(n):
     """The sample-count options of :func:`neuralcollage.evaluation.evaluate` for ``--n-samples n``."""
     if n is None:
         return {}
-    return dict(n_classifier=n, n_generated=n, n_diversity=n, n_projection=n, n_translation=n)
+    return dict(n_classifier=n, n_generated=n, n_diversity=n, n_projection=n, n_translation=n, n_reconstruction=n)
 
 
 def _json_safe(value):

@@ -25,7 +25,7 @@ from neuralcollage import backend, blending, maps
 from neuralcollage.inversion import describe_loss, guess_source_class, project
 from neuralcollage.io import InputError, as_mask, atomic_write_text, fit_mask, from_model
 from neuralcollage.reconstruction import (DEFAULT_RECONSTRUCTION, RECONSTRUCTIONS, FitOptions, edit_generator,
-                                          fit_generator, fit_warning, reconstruction_psnr)
+                                          fit_generator, fit_warning, model_psnr)
 
 __all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "DEFAULT_COLOUR_REACH", "EditResult", "RecipeError",
            "render", "edit_class_maps", "scbn_edit", "blend_edit", "class_region", "edit_photo", "make_recipe",
@@ -447,7 +447,7 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         rec_image, rec_psnr = photo_fit.image, photo_fit.psnr
     else:
         rec_image = proj.image
-        rec_psnr = reconstruction_psnr(proj.image, _model_crop(crop))
+        rec_psnr = model_psnr(proj.image, _model_crop(crop))
     warning = fit_warning(rec_psnr, model_name=bundle.name)
     if warning:
         notes.append(warning)
@@ -723,7 +723,7 @@ def replay(recipe, photo, bundle, *, check_photo=True, fit_progress=None):
     return EditResult(image=image, box=box, crop=crop, reconstruction=_uint8(rec), edited_crop=edited_crop,
                       mask_crop=mask_crop, z=z, z_target=z_target, source_class=source_class,
                       target_class=target_class, losses=[], recipe=recipe,
-                      reconstruction_psnr=reconstruction_psnr(rec, _model_crop(crop)), fit=photo_fit)
+                      reconstruction_psnr=model_psnr(rec, _model_crop(crop)), fit=photo_fit)
 
 
 def _recipe_fit(recipe, gen):

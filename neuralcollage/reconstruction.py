@@ -37,7 +37,7 @@ from neuralcollage import backend
 from neuralcollage.io import from_model
 
 __all__ = ["RECONSTRUCTIONS", "DEFAULT_RECONSTRUCTION", "FIT_WARNING_PSNR", "FitOptions", "PhotoFit",
-           "fit_generator", "reconstruction_psnr", "fit_warning", "edit_generator"]
+           "fit_generator", "model_psnr", "fit_warning", "edit_generator"]
 
 #: ``"projection"``: the latent alone (the paper's pipeline); ``"pivotal"``: projection, then
 #: :func:`fit_generator`.
@@ -145,7 +145,7 @@ class PhotoFit:
     seconds: float
 
 
-def reconstruction_psnr(image, target):
+def model_psnr(image, target):
     """PSNR (dB) of a model image against the target, both ``(1, 3, R, R)`` float in ``[-1, 1]`` (NumPy),
     compared as uint8 images (how a user sees them)."""
     a = from_model(numpy.asarray(image, numpy.float32)).astype(numpy.float64)
@@ -253,8 +253,8 @@ def fit_generator(gen, image, z, label, *, options=None, callback=None):
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         rec = backend.to_numpy(tuned.forward(zd, gen.device.send(numpy.array([label], numpy.int32))).array)
     target_np = backend.to_numpy(target)
-    return PhotoFit(generator=tuned, z=z, label=label, image=rec, psnr=reconstruction_psnr(rec, target_np),
-                    psnr_before=reconstruction_psnr(before, target_np), losses=losses, options=options,
+    return PhotoFit(generator=tuned, z=z, label=label, image=rec, psnr=model_psnr(rec, target_np),
+                    psnr_before=model_psnr(before, target_np), losses=losses, options=options,
                     seconds=time.time() - t0)
 
 

@@ -3,6 +3,7 @@ few runs of the console script in a subprocess (no tracebacks)."""
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -413,14 +414,23 @@ def test_generate_and_z_round_trip(tmp_path, model, capsys):
 
 def test_invert_writes_z_and_reconstruction(tmp_path, photo, mask, model, capsys):
     code, out, err = run(["invert", "--base", photo, "--model", model, "--label", "cat", "--steps", STEPS, "-q",
-                          "-o", "recon.png", "--z-out", "z.npz"], capsys)
+                          "-o", "recon.png", "--z-out", "z.npz", "--reconstruction", "projection"], capsys)
     assert code == 0, err
     assert Image.open("recon.png").size == (32, 32)
     with np.load("z.npz") as f:
         assert f["z"].shape == (1, 16) and int(f["class_id"]) == 0 and len(f["losses"]) == int(STEPS) + 1
+        assert str(f["reconstruction"]) == "projection"
     code, _, err = run(["generate", "--model", model, "--z", "z.npz", "-o", "again.png"], capsys)
     assert code == 0
     assert np.array_equal(np.asarray(Image.open("again.png")), np.asarray(Image.open("recon.png")))
+    projected = float(re.search(r"reconstruction ([\d.]+) dB", out).group(1))
+    code, out, err = run(["invert", "--base", photo, "--model", model, "--label", "cat", "--steps", STEPS, "-q",
+                          "-o", "fitted.png", "--z-out", "z2.npz"], capsys)
+    assert code == 0, err
+    fitted = float(re.search(r"reconstruction ([\d.]+) dB", out).group(1))
+    assert "pivotal fit" in out and fitted > projected + 3
+    with np.load("z2.npz") as f:
+        assert str(f["reconstruction"]) == "pivotal" and abs(float(f["psnr"]) - fitted) < 0.05
     code, out, err = run(["invert", "--base", photo, "--mask", mask, "--model", model, "--steps", "2", "-q"],
                          capsys)
     assert code == 0, err
