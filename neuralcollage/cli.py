@@ -1597,11 +1597,17 @@ def _call(func, *args, **kwargs):
 
 
 def _import(module, name):
+    """``module.name``, imported when a command runs.  Only a missing third-party package becomes a one-line
+    error (naming it); an import error inside neuralcollage, or a missing name, is a bug and propagates."""
     import importlib
     try:
         return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        raise CommandError(f"{module}.{name} is not available in this version", EXIT_FAILURE) from None
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if not missing or missing == __name__.partition(".")[0]:
+            raise
+        raise CommandError(f"{module} needs the package {missing!r}, which is not installed",
+                           EXIT_FAILURE) from None
 
 
 def _train_common(args):

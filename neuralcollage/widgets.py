@@ -32,7 +32,6 @@ import json
 import os
 import threading
 import time
-import types
 import warnings
 
 import numpy
@@ -99,12 +98,8 @@ def tiny_bundle(*, seed=0):
         numpy.random.set_state(state)
     vocab = from_names(list(CLASS_NAMES[:gen.n_classes]), name="tiny")
     fields = dict(name="tiny-random", generator=gen, discriminator=dis, vocabulary=vocab, arch="tiny32")
-    try:
-        from neuralcollage.pretrained import ModelBundle
-        return ModelBundle(**fields)
-    except (ImportError, TypeError):
-        return types.SimpleNamespace(encoder=None, classifier=None, part_classifier=None, sha256={}, files={},
-                                     notes=[], **fields)
+    from neuralcollage.pretrained import ModelBundle
+    return ModelBundle(**fields)
 
 
 def notebook_bundle(name=None, *, environ=None):

@@ -210,9 +210,7 @@ def test_part_translation_edits_the_grown_part_region(tiny):
 
 
 def test_part_translation_with_the_real_pipeline(tiny):
-    collage = pytest.importorskip("neuralcollage.collage")
-    if not hasattr(collage, "edit_photo"):
-        pytest.skip("neuralcollage.collage.edit_photo is not there yet")
+    from neuralcollage import collage
     from neuralcollage.labels import numbered
     bundle = types.SimpleNamespace(name="tiny", generator=tiny.generator, discriminator=tiny.discriminator,
                                    encoder=tiny.encoder, classifier=tiny.classifier,
