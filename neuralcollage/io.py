@@ -218,9 +218,10 @@ def read_image(path, *, max_pixels=64_000_000):
 
     Examples
     --------
-    >>> photo = read_image("cat.jpg")          # doctest: +SKIP
-    >>> photo.shape, photo.dtype                # doctest: +SKIP
-    ((768, 1024, 3), dtype('uint8'))
+    >>> import os, neuralcollage
+    >>> photo = read_image(os.path.join(os.path.dirname(neuralcollage.__file__), "data", "examples", "cat.png"))
+    >>> photo.shape, photo.dtype
+    ((256, 256, 3), dtype('uint8'))
     """
     img = _open(path, max_pixels)
     try:
