@@ -468,8 +468,7 @@ class Painter:
                                  f"{self.generator.dim_z}")
         if not axes:
             self.attribute_note = (f"attribute painting is off: {what} has no attribute axes "
-                                   f"({naxes.AXES_FILE} beside its generator; find them with "
-                                   "scripts/discover_axes.py)")
+                                   f"({naxes.AXES_FILE} beside its generator; {naxes.DISCOVER_HINT})")
             return
         usable = []
         for name in naxes.axis_names(axes):

@@ -1242,6 +1242,7 @@ def test_attribute_refusals_exit_2(tmp_path, photo, mask, axes_model, model, cap
     code, _, err = run(attribute_args(photo, model, "--axis", "brightness", "--amount", "1"), capsys)
     assert code == 2
     assert_one_line_error(err, "no attribute axes")
+    assert "neuralcollage.axes.discover_axes" in err and "scripts/" not in err
     code, _, err = run(attribute_args(photo, axes_model, "--axis", "brightness", "--amount", "1", "--axes",
                                       tmp_path / "missing.json"), capsys)
     assert code == 2
