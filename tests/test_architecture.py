@@ -23,12 +23,10 @@ LAYERS = {
     "neuralcollage.backend": 1,
     "neuralcollage.labels": 1,
     "neuralcollage.io": 1,
-    # 2  arrays: class and blend maps; crops, masks and Poisson blending; figures; the built-in data set's
-    #    renderer (a data module without Chainer that still lives in train/, see the allow-list below)
+    # 2  arrays: class and blend maps; crops, masks and Poisson blending; figures
     "neuralcollage.maps": 2,
     "neuralcollage.blending": 2,
     "neuralcollage.plotting": 2,
-    "neuralcollage.train.datasets": 2,
     # 3  network building blocks
     "neuralcollage.links": 3,
     # 4  models and their presets
@@ -46,7 +44,8 @@ LAYERS = {
     # 7  analysis: metrics, layer ablation
     "neuralcollage.evaluation": 7,
     "neuralcollage.ablation": 7,
-    # 8  training (it reports held-out metrics of the analysis layer)
+    # 8  training (it reports held-out metrics of the analysis layer), and for now the built-in data set's
+    #    renderer train/datasets.py (see ALLOWED_UPWARD)
     "neuralcollage.train": 8,
     # 9  user interfaces: the `collage` command, the notebook painter, the ablation scripts' command line
     "neuralcollage.cli": 9,
@@ -56,7 +55,14 @@ LAYERS = {
 
 # Upward imports that stay until a module moves (issue 21: the layout by role).  (importer, imported): reason.
 # The test fails on any other upward import, and on an entry here that no longer occurs.
-ALLOWED_UPWARD = {}
+_RENDERER = ("the built-in data set's renderer (class and attribute names, rendered faces) is a data module "
+             "without Chainer that lives in the training package; moving it below the models (datasets/) "
+             "removes this entry")
+ALLOWED_UPWARD = {
+    ("neuralcollage.models.regressor", "neuralcollage.train.datasets"): _RENDERER + " (ATTRIBUTE_NAMES)",
+    ("neuralcollage.pretrained", "neuralcollage.train.datasets"): _RENDERER + " (CLASS_NAMES)",
+    ("neuralcollage.evaluation", "neuralcollage.train.datasets"): _RENDERER + " (held-out faces)",
+}
 
 # Scripts and benchmarks use the library, not the command line's internals.  (file, imported module): reason.
 ALLOWED_CLI_IMPORTS = {
@@ -209,7 +215,8 @@ def test_find_cycle():
 
 def test_no_import_cycles():
     graph = {name: {target for target, _ in imports} for name, (imports, _) in GRAPH.items()}
-    assert find_cycle(graph) is None
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
 def test_layer_rules_see_lazy_and_literal_imports(tmp_path):
@@ -225,7 +232,7 @@ def test_layer_rules_see_lazy_and_literal_imports(tmp_path):
     assert sorted(set(imports)) == [("neuralcollage._compat", 2), ("neuralcollage.collage", 6), ("neuralcollage.io", 3),
                                ("neuralcollage.maps", 2), ("neuralcollage.train.datasets", 5)]
     assert sorted(private) == [("neuralcollage.io._check_image_array", 3), ("neuralcollage.maps._LAYER_ITEM", 7)]
-    assert layer("neuralcollage.train.datasets") == 2 and layer("neuralcollage.train.gan") == 8
+    assert layer("neuralcollage.train.datasets") == 8 and layer("neuralcollage.cli") == 9
     assert layer("neuralcollage.models.biggan") == 4 and layer("neuralcollage") == 0
 
 
