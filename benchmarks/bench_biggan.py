@@ -170,7 +170,7 @@ def report(args, gen, results, mode, names, device):
 
     print(f"bench_biggan: {gen.arch or args.arch} {gen.resolution}px ch={gen.ch} classes={gen.n_classes} "
           f"dim_z={gen.dim_z}, batch 1, truncation {args.truncation}, {device}, BLAS threads {_blas_threads()}, "
-          f"fast-path threads {fastconv._workers()}{' (off)' if mode == 'std' else ''}, {args.repeats} repeats, "
+          f"fast-path threads {fastconv.worker_count()}{' (off)' if mode == 'std' else ''}, {args.repeats} repeats, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"  {'case':28s} {'median s':>9s} {'min s':>8s} {'cpu s':>8s}")
     for name in names:

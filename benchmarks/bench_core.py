@@ -129,7 +129,7 @@ def report(args, gen, results, modes):
 
     threads = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or "default"
     print(f"bench_core: {args.arch} {gen.resolution}px ch={gen.ch} classes={gen.n_classes} dim_z={gen.dim_z}, "
-          f"batch 1, CPU, BLAS threads {threads}, fast-path threads {fastconv._workers()}, "
+          f"batch 1, CPU, BLAS threads {threads}, fast-path threads {fastconv.worker_count()}, "
           f"{args.repeats} repeats, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     for mode in modes:
         title = "fast path" if mode == "fast" else "standard Chainer functions (--no-fast)"

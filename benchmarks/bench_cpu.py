@@ -293,7 +293,7 @@ def main(argv=None):
 
     threads = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or "default"
     print(f"bench_cpu: {args.arch} {gen.resolution}px ch={gen.ch} classes={gen.n_classes} dim_z={gen.dim_z}, "
-          f"batch 1, CPU, BLAS threads {threads}, fast-path threads {fastconv._workers()}, {os.cpu_count()} CPUs, "
+          f"batch 1, CPU, BLAS threads {threads}, fast-path threads {fastconv.worker_count()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"float32 matmul {args.matmul_size}^2: {mm_median:.1f} GFLOP/s median before the cases, {mm_after:.1f} "
           f"after (best {mm_best:.1f}); reference throughput {mm:.1f} GFLOP/s")

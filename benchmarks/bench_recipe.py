@@ -117,7 +117,7 @@ def _gan_overhead(out):
     z = generator.sample_z(4 * generator.n_classes, seed=0)
     y = numpy.repeat(numpy.arange(generator.n_classes), 4).astype(numpy.int32)
     start = time.perf_counter()
-    gan._save_samples(generator, z, y, out, 0)
+    gan.save_samples(generator, z, y, out, 0)
     samples = time.perf_counter() - start
     return export / GAN_CHECKPOINT_EVERY + samples / GAN_SAMPLE_EVERY
 

@@ -42,6 +42,8 @@ __all__ = ["AXES_FILE", "AXES_FORMAT", "AXES_VERSION", "Axis", "AxisError", "Unk
            "local_edit", "attribute_edit_photo", "disc_mask", "evaluate_axes", "evaluation_table", "plot_evaluation"]
 
 AXES_FILE = "axes.json"
+#: How to make the axes of a model that has none (the installed library; no script needed).
+DISCOVER_HINT = "find them with neuralcollage.axes.discover_axes and save them with neuralcollage.axes.save_axes"
 AXES_FORMAT = "neuralcollage-axes"
 AXES_VERSION = 1
 
@@ -458,7 +460,7 @@ def load_axes(path, *, dim_z=None, generator_sha256=None):
     recorded = (doc.get("model") or {}).get("generator_sha256") if isinstance(doc.get("model"), dict) else None
     if generator_sha256 and recorded and recorded != generator_sha256:
         raise AxisError(f"{path} was made for another generator (sha256 {recorded[:12]}..., this one "
-                        f"{generator_sha256[:12]}...); find the axes again with scripts/discover_axes.py")
+                        f"{generator_sha256[:12]}...); {DISCOVER_HINT}")
     return axes
 
 
@@ -624,7 +626,7 @@ def attribute_edit_photo(bundle, photo, axis_name, amount, *, mask=None, axes=No
         axes = bundle_axes(bundle)
         if not axes:
             raise AxisError(f"model {bundle.name!r} has no attribute axes ({AXES_FILE} beside its generator); "
-                            "run scripts/discover_axes.py or pass axes=")
+                            f"{DISCOVER_HINT}, or pass axes=")
     elif isinstance(axes, (str, os.PathLike)):
         axes = load_axes(axes, dim_z=bundle.generator.dim_z)
     source_class = None if source_label is None else bundle.vocabulary.index(source_label)

@@ -334,7 +334,7 @@ latent moved along the axes, z + A1*u1 + A2*u2 + ..., are blended into those of 
 (the class stays the same), and the edit is Poisson-blended back at full resolution.  Pixels outside the
 slightly dilated mask are unchanged.  --save-recipe writes a recipe `collage replay` reproduces bit for bit.
 
-The axes: unit directions in latent space found per attribute (scripts/discover_axes.py) and stored as
+The axes: unit directions in latent space found per attribute (neuralcollage.axes.discover_axes) and stored as
 axes.json beside the model's generator, or given with --axes.  An amount is in latent standard deviations
 along the axis; positive increases the attribute.  When an axis was fitted per class, the one of the photo's
 class is used.  `collage attribute --list-axes` lists them.
@@ -1201,7 +1201,7 @@ def _attribute_axes(bundle, path):
     found = ax.bundle_axes(bundle)
     if not found:
         raise CommandError(f"model {bundle.name} has no attribute axes (no axes.json beside its generator); "
-                           f"find them with scripts/discover_axes.py or give --axes FILE")
+                           f"{ax.DISCOVER_HINT}, or give --axes FILE")
     return found
 
 
@@ -1659,11 +1659,17 @@ def _call(func, *args, **kwargs):
 
 
 def _import(module, name):
+    """``module.name``, imported when a command runs.  Only a missing third-party package becomes a one-line
+    error (naming it); an import error inside neuralcollage, or a missing name, is a bug and propagates."""
     import importlib
     try:
         return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        raise CommandError(f"{module}.{name} is not available in this version", EXIT_FAILURE) from None
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if not missing or missing == __name__.partition(".")[0]:
+            raise
+        raise CommandError(f"{module} needs the package {missing!r}, which is not installed",
+                           EXIT_FAILURE) from None
 
 
 def _train_common(args):

@@ -305,13 +305,13 @@ def convert_biggan(src_dir, out_path):
         raise ConversionError(f"{weights_path}: NaN or inf in {_few(sorted(nonfinite))}")
     arrays = chainer_arrays(torch, state, config)
 
-    from neuralcollage.io import _atomic_write
+    from neuralcollage.io import atomic_write
     from neuralcollage.models.biggan import BigGANDeep
     from neuralcollage.snapshot import load_state, state_entries
     model = BigGANDeep(**config)
     load_state(model, arrays, source=f"converted {weights_path!r}")
     arrays = {key: get() for key, (get, _, _) in state_entries(model).items()}
     arrays[CONFIG_KEY] = numpy.array(json.dumps({"kind": KIND, "config": model.config}))
-    _atomic_write(out_path, lambda fh: _write_npz(fh, arrays), overwrite_protect=(weights_path, config_path))
+    atomic_write(out_path, lambda fh: _write_npz(fh, arrays), overwrite_protect=(weights_path, config_path))
     return ConversionResult(path=os.fspath(out_path), sha256=_sha256(out_path), config=model.config,
                             source_sha256=_sha256(weights_path))

@@ -81,12 +81,24 @@ def _accuracy_record(name, pred, ids, n_classes):
     return {"value": acc, "accuracy": acc, "n": int(len(ids)), "per_class": per_class, **_passed(name, acc)}
 
 
+def paste_part(sample, donor, part, *, dilate=0.015):
+    """``sample.image`` with the pixels of ``part`` (the union of both faces' part masks, dilated by
+    ``dilate`` times the image side) taken from ``donor``, the same face rendered as another class:
+    ``(H, W, 3)`` uint8, a new array."""
+    from neuralcollage.blending import dilate_mask
+    size = sample.image.shape[0]
+    region = dilate_mask(sample.masks[part] | donor.masks[part], radius=max(1, int(round(dilate * size))))
+    out = sample.image.copy()
+    out[region] = donor.image[region]
+    return out
+
+
 def part_classifier_accuracy(part_classifier, *, n=300, seed=0, size=64, margin=0.15, parts=PARTS):
     """Part classifier accuracy on held-out faces rendered at ``size``.
 
     * plain: the ``parts`` crops of ``n`` faces, each labelled with its face's class (empty masks skipped);
     * swapped: for face ``i``, part ``parts[i % len(parts)]`` pasted from the same face rendered as another
-      class (:func:`neuralcollage.train.classifier.paste_part`, donor class uniform among the others), the
+      class (:func:`paste_part`, donor class uniform among the others), the
       crop cut around the face's own part mask, labelled with the donor class: the ideal part translation,
       so this is the success rate a perfect edit would get in :func:`part_translation`.
 
@@ -95,7 +107,6 @@ def part_classifier_accuracy(part_classifier, *, n=300, seed=0, size=64, margin=
         "swap_per_part", "n_swap"}``.
     """
     from neuralcollage.models.classifier import part_crops
-    from neuralcollage.train.classifier import paste_part
     from neuralcollage.train.datasets import render_sample
     k = part_classifier.n_classes
     images, ids, masks = held_out_faces(n, size=size, n_classes=k, seed=seed)

@@ -23,8 +23,8 @@ import numpy
 from PIL import Image, ImageOps
 
 __all__ = ["InputError", "MaskResizedWarning", "read_image", "read_mask", "fit_mask", "as_mask",
-           "write_image", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_save_npz",
-           "to_model", "from_model", "IMAGE_SUFFIXES"]
+           "write_image", "atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
+           "atomic_save_npz", "to_model", "from_model", "IMAGE_SUFFIXES"]
 
 #: Output formats by file suffix (lower case) with the Pillow format name and save options.
 IMAGE_SUFFIXES = {
@@ -218,9 +218,10 @@ def read_image(path, *, max_pixels=64_000_000):
 
     Examples
     --------
-    >>> photo = read_image("cat.jpg")          # doctest: +SKIP
-    >>> photo.shape, photo.dtype                # doctest: +SKIP
-    ((768, 1024, 3), dtype('uint8'))
+    >>> import os, neuralcollage
+    >>> photo = read_image(os.path.join(os.path.dirname(neuralcollage.__file__), "data", "examples", "cat.png"))
+    >>> photo.shape, photo.dtype
+    ((256, 256, 3), dtype('uint8'))
     """
     img = _open(path, max_pixels)
     try:
@@ -418,8 +419,9 @@ def _check_not_input(path, overwrite_protect):
                              f"(output {path} is the same file)")
 
 
-def _atomic_write(path, write, *, overwrite_protect=()):
-    """Call ``write(fileobj)`` on a temporary file next to ``path``, then replace ``path``."""
+def atomic_write(path, write, *, overwrite_protect=()):
+    """Call ``write(fileobj)`` on a binary temporary file next to ``path``, then replace ``path`` with it
+    (``os.replace``); the other ``atomic_*`` writers are built on it.  Errors as :func:`atomic_write_bytes`."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path)) or "."
     if os.path.isdir(path):
@@ -477,7 +479,7 @@ def atomic_write_bytes(path, data, *, overwrite_protect=()):
         Missing or unwritable directory, ``path`` is a directory or one of ``overwrite_protect``.
         No partial or temporary file is left behind.
     """
-    _atomic_write(path, lambda fh: fh.write(data), overwrite_protect=overwrite_protect)
+    atomic_write(path, lambda fh: fh.write(data), overwrite_protect=overwrite_protect)
 
 
 def atomic_write_text(path, text, *, encoding="utf-8", overwrite_protect=()):
@@ -513,7 +515,7 @@ def atomic_save_npz(path, /, **arrays):
     for key, value in arrays.items():
         if value.dtype.hasobject:
             raise ValueError(f"array {key!r} has dtype object and would be pickled")
-    _atomic_write(path, lambda fh: numpy.savez(fh, **arrays))
+    atomic_write(path, lambda fh: numpy.savez(fh, **arrays))
 
 
 def _check_image_array(image):

@@ -43,7 +43,8 @@ from neuralcollage import backend
 __all__ = ["parse_layers", "format_layers", "one_hot_map", "uniform_map", "class_map_from_label_image",
            "class_map_from_masks", "normalize_map", "resize_map", "resize_mask", "layer_maps",
            "is_spatially_uniform", "blend_maps_from_mask", "blend_maps_from_masks", "validate_map",
-           "to_original_layout", "from_original_layout", "gaussian_blur"]
+           "to_original_layout", "from_original_layout", "gaussian_blur", "is_int", "positive_int", "class_index",
+           "as_size"]
 
 _LAYER_ITEM = re.compile(r"^(\d+)$|^(\d*)\s*-\s*(\d*)$")
 
@@ -81,7 +82,7 @@ def parse_layers(spec, n_layers):
     >>> parse_layers("-3", 8), parse_layers("none", 8), parse_layers([5, 1, 1], 8)
     ((0, 1, 2, 3), (), (1, 5))
     """
-    n_layers = _positive_int(n_layers, "n_layers")
+    n_layers = positive_int(n_layers, "n_layers")
     valid = f"valid layers: 0-{n_layers - 1}"
     if spec is None:
         return tuple(range(n_layers))
@@ -112,14 +113,14 @@ def parse_layers(spec, n_layers):
                         f"layer {index} in {spec!r} is out of range for {n_layers} layers ({valid})")
             selected.update(range(start, stop + 1))
         return tuple(sorted(selected))
-    items = [spec] if _is_int(spec) else spec
+    items = [spec] if is_int(spec) else spec
     try:
         items = list(items)
     except TypeError:
         raise ValueError(f"layer spec must be a string, an int or ints, got {spec!r} ({valid})") from None
     selected = set()
     for item in items:
-        if not _is_int(item):
+        if not is_int(item):
             raise ValueError(f"layer {item!r} in {spec!r} is not an integer ({valid})")
         index = operator.index(item)
         if not 0 <= index < n_layers:
@@ -203,7 +204,7 @@ def validate_map(m, *, n_classes=None, size=None, n_samples=None, name="map"):
     if n_samples is not None and m.shape[0] != n_samples:
         raise ValueError(f"{name} has N={m.shape[0]} samples but {n_samples} are needed")
     if size is not None:
-        h, w = _size(size)
+        h, w = as_size(size)
         if m.shape[2:] != (h, w):
             raise ValueError(f"{name} is {_hw(m.shape[2:])} but {h}x{w} is needed; resize it with resize_map")
     return m
@@ -232,9 +233,9 @@ def one_hot_map(class_ids, n_classes, size):
     xp = backend.get_array_module(class_ids)
     if xp is numpy:
         class_ids = numpy.asarray(class_ids)
-    n_classes = _positive_int(n_classes, "n_classes")
+    n_classes = positive_int(n_classes, "n_classes")
     ids = _class_ids(class_ids, n_classes, xp)
-    h, w = _size(size)
+    h, w = as_size(size)
     weights = xp.eye(n_classes, dtype=numpy.float32)[ids]
     return xp.ascontiguousarray(xp.broadcast_to(weights[:, :, None, None], weights.shape + (h, w)))
 
@@ -266,7 +267,7 @@ def uniform_map(weights, size, *, normalize=True):
         weights = weights[None]
     if weights.ndim != 2 or weights.shape[1] == 0:
         raise ValueError(f"weights must be (N, K) or (K,), got shape {tuple(weights.shape)}")
-    h, w = _size(size)
+    h, w = as_size(size)
     m = validate_map(weights[:, :, None, None], name="weights")
     if normalize:
         m = normalize_map(m)
@@ -311,7 +312,7 @@ def normalize_map(m, *, eps=1e-8, fill_class=None):
     if not bool(xp.isfinite(m).all()):
         raise ValueError("map contains NaN or infinity")
     if fill_class is not None:
-        fill_class = _class_index(fill_class, m.shape[1], "fill_class")
+        fill_class = class_index(fill_class, m.shape[1], "fill_class")
     m = xp.maximum(m.astype(numpy.float32), 0)
     total = m.sum(axis=1, keepdims=True)
     empty = total <= eps
@@ -368,7 +369,7 @@ def resize_map(m, size, *, upsample="nearest"):
         raise ValueError(f"map must be 4-D (N, K, H, W), got shape {tuple(m.shape)}")
     if upsample not in ("nearest", "bilinear"):
         raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {upsample!r}")
-    h, w = _size(size)
+    h, w = as_size(size)
     n, k, height, width = m.shape
     out = m.astype(numpy.float32, copy=True)
     if (h, w) == (height, width) or out.size == 0:
@@ -476,8 +477,8 @@ def class_map_from_label_image(label_image, *, n_classes, default_class, ignore=
     >>> class_map_from_label_image(labels, n_classes=3, default_class=0)[0, :, 0, 0]
     array([1., 0., 0.], dtype=float32)
     """
-    n_classes = _positive_int(n_classes, "n_classes")
-    default_class = _class_index(default_class, n_classes, "default_class")
+    n_classes = positive_int(n_classes, "n_classes")
+    default_class = class_index(default_class, n_classes, "default_class")
     image = _numpy(label_image)
     if image.ndim != 2:
         raise ValueError(f"label image must be 2-D (H, W), got shape {image.shape}")
@@ -532,13 +533,13 @@ def class_map_from_masks(masks, *, n_classes, default_class, size=None, feather=
     >>> m[0, :, 4, 4], m[0, :, 0, 0]
     (array([0., 0., 0., 1.], dtype=float32), array([0., 1., 0., 0.], dtype=float32))
     """
-    n_classes = _positive_int(n_classes, "n_classes")
-    default_class = _class_index(default_class, n_classes, "default_class")
+    n_classes = positive_int(n_classes, "n_classes")
+    default_class = class_index(default_class, n_classes, "default_class")
     pairs = _mask_pairs(masks)
-    shape = _size(size) if size is not None else None
+    shape = as_size(size) if size is not None else None
     alphas = []
     for label, mask in pairs:
-        label = _class_index(label, n_classes, "mask class")
+        label = class_index(label, n_classes, "mask class")
         alpha = _alpha(mask, f"mask for class {label}")
         if shape is None:
             shape = alpha.shape
@@ -591,7 +592,7 @@ def layer_maps(class_map, resolutions, *, layers="all", base=None):
     xp = backend.get_array_module(class_map)
     class_map = validate_map(class_map, name="class map")
     n, k = class_map.shape[:2]
-    sizes = [_size(r) for r in resolutions]
+    sizes = [as_size(r) for r in resolutions]
     selected = set(parse_layers(layers, len(sizes)))
     unselected = [i for i in range(len(sizes)) if i not in selected]
     if unselected and base is None:
@@ -681,15 +682,15 @@ def blend_maps_from_masks(masks, *, n_streams, resolutions, layers="all", base_s
     >>> maps[2][0, :, 0, 0]                    # blended, not the target, on every selected layer
     array([0., 1., 0.], dtype=float32)
     """
-    n_streams = _positive_int(n_streams, "n_streams")
-    base_stream = _class_index(base_stream, n_streams, "base_stream", what="latent stream")
-    sizes = [_size(r) for r in resolutions]
+    n_streams = positive_int(n_streams, "n_streams")
+    base_stream = class_index(base_stream, n_streams, "base_stream", what="latent stream")
+    sizes = [as_size(r) for r in resolutions]
     if not sizes:
         raise ValueError("resolutions must list at least one blending point")
     selected = set(parse_layers(layers, len(sizes)))
     alphas, shape = [], None
     for stream, mask in _mask_pairs(masks):
-        stream = _class_index(stream, n_streams, "mask stream", what="latent stream")
+        stream = class_index(stream, n_streams, "mask stream", what="latent stream")
         alpha = _alpha(mask, f"mask for stream {stream}")
         shape = shape or alpha.shape
         if alpha.shape != shape:
@@ -769,7 +770,8 @@ def from_original_layout(m):
 # ----------------------------------------------------------------------------------------------------
 # helpers
 
-def _is_int(value):
+def is_int(value):
+    """True for an integer (Python or NumPy, anything with ``__index__``) that is not a bool."""
     if isinstance(value, bool) or type(value).__name__ == "bool_":
         return False
     try:
@@ -779,26 +781,33 @@ def _is_int(value):
     return True
 
 
-def _positive_int(value, name):
-    if not _is_int(value) or operator.index(value) < 1:
+def positive_int(value, name):
+    """``value`` as an int >= 1; ``ValueError`` naming ``name`` otherwise."""
+    if not is_int(value) or operator.index(value) < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return operator.index(value)
 
 
-def _class_index(value, n, name, what="class"):
-    if not _is_int(value) or not 0 <= operator.index(value) < n:
+def class_index(value, n, name, what="class"):
+    """``value`` as an int in ``[0, n)``; ``ValueError`` naming ``name`` and the valid range otherwise."""
+    if not is_int(value) or not 0 <= operator.index(value) < n:
         raise ValueError(f"{name} {value!r} is not a valid {what} (valid: 0-{n - 1})")
     return operator.index(value)
 
 
-def _size(size):
-    if _is_int(size):
+def as_size(size):
+    """``(height, width)`` ints >= 1 of an int (a square) or a pair; ``ValueError`` otherwise.
+
+    >>> as_size(4), as_size((3, 5))
+    ((4, 4), (3, 5))
+    """
+    if is_int(size):
         size = (size, size)
     try:
         h, w = size
     except (TypeError, ValueError):
         raise ValueError(f"size must be an int or (height, width), got {size!r}") from None
-    if not (_is_int(h) and _is_int(w)) or h < 1 or w < 1:
+    if not (is_int(h) and is_int(w)) or h < 1 or w < 1:
         raise ValueError(f"size must be positive integers, got {size!r}")
     return operator.index(h), operator.index(w)
 

@@ -90,7 +90,7 @@ class Stroke:
         hardness = float(self.hardness)
         if not 0.0 <= hardness <= 1.0:
             raise ValueError(f"brush hardness must be in [0, 1], got {self.hardness!r}")
-        if not maps._is_int(self.label) or operator.index(self.label) < 0:
+        if not maps.is_int(self.label) or operator.index(self.label) < 0:
             raise ValueError(f"stroke label must be a non-negative integer, got {self.label!r}")
         object.__setattr__(self, "points", pts)
         object.__setattr__(self, "radius", radius)
@@ -184,7 +184,7 @@ def stroke_alpha(stroke, size):
     numpy.ndarray (H, W) float32 in [0, 1]
         1 everywhere for a fill.
     """
-    h, w = maps._size(size)
+    h, w = maps.as_size(size)
     if stroke.fill:
         return numpy.ones((h, w), numpy.float32)
     alpha = numpy.zeros((h, w), numpy.float32)
@@ -225,10 +225,10 @@ class LabelPainter:
     """
 
     def __init__(self, n_labels, size, *, base_label=0, checkpoint_every=32):
-        self.n_labels = maps._positive_int(n_labels, "n_labels")
-        self.size = maps._size(size)
-        self.base_label = maps._class_index(base_label, self.n_labels, "base_label", what="label")
-        self.checkpoint_every = maps._positive_int(checkpoint_every, "checkpoint_every")
+        self.n_labels = maps.positive_int(n_labels, "n_labels")
+        self.size = maps.as_size(size)
+        self.base_label = maps.class_index(base_label, self.n_labels, "base_label", what="label")
+        self.checkpoint_every = maps.positive_int(checkpoint_every, "checkpoint_every")
         self._strokes = []
         self._redo = []
         self._labels, self._weights = self._blank()
@@ -585,7 +585,7 @@ def _stream_layer_maps(stream_map, resolutions, layers):
     result = []
     for i, res in enumerate(resolutions):
         if i in selected:
-            m = numpy.zeros((n, s + 1) + maps._size(res), numpy.float32)
+            m = numpy.zeros((n, s + 1) + maps.as_size(res), numpy.float32)
             m[:, :s] = maps.resize_map(stream_map, res)
             result.append(maps.normalize_map(m))
         else:
@@ -670,7 +670,7 @@ def render_painting(generator, *, z, class_map=None, base_class, class_layers="a
     from neuralcollage.backend import to_numpy
 
     g = generator
-    base_class = maps._class_index(base_class, g.n_classes, "base_class")
+    base_class = maps.class_index(base_class, g.n_classes, "base_class")
     if class_map is None or (maps.is_spatially_uniform(class_map)
                              and float(class_map[0, base_class, 0, 0]) == 1.0):
         y = base_class

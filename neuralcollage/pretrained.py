@@ -16,9 +16,12 @@ A model is chosen by a registered name (:data:`REGISTRY`) or by a path.  Nothing
 
 Example
 -------
->>> bundle = load_bundle("builtin")                      # doctest: +SKIP
->>> bundle.generator.resolution, bundle.vocabulary.names  # doctest: +SKIP
+>>> bundle = load_bundle("builtin")
+>>> bundle.generator.resolution, bundle.vocabulary.names
 (64, ('cat', 'dog', 'fox', 'rabbit', 'bear', 'panda'))
+
+An official snapshot downloaded by hand (not shipped, so this line is not run):
+
 >>> bundle = load_bundle("/data/ResNetGenerator_450000.npz", arch="collage256")  # doctest: +SKIP
 """
 from neuralcollage import _compat  # noqa: F401

@@ -34,7 +34,7 @@ import chainer.functions as F
 import numpy
 
 from neuralcollage import backend
-from neuralcollage.io import from_model
+from neuralcollage.io import from_model, to_model
 
 __all__ = ["RECONSTRUCTIONS", "DEFAULT_RECONSTRUCTION", "FIT_WARNING_PSNR", "FitOptions", "PhotoFit",
            "fit_generator", "model_psnr", "fit_warning", "edit_generator"]
@@ -171,6 +171,22 @@ def _is_class_table(path):
     return path.endswith("/gammas/W") or path.endswith("/betas/W")
 
 
+def _target_image(image, resolution):
+    """The photo crop as ``(1, 3, R, R)`` float32 NumPy in ``[-1, 1]``."""
+    arr = numpy.asarray(backend.to_numpy(image))
+    if arr.dtype == numpy.uint8 and arr.shape == (resolution, resolution, 3):
+        arr = to_model(arr[None])
+    elif arr.dtype.kind == "f" and arr.shape in ((3, resolution, resolution), (1, 3, resolution, resolution)):
+        arr = arr.reshape(1, 3, resolution, resolution)
+    else:
+        raise ValueError(f"image must be one {resolution}x{resolution} RGB crop: ({resolution}, {resolution}, 3) "
+                         f"uint8 or (1, 3, {resolution}, {resolution}) float; got {arr.dtype} {arr.shape}")
+    arr = arr.astype(numpy.float32)
+    if not numpy.all(numpy.isfinite(arr)):
+        raise ValueError("image contains NaN or inf")
+    return arr
+
+
 def fit_generator(gen, image, z, label, *, options=None, callback=None):
     """Tune a copy of ``gen`` (and a feature offset) so that ``G'(z, label)`` reproduces ``image``.
 
@@ -185,7 +201,6 @@ def fit_generator(gen, image, z, label, *, options=None, callback=None):
     Returns:
         :class:`PhotoFit`.
     """
-    from neuralcollage.inversion import _labels, _model_images
     from neuralcollage.models.generator import Generator
     options = FitOptions() if options is None else options
     if not isinstance(options, FitOptions):
@@ -195,13 +210,14 @@ def fit_generator(gen, image, z, label, *, options=None, callback=None):
                          "reconstruction='projection'")
     t0 = time.time()
     xp = gen.xp
-    target = _model_images(image, device=gen.device, resolution=gen.resolution)
-    if target.shape[0] != 1:
-        raise ValueError(f"fit_generator fits one photo; got {target.shape[0]}")
-    z = numpy.asarray(backend.to_numpy(z), dtype=numpy.float32).reshape(1, -1)
-    if z.shape[1] != gen.dim_z or not numpy.all(numpy.isfinite(z)):
-        raise ValueError(f"z must be ({gen.dim_z},) finite values, got {z.shape}")
-    label = int(_labels(gen, label, 1)[0])
+    target = gen.device.send(_target_image(image, gen.resolution))
+    z = numpy.asarray(backend.to_numpy(z), dtype=numpy.float32)
+    if z.size != gen.dim_z or not numpy.all(numpy.isfinite(z)):
+        raise ValueError(f"z must hold {gen.dim_z} finite values (one latent), got shape {z.shape}")
+    z = z.reshape(1, -1)
+    if isinstance(label, bool) or not isinstance(label, (int, numpy.integer)) or not 0 <= label < gen.n_classes:
+        raise ValueError(f"label must be a class id in 0..{gen.n_classes - 1}, got {label!r}")
+    label = int(label)
     layer = options.resolve_layer(gen)
 
     tuned = gen.copy(mode="copy")

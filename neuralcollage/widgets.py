@@ -32,7 +32,6 @@ import json
 import os
 import threading
 import time
-import types
 import warnings
 
 import numpy
@@ -99,12 +98,8 @@ def tiny_bundle(*, seed=0):
         numpy.random.set_state(state)
     vocab = from_names(list(CLASS_NAMES[:gen.n_classes]), name="tiny")
     fields = dict(name="tiny-random", generator=gen, discriminator=dis, vocabulary=vocab, arch="tiny32")
-    try:
-        from neuralcollage.pretrained import ModelBundle
-        return ModelBundle(**fields)
-    except (ImportError, TypeError):
-        return types.SimpleNamespace(encoder=None, classifier=None, part_classifier=None, sha256={}, files={},
-                                     notes=[], **fields)
+    from neuralcollage.pretrained import ModelBundle
+    return ModelBundle(**fields)
 
 
 def notebook_bundle(name=None, *, environ=None):
@@ -473,8 +468,7 @@ class Painter:
                                  f"{self.generator.dim_z}")
         if not axes:
             self.attribute_note = (f"attribute painting is off: {what} has no attribute axes "
-                                   f"({naxes.AXES_FILE} beside its generator; find them with "
-                                   "scripts/discover_axes.py)")
+                                   f"({naxes.AXES_FILE} beside its generator; {naxes.DISCOVER_HINT})")
             return
         usable = []
         for name in naxes.axis_names(axes):

@@ -41,7 +41,9 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=24, help="held-out faces per measure (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="held-out face set (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=200, help="projection steps (default: %(default)s)")
-    parser.add_argument("--skip-translation", action="store_true", help="reconstruction PSNR only")
+    parser.add_argument("--translation-methods", default="projection,pivotal",
+                        help="the methods whose part translation is measured too (the slow part; '' for none) "
+                             "(default: %(default)s)")
     parser.add_argument("--gpu", type=int, default=-1, help="CUDA device (default: the CPU)")
     parser.add_argument("--out", required=True, help="JSON record; the Markdown table goes beside it (.md)")
     args = parser.parse_args(argv)
@@ -75,7 +77,7 @@ def main(argv=None):
                 row["psnr_whole_face"] = rec["whole_face"]["projection"]
                 row["psnr_part_closeup"] = rec["part_closeup"]["projection"]
             row["reconstruction_record"] = rec
-        if not args.skip_translation:
+        if name in args.translation_methods.split(","):
             edit = functools.partial(edit_photo, reconstruction=how, fit=fit)
             with tqdm(total=args.n, desc=f"{name}: part translation", file=sys.stderr, leave=False) as bar:
                 started = time.time()

@@ -175,8 +175,9 @@ def test_bundle_axes_reads_the_file_beside_the_generator(bundle, found, folder):
         ax.save_axes(path, found, model={"generator_sha256": "ab" * 32})
         assert len(ax.bundle_axes(bundle)) == 2
         ax.save_axes(path, found, model={"generator_sha256": "ef" * 32})
-        with pytest.raises(AxisError, match="another generator"):
+        with pytest.raises(AxisError, match="another generator") as info:
             ax.bundle_axes(bundle)
+        assert str(info.value).endswith(ax.DISCOVER_HINT)
         unhashed = ModelBundle(name="t", generator=bundle.generator, files=bundle.files)
         ax.save_axes(path, found, model={"generator_sha256": ax.file_sha256(folder / "generator.npz")})
         assert len(ax.bundle_axes(unhashed)) == 2
@@ -255,8 +256,9 @@ def test_attribute_edit_photo_refusals(bundle, found, photo, tmp_path):
     with pytest.raises(UnknownAxisError, match="did you mean 'redness'"):
         ax.attribute_edit_photo(bundle, photo, "rednes", 1.0, axes=found, progress=lambda *a: calls.append(a))
     assert calls == []
-    with pytest.raises(AxisError, match="no attribute axes"):
+    with pytest.raises(AxisError, match="no attribute axes") as info:
         ax.attribute_edit_photo(bundle, photo, "redness", 1.0)
+    assert ax.DISCOVER_HINT in str(info.value) and "scripts/" not in str(info.value)
     with pytest.raises(ValueError, match="one amount per axis"):
         ax.attribute_edit_photo(bundle, photo, ["redness", "brightness"], 1.0, axes=found)
     path = tmp_path / "axes.json"

@@ -21,6 +21,7 @@ def _run(*args):
 
 @pytest.mark.parametrize("args", [["--arch", "tiny32"], ["--ch", "4", "--n-classes", "10", "--no-blend"]],
                          ids=["tiny32", "published-config-narrow"])
+@pytest.mark.slow
 def test_prints_times_and_ratios(args):
     proc = _run(*args, "--repeats", "1", "--threads", "1")
     assert proc.returncode == 0, proc.stderr
@@ -36,6 +37,7 @@ def test_prints_times_and_ratios(args):
         assert "128px ch=4 classes=10 dim_z=128" in out
 
 
+@pytest.mark.slow
 def test_bad_options_exit_nonzero_with_one_line():
     proc = _run("--arch", "tiny32", "--repeats", "0")
     assert proc.returncode == 2 and "--repeats must be >= 1" in proc.stderr and not proc.stdout

@@ -1252,6 +1252,7 @@ def test_attribute_refusals_exit_2(tmp_path, photo, mask, axes_model, model, cap
     code, _, err = run(attribute_args(photo, model, "--axis", "brightness", "--amount", "1"), capsys)
     assert code == 2
     assert_one_line_error(err, "no attribute axes")
+    assert "neuralcollage.axes.discover_axes" in err and "scripts/" not in err
     code, _, err = run(attribute_args(photo, axes_model, "--axis", "brightness", "--amount", "1", "--axes",
                                       tmp_path / "missing.json"), capsys)
     assert code == 2
@@ -1285,3 +1286,19 @@ def test_attribute_list_axes(tmp_path, axes_model, model, capsys):
     code, out, _ = run(["attribute", "--help"], capsys)
     out = " ".join(out.split())
     assert code == 0 and "(default: 200)" in out and "(default: all" in out and "--list-axes" in out
+
+
+def test_lazy_import_reports_only_a_missing_third_party_package(tmp_path, monkeypatch):
+    (tmp_path / "nc_needs_a_missing_package.py").write_text("import nc_no_such_package\nvalue = 1\n")
+    (tmp_path / "nc_broken_import.py").write_text("from neuralcollage.maps import no_such_name\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(cli.CommandError, match="needs the package 'nc_no_such_package', which is not installed") as info:
+        cli._import("nc_needs_a_missing_package", "value")
+    assert info.value.code == cli.EXIT_FAILURE
+    with pytest.raises(ImportError, match="no_such_name"):
+        cli._import("nc_broken_import", "value")
+    with pytest.raises(ModuleNotFoundError, match="neuralcollage.no_such_module"):
+        cli._import("neuralcollage.no_such_module", "value")
+    with pytest.raises(AttributeError, match="no_such_function"):
+        cli._import("neuralcollage.evaluation", "no_such_function")
+    assert cli._import("neuralcollage.evaluation", "evaluate").__name__ == "evaluate"

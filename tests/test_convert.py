@@ -106,7 +106,6 @@ def test_legacy_serialization(reference, tmp_path):
 
 
 def test_load_model_by_kind(reference):
-    pytest.importorskip("neuralcollage.models.classifier")
     import neuralcollage
     G = neuralcollage.load_model(reference[2], kind="biggan_generator")
     assert isinstance(G, BigGANDeep) and G.n_classes == 5

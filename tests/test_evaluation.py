@@ -210,9 +210,7 @@ def test_part_translation_edits_the_grown_part_region(tiny):
 
 
 def test_part_translation_with_the_real_pipeline(tiny):
-    collage = pytest.importorskip("neuralcollage.collage")
-    if not hasattr(collage, "edit_photo"):
-        pytest.skip("neuralcollage.collage.edit_photo is not there yet")
+    from neuralcollage import collage
     from neuralcollage.labels import numbered
     bundle = types.SimpleNamespace(name="tiny", generator=tiny.generator, discriminator=tiny.discriminator,
                                    encoder=tiny.encoder, classifier=tiny.classifier,
@@ -254,6 +252,7 @@ def test_evaluate_skips_missing_models_and_formats_a_table(tiny):
         ev.evaluate(bundle, metrics=("fid",))
 
 
+@pytest.mark.slow
 def test_evaluate_builtin_script_on_a_tiny_model_folder(tmp_path, tiny, capsys):
     import importlib.util
     import pathlib
@@ -297,6 +296,7 @@ def _sweep_script():
     return sweep
 
 
+@pytest.mark.slow
 def test_sweep_script_agrees_with_part_translation(tmp_path, capsys):
     from neuralcollage.pretrained import load_bundle
     sweep = _sweep_script()
@@ -321,6 +321,7 @@ def test_sweep_script_agrees_with_part_translation(tmp_path, capsys):
     assert set(psnr) <= set(ev.PARTS) and psnr and all(5.0 < v < 60.0 for v in psnr.values())
 
 
+@pytest.mark.slow
 def test_sweep_script_seams_and_colour_reaches(tmp_path, capsys):
     from neuralcollage.pretrained import load_bundle
     sweep = _sweep_script()
@@ -340,6 +341,7 @@ def test_sweep_script_seams_and_colour_reaches(tmp_path, capsys):
         assert capsys.readouterr().err.startswith("error:") and not (tmp_path / "bad.json").exists()
 
 
+@pytest.mark.slow
 def test_sweep_script_edits_the_whole_photo_with_box_photo(tmp_path, monkeypatch):
     from neuralcollage import collage
     sweep = _sweep_script()
@@ -398,6 +400,7 @@ def test_sweep_tune_generator_keeps_the_class_embeddings(tiny):
     assert not np.array_equal(render(tuned, z, 1), render(gen, z, 1))
 
 
+@pytest.mark.slow
 def test_sweep_script_residual_transfer_and_tuning(tmp_path):
     sweep = _sweep_script()
     out = tmp_path / "sweep.json"

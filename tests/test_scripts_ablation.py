@@ -38,6 +38,7 @@ def _run(script, *args):
                           text=True, env=env, cwd=ROOT, timeout=300)
 
 
+@pytest.mark.slow
 def test_scbn_script_end_to_end(model_dir, tmp_path):
     out = tmp_path / "scbn"
     proc = _run("ablate_scbn_layers.py", "--model", model_dir / "generator.npz", "--out", out, "--seeds", "0-2",
@@ -56,6 +57,7 @@ def test_scbn_script_end_to_end(model_dir, tmp_path):
     assert "Early layers only" in proc.stdout and str(out / "scbn_summary.md") in proc.stdout
 
 
+@pytest.mark.slow
 def test_blend_script_end_to_end(model_dir, tmp_path):
     out = tmp_path / "blend"
     proc = _run("ablate_blend_layers.py", "--model", model_dir / "generator.npz", "--out", out, "--seeds", "0,1",
@@ -69,6 +71,7 @@ def test_blend_script_end_to_end(model_dir, tmp_path):
     assert "Early layers only (`0`) vs late layers only (`3`) at weight 1" in (out / "blend_summary.md").read_text()
 
 
+@pytest.mark.slow
 def test_scripts_are_reproducible(model_dir, tmp_path):
     scbn = _load("ablate_scbn_layers")
     args = ["--model", str(model_dir / "generator.npz"), "--seeds", "3,4", "--settings", "all", "0", "3-",

@@ -58,6 +58,7 @@ def _log(project):
     return (project / "calls.log").read_text().split("\n")[:-1]
 
 
+@pytest.mark.slow
 def test_recipe_runs_every_step_and_the_side_steps_beside_the_gan(tmp_path):
     project = _project(tmp_path)
     done = _run(project)
@@ -77,6 +78,7 @@ def test_recipe_runs_every_step_and_the_side_steps_beside_the_gan(tmp_path):
         assert (shipped / name).read_text().strip() == step
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failing", ["classifier", "regressor"])
 def test_a_failing_side_step_stops_the_recipe_with_one_line(tmp_path, failing):
     project = _project(tmp_path)
@@ -89,6 +91,7 @@ def test_a_failing_side_step_stops_the_recipe_with_one_line(tmp_path, failing):
     assert not (project / "pretrained" / "builtin64" / "classifier.npz").exists()
 
 
+@pytest.mark.slow
 def test_a_failing_gan_stops_the_recipe_and_the_side_steps(tmp_path):
     project = _project(tmp_path)
     done = _run(project, FAIL_STEP="gan")

@@ -158,7 +158,7 @@ def _blas_controller():
     return _POOL["controller"]
 
 
-def _workers(work=None):
+def worker_count(work=None):
     """Threads to use for ``work`` multiply-adds (all of them when ``work`` is None)."""
     if work is not None and work < PARALLEL_MIN_WORK:
         return 1
@@ -174,7 +174,7 @@ def _workers(work=None):
 def single_threaded_blas():
     """BLAS on one thread inside the context when the kernels use several threads themselves (nestable)."""
     controller = _blas_controller()
-    if controller is None or _workers() <= 1:
+    if controller is None or worker_count() <= 1:
         yield
         return
     with _LOCK:
@@ -200,11 +200,11 @@ def _executor(n):
     return pool
 
 
-def _parallel(fn, items, init=None):
-    """``fn(item, state)`` for every item, on up to ``_workers()`` threads (the calling thread is one of them)
+def parallel_for(fn, items, init=None):
+    """``fn(item, state)`` for every item, on up to ``worker_count()`` threads (the calling thread is one of them)
     with single-threaded BLAS. Threads take the next item as they become free (a thread held up by other
     processes delays the end by one item at most). ``state = init()`` once per thread (None without init)."""
-    workers = min(_workers(), len(items))
+    workers = min(worker_count(), len(items))
     counter = itertools.count()
 
     def work():
@@ -239,11 +239,11 @@ def _splits(n, parts):
 
 def _by_channels(fn, c, size):
     """``fn(channel_slice)`` over ``range(c)``, split over the threads when ``size`` elements are touched."""
-    workers = _workers()
+    workers = worker_count()
     if workers <= 1 or size < PARALLEL_MIN_SIZE or c < 2:
         fn(slice(0, c))
     else:
-        _parallel(lambda cs, _: fn(cs), _splits(c, min(c, SPLIT * workers)))
+        parallel_for(lambda cs, _: fn(cs), _splits(c, min(c, SPLIT * workers)))
 
 
 # -------------------------------------------------------------------------------- element-wise layouts
@@ -363,7 +363,7 @@ def _taps_matmul(buf, specs, length, row=1):
     n, c, _ = buf.shape
     t = max(len(offsets) for offsets, _, _ in specs)
     o = max(wmat.shape[0] for _, wmat, _ in specs)
-    workers = _workers(n * o * c * t * length * len(specs))
+    workers = worker_count(n * o * c * t * length * len(specs))
     jobs, chunk = _plan(n, length, c * t, workers, buf.itemsize, row)
     jobs = [(k,) + job for k in range(len(specs)) for job in jobs]
     taps = [numpy.ascontiguousarray(wmat.reshape(wmat.shape[0], c, len(offsets)).transpose(2, 0, 1))
@@ -386,7 +386,7 @@ def _taps_matmul(buf, specs, length, row=1):
         sink(i, s, e, out)
 
     if workers > 1 and len(jobs) >= workers:
-        _parallel(lambda job, state: compute(*job, *state, 1), jobs, scratch)
+        parallel_for(lambda job, state: compute(*job, *state, 1), jobs, scratch)
     else:
         store, res = scratch()
         with single_threaded_blas():
@@ -398,7 +398,7 @@ def _matmul_rows(a, b, out, workers):
     """``out[...] = a @ b``, split by rows of ``a`` over the threads when ``a`` is tall enough."""
     if workers > 1 and a.shape[0] >= 32 * workers and a.shape[0] * b.shape[0] * b.shape[1] >= PARALLEL_MIN_WORK:
         rows = _splits(a.shape[0], min(SPLIT * workers, a.shape[0] // 16))
-        _parallel(lambda rs, _: numpy.matmul(a[rs], b, out=out[rs]), rows)
+        parallel_for(lambda rs, _: numpy.matmul(a[rs], b, out=out[rs]), rows)
     else:
         numpy.matmul(a, b, out=out)
 
@@ -407,7 +407,7 @@ def _taps_corr(g, buf, offsets, length):
     """``sum_{n, q} g[n, :, q] * buf[n, c, q + offsets[t]]`` as ``(O, C * T)`` (a weight gradient)."""
     n, c, _ = buf.shape
     t, o = len(offsets), g.shape[1]
-    workers = _workers(n * o * c * t * length)
+    workers = worker_count(n * o * c * t * length)
     jobs, chunk = _plan(n, length, c * t, workers, buf.itemsize)
     if workers > 1 and len(jobs) >= 2 * workers:
         # contiguous groups of jobs, each summed into its own accumulator and the groups added in order:
@@ -425,7 +425,7 @@ def _taps_corr(g, buf, offsets, length):
                 numpy.matmul(g[i, :, s:e], _fill_col(store, buf, i, s, e, offsets).T, out=tmp)
                 acc += tmp
             sums[k] = acc
-        _parallel(run, list(range(len(groups))), init)
+        parallel_for(run, list(range(len(groups))), init)
         return sum(sums[1:], sums[0])
     acc = numpy.zeros((o, c * t), dtype=buf.dtype)
     tmp = numpy.empty_like(acc)
@@ -441,13 +441,13 @@ def _matmul_1x1(wmat, x3):
     """``wmat (O, C) @ x3 (N, C, P)`` -> ``(N, O, P)``, split over the threads."""
     n, c, p = x3.shape
     out = numpy.empty((n, wmat.shape[0], p), dtype=x3.dtype)
-    workers = _workers(n * wmat.shape[0] * c * p)
+    workers = worker_count(n * wmat.shape[0] * c * p)
     jobs, _ = _plan(n, p, c, workers, x3.itemsize)
     if workers > 1 and len(jobs) >= workers:
         def run(job, _):
             i, s, e = job
             numpy.matmul(wmat, x3[i, :, s:e], out=out[i, :, s:e])
-        _parallel(run, jobs)
+        parallel_for(run, jobs)
     else:
         with single_threaded_blas():
             for i in range(n):

@@ -300,7 +300,7 @@ class _PixelConditionalBN(function_node.FunctionNode):
                 for item in items:
                     fill(item, buf)
         else:
-            fastconv._parallel(fill, items, scratch)
+            fastconv.parallel_for(fill, items, scratch)
         return y,
 
     def backward(self, indexes, grad_outputs):

@@ -11,6 +11,7 @@ import cv2
 import numpy
 
 from neuralcollage.backend import get_device, random_state
+from neuralcollage.evaluation import paste_part
 from neuralcollage.io import atomic_write_text
 from neuralcollage.models.classifier import Classifier, PartClassifier, part_crops
 from neuralcollage.snapshot import save_snapshot
@@ -74,18 +75,6 @@ def part_batch(step, batch_size, *, size, seed, render_sizes=(64, 96, 128), marg
             parts.append(p)
     crops = part_crops(numpy.stack(images), numpy.stack(masks), size=size, margin=margin)
     return crops, numpy.array(labels, numpy.int32), numpy.array(parts, numpy.int32)
-
-
-def paste_part(sample, donor, part, *, dilate=0.015):
-    """``sample.image`` with the pixels of ``part`` (the union of both faces' part masks, dilated by
-    ``dilate`` times the image side) taken from ``donor``, the same face rendered as another class:
-    ``(H, W, 3)`` uint8, a new array."""
-    from neuralcollage.blending import dilate_mask
-    size = sample.image.shape[0]
-    region = dilate_mask(sample.masks[part] | donor.masks[part], radius=max(1, int(round(dilate * size))))
-    out = sample.image.copy()
-    out[region] = donor.image[region]
-    return out
 
 
 def _class_ids(seeds, n_classes):

@@ -121,7 +121,7 @@ def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_d
             sums = {k: 0.0 for k in sums}
             count = 0
         if it % sample_every == 0 or it == iterations or out_of_time:
-            _save_samples(gen_ema if ema_decay else gen, fixed_z, fixed_y, out_dir, it)
+            save_samples(gen_ema if ema_decay else gen, fixed_z, fixed_y, out_dir, it)
             plot_curves(log.records, ["loss_dis", "loss_gen", "d_real", "d_fake"],
                         os.path.join(out_dir, "losses.png"), title="SNGAN hinge losses")
         if it % checkpoint_every == 0 or it == iterations or out_of_time:
@@ -177,7 +177,7 @@ def _ema_update(target, source, decay, iteration):
         p_t.array += (1 - decay) * p_s.array
 
 
-def _save_samples(gen, z, y, out_dir, it):
+def save_samples(gen, z, y, out_dir, it):
     """Sample grid in test mode, from a copy whose BN statistics are re-estimated (the EMA generator's own
     running averages are never updated during training)."""
     from neuralcollage.io import write_image

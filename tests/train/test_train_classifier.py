@@ -56,6 +56,7 @@ def test_augment_keeps_shape_and_input():
     np.testing.assert_array_equal(out, augment(images, np.random.RandomState(0)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind,name", [("whole", "classifier"), ("part", "part_classifier")])
 def test_training_writes_outputs_and_reduces_loss(tmp_path, kind, name):
     out = tmp_path / kind
@@ -72,6 +73,7 @@ def test_training_writes_outputs_and_reduces_loss(tmp_path, kind, name):
     assert model.n_classes == 4
 
 
+@pytest.mark.slow
 def test_resume_matches_an_uninterrupted_run(tmp_path):
     full, split = tmp_path / "full", tmp_path / "split"
     train_classifier(str(full), kind="whole", iterations=6, **SMALL)

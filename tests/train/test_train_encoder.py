@@ -28,6 +28,7 @@ def test_generated_batch(generator_path):
     np.testing.assert_array_equal(x, generated_batch(gen, 5, random_state(0))[0])
 
 
+@pytest.mark.slow
 def test_training_reduces_latent_error_and_writes_outputs(tmp_path, generator_path):
     out = tmp_path / "enc"
     assert train_encoder(str(out), generator_path=generator_path, iterations=30, lr=1e-3, **SMALL) == 30
@@ -56,6 +57,7 @@ def test_pixel_term_trains_through_the_fixed_generator(tmp_path, generator_path)
         np.testing.assert_array_equal(before[k], after[k])
 
 
+@pytest.mark.slow
 def test_resume_matches_an_uninterrupted_run(tmp_path, generator_path):
     full, split = tmp_path / "full", tmp_path / "split"
     train_encoder(str(full), generator_path=generator_path, iterations=4, **SMALL)

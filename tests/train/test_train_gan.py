@@ -16,6 +16,7 @@ SMALL = dict(arch="tiny32", batch_size=4, n_dis=1, checkpoint_every=2, sample_ev
              progress=False)
 
 
+@pytest.mark.slow
 def test_training_writes_snapshots_logs_and_resumes(tmp_path):
     assert train_gan(str(tmp_path), iterations=2, **SMALL) == 2
     for name in ("checkpoint.npz", "generator.npz", "discriminator.npz", "log.jsonl", "losses.png",
@@ -31,6 +32,7 @@ def test_training_writes_snapshots_logs_and_resumes(tmp_path):
     assert not np.array_equal(gen_before.l1.W.array, gen_after.l1.W.array)
 
 
+@pytest.mark.slow
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     train_gan(str(a), iterations=2, **SMALL)
@@ -40,6 +42,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     np.testing.assert_allclose(ga.block2.c1.W.array, gb.block2.c1.W.array, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_closeups_reach_the_discriminator_and_are_recorded(tmp_path, monkeypatch):
     import neuralcollage.train.gan as tg
     from neuralcollage.train.datasets import is_closeup

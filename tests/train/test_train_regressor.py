@@ -53,6 +53,7 @@ def test_regressor_shapes_snapshot_and_predict():
         AttributeRegressor.from_preset("tiny32", n_classes=3)
 
 
+@pytest.mark.slow
 def test_training_writes_outputs_reduces_loss_and_loads(tmp_path):
     out = tmp_path / "reg"
     assert train_regressor(str(out), iterations=30, lr=3e-3, **SMALL) == 30
@@ -69,6 +70,7 @@ def test_training_writes_outputs_reduces_loss_and_loads(tmp_path):
     assert again["mean_r2"] == pytest.approx(metrics["mean_r2"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_resume_matches_an_uninterrupted_run_and_refuses_another_run(tmp_path):
     full, split = tmp_path / "full", tmp_path / "split"
     train_regressor(str(full), iterations=6, **SMALL)

@@ -1,4 +1,5 @@
-"""Generator, sCBN, feature blending and discriminator numerics against the independent reference."""
+"""Generator numerics (sCBN, feature blending, the original calling convention) against the independent
+reference; snapshot round trip; GPU against CPU."""
 import chainer
 import numpy as np
 import pytest
@@ -106,11 +107,9 @@ def test_one_hot_scbn_is_bit_identical_to_cbn(tmp_path, arch):
     gen = nc.load_generator(path, arch=arch, **SMALL[arch])
     z = np.random.RandomState(5).normal(size=(3, gen.dim_z)).astype(np.float32)
     ids = np.array([1, 0, 2], dtype=np.int32)
-    rng = np.random.RandomState(6)
-    # a one-hot map that is NOT spatially uniform in sample 0 (so the per-pixel path runs) but equal to
-    # class ids[0] everywhere except where another class is painted; compare painted-class-free samples
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         cbn = gen(z, ids).array
+        other = gen(z, (ids + 1) % gen.n_classes).array
         vec = gen(z, one_hot(ids, gen.n_classes)).array
         uniform = [np.ascontiguousarray(np.broadcast_to(one_hot(ids, gen.n_classes)[:, :, None, None],
                                                         (3, gen.n_classes, r, r)))
@@ -118,29 +117,7 @@ def test_one_hot_scbn_is_bit_identical_to_cbn(tmp_path, arch):
         per_layer = gen(z, uniform).array
     np.testing.assert_array_equal(cbn, vec)
     np.testing.assert_array_equal(cbn, per_layer)
-    assert rng is not None
-
-
-def test_per_pixel_one_hot_path_is_bit_identical(tmp_path):
-    """A one-hot map with two classes, computed per pixel, equals CBN of each class where its class is."""
-    from neuralcollage.links.scbn import SpatialConditionalBatchNormalization
-    rng = np.random.RandomState(7)
-    link = SpatialConditionalBatchNormalization(6, 4)
-    link.gammas.W.array[...] = rng.normal(1, 0.5, (4, 6))
-    link.betas.W.array[...] = rng.normal(0, 0.5, (4, 6))
-    link.avg_mean[...] = rng.normal(0, 1, 6)
-    link.avg_var[...] = rng.uniform(0.5, 2, 6)
-    x = rng.normal(size=(2, 6, 5, 7)).astype(np.float32)
-    m = np.zeros((2, 4, 5, 7), np.float32)
-    m[:, 1] = 1
-    m[:, 1, :, :3] = 0
-    m[:, 3, :, :3] = 1
-    with chainer.using_config("train", False):
-        spatial = link(x, m).array
-        cbn1 = link(x, np.array([1, 1], np.int32)).array
-        cbn3 = link(x, np.array([3, 3], np.int32)).array
-    np.testing.assert_array_equal(spatial[..., 3:], cbn1[..., 3:])
-    np.testing.assert_array_equal(spatial[..., :3], cbn3[..., :3])
+    assert not np.array_equal(cbn, other)  # the class reaches the output, so the equalities are not vacuous
 
 
 def test_swapping_maps_of_equal_resolution_changes_output(official_gen):
@@ -171,29 +148,6 @@ def test_blend_with_all_weight_on_one_stream_equals_plain_generation(official_ge
         blended = gen.blend(list(zs), 0, blends).array
         plain = gen(zs[1], 0).array
     np.testing.assert_allclose(blended, plain, atol=1e-5)
-
-
-@pytest.mark.parametrize("arch", ["collage256", "collage128"])
-def test_discriminator_matches_reference(tmp_path, arch):
-    preset = DISCRIMINATOR_PRESETS[arch]
-    ch, k = 2, 5
-    arrays = ref.random_discriminator_arrays(preset["channels"], ch, k, hidden=preset["hidden"], seed=3)
-    path = tmp_path / "dis.npz"
-    np.savez(path, **arrays)
-    dis = nc.load_discriminator(path, arch=arch, ch=ch, n_classes=k)
-    res = 256 if arch == "collage256" else 128
-    x = np.random.RandomState(4).uniform(-1, 1, (2, 3, res, res)).astype(np.float32)
-    y = np.array([0, 4], np.int32)
-    u_before = dis.block2.c1.W_u.copy()
-    with chainer.using_config("train", False), chainer.no_backprop_mode():
-        score = dis(x, y).array
-        feat = dis.feature_vector(x).array
-        scores = dis.class_scores(x).array
-    exp_score, exp_feat = ref.discriminator(arrays, x, y, hidden=preset["hidden"])
-    np.testing.assert_allclose(feat, exp_feat, rtol=1e-4, atol=1e-4 * np.abs(exp_feat).max())
-    np.testing.assert_allclose(score, exp_score, rtol=1e-4, atol=1e-4 * np.abs(exp_score).max())
-    np.testing.assert_allclose(scores[[0, 1], [0, 4]], score, rtol=1e-5, atol=1e-4 * np.abs(score).max())
-    np.testing.assert_array_equal(dis.block2.c1.W_u, u_before)
 
 
 def test_project_snapshot_round_trip_needs_no_arch(tmp_path):
