@@ -1,0 +1,176 @@
+"""The pivotal fit of a generator to one photo (neuralcollage.reconstruction) on tiny32 models."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+import neuralcollage as nc
+from neuralcollage.collage import edit_photo, render, replay
+from neuralcollage.io import from_model, to_model
+from neuralcollage.labels import from_names
+from neuralcollage.pretrained import ModelBundle
+from neuralcollage.reconstruction import (FIT_WARNING_PSNR, FitOptions, edit_generator, fit_generator, fit_warning,
+                                          model_psnr)
+from nc_testing import random_class_tables
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny32")
+    np.random.seed(1)
+    nc.save_snapshot(random_class_tables(nc.Generator.from_preset("tiny32")), folder / "generator.npz",
+                     kind="generator")
+    nc.save_snapshot(nc.Discriminator.from_preset("tiny32"), folder / "discriminator.npz", kind="discriminator")
+    return ModelBundle(name="tiny", generator=nc.load_generator(folder / "generator.npz"),
+                       discriminator=nc.load_discriminator(folder / "discriminator.npz"),
+                       vocabulary=from_names(["cat", "dog", "fox", "rabbit"]))
+
+
+@pytest.fixture(scope="module")
+def crop():
+    """A 32 px picture the random generator cannot draw: smooth colour ramps and a disc."""
+    yy, xx = np.mgrid[0:32, 0:32]
+    img = np.stack([xx * 7, yy * 6, 255 - (xx + yy) * 3], axis=-1).astype(np.float32)
+    img[(yy - 14) ** 2 + (xx - 18) ** 2 < 40] = (250, 240, 30)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _params(gen):
+    return {path: p.array.copy() for path, p in gen.namedparams()}
+
+
+def test_fit_reproduces_the_photo_and_leaves_the_original_alone(bundle, crop):
+    gen = bundle.generator
+    before = _params(gen)
+    z = gen.sample_z(1, seed=0)
+    fit = fit_generator(gen, crop, z, 1, options=FitOptions(steps=60, lr=2e-3, offset_lr=0.05, seed=3))
+    direct = model_psnr(render(gen, z, 1), to_model(crop[None]))
+    assert fit.psnr_before == pytest.approx(direct, abs=1e-9)
+    assert fit.psnr > fit.psnr_before + 8
+    assert len(fit.losses) == 60 and fit.losses[-1] < fit.losses[0]
+    # the reported PSNR is the fitted copy's image against the crop, as a user sees them (uint8)
+    rendered = render(fit.generator, z, 1)
+    np.testing.assert_array_equal(rendered, fit.image)
+    mse = np.mean((from_model(rendered)[0].astype(float) - crop.astype(float)) ** 2)
+    assert fit.psnr == pytest.approx(10 * math.log10(255 ** 2 / mse), abs=1e-6)
+    after = _params(gen)
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    assert gen.feature_offset is None
+    tuned = _params(fit.generator)
+    tables = [k for k in tuned if k.endswith("/gammas/W") or k.endswith("/betas/W")]
+    assert tables and all(np.array_equal(tuned[k], before[k]) for k in tables)
+    assert any(not np.array_equal(tuned[k], before[k]) for k in tuned if k not in tables)
+
+
+def test_fit_is_repeatable_bit_for_bit(bundle, crop):
+    gen = bundle.generator
+    z = gen.sample_z(1, seed=1)
+    a = fit_generator(gen, crop, z, 2, options=FitOptions(steps=15, seed=7))
+    b = fit_generator(gen, crop, z, 2, options=FitOptions(steps=15, seed=7))
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.generator.feature_offset[1], b.generator.feature_offset[1])
+    c = fit_generator(gen, crop, z, 2, options=FitOptions(steps=15, seed=8))
+    assert not np.array_equal(a.image, c.image)
+
+
+def test_locality_keeps_the_other_classes(bundle, crop):
+    gen = bundle.generator
+    z = gen.sample_z(1, seed=2)
+    changes = {}
+    for locality in (0.0, 3.0):
+        fit = fit_generator(gen, crop, z, 0, options=FitOptions(steps=40, locality=locality, offset_lr=0.0))
+        changes[locality] = np.mean([np.mean((render(fit.generator, z, c) - render(gen, z, c)) ** 2)
+                                     for c in (1, 2, 3)])
+    assert changes[3.0] < 0.5 * changes[0.0]
+
+
+def test_zero_steps_is_the_original_generator(bundle, crop):
+    gen = bundle.generator
+    z = gen.sample_z(1, seed=0)
+    fit = fit_generator(gen, crop, z, 1, options=FitOptions(steps=0))
+    np.testing.assert_array_equal(fit.image, render(gen, z, 1))
+    assert fit.psnr == fit.psnr_before
+
+
+def test_edit_generator_fades_the_offset_where_the_class_changes(bundle, crop):
+    gen = bundle.generator
+    fit = fit_generator(gen, crop, gen.sample_z(1, seed=0), 1, options=FitOptions(steps=5, offset_lr=0.5))
+    layer, offset = fit.generator.feature_offset
+    assert layer == gen.n_blend_layers - 2 and np.abs(offset).max() > 0
+    region = np.zeros((32, 32), np.float32)
+    region[:, :16] = 1
+    view = edit_generator(fit, region)
+    masked = view.feature_offset[1]
+    res = offset.shape[-1]
+    assert np.all(masked[..., : res // 2] == 0)
+    np.testing.assert_array_equal(masked[..., res // 2:], offset[..., res // 2:])
+    assert fit.generator.feature_offset[1] is offset
+    assert edit_generator(None, region) is None and edit_generator(fit, None) is fit.generator
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"steps": -1}, "fit steps"), ({"steps": 2.5}, "fit steps"), ({"lr": 0}, "fit lr"),
+    ({"lr": float("nan")}, "fit lr"), ({"locality": float("inf")}, "fit locality"),
+    ({"noise": "a"}, "fit noise"), ({"seed": -3}, "fit seed"), ({"steps": True}, "fit steps")])
+def test_bad_options_name_the_option(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        FitOptions(**kwargs)
+
+
+def test_options_json_round_trip_and_refusals(bundle):
+    options = FitOptions(steps=12, locality=0.5, seed=4)
+    assert FitOptions.from_json(json.loads(json.dumps(options.to_json()))) == options
+    with pytest.raises(ValueError, match="unknown fit options"):
+        FitOptions.from_json({"steps": 3, "rate": 1})
+    with pytest.raises(ValueError, match="JSON object"):
+        FitOptions.from_json([1, 2])
+    with pytest.raises(ValueError, match="outside this generator's"):
+        FitOptions(offset_layer=9).resolve_layer(bundle.generator)
+
+
+def test_fit_refuses_bad_inputs(bundle, crop):
+    gen = bundle.generator
+    z = gen.sample_z(1, seed=0)
+    with pytest.raises(ValueError, match="32x32 RGB"):
+        fit_generator(gen, crop[:16], z, 1)
+    with pytest.raises(ValueError, match="finite"):
+        fit_generator(gen, crop, np.full((1, 16), np.nan, np.float32), 1)
+    with pytest.raises(ValueError, match="class id"):
+        fit_generator(gen, crop, z, 9)
+
+
+def test_warning_below_the_threshold():
+    assert fit_warning(FIT_WARNING_PSNR + 1, model_name="builtin") is None
+    line = fit_warning(12.0, model_name="builtin")
+    assert "64 px cartoon animal faces" in line and "collage models" in line and "\n" not in line
+    assert "12.0 dB" in fit_warning(12.0, model_name="dogcat256")
+
+
+def test_photo_edit_reports_and_replays_the_fit(bundle):
+    rng = np.random.RandomState(0)
+    yy, xx = np.mgrid[0:70, 0:90]
+    photo = np.clip(np.stack([yy * 3, xx * 2, (xx + yy) * 1.5], axis=-1) + rng.normal(0, 10, (70, 90, 3)),
+                    0, 255).astype(np.uint8)
+    mask = np.zeros((70, 90), np.float32)
+    mask[20:40, 30:55] = 1
+    fitted = edit_photo(bundle, photo, mask, "fox", source_label="cat", steps=2, fit=FitOptions(steps=30))
+    plain = edit_photo(bundle, photo, mask, "fox", source_label="cat", steps=2, reconstruction="projection")
+    assert fitted.fit is not None and plain.fit is None
+    assert fitted.reconstruction_psnr == pytest.approx(fitted.fit.psnr)
+    assert fitted.reconstruction_psnr > plain.reconstruction_psnr + 3
+    assert fitted.recipe["reconstruction"]["method"] == "pivotal"
+    assert fitted.recipe["reconstruction"]["fit"]["steps"] == 30
+    assert plain.recipe["reconstruction"] == {"method": "projection", "fit": None,
+                                              "psnr": round(plain.reconstruction_psnr, 4)}
+    again = replay(json.loads(json.dumps(fitted.recipe)), photo, bundle)
+    np.testing.assert_array_equal(again.image, fitted.image)
+    assert again.reconstruction_psnr == fitted.reconstruction_psnr
+    bad = json.loads(json.dumps(fitted.recipe))
+    bad["reconstruction"]["fit"]["steps"] = -4
+    with pytest.raises(nc.collage.RecipeError, match="fit steps"):
+        replay(bad, photo, bundle)
+    with pytest.raises(nc.io.InputError, match="photo's own class"):
+        edit_photo(bundle, photo, mask, "cat", source_label="cat", steps=0)
+    with pytest.raises(ValueError, match="reconstruction must be one of"):
+        edit_photo(bundle, photo, mask, "fox", source_label="cat", reconstruction="tuned")
