@@ -851,7 +851,8 @@ def replay_recipe(recipe, generator, *, photo=None):
         From :func:`painting_recipe` (or its JSON text).
     generator : neuralcollage.models.Generator
     photo : numpy.ndarray (H, W, 3) uint8, optional
-        The original photo, for recipes of projected photos: the edit is then Poisson-blended back.
+        The original photo, for recipes of projected photos: the edit is then Poisson-blended back (and a
+        photo painted on a fitted generator is fitted again, as :meth:`Painter.from_photo` did).
 
     Returns
     -------
@@ -860,6 +861,7 @@ def replay_recipe(recipe, generator, *, photo=None):
         Attribute paintings are rebuilt from the recorded direction and amount (no axes file needed).
     """
     recipe = check_recipe(recipe, generator)
+    generator = _fitted(recipe, generator, photo)
     class_canvas = LabelPainter.from_dict(recipe["class_canvas"])
     streams = [numpy.asarray(v, numpy.float32) for v in recipe.get("z_streams", [])]
     stream_canvas = recipe.get("stream_canvas")
@@ -884,6 +886,25 @@ def replay_recipe(recipe, generator, *, photo=None):
     return composite_photo(photo, image, mask, tuple(info["box"]), mode=info.get("poisson", "normal"),
                            dilate=info.get("dilate", 8), seam=info.get("seam", "fixed"),
                            colour_reach=info.get("colour_reach"))
+
+
+def _fitted(recipe, generator, photo):
+    """The generator of a photo painting that was fitted to its photo (``recipe["photo"]["reconstruction"]``):
+    the fit is made again from the photo's crop, the recorded latent and options (bit for bit on the CPU).
+    Without the photo, or for other recipes, ``generator`` itself."""
+    info = recipe.get("photo")
+    entry = info.get("reconstruction") if isinstance(info, dict) else None
+    if photo is None or not isinstance(entry, dict) or entry.get("method") != "pivotal":
+        return generator
+    from neuralcollage import blending
+    from neuralcollage.reconstruction import FitOptions, fit_generator
+    try:
+        options = FitOptions.from_json(entry.get("fit"))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"painting recipe fit options: {exc}") from None
+    crop = blending.crop_and_resize(numpy.asarray(photo), tuple(info["box"]), generator.resolution)
+    z = numpy.asarray(recipe["z"], numpy.float32)
+    return fit_generator(generator, crop, z, int(info["source_class"]), options=options).generator
 
 
 def edit_mask(class_canvas, stream_canvas=None, attribute_canvas=None):

@@ -49,6 +49,8 @@ from neuralcollage import io as ncio
 from neuralcollage import maps, painting, plotting
 from neuralcollage.blending import classic_reach
 from neuralcollage.collage import DEFAULT_COLOUR_REACH
+from neuralcollage.io import to_model
+from neuralcollage.reconstruction import DEFAULT_RECONSTRUCTION
 
 __all__ = ["Painter", "PreviewScheduler", "PhotoContext", "notebook_bundle", "tiny_bundle", "scripted",
            "MODES", "AMOUNT_RANGE", "SCRIPTED_ENV", "MODEL_ENV"]
@@ -281,7 +283,7 @@ class PhotoContext:
     """
 
     def __init__(self, photo, box, crop, source_class, projection=None, *, poisson="normal", dilate=8,
-                 projection_options=None, seam="fixed", colour_reach=None):
+                 projection_options=None, seam="fixed", colour_reach=None, fit=None, reconstruction_psnr=None):
         from neuralcollage.blending import check_colour_reach, check_seam
         check_seam(seam, poisson)
         check_colour_reach(colour_reach)
@@ -289,6 +291,7 @@ class PhotoContext:
         self.source_class, self.projection = int(source_class), projection
         self.poisson, self.dilate, self.seam, self.colour_reach = poisson, int(dilate), seam, colour_reach
         self.projection_options = dict(projection_options or {})
+        self.fit, self.reconstruction_psnr = fit, reconstruction_psnr
 
     def __repr__(self):
         return (f"PhotoContext(photo={self.photo.shape[1]}x{self.photo.shape[0]}, box={self.box}, "
@@ -304,6 +307,10 @@ class PhotoContext:
             info["colour_reach"] = float(self.colour_reach)
         if self.projection is not None:
             info["projection"]["loss"] = float(self.projection.loss)
+        info["reconstruction"] = {
+            "method": "projection" if self.fit is None else "pivotal",
+            "fit": None if self.fit is None else self.fit.options.to_json(),
+            "psnr": None if self.reconstruction_psnr is None else round(float(self.reconstruction_psnr), 4)}
         return info
 
 
@@ -522,8 +529,10 @@ class Painter:
     @classmethod
     def from_photo(cls, bundle, photo, *, label, mask=None, box=None, margin=0.25, steps=200, restarts=1,
                    seed=0, lr=0.075, mse_weight=0.2, progress=None, poisson="normal", dilate=8, seam="fixed",
-                   colour_reach=DEFAULT_COLOUR_REACH, **kwargs):
-        """A painter on a real photo: crop, project (:func:`neuralcollage.inversion.project`), then paint.
+                   colour_reach=DEFAULT_COLOUR_REACH, reconstruction=DEFAULT_RECONSTRUCTION, fit=None,
+                   fit_progress=None, **kwargs):
+        """A painter on a real photo: crop, project (:func:`neuralcollage.inversion.project`), fit the
+        generator to the crop (:func:`neuralcollage.reconstruction.fit_generator`), then paint.
 
         Parameters
         ----------
@@ -548,6 +557,11 @@ class Painter:
             How :meth:`composite` blends the edit back (:func:`neuralcollage.blending.poisson_blend`;
             ``colour_reach`` defaults to :data:`neuralcollage.collage.DEFAULT_COLOUR_REACH`, as in
             :func:`neuralcollage.collage.edit_photo`).
+        reconstruction, fit, fit_progress
+            As for :func:`neuralcollage.collage.edit_photo`: ``"pivotal"`` (the default) paints on a per-photo
+            copy of the generator fitted to the crop, so the preview starts from the photo itself;
+            ``"projection"`` paints on the projection alone.  The reconstruction's PSNR shows in the status
+            line (:attr:`PhotoContext.reconstruction_psnr`).
         **kwargs
             Passed to :class:`Painter`.
         """
@@ -573,8 +587,21 @@ class Painter:
         result = inversion.project(gen, getattr(bundle, "discriminator", None), crop, class_id, steps=steps, lr=lr,
                                    mse_weight=mse_weight, encoder=getattr(bundle, "encoder", None),
                                    restarts=restarts, seed=seed, callback=progress)
+        from neuralcollage import reconstruction as fitting
+        from neuralcollage.models.generator import Generator
+        if reconstruction not in fitting.RECONSTRUCTIONS:
+            raise ValueError(f"reconstruction must be one of {', '.join(fitting.RECONSTRUCTIONS)}; got "
+                             f"{reconstruction!r}")
+        photo_fit = None
+        if reconstruction == "pivotal" and isinstance(gen, Generator):
+            photo_fit = fitting.fit_generator(gen, crop, result.z[:1], class_id, options=fit,
+                                              callback=fit_progress)
+            gen = photo_fit.generator
+        psnr = (photo_fit.psnr if photo_fit is not None
+                else fitting.model_psnr(result.image[:1], to_model(crop[None])))
         context = PhotoContext(photo, box, crop, class_id, result, poisson=poisson, dilate=dilate,
-                               projection_options=options, seam=seam, colour_reach=colour_reach)
+                               projection_options=options, seam=seam, colour_reach=colour_reach, fit=photo_fit,
+                               reconstruction_psnr=psnr)
         info = {"name": str(bundle.name), "arch": getattr(bundle, "arch", None)}
         sha = (getattr(bundle, "sha256", None) or {}).get("generator")
         if sha:
@@ -885,7 +912,8 @@ class Painter:
             blend_mode=self.photo.poisson, dilate=self.photo.dilate, seam=self.photo.seam,
             colour_reach=self.photo.colour_reach, steps=options.get("steps"),
             restarts=options.get("restarts"), seed=options.get("seed"),
-            loss=None if self.photo.projection is None else self.photo.projection.loss)
+            loss=None if self.photo.projection is None else self.photo.projection.loss, fit=self.photo.fit,
+            reconstruction_psnr=self.photo.reconstruction_psnr)
 
     def recipe(self):
         """A replayable JSON-able recipe (:func:`neuralcollage.painting.replay_recipe`); attribute strokes
@@ -1274,6 +1302,9 @@ class Painter:
         with self._lock:
             used = self.class_canvas.used_labels()
         names = ", ".join(self.vocabulary.names[i] for i in used[:6]) + (" ..." if len(used) > 6 else "")
+        if self.photo is not None and self.photo.reconstruction_psnr is not None:
+            how = "fitted" if self.photo.fit is not None else "projection"
+            message += f" &middot; reconstruction {self.photo.reconstruction_psnr:.1f} dB ({how})"
         self._status.value = (f"<small>{message} &middot; class strokes {len(self.class_canvas.strokes)}, blend "
                               f"strokes {len(self.stream_canvas.strokes)}, attribute strokes "
                               f"{len(self.attribute_canvas.strokes)} &middot; classes: {names}</small>")

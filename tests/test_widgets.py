@@ -289,6 +289,12 @@ def test_from_photo_projects_and_composites(bundle):
         recipe = p.recipe()
         assert recipe["photo"]["box"] == list(box)
         assert numpy.array_equal(painting.replay_recipe(recipe, bundle.generator, photo=photo), out)
+        # painted on the copy fitted to the crop: the recipe says so and its PSNR shows in the status line
+        assert p.generator is p.photo.fit.generator and p.generator is not bundle.generator
+        assert recipe["photo"]["reconstruction"]["method"] == "pivotal"
+        assert recipe["photo"]["reconstruction"]["psnr"] == round(p.photo.fit.psnr, 4)
+        p._set_status("ready")
+        assert f"reconstruction {p.photo.fit.psnr:.1f} dB (fitted)" in p._status.value
     finally:
         p.close()
 
