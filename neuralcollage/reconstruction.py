@@ -10,8 +10,8 @@ Latent-based Editing of Real Images", 2021, and optimisation of intermediate fea
 * a feature offset ``delta`` (``(1, C, h, w)``, the features after blend layer ``options.offset_layer``) is
   optimised with it and carried by the copy (:attr:`neuralcollage.models.Generator.feature_offset`);
 * a locality regulariser keeps the copy equal to the original generator where the edit needs it:
-  ``G'(z, c)`` for the other classes ``c`` (cycled step by step) and ``G'(z + noise * n, source)`` for
-  latents near the pivot, without the offset. An sCBN edit of the fitted copy therefore still draws the
+  ``G'(z, c)`` for the other classes ``c`` and ``G'(z + noise * n, source)`` for latents near the pivot,
+  without the offset (:data:`ANCHOR_PAIRS` such pairs, drawn once and cycled through step by step). An sCBN edit of the fitted copy therefore still draws the
   target class, while the unedited rest reproduces the photo.
 
 The loss of one step is ``mean((G'(z, source) + delta - x) ** 2) + locality * mean((G'(a) - G(a)) ** 2)``
@@ -187,6 +187,29 @@ def _target_image(image, resolution):
     return arr
 
 
+#: Anchor pairs of the locality regulariser, drawn once per fit and cycled through (their images under the
+#: original generator are computed once, in one batch).
+ANCHOR_PAIRS = 16
+
+
+def _anchors(gen, z, label, options):
+    """The locality regulariser's anchors on ``gen``'s device: ``(latents (2P, dim_z), class ids (2P,))``,
+    pair ``p`` being ``(z, another class)`` and ``(z + noise * n_p, label)``; ``(None, None)`` without
+    locality or steps."""
+    if options.locality == 0 or options.steps == 0:
+        return None, None
+    pairs = min(options.steps, ANCHOR_PAIRS)
+    others = [c for c in range(gen.n_classes) if c != label] or [label]
+    noise = backend.random_state(options.seed).standard_normal((pairs,) + z.shape[1:]).astype(numpy.float32)
+    latents = numpy.empty((2 * pairs, z.shape[1]), numpy.float32)
+    latents[0::2] = z
+    latents[1::2] = z + options.noise * noise
+    ids = numpy.empty(2 * pairs, numpy.int32)
+    ids[0::2] = [others[p % len(others)] for p in range(pairs)]
+    ids[1::2] = label
+    return gen.device.send(latents), gen.device.send(ids)
+
+
 def fit_generator(gen, image, z, label, *, options=None, callback=None):
     """Tune a copy of ``gen`` (and a feature offset) so that ``G'(z, label)`` reproduces ``image``.
 
@@ -227,11 +250,11 @@ def fit_generator(gen, image, z, label, *, options=None, callback=None):
     for path, param in tuned.namedparams():
         if _is_class_table(path):
             param.update_rule.enabled = False
-    others = [c for c in range(gen.n_classes) if c != label] or [label]
-    rng = backend.random_state(options.seed)
     zd = gen.device.send(z)
+    anchors, anchor_ids = _anchors(gen, z, label, options)
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         before = backend.to_numpy(gen.forward(zd, gen.device.send(numpy.array([label], numpy.int32))).array)
+        references = gen.forward(anchors, anchor_ids).array if anchors is not None else None
     resolution, width = gen.blend_resolutions[layer], int(gen.channels[layer] * gen.ch)
     offset = chainer.Parameter(xp.zeros((1, width, resolution, resolution), numpy.float32))
     offset_optimizer = None
@@ -242,20 +265,20 @@ def fit_generator(gen, image, z, label, *, options=None, callback=None):
             holder.offset = offset
         offset_optimizer.setup(holder)
     pad = xp.zeros((2, width, resolution, resolution), numpy.float32)
+    own = gen.device.send(numpy.array([label], numpy.int32))
     losses = []
     with chainer.using_config("train", False):
         for step in range(options.steps):
-            noise = rng.standard_normal(z.shape).astype(numpy.float32)
-            anchors = numpy.concatenate([z, z + options.noise * noise]).astype(numpy.float32)
-            ids = numpy.array([label, others[step % len(others)], label], numpy.int32)
-            anchors_d, ids_d = gen.device.send(anchors), gen.device.send(ids)
-            with chainer.no_backprop_mode():
-                reference = gen.forward(anchors_d, ids_d[1:]).array
-            tuned.feature_offset = (layer, F.concat([offset, pad], axis=0))
-            out = tuned.forward(xp.concatenate([zd, anchors_d]), ids_d)
-            loss = F.mean_squared_error(out[:1], target)
-            if options.locality > 0:
-                loss = loss + options.locality * F.mean_squared_error(out[1:], reference)
+            if anchors is None:
+                tuned.feature_offset = (layer, offset)
+                loss = F.mean_squared_error(tuned.forward(zd, own), target)
+            else:
+                pair = slice(2 * (step % (len(anchors) // 2)), 2 * (step % (len(anchors) // 2)) + 2)
+                tuned.feature_offset = (layer, F.concat([offset, pad], axis=0))
+                out = tuned.forward(xp.concatenate([zd, anchors[pair]]),
+                                    xp.concatenate([own, anchor_ids[pair]]))
+                loss = (F.mean_squared_error(out[:1], target)
+                        + options.locality * F.mean_squared_error(out[1:], references[pair]))
             tuned.cleargrads()
             offset.cleargrad()
             loss.backward()
