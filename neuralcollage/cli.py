@@ -63,7 +63,10 @@ def _say(message, *, quiet=False):
 
 
 def _note(message):
-    print(f"{_PROG}: note: {_one_line(message)}", file=sys.stderr)
+    """One line on stderr: ``collage: note: ...``, or ``collage: warning: ...`` for a message that starts with
+    ``warning:``."""
+    kind, text = ("warning", message[len("warning:"):].lstrip()) if message.startswith("warning:") else ("note", message)
+    print(f"{_PROG}: {kind}: {_one_line(text)}", file=sys.stderr)
 
 
 def _loaded(name):

@@ -17,19 +17,22 @@ Writes a JSON record and a Markdown table (docs/reconstruction.md links it)::
 import argparse
 import functools
 import json
+import os
 import sys
 import time
 
 import neuralcollage  # noqa: F401  (NumPy aliases before Chainer)
 
-#: name -> (reconstruction, FitOptions overrides)
+#: name -> (reconstruction, FitOptions overrides, projection steps (None: --steps))
 METHODS = {
-    "projection": ("projection", {}),
-    "pivotal": ("pivotal", {}),
-    "pivotal-no-offset": ("pivotal", {"offset_lr": 0.0}),
-    "pivotal-no-locality": ("pivotal", {"locality": 0.0}),
-    "pivotal-200": ("pivotal", {"steps": 200}),
-    "pivotal-50": ("pivotal", {"steps": 50}),
+    "projection": ("projection", {}, None),
+    "pivotal": ("pivotal", {}, None),
+    "pivotal-no-offset": ("pivotal", {"offset_lr": 0.0}, None),
+    "pivotal-no-locality": ("pivotal", {"locality": 0.0}, None),
+    "pivotal-fit200": ("pivotal", {"steps": 200}, None),
+    "pivotal-fit50": ("pivotal", {"steps": 50}, None),
+    "pivotal-proj50": ("pivotal", {}, 50),
+    "pivotal-proj0": ("pivotal", {}, 0),
 }
 
 
@@ -46,6 +49,7 @@ def main(argv=None):
                              "(default: %(default)s)")
     parser.add_argument("--gpu", type=int, default=-1, help="CUDA device (default: the CPU)")
     parser.add_argument("--out", required=True, help="JSON record; the Markdown table goes beside it (.md)")
+    parser.add_argument("--append", action="store_true", help="keep the rows already in --out (other methods)")
     args = parser.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
     unknown = [m for m in methods if m not in METHODS]
@@ -61,18 +65,23 @@ def main(argv=None):
 
     bundle = nc.load_bundle("builtin", device=None if args.gpu < 0 else args.gpu)
     rows = []
+    if args.append and os.path.exists(args.out):
+        with open(args.out, encoding="utf-8") as f:
+            rows = [r for r in json.load(f)["rows"] if r["method"] not in methods]
     for name in methods:
-        how, overrides = METHODS[name]
+        how, overrides, steps = METHODS[name]
+        steps = args.steps if steps is None else steps
         fit = FitOptions(**overrides)
-        row = {"method": name, "reconstruction": how, "fit": fit.to_json() if how == "pivotal" else None}
+        row = {"method": name, "reconstruction": how, "fit": fit.to_json() if how == "pivotal" else None,
+               "projection_steps": steps}
         with tqdm(total=2 * args.n, desc=f"{name}: reconstruction", file=sys.stderr, leave=False) as bar:
             if how == "pivotal":
-                rec = reconstruction_psnr(bundle, n=args.n, seed=args.seed, steps=args.steps, fit=fit,
+                rec = reconstruction_psnr(bundle, n=args.n, seed=args.seed, steps=steps, fit=fit,
                                           progress=lambda i, total: bar.update(i - bar.n))
                 row["psnr_whole_face"] = rec["whole_face"]["fitted"]
                 row["psnr_part_closeup"] = rec["part_closeup"]["fitted"]
             else:
-                rec = reconstruction_psnr(bundle, n=args.n, seed=args.seed, steps=args.steps,
+                rec = reconstruction_psnr(bundle, n=args.n, seed=args.seed, steps=steps,
                                           fit=FitOptions(steps=0), progress=lambda i, total: bar.update(i - bar.n))
                 row["psnr_whole_face"] = rec["whole_face"]["projection"]
                 row["psnr_part_closeup"] = rec["part_closeup"]["projection"]
@@ -81,7 +90,7 @@ def main(argv=None):
             edit = functools.partial(edit_photo, reconstruction=how, fit=fit)
             with tqdm(total=args.n, desc=f"{name}: part translation", file=sys.stderr, leave=False) as bar:
                 started = time.time()
-                tr = part_translation(bundle, n=args.n, seed=args.seed, steps=args.steps, edit=edit,
+                tr = part_translation(bundle, n=args.n, seed=args.seed, steps=steps, edit=edit,
                                       progress=lambda i, total: bar.update(i - bar.n))
             row["part_translation"] = tr["success_rate"]
             row["unchanged_outside"] = tr["unchanged_outside_mask"]
@@ -105,11 +114,11 @@ def _write(args, rows):
     record = {"n": args.n, "seed": args.seed, "projection_steps": args.steps, "rows": rows}
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(record, f, indent=1)
-    lines = ["| method | PSNR whole face (dB) | PSNR part close-up (dB) | part translation | unchanged outside | "
-             "s / edit |", "|---|---|---|---|---|---|"]
+    lines = ["| method | projection steps | PSNR whole face (dB) | PSNR part close-up (dB) | part translation | unchanged outside | "
+             "s / edit |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         tr = r.get("part_translation")
-        lines.append(f"| {r['method']} | {r['psnr_whole_face']:.2f} | {r['psnr_part_closeup']:.2f} | "
+        lines.append(f"| {r['method']} | {r.get('projection_steps', '-')} | {r['psnr_whole_face']:.2f} | {r['psnr_part_closeup']:.2f} | "
                      + ("- | - | - |" if tr is None else
                         f"{tr:.1%} | {r['unchanged_outside']:.0%} | {r['seconds_per_edit']:.1f} |"))
     with open(args.out.rsplit(".", 1)[0] + ".md", "w", encoding="utf-8") as f:

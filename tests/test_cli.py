@@ -516,6 +516,26 @@ def test_edit_writes_result_recipe_and_figure_and_replays_bit_exact(tmp_path, ph
     no_leftovers(tmp_path)
 
 
+def test_edit_reports_the_fit_and_warns_when_it_is_poor(tmp_path, photo, mask, model, capsys):
+    code, out, err = run(edit_args(photo, mask, model, "--source-label", "cat", "--fit-steps", "5"), capsys)
+    assert code == 0, err
+    psnr = float(re.search(r"reconstruction ([\d.]+) dB \(pivotal fit\)", out).group(1))
+    # a random tiny model cannot draw the photo: one warning line naming the threshold and `collage models`
+    assert psnr < 20
+    warnings = [line for line in err.splitlines() if line.startswith("collage: warning:")]
+    assert len(warnings) == 1 and "20 dB" in warnings[0] and "collage models" in warnings[0]
+    code, out, err = run(edit_args(photo, mask, model, "--source-label", "cat", "--reconstruction", "projection",
+                                   "--save-recipe", "p.json"), capsys)
+    assert code == 0, err
+    assert "(projection)" in out
+    assert json.load(open("p.json"))["reconstruction"]["method"] == "projection"
+    code, out, err = run(edit_args(photo, mask, model, "--source-label", "cat", label="cat"), capsys)
+    assert code == 2 and "photo's own class" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(edit_args(photo, mask, model, "--source-label", "cat", "--reconstruction", "tuned"),
+                       capsys)
+    assert code == 2 and "--reconstruction" in err
+
+
 def test_edit_dilate_and_optimal_seam_are_recorded_and_replayed(tmp_path, photo, mask, model, capsys):
     code, _, err = run(edit_args(photo, mask, model, "--source-label", "cat", "--seam", "optimal", "--dilate",
                                  "5", "--save-recipe", "seam.json"), capsys)
