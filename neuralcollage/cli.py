@@ -1118,8 +1118,10 @@ def _fit_line(result):
     """The reconstruction part of an edit's summary line, e.g. ``reconstruction 31.2 dB (pivotal fit)``."""
     if result.reconstruction_psnr is None:
         return ""
-    how = "pivotal fit" if result.fit is not None else "projection"
-    return f"; reconstruction {result.reconstruction_psnr:.1f} dB ({how})"
+    if result.fit is None:
+        return f"; reconstruction {result.reconstruction_psnr:.1f} dB (projection)"
+    alone = "" if result.projection_psnr is None else f", projection alone {result.projection_psnr:.1f} dB"
+    return f"; reconstruction {result.reconstruction_psnr:.1f} dB (pivotal fit{alone})"
 
 
 def _with_progress(run, args, *, source):
@@ -1381,7 +1383,7 @@ def cmd_invert(args):
     from neuralcollage.blending import crop_and_resize, square_crop_box
     from neuralcollage.inversion import guess_source_class, project
     from neuralcollage.io import atomic_save_npz, from_model, to_model, write_image
-    from neuralcollage.reconstruction import fit_warning, model_psnr
+    from neuralcollage.reconstruction import feature_similarity, fit_warning, model_psnr
     output = args.output or f"{_stem(args.base)}_reconstruction.png"
     z_out = args.z_out or f"{_stem(args.base)}_z.npz"
     inputs = [p for p in (args.base, args.mask, args.model) if p is not None and os.path.exists(p)]
@@ -1412,7 +1414,9 @@ def cmd_invert(args):
     finally:
         progress.close()
     image, fitted = _fit_inversion(bundle, crop, result, label, args)
-    psnr = model_psnr(image, to_model(crop[None]))
+    target = to_model(crop[None])
+    psnr, projected = model_psnr(image, target), model_psnr(result.image[:1], target)
+    similarity = None if dis is None else feature_similarity(result.sample_losses[0], result.image[:1], target)
     reconstruction = from_model(image)[0]
     write_image(output, reconstruction, overwrite_protect=inputs)
     atomic_save_npz(z_out, z=result.z.astype(numpy.float32), class_id=numpy.int64(label),
@@ -1421,9 +1425,10 @@ def cmd_invert(args):
                     loss=numpy.float64(result.loss), losses=numpy.asarray(result.losses, numpy.float64),
                     reconstruction=numpy.array("pivotal" if fitted else "projection"), psnr=numpy.float64(psnr))
     how = f", pivotal fit {args.fit_steps} steps" if fitted else ""
+    alone = f" (projection alone {projected:.1f} dB)" if fitted else ""
     print(f"projected {args.base} as {vocab[label]} ({args.steps} steps{how}, loss {result.loss:.4f}); "
-          f"reconstruction {psnr:.1f} dB; wrote {output}, {z_out}")
-    warning = fit_warning(psnr, model_name=bundle.name)
+          f"reconstruction {psnr:.1f} dB{alone}; wrote {output}, {z_out}")
+    warning = fit_warning(projected, similarity, model_name=bundle.name)
     if warning:
         _note(warning)
     return EXIT_OK

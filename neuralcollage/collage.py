@@ -25,7 +25,7 @@ from neuralcollage import backend, blending, maps
 from neuralcollage.inversion import describe_loss, guess_source_class, project
 from neuralcollage.io import InputError, as_mask, atomic_write_text, fit_mask, from_model
 from neuralcollage.reconstruction import (DEFAULT_RECONSTRUCTION, RECONSTRUCTIONS, FitOptions, edit_generator,
-                                          fit_generator, fit_warning, model_psnr)
+                                          feature_similarity, fit_generator, fit_warning, model_psnr)
 
 __all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "DEFAULT_COLOUR_REACH", "EditResult", "RecipeError",
            "render", "edit_class_maps", "scbn_edit", "blend_edit", "class_region", "edit_photo", "make_recipe",
@@ -71,6 +71,9 @@ class EditResult:
             guessed, else None.
         notes: one-line remarks (a resized mask, a guessed class, a poor fit).
         fit: the :class:`~neuralcollage.reconstruction.PhotoFit` when the photo was fitted, else None.
+        projection_psnr, feature_similarity: how close the projection alone came (PSNR in dB; cosine of the
+            discriminator's features, None without one): what the model can draw of the photo, the basis of
+            the "far from what the model can draw" warning (None for a replay).
     """
     image: numpy.ndarray
     box: tuple
@@ -89,6 +92,8 @@ class EditResult:
     notes: list = dataclasses.field(default_factory=list)
     reconstruction_psnr: float = None
     fit: object = None
+    projection_psnr: float = None
+    feature_similarity: float = None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -384,7 +389,8 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
 
     Returns:
         :class:`EditResult`; ``notes`` carries a warning when the reconstruction is below
-        :data:`neuralcollage.reconstruction.FIT_WARNING_PSNR`.
+        :data:`neuralcollage.reconstruction.WARN_PROJECTION_PSNR` or the features' similarity below
+        :data:`~neuralcollage.reconstruction.WARN_FEATURE_SIMILARITY` (:func:`_projection_fidelity`).
 
     Raises:
         InputError: bad photo or mask (empty, wrong aspect ratio), a class the generator lacks.
@@ -442,13 +448,13 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     if reconstruction == "pivotal" and not _fittable(gen):
         notes.append(f"model {bundle.name!r} ({type(gen).__name__}) cannot be fitted to the photo: projection only")
         reconstruction = "projection"
+    projection_psnr, similarity = _projection_fidelity(proj, crop, bundle.discriminator is not None)
     if reconstruction == "pivotal":
         photo_fit = fit_generator(gen, crop, z, source_class, options=fit_options, callback=fit_progress)
         rec_image, rec_psnr = photo_fit.image, photo_fit.psnr
     else:
-        rec_image = proj.image
-        rec_psnr = model_psnr(proj.image, _model_crop(crop))
-    warning = fit_warning(rec_psnr, model_name=bundle.name)
+        rec_image, rec_psnr = proj.image, projection_psnr
+    warning = fit_warning(projection_psnr, similarity, model_name=bundle.name)
     if warning:
         notes.append(warning)
     if method == "blend" and z_target is None:
@@ -459,7 +465,8 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
                          target_class=target_class, layers=layers, method=method, feather=feather,
                          blend_mode=blend_mode, dilate=dilate, context=context, steps=steps, restarts=restarts,
                          seed=seed, loss=proj.loss, source_guessed=guess is not None, seam=seam,
-                         colour_reach=colour_reach, fit=photo_fit, reconstruction_psnr=rec_psnr)
+                         colour_reach=colour_reach, fit=photo_fit, reconstruction_psnr=rec_psnr,
+                         projection_psnr=projection_psnr, feature_similarity=similarity)
     image, edited_crop, mask_crop = _apply(
         gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=target_class,
         method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context,
@@ -468,7 +475,16 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
                       edited_crop=edited_crop, mask_crop=mask_crop, z=z, z_target=z_target,
                       source_class=source_class, target_class=target_class, losses=proj.losses, recipe=recipe,
                       projection=proj, source_guess=guess, notes=notes, reconstruction_psnr=rec_psnr,
-                      fit=photo_fit)
+                      fit=photo_fit, projection_psnr=projection_psnr, feature_similarity=similarity)
+
+
+def _projection_fidelity(proj, crop, with_discriminator):
+    """``(PSNR of the projection alone, its feature similarity or None without a discriminator)``."""
+    target = _model_crop(crop)
+    psnr = model_psnr(proj.image[:1], target)
+    if not with_discriminator:
+        return psnr, None
+    return psnr, feature_similarity(proj.sample_losses[0], proj.image[:1], target)
 
 
 def _check_reconstruction(reconstruction, fit):
@@ -558,7 +574,7 @@ def _generator_sha256(bundle):
 def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, layers="all", method="scbn",
                 feather=0.0, blend_mode="normal", dilate=8, context=0.0, z_target=None, steps=None,
                 restarts=None, seed=None, loss=None, source_guessed=False, seam="fixed", colour_reach=None,
-                fit=None, reconstruction_psnr=None):
+                fit=None, reconstruction_psnr=None, projection_psnr=None, feature_similarity=None):
     """A JSON-able description of an edit from which :func:`replay` rebuilds it bit for bit.
 
     Args:
@@ -577,7 +593,8 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
         steps, restarts, seed, loss, source_guessed: how the projection was made (informational).
         fit: the :class:`~neuralcollage.reconstruction.PhotoFit` of a fitted photo (its options are recorded
             and :func:`replay` fits again with them; None: projection only, no ``reconstruction`` entry).
-        reconstruction_psnr: the reconstruction's PSNR (informational).
+        reconstruction_psnr, projection_psnr, feature_similarity: the reconstruction's PSNR, the projection's
+            alone and its feature similarity (informational).
 
     Returns:
         dict with ``format``, ``version``, ``model``, ``photo``, ``mask``, ``box``, ``edit``, ``z``,
@@ -624,7 +641,9 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
     recipe["reconstruction"] = {
         "method": "projection" if fit is None else "pivotal",
         "fit": None if fit is None else fit.options.to_json(),
-        "psnr": None if reconstruction_psnr is None else round(float(reconstruction_psnr), 4)}
+        "psnr": None if reconstruction_psnr is None else round(float(reconstruction_psnr), 4),
+        "projection_psnr": None if projection_psnr is None else round(float(projection_psnr), 4),
+        "feature_similarity": None if feature_similarity is None else round(float(feature_similarity), 4)}
     return recipe
 
 

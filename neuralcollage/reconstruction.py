@@ -36,19 +36,24 @@ import numpy
 from neuralcollage import backend
 from neuralcollage.io import from_model, to_model
 
-__all__ = ["RECONSTRUCTIONS", "DEFAULT_RECONSTRUCTION", "FIT_WARNING_PSNR", "FitOptions", "PhotoFit",
-           "fit_generator", "model_psnr", "fit_warning", "edit_generator"]
+__all__ = ["RECONSTRUCTIONS", "DEFAULT_RECONSTRUCTION", "WARN_PROJECTION_PSNR", "WARN_FEATURE_SIMILARITY",
+           "FitOptions", "PhotoFit", "fit_generator", "model_psnr", "feature_similarity", "fit_warning",
+           "edit_generator"]
 
 #: ``"projection"``: the latent alone (the paper's pipeline); ``"pivotal"``: projection, then
 #: :func:`fit_generator`.
 RECONSTRUCTIONS = ("projection", "pivotal")
 DEFAULT_RECONSTRUCTION = "pivotal"
 
-#: Below this reconstruction PSNR (dB, on the crop at the generator's resolution) the photo is far from what
-#: the model can draw and edits of it are unreliable: the CLI prints a warning. Chosen from the built-in
-#: model's numbers (docs/reconstruction.md): held-out rendered faces fit at 30-35 dB, photos the model was not
-#: made for (real photos on the cartoon model) stay below 20 dB even after the fit.
-FIT_WARNING_PSNR = 20.0
+#: The photo is "far from what the model can draw" when the projection alone (before any fit: the fit
+#: reproduces almost any picture, a real photo on the cartoon model included) reaches less than this PSNR (dB)
+#: or less than this cosine similarity of the discriminator's features (:func:`feature_similarity`).  Chosen
+#: on the built-in model (docs/reconstruction.md): held-out rendered whole faces project at 13.7-22.2 dB and
+#: similarity 0.91-0.96 (none warned); the two real photos of tests/data at 15.8 dB / 0.73 and 12.2 dB / 0.83
+#: (both warned); part close-ups, at the edge of what the 64 px model draws, are warned about a third of the
+#: time.
+WARN_PROJECTION_PSNR = 13.0
+WARN_FEATURE_SIMILARITY = 0.8
 
 
 def _number(name, value, low, high, *, integer=False, low_open=False):
@@ -154,17 +159,38 @@ def model_psnr(image, target):
     return 10.0 * math.log10(255.0 ** 2 / max(mse, 1e-10))
 
 
-def fit_warning(psnr, *, model_name, what="the photo"):
-    """One line for a fit below :data:`FIT_WARNING_PSNR` (None when the fit is good enough)."""
-    if psnr is None or psnr >= FIT_WARNING_PSNR:
+def feature_similarity(loss, image, target, *, mse_weight=0.2):
+    """The cosine similarity of the features in one sample's projection loss
+    (:func:`neuralcollage.inversion.project`: ``loss = -cos + mse_weight * mse``), recovered from the loss and
+    the images (``(1, 3, R, R)`` float in ``[-1, 1]``)."""
+    mse = float(numpy.mean((numpy.asarray(image, numpy.float64) - numpy.asarray(target, numpy.float64)) ** 2))
+    return mse_weight * mse - float(loss)
+
+
+def fit_warning(projection_psnr, similarity=None, *, model_name, what="the photo"):
+    """One warning line when the projection alone says the photo is far from what the model can draw
+    (:data:`WARN_PROJECTION_PSNR`, :data:`WARN_FEATURE_SIMILARITY`), else None.
+
+    Args:
+        projection_psnr: PSNR (dB) of the projection alone against the crop.
+        similarity: :func:`feature_similarity` of the projection (None: not known, e.g. no discriminator).
+        model_name: the model's name (the built-in model gets a hint about what it draws).
+    """
+    far = projection_psnr is not None and projection_psnr < WARN_PROJECTION_PSNR
+    far = far or (similarity is not None and similarity < WARN_FEATURE_SIMILARITY)
+    if not far:
         return None
     if model_name == "builtin":
         hint = ("the built-in model draws 64 px cartoon animal faces; real photos need an official model "
                 "(see `collage models`)")
     else:
         hint = "a model trained on pictures like it would suit better (see `collage models`)"
-    return (f"warning: {what} is far from what model {model_name!r} can draw (reconstruction {psnr:.1f} dB < "
-            f"{FIT_WARNING_PSNR:.0f} dB), so the edit may not resemble it; {hint}")
+    shown = f"projection alone {projection_psnr:.1f} dB"
+    if similarity is not None:
+        shown += f", feature similarity {similarity:.2f}"
+    return (f"warning: {what} is far from what model {model_name!r} can draw ({shown}; warned below "
+            f"{WARN_PROJECTION_PSNR:g} dB or {WARN_FEATURE_SIMILARITY:g}), so the edit may not resemble it "
+            f"even where the fit reproduces it; {hint}")
 
 
 def _is_class_table(path):

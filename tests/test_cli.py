@@ -517,13 +517,17 @@ def test_edit_writes_result_recipe_and_figure_and_replays_bit_exact(tmp_path, ph
 
 
 def test_edit_reports_the_fit_and_warns_when_it_is_poor(tmp_path, photo, mask, model, capsys):
-    code, out, err = run(edit_args(photo, mask, model, "--source-label", "cat", "--fit-steps", "5"), capsys)
+    noise = str(tmp_path / "noise.png")
+    Image.fromarray(np.random.RandomState(0).randint(0, 256, (48, 64, 3)).astype(np.uint8)).save(noise)
+    code, out, err = run(edit_args(noise, mask, model, "--source-label", "cat", "--fit-steps", "5"), capsys)
     assert code == 0, err
-    psnr = float(re.search(r"reconstruction ([\d.]+) dB \(pivotal fit\)", out).group(1))
-    # a random tiny model cannot draw the photo: one warning line naming the threshold and `collage models`
-    assert psnr < 20
+    fitted, alone = (float(v) for v in re.search(r"reconstruction ([\d.]+) dB \(pivotal fit, projection alone "
+                                                  r"([\d.]+) dB\)", out).groups())
+    assert fitted > alone
+    # a random tiny model cannot draw the photo: one warning line naming the thresholds and `collage models`
+    assert alone < 13
     warnings = [line for line in err.splitlines() if line.startswith("collage: warning:")]
-    assert len(warnings) == 1 and "20 dB" in warnings[0] and "collage models" in warnings[0]
+    assert len(warnings) == 1 and "13 dB" in warnings[0] and "collage models" in warnings[0]
     code, out, err = run(edit_args(photo, mask, model, "--source-label", "cat", "--reconstruction", "projection",
                                    "--save-recipe", "p.json"), capsys)
     assert code == 0, err

@@ -10,8 +10,8 @@ from neuralcollage.collage import edit_photo, render, replay
 from neuralcollage.io import from_model, to_model
 from neuralcollage.labels import from_names
 from neuralcollage.pretrained import ModelBundle
-from neuralcollage.reconstruction import (FIT_WARNING_PSNR, FitOptions, edit_generator, fit_generator, fit_warning,
-                                          model_psnr)
+from neuralcollage.reconstruction import (WARN_FEATURE_SIMILARITY, WARN_PROJECTION_PSNR, FitOptions, edit_generator,
+                                          feature_similarity, fit_generator, fit_warning, model_psnr)
 from nc_testing import random_class_tables
 
 
@@ -140,11 +140,27 @@ def test_fit_refuses_bad_inputs(bundle, crop):
         fit_generator(gen, crop, z, 9)
 
 
-def test_warning_below_the_threshold():
-    assert fit_warning(FIT_WARNING_PSNR + 1, model_name="builtin") is None
-    line = fit_warning(12.0, model_name="builtin")
+def test_warning_below_the_thresholds():
+    good = WARN_PROJECTION_PSNR + 1
+    assert fit_warning(good, WARN_FEATURE_SIMILARITY + 0.01, model_name="builtin") is None
+    assert fit_warning(good, None, model_name="builtin") is None
+    line = fit_warning(WARN_PROJECTION_PSNR - 1, None, model_name="builtin")
     assert "64 px cartoon animal faces" in line and "collage models" in line and "\n" not in line
-    assert "12.0 dB" in fit_warning(12.0, model_name="dogcat256")
+    line = fit_warning(good, WARN_FEATURE_SIMILARITY - 0.01, model_name="dogcat256")
+    assert f"{WARN_FEATURE_SIMILARITY - 0.01:.2f}" in line and "cartoon" not in line
+
+
+def test_feature_similarity_is_the_cosine_in_the_projection_loss(bundle, crop):
+    import chainer
+    from neuralcollage.inversion import project
+    gen, dis = bundle.generator, bundle.discriminator
+    proj = project(gen, dis, crop, 1, steps=3, seed=0)
+    target = to_model(crop[None])
+    similarity = feature_similarity(proj.sample_losses[0], proj.image, target)
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        a = dis.feature_vector(proj.image).array.ravel().astype(float)
+        b = dis.feature_vector(target.astype(np.float32)).array.ravel().astype(float)
+    assert similarity == pytest.approx(a @ b / np.linalg.norm(a) / np.linalg.norm(b), abs=2e-4)
 
 
 def test_photo_edit_reports_and_replays_the_fit(bundle):
@@ -161,8 +177,11 @@ def test_photo_edit_reports_and_replays_the_fit(bundle):
     assert fitted.reconstruction_psnr > plain.reconstruction_psnr + 3
     assert fitted.recipe["reconstruction"]["method"] == "pivotal"
     assert fitted.recipe["reconstruction"]["fit"]["steps"] == 30
-    assert plain.recipe["reconstruction"] == {"method": "projection", "fit": None,
-                                              "psnr": round(plain.reconstruction_psnr, 4)}
+    entry = plain.recipe["reconstruction"]
+    assert (entry["method"], entry["fit"], entry["psnr"]) == ("projection", None, round(plain.reconstruction_psnr, 4))
+    assert entry["projection_psnr"] == entry["psnr"] and plain.projection_psnr == plain.reconstruction_psnr
+    assert fitted.projection_psnr == pytest.approx(fitted.fit.psnr_before)
+    assert 0 < fitted.feature_similarity <= 1
     again = replay(json.loads(json.dumps(fitted.recipe)), photo, bundle)
     np.testing.assert_array_equal(again.image, fitted.image)
     assert again.reconstruction_psnr == fitted.reconstruction_psnr
