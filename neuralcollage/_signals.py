@@ -5,7 +5,8 @@ half-written temporary file behind.  :func:`raising` turns the three into :class
 ``KeyboardInterrupt``) while a block runs and restores the previous handlers afterwards; only in the main
 thread (elsewhere Python cannot set handlers) and only for signals whose handler is still the default, so a
 program that handles them itself keeps its own.  Where the block took over a signal's default handler, the
-signal is delivered again once the block's cleanup ran, so the program still dies of SIGTERM or SIGHUP.  Light: imports only ``signal`` and ``threading``.
+signal is delivered again once the block's cleanup ran, so the program still dies of SIGTERM or SIGHUP.
+Light: imports only ``os``, ``signal`` and ``threading``.
 """
 import contextlib
 import os

@@ -72,7 +72,7 @@ _INF_OK = ("colour_reach",)
 def option_range_text(name):
     """``"an integer in [0, 512]"``-style wording of option ``name``'s range."""
     kind, low, high, _ = OPTION_RANGES[name]
-    what = "an integer" if kind == "int" else "a number"
+    what = "an integer" if kind == "int" else "a finite number"
     extra = " or inf" if name in _INF_OK else ""
     return f"{what} in [{low:g}, {high:g}]{extra}"
 
