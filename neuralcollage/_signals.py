@@ -54,8 +54,9 @@ def raising(*, force=False):
     try:
         yield
     except Interrupted as exc:
+        took_default = not force and previous.get(exc.signum) == signal.SIG_DFL
         _restore(previous)
-        if not force and exc.signum in previous and previous[exc.signum] == signal.SIG_DFL:
+        if took_default:
             os.kill(os.getpid(), exc.signum)  # die of the signal as the program would have, cleaned up
         raise
     finally:

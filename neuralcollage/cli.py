@@ -1301,9 +1301,8 @@ def _read_z(path, dim_z):
     import zipfile
 
     import numpy
-    from neuralcollage.io import InputError
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
+    from neuralcollage.io import InputError, check_regular_file
+    check_regular_file(path, what="latent file")
     try:
         with numpy.load(path, allow_pickle=False) as f:
             if "z" not in f.files:
@@ -1370,7 +1369,8 @@ def cmd_generate(args):
     extra = {"truncation": truncation} if biggan else {}
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         x = gen(gen.device.send(z), gen.device.send(ids), **extra)
-    images = from_model(to_numpy(x.array))
+    from neuralcollage.collage import check_model_output
+    images = from_model(check_model_output(gen, to_numpy(x.array)))
     image = images[0] if len(images) == 1 else _grid(images)
     write_image(args.output, image, overwrite_protect=inputs)
     written = [args.output]

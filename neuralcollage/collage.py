@@ -143,7 +143,18 @@ def render(gen, z, condition, *, z_others=None, blend_maps=None):
             if blend_maps is None:
                 raise ValueError("feature blending needs blend_maps (one per blend layer)")
             out = gen.blend([z] + [_latents(gen, o) for o in z_others], condition, blend_maps)
-    return backend.to_numpy(out.array)
+    return check_model_output(gen, backend.to_numpy(out.array))
+
+
+def check_model_output(gen, images):
+    """``images`` when finite; else :class:`~neuralcollage.snapshot.SnapshotError` naming ``gen``'s model file
+    (weights that overflow make NaN or infinity, which no photo should receive)."""
+    if not numpy.isfinite(images).all():
+        from neuralcollage.snapshot import SnapshotError
+        source = getattr(gen, "snapshot_path", None)
+        where = f"model file {source}" if source else "the generator (not loaded from a file)"
+        raise SnapshotError(f"{where} produced NaN or infinite values: its weights are damaged or overflow")
+    return images
 
 
 def edit_class_maps(gen, source_class, target_class, mask, *, layers="all", feather=0.0):
@@ -425,6 +436,7 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     proj = project(gen, bundle.discriminator, crop, source_class, steps=steps, restarts=restarts, seed=seed,
                    encoder=bundle.encoder, callback=progress)
     z = proj.z
+    check_model_output(gen, numpy.asarray(proj.image))
     if method == "blend" and z_target is None:
         z_target = _blend_latent(gen, gen.sample_z(1, seed=seed))
     elif callable(z_target):

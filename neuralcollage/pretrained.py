@@ -485,8 +485,11 @@ def _path_vocabulary(folder, arch, n_classes):
 
 def _peek_config(path):
     """The ``{"kind", "config"}`` record of a project snapshot without reading its arrays, or None."""
-    from neuralcollage.snapshot import SnapshotFile
-    return SnapshotFile(path).record
+    from neuralcollage.snapshot import SnapshotFile, check_config_values
+    snap = SnapshotFile(path)
+    if snap.record is not None:
+        check_config_values(snap.record["config"], source=snap.source)
+    return snap.record
 
 
 def _check_vocabulary(vocab, n_classes, where):

@@ -275,12 +275,17 @@ def check_config(config, cls, *, kind, source):
     open_kwargs = any(p.kind == p.VAR_KEYWORD for p in params.values())
     known = {name for name, p in params.items() if name != "self" and p.kind in (p.KEYWORD_ONLY,
                                                                                  p.POSITIONAL_OR_KEYWORD)}
-    for key, value in config.items():
-        where = f"{source}: metadata {key}"
+    for key in config:
         if not open_kwargs and key not in known:
             raise SnapshotError(f"{source}: metadata has an unknown key {key!r} for a {kind} "
                                 f"(known: {', '.join(sorted(known))})")
-        _check_config_value(key, value, where)
+    check_config_values(config, source=source)
+
+
+def check_config_values(config, *, source):
+    """The types and ranges of ``config``'s values (:func:`check_config` without the constructor)."""
+    for key, value in config.items():
+        _check_config_value(key, value, f"{source}: metadata {key}")
 
 
 def _check_config_value(key, value, where):
