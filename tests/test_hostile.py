@@ -224,6 +224,8 @@ def test_hostile_files_fail_fast_in_one_line_within_memory(tmp_path, files):
     for name, change, fragment in [
             ("n_classes=500000", lambda r: r["config"].update(n_classes=500000), "n_classes"),
             ("n_classes=1e7", lambda r: r["config"].update(n_classes=10_000_000), "n_classes"),
+            ("n_classes=99999 (in range)", lambda r: r["config"].update(n_classes=99999), "shape mismatches"),
+            ("ch=4096 (in range)", lambda r: r["config"].update(ch=4096), "shape mismatches"),
             ("ch=0", lambda r: r["config"].update(ch=0), "metadata ch"),
             ("ch='16'", lambda r: r["config"].update(ch="16"), "metadata ch"),
             ("unknown key", lambda r: r["config"].update(evil=1), "unknown key 'evil'"),
