@@ -1,10 +1,11 @@
 """neuralcollage: spatial semantic collage editing with class-conditional GANs.
 
-The public surface is re-exported here lazily (importing the package imports neither NumPy nor Chainer until
-a model-related name is used, so ``collage --help`` stays fast and the command line handles Ctrl-C from its
-first instant; every module that imports Chainer imports ``neuralcollage._compat`` first).
+The public surface is re-exported here lazily (importing the package does not import Chainer until a
+model-related name is used, so ``collage --help`` stays fast).
 """
 import importlib
+
+from neuralcollage import _compat  # noqa: F401  (NumPy aliases for Chainer, before anyone imports it)
 
 __version__ = "0.1.0"
 
@@ -33,7 +34,6 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name):
     if name in _EXPORTS:
-        importlib.import_module("neuralcollage._compat")  # NumPy aliases for Chainer, before anyone imports it
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value
         return value

@@ -2,7 +2,8 @@
 
 ``main(argv)`` returns the exit status: 0 success, 2 bad input or usage, 3 a model problem (unknown, not
 installed, corrupt, wrong architecture, checksum mismatch, unusable device), 1 anything unexpected, 130 on
-Ctrl-C.  Errors are one line on stderr, ``collage: error: ...``; ``--debug`` adds the traceback.  Every output
+Ctrl-C (143 on SIGTERM, 129 on SIGHUP; no temporary file is left).  Recipes and model files are untrusted
+data (docs/untrusted_files.md): a recipe never makes the tool open a file the user did not name.  Errors are one line on stderr, ``collage: error: ...``; ``--debug`` adds the traceback.  Every output
 is written atomically and never over one of the command's input files.  Heavy modules (Chainer, the models)
 are imported inside the commands so that ``collage --help`` stays fast.
 """
@@ -200,6 +201,8 @@ def _int_at_least(minimum, wording):
 
 _positive_int = _int_at_least(1, "a positive integer")
 _nonnegative_int = _int_at_least(0, "an integer >= 0")
+_bounded_count = _number_type(int, lambda v: 1 <= v <= 100_000, "a positive integer (at most 100000)",
+                              unparsable="an integer")
 
 
 def _finite_float(accept, wording, *, unparsable=None):
@@ -595,15 +598,16 @@ examples:
                    help="registered model name, generator .npz or folder (default: %(default)s)")
     p.add_argument("--arch", metavar="PRESET", help="architecture of official snapshot files given by path")
     p.add_argument("--out-json", metavar="JSON", help="also write the metrics here")
-    p.add_argument("--n-samples", type=_positive_int, metavar="N",
+    p.add_argument("--n-samples", type=_bounded_count, metavar="N",
                    help="sample count of every metric (held-out faces, generated samples, projections, "
                         "translations; diversity: per class) (default: the library's, 600/600/20/100, 50 per "
                         "class)")
     p.add_argument("--metrics", type=_metric_list, metavar="LIST",
                    help="comma-separated metrics to run (default: all)")
-    p.add_argument("--steps", type=_positive_int, metavar="N",
+    p.add_argument("--steps", type=_bounded_count, metavar="N",
                    help="projection steps of the projection and translation metrics (default: the library's)")
-    p.add_argument("--part-region-grow", type=_nonnegative_float, metavar="F",
+    p.add_argument("--part-region-grow", type=_finite_float(lambda v: 0 <= v < 0.5, "a number >= 0 and < 0.5"),
+                   metavar="F",
                    help="part translation edits the part's mask grown by this fraction of the photo side "
                         "(0: the exact mask) (default: the library's, 0.08)")
     p.add_argument("--part-context", type=_fraction, metavar="F",

@@ -534,6 +534,18 @@ def _floats(z):
     return [float(v) for v in numpy.asarray(z, dtype=numpy.float32).reshape(-1)]
 
 
+def _recipe_model_name(bundle):
+    """The name a recipe records: the registered name when the generator is a registered model's file (so that
+    the recipe replays without ``--model``; see :func:`check_recipe`), else the bundle's name."""
+    files = getattr(bundle, "files", None) or {}
+    if files.get("generator"):
+        from neuralcollage.pretrained import registered_file
+        found = registered_file(files["generator"])
+        if found is not None and found[1] == "generator":
+            return found[0].name
+    return str(bundle.name)
+
+
 def _generator_sha256(bundle):
     return (getattr(bundle, "sha256", None) or {}).get("generator")
 
@@ -578,7 +590,7 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
         "format": RECIPE_FORMAT,
         "version": RECIPE_VERSION,
         "package_version": __version__,
-        "model": {"name": str(bundle.name), "arch": gen.arch, "resolution": gen.resolution,
+        "model": {"name": _recipe_model_name(bundle), "arch": gen.arch, "resolution": gen.resolution,
                   "n_classes": gen.n_classes, "dim_z": gen.dim_z,
                   "generator_sha256": _generator_sha256(bundle),
                   "sha256": dict(getattr(bundle, "sha256", None) or {})},

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 
 import numpy
 
-from neuralcollage import _compat  # noqa: F401  (NumPy aliases before Chainer)
 from neuralcollage import maps
 
 __all__ = ["Stroke", "LabelPainter", "stroke_alpha", "blend_layer_maps", "render_painting", "attribute_latent",
