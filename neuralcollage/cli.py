@@ -1608,7 +1608,10 @@ def cmd_replay(args):
                            f"{bundle.files.get('generator')} has {bundle.sha256['generator'][:16]}...", EXIT_MODEL)
     from neuralcollage.collage import replay
     from neuralcollage.io import read_image_info, write_image
-    result = replay(recipe, photo, bundle)
+    try:
+        result = replay(recipe, photo, bundle)
+    except RecipeError as exc:
+        raise CommandError(f"{args.recipe}: {exc}") from None
     write_image(args.output, result.image, overwrite_protect=inputs, metadata=read_image_info(args.base))
     print(f"replayed {args.recipe} on {args.base}; wrote {args.output}")
     return EXIT_OK

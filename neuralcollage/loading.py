@@ -99,8 +99,10 @@ def _short(value):
 
 def expected_shapes(build, *, source="snapshot"):
     """``{key: shape}`` of every array the model ``build()`` makes would hold, found without allocating its
-    weights: while it is built, Chainer's parameter initialisation hands out one shared zero per
-    parameter (a zero-stride view) instead of memory, and the shapes are read off the result.
+    weights: while it is built, Chainer's parameter initialisation (and the gradient it makes with
+    ``numpy.full_like``) hands out one shared value per parameter (a zero-stride view) instead of memory, and
+    the shapes are read off the result.  Not thread-safe while it runs (both functions are patched for the
+    duration of the build).
 
     Raises:
         SnapshotError: ``build()`` fails (metadata or preset overrides that describe no model).
@@ -129,11 +131,21 @@ def _shapes_only():
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         return numpy.lib.stride_tricks.as_strided(numpy.zeros(1, dtype), shape=shape, strides=(0,) * len(shape))
 
+    full_like = numpy.full_like
+
+    def shared_full_like(a, fill_value, *args, **kwargs):  # Parameter makes its gradient with full_like
+        if isinstance(a, numpy.ndarray) and a.ndim and not any(a.strides) and not args and not kwargs:
+            return numpy.lib.stride_tricks.as_strided(numpy.full(1, fill_value, a.dtype), shape=a.shape,
+                                                      strides=(0,) * a.ndim)
+        return full_like(a, fill_value, *args, **kwargs)
+
     initializers.generate_array = shared_zero
+    numpy.full_like = shared_full_like
     try:
         yield
     finally:
         initializers.generate_array = original
+        numpy.full_like = full_like
 
 
 def _blocks(arrays, pattern):
