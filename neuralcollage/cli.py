@@ -561,7 +561,9 @@ examples:
     p.add_argument("recipe", metavar="RECIPE", help="recipe JSON")
     p.add_argument("--base", required=True, metavar="PHOTO", help="the photo the recipe was made on")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the edited photo")
-    p.add_argument("--model", metavar="NAME|PATH", help="model (default: the one named in the recipe)")
+    p.add_argument("--model", metavar="NAME|PATH",
+                   help="model (default: the registered model the recipe names; a recipe made with a model "
+                        "file needs --model, since a recipe never chooses a file to read)")
     p.add_argument("--arch", metavar="PRESET", help="architecture of an official file given by path")
     p.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID",
                    help="CUDA device id, -1 for the CPU (default: %(default)s; bit-exact only on the CPU)")
