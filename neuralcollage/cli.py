@@ -822,8 +822,8 @@ def main(argv=None):
     SIGINT, SIGTERM and SIGHUP are turned into a clean stop from the first instant (temporary files removed,
     one line, status 130, 143 or 129); the previous handlers are restored on return.
     """
-    from neuralcollage import _signals
     try:
+        from neuralcollage import _signals
         with _signals.raising(force=True):
             return _main(argv)
     except KeyboardInterrupt as exc:

@@ -499,10 +499,11 @@ def test_the_library_write_cleans_up_and_dies_of_sigterm(tmp_path):
 
 def test_an_early_ctrl_c_prints_no_traceback(tmp_path):
     """SIGINT soon after the command line starts (while it imports and parses): one line or nothing, never a
-    traceback.  The child says when the interpreter itself is up (what runs before that is Python's own)."""
+    traceback.  The child says when the interpreter itself is up (what runs before that is Python's own) and
+    then does what the ``collage`` console script does (``neuralcollage.__main__:main``)."""
     script = ("import sys; sys.stdout.write('up'); sys.stdout.flush(); "
-              "from neuralcollage.cli import main; sys.exit(main(['models']))")
-    for delay in (0.1, 0.15, 0.2, 0.3, 0.5):
+              "from neuralcollage.__main__ import main; sys.exit(main(['models']))")  # as the console script
+    for delay in (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5):
         child = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=_env(tmp_path),
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert child.stdout.read(2) == b"up"
