@@ -430,13 +430,17 @@ def load_axes(path, *, dim_z=None, generator_sha256=None):
     Raises:
         AxisError: unreadable, malformed or another latent size.
     """
+    from neuralcollage.io import InputError, check_regular_file, read_json_limited
+    from neuralcollage.limits import JSON_MAX_BYTES
     try:
         if str(path).endswith(".npz"):
+            check_regular_file(path, what="axes file")
             with numpy.load(path, allow_pickle=False) as f:
                 doc = json.loads(str(f["axes"]))
         else:
-            with open(path, encoding="utf-8") as f:
-                doc = json.load(f)
+            doc = read_json_limited(path, limit=JSON_MAX_BYTES, what="axes file", max_depth=32)
+    except InputError as exc:
+        raise AxisError(f"cannot read axes: {exc}") from None
     except OSError as exc:
         raise AxisError(f"cannot read axes {path}: {exc.strerror or exc}") from None
     except (ValueError, KeyError) as exc:

@@ -16,6 +16,7 @@ import cv2
 import numpy
 
 from neuralcollage.io import InputError, as_mask
+from neuralcollage.limits import check_option
 
 __all__ = ["dilate_mask", "grey_dilate", "feather_mask", "square_crop_box", "check_box", "crop_and_resize",
            "resize_to_box", "paste_back", "blend_region", "seam_region", "check_seam", "screened_poisson",
@@ -88,8 +89,8 @@ def feather_mask(mask, *, sigma):
     """
     arr = _mask_array(mask).astype(numpy.float32)
     sigma = float(sigma)
-    if sigma < 0:
-        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    if not 0 <= sigma <= 1024:
+        raise ValueError(f"sigma must be a number in [0, 1024], got {sigma}")
     if sigma > 0:
         arr = cv2.GaussianBlur(arr, (0, 0), sigmaX=sigma, sigmaY=sigma,
                                borderType=cv2.BORDER_REFLECT)
@@ -300,9 +301,7 @@ def blend_region(mask, box, *, dilate):
     arr = _mask_array(mask)
     top, left, side = check_box(box, arr.shape)
     height, width = arr.shape
-    d = int(dilate)
-    if d < 0:
-        raise ValueError(f"dilate must be >= 0, got {d}")
+    d = check_option("dilate", dilate)
     w0, w1 = max(top - d, 0), min(top + side + d, height)
     v0, v1 = max(left - d, 0), min(left + side + d, width)
     grown = dilate_mask(arr[w0:w1, v0:v1], radius=d)
@@ -586,9 +585,9 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
                          f"{(height, width)}")
     soft = as_mask(mask)
     top, left, side = check_box(box, photo.shape)
-    dilate = int(dilate)
-    if dilate < 0:
-        raise ValueError(f"dilate must be >= 0, got {dilate}")
+    dilate = check_option("dilate", dilate)
+    if feather is not None:
+        feather = check_option("feather", feather)
 
     region = blend_region(soft, (top, left, side), dilate=dilate)
     if not region.any():
@@ -638,6 +637,7 @@ def check_colour_reach(colour_reach):
     if not _is_number(colour_reach) or not math.isfinite(colour_reach) or colour_reach <= 0:
         raise ValueError(f"colour_reach must be a number of pixels > 0 (inf or None: classic Poisson), "
                          f"got {colour_reach!r}")
+    check_option("colour_reach", colour_reach)
 
 
 def grey_dilate(mask, radius):

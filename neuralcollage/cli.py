@@ -2,7 +2,8 @@
 
 ``main(argv)`` returns the exit status: 0 success, 2 bad input or usage, 3 a model problem (unknown, not
 installed, corrupt, wrong architecture, checksum mismatch, unusable device), 1 anything unexpected, 130 on
-Ctrl-C.  Errors are one line on stderr, ``collage: error: ...``; ``--debug`` adds the traceback.  Every output
+Ctrl-C (143 on SIGTERM, 129 on SIGHUP; no temporary file is left).  Recipes and model files are untrusted
+data (docs/untrusted_files.md): a recipe never makes the tool open a file the user did not name.  Errors are one line on stderr, ``collage: error: ...``; ``--debug`` adds the traceback.  Every output
 is written atomically and never over one of the command's input files.  Heavy modules (Chainer, the models)
 are imported inside the commands so that ``collage --help`` stays fast.
 """
@@ -87,6 +88,10 @@ def _classify(exc):
         return EXIT_MODEL, str(exc)
     if isinstance(exc, ValueError):  # io.InputError, labels.UnknownLabelError, validation
         return EXIT_INPUT, str(exc)
+    if isinstance(exc, RecursionError):
+        return EXIT_INPUT, "input nests too deeply"
+    if isinstance(exc, OverflowError):
+        return EXIT_INPUT, f"a number is too large: {exc}"
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return EXIT_INPUT, f"{where}{exc.strerror or exc}"
@@ -199,6 +204,8 @@ def _int_at_least(minimum, wording):
 
 _positive_int = _int_at_least(1, "a positive integer")
 _nonnegative_int = _int_at_least(0, "an integer >= 0")
+_bounded_count = _number_type(int, lambda v: 1 <= v <= 100_000, "a positive integer (at most 100000)",
+                              unparsable="an integer")
 
 
 def _finite_float(accept, wording, *, unparsable=None):
@@ -212,14 +219,34 @@ _truncation = _finite_float(lambda v: 0 < v <= 1, "a truncation in (0, 1]")
 
 
 def _colour_reach(text):
-    """``--colour-reach``: pixels > 0, or ``inf`` (classic Poisson)."""
+    """``--colour-reach``: pixels > 0 (up to :data:`neuralcollage.limits.OPTION_RANGES`), or ``inf`` (classic
+    Poisson)."""
+    from neuralcollage.limits import OPTION_RANGES, check_option
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number of pixels > 0 or inf, got {text!r}")
-    return value
+    try:
+        if not value > 0:
+            raise ValueError
+        return check_option("colour_reach", value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels > 0 or inf (at most "
+                                         f"{OPTION_RANGES['colour_reach'][2]:g} when finite), got {text!r}") from None
+
+
+def _ranged(name):
+    """An argparse type for option ``name`` of :data:`neuralcollage.limits.OPTION_RANGES` (the library's
+    range, so the command line and the library agree)."""
+    def parse(text):
+        from neuralcollage.limits import OPTION_RANGES, check_option, option_range_text
+        try:
+            value = int(text) if OPTION_RANGES[name][0] == "int" else float(text)
+            return check_option(name, value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {option_range_text(name)}, got {text!r}") from None
+    parse.__name__ = name
+    return parse
 
 
 def _gpu_id(text):
@@ -271,13 +298,13 @@ def _image_options():
 
 def _projection_options(parser, *, with_restarts=True):
     g = parser.add_argument_group("projection")
-    g.add_argument("--steps", type=_nonnegative_int, default=200, metavar="N",
+    g.add_argument("--steps", type=_ranged("steps"), default=200, metavar="N",
                    help="Adam steps of the manifold projection (default: %(default)s)")
     if with_restarts:
-        g.add_argument("--restarts", type=_positive_int, default=1, metavar="N",
+        g.add_argument("--restarts", type=_ranged("restarts"), default=1, metavar="N",
                        help="projection runs, the best kept; the first starts from the encoder's guess when the "
                             "model has an encoder, the others from random latents (default: %(default)s)")
-    g.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: %(default)s)")
+    g.add_argument("--seed", type=_ranged("seed"), default=0, help="seed of every random choice (default: %(default)s)")
     from neuralcollage.reconstruction import DEFAULT_RECONSTRUCTION, RECONSTRUCTIONS, FitOptions
     g.add_argument("--reconstruction", choices=RECONSTRUCTIONS, default=DEFAULT_RECONSTRUCTION,
                    help="pivotal: after the projection, fit a per-photo copy of the generator to the photo "
@@ -317,7 +344,7 @@ def _add_edit_arguments(p):
                    help="Poisson blending of the edit into the photo: normal, mixed gradients, or none (plain "
                         "feathered compositing) (default: %(default)s)")
     _poisson_options(e, "--blend-mode", reach_default=f"{DEFAULT_COLOUR_REACH:g}")
-    e.add_argument("--margin", type=_nonnegative_float, default=0.25, metavar="F",
+    e.add_argument("--margin", type=_ranged("margin"), default=0.25, metavar="F",
                    help="context around the mask in the crop, as a fraction of the mask's longer side "
                         "(default: %(default)s)")
     e.add_argument("--context", type=_fraction, default=DEFAULT_CONTEXT, metavar="F",
@@ -359,7 +386,7 @@ _amount = _finite_float(lambda v: True, "a finite number", unparsable="a number"
 def _poisson_options(group, mode_flag, *, reach_default):
     """``--dilate``, ``--seam`` and ``--colour-reach``: the extent, boundary and colour correction of the blend
     (``mode_flag`` names the blend mode; ``reach_default`` words the colour reach's default for the help)."""
-    group.add_argument("--dilate", type=_nonnegative_int, default=8, metavar="PX",
+    group.add_argument("--dilate", type=_ranged("dilate"), default=8, metavar="PX",
                        help="pixels the mask grows by before blending; nothing outside the grown mask changes "
                             "(default: %(default)s)")
     group.add_argument("--seam", choices=SEAMS, default="fixed",
@@ -395,7 +422,7 @@ def _add_attribute_arguments(p):
     a = p.add_argument_group("axes")
     a.add_argument("--axis", action="append", metavar="NAME",
                    help="axis to move along (repeat for several; see --list-axes)")
-    a.add_argument("--amount", action="append", type=_amount, metavar="A",
+    a.add_argument("--amount", action="append", type=_ranged("amount"), metavar="A",
                    help="how far to move along the --axis of the same position, in latent standard deviations "
                         "(negative: --amount=-1 or --amount -1)")
     a.add_argument("--axes", metavar="FILE",
@@ -458,12 +485,12 @@ and scaled by T, and selects the batch-norm statistics stored for T; latents fro
 (with the truncation stored beside them, unless --truncation is given).
 """)
     p.add_argument("--label", metavar="L", help="class to generate (default: the class stored in --z)")
-    p.add_argument("-n", "--count", type=_positive_int, default=1, metavar="N",
+    p.add_argument("-n", "--count", type=_ranged("count"), default=1, metavar="N",
                    help="number of images, written as one grid (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random latents (default: %(default)s)")
+    p.add_argument("--seed", type=_ranged("seed"), default=0, help="seed of the random latents (default: %(default)s)")
     p.add_argument("--z", metavar="NPZ", help="latents from a .npz with an array 'z' (N, dim_z) instead of random")
     p.add_argument("--save-z", metavar="NPZ", help="also write the latents used")
-    p.add_argument("--truncation", type=_truncation, metavar="T",
+    p.add_argument("--truncation", type=_ranged("truncation"), metavar="T",
                    help="BigGAN truncation in (0, 1] (default: the model's own, 1.0 for converted checkpoints)")
     p.add_argument("-o", "--output", default="generated.png", metavar="OUT", help="image (default: %(default)s)")
     p.set_defaults(func=cmd_generate)
@@ -544,7 +571,9 @@ examples:
     p.add_argument("recipe", metavar="RECIPE", help="recipe JSON")
     p.add_argument("--base", required=True, metavar="PHOTO", help="the photo the recipe was made on")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the edited photo")
-    p.add_argument("--model", metavar="NAME|PATH", help="model (default: the one named in the recipe)")
+    p.add_argument("--model", metavar="NAME|PATH",
+                   help="model (default: the registered model the recipe names; a recipe made with a model "
+                        "file needs --model, since a recipe never chooses a file to read)")
     p.add_argument("--arch", metavar="PRESET", help="architecture of an official file given by path")
     p.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID",
                    help="CUDA device id, -1 for the CPU (default: %(default)s; bit-exact only on the CPU)")
@@ -581,15 +610,16 @@ examples:
                    help="registered model name, generator .npz or folder (default: %(default)s)")
     p.add_argument("--arch", metavar="PRESET", help="architecture of official snapshot files given by path")
     p.add_argument("--out-json", metavar="JSON", help="also write the metrics here")
-    p.add_argument("--n-samples", type=_positive_int, metavar="N",
+    p.add_argument("--n-samples", type=_bounded_count, metavar="N",
                    help="sample count of every metric (held-out faces, generated samples, projections, "
                         "translations; diversity: per class) (default: the library's, 600/600/20/100, 50 per "
                         "class)")
     p.add_argument("--metrics", type=_metric_list, metavar="LIST",
                    help="comma-separated metrics to run (default: all)")
-    p.add_argument("--steps", type=_positive_int, metavar="N",
+    p.add_argument("--steps", type=_bounded_count, metavar="N",
                    help="projection steps of the projection and translation metrics (default: the library's)")
-    p.add_argument("--part-region-grow", type=_nonnegative_float, metavar="F",
+    p.add_argument("--part-region-grow", type=_finite_float(lambda v: 0 <= v < 0.5, "a number >= 0 and < 0.5"),
+                   metavar="F",
                    help="part translation edits the part's mask grown by this fraction of the photo side "
                         "(0: the exact mask) (default: the library's, 0.08)")
     p.add_argument("--part-context", type=_fraction, metavar="F",
@@ -598,7 +628,7 @@ examples:
     p.add_argument("--part-blend-mode", choices=BLEND_MODES,
                    help="part translation: Poisson mode, or none for feathered compositing (default: the "
                         "library's, normal)")
-    p.add_argument("--part-dilate", type=_nonnegative_int, metavar="PX",
+    p.add_argument("--part-dilate", type=_ranged("dilate"), metavar="PX",
                    help="part translation: pixels the region grows by for blending (`collage edit --dilate`) "
                         "(default: the library's, 8)")
     p.add_argument("--part-seam", choices=SEAMS,
@@ -608,7 +638,7 @@ examples:
                    help="part translation: how far Poisson's colour correction reaches into the region "
                         "(`collage edit --colour-reach`; inf: classic Poisson) (default: the edit's, "
                         f"{DEFAULT_COLOUR_REACH:g})")
-    p.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+    p.add_argument("--seed", type=_ranged("seed"), default=0, help="seed (default: %(default)s)")
     p.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID", help="CUDA device id (default: %(default)s)")
     p.set_defaults(func=cmd_eval)
 
@@ -696,7 +726,7 @@ def _add_train_parsers(sub, common):
         q.add_argument("out_dir", metavar="OUT_DIR", help="run folder (checkpoints, snapshots, plots)")
         q.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID",
                        help="CUDA device id, -1 for the CPU (default: %(default)s)")
-        q.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+        q.add_argument("--seed", type=_ranged("seed"), default=0, help="seed (default: %(default)s)")
         q.add_argument("--time-limit", type=_seconds, metavar="SEC",
                        help="stop after checkpointing once this many seconds have passed (default: no limit)")
         q.add_argument("--distributed", action="store_true",
@@ -721,13 +751,17 @@ examples:
                    help="(default: %(default)s)")
     q.add_argument("--n-dis", type=_positive_int, default=GAN_DEFAULTS["n_dis"], metavar="N",
                    help="discriminator updates per generator update (default: %(default)s)")
-    q.add_argument("--lr", type=float, default=GAN_DEFAULTS["lr"], metavar="LR",
+    q.add_argument("--lr", type=_finite_float(lambda v: 0 < v <= 1, "a learning rate in (0, 1]"),
+                   default=GAN_DEFAULTS["lr"], metavar="LR",
                    help="Adam step size (default: %(default)s)")
-    q.add_argument("--beta1", type=float, default=GAN_DEFAULTS["beta1"], metavar="B",
+    q.add_argument("--beta1", type=_finite_float(lambda v: 0 <= v < 1, "a number in [0, 1)"),
+                   default=GAN_DEFAULTS["beta1"], metavar="B",
                    help="Adam beta1 (default: %(default)s)")
-    q.add_argument("--beta2", type=float, default=GAN_DEFAULTS["beta2"], metavar="B",
+    q.add_argument("--beta2", type=_finite_float(lambda v: 0 <= v < 1, "a number in [0, 1)"),
+                   default=GAN_DEFAULTS["beta2"], metavar="B",
                    help="Adam beta2 (default: %(default)s)")
-    q.add_argument("--ema-decay", type=float, default=GAN_DEFAULTS["ema_decay"], metavar="D",
+    q.add_argument("--ema-decay", type=_finite_float(lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+                   default=GAN_DEFAULTS["ema_decay"], metavar="D",
                    help="EMA of the generator's weights, 0 for none (default: %(default)s)")
     q.add_argument("--checkpoint-every", type=_positive_int, default=GAN_DEFAULTS["checkpoint_every"],
                    metavar="N", help="iterations between checkpoints and snapshots (default: %(default)s)")
@@ -772,16 +806,59 @@ def _version():
 
 # ------------------------------------------------------------------------------------------------ main
 
+#: Options every command takes, accepted before the command too (``collage -q replay ...``).
+GLOBAL_FLAGS = ("-q", "--quiet", "--debug")
+#: Commands whose options follow a second word (``collage train gan ...``).
+_NESTED = ("train", "convert")
+
+
+def _arrange(argv):
+    """``argv`` with the default command ``edit`` filled in and global flags given before the command moved
+    after it."""
+    lead = []
+    while argv and argv[0] in GLOBAL_FLAGS:
+        lead.append(argv.pop(0))
+    if argv and argv[0] in SUBCOMMANDS:
+        cut = 2 if argv[0] in _NESTED and len(argv) > 1 and not argv[1].startswith("-") else 1
+        return argv[:cut] + lead + argv[cut:]
+    if not lead and argv and argv[0] in ("-h", "--help", "--version"):
+        return argv
+    return ["edit"] + lead + argv
+
+
 def main(argv=None):
-    """Run ``collage`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    """Run ``collage`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    SIGINT, SIGTERM and SIGHUP are turned into a clean stop from the first instant (temporary files removed,
+    one line, status 130, 143 or 129); the previous handlers are restored on return.
+    """
+    try:
+        from neuralcollage import _signals
+        with _signals.raising(force=True):
+            return _main(argv)
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
+
+
+def _interrupted(exc):
+    import signal
+    signum = getattr(exc, "signum", signal.SIGINT)
+    try:
+        print(f"{_PROG}: interrupted" + ("" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"),
+              file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+    return 128 + int(signum) if signum != signal.SIGINT else EXIT_INTERRUPTED
+
+
+def _main(argv):
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     if not argv:
         print(build_parser().format_usage().rstrip(), file=sys.stderr)
         print(f"{_PROG}: error: nothing to do; try `collage demo` or `collage --help`", file=sys.stderr)
         return EXIT_INPUT
-    if argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
-        argv = ["edit"] + argv
+    argv = _arrange(argv)
     try:
         args = build_parser().parse_args(argv)
     except _UsageError as exc:
@@ -796,10 +873,10 @@ def main(argv=None):
         if not debug:
             warnings.showwarning = _show_warning
         try:
+            import neuralcollage._compat  # noqa: F401  (NumPy aliases before any command imports Chainer)
             status = args.func(args)
-        except KeyboardInterrupt:
-            print(f"{_PROG}: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+        except KeyboardInterrupt as exc:
+            return _interrupted(exc)
         except BrokenPipeError:  # `collage labels | head`: the reader went away; stop quietly
             _silence_stdout()
             return EXIT_FAILURE
@@ -1023,22 +1100,12 @@ class MetricProgress:
             self.bar = None
 
 
-def _read_json(path):
-    import json
-    from neuralcollage.io import InputError
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise InputError(f"{path}: is a directory, not a JSON file")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a JSON text file") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+def _read_json(path, *, limit=None, max_depth=None):
+    """A JSON object from a regular file of at most ``limit`` bytes (default
+    :data:`neuralcollage.limits.JSON_MAX_BYTES`)."""
+    from neuralcollage.io import InputError, read_json_limited
+    from neuralcollage.limits import JSON_MAX_BYTES
+    data = read_json_limited(path, limit=limit or JSON_MAX_BYTES, what="JSON file", max_depth=max_depth)
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object")
     return data
@@ -1143,8 +1210,9 @@ def _with_progress(run, args, *, source):
 
 
 def _write_edit(result, photo, mask, *, output, recipe_path, figure_path, inputs):
-    from neuralcollage.io import atomic_write_bytes, write_image
-    write_image(output, result.image, overwrite_protect=inputs)
+    from neuralcollage.io import atomic_write_bytes, read_image_info, write_image
+    metadata = read_image_info(inputs[0]) if inputs else None  # the photo's colour profile and resolution
+    write_image(output, result.image, overwrite_protect=inputs, metadata=metadata)
     written = [output]
     if recipe_path:
         from neuralcollage.collage import save_recipe
@@ -1273,9 +1341,8 @@ def _read_z(path, dim_z):
     import zipfile
 
     import numpy
-    from neuralcollage.io import InputError
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
+    from neuralcollage.io import InputError, check_regular_file
+    check_regular_file(path, what="latent file")
     try:
         with numpy.load(path, allow_pickle=False) as f:
             if "z" not in f.files:
@@ -1342,7 +1409,8 @@ def cmd_generate(args):
     extra = {"truncation": truncation} if biggan else {}
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         x = gen(gen.device.send(z), gen.device.send(ids), **extra)
-    images = from_model(to_numpy(x.array))
+    from neuralcollage.collage import check_model_output
+    images = from_model(check_model_output(gen, to_numpy(x.array)))
     image = images[0] if len(images) == 1 else _grid(images)
     write_image(args.output, image, overwrite_protect=inputs)
     written = [args.output]
@@ -1480,7 +1548,8 @@ def cmd_blend(args):
         crop = crop_and_resize(source, box, box[2])
     out = poisson_blend(photo, crop, mask, box, mode=args.mode, dilate=args.dilate, seam=args.seam,
                         colour_reach=args.colour_reach)
-    write_image(args.output, out, overwrite_protect=inputs)
+    from neuralcollage.io import read_image_info
+    write_image(args.output, out, overwrite_protect=inputs, metadata=read_image_info(args.base))
     how = args.mode + (", optimal seam" if args.seam == "optimal" else "")
     how += "" if classic_reach(args.colour_reach) else f", colour reach {args.colour_reach:g} px"
     print(f"blended {args.source} into {args.base} ({how}); wrote {args.output}")
@@ -1567,32 +1636,54 @@ def _recipe_model(recipe):
     return model, recipe.get("sha256")
 
 
+def _replay_model(args, name):
+    """The model a replay loads: ``--model`` when given, else the registered model the recipe names.  A recipe
+    never makes the tool open a path: one that names anything but a registered model is refused without
+    looking at the file system (the message is the same whether such a file exists or not)."""
+    if args.model:
+        return args.model
+    entry = _registry_entry(name)
+    if entry is None:
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise CommandError(f"{args.recipe}: the recipe names model {shown!r}, which is not a registered model; a "
+                           f"recipe cannot choose a file to load: give --model NAME|PATH (the model it was made "
+                           f"with)")
+    return entry.name
+
+
 def cmd_replay(args):
     inputs = [args.recipe, args.base]
     _check_outputs([(args.output, "image")], inputs)
-    recipe = _read_json(args.recipe)
+    from neuralcollage.limits import RECIPE_MAX_BYTES, RECIPE_MAX_DEPTH
+    recipe = _read_json(args.recipe, limit=RECIPE_MAX_BYTES, max_depth=RECIPE_MAX_DEPTH)
     _check_recipe_numbers(recipe, args.recipe)
-    name, sha = _recipe_model(recipe)
-    model = args.model or name
-    if not model:
-        raise CommandError(f"{args.recipe}: the recipe names no model; give --model")
+    from neuralcollage.collage import RecipeError, check_recipe
+    try:
+        fields = check_recipe(recipe)
+    except RecipeError as exc:
+        raise CommandError(f"{args.recipe}: {exc}") from None
+    name, sha = fields["model_name"], fields["generator_sha256"]
+    model = _replay_model(args, name)
     photo = _read_photo(args.base, args)
+    if tuple(photo.shape[:2]) != (fields["height"], fields["width"]):
+        raise CommandError(f"{args.base} is {photo.shape[1]}x{photo.shape[0]} but the recipe was made for a "
+                           f"{fields['width']}x{fields['height']} photo (WxH)")
     bundle = _load(model, args.arch, args.gpu)
-    if isinstance(sha, dict):
-        sha = sha.get("generator")
     if sha and bundle.sha256.get("generator") not in (None, sha):
         raise CommandError(f"{args.recipe} was made with a generator of sha256 {sha[:16]}... but "
                            f"{bundle.files.get('generator')} has {bundle.sha256['generator'][:16]}...", EXIT_MODEL)
     from neuralcollage.collage import replay
-    from neuralcollage.io import write_image
+    from neuralcollage.io import read_image_info, write_image
     fit = (recipe.get("reconstruction") or {}).get("fit") if isinstance(recipe.get("reconstruction"), dict) else None
     steps = fit.get("steps", 0) if isinstance(fit, dict) and isinstance(fit.get("steps"), int) else 0
     fitting = _Progress(steps=max(steps - 1, 0), desc="fit", enabled=not args.quiet and steps > 0)
     try:
         result = replay(recipe, photo, bundle, fit_progress=lambda step, loss: fitting(step - 1, loss, None))
+    except RecipeError as exc:
+        raise CommandError(f"{args.recipe}: {exc}") from None
     finally:
         fitting.close()
-    write_image(args.output, result.image, overwrite_protect=inputs)
+    write_image(args.output, result.image, overwrite_protect=inputs, metadata=read_image_info(args.base))
     print(f"replayed {args.recipe} on {args.base}{_fit_line(result)}; wrote {args.output}")
     return EXIT_OK
 

@@ -15,6 +15,9 @@ import base64
 import dataclasses
 import hashlib
 import json
+import math
+import re
+import struct
 import zlib
 
 import chainer
@@ -23,13 +26,15 @@ import numpy
 
 from neuralcollage import backend, blending, maps
 from neuralcollage.inversion import describe_loss, guess_source_class, project
-from neuralcollage.io import InputError, as_mask, atomic_write_text, fit_mask, from_model
+from neuralcollage import limits
+from neuralcollage.io import InputError, as_mask, atomic_write_text, fit_mask, from_model, read_json_limited
+from neuralcollage.limits import check_option
 from neuralcollage.reconstruction import (DEFAULT_RECONSTRUCTION, RECONSTRUCTIONS, FitOptions, edit_generator,
                                           feature_similarity, fit_generator, fit_warning, model_psnr)
 
 __all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "DEFAULT_COLOUR_REACH", "EditResult", "RecipeError",
            "render", "edit_class_maps", "scbn_edit", "blend_edit", "class_region", "edit_photo", "make_recipe",
-           "replay", "save_recipe", "load_recipe"]
+           "replay", "save_recipe", "load_recipe", "check_recipe", "recipe_model"]
 
 METHODS = ("scbn", "blend")
 RECIPE_FORMAT = "neuralcollage-recipe"
@@ -151,7 +156,18 @@ def render(gen, z, condition, *, z_others=None, blend_maps=None):
             if blend_maps is None:
                 raise ValueError("feature blending needs blend_maps (one per blend layer)")
             out = gen.blend([z] + [_latents(gen, o) for o in z_others], condition, blend_maps)
-    return backend.to_numpy(out.array)
+    return check_model_output(gen, backend.to_numpy(out.array))
+
+
+def check_model_output(gen, images):
+    """``images`` when finite; else :class:`~neuralcollage.snapshot.SnapshotError` naming ``gen``'s model file
+    (weights that overflow make NaN or infinity, which no photo should receive)."""
+    if not numpy.isfinite(images).all():
+        from neuralcollage.snapshot import SnapshotError
+        source = getattr(gen, "snapshot_path", None)
+        where = f"model file {source}" if source else "the generator (not loaded from a file)"
+        raise SnapshotError(f"{where} produced NaN or infinite values: its weights are damaged or overflow")
+    return images
 
 
 def edit_class_maps(gen, source_class, target_class, mask, *, layers="all", feather=0.0):
@@ -296,10 +312,18 @@ def class_region(gen, mask_crop, context):
 
 
 def _check_context(context):
-    context = float(context)
+    try:
+        context = float(context)
+    except (TypeError, ValueError, OverflowError):
+        context = math.nan
     if not 0.0 <= context <= 1.0:
         raise ValueError(f"context must be a fraction of the generator's resolution in [0, 1], got {context}")
     return context
+
+
+def _check_numbers(**values):
+    """Each value against its range in :data:`neuralcollage.limits.OPTION_RANGES` (ValueError naming it)."""
+    return {name: check_option(name, value) for name, value in values.items()}
 
 
 def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, method, layers, feather,
@@ -401,6 +425,8 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     _check_options(method, blend_mode, seam, colour_reach)
     _check_context(context)
     fit_options = _check_reconstruction(reconstruction, fit)
+    _check_numbers(feather=feather, dilate=dilate, margin=margin, steps=steps, restarts=restarts, seed=seed,
+                   candidates=candidates, guess_steps=guess_steps)
     if method != "blend" and z_target is not None:
         raise ValueError(f"z_target applies to method 'blend' only, not {method!r}")
     gen = bundle.generator
@@ -444,6 +470,7 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     proj = project(gen, bundle.discriminator, crop, source_class, steps=steps, restarts=restarts, seed=seed,
                    encoder=bundle.encoder, callback=progress)
     z = proj.z
+    check_model_output(gen, numpy.asarray(proj.image))
     photo_fit = None
     if reconstruction == "pivotal" and not _fittable(gen):
         notes.append(f"model {bundle.name!r} ({type(gen).__name__}) cannot be fitted to the photo: projection only")
@@ -544,27 +571,56 @@ def _dequantise(q, top):
 
 
 def _decode_mask(entry):
+    """The recipe's mask; its declared size was checked by :func:`check_recipe`, and nothing decodes to more
+    than that size (the PNG header is read before decoding, zlib output is capped)."""
     try:
-        encoding, height, width = entry["encoding"], int(entry["height"]), int(entry["width"])
+        encoding, height, width = entry["encoding"], entry["height"], entry["width"]
         raw = base64.b64decode(entry["data"], validate=True)
         if encoding in ("png8", "png16"):
+            _check_png_header(raw, height, width, 8 if encoding == "png8" else 16)
             q = cv2.imdecode(numpy.frombuffer(raw, numpy.uint8), cv2.IMREAD_UNCHANGED)
             want = numpy.uint8 if encoding == "png8" else numpy.uint16
             if q is None or q.dtype != want or q.shape != (height, width):
                 raise ValueError("PNG does not decode to the recorded size and depth")
             mask = _dequantise(q, 255.0 if encoding == "png8" else 65535.0)
         elif encoding == "f32-zlib":
-            mask = numpy.frombuffer(zlib.decompress(raw), dtype="<f4").astype(numpy.float32)
-            mask = mask.reshape(height, width)
+            size = height * width * 4
+            inflate = zlib.decompressobj()
+            data = inflate.decompress(raw, size + 1)
+            if len(data) != size or inflate.unconsumed_tail or not inflate.eof:
+                raise ValueError(f"zlib data does not hold exactly {height}x{width} float32 values")
+            mask = numpy.frombuffer(data, dtype="<f4").astype(numpy.float32).reshape(height, width)
         else:
             raise ValueError(f"unknown mask encoding {encoding!r}")
-    except (KeyError, TypeError, ValueError, zlib.error, cv2.error) as exc:
+    except (KeyError, TypeError, ValueError, zlib.error, cv2.error, struct.error) as exc:
         raise RecipeError(f"recipe mask is unreadable: {exc}") from None
     return as_mask(mask, name="in the recipe")
 
 
+def _check_png_header(raw, height, width, depth):
+    """A PNG's IHDR must declare the recorded size, the bit depth and one grey channel (before decoding)."""
+    if len(raw) < 33 or raw[:8] != b"\x89PNG\r\n\x1a\n" or raw[12:16] != b"IHDR":
+        raise ValueError("not a PNG image")
+    w, h, bits, colour = struct.unpack(">IIBB", raw[16:26])
+    if (h, w) != (height, width) or bits != depth or colour != 0:
+        raise ValueError(f"the PNG declares {w}x{h} pixels of {bits} bits (colour type {colour}), not the "
+                         f"recorded {width}x{height} grey pixels of {depth} bits")
+
+
 def _floats(z):
     return [float(v) for v in numpy.asarray(z, dtype=numpy.float32).reshape(-1)]
+
+
+def _recipe_model_name(bundle):
+    """The name a recipe records: the registered name when the generator is a registered model's file (so that
+    the recipe replays without ``--model``; see :func:`check_recipe`), else the bundle's name."""
+    files = getattr(bundle, "files", None) or {}
+    if files.get("generator"):
+        from neuralcollage.pretrained import registered_file
+        found = registered_file(files["generator"])
+        if found is not None and found[1] == "generator":
+            return found[0].name
+    return str(bundle.name)
 
 
 def _generator_sha256(bundle):
@@ -616,7 +672,7 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
         "format": RECIPE_FORMAT,
         "version": RECIPE_VERSION,
         "package_version": __version__,
-        "model": {"name": str(bundle.name), "arch": gen.arch, "resolution": gen.resolution,
+        "model": {"name": _recipe_model_name(bundle), "arch": gen.arch, "resolution": gen.resolution,
                   "n_classes": gen.n_classes, "dim_z": gen.dim_z,
                   "generator_sha256": _generator_sha256(bundle),
                   "sha256": dict(getattr(bundle, "sha256", None) or {})},
@@ -650,11 +706,168 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
 def _latent_from_recipe(values, dim_z, name):
     try:
         z = numpy.asarray(values, dtype=numpy.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise RecipeError(f"recipe {name} must be a list of numbers") from None
     if z.shape != (dim_z,) or not numpy.isfinite(z).all():
         raise RecipeError(f"recipe {name} must hold {dim_z} finite numbers, got shape {z.shape}")
     return z.astype(numpy.float32)[None]
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _field(container, key, where, types, *, optional=False):
+    if not isinstance(container, dict):
+        raise RecipeError(f"recipe {where or 'top level'} must be a JSON object")
+    if key not in container:
+        if optional:
+            return None
+        raise RecipeError(f"recipe has no {_join(where, key)}")
+    value = container[key]
+    if optional and value is None:
+        return None
+    if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        names = " or ".join({dict: "an object", list: "a list", str: "a string", int: "an integer",
+                             float: "a number", bool: "true or false"}[t] for t in types)
+        raise RecipeError(f"recipe {_join(where, key)} must be {names}, got {_brief(value)}")
+    return value
+
+
+def _join(where, key):
+    return f"{where}.{key}" if where else str(key)
+
+
+def _brief(value):
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _int_field(container, key, where, low, high, *, optional=False):
+    value = _field(container, key, where, (int,), optional=optional)
+    if value is not None and not low <= value <= high:
+        raise RecipeError(f"recipe {_join(where, key)} must be an integer in [{low}, {high}], got {_brief(value)}")
+    return value
+
+
+def _number_field(container, key, where, option, *, optional=False, default=None):
+    value = _field(container, key, where, (int, float), optional=True)
+    if value is None:
+        if optional:
+            return default
+        raise RecipeError(f"recipe has no {_join(where, key)}")
+    try:
+        return check_option(option, value, label=f"recipe {_join(where, key)}")
+    except ValueError as exc:
+        raise RecipeError(str(exc)) from None
+
+
+def _sha256_field(container, key, where):
+    value = _field(container, key, where, (str,), optional=True)
+    if value is not None and not _SHA256.fullmatch(value.lower()):
+        raise RecipeError(f"recipe {_join(where, key)} must be a sha256 (64 hex digits), got {_brief(value)}")
+    return None if value is None else value.lower()
+
+
+def _latent_field(recipe, key, dim_z, *, optional=False):
+    values = _field(recipe, key, "", (list,), optional=optional)
+    if values is None:
+        return None
+    if len(values) != dim_z:
+        raise RecipeError(f"recipe {key} must hold {dim_z} numbers (the model's dim_z), got {len(values)}")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise RecipeError(f"recipe {key}[{i}] must be a number, got {_brief(v)}")
+        if isinstance(v, int) and abs(v) > 1e6 or isinstance(v, float) and not (math.isfinite(v) and abs(v) <= 1e6):
+            raise RecipeError(f"recipe {key}[{i}] must be a finite number in [-1e6, 1e6], got {_brief(v)}")
+    return numpy.asarray(values, dtype=numpy.float64).astype(numpy.float32)[None]
+
+
+def recipe_model(recipe):
+    """``(name, generator sha256 or None)`` of the model a recipe names, checked: the name is a string (a
+    registered model's name, or a path recorded for information; :func:`check_recipe` does not open it),
+    the sha256 64 hex digits.
+
+    Raises:
+        RecipeError: a missing or malformed ``model`` entry.
+    """
+    model = _field(recipe, "model", "", (dict,))
+    name = _field(model, "name", "model", (str,))
+    if not name.strip() or len(name) > 4096:
+        raise RecipeError(f"recipe model.name must be a model's name, got {_brief(name)}")
+    sha = _sha256_field(model, "generator_sha256", "model")
+    hashes = _field(model, "sha256", "model", (dict,), optional=True) or {}
+    for kind in hashes:
+        _sha256_field(hashes, kind, "model.sha256")
+    if sha is None and hashes.get("generator"):
+        sha = hashes["generator"].lower()
+    return name, sha
+
+
+def check_recipe(recipe):
+    """Every field of a recipe checked for type and range, before a model is loaded or a mask decoded.
+
+    Returns:
+        dict: ``model_name``, ``generator_sha256``, ``resolution``, ``n_classes``, ``dim_z``, ``height``,
+        ``width``, ``photo_sha256``, ``box``, ``method``, ``layers``, ``blend_mode``, ``feather``,
+        ``dilate``, ``context``, ``seam``, ``colour_reach``, ``source_class``, ``target_class``, ``z``,
+        ``z_target`` (None unless ``method == "blend"``) and ``mask`` (the entry, still encoded).
+
+    Raises:
+        RecipeError: the first problem, in one line naming the field.
+    """
+    if not isinstance(recipe, dict) or recipe.get("format") != RECIPE_FORMAT:
+        raise RecipeError(f"not a {RECIPE_FORMAT} (no 'format': {RECIPE_FORMAT!r} entry)")
+    if recipe.get("version") != RECIPE_VERSION or isinstance(recipe.get("version"), bool):
+        raise RecipeError(f"recipe format version {_brief(recipe.get('version'))} is not supported (this version "
+                          f"reads {RECIPE_VERSION})")
+    out = {}
+    out["model_name"], out["generator_sha256"] = recipe_model(recipe)
+    model = recipe["model"]
+    out["resolution"] = _int_field(model, "resolution", "model", 1, 4096)
+    out["n_classes"] = _int_field(model, "n_classes", "model", 1, limits.CONFIG_INT_RANGES["n_classes"][1])
+    out["dim_z"] = _int_field(model, "dim_z", "model", 1, limits.LATENT_MAX_DIM)
+    photo = _field(recipe, "photo", "", (dict,))
+    out["height"] = _int_field(photo, "height", "photo", 1, limits.MASK_MAX_PIXELS)
+    out["width"] = _int_field(photo, "width", "photo", 1, limits.MASK_MAX_PIXELS)
+    if out["height"] * out["width"] > limits.MASK_MAX_PIXELS:
+        raise RecipeError(f"recipe photo is {out['width']}x{out['height']}, over the limit of "
+                          f"{limits.MASK_MAX_PIXELS} pixels")
+    out["photo_sha256"] = _field(photo, "sha256", "photo", (str,), optional=True)
+    mask = _field(recipe, "mask", "", (dict,))
+    _field(mask, "encoding", "mask", (str,))
+    _field(mask, "data", "mask", (str,))
+    if (_int_field(mask, "height", "mask", 1, out["height"]), _int_field(mask, "width", "mask", 1, out["width"])) \
+            != (out["height"], out["width"]):
+        raise RecipeError(f"recipe mask is {mask['width']}x{mask['height']}, not the photo's size")
+    out["mask"] = mask
+    box = _field(recipe, "box", "", (list,))
+    if len(box) != 3 or any(isinstance(v, bool) or not isinstance(v, int) for v in box):
+        raise RecipeError(f"recipe box must be three integers (top, left, side), got {_brief(box)}")
+    out["box"] = tuple(box)
+    edit = _field(recipe, "edit", "", (dict,))
+    out["method"] = _field(edit, "method", "edit", (str,))
+    out["layers"] = _field(edit, "layers", "edit", (str,))
+    out["blend_mode"] = _field(edit, "blend_mode", "edit", (str,))
+    out["seam"] = _field(edit, "seam", "edit", (str,), optional=True) or "fixed"
+    out["feather"] = _number_field(edit, "feather", "edit", "feather")
+    out["dilate"] = _number_field(edit, "dilate", "edit", "dilate")
+    out["context"] = _number_field(edit, "context", "edit", "context", optional=True, default=0.0)
+    out["colour_reach"] = _number_field(edit, "colour_reach", "edit", "colour_reach", optional=True)
+    for key in ("source_class", "target_class"):
+        entry = _field(edit, key, "edit", (dict,))
+        out[key] = _int_field(entry, "id", f"edit.{key}", 0, out["n_classes"] - 1)
+    try:
+        _check_options(out["method"], out["blend_mode"], out["seam"], out["colour_reach"])
+    except ValueError as exc:
+        raise RecipeError(f"recipe edit settings: {exc}") from None
+    out["z"] = _latent_field(recipe, "z", out["dim_z"])
+    out["z_target"] = _latent_field(recipe, "z_target", out["dim_z"], optional=out["method"] != "blend")
+    if out["method"] != "blend":
+        out["z_target"] = None
+    return out
 
 
 def replay(recipe, photo, bundle, *, check_photo=True, fit_progress=None):
@@ -678,54 +891,34 @@ def replay(recipe, photo, bundle, *, check_photo=True, fit_progress=None):
         RecipeError: malformed recipe, other format version, another model or photo.
         InputError: bad photo.
     """
-    if not isinstance(recipe, dict) or recipe.get("format") != RECIPE_FORMAT:
-        raise RecipeError(f"not a {RECIPE_FORMAT} (no 'format': {RECIPE_FORMAT!r} entry)")
-    if recipe.get("version") != RECIPE_VERSION:
-        raise RecipeError(f"recipe format version {recipe.get('version')!r} is not supported (this version "
-                          f"reads {RECIPE_VERSION})")
+    fields = check_recipe(recipe)
     gen = bundle.generator
     photo = _check_photo(photo)
-    try:
-        model, info, edit = recipe["model"], recipe["photo"], recipe["edit"]
-        want = (int(model["resolution"]), int(model["n_classes"]), int(model["dim_z"]))
-        size = (int(info["height"]), int(info["width"]))
-        box = tuple(int(v) for v in recipe["box"])
-        method, layers, blend_mode = edit["method"], edit["layers"], edit["blend_mode"]
-        feather, dilate = float(edit["feather"]), int(edit["dilate"])
-        context = float(edit.get("context", 0.0))
-        seam, colour_reach = edit.get("seam", "fixed"), edit.get("colour_reach")
-        source_class, target_class = int(edit["source_class"]["id"]), int(edit["target_class"]["id"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RecipeError(f"recipe is incomplete or malformed: {type(exc).__name__} {exc}") from None
+    want = (fields["resolution"], fields["n_classes"], fields["dim_z"])
+    size = (fields["height"], fields["width"])
+    box, method, layers, blend_mode = fields["box"], fields["method"], fields["layers"], fields["blend_mode"]
+    feather, dilate, context = fields["feather"], fields["dilate"], fields["context"]
+    seam, colour_reach = fields["seam"], fields["colour_reach"]
+    source_class, target_class = fields["source_class"], fields["target_class"]
     have = (gen.resolution, gen.n_classes, gen.dim_z)
     if want != have:
         raise RecipeError(f"recipe was made with a {want[0]} px model with {want[1]} classes and dim_z {want[2]};"
                           f" this model is {have[0]} px with {have[1]} classes and dim_z {have[2]}")
-    recorded, loaded = model.get("generator_sha256"), _generator_sha256(bundle)
+    recorded, loaded = fields["generator_sha256"], _generator_sha256(bundle)
     if recorded and loaded and recorded != loaded:
-        raise RecipeError(f"recipe was made with model {model.get('name')!r} (generator sha256 "
+        raise RecipeError(f"recipe was made with model {fields['model_name'][:80]!r} (generator sha256 "
                           f"{recorded[:12]}...) but the loaded generator has sha256 {loaded[:12]}...")
     if tuple(photo.shape[:2]) != size:
         raise RecipeError(f"photo is {photo.shape[1]}x{photo.shape[0]} but the recipe was made for a "
                           f"{size[1]}x{size[0]} photo (WxH)")
-    if check_photo and info.get("sha256") != _photo_sha256(photo):
+    if check_photo and fields["photo_sha256"] != _photo_sha256(photo):
         raise RecipeError("photo differs from the one the recipe was made for (pixel sha256 mismatch)")
     try:
-        _check_options(method, blend_mode, seam, colour_reach)
-        _check_context(context)
         layers = _layers_string(gen, method, layers)
     except ValueError as exc:
         raise RecipeError(f"recipe edit settings: {exc}") from None
-    for c in (source_class, target_class):
-        if not 0 <= c < gen.n_classes:
-            raise RecipeError(f"recipe class {c} is out of range for {gen.n_classes} classes")
-    mask = _decode_mask(recipe["mask"])
-    if mask.shape != size:
-        raise RecipeError(f"recipe mask is {mask.shape[1]}x{mask.shape[0]}, not the photo's size")
-    z = _latent_from_recipe(recipe.get("z"), gen.dim_z, "z")
-    z_target = None
-    if method == "blend":
-        z_target = _latent_from_recipe(recipe.get("z_target"), gen.dim_z, "z_target")
+    mask = _decode_mask(fields["mask"])
+    z, z_target = fields["z"], fields["z_target"]
     try:
         blending.blend_region(mask, box, dilate=dilate)
     except ValueError as exc:
@@ -772,18 +965,20 @@ def save_recipe(path, recipe, *, overwrite_protect=()):
 
 
 def load_recipe(path):
-    """Read a recipe written by :func:`save_recipe`.
+    """Read a recipe written by :func:`save_recipe`: a regular file of at most
+    :data:`neuralcollage.limits.RECIPE_MAX_BYTES` bytes, nested at most
+    :data:`neuralcollage.limits.RECIPE_MAX_DEPTH` deep (its fields are checked by :func:`check_recipe`).
 
     Raises:
-        RecipeError: unreadable file, not JSON, or not a recipe.
+        RecipeError: unreadable file, a FIFO or device, too large, not JSON, or not a recipe.
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            recipe = json.load(f)
-    except OSError as exc:
-        raise RecipeError(f"cannot read recipe {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise RecipeError(f"recipe {path} is not valid JSON: {exc}") from None
+        recipe = read_json_limited(path, limit=limits.RECIPE_MAX_BYTES, what="recipe",
+                                   max_depth=limits.RECIPE_MAX_DEPTH)
+    except RecipeError:
+        raise
+    except InputError as exc:
+        raise RecipeError(str(exc)) from None
     if not isinstance(recipe, dict) or recipe.get("format") != RECIPE_FORMAT:
         raise RecipeError(f"{path} is not a {RECIPE_FORMAT} file")
     return recipe

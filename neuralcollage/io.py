@@ -14,6 +14,7 @@ interrupted write never leaves a partial file behind.
 import json
 import os
 import secrets
+import stat
 import struct
 import warnings
 from io import BytesIO
@@ -22,9 +23,12 @@ import cv2
 import numpy
 from PIL import Image, ImageOps
 
-__all__ = ["InputError", "MaskResizedWarning", "read_image", "read_mask", "fit_mask", "as_mask",
-           "write_image", "atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
-           "atomic_save_npz", "to_model", "from_model", "IMAGE_SUFFIXES"]
+from neuralcollage import _signals
+
+__all__ = ["InputError", "MaskResizedWarning", "check_regular_file", "open_regular", "read_bytes_limited",
+           "read_json_limited", "json_depth", "read_image", "read_image_info", "read_mask", "fit_mask", "as_mask",
+           "write_image", "atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_save_npz",
+           "to_model", "from_model", "IMAGE_SUFFIXES"]
 
 #: Output formats by file suffix (lower case) with the Pillow format name and save options.
 IMAGE_SUFFIXES = {
@@ -52,19 +56,128 @@ class MaskResizedWarning(UserWarning):
 # ----------------------------------------------------------------------------------------------
 # reading
 
+def check_regular_file(path, *, what="file"):
+    """``os.stat(path)`` of a regular file (symbolic links followed); anything else is refused at once.
+
+    Raises:
+        InputError: missing, a directory, a FIFO, a device or a socket (never read, so never waited on),
+            or not accessible; one line naming ``path``.
+    """
+    path = os.fspath(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or _one_line(exc)}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"{path}: is a directory, not {_article(what)}")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: not a regular file (a FIFO, device or socket is never read as {_article(what)})")
+    return info
+
+
+def _article(what):
+    return ("an " if what[:1] in "aeiou" else "a ") + what
+
+
+def open_regular(path, *, what="file", limit=None):
+    """Open a regular file for binary reading, never blocking on a FIFO that replaced it after the check.
+
+    The file is opened with ``O_NONBLOCK`` and checked again on the open descriptor (``fstat``), so a path
+    swapped for a FIFO or device between the check and the open is refused too.  ``limit``: refuse a file
+    of more bytes.
+
+    Returns:
+        A binary file object (close it).
+
+    Raises:
+        InputError: see :func:`check_regular_file`; a file over ``limit`` bytes.
+    """
+    path = os.fspath(path)
+    check_regular_file(path, what=what)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or _one_line(exc)}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path}: not a regular file (a FIFO, device or socket is never read as "
+                             f"{_article(what)})")
+        if limit is not None and info.st_size > limit:
+            raise InputError(f"{path}: {what} is {info.st_size} bytes, over the limit of {limit}")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bytes_limited(path, *, limit, what="file"):
+    """The bytes of regular file ``path``, refused when over ``limit`` bytes (checked before reading and
+    while reading, so a file that grows is refused too); see :func:`open_regular`."""
+    path = os.fspath(path)
+    with open_regular(path, what=what, limit=limit) as fh:
+        try:
+            data = fh.read(limit + 1)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or _one_line(exc)}") from None
+    if len(data) > limit:
+        raise InputError(f"{path}: {what} is over the limit of {limit} bytes")
+    return data
+
+
+def read_json_limited(path, *, limit, what="JSON file", max_depth=None):
+    """Parse a JSON file of at most ``limit`` bytes whose arrays and objects nest at most ``max_depth`` deep.
+
+    Raises:
+        InputError: see :func:`read_bytes_limited`; not UTF-8, not JSON, numbers beyond what Python converts,
+            nested too deeply; one line naming ``path``.
+    """
+    path = os.fspath(path)
+    data = read_bytes_limited(path, limit=limit, what=what)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: {what} is not UTF-8 text") from None
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise InputError(f"{path}: {what} nests arrays or objects too deeply") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: {what} is not valid JSON ({_one_line(exc)})") from None
+    if max_depth is not None and json_depth(value) > max_depth:
+        raise InputError(f"{path}: {what} nests arrays or objects more than {max_depth} deep")
+    return value
+
+
+def json_depth(value):
+    """How deep the arrays and objects of a parsed JSON value nest (0 for a scalar); no recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
+    return deepest
+
+
 def _open(path, max_pixels):
     """Open, fully decode and orient ``path``; return a loaded Pillow image."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise InputError(f"{path}: is a directory, not an image file")
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: not a regular file")
+    fh = open_regular(path, what="image file")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), fh:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(fh) as img:
                 width, height = img.size
                 if width <= 0 or height <= 0:
                     raise InputError(f"{path}: image has zero size ({width}x{height})")
@@ -230,6 +343,28 @@ def read_image(path, *, max_pixels=64_000_000):
         if isinstance(exc, InputError):
             raise
         raise InputError(f"{os.fspath(path)}: {_one_line(exc)}") from None
+
+
+def read_image_info(path):
+    """The metadata of an image file worth keeping in an edit of it: ``{"icc_profile": bytes}`` when it has
+    an RGB ICC colour profile (so a wide-gamut photo keeps its colours), ``{"dpi": (x, y)}`` when it states
+    a resolution; an empty dict otherwise (also for files :func:`read_image` would refuse: it reads only
+    the header).  Other metadata (EXIF with its thumbnail, GPS position, comments) is not carried over."""
+    info = {}
+    try:
+        with open_regular(path, what="image file") as fh, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(fh) as img:
+                profile = img.info.get("icc_profile")
+                if isinstance(profile, bytes) and len(profile) >= 20 and profile[16:20] == b"RGB ":
+                    info["icc_profile"] = profile
+                dpi = img.info.get("dpi")
+                if (isinstance(dpi, tuple) and len(dpi) == 2
+                        and all(isinstance(v, (int, float)) and 0 < v < 1e6 for v in dpi)):
+                    info["dpi"] = tuple(float(v) for v in dpi)
+    except Exception:  # noqa: BLE001: metadata is optional; the image itself is read and checked elsewhere
+        return {}
+    return info
 
 
 def _mask_from_image(img, path):
@@ -429,6 +564,12 @@ def atomic_write(path, write, *, overwrite_protect=()):
     if not os.path.isdir(directory):
         raise InputError(f"cannot write {path}: directory {directory} does not exist")
     _check_not_input(path, overwrite_protect)
+    with _signals.raising():
+        _write_and_replace(path, directory, write)
+
+
+def _write_and_replace(path, directory, write):
+    """The temporary file is removed on any exception, SIGTERM and SIGHUP included (:mod:`._signals`)."""
     base = os.path.basename(path)
     while True:
         tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
@@ -532,7 +673,7 @@ def _check_image_array(image):
     return numpy.ascontiguousarray(arr)
 
 
-def write_image(path, image, *, overwrite_protect=()):
+def write_image(path, image, *, overwrite_protect=(), metadata=None):
     """Write an image file atomically, the format chosen by the suffix.
 
     Parameters
@@ -545,6 +686,9 @@ def write_image(path, image, *, overwrite_protect=()):
         (RGBA is composited on white for JPEG and BMP, which have no alpha).
     overwrite_protect : iterable of path, keyword-only
         The input files of the run: refuse to write over any of them.
+    metadata : dict, optional, keyword-only
+        From :func:`read_image_info` of the input photo: its ICC profile (PNG, JPEG, WebP, TIFF) and
+        resolution are written with the image.
 
     Raises
     ------
@@ -564,6 +708,12 @@ def write_image(path, image, *, overwrite_protect=()):
     arr = _check_image_array(image)
     if arr.ndim == 3 and arr.shape[2] == 4 and fmt in ("JPEG", "BMP"):
         arr = _composite_on_white(arr[..., :3], arr[..., 3])
+    options = dict(options)
+    metadata = metadata or {}
+    if metadata.get("icc_profile") and fmt in ("PNG", "JPEG", "WEBP", "TIFF") and arr.ndim == 3:
+        options["icc_profile"] = metadata["icc_profile"]
+    if metadata.get("dpi") and fmt in ("PNG", "JPEG", "TIFF", "BMP"):
+        options["dpi"] = metadata["dpi"]
     buffer = BytesIO()
     Image.fromarray(arr).save(buffer, format=fmt, **options)
     atomic_write_bytes(name, buffer.getbuffer(), overwrite_protect=overwrite_protect)

@@ -39,6 +39,7 @@ from collections.abc import Mapping
 import numpy
 
 from neuralcollage import backend
+from neuralcollage.limits import OPTION_RANGES
 
 __all__ = ["parse_layers", "format_layers", "one_hot_map", "uniform_map", "class_map_from_label_image",
            "class_map_from_masks", "normalize_map", "resize_map", "resize_mask", "layer_maps",
@@ -431,8 +432,8 @@ def gaussian_blur(m, sigma):
     xp = backend.get_array_module(m)
     m = xp.asarray(m)
     sigma = float(sigma)
-    if not math.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"feather/sigma must be a finite number >= 0, got {sigma}")
+    if not math.isfinite(sigma) or sigma < 0 or sigma > OPTION_RANGES["feather"][2]:
+        raise ValueError(f"feather/sigma must be a finite number in [0, {OPTION_RANGES['feather'][2]:g}], got {sigma}")
     if m.ndim != 4:
         raise ValueError(f"map must be 4-D (N, K, H, W), got shape {tuple(m.shape)}")
     out = m.astype(numpy.float32, copy=True)

@@ -33,7 +33,6 @@ import hashlib
 import json
 import os
 import re
-import zipfile
 from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -237,9 +236,14 @@ def _manifest_path():
 
 def file_sha256(path, *, chunk=1 << 20):
     """The sha256 hex digest of a file's bytes."""
+    from neuralcollage.io import InputError, open_regular
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
+        fh = open_regular(path, what="model file")
+    except InputError as exc:
+        raise SnapshotError(f"cannot read model file {exc}") from None
+    try:
+        with fh:
             for block in iter(lambda: fh.read(chunk), b""):
                 digest.update(block)
     except OSError as exc:
@@ -248,13 +252,14 @@ def file_sha256(path, *, chunk=1 << 20):
 
 
 def _read_json(path, what):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
+    from neuralcollage.io import InputError, read_json_limited
+    from neuralcollage.limits import JSON_MAX_BYTES
+    if not os.path.lexists(path):
         return None
-    except (OSError, ValueError) as exc:
-        raise SnapshotError(f"{what} {path} is unreadable or not valid JSON: {exc}") from None
+    try:
+        data = read_json_limited(path, limit=JSON_MAX_BYTES, what=what, max_depth=16)
+    except InputError as exc:
+        raise SnapshotError(f"{what} {exc}") from None
     if not isinstance(data, dict):
         raise SnapshotError(f"{what} {path} must hold a JSON object")
     return data
@@ -279,7 +284,16 @@ def _manifest_sha256(manifest, path):
 
 def _recorded_hashes():
     data = _read_json(_hashes_path(), "hash record")
-    return data if data is not None else {}
+    if data is None:
+        return {}
+    for name, kinds in data.items():
+        if not isinstance(kinds, dict) or not all(
+                isinstance(info, dict) and isinstance(info.get("sha256"), str)
+                and re.fullmatch(r"[0-9a-fA-F]{64}", info["sha256"]) for info in kinds.values()):
+            raise SnapshotError(f"hash record {_hashes_path()} is damaged: the entry of {name[:60]!r} must map each "
+                                f"file kind to an object with a 64-digit hex 'sha256'; fix or delete the file (or "
+                                f"run `collage models --forget {name[:60]}`)")
+    return data
 
 
 def _record_hash(name, kind, path, sha):
@@ -305,7 +319,7 @@ def forget_hashes(name):
         True when something was recorded for it.
     """
     from neuralcollage.io import atomic_write_text
-    data = _recorded_hashes()
+    data = _read_json(_hashes_path(), "hash record") or {}
     if name not in data:
         return False
     del data[name]
@@ -447,9 +461,11 @@ _GENERATOR_KINDS = ("generator", "biggan_generator")
 
 def _read_labels_file(path):
     from neuralcollage.labels import from_names
+    from neuralcollage.io import read_bytes_limited
+    from neuralcollage.limits import JSON_MAX_BYTES
     try:
-        with open(path, encoding="utf-8") as fh:
-            rows = [[s.strip() for s in line.split(",") if s.strip()] for line in fh if line.strip()]
+        text = read_bytes_limited(path, limit=JSON_MAX_BYTES, what="labels file").decode("utf-8")
+        rows = [[s.strip() for s in line.split(",") if s.strip()] for line in text.splitlines() if line.strip()]
         return from_names(rows, name=os.path.basename(os.path.dirname(os.path.abspath(path))) or "custom")
     except (OSError, ValueError) as exc:
         raise SnapshotError(f"labels file {path} is unusable: {exc}") from None
@@ -472,14 +488,11 @@ def _path_vocabulary(folder, arch, n_classes):
 
 def _peek_config(path):
     """The ``{"kind", "config"}`` record of a project snapshot without reading its arrays, or None."""
-    try:
-        with numpy.load(path, allow_pickle=False) as f:
-            if CONFIG_KEY not in f.files:
-                return None
-            return json.loads(str(f[CONFIG_KEY]))
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, RuntimeError) as exc:
-        raise SnapshotError(f"snapshot {path!r} is not a readable .npz file (corrupt or truncated?): "
-                            f"{type(exc).__name__}: {exc}") from None
+    from neuralcollage.snapshot import SnapshotFile, check_config_values
+    snap = SnapshotFile(path)
+    if snap.record is not None:
+        check_config_values(snap.record["config"], source=snap.source)
+    return snap.record
 
 
 def _check_vocabulary(vocab, n_classes, where):

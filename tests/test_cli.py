@@ -510,7 +510,7 @@ def test_edit_writes_result_recipe_and_figure_and_replays_bit_exact(tmp_path, ph
     recipe = json.load(open("edit.json"))
     assert isinstance(recipe, dict)
     assert open(photo, "rb").read() == before
-    code, out, err = run(["replay", "edit.json", "--base", photo, "-o", "again.png"], capsys)
+    code, out, err = run(["replay", "edit.json", "--base", photo, "--model", model, "-o", "again.png"], capsys)
     assert code == 0, err
     assert np.array_equal(np.asarray(Image.open("again.png")), result)
     no_leftovers(tmp_path)
@@ -551,7 +551,7 @@ def test_edit_dilate_and_optimal_seam_are_recorded_and_replayed(tmp_path, photo,
     box = tuple(json.load(open("seam.json"))["box"])
     region = nc.blending.blend_region(m, box, dilate=5)
     assert np.array_equal(a[~region], result[~region])
-    code, _, err = run(["replay", "seam.json", "--base", photo, "-o", "again.png"], capsys)
+    code, _, err = run(["replay", "seam.json", "--base", photo, "--model", model, "-o", "again.png"], capsys)
     assert code == 0, err
     assert np.array_equal(np.asarray(Image.open("again.png")), result)
     code, _, err = run(edit_args(photo, mask, model, "--seam", "optimal", "--blend-mode", "none", out="x.png"),
@@ -567,7 +567,7 @@ def test_edit_colour_reach_is_recorded_and_replayed(tmp_path, photo, mask, model
                                  "--save-recipe", "reach.json"), capsys)
     assert code == 0, err
     assert json.load(open("reach.json"))["edit"]["colour_reach"] == 2.5
-    code, _, err = run(["replay", "reach.json", "--base", photo, "-o", "again.png"], capsys)
+    code, _, err = run(["replay", "reach.json", "--base", photo, "--model", model, "-o", "again.png"], capsys)
     assert code == 0, err
     assert np.array_equal(np.asarray(Image.open("again.png")), np.asarray(Image.open("out.png")))
     code, _, err = run(edit_args(photo, mask, model, "--colour-reach", "2", "--blend-mode", "none", out="x.png"),
@@ -880,7 +880,7 @@ def test_replay_recipe_errors_exit_2(tmp_path, photo, mask, model, capsys):
     assert code == 2
     assert_one_line_error(err, "version 99")
     other_photo = _photo(tmp_path / "other.png", seed=9)
-    code, _, err = run(["replay", "edit.json", "--base", other_photo, "-o", "r.png"], capsys)
+    code, _, err = run(["replay", "edit.json", "--base", other_photo, "--model", model, "-o", "r.png"], capsys)
     assert code == 2
     assert_one_line_error(err, "photo differs")
     assert not os.path.exists("r.png")
@@ -1240,7 +1240,7 @@ def test_attribute_writes_result_recipe_and_figure_and_replays_bit_exact(tmp_pat
                                             "decorrelated_from": []}]
     assert open(photo, "rb").read() == before and open(mask, "rb").read() == mask_before
     assert open(os.path.join(os.path.dirname(axes_model), "axes.json"), "rb").read() == axes_before
-    code, _, err = run(["replay", "attr.json", "--base", photo, "-o", "again.png"], capsys)
+    code, _, err = run(["replay", "attr.json", "--base", photo, "--model", axes_model, "-o", "again.png"], capsys)
     assert code == 0, err
     assert np.array_equal(np.asarray(Image.open("again.png")), result)
     no_leftovers(tmp_path)
