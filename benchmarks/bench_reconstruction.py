@@ -44,8 +44,8 @@ def parse_args(argv=None):
 
 def cli_edit(extra, gpu):
     """Wall and CPU seconds of one ``collage edit`` of the bundled example in a fresh process."""
-    from neuralcollage.cli import examples_dir
-    folder = examples_dir()
+    import neuralcollage
+    folder = os.path.join(os.path.dirname(os.path.abspath(neuralcollage.__file__)), "data", "examples")
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "neuralcollage.cli", "edit", "--base", os.path.join(folder, "cat.png"),
                "--mask", os.path.join(folder, "cat_ears_mask.png"), "--label", "fox", "--source-label", "cat",

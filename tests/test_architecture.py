@@ -19,6 +19,9 @@ LAYERS = {
     # 0  the package root (__version__, lazy re-exports) and the NumPy aliases Chainer needs
     "neuralcollage": 0,
     "neuralcollage._compat": 0,
+    # 0  plain rules shared by every layer: the ranges of numeric options, signal handling for writes
+    "neuralcollage.limits": 0,
+    "neuralcollage._signals": 0,
     # 1  no models, no images: devices and seeding, class vocabularies, reading and writing files
     "neuralcollage.backend": 1,
     "neuralcollage.labels": 1,
@@ -50,6 +53,7 @@ LAYERS = {
     "neuralcollage.train": 8,
     # 9  user interfaces: the `collage` command, the notebook painter, the ablation scripts' command line
     "neuralcollage.cli": 9,
+    "neuralcollage.__main__": 9,
     "neuralcollage.widgets": 9,
     "neuralcollage.ablation_script": 9,
 }

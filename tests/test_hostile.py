@@ -489,7 +489,7 @@ def test_the_library_write_cleans_up_and_dies_of_sigterm(tmp_path):
             fh.write(b"partial")
             os.kill(os.getpid(), signal.SIGTERM)
         from neuralcollage import io
-        io._atomic_write("out.bin", write)
+        io.atomic_write("out.bin", write)
     """)
     (tmp_path / "child.py").write_text(script)
     code, _, err, _ = _spawn(["child.py"], tmp_path=tmp_path)
