@@ -129,6 +129,37 @@ def test_projection_psnr(tiny):
     assert f"-; {no_encoder['psnr_random']:.2f}" in ev.format_table({"projection_psnr": no_encoder})
 
 
+def test_reconstruction_crops_are_what_edits_crop(tiny):
+    from neuralcollage import blending
+    data = ev.reconstruction_crops(4, resolution=32, n_classes=4, seed=1, photo_size=64)
+    faces, ids = data["whole_face"]
+    assert faces.shape == (4, 32, 32, 3) and list(ids) == [0, 1, 2, 3]
+    np.testing.assert_array_equal(faces, ev.held_out_faces(4, size=32, n_classes=4, seed=1)[0])
+    crops, crop_ids = data["part_closeup"]
+    cases = [c for c in ev.translation_cases(4, n_classes=4, seed=1, photo_size=64) if c.region is not None]
+    assert len(crops) == len(cases) and list(crop_ids) == [c.source for c in cases]
+    box = blending.square_crop_box(cases[0].region.astype(np.float32), image_size=(64, 64), margin=0.25,
+                                   min_size=32)
+    np.testing.assert_array_equal(crops[0], blending.crop_and_resize(cases[0].sample.image, box, 32))
+
+
+def test_reconstruction_psnr_fits_better_than_it_projects(tiny):
+    from neuralcollage.reconstruction import FitOptions
+    calls = []
+    r = ev.reconstruction_psnr(tiny, n=2, steps=2, fit=FitOptions(steps=25, lr=2e-3, offset_lr=0.05),
+                               photo_size=64, progress=lambda i, total: calls.append((i, total)))
+    for kind in ("whole_face", "part_closeup"):
+        rows = r[kind]["per_image"]
+        assert len(rows["fitted"]) == len(rows["projection"]) == r[kind]["n"] > 0
+        assert all(f > p for f, p in zip(rows["fitted"], rows["projection"]))
+    assert r["value"] == r["whole_face"]["fitted"] and r["target"] == 30.0 and r["target_part"] == 26.0
+    assert calls[-1][0] == calls[-1][1] == r["whole_face"]["n"] + r["part_closeup"]["n"]
+    table = ev.format_table({"reconstruction_psnr": r})
+    assert f"{r['whole_face']['fitted']:.2f}; {r['part_closeup']['fitted']:.2f}" in table
+    with pytest.raises(ValueError, match="unknown reconstruction kinds"):
+        ev.reconstruction_psnr(tiny, n=1, kinds=("faces",))
+
+
 class _ColourByTarget:
     """Fake edit: paints the mask (+ ``spill`` pixels outside it) with a colour that encodes the target."""
 
