@@ -112,9 +112,9 @@ The edit: the photo is cropped to a square around the mask (grown by --margin, c
 square --box), resized to the model's resolution and projected onto the generator's manifold as the source
 class (--source-label, or the best of the discriminator's top guesses; models without a discriminator, such as
 BigGAN-deep, need --source-label and project with multi-scale pixel statistics instead of its features); a
-per-photo copy of the generator is then fitted to the crop so that it reproduces the photo (--reconstruction
-pivotal, --fit-steps; the summary line gives the reconstruction's PSNR, and a warning says when the photo is
-far from what the model can draw); the masked region is then turned into TARGET with spatial class conditioning (--method scbn) or feature blending
+per-photo copy of the generator can be fitted to the crop so that it reproduces the photo (--reconstruction
+pivotal, --fit-steps); the summary line gives the reconstruction's PSNR, and a warning says when the photo is
+far from what the model can draw; the masked region is then turned into TARGET with spatial class conditioning (--method scbn) or feature blending
 (--method blend) on the chosen generator layers, and the edited crop is Poisson-blended back into the photo at
 full resolution.  Pixels outside the mask dilated by --dilate pixels are unchanged; --seam optimal lets the
 Poisson border run anywhere inside that limit, where the edit already matches the photo; --colour-reach
@@ -133,7 +133,7 @@ examples:
   collage --base dog.png --mask ears.png --label fox -o fox_ears.png
   collage --base dog.png --mask ears.png --label fox --seam optimal --dilate 16 -o fox_ears_seam.png
   collage --base dog.png --mask muzzle.png --label fox --colour-reach 4 -o fox_muzzle.png
-  collage --base dog.png --mask ears.png --label fox --reconstruction projection -o paper.png   # no fit
+  collage --base dog.png --mask ears.png --label fox --reconstruction pivotal -o fitted.png   # fit first
   collage --base dog.png --mask ears.png --label fox --source-label dog --layers 4- --steps 300 \\
           --save-recipe edit.json --figure before_after.png
   collage --base pup.jpg --mask eyes.png --label pomeranian --model dogcat256 --gpu 0

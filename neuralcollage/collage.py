@@ -354,9 +354,9 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
 
     Crop a square around the mask (:func:`neuralcollage.blending.square_crop_box` with ``margin``, at least
     the generator's resolution ``R``; or the given ``box``), resize it to ``R``, project it
-    (:func:`neuralcollage.project`, encoder initialisation when the bundle has an encoder), fit a per-photo
-    copy of the generator to it (``reconstruction="pivotal"``,
-    :func:`neuralcollage.reconstruction.fit_generator`), edit the latent, and Poisson-blend the edit back at
+    (:func:`neuralcollage.project`, encoder initialisation when the bundle has an encoder), with
+    ``reconstruction="pivotal"`` fit a per-photo copy of the generator to it
+    (:func:`neuralcollage.reconstruction.fit_generator`), edit the latent, and Poisson-blend the edit back at
     full resolution.
 
     Args:
@@ -406,8 +406,9 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         guess_progress: ``guess_progress(class_id, step, loss)`` while guessing the source class.
         reconstruction: ``"pivotal"`` (projection, then pivotal tuning of a per-photo copy of the generator so
             that it reproduces the crop: :func:`neuralcollage.reconstruction.fit_generator`) or
-            ``"projection"`` (the latent alone, the paper's pipeline).  Generators other than sCBN ResNets
-            (BigGAN-deep) are projected only (a note says so).
+            ``"projection"`` (the latent alone, the paper's pipeline; the default,
+            :data:`neuralcollage.reconstruction.DEFAULT_RECONSTRUCTION`, until the fit keeps part translation
+            as high).  Generators other than sCBN ResNets (BigGAN-deep) are projected only (a note says so).
         fit: :class:`neuralcollage.reconstruction.FitOptions` of the fit (None: the defaults).
         fit_progress: ``fit_progress(step, loss)`` during the fit.
 

@@ -41,9 +41,12 @@ __all__ = ["RECONSTRUCTIONS", "DEFAULT_RECONSTRUCTION", "WARN_PROJECTION_PSNR", 
            "edit_generator"]
 
 #: ``"projection"``: the latent alone (the paper's pipeline); ``"pivotal"``: projection, then
-#: :func:`fit_generator`.
+#: :func:`fit_generator`.  The default stays ``"projection"``: on the built-in model the fit reaches the
+#: reconstruction targets (33 dB on whole faces, 29 dB on part close-ups, from 17 and 13) but part
+#: translation drops from 100% to 67% of 12 held-out edits (docs/reconstruction.md), and the issue turns the
+#: fit on by default only once it keeps edits working.
 RECONSTRUCTIONS = ("projection", "pivotal")
-DEFAULT_RECONSTRUCTION = "pivotal"
+DEFAULT_RECONSTRUCTION = "projection"
 
 #: The photo is "far from what the model can draw" when the projection alone (before any fit: the fit
 #: reproduces almost any picture, a real photo on the cartoon model included) reaches less than this PSNR (dB)

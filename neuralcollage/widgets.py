@@ -558,7 +558,7 @@ class Painter:
             ``colour_reach`` defaults to :data:`neuralcollage.collage.DEFAULT_COLOUR_REACH`, as in
             :func:`neuralcollage.collage.edit_photo`).
         reconstruction, fit, fit_progress
-            As for :func:`neuralcollage.collage.edit_photo`: ``"pivotal"`` (the default) paints on a per-photo
+            As for :func:`neuralcollage.collage.edit_photo`: ``"pivotal"`` paints on a per-photo
             copy of the generator fitted to the crop, so the preview starts from the photo itself;
             ``"projection"`` paints on the projection alone.  The reconstruction's PSNR shows in the status
             line (:attr:`PhotoContext.reconstruction_psnr`).

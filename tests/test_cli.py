@@ -425,7 +425,7 @@ def test_invert_writes_z_and_reconstruction(tmp_path, photo, mask, model, capsys
     assert np.array_equal(np.asarray(Image.open("again.png")), np.asarray(Image.open("recon.png")))
     projected = float(re.search(r"reconstruction ([\d.]+) dB", out).group(1))
     code, out, err = run(["invert", "--base", photo, "--model", model, "--label", "cat", "--steps", STEPS, "-q",
-                          "-o", "fitted.png", "--z-out", "z2.npz"], capsys)
+                          "-o", "fitted.png", "--z-out", "z2.npz", "--reconstruction", "pivotal"], capsys)
     assert code == 0, err
     fitted = float(re.search(r"reconstruction ([\d.]+) dB", out).group(1))
     assert "pivotal fit" in out and fitted > projected + 3
@@ -519,7 +519,8 @@ def test_edit_writes_result_recipe_and_figure_and_replays_bit_exact(tmp_path, ph
 def test_edit_reports_the_fit_and_warns_when_it_is_poor(tmp_path, photo, mask, model, capsys):
     noise = str(tmp_path / "noise.png")
     Image.fromarray(np.random.RandomState(0).randint(0, 256, (48, 64, 3)).astype(np.uint8)).save(noise)
-    code, out, err = run(edit_args(noise, mask, model, "--source-label", "cat", "--fit-steps", "5"), capsys)
+    code, out, err = run(edit_args(noise, mask, model, "--source-label", "cat", "--reconstruction", "pivotal",
+                                   "--fit-steps", "5"), capsys)
     assert code == 0, err
     fitted, alone = (float(v) for v in re.search(r"reconstruction ([\d.]+) dB \(pivotal fit, projection alone "
                                                   r"([\d.]+) dB\)", out).groups())

@@ -170,7 +170,8 @@ def test_photo_edit_reports_and_replays_the_fit(bundle):
                     0, 255).astype(np.uint8)
     mask = np.zeros((70, 90), np.float32)
     mask[20:40, 30:55] = 1
-    fitted = edit_photo(bundle, photo, mask, "fox", source_label="cat", steps=2, fit=FitOptions(steps=30))
+    fitted = edit_photo(bundle, photo, mask, "fox", source_label="cat", steps=2, fit=FitOptions(steps=30),
+                        reconstruction="pivotal")
     plain = edit_photo(bundle, photo, mask, "fox", source_label="cat", steps=2, reconstruction="projection")
     assert fitted.fit is not None and plain.fit is None
     assert fitted.reconstruction_psnr == pytest.approx(fitted.fit.psnr)

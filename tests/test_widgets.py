@@ -271,7 +271,7 @@ def test_from_photo_projects_and_composites(bundle):
     mask = sample.masks["face"][:, :70]
     calls = []
     p = Painter.from_photo(bundle, photo, label="dog", mask=mask, steps=3, threaded=False,
-                           progress=lambda step, loss, restart: calls.append(step))
+                           progress=lambda step, loss, restart: calls.append(step), reconstruction="pivotal")
     try:
         assert calls[-1] == 3
         box = p.photo.box
