@@ -430,7 +430,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         encoder_steps: Adam steps fitting the encoder's class row to the trained latents (when the model has
             an encoder).
         init_class: the existing class (index or name) the rows start from (default: :func:`nearest_class`).
-        callback: ``callback(step, loss)`` after every step (e.g. a progress bar).
+        callback: ``callback(step, loss)`` after every step (e.g. a progress bar); ``loss`` is the
+            reconstruction loss (L1 plus the weighted perceptual term).
 
     Raises:
         InputError: too few or malformed images, an empty name or one the model already has, bad options.
@@ -589,9 +590,9 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
             loss.backward()
             for opt in optimizers:
                 opt.update()
-            value = float(loss.array)
+            value = parts["l1"] + perceptual * parts.get("perceptual", 0.0)
             if step % 10 == 0 or step == train_steps - 1:
-                record["losses"].append({"step": step, "loss": round(value, 5),
+                record["losses"].append({"step": step, "reconstruction": round(value, 5),
                                          **{k2: round(v, 5) for k2, v in parts.items()}})
             if callback is not None:
                 callback(step, value)

@@ -25,7 +25,7 @@ DEFAULT_COLOUR_REACH = 4.0
 BLEND_MODES = ("normal", "mixed", "none")
 SEAMS = ("fixed", "optimal")
 SUBCOMMANDS = ("edit", "attribute", "generate", "invert", "blend", "models", "labels", "replay", "demo", "train",
-               "eval", "convert")
+               "eval", "convert", "add-class")
 _PROG = "collage"
 
 
@@ -414,7 +414,7 @@ def build_parser():
     parser = _Parser(prog=_PROG, formatter_class=_Formatter, description=TOP_DESCRIPTION, epilog=TOP_EPILOG,
                      usage="%(prog)s [edit] --base PHOTO --label TARGET --mask MASK [-o OUT] [options]\n"
                            "       %(prog)s {attribute,generate,invert,blend,models,labels,replay,demo,train,eval,"
-                           "convert} ...")
+                           "convert,add-class} ...")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -603,6 +603,8 @@ examples:
     p.set_defaults(func=cmd_eval)
 
     _add_convert_parsers(sub, common)
+    from neuralcollage.cli_classes import add_parser as _add_class_parser
+    _add_class_parser(sub, common, model)
     return parser
 
 
