@@ -33,9 +33,9 @@ def train(args):
     from neuralcollage.pretrained import load_bundle
     bundle = load_bundle(args.model)
     os.makedirs(args.out, exist_ok=True)
-    for n in args.images:
-        for species in args.species:
-            for method in args.methods:
+    for method in args.methods:
+        for n in args.images:
+            for species in args.species:
                 path = os.path.join(args.out, f"{species}_{n}_{method}_s{args.seed}.npz")
                 if os.path.exists(path):
                     continue
