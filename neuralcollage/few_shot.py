@@ -18,11 +18,46 @@ import time
 
 import numpy
 
-__all__ = ["FEW_SHOT_BASE", "training_images", "held_out_species", "evaluate_pack", "format_table"]
+__all__ = ["FEW_SHOT_BASE", "JUDGE_SHA256", "judge_path", "load_judge", "training_images", "held_out_species", "evaluate_pack", "format_table"]
 
 #: First render seed of few-shot training images: ``FEW_SHOT_BASE + species * 10**6 + seed * 10**4 + i``
 #: (no GAN, classifier or held-out seed is in this range).
 FEW_SHOT_BASE = 3 * 10 ** 14
+
+
+#: sha256 of the shipped judge, ``pretrained/few_shot/judge8.npz`` (see its README there).
+JUDGE_SHA256 = "176f1fb91f654e28d3313e81ad98c9e14fa4d28183efedd985407a60619fa15c"
+
+
+def judge_path():
+    """Where the shipped judge lives: ``<pretrained>/few_shot/judge8.npz``."""
+    import os
+    from neuralcollage.pretrained import pretrained_dir
+    return os.path.join(pretrained_dir(), "few_shot", "judge8.npz")
+
+
+def load_judge(path=None, *, device=None):
+    """The judge (a :class:`~neuralcollage.models.classifier.Classifier` over all eight species); the shipped
+    file is verified against :data:`JUDGE_SHA256`.
+
+    Raises:
+        neuralcollage.snapshot.SnapshotError: missing, damaged or not a classifier.
+    """
+    from neuralcollage.loading import load_model
+    from neuralcollage.pretrained import ChecksumError, file_sha256
+    from neuralcollage.snapshot import SnapshotError
+    from neuralcollage.train.datasets import SPECIES
+    import os
+    shipped = path is None
+    path = judge_path() if shipped else path
+    if not os.path.isfile(path):
+        raise SnapshotError(f"few-shot judge {path} does not exist")
+    if shipped and file_sha256(path) != JUDGE_SHA256:
+        raise ChecksumError(f"few-shot judge {path} does not have sha256 {JUDGE_SHA256[:16]}...; restore it")
+    judge = load_model(path, kind="classifier", device=device)
+    if judge.n_classes != len(SPECIES):
+        raise SnapshotError(f"{path} has {judge.n_classes} classes; the judge needs {len(SPECIES)} (all species)")
+    return judge
 
 
 def training_images(species, n, *, seed=0, size=64):

@@ -291,3 +291,12 @@ def test_cli_add_class_then_use_the_class(model, tmp_path, capsys):
     code, _, err = _cli(["add-class", "koala", *paths, "-o", str(tmp_path / "again.npz"), "--model",
                          f"{model}+{out}"], capsys)
     assert code == 2 and "already has a class named 'koala'" in err
+
+
+def test_shipped_judge_loads_and_tells_the_new_species_apart():
+    from neuralcollage import few_shot
+    judge = few_shot.load_judge()
+    images = np.concatenate([few_shot.held_out_species(s, 4, size=64, seed=3) for s in ("koala", "tiger", "cat")])
+    assert judge.predict(images).tolist() == [6] * 4 + [7] * 4 + [0] * 4
+    train = few_shot.training_images("koala", 3, seed=0, size=32)
+    assert train.shape == (3, 32, 32, 3) and not np.array_equal(train[0], train[1])
