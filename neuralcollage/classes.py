@@ -342,16 +342,35 @@ def prepare_images(images, resolution):
     return numpy.stack(out) if out else numpy.zeros((0, resolution, resolution, 3), numpy.uint8)
 
 
-def nearest_class(bundle, x):
-    """The existing class the images ``x`` (NCHW float32 in [-1, 1]) resemble most: the highest mean
-    discriminator class score (old classes only), or, without a discriminator, the class whose generated
-    samples' mean colour is closest."""
+def nearest_class(bundle, x, *, by="scores"):
+    """The existing class the images ``x`` (NCHW float32 in [-1, 1]) resemble most.
+
+    ``by="scores"`` (what :func:`add_class` uses): the highest mean discriminator class score (old classes
+    only); without a discriminator, the class whose generated samples' mean colour is closest.
+    ``by="reconstruction"`` (needs an encoder): the class ``c`` whose encoder-initialised reconstructions
+    ``G(E(x, c), c)`` are closest to ``x`` (mean L1 plus ``1 - cos`` of the discriminator's features when
+    there is one); on the built-in model it picks cat for both koala and tiger renders."""
     import chainer
     from neuralcollage.backend import to_numpy
     from neuralcollage.links import fastconv
-    gen, dis = bundle.generator, bundle.discriminator
+    gen, dis, enc = bundle.generator, bundle.discriminator, bundle.encoder
     k = base_record(bundle)["n_classes"]
     with chainer.using_config("train", False), chainer.no_backprop_mode(), fastconv.constant_parameters():
+        if by == "reconstruction" and enc is not None:
+            xd = gen.device.send(x)
+            phi_x = to_numpy(dis.feature_vector(xd).array) if dis is not None else None
+            costs = []
+            for c in range(k):
+                z = enc.forward(enc.device.send(x), c).array
+                img = gen.forward(gen.device.send(z), c).array
+                cost = float(numpy.abs(to_numpy(img) - x).mean())
+                if phi_x is not None:
+                    phi = to_numpy(dis.feature_vector(img).array)
+                    cos = (phi * phi_x).sum(1) / (numpy.linalg.norm(phi, axis=1) * numpy.linalg.norm(phi_x, axis=1)
+                                                  + 1e-12)
+                    cost += float((1.0 - cos).mean())
+                costs.append(cost)
+            return int(numpy.argmin(costs))
         if dis is not None:
             scores = to_numpy(dis.class_scores(dis.device.send(x)).array)[:, :k]
             return int(scores.mean(axis=0).argmax())
