@@ -300,3 +300,11 @@ def test_shipped_judge_loads_and_tells_the_new_species_apart():
     assert judge.predict(images).tolist() == [6] * 4 + [7] * 4 + [0] * 4
     train = few_shot.training_images("koala", 3, seed=0, size=32)
     assert train.shape == (3, 32, 32, 3) and not np.array_equal(train[0], train[1])
+
+
+def test_nearest_class_by_scores_and_by_reconstruction(model):
+    from neuralcollage.io import to_model
+    bundle = load_bundle(model)
+    x = to_model(classes.prepare_images(_images(3), bundle.generator.resolution))
+    for by in ("scores", "reconstruction"):
+        assert 0 <= classes.nearest_class(bundle, x, by=by) < 4
