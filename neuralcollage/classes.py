@@ -16,8 +16,9 @@ Training methods (``method=``):
 * ``"rows"`` (default): the new rows start as the nearest class's and are trained together with one latent
   per training image (initialised by the encoder) on a reconstruction loss (L1 on pixels plus the cosine of
   the discriminator's last feature maps, as in projection) with a prior on the latents, as in Batch
-  Statistics Adaptation, plus (``adversarial > 0``) a hinge adversarial loss against the frozen
-  discriminator whose only trainable part is the new class's projection row.
+  Statistics Adaptation; with ``adversarial > 0`` (default 0: it measured worse, docs/few_shot.md) plus a
+  hinge adversarial loss against the frozen discriminator whose only trainable part is the new class's
+  projection row.
 * ``"combination"``: as ``"rows"``, but each layer's row is a learnt combination of the old classes' rows
   (L1-penalised weights, initialised at the nearest class) plus a residual, as in cGANTransfer.
 
@@ -56,7 +57,7 @@ MIN_IMAGES = 3
 METHODS = ("nearest", "rows", "combination")
 #: Defaults of :func:`add_class` (also shown by ``collage add-class --help``).
 DEFAULTS = dict(steps=300, method="rows", batch_size=8, lr_rows=0.01, lr_z=0.03, lr_head=0.002,
-                adversarial=0.1, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100)
+                adversarial=0.0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100)
 
 
 class ClassPackError(SnapshotError):

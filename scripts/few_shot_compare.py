@@ -9,8 +9,8 @@ Score them with the judge (a whole-image classifier over all eight species):
 
     python scripts/few_shot_compare.py score --out runs/few_shot --judge runs/judge8/classifier.npz
 
-Method names: the :data:`neuralcollage.classes.METHODS`, plus ``recon`` = ``rows`` without the adversarial
-loss (reconstruction only, Batch Statistics Adaptation style).
+Method names: ``nearest``; ``recon`` = ``rows`` with reconstruction only (Batch Statistics Adaptation style,
+the default of ``add_class``); ``rows`` and ``combination`` with the adversarial term at weight 0.1.
 """
 import argparse
 import glob
@@ -24,7 +24,21 @@ import neuralcollage  # noqa: F401
 def _method_kwargs(method):
     if method == "recon":
         return {"method": "rows", "adversarial": 0.0}
+    if method == "rows":
+        return {"method": "rows", "adversarial": 0.1}
+    if method == "combination":
+        return {"method": "combination", "adversarial": 0.1}
     return {"method": method}
+
+
+def _label(record):
+    """The table's name of how a pack was trained (from its record)."""
+    method = record["method"]
+    if method == "nearest":
+        return "nearest class (no training)"
+    what = "new rows" if method == "rows" else "combination + residual"
+    return what + (f" + adversarial ({record['adversarial']})" if record.get("adversarial") else
+                   " (reconstruction only)")
 
 
 def train(args):
@@ -67,7 +81,7 @@ def score(args):
         pack = load_pack(path)
         rec = pack.record
         res = evaluate_pack(bundle, pack, judge, pack.name, n=args.n, seed=args.eval_seed)
-        row = {"pack": os.path.basename(path), "species": pack.name, "method": rec.get("few_shot_method", rec["method"]),
+        row = {"pack": os.path.basename(path), "species": pack.name, "method": _label(rec),
                "n_images": rec["n_images"], "steps": rec["steps"], "seed": rec["seed"],
                "train_seconds": rec["seconds"], "nearest": rec["init_class"], "pack_bytes": os.path.getsize(path),
                **res}
@@ -75,7 +89,9 @@ def score(args):
         with open(results, "a") as fh:
             fh.write(json.dumps(row) + "\n")
         print(json.dumps(row), flush=True)
-    print(format_table(sorted(done.values(), key=lambda r: (r["species"], r["n_images"], r["method"]))))
+    for row in done.values():  # names from the packs' records (older score lines used the script's names)
+        row["method"] = _label(load_pack(os.path.join(args.out, row["pack"])).record)
+    print(format_table(sorted(done.values(), key=lambda r: (r["species"], -r["n_images"], r["method"]))))
 
 
 def main(argv=None):

@@ -75,9 +75,10 @@ def test_pack_file_holds_rows_name_base_and_record(model, pack_path):
 
 def test_seeded_training_is_reproducible(model):
     bundle = load_bundle(model)
-    a = classes.add_class(bundle, _images(3), "koala", steps=2, seed=5)
-    b = classes.add_class(bundle, _images(3), "koala", steps=2, seed=5)
-    c = classes.add_class(bundle, _images(3), "koala", steps=2, seed=6)
+    # the seed draws the batches (and, with the adversarial term, its latents and flips)
+    a = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2)
+    b = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2)
+    c = classes.add_class(bundle, _images(4), "koala", steps=2, seed=6, batch_size=2)
     assert all(np.array_equal(a.generator[k][0], b.generator[k][0]) for k in a.generator)
     assert not all(np.array_equal(a.generator[k][0], c.generator[k][0]) for k in a.generator)
 
@@ -308,3 +309,13 @@ def test_nearest_class_by_scores_and_by_reconstruction(model):
     x = to_model(classes.prepare_images(_images(3), bundle.generator.resolution))
     for by in ("scores", "reconstruction"):
         assert 0 <= classes.nearest_class(bundle, x, by=by) < 4
+
+
+def test_adversarial_term_trains_the_projection_row(model):
+    bundle = load_bundle(model)
+    plain = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1)
+    adv = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1)
+    assert classes.DEFAULTS["adversarial"] == 0.0 and plain.record["adversarial"] == 0.0
+    assert np.array_equal(plain.discriminator, classes._effective_l_y(bundle.discriminator)[1])
+    assert not np.array_equal(adv.discriminator, plain.discriminator)
+    assert "adv_d" in adv.record["losses"][0] and "adv_d" not in plain.record["losses"][0]
