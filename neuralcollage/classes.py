@@ -57,7 +57,7 @@ MIN_IMAGES = 3
 METHODS = ("nearest", "rows", "combination")
 #: Defaults of :func:`add_class` (also shown by ``collage add-class --help``).
 DEFAULTS = dict(steps=300, method="rows", batch_size=8, lr_rows=0.01, lr_z=0.03, lr_head=0.002,
-                adversarial=0.0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100)
+                adversarial=0.0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100, search_steps=30)
 
 
 class ClassPackError(SnapshotError):
@@ -427,7 +427,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
               batch_size=DEFAULTS["batch_size"], lr_rows=DEFAULTS["lr_rows"], lr_z=DEFAULTS["lr_z"],
               lr_head=DEFAULTS["lr_head"], adversarial=DEFAULTS["adversarial"],
               perceptual=DEFAULTS["perceptual"], prior=DEFAULTS["prior"], sparsity=DEFAULTS["sparsity"],
-              encoder_steps=DEFAULTS["encoder_steps"], init_class=None, callback=None):
+              encoder_steps=DEFAULTS["encoder_steps"], init_class=None, search_steps=DEFAULTS["search_steps"],
+              callback=None):
     """Learn a new class from a few images; returns a :class:`ClassPack` (not saved: call ``pack.save``).
 
     Args:
@@ -449,7 +450,11 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         sparsity: L1 weight on the combination weights (``method="combination"``).
         encoder_steps: Adam steps fitting the encoder's class row to the trained latents (when the model has
             an encoder).
-        init_class: the existing class (index or name) the rows start from (default: :func:`nearest_class`).
+        init_class: the existing class (index or name) the rows start from; None: :func:`nearest_class`
+            (the discriminator's class scores); ``"search"``: train ``search_steps`` steps from every old class
+            (reconstruction only, the same batches) and start from the one with the lowest final
+            reconstruction loss (the main training is then the same as with that class given).
+        search_steps: steps per class of ``init_class="search"``.
         callback: ``callback(step, loss)`` after every step (e.g. a progress bar); ``loss`` is the
             reconstruction loss (L1 plus the weighted perceptual term).
 
@@ -489,7 +494,12 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
     crops = prepare_images(images, gen.resolution)
     x_np = to_model(crops)
     n = x_np.shape[0]
-    if init_class is None:
+    search = None
+    if init_class == "search":
+        search = _search_init(bundle, images, name, seed=seed, steps=int(search_steps), batch_size=batch_size,
+                              lr_rows=lr_rows, lr_z=lr_z, perceptual=perceptual, prior=prior)
+        init = int(numpy.argmin(search))
+    elif init_class is None:
         init = nearest_class(bundle, x_np)
     elif isinstance(init_class, str):
         init = bundle.vocabulary.index(init_class)
@@ -511,6 +521,9 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
               "images_sha256": [hashlib.sha256(c.tobytes()).hexdigest() for c in crops], "losses": []}
     if method == "combination":
         record["sparsity"] = float(sparsity)
+    if search is not None:
+        record["init_search"] = {"steps": int(search_steps),
+                                 "losses": {bundle.vocabulary.names[c]: round(v, 5) for c, v in enumerate(search)}}
 
     # trainable state
     class _State(chainer.Link):
@@ -633,6 +646,17 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
     record["seconds"] = round(time.perf_counter() - started, 2)
     return ClassPack(name=name, synonyms=synonyms, base=base, generator=generator_rows, discriminator=d_row,
                      encoder=e_row, record=record)
+
+
+def _search_init(bundle, images, name, *, seed, steps, **kwargs):
+    """Final reconstruction loss of a short reconstruction-only run from every old class (a list)."""
+    k = base_record(bundle)["n_classes"]
+    out = []
+    for c in range(k):
+        pack = add_class(bundle, images, name, steps=max(int(steps), 1), seed=seed, method="rows", adversarial=0.0,
+                         encoder_steps=0, init_class=c, **kwargs)
+        out.append(float(pack.record["losses"][-1]["reconstruction"]))
+    return out
 
 
 def _fit_encoder_row(enc, crops, z_target, init, k, *, steps, seed):

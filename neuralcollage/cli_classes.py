@@ -52,6 +52,10 @@ def add_parser(sub, common, model):
                    help="nearest: copy the nearest existing class's rows (no training); rows: train new rows; "
                         "combination: rows as a learnt combination of the old classes' plus a residual "
                         "(default: %(default)s)")
+    p.add_argument("--start-from", default="nearest", metavar="CLASS",
+                   help="the existing class whose rows the new class starts from: nearest (the discriminator's "
+                        "choice), search (a short trial from every class; several times slower), or a class "
+                        "name (default: %(default)s)")
     p.add_argument("--samples", metavar="PNG",
                    help="sample grid of the new class (default: PACK-STEM_samples.png beside the pack)")
     p.add_argument("--no-samples", action="store_true", help="write no sample grid")
@@ -100,7 +104,8 @@ def cmd_add_class(args):
                              desc=f"add-class {args.name}")
     try:
         pack = add_class(bundle, images, args.name, steps=args.steps, seed=args.seed, synonyms=args.synonym,
-                         method=args.method, callback=lambda step, loss: progress(step, loss, None))
+                         method=args.method, init_class=None if args.start_from == "nearest" else args.start_from,
+                         callback=lambda step, loss: progress(step, loss, None))
     finally:
         progress.close()
     pack.save(out, overwrite_protect=args.images)

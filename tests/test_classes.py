@@ -319,3 +319,12 @@ def test_adversarial_term_trains_the_projection_row(model):
     assert np.array_equal(plain.discriminator, classes._effective_l_y(bundle.discriminator)[1])
     assert not np.array_equal(adv.discriminator, plain.discriminator)
     assert "adv_d" in adv.record["losses"][0] and "adv_d" not in plain.record["losses"][0]
+
+
+def test_search_starts_from_the_class_with_the_lowest_trial_loss(model):
+    bundle = load_bundle(model)
+    pack = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2)
+    losses = pack.record["init_search"]["losses"]
+    assert len(losses) == 4 and pack.record["init_class"] == min(losses, key=losses.get)
+    same = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=pack.record["init_class"])
+    assert all(np.array_equal(pack.generator[k][0], same.generator[k][0]) for k in pack.generator)
