@@ -27,6 +27,9 @@ _EXPORTS = {
     "load_bundle": "neuralcollage.pretrained",
     "poisson_blend": "neuralcollage.blending",
     "convert_biggan": "neuralcollage.convert",
+    "add_class": "neuralcollage.classes",
+    "load_pack": "neuralcollage.classes",
+    "ClassPack": "neuralcollage.classes",
 }
 
 __all__ = sorted(_EXPORTS)

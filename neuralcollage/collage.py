@@ -909,6 +909,7 @@ def replay(recipe, photo, bundle, *, check_photo=True, fit_progress=None):
     if recorded and loaded and recorded != loaded:
         raise RecipeError(f"recipe was made with model {fields['model_name'][:80]!r} (generator sha256 "
                           f"{recorded[:12]}...) but the loaded generator has sha256 {loaded[:12]}...")
+    _check_class_packs(model, bundle)
     if tuple(photo.shape[:2]) != size:
         raise RecipeError(f"photo is {photo.shape[1]}x{photo.shape[0]} but the recipe was made for a "
                           f"{size[1]}x{size[0]} photo (WxH)")
@@ -957,6 +958,18 @@ def _recipe_fit(recipe, gen):
     except (TypeError, ValueError) as exc:
         raise RecipeError(f"recipe fit options: {exc}") from None
     return options
+
+
+def _check_class_packs(model, bundle):
+    """The class packs a recipe recorded (``sha256["class:<name>"]``) must be the ones loaded, in that order."""
+    recorded = model.get("sha256") if isinstance(model.get("sha256"), dict) else {}
+    want = [(k, v) for k, v in recorded.items() if str(k).startswith("class:")]
+    have = [(k, v) for k, v in (getattr(bundle, "sha256", None) or {}).items() if str(k).startswith("class:")]
+    if want != have:
+        def words(packs):
+            return ", ".join(f"{k[6:]} ({str(v)[:12]}...)" for k, v in packs) or "none"
+        raise RecipeError(f"recipe was made with class packs {words(want)} but the model has {words(have)} "
+                          f"loaded")
 
 
 def save_recipe(path, recipe, *, overwrite_protect=()):

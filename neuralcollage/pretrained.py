@@ -177,6 +177,8 @@ class ModelBundle:
     files: Dict[str, str] = dataclasses.field(default_factory=dict)
     arch: Optional[str] = None
     notes: List[str] = dataclasses.field(default_factory=list)
+    #: :class:`neuralcollage.classes.ClassPack` objects loaded on top of the model, one new class each.
+    class_packs: List[Any] = dataclasses.field(default_factory=list)
 
     def __repr__(self):
         have = [k for k in BUNDLE_KINDS if getattr(self, k) is not None]
@@ -510,6 +512,10 @@ def model_vocabulary(name_or_path, *, arch=None, **overrides):
     Raises:
         SnapshotError: unknown name, missing or unreadable file, or an official file without ``arch``.
     """
+    from neuralcollage.classes import split_model_spec, vocabulary_with_packs
+    name_or_path, packs = split_model_spec(name_or_path)
+    if packs:
+        return vocabulary_with_packs(model_vocabulary(name_or_path, arch=arch, **overrides), packs)
     entry = _resolve(name_or_path)
     if entry is not None:
         return _named_vocabulary(entry.vocabulary, _manifest() if entry.kind == "built-in" else None)
@@ -595,7 +601,7 @@ def _check_parts(bundle):
                                     f"{g.resolution} px images from dim_z={g.dim_z}")
 
 
-def load_bundle(name_or_path, *, arch=None, device=None, vocabulary=None, **overrides):
+def load_bundle(name_or_path, *, arch=None, device=None, vocabulary=None, classes=None, **overrides):
     """Load a model by registered name or by path.
 
     Args:
@@ -609,6 +615,9 @@ def load_bundle(name_or_path, *, arch=None, device=None, vocabulary=None, **over
         device: None or -1 for the CPU, or a GPU id.
         vocabulary: a :class:`~neuralcollage.labels.Vocabulary` or vocabulary name for models loaded by
             path (default: ``labels.txt``, else guessed from the preset, else numbered classes).
+        classes: class packs (paths or :class:`neuralcollage.classes.ClassPack`) to add on top of the model,
+            one class each (:func:`neuralcollage.classes.apply_packs`); ``"builtin+rex.npz"`` as
+            ``name_or_path`` is the same as ``"builtin", classes=["rex.npz"]``.
         **overrides: preset overrides for official files by path (``ch``, ``n_classes``, ``dim_z``).
 
     Returns:
@@ -621,12 +630,17 @@ def load_bundle(name_or_path, *, arch=None, device=None, vocabulary=None, **over
         SnapshotError: unknown name, missing, corrupt or unfitting files.
         neuralcollage.backend.DeviceError: the GPU cannot be used.
     """
+    from neuralcollage.classes import apply_packs, split_model_spec
+    name_or_path, packs = split_model_spec(name_or_path)
+    packs = packs + list(classes or ())
     entry = _resolve(name_or_path)
     if entry is not None:
         if arch is not None and arch != entry.arch:
             raise SnapshotError(f"model {entry.name!r} is a {entry.arch!r} model, not {arch!r}")
-        return _load_registered(entry, device=device)
-    return _load_path(name_or_path, arch=arch, device=device, vocabulary=vocabulary, overrides=overrides)
+        bundle = _load_registered(entry, device=device)
+    else:
+        bundle = _load_path(name_or_path, arch=arch, device=device, vocabulary=vocabulary, overrides=overrides)
+    return apply_packs(bundle, packs) if packs else bundle
 
 
 def _resolve(name_or_path):

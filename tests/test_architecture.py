@@ -39,6 +39,7 @@ LAYERS = {
     "neuralcollage.loading": 5,
     "neuralcollage.convert": 5,
     "neuralcollage.pretrained": 5,
+    "neuralcollage.classes": 5,
     # 6  editing: projection, collages and the photo pipeline, attribute axes, painting
     "neuralcollage.inversion": 6,
     "neuralcollage.reconstruction": 6,
@@ -48,6 +49,7 @@ LAYERS = {
     # 7  analysis: metrics, layer ablation
     "neuralcollage.evaluation": 7,
     "neuralcollage.ablation": 7,
+    "neuralcollage.few_shot": 7,
     # 8  training (it reports held-out metrics of the analysis layer), and for now the built-in data set's
     #    renderer train/datasets.py (see ALLOWED_UPWARD)
     "neuralcollage.train": 8,
@@ -67,6 +69,7 @@ ALLOWED_UPWARD = {
     ("neuralcollage.models.regressor", "neuralcollage.train.datasets"): _RENDERER + " (ATTRIBUTE_NAMES)",
     ("neuralcollage.pretrained", "neuralcollage.train.datasets"): _RENDERER + " (CLASS_NAMES)",
     ("neuralcollage.evaluation", "neuralcollage.train.datasets"): _RENDERER + " (held-out faces)",
+    ("neuralcollage.few_shot", "neuralcollage.train.datasets"): _RENDERER + " (renders of the unseen species)",
 }
 
 # Scripts and benchmarks use the library, not the command line's internals.  (file, imported module): reason.

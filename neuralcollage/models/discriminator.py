@@ -37,6 +37,9 @@ class Discriminator(chainer.Chain):
             setattr(self, self.linear_name,
                     spectral_norm(L.Linear(widths[-1], 1, initialW=initializers.GlorotUniform())))
             self.l_y = spectral_norm(L.EmbedID(n_classes, widths[-1], initialW=initializers.GlorotUniform()))
+        #: Projection rows of classes added by class packs (:mod:`neuralcollage.classes`), ``(E, C)``, used as
+        #: they are (already normalised), after the ``n_classes - E`` spectrally normalised rows of ``l_y``.
+        self.extra_l_y = None
 
     @classmethod
     def from_preset(cls, arch, **overrides):
@@ -54,6 +57,20 @@ class Discriminator(chainer.Chain):
     @property
     def blocks(self):
         return [getattr(self, f"block{b + 1}") for b in range(self.n_blocks)]
+
+    @property
+    def n_extra_classes(self):
+        """Classes added by class packs (their rows are :attr:`extra_l_y`)."""
+        return 0 if self.extra_l_y is None else int(self.extra_l_y.shape[0])
+
+    def add_class_row(self, row):
+        """Append a class whose projection row is ``row (C,)`` (already normalised; old rows unchanged)."""
+        row = self.xp.asarray(row, dtype=numpy.float32).reshape(1, -1)
+        if row.shape[1] != self.l_y.W.shape[1]:
+            raise ValueError(f"projection row has {row.shape[1]} channels; this discriminator has "
+                             f"{self.l_y.W.shape[1]}")
+        self.extra_l_y = row if self.extra_l_y is None else self.xp.concatenate([self.extra_l_y, row])
+        self.n_classes += 1
 
     def features(self, x):
         """Last feature map after ReLU, ``(N, C, h, w)``."""
@@ -74,7 +91,14 @@ class Discriminator(chainer.Chain):
         out = getattr(self, self.linear_name)(f)
         if y is not None:
             y = self.device.send(numpy.asarray(y, dtype=numpy.int32) if not hasattr(y, "dtype") else y)
-            out = out + F.sum(self.l_y(y.astype(numpy.int32)) * f, axis=1, keepdims=True)
+            y = y.astype(numpy.int32)
+            k = self.n_classes - self.n_extra_classes
+            if self.extra_l_y is None or not bool((y >= k).any()):
+                out = out + F.sum(self.l_y(y) * f, axis=1, keepdims=True)
+            else:
+                old = F.sum(self.l_y(self.xp.minimum(y, k - 1)) * f, axis=1, keepdims=True)
+                new = F.sum(F.embed_id(self.xp.maximum(y - k, 0), self.extra_l_y) * f, axis=1, keepdims=True)
+                out = out + F.where((y >= k)[:, None], new, old)
         return F.reshape(out, (-1,))
 
     def class_scores(self, x):
@@ -85,4 +109,7 @@ class Discriminator(chainer.Chain):
         if self.l_y.local_link_hooks:
             hook = self.l_y.local_link_hooks["SpectralNormalization"]
             emb = hook.normalize_weight(self.l_y)
-        return F.broadcast_to(base, (f.shape[0], self.n_classes)) + F.matmul(f, emb, transb=True)
+        proj = F.matmul(f, emb, transb=True)
+        if self.extra_l_y is not None:  # old columns computed as without packs
+            proj = F.concat([proj, F.matmul(f, self.extra_l_y, transb=True)], axis=1)
+        return F.broadcast_to(base, (f.shape[0], self.n_classes)) + proj

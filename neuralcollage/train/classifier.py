@@ -78,9 +78,14 @@ def part_batch(step, batch_size, *, size, seed, render_sizes=(64, 96, 128), marg
 
 
 def _class_ids(seeds, n_classes):
-    from neuralcollage.train.datasets import CLASS_NAMES
-    if n_classes is None or n_classes >= len(CLASS_NAMES):
+    """Per-seed class ids drawn from the first ``n_classes`` of :data:`~neuralcollage.train.datasets.SPECIES`
+    (None: the data set's own draw over its six classes); more than six takes in the species the built-in
+    model never saw (the few-shot judge)."""
+    from neuralcollage.train.datasets import CLASS_NAMES, SPECIES
+    if n_classes is None or n_classes == len(CLASS_NAMES):
         return None
+    if n_classes > len(SPECIES):
+        raise ValueError(f"the data set renders {len(SPECIES)} species, not {n_classes}")
     return [int(numpy.random.default_rng(s + 1).integers(n_classes)) for s in seeds]
 
 

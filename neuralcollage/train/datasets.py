@@ -30,10 +30,15 @@ import operator
 import cv2
 import numpy
 
-__all__ = ["CLASS_NAMES", "PART_NAMES", "ATTRIBUTE_NAMES", "CLOSEUP_PARTS", "CLOSEUP_ZOOM", "Sample",
+__all__ = ["CLASS_NAMES", "NEW_SPECIES", "SPECIES", "PART_NAMES", "ATTRIBUTE_NAMES", "CLOSEUP_PARTS", "CLOSEUP_ZOOM", "Sample",
            "render_sample", "render_closeup", "check_closeups", "is_closeup", "render_batch", "ProceduralFaces"]
 
 CLASS_NAMES = ("cat", "dog", "fox", "rabbit", "bear", "panda")
+#: Species the built-in model never saw, for few-shot class addition (:mod:`neuralcollage.classes`): rendered
+#: only when asked for by index or name (ids 6, 7: ``render_sample(seed, class_id="koala")``), never drawn by
+#: default, so the six classes' data are unchanged.
+NEW_SPECIES = ("koala", "tiger")
+SPECIES = CLASS_NAMES + NEW_SPECIES
 PART_NAMES = ("face", "ears", "eyes", "muzzle")
 ATTRIBUTE_NAMES = ("fur_hue", "fur_brightness", "eye_size", "ear_angle", "muzzle_size")
 CLOSEUP_PARTS = ("ears", "eyes", "muzzle")
@@ -88,7 +93,7 @@ class Sample:
 
     @property
     def class_name(self):
-        return CLASS_NAMES[self.class_id]
+        return SPECIES[self.class_id]
 
 
 def _lerp(a, b, t):
@@ -253,16 +258,16 @@ class _Scene:
     def affine(self):
         """``(2, 3)`` map from face coordinates to normalised image coordinates in [0, 1]."""
         linear = self.scale * _rotation(self.angle)
-        shift = numpy.array(self.centre) + linear @ (0.0, _HEAD_DROP.get(CLASS_NAMES[self.class_id], 0.0))
+        shift = numpy.array(self.centre) + linear @ (0.0, _HEAD_DROP.get(SPECIES[self.class_id], 0.0))
         return numpy.concatenate([linear, shift[:, None]], axis=1)
 
 
 def _class_index(class_id):
     if isinstance(class_id, str):
-        return CLASS_NAMES.index(class_id)
+        return SPECIES.index(class_id)
     index = operator.index(class_id)
-    if not 0 <= index < len(CLASS_NAMES):
-        raise ValueError(f"class id {class_id} is outside [0, {len(CLASS_NAMES)})")
+    if not 0 <= index < len(SPECIES):
+        raise ValueError(f"class id {class_id} is outside [0, {len(SPECIES)})")
     return index
 
 
@@ -315,6 +320,10 @@ def _fur_colour(name, hue, brightness, style):
         return _hsv(_lerp(0.6, 0.08, hue), 0.12, _lerp(0.62, 0.98, brightness))
     if name == "bear":
         return _hsv(_lerp(0.04, 0.095, hue), 0.68, _lerp(0.24, 0.52, brightness))
+    if name == "koala":
+        return _hsv(_lerp(0.58, 0.1, hue), 0.06, _lerp(0.5, 0.74, brightness))
+    if name == "tiger":
+        return _hsv(_lerp(0.045, 0.085, hue), 0.88, _lerp(0.78, 1.0, brightness))
     return _hsv(_lerp(0.6, 0.1, hue), 0.07, _lerp(0.8, 1.0, brightness))
 
 
@@ -331,7 +340,7 @@ def _ellipse_edge_x(y, rx, ry):
 
 
 _HEAD_RADII = {"cat": (1.0, 0.86), "dog": (0.95, 0.95), "rabbit": (0.86, 0.95), "bear": (1.04, 0.94),
-               "panda": (1.08, 0.94)}
+               "panda": (1.08, 0.94), "koala": (1.0, 0.86), "tiger": (1.06, 0.9)}
 
 
 def _fox_head():
@@ -365,6 +374,16 @@ def _head(p, name, fur, style):
             p.fill(stripe, *_pair(numpy.array([(_ellipse_edge_x(y - 0.05, rx, ry) - 0.02, y - 0.05),
                                                (_ellipse_edge_x(y + 0.05, rx, ry) - 0.02, y + 0.05),
                                                (_ellipse_edge_x(y, rx, ry) - 0.3, y)])), outline=None)
+    if name == "tiger":
+        p.fill(_WHITE, *_pair(_ellipse(0.42, 0.34, 0.46, 0.3)), outline=None)
+        for x in (-0.2, 0.0, 0.2):
+            top = _ellipse_edge_y(x, rx, ry)
+            p.fill(_BLACK, numpy.array([(x - 0.05, top + 0.02), (x + 0.05, top + 0.02), (x, top + 0.3)]),
+                   outline=None)
+        for y in (-0.12, 0.06, 0.24):
+            edge = _ellipse_edge_x(y, rx, ry)
+            p.fill(_BLACK, *_pair(numpy.array([(edge - 0.02, y - 0.05), (edge - 0.02, y + 0.05),
+                                               (edge - 0.34, y + 0.01)])), outline=None)
     if name == "dog" and style[1] < 0.5:
         p.fill(_dog_muzzle_colour(fur, style), numpy.array(
             [(-0.07, _ellipse_edge_y(-0.07, rx, ry) + 0.03), (0.07, _ellipse_edge_y(0.07, rx, ry) + 0.03),
@@ -406,7 +425,15 @@ def _ears_behind(p, name, fur, tilt):
         position = math.radians(_lerp(-62.0, -38.0, tilt))
         rx, ry = _HEAD_RADII[name]
         at = (0.88 * rx * math.cos(position), 0.88 * ry * math.sin(position))
-        if name == "bear":
+        if name == "koala":
+            at = (1.02 * rx * math.cos(position + 0.35), 0.9 * ry * math.sin(position + 0.35))
+            p.fill(fur, *_pair(_ellipse(*at, 0.5, 0.46)), mask="ears")
+            p.fill(_WHITE, *_pair(_ellipse(at[0] + 0.06, at[1] + 0.04, 0.3, 0.27)), outline=None)
+        elif name == "tiger":
+            p.fill(fur, *_pair(_ellipse(*at, 0.28, 0.28)), mask="ears")
+            p.fill(_BLACK, *_pair(_ellipse(*at, 0.17, 0.17)), outline=None)
+            p.fill(_WHITE, *_pair(_ellipse(at[0], at[1] + 0.02, 0.07, 0.07)), outline=None)
+        elif name == "bear":
             p.fill(fur, *_pair(_ellipse(*at, 0.33, 0.33)), mask="ears")
             p.fill(_bear_muzzle_colour(fur), *_pair(_ellipse(*at, 0.18, 0.18)), outline=None)
         else:
@@ -425,6 +452,11 @@ def _bear_muzzle_colour(fur):
 
 def _eyes(p, name, scale, style):
     k = _lerp(0.75, 1.3, scale)
+    if name == "tiger":
+        at = (0.36, -0.12)
+        p.fill((0.95, 0.75, 0.2), *_pair(_ellipse(*at, 0.13 * k, 0.11 * k)), outline=_THIN, mask="eyes")
+        p.fill(_BLACK, *_pair(_ellipse(*at, 0.05 * k, 0.05 * k)), outline=None)
+        return
     if name in ("cat", "fox"):
         iris = _hsv(_lerp(0.14, 0.3, style[2]), 0.85, 0.85) if name == "cat" else (0.93, 0.62, 0.12)
         tilt = -12.0 if name == "cat" else -20.0
@@ -443,7 +475,7 @@ def _eyes(p, name, scale, style):
         p.fill(_BLACK, *_pair(_ellipse(at[0] - 0.01, at[1] + 0.01, 0.055 * k, 0.055 * k)), outline=None)
         return
     at, radius = {"dog": ((0.38, -0.12), 0.12), "bear": ((0.4, -0.14), 0.12),
-                  "rabbit": ((0.42, -0.12), 0.14)}[name]
+                  "rabbit": ((0.42, -0.12), 0.14), "koala": ((0.4, -0.1), 0.08)}[name]
     radius *= k
     if name == "dog":
         p.fill(_WHITE, *_pair(_ellipse(*at, radius * 1.3, radius * 1.3)), outline=_THIN, mask="eyes")
@@ -498,6 +530,17 @@ def _muzzle(p, name, size, fur, style):
         p.fill(_PINK, numpy.array([(-0.09 * m, 0.22), (0.09 * m, 0.22), (0.0, 0.22 + 0.09 * m)]),
                outline=_THIN)
         _whiskers(p, root=(0.24 * m, 0.34), spread=0.1, length=0.85, colour=_INK)
+    elif name == "koala":
+        p.mask("muzzle", _ellipse(0, 0.3, 0.3 * m, 0.34 * m))
+        p.fill((0.16, 0.15, 0.17), _ellipse(0, 0.26, 0.2 * m, 0.28 * m), outline=_THIN)
+        p.fill((0.45, 0.45, 0.5), _ellipse(0.07 * m, 0.14, 0.05 * m, 0.08 * m), outline=None)
+    elif name == "tiger":
+        muzzle = _ellipse(0, 0.42, 0.4 * m, 0.28 * m)
+        p.fill(_WHITE, muzzle, outline=None, mask="muzzle")
+        p.fill(_PINK, numpy.array([(-0.13 * m, 0.22), (0.13 * m, 0.22), (0.0, 0.22 + 0.13 * m)]),
+               outline=_THIN)
+        _smile(p, top=(0.0, 0.22 + 0.13 * m), drop=0.07 * m, width=0.18 * m)
+        _whiskers(p, root=(0.28 * m, 0.38), spread=0.08, length=0.8, colour=_INK)
     elif name == "bear":
         muzzle = _ellipse(0, 0.38, 0.42 * m, 0.32 * m)
         p.fill(_bear_muzzle_colour(fur), muzzle, mask="muzzle")
@@ -519,7 +562,7 @@ def _supersampling(size):
 def _render(scene, size):
     if size < 8:
         raise ValueError(f"size must be >= 8, got {size}")
-    name = CLASS_NAMES[scene.class_id]
+    name = SPECIES[scene.class_id]
     attributes = scene.attributes
     canvas_size = size * _supersampling(size)
     canvas = _background(scene.background, (canvas_size, canvas_size))

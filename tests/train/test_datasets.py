@@ -102,8 +102,12 @@ def test_bad_attribute_overrides(bad):
 
 
 def test_bad_class_id():
+    from neuralcollage.train.datasets import SPECIES
+    render_sample(0, class_id=len(CLASS_NAMES))  # the first species the built-in model never saw
     with pytest.raises(ValueError):
-        render_sample(0, class_id=len(CLASS_NAMES))
+        render_sample(0, class_id=len(SPECIES))
+    with pytest.raises(ValueError):
+        render_sample(0, class_id=-1)
 
 
 def _luminance(sample, part):

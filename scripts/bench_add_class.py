@@ -1,0 +1,57 @@
+"""Time `add_class` on a model of a given preset with random weights (mechanics, pack size, seconds per step).
+
+    python scripts/bench_add_class.py --arch collage256 --steps 3 --batch-size 8 --out runs/bench256
+
+Writes a random generator and discriminator of the preset to OUT (once), trains a pack of 5 rendered koala
+faces for STEPS steps, and prints one JSON line: seconds per step (after the first), the pack's size, and the
+extrapolation to 20 and 300 steps.
+"""
+import argparse
+import json
+import os
+import time
+
+import neuralcollage as nc
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", default="collage256")
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    from neuralcollage.classes import add_class
+    from neuralcollage.few_shot import training_images
+    from neuralcollage.pretrained import load_bundle
+    os.makedirs(args.out, exist_ok=True)
+    gpath = os.path.join(args.out, "generator.npz")
+    if not os.path.exists(gpath):
+        nc.save_snapshot(nc.Generator.from_preset(args.arch), gpath, kind="generator")
+        nc.save_snapshot(nc.Discriminator.from_preset(args.arch), os.path.join(args.out, "discriminator.npz"),
+                         kind="discriminator")
+    t0 = time.perf_counter()
+    bundle = load_bundle(gpath)
+    load_s = time.perf_counter() - t0
+    res = bundle.generator.resolution
+    images = list(training_images("koala", 5, seed=args.seed, size=res))
+    stamps = []
+    t0 = time.perf_counter()
+    pack = add_class(bundle, images, "koala", steps=args.steps, seed=args.seed, batch_size=args.batch_size,
+                     callback=lambda step, loss: stamps.append(time.perf_counter()))
+    total = time.perf_counter() - t0
+    path = os.path.join(args.out, "koala.npz")
+    pack.save(path)
+    per_step = (stamps[-1] - stamps[0]) / (len(stamps) - 1) if len(stamps) > 1 else total
+    setup = stamps[0] - t0 - per_step if stamps else total
+    print(json.dumps({"arch": args.arch, "resolution": res, "n_classes": bundle.generator.n_classes,
+                      "steps": args.steps, "batch_size": args.batch_size, "load_s": round(load_s, 1),
+                      "train_s": round(total, 1), "setup_s": round(setup, 1), "s_per_step": round(per_step, 2),
+                      "estimate_20_steps_s": round(setup + 20 * per_step), "estimate_300_steps_s":
+                      round(setup + 300 * per_step), "pack_bytes": os.path.getsize(path),
+                      "cpu_count": os.cpu_count()}))
+
+
+if __name__ == "__main__":
+    main()

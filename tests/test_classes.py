@@ -1,0 +1,330 @@
+"""Few-shot class addition: class packs (neuralcollage.classes), `collage add-class`, the new species."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import neuralcollage as nc
+from neuralcollage import classes
+from neuralcollage.io import InputError, write_image
+from neuralcollage.models.encoder import Encoder
+from neuralcollage.pretrained import load_bundle, model_vocabulary
+from nc_testing import random_class_tables
+
+
+def _write_model(folder, *, seed=0, encoder=True):
+    """A tiny32 generator (distinct class rows), discriminator and encoder in ``folder``; the generator path."""
+    import chainer
+    os.makedirs(folder, exist_ok=True)
+    chainer.backends.cuda.get_array_module  # noqa: B018 (Chainer imported)
+    np.random.seed(seed)
+    g = random_class_tables(nc.Generator.from_preset("tiny32"), seed=seed + 7)
+    d = nc.Discriminator.from_preset("tiny32")
+    path = os.path.join(folder, "generator.npz")
+    nc.save_snapshot(g, path, kind="generator")
+    nc.save_snapshot(d, os.path.join(folder, "discriminator.npz"), kind="discriminator")
+    if encoder:
+        e = Encoder.from_preset("tiny32")
+        e.l_y.W.array[...] = np.random.RandomState(seed).standard_normal(e.l_y.W.shape).astype(np.float32)
+        nc.save_snapshot(e, os.path.join(folder, "encoder.npz"), kind="encoder")
+    return path
+
+
+def _images(n, *, species="koala", size=40):
+    from neuralcollage.train.datasets import render_sample
+    # non-square inputs: cut to their centred square like edits
+    return [np.pad(render_sample(900 + i, class_id=species, size=size).image, ((0, 0), (3, 5), (0, 0)))
+            for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return _write_model(str(tmp_path_factory.mktemp("tiny")))
+
+
+@pytest.fixture(scope="module")
+def pack_path(model, tmp_path_factory):
+    bundle = load_bundle(model)
+    pack = classes.add_class(bundle, _images(4), "koala", steps=4, seed=3, synonyms=["drop bear"])
+    path = str(tmp_path_factory.mktemp("packs") / "koala.npz")
+    pack.save(path)
+    return path
+
+
+def test_pack_file_holds_rows_name_base_and_record(model, pack_path):
+    bundle = load_bundle(model)
+    pack = classes.load_pack(pack_path)
+    assert pack.name == "koala" and pack.synonyms == ("drop bear",)
+    assert pack.base["generator_sha256"] == bundle.sha256["generator"] and pack.base["n_classes"] == 4
+    layers = classes._class_layers(bundle.generator)
+    assert list(pack.generator) == [name for name, _ in layers]
+    for name, link in layers:
+        gamma, beta = pack.generator[name]
+        assert gamma.shape == beta.shape == (link.size,) and gamma.dtype == np.float32
+    assert pack.discriminator.shape == (bundle.discriminator.l_y.W.shape[1],)
+    assert pack.encoder.shape == (bundle.encoder.hidden,)
+    rec = pack.record
+    assert rec["method"] == "rows" and rec["steps"] == 4 and rec["seed"] == 3 and rec["n_images"] == 4
+    assert len(rec["images_sha256"]) == 4 and rec["init_class"] in bundle.vocabulary.names
+    assert rec["losses"][0]["step"] == 0 and rec["losses"][-1]["step"] == 3
+    with np.load(pack_path, allow_pickle=False) as f:  # no pickles in the file
+        assert "meta" in f.files
+    assert os.path.getsize(pack_path) < 200_000
+
+
+def test_seeded_training_is_reproducible(model):
+    bundle = load_bundle(model)
+    # the seed draws the batches (and, with the adversarial term, its latents and flips)
+    a = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2)
+    b = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2)
+    c = classes.add_class(bundle, _images(4), "koala", steps=2, seed=6, batch_size=2)
+    assert all(np.array_equal(a.generator[k][0], b.generator[k][0]) for k in a.generator)
+    assert not all(np.array_equal(a.generator[k][0], c.generator[k][0]) for k in a.generator)
+
+
+def test_training_lowers_the_reconstruction_loss(model):
+    bundle = load_bundle(model)
+    pack = classes.add_class(bundle, _images(4), "koala", steps=25, seed=0, adversarial=0.0)
+    losses = [r["reconstruction"] for r in pack.record["losses"]]
+    assert losses[-1] < losses[0]
+
+
+def test_nearest_method_copies_the_nearest_rows(model):
+    bundle = load_bundle(model)
+    pack = classes.add_class(bundle, _images(3), "koala", steps=10, method="nearest", init_class=2)
+    assert pack.record["steps"] == 0 and pack.record["init_class"] == bundle.vocabulary.names[2]
+    for name, link in classes._class_layers(bundle.generator):
+        assert np.array_equal(pack.generator[name][0], link.gammas.W.array[2])
+        assert np.array_equal(pack.generator[name][1], link.betas.W.array[2])
+
+
+def test_combination_method_records_its_weights(model):
+    bundle = load_bundle(model)
+    pack = classes.add_class(bundle, _images(3), "koala", steps=3, method="combination", init_class=1)
+    weights = np.array(pack.record["combination"])
+    assert weights.shape == (bundle.generator.n_class_layers, 4)
+
+
+def _outputs(bundle, k):
+    import chainer
+    gen, dis, enc = bundle.generator, bundle.discriminator, bundle.encoder
+    z = gen.sample_z(4, seed=11)
+    res = gen.resolution
+    soft = np.zeros((4, gen.n_classes), np.float32)
+    soft[:, 0], soft[:, 1] = 0.3, 0.7
+    spatial = np.zeros((4, gen.n_classes, res, res), np.float32)
+    spatial[:, 0, :, : res // 2] = 1
+    spatial[:, 2, :, res // 2:] = 1
+    blend = [np.full((4, 3, r, r), 0.5, np.float32) for r in gen.blend_resolutions]
+    x = np.random.RandomState(0).uniform(-1, 1, (4, 3, res, res)).astype(np.float32)
+    out = {}
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        for c in range(k):
+            out[f"class {c}"] = gen.forward(z, c).array
+        out["soft"] = gen.forward(z, soft).array
+        out["spatial"] = gen.forward(z, spatial).array
+        out["blend"] = gen.blend([z, z[::-1]], np.array([0, 1, 2, 3], np.int32), blend).array
+        out["dis"] = dis.forward(x, np.array([0, 1, 2, 3], np.int32)).array
+        out["dis scores"] = dis.class_scores(x).array[:, :k]
+        out["encoder"] = enc.forward(x, np.array([3, 2, 1, 0], np.int32)).array
+    return out
+
+
+def test_old_classes_are_bit_identical_with_a_pack(model, pack_path):
+    plain = load_bundle(model)
+    extended = load_bundle(model, classes=[pack_path])
+    assert extended.generator.n_classes == extended.discriminator.n_classes == extended.encoder.n_classes == 5
+    a, b = _outputs(plain, 4), _outputs(extended, 4)
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    # the old tables themselves are untouched
+    for (name, old), (_, new) in zip(classes._class_layers(plain.generator), classes._class_layers(extended.generator)):
+        assert np.array_equal(old.gammas.W.array, new.gammas.W.array[:4])
+
+
+def test_new_class_uses_the_pack_rows(model, pack_path):
+    import chainer
+    from neuralcollage.links import fastconv
+    bundle = load_bundle(model, classes=[pack_path])
+    pack = classes.load_pack(pack_path)
+    gen, dis = bundle.generator, bundle.discriminator
+    z = gen.sample_z(3, seed=2)
+    rows = [pack.generator[name] for name, _ in classes._class_layers(gen)]
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        got = gen.forward(z, 4).array
+        with fastconv.constant_parameters():
+            want = classes._forward_rows(gen, z, rows).array
+        np.testing.assert_allclose(got, want, atol=1e-4)
+        x = got
+        f = dis.features(x).array.sum(axis=(2, 3))
+        w, b = classes._head(dis)
+        np.testing.assert_allclose(dis.forward(x, np.full(3, 4, np.int32)).array,
+                                   f @ w + b + f @ pack.discriminator, rtol=1e-4, atol=1e-4)
+        mixed = dis.forward(x, np.array([4, 0, 4], np.int32)).array
+        assert np.array_equal(mixed[1], dis.forward(x[1:2], np.array([0], np.int32)).array[0])
+        assert dis.class_scores(x).shape == (3, 5)
+    assert bundle.vocabulary.names[-1] == "koala" and bundle.vocabulary.index("drop bear") == 4
+    assert bundle.sha256["class:koala"] == pack.sha256 and bundle.class_packs[0].name == "koala"
+
+
+def test_plus_spec_loads_packs_and_vocabulary(model, pack_path):
+    spec = f"{model}+{pack_path}"
+    assert classes.split_model_spec(spec) == (model, [pack_path])
+    assert classes.split_model_spec("builtin") == ("builtin", [])
+    assert classes.split_model_spec("builtin+a.npz+b.npz") == ("builtin", ["a.npz", "b.npz"])
+    bundle = load_bundle(spec)
+    assert bundle.generator.n_classes == 5 and bundle.name == f"{model}+{pack_path}"
+    assert model_vocabulary(spec).names[-1] == "koala"
+
+
+def test_pack_for_another_base_is_refused_naming_both_sha256(model, pack_path, tmp_path):
+    other = _write_model(str(tmp_path / "other"), seed=1)
+    want = classes.load_pack(pack_path).base["generator_sha256"]
+    have = load_bundle(other).sha256["generator"]
+    with pytest.raises(classes.ClassPackError) as err:
+        load_bundle(other, classes=[pack_path])
+    message = str(err.value)
+    assert want in message and have in message and "\n" not in message
+
+
+def test_the_same_pack_twice_is_refused(model, pack_path):
+    with pytest.raises(classes.ClassPackError, match="already has a class named 'koala'"):
+        load_bundle(model, classes=[pack_path, pack_path])
+
+
+def test_bad_inputs_are_refused(model, tmp_path):
+    bundle = load_bundle(model)
+    with pytest.raises(InputError, match="needs at least 3"):
+        classes.add_class(bundle, _images(2), "koala", steps=1)
+    with pytest.raises(InputError, match="already has a class named 'class 1'"):
+        classes.add_class(bundle, _images(3), "class 1", steps=1)
+    with pytest.raises(InputError, match="uint8 RGB"):
+        classes.add_class(bundle, [np.zeros((8, 8), np.uint8)] * 3, "koala", steps=1)
+    with pytest.raises(InputError, match="unknown method"):
+        classes.add_class(bundle, _images(3), "koala", steps=1, method="magic")
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(classes.ClassPackError, match="not a readable class pack"):
+        classes.load_pack(str(junk))
+
+
+def test_biggan_cannot_take_classes():
+    from neuralcollage.models.biggan import BigGANDeep
+    bundle = nc.pretrained.ModelBundle(name="bg", generator=BigGANDeep.from_preset("tiny32"))
+    with pytest.raises(classes.ClassPackError, match="cannot take new classes"):
+        classes.add_class(bundle, _images(3), "koala", steps=1)
+
+
+def test_recipe_checks_the_class_packs():
+    from neuralcollage.collage import RecipeError, _check_class_packs
+
+    class B:
+        sha256 = {"generator": "g", "class:koala": "aaa"}
+    _check_class_packs({"sha256": {"generator": "g", "class:koala": "aaa"}}, B())
+    with pytest.raises(RecipeError, match="class packs koala"):
+        _check_class_packs({"sha256": {"generator": "g", "class:koala": "bbb"}}, B())
+    with pytest.raises(RecipeError, match="none"):
+        _check_class_packs({"sha256": {"generator": "g"}}, B())
+
+
+def test_new_species_render_and_the_six_classes_keep_their_draws():
+    from neuralcollage.train.datasets import CLASS_NAMES, NEW_SPECIES, SPECIES, render_batch, render_sample
+    assert SPECIES == CLASS_NAMES + NEW_SPECIES and {"koala", "tiger"} <= set(NEW_SPECIES)
+    for name in NEW_SPECIES:
+        s = render_sample(3, class_id=name, size=48)
+        assert s.class_name == name and all(s.masks[p].any() for p in ("face", "ears", "eyes", "muzzle"))
+        other = render_sample(3, class_id="cat", size=48)
+        assert np.abs(s.image.astype(int) - other.image.astype(int)).mean() > 5
+    _, ids, _, _ = render_batch(list(range(200)), size=16)
+    assert set(ids.tolist()) == set(range(len(CLASS_NAMES)))
+
+
+def test_cli_help_constants_match_the_library():
+    from neuralcollage import cli
+    assert cli.ADD_CLASS_MIN_IMAGES == classes.MIN_IMAGES and cli.ADD_CLASS_METHODS == classes.METHODS
+    assert cli.ADD_CLASS_DEFAULTS == {k: classes.DEFAULTS[k] for k in cli.ADD_CLASS_DEFAULTS}
+
+
+def _cli(argv, capsys):
+    from neuralcollage.cli import main
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_add_class_errors(model, tmp_path, capsys):
+    paths = []
+    for i, image in enumerate(_images(3)):
+        paths.append(str(tmp_path / f"k{i}.png"))
+        write_image(paths[-1], image)
+    out = str(tmp_path / "k.npz")
+    code, _, err = _cli(["add-class", "koala", *paths[:2], "-o", out, "--model", model], capsys)
+    assert code == 2 and "needs at least 3" in err and err.count("\n") == 1
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"junk")
+    code, _, err = _cli(["add-class", "koala", *paths[:2], str(bad), "-o", out, "--model", model], capsys)
+    assert code == 2 and "bad.png" in err and "Traceback" not in err
+    code, _, err = _cli(["add-class", "class 2", *paths, "-o", out, "--model", model], capsys)
+    assert code == 2 and "already has a class named 'class 2'" in err
+    code, _, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", "biggan-deep-128"], capsys)
+    assert code == 3 and "cannot take new classes" in err
+    assert not os.path.exists(out)
+
+
+def test_cli_add_class_then_use_the_class(model, tmp_path, capsys):
+    paths = []
+    for i, image in enumerate(_images(3)):
+        paths.append(str(tmp_path / f"k{i}.png"))
+        write_image(paths[-1], image)
+    out = str(tmp_path / "koala.npz")
+    code, stdout, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "2",
+                              "--seed", "1", "-q"], capsys)
+    assert code == 0, err
+    assert os.path.isfile(out) and os.path.isfile(str(tmp_path / "koala_samples.png"))
+    assert classes.load_pack(out).record["seed"] == 1
+    code, stdout, err = _cli(["labels", "--model", f"{model}+{out}"], capsys)
+    assert code == 0 and stdout.strip().splitlines()[-1].split() == ["4", "koala"]
+    grid = str(tmp_path / "gen.png")
+    code, _, err = _cli(["generate", "--model", f"{model}+{out}", "--label", "koala", "-n", "2", "-o", grid,
+                         "-q"], capsys)
+    assert code == 0 and os.path.isfile(grid), err
+    code, _, err = _cli(["add-class", "koala", *paths, "-o", str(tmp_path / "again.npz"), "--model",
+                         f"{model}+{out}"], capsys)
+    assert code == 2 and "already has a class named 'koala'" in err
+
+
+def test_shipped_judge_loads_and_tells_the_new_species_apart():
+    from neuralcollage import few_shot
+    judge = few_shot.load_judge()
+    images = np.concatenate([few_shot.held_out_species(s, 4, size=64, seed=3) for s in ("koala", "tiger", "cat")])
+    assert judge.predict(images).tolist() == [6] * 4 + [7] * 4 + [0] * 4
+    train = few_shot.training_images("koala", 3, seed=0, size=32)
+    assert train.shape == (3, 32, 32, 3) and not np.array_equal(train[0], train[1])
+
+
+def test_nearest_class_by_scores_and_by_reconstruction(model):
+    from neuralcollage.io import to_model
+    bundle = load_bundle(model)
+    x = to_model(classes.prepare_images(_images(3), bundle.generator.resolution))
+    for by in ("scores", "reconstruction"):
+        assert 0 <= classes.nearest_class(bundle, x, by=by) < 4
+
+
+def test_adversarial_term_trains_the_projection_row(model):
+    bundle = load_bundle(model)
+    plain = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1)
+    adv = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1)
+    assert classes.DEFAULTS["adversarial"] == 0.0 and plain.record["adversarial"] == 0.0
+    assert np.array_equal(plain.discriminator, classes._effective_l_y(bundle.discriminator)[1])
+    assert not np.array_equal(adv.discriminator, plain.discriminator)
+    assert "adv_d" in adv.record["losses"][0] and "adv_d" not in plain.record["losses"][0]
+
+
+def test_search_starts_from_the_class_with_the_lowest_trial_loss(model):
+    bundle = load_bundle(model)
+    pack = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2)
+    losses = pack.record["init_search"]["losses"]
+    assert len(losses) == 4 and pack.record["init_class"] == min(losses, key=losses.get)
+    same = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=pack.record["init_class"])
+    assert all(np.array_equal(pack.generator[k][0], same.generator[k][0]) for k in pack.generator)
