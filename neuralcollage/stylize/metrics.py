@@ -45,12 +45,14 @@ def _patches(image, size):
     return view.reshape(h - size + 1, w - size + 1, -1)
 
 
-def patch_match_fraction(output, exemplar, *, region=None, patch=5, tolerance=8.0, chunk=2048):
+def patch_match_fraction(output, exemplar, *, region=None, patch=5, tolerance=8.0, chunk=2048, max_patches=None,
+                         seed=0):
     """Fraction of ``output``'s ``patch`` x ``patch`` patches that have a close match in ``exemplar``.
 
     A patch matches when some exemplar patch (any position) differs from it by at most ``tolerance`` in mean
     absolute difference (uint8 units, over pixels and channels).  Only patches whose centre lies in
-    ``region`` count.  Brute force; meant for images up to about 128 px.
+    ``region`` count; ``max_patches`` of them at most, drawn with ``numpy.random.default_rng(seed)``.  Brute
+    force; meant for exemplars up to about 128 px.
     """
     r = patch // 2
     out_p = _patches(output, patch)
@@ -59,6 +61,8 @@ def patch_match_fraction(output, exemplar, *, region=None, patch=5, tolerance=8.
     if region is not None:
         centres = numpy.asarray(region, bool)[r:r + out_p.shape[0], r:r + out_p.shape[1]]
     queries = out_p[centres]
+    if max_patches is not None and len(queries) > max_patches:
+        queries = queries[numpy.sort(numpy.random.default_rng(seed).choice(len(queries), max_patches, replace=False))]
     if not len(queries):
         return float("nan")
     best = numpy.empty(len(queries), numpy.float32)

@@ -88,7 +88,6 @@ def nearest_field(target_guide, exemplar_guide, table, *, threshold=24.0, guide_
     level_map = numpy.full(h_t * w_t, -1, numpy.int8)
     todo = numpy.arange(h_t * w_t, dtype=numpy.int64)
     rng = numpy.random.RandomState(seed)
-    offsets = numpy.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], numpy.int64)
     for index, spacing in enumerate(levels):
         n_cy, n_cx = -(-h_t // spacing), -(-w_t // spacing)
         jitter = _jitter(rng, (n_cy + 2, n_cx + 2))  # cells -1 .. n
@@ -96,26 +95,22 @@ def nearest_field(target_guide, exemplar_guide, table, *, threshold=24.0, guide_
             continue
         cell_y = numpy.arange(-1, n_cy + 1, dtype=numpy.float32)[:, None]
         cell_x = numpy.arange(-1, n_cx + 1, dtype=numpy.float32)[None, :]
-        seed_x = numpy.floor(spacing * (cell_x + jitter[..., 0])).astype(numpy.int64)
-        seed_y = numpy.floor(spacing * (cell_y + jitter[..., 1])).astype(numpy.int64)
+        seed_x = numpy.floor(spacing * (cell_x + jitter[..., 0])).astype(numpy.int32)
+        seed_y = numpy.floor(spacing * (cell_y + jitter[..., 1])).astype(numpy.int32)
         valid = (seed_x >= 0) & (seed_x < w_t) & (seed_y >= 0) & (seed_y < h_t)
         sx, sy = numpy.clip(seed_x, 0, w_t - 1), numpy.clip(seed_y, 0, h_t - 1)
-        seed_u = table.query(gt[sy.ravel(), sx.ravel()], exemplar_guide=gs).reshape(sx.shape + (2,))
+        cell = _nearest_seed_cell(sx, sy, valid, spacing, h_t, w_t).ravel()[todo]
+        flat_sx, flat_sy = sx.ravel(), sy.ravel()
+        if 2 * len(todo) < flat_sx.size:
+            needed = numpy.unique(cell)
+            seed_u = numpy.zeros((flat_sx.size, 2), numpy.int32)
+            seed_u[needed] = table.query(gt[flat_sy[needed], flat_sx[needed]], exemplar_guide=gs)
+        else:
+            seed_u = table.query(gt[flat_sy, flat_sx], exemplar_guide=gs)
         py, px = todo // w_t, todo % w_t
-        cy, cx = py // spacing + 1, px // spacing + 1
-        best = numpy.full(len(todo), numpy.inf, numpy.float32)
-        best_cy, best_cx = cy.copy(), cx.copy()
-        for dy, dx in offsets:
-            ny, nx = cy + dy, cx + dx
-            d = ((sx[ny, nx] - px) ** 2 + (sy[ny, nx] - py) ** 2).astype(numpy.float32)
-            d[~valid[ny, nx]] = numpy.inf
-            closer = d < best
-            best = numpy.where(closer, d, best)
-            best_cy = numpy.where(closer, ny, best_cy)
-            best_cx = numpy.where(closer, nx, best_cx)
-        ox = seed_u[best_cy, best_cx, 0] + (px - sx[best_cy, best_cx])
-        oy = seed_u[best_cy, best_cx, 1] + (py - sy[best_cy, best_cx])
-        inside = numpy.isfinite(best) & (ox >= 0) & (ox < w_e) & (oy >= 0) & (oy < h_e)
+        ox = seed_u[cell, 0] + (px - flat_sx[cell])
+        oy = seed_u[cell, 1] + (py - flat_sy[cell])
+        inside = valid.ravel()[cell] & (ox >= 0) & (ox < w_e) & (oy >= 0) & (oy < h_e)
         o_flat = numpy.where(inside, oy * w_e + ox, 0)
         err = (numpy.abs(gt_flat[todo] - gs_flat[o_flat]) * weights).sum(axis=1)
         accept = inside & (err < threshold)
@@ -126,6 +121,33 @@ def nearest_field(target_guide, exemplar_guide, table, *, threshold=24.0, guide_
     if len(todo):
         nnf[todo] = table.query(gt_flat[todo], exemplar_guide=gs)
     return nnf.reshape(h_t, w_t, 2), level_map.reshape(h_t, w_t)
+
+
+def _nearest_seed_cell(sx, sy, valid, spacing, h, w):
+    """``(h, w)`` int64 flat index into the ``(n_cy + 2, n_cx + 2)`` seed arrays of each pixel's nearest valid
+    seed among the 3x3 cells around the pixel's cell (ties: the first in row-major order of the offsets)."""
+    n_cy, n_cx = sx.shape[0] - 2, sx.shape[1] - 2
+    ys = (numpy.arange(n_cy, dtype=numpy.int32)[:, None, None, None] * spacing
+          + numpy.arange(spacing, dtype=numpy.int32)[None, :, None, None])
+    xs = (numpy.arange(n_cx, dtype=numpy.int32)[None, None, :, None] * spacing
+          + numpy.arange(spacing, dtype=numpy.int32)[None, None, None, :])
+    best = None
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            window = (slice(1 + dy, 1 + dy + n_cy), slice(1 + dx, 1 + dx + n_cx))
+            d = ((sy[window][:, None, :, None] - ys) ** 2 + (sx[window][:, None, :, None] - xs) ** 2)
+            d = numpy.where(valid[window][:, None, :, None], d, numpy.iinfo(numpy.int32).max)
+            offset = (dy + 1) * (n_cx + 2) + (dx + 1)
+            if best is None:
+                best, choice = d, numpy.full(d.shape, offset, numpy.int32)
+            else:
+                closer = d < best
+                best = numpy.where(closer, d, best)
+                choice = numpy.where(closer, offset, choice)
+    base = ((numpy.arange(n_cy, dtype=numpy.int32) * (n_cx + 2))[:, None, None, None]
+            + numpy.arange(n_cx, dtype=numpy.int32)[None, None, :, None])
+    cell = (base + choice).reshape(n_cy * spacing, n_cx * spacing)
+    return cell[:h, :w].astype(numpy.int64)
 
 
 def vote(exemplar, nnf, *, radius=1):
@@ -143,7 +165,7 @@ def vote(exemplar, nnf, *, radius=1):
     Returns
     -------
     numpy.ndarray
-        ``(H, W, C)`` (or ``(H, W)``) of the exemplar's dtype (integers rounded).
+        ``(H, W, C)`` (or ``(H, W)``) of the exemplar's dtype (integer means rounded half up).
     """
     ex = numpy.asarray(exemplar)
     h_e, w_e = ex.shape[:2]
@@ -151,9 +173,11 @@ def vote(exemplar, nnf, *, radius=1):
     radius = int(radius)
     if radius <= 0:
         return ex[numpy.clip(nnf[..., 1], 0, h_e - 1), numpy.clip(nnf[..., 0], 0, w_e - 1)]
-    acc = numpy.zeros((h, w) + ex.shape[2:], numpy.float32)
-    count = numpy.zeros((h, w), numpy.float32)
-    pad = numpy.pad(nnf, ((radius, radius), (radius, radius), (0, 0)), mode="edge")
+    flat_ex = ex.reshape(h_e * w_e, -1)
+    integer = numpy.issubdtype(ex.dtype, numpy.integer)
+    acc = numpy.zeros((h, w, flat_ex.shape[1]), numpy.int32 if integer else numpy.float64)
+    count = numpy.zeros((h, w, 1), numpy.int32)
+    pad = numpy.pad(nnf.astype(numpy.int32), ((radius, radius), (radius, radius), (0, 0)), mode="edge")
     inside = numpy.pad(numpy.ones((h, w), bool), radius, mode="constant")
     for dy in range(-radius, radius + 1):
         for dx in range(-radius, radius + 1):
@@ -161,17 +185,15 @@ def vote(exemplar, nnf, *, radius=1):
             ok = inside[window]
             x = numpy.clip(pad[window][..., 0] - dx, 0, w_e - 1)
             y = numpy.clip(pad[window][..., 1] - dy, 0, h_e - 1)
-            sample = ex[y, x].astype(numpy.float32)
-            if sample.ndim == 3:
-                acc += sample * ok[..., None]
-            else:
-                acc += sample * ok
+            ok = ok[..., None]
+            acc += flat_ex.take(y * w_e + x, axis=0) * ok
             count += ok
-    acc /= (count[..., None] if acc.ndim == 3 else count)
-    if numpy.issubdtype(ex.dtype, numpy.integer):
+    if integer:
         info = numpy.iinfo(ex.dtype)
-        return numpy.clip(numpy.rint(acc), info.min, info.max).astype(ex.dtype)
-    return acc.astype(ex.dtype)
+        out = numpy.clip((2 * acc + count) // (2 * count), info.min, info.max).astype(ex.dtype)
+    else:
+        out = (acc / count).astype(ex.dtype)
+    return out.reshape((h, w) + ex.shape[2:])
 
 
 def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=24.0, blend_radius=1, guide_weights=None,
