@@ -25,7 +25,7 @@ DEFAULT_COLOUR_REACH = 4.0
 BLEND_MODES = ("normal", "mixed", "none")
 SEAMS = ("fixed", "optimal")
 SUBCOMMANDS = ("edit", "attribute", "generate", "invert", "blend", "models", "labels", "replay", "demo", "train",
-               "eval", "convert")
+               "eval", "convert", "stylize")
 _PROG = "collage"
 
 
@@ -414,7 +414,7 @@ def build_parser():
     parser = _Parser(prog=_PROG, formatter_class=_Formatter, description=TOP_DESCRIPTION, epilog=TOP_EPILOG,
                      usage="%(prog)s [edit] --base PHOTO --label TARGET --mask MASK [-o OUT] [options]\n"
                            "       %(prog)s {attribute,generate,invert,blend,models,labels,replay,demo,train,eval,"
-                           "convert} ...")
+                           "convert,stylize} ...")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -501,6 +501,9 @@ examples:
     _poisson_options(p, "--mode", reach_default="inf, classic Poisson")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the blended photo")
     p.set_defaults(func=cmd_blend)
+
+    from neuralcollage.cli_stylize import add_stylize_parser
+    add_stylize_parser(sub, common, _Formatter)
 
     p = sub.add_parser("models", prog="collage models", parents=[common], formatter_class=_Formatter,
                        help="list registered models",

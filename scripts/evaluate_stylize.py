@@ -41,7 +41,7 @@ def main(argv=None):
     args = parse_args(argv)
     predictor = None
     if args.landmarks:
-        from neuralcollage.stylize.landmarks import load_landmark_predictor
+        from neuralcollage.train.landmarks import load_landmark_predictor
         predictor = load_landmark_predictor(args.landmarks)
     results = []
     for size in args.sizes:

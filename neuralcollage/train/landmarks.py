@@ -24,7 +24,7 @@ from neuralcollage.train.datasets import LANDMARK_NAMES, RENDER_STYLES, render_l
 from neuralcollage.train.regressor import blur_augment
 
 __all__ = ["LANDMARK_OUTPUTS", "LANDMARK_CONFIG", "landmark_batch", "predict_landmarks", "held_out_landmark_error",
-           "train_landmarks"]
+           "train_landmarks", "load_landmark_predictor"]
 
 LANDMARK_OUTPUTS = tuple(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in ("x", "y"))
 LANDMARK_CONFIG = dict(channels=(1, 2, 4, 8), ch=12, hidden=128, attributes=LANDMARK_OUTPUTS, resolution=64,
@@ -125,3 +125,22 @@ def train_landmarks(out_dir, *, iterations=4000, batch_size=32, lr=1e-3, seed=0,
         atomic_write_text(os.path.join(out_dir, "metrics.json"),
                           json.dumps({"iteration": it, **metrics}, indent=2) + "\n")
     return it
+
+
+def load_landmark_predictor(path):
+    """A callable ``image (H, H, 3) uint8 -> (K, 2) float64 (x, y)`` from a landmark regressor snapshot (kind
+    ``"regressor"`` whose outputs are :data:`LANDMARK_OUTPUTS`).
+
+    Raises:
+        SnapshotError: not such a snapshot.
+    """
+    from neuralcollage.loading import load_model
+    from neuralcollage.snapshot import SnapshotError
+    model = load_model(path, kind="regressor")
+    if tuple(model.attributes) != LANDMARK_OUTPUTS:
+        raise SnapshotError(f"{path} is an attribute regressor, not a landmark regressor")
+
+    def predict(image):
+        return predict_landmarks(model, image)
+
+    return predict
