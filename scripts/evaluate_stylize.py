@@ -32,6 +32,8 @@ def parse_args(argv):
     p.add_argument("--jitter-seed", type=int, default=0)
     p.add_argument("--seed", type=int, default=0, help="held-out face set")
     p.add_argument("--max-patches", type=int, default=1500, help="patches sampled per face for patch_match")
+    p.add_argument("--patch-tolerance", type=float, default=24.0,
+                   help="mean absolute difference (0-255) under which a patch has a close match")
     p.add_argument("--landmarks", default=None,
                    help="landmark regressor .npz: predict both images' landmarks instead of the renderer's")
     return p.parse_args(argv)
@@ -49,8 +51,8 @@ def main(argv=None):
             r = evaluate_stylize(n=args.n, size=size, style=style, seed=args.seed, threshold=args.threshold,
                                  blend_radius=args.blend_radius, jitter_seed=args.jitter_seed,
                                  guide_weights=args.guide_weights, landmark_predictor=predictor,
-                                 max_patches=args.max_patches)
-            r.update(threshold=args.threshold, blend_radius=args.blend_radius, guide_weights=args.guide_weights,
+                                 max_patches=args.max_patches, patch_tolerance=args.patch_tolerance)
+            r.update(threshold=args.threshold, patch_tolerance=args.patch_tolerance, blend_radius=args.blend_radius, guide_weights=args.guide_weights,
                      landmarks=args.landmarks or "renderer", seed=args.seed, jitter_seed=args.jitter_seed)
             results.append(r)
             print(f"\n{size} px, {style}, n={args.n}, stylize {r['seconds'] * 1000:.0f} ms/face (table included)")

@@ -9,7 +9,7 @@ from neuralcollage.stylize.guides import (appearance_guide, match_histogram, pos
 from neuralcollage.stylize.lookup import LookupTable, build_lookup_table, guide_key, load_lookup_table
 from neuralcollage.stylize.styleblit import LEVELS, StyleBlitResult, styleblit
 
-__all__ = ["Exemplar", "Stylized", "prepare_exemplar", "target_guide", "stylize", "stylize_details",
+__all__ = ["Exemplar", "Stylized", "prepare_exemplar", "target_guide", "warped_labels", "stylize", "stylize_details",
            "check_landmarks", "MAX_SIZE_RATIO"]
 
 #: Largest ratio of exemplar to target side (either way) :func:`stylize` accepts.
@@ -156,6 +156,18 @@ def _table_params(params):
     return {k: (float(v) if "weight" in k or k == "label_penalty" else int(v)) for k, v in out.items()}
 
 
+def warped_labels(exemplar, target_shape, *, target_landmarks, grid=4):
+    """The exemplar's part labels moved onto a target of ``target_shape`` by the MLS similarity deformation of
+    the position guide (nearest exemplar pixel): ``(H, W)`` int32, the target's segmentation guide when none
+    is given."""
+    from neuralcollage.stylize.guides import ramp_scale
+    pos = position_guide(target_shape, target_landmarks, exemplar.landmarks, exemplar.image.shape, grid=grid)
+    pos = numpy.rint(pos / ramp_scale(exemplar.image.shape)).astype(numpy.int64)
+    h, w = exemplar.image.shape[:2]
+    labels = numpy.rint(exemplar.guide[..., 3] * ((exemplar.n_labels - 1) / 255.0)).astype(numpy.int32)
+    return labels[numpy.clip(pos[..., 1], 0, h - 1), numpy.clip(pos[..., 0], 0, w - 1)]
+
+
 def target_guide(target, exemplar, *, target_landmarks, target_labels=None, mask=None, grid=4):
     """The target's guide for ``exemplar``: MLS-warped ramp, appearance guide histogram-matched to the
     exemplar's (inside ``mask`` when given), [segmentation].
@@ -173,7 +185,7 @@ def target_guide(target, exemplar, *, target_landmarks, target_labels=None, mask
     channels = [pos, app[..., None]]
     if exemplar.n_labels > 1:
         if target_labels is None:
-            raise ValueError("the exemplar has a segmentation guide; give target_labels too")
+            target_labels = warped_labels(exemplar, target.shape, target_landmarks=lm, grid=grid)
         if numpy.shape(target_labels) != target.shape[:2]:
             raise ValueError(f"target_labels {numpy.shape(target_labels)} do not match the target "
                              f"{target.shape[:2]}")
@@ -255,7 +267,8 @@ def stylize(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask
     guide_weights : sequence of float, keyword-only, optional
         Weights of the guide channels in the chunk error (x, y, appearance[, segmentation]); default 1.
     target_labels : numpy.ndarray, keyword-only, optional
-        ``(H, W)`` int part labels, when the exemplar has a segmentation guide.
+        ``(H, W)`` int part labels, when the exemplar has a segmentation guide (default: the exemplar's labels
+        moved by the landmarks' MLS deformation, :func:`warped_labels`).
     **exemplar_options
         Passed to :func:`prepare_exemplar` with an exemplar image (``appearance_source``, ``labels``,
         ``n_labels``, ``table_cache``, bins and weights).
