@@ -253,3 +253,21 @@ def test_importing_stylize_does_not_import_chainer():
     code = "import sys, neuralcollage.stylize, neuralcollage.stylize.metrics; print('chainer' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_style_brush_previews_the_painted_region():
+    from neuralcollage.painting import LabelPainter
+    import time
+    exemplar, target, ex_lm, t_lm = _face_pair()
+    brush = st.StyleBrush(target, exemplar, photo_landmarks=t_lm, exemplar_landmarks=ex_lm, seed=1)
+    canvas = LabelPainter(2, target.shape[:2])
+    numpy.testing.assert_array_equal(brush.preview(canvas.painted_alpha()), target)
+    canvas.add_stroke([(20, 20), (44, 40)], label=1, radius=6)
+    start = time.perf_counter()
+    preview = brush.preview(canvas.painted_alpha())
+    first = time.perf_counter() - start
+    painted = canvas.painted_alpha() == 1.0
+    full = st.stylize(target, exemplar, target_landmarks=t_lm, exemplar_landmarks=ex_lm, seed=1)
+    numpy.testing.assert_array_equal(preview[painted], full[painted])
+    numpy.testing.assert_array_equal(preview[canvas.painted_alpha() == 0], target[canvas.painted_alpha() == 0])
+    assert first < 1.0
