@@ -16,7 +16,9 @@ import json
 import sys
 
 from neuralcollage.io import InputError, atomic_write_json
-from neuralcollage.stylize.evaluation import evaluate_stylize, format_stylize_table
+import math
+
+from neuralcollage.stylize.evaluation import METHODS, evaluate_stylize, format_stylize_table
 
 
 def parse_args(argv):
@@ -34,9 +36,19 @@ def parse_args(argv):
     p.add_argument("--max-patches", type=int, default=1500, help="patches sampled per face for patch_match")
     p.add_argument("--patch-tolerance", type=float, default=24.0,
                    help="mean absolute difference (0-255) under which a patch has a close match")
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--landmarks", default=None,
                    help="landmark regressor .npz: predict both images' landmarks instead of the renderer's")
     return p.parse_args(argv)
+
+
+def _finite(value):
+    """NaN (the truth's part IoU, which has no field) as null, for strict JSON."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def main(argv=None):
@@ -51,7 +63,8 @@ def main(argv=None):
             r = evaluate_stylize(n=args.n, size=size, style=style, seed=args.seed, threshold=args.threshold,
                                  blend_radius=args.blend_radius, jitter_seed=args.jitter_seed,
                                  guide_weights=args.guide_weights, landmark_predictor=predictor,
-                                 max_patches=args.max_patches, patch_tolerance=args.patch_tolerance)
+                                 max_patches=args.max_patches, patch_tolerance=args.patch_tolerance,
+                                 methods=args.methods)
             r.update(threshold=args.threshold, patch_tolerance=args.patch_tolerance, blend_radius=args.blend_radius, guide_weights=args.guide_weights,
                      landmarks=args.landmarks or "renderer", seed=args.seed, jitter_seed=args.jitter_seed)
             results.append(r)
@@ -59,7 +72,7 @@ def main(argv=None):
             print(format_stylize_table(r))
             sys.stdout.flush()
     if args.output:
-        atomic_write_json(args.output, results)
+        atomic_write_json(args.output, _finite(results))
     return 0
 
 

@@ -70,3 +70,16 @@ def test_landmark_error_of_exact_predictions_is_zero():
     result = held_out_landmark_error(_Oracle(images, targets), n=6)
     assert result["mean_px"] == pytest.approx(0.0, abs=1e-5)
     assert set(result["per_style"]) == {"plain", "hatch", "watercolour"}
+
+
+def test_evaluate_script_writes_strict_json(tmp_path):
+    import json
+    spec = importlib.util.spec_from_file_location("evaluate_stylize", os.path.join(ROOT, "scripts",
+                                                                                   "evaluate_stylize.py"))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "eval.json"
+    assert script.main(["--n", "1", "--sizes", "32", "--max-patches", "20", "--methods", "warp", "truth",
+                        "-o", str(out)]) == 0
+    result = json.loads(out.read_text())[0]
+    assert result["truth"]["part_iou"] is None and 0 <= result["warp"]["part_iou"] <= 1
