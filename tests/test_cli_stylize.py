@@ -82,3 +82,19 @@ def test_no_landmarks_and_no_model_is_a_clear_error(files, capsys, tmp_path, mon
 def test_help_has_an_example(capsys):
     assert main(["stylize", "--help"]) == 0
     assert "collage stylize --base" in capsys.readouterr().out
+
+
+def test_predicted_landmarks_when_the_model_is_shipped(files, tmp_path):
+    from neuralcollage.pretrained import builtin_dir
+    from neuralcollage.train.landmarks import load_landmark_predictor
+    model = builtin_dir() + "/landmarks.npz"
+    if not __import__("os").path.exists(model):
+        pytest.skip("pretrained/builtin64/landmarks.npz is not installed")
+    predict = load_landmark_predictor(model)
+    for seed in range(3):
+        image = render_sample(seed, size=64).image
+        truth = render_landmarks(seed, size=64)
+        visible = ((truth > -0.5) & (truth < 63.5)).all(1)
+        assert numpy.linalg.norm(predict(image) - truth, axis=1)[visible].mean() < 4.0
+    assert main(_args(files, style_lm=None, base_lm=None, out="predicted.png")) == 0
+    assert read_image(files / "predicted.png").shape == (64, 64, 3)
