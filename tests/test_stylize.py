@@ -109,7 +109,7 @@ def test_lookup_table_entries_are_the_global_minimum(shape):
         assert cost[y, x] == pytest.approx(cost.min(), rel=1e-5, abs=1e-3)
 
 
-def test_lookup_table_round_trips_through_a_cache_file(tmp_path):
+def test_lookup_table_round_trips_through_a_cache_file(tmp_path, monkeypatch):
     image = _smooth_image(32, seed=7)
     cache = tmp_path / "table.npz"
     first = st.prepare_exemplar(image, landmarks=_landmarks(32, 32), table_cache=cache)
@@ -118,8 +118,12 @@ def test_lookup_table_round_trips_through_a_cache_file(tmp_path):
         assert all(f[k].dtype != object for k in f.files)
     loaded = st.load_lookup_table(cache, key=first.table.key)
     numpy.testing.assert_array_equal(loaded.positions, first.table.positions)
+    import neuralcollage.stylize.core as core
+    build = core.build_lookup_table
+    monkeypatch.setattr(core, "build_lookup_table", lambda *a, **k: pytest.fail("the cache was not used"))
     again = st.prepare_exemplar(image, landmarks=_landmarks(32, 32), table_cache=cache)
     numpy.testing.assert_array_equal(again.table.positions, first.table.positions)
+    monkeypatch.setattr(core, "build_lookup_table", build)
     with pytest.raises(ValueError, match="another exemplar"):
         st.load_lookup_table(cache, key="stale")
     other = st.prepare_exemplar(_smooth_image(32, seed=8), landmarks=_landmarks(32, 32), table_cache=cache)
