@@ -12,7 +12,6 @@ exemplar's appearance guide from the plain render) and the baseline warp (the ex
 MLS similarity deformation). Metrics: see neuralcollage.stylize.evaluation.
 """
 import argparse
-import json
 import sys
 
 from neuralcollage.io import InputError, atomic_write_json
@@ -65,8 +64,8 @@ def main(argv=None):
                                  guide_weights=args.guide_weights, landmark_predictor=predictor,
                                  max_patches=args.max_patches, patch_tolerance=args.patch_tolerance,
                                  methods=args.methods)
-            r.update(threshold=args.threshold, patch_tolerance=args.patch_tolerance, blend_radius=args.blend_radius, guide_weights=args.guide_weights,
-                     landmarks=args.landmarks or "renderer", seed=args.seed, jitter_seed=args.jitter_seed)
+            r.update(threshold=args.threshold, patch_tolerance=args.patch_tolerance, blend_radius=args.blend_radius,
+                     guide_weights=args.guide_weights, landmarks=args.landmarks or "renderer", seed=args.seed, jitter_seed=args.jitter_seed)
             results.append(r)
             print(f"\n{size} px, {style}, n={args.n}, stylize {r['seconds'] * 1000:.0f} ms/face (table included)")
             print(format_stylize_table(r))

@@ -12,7 +12,7 @@ from neuralcollage.stylize.guides import (appearance_guide, match_histogram, mls
 from neuralcollage.stylize.lookup import LookupTable, build_lookup_table, load_lookup_table
 from neuralcollage.stylize.styleblit import LEVELS, StyleBlitResult, nearest_field, styleblit, vote
 
-__all__ = ["stylize", "stylize_details", "StyleBrush", "warped_labels", "prepare_exemplar", "target_guide", "check_landmarks", "Exemplar",
-           "Stylized", "MAX_SIZE_RATIO", "mls_similarity", "position_ramp", "position_guide", "appearance_guide",
+__all__ = ["stylize", "stylize_details", "StyleBrush", "warped_labels", "prepare_exemplar", "target_guide",
+           "check_landmarks", "Exemplar", "Stylized", "MAX_SIZE_RATIO", "mls_similarity", "position_ramp", "position_guide", "appearance_guide",
            "match_histogram", "segmentation_guide", "ramp_scale", "LookupTable", "build_lookup_table",
            "load_lookup_table", "LEVELS", "StyleBlitResult", "nearest_field", "styleblit", "vote"]

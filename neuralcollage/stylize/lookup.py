@@ -9,7 +9,6 @@ L1 distance transform (two linear scans per axis) rather than a window scan.
 import dataclasses
 import hashlib
 import json
-import os
 import zipfile
 
 import numpy
