@@ -8,6 +8,7 @@ is written atomically and never over one of the command's input files.  Heavy mo
 are imported inside the commands so that ``collage --help`` stays fast.
 """
 import argparse
+import json
 import math
 import os
 import sys
@@ -26,7 +27,7 @@ DEFAULT_COLOUR_REACH = 4.0
 BLEND_MODES = ("normal", "mixed", "none")
 SEAMS = ("fixed", "optimal")
 SUBCOMMANDS = ("edit", "attribute", "generate", "invert", "blend", "models", "labels", "replay", "demo", "train",
-               "eval", "convert", "add-class")
+               "eval", "convert", "add-class", "stylize")
 _PROG = "collage"
 
 
@@ -454,7 +455,7 @@ def build_parser():
     parser = _Parser(prog=_PROG, formatter_class=_Formatter, description=TOP_DESCRIPTION, epilog=TOP_EPILOG,
                      usage="%(prog)s [edit] --base PHOTO --label TARGET --mask MASK [-o OUT] [options]\n"
                            "       %(prog)s {attribute,generate,invert,blend,models,labels,replay,demo,train,eval,"
-                           "convert,add-class} ...")
+                           "convert,add-class,stylize} ...")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -541,6 +542,8 @@ examples:
     _poisson_options(p, "--mode", reach_default="inf, classic Poisson")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the blended photo")
     p.set_defaults(func=cmd_blend)
+
+    add_stylize_parser(sub, common, _Formatter)
 
     p = sub.add_parser("models", prog="collage models", parents=[common], formatter_class=_Formatter,
                        help="list registered models",
@@ -1905,6 +1908,160 @@ def cmd_eval(args):
         atomic_write_json(args.out_json, _json_safe(report), overwrite_protect=inputs)
         print(f"wrote {args.out_json}")
     return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ stylize
+
+STYLIZE_EPILOG = """\
+The exemplar (--style) is a stylised picture of the same kind of face; its texture is copied onto the base
+photo in coherent chunks (StyleBlit), placed by the two faces' landmarks (FaceBlit's guides: a coordinate ramp
+of the exemplar moved by moving-least-squares similarity deformation, plus an appearance guide).  Exemplar and
+base should be of similar size (within 4x per side).
+
+Landmarks: a JSON file of (x, y) pixel coordinates, [[x, y], ...] or {"landmarks": [[x, y], ...]}, the same
+points in the same order for both images (at least 2; the built-in faces use 10: left eye, right eye, nose,
+mouth, left ear, right ear, left cheek, right cheek, chin, crown).  The centre of the top-left pixel is (0, 0).
+Without a file, the built-in landmark model (pretrained/builtin64/landmarks.npz, for the built-in kind of
+cartoon faces, square images) predicts them when it is installed.
+
+examples:
+  collage stylize --base face.png --style hatched.png --style-landmarks hatched.json \\
+      --base-landmarks face.json -o out.png
+  collage stylize --base face.png --style hatched.png --mask region.png --seed 3 -o out.png --figure fig.png
+
+Exit status: 0 success, 2 bad input (missing or unreadable files, landmarks outside the image, very different
+sizes, no landmarks available), 3 model problem (the landmark model).
+"""
+
+
+def add_stylize_parser(sub, common, formatter):
+    """Register ``stylize`` on the ``collage`` subparsers ``sub``."""
+    p = sub.add_parser("stylize", prog="collage stylize", parents=[common], formatter_class=formatter,
+                       help="stylise a photo or a region from one exemplar (StyleBlit)",
+                       description="Stylise a photo, or the region of --mask, with the hand-made texture of an "
+                                   "exemplar, placed by the faces' landmarks.", epilog=STYLIZE_EPILOG)
+    p.add_argument("--base", required=True, metavar="PHOTO", help="the photo to stylise")
+    p.add_argument("--style", required=True, metavar="EXEMPLAR", help="the stylised exemplar")
+    p.add_argument("--style-landmarks", metavar="JSON", help="the exemplar's landmarks (default: predicted)")
+    p.add_argument("--base-landmarks", metavar="JSON", help="the photo's landmarks (default: predicted)")
+    p.add_argument("--mask", metavar="MASK", help="stylise only the white area (default: the whole photo)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="the stylised photo")
+    p.add_argument("--threshold", type=float, default=24.0,
+                   help="guide error below which chunks grow, 0-255 units (0-64 useful; lower: smaller "
+                        "chunks) (default: %(default)s)")
+    p.add_argument("--blend-radius", type=int, default=1, help="voting radius in pixels (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="jitter seed; the same seed gives the same output (default: %(default)s)")
+    p.add_argument("--feather", type=float, default=2.0,
+                   help="softening of the --mask edge, in pixels (default: %(default)s)")
+    p.add_argument("--figure", metavar="FIG", help="also write a figure: exemplar, photo, guides, result")
+    p.set_defaults(func=cmd_stylize)
+    return p
+
+
+def read_landmarks(path):
+    """``(K, 2)`` float64 from a landmark JSON file; InputError (one line) when it is missing or malformed."""
+    import numpy
+    from neuralcollage.io import InputError
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if isinstance(data, dict):
+        data = data.get("landmarks")
+    try:
+        points = numpy.asarray(data, dtype=numpy.float64)
+    except (TypeError, ValueError):
+        points = None
+    if points is None or points.ndim != 2 or points.shape[1] != 2 or len(points) < 2:
+        raise InputError(f"{path}: expected [[x, y], ...] or {{\"landmarks\": [[x, y], ...]}} with at least "
+                         f"2 points")
+    return points
+
+
+def _landmarks(path, image, what, predictor):
+    from neuralcollage.io import InputError
+    if path:
+        return read_landmarks(path)
+    if predictor[0] is None:
+        from neuralcollage.pretrained import builtin_dir
+        model = os.path.join(builtin_dir(), "landmarks.npz")
+        if not os.path.exists(model):
+            raise InputError(f"no landmarks for the {what}: give --{'style' if what == 'exemplar' else 'base'}"
+                             f"-landmarks JSON (the built-in landmark model is not installed)")
+        from neuralcollage.train.landmarks import load_landmark_predictor
+        predictor[0] = load_landmark_predictor(model)
+    if image.shape[0] != image.shape[1]:
+        raise InputError(f"the built-in landmark model needs a square {what}, got {image.shape[1]}x"
+                         f"{image.shape[0]}; give its landmarks as JSON")
+    return predictor[0](image)
+
+
+def guide_figure(exemplar, target, guide, result):
+    """``(H, 4W + 3 gaps, 3)`` uint8: exemplar, photo, guide (R = x, G = y, B = appearance), result (each
+    resized to the photo's height)."""
+    import cv2
+    import numpy
+    h = target.shape[0]
+
+    def fit(image):
+        if image.shape[0] == h:
+            return image
+        return cv2.resize(image, (max(1, round(image.shape[1] * h / image.shape[0])), h),
+                          interpolation=cv2.INTER_AREA)
+
+    g = numpy.clip(guide[..., :3], 0, 255).astype(numpy.uint8)
+    gap = numpy.full((h, 4, 3), 255, numpy.uint8)
+    panels = [fit(exemplar), gap, target, gap, g, gap, result]
+    return numpy.concatenate(panels, axis=1)
+
+
+def cmd_stylize(args):
+    from neuralcollage.io import InputError, read_image, read_mask, write_image
+    from neuralcollage import stylize as st
+    _check_outputs([(args.output, "image"), (args.figure, "image")],
+                   [p for p in (args.base, args.style, args.mask, args.style_landmarks, args.base_landmarks) if p])
+    if args.blend_radius < 0:
+        raise InputError(f"--blend-radius must be >= 0, got {args.blend_radius}")
+    if not args.threshold >= 0:
+        raise InputError(f"--threshold must be >= 0, got {args.threshold}")
+    base = read_image(args.base)
+    exemplar = read_image(args.style)
+    mask = read_mask(args.mask, size=base.shape[:2]) if args.mask else None
+    ratio = max(exemplar.shape[0] / base.shape[0], base.shape[0] / exemplar.shape[0],
+                exemplar.shape[1] / base.shape[1], base.shape[1] / exemplar.shape[1])
+    if ratio > st.MAX_SIZE_RATIO:
+        raise InputError(f"the exemplar ({exemplar.shape[1]}x{exemplar.shape[0]}) and the photo "
+                         f"({base.shape[1]}x{base.shape[0]}) differ in size by more than "
+                         f"{st.MAX_SIZE_RATIO:g}x; resize one of them")
+    predictor = [None]
+    ex_lm = _landmarks(args.style_landmarks, exemplar, "exemplar", predictor)
+    base_lm = _landmarks(args.base_landmarks, base, "photo", predictor)
+    label = {"exemplar": args.style_landmarks or "predicted", "photo": args.base_landmarks or "predicted"}
+    try:
+        ex_lm = st.check_landmarks(ex_lm, exemplar.shape, name=f"exemplar landmarks ({label['exemplar']})")
+        base_lm = st.check_landmarks(base_lm, base.shape, name=f"photo landmarks ({label['photo']})",
+                                     count=len(ex_lm))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if mask is not None and not (mask > 0).any():
+        raise InputError(f"{args.mask}: the mask is empty")
+    details = st.stylize_details(base, exemplar, target_landmarks=base_lm, exemplar_landmarks=ex_lm,
+                                 mask=mask, threshold=args.threshold, blend_radius=args.blend_radius,
+                                 seed=args.seed, feather=args.feather)
+    inputs = [p for p in (args.base, args.style, args.mask) if p]
+    write_image(args.output, details.image, overwrite_protect=inputs)
+    _say(f"wrote {args.output} ({details.synthesis.fallback_fraction:.0%} of the pixels outside chunks)",
+         quiet=args.quiet)
+    if args.figure:
+        write_image(args.figure, guide_figure(exemplar, base, details.target_guide, details.image),
+                    overwrite_protect=inputs)
+        _say(f"wrote {args.figure}", quiet=args.quiet)
 
 
 # ------------------------------------------------------------------------------------------------ add-class

@@ -30,6 +30,9 @@ LAYERS = {
     "neuralcollage.maps": 2,
     "neuralcollage.blending": 2,
     "neuralcollage.plotting": 2,
+    # 2  example-based stylisation (NumPy/OpenCV; its evaluation is analysis, layer 7)
+    "neuralcollage.stylize": 2,
+    "neuralcollage.stylize.evaluation": 7,
     # 3  network building blocks
     "neuralcollage.links": 3,
     # 4  models and their presets
@@ -70,6 +73,7 @@ ALLOWED_UPWARD = {
     ("neuralcollage.pretrained", "neuralcollage.train.datasets"): _RENDERER + " (CLASS_NAMES)",
     ("neuralcollage.evaluation", "neuralcollage.train.datasets"): _RENDERER + " (held-out faces)",
     ("neuralcollage.few_shot", "neuralcollage.train.datasets"): _RENDERER + " (renders of the unseen species)",
+    ("neuralcollage.stylize.evaluation", "neuralcollage.train.datasets"): _RENDERER + " (stylised renders)",
 }
 
 # Scripts and benchmarks use the library, not the command line's internals.  (file, imported module): reason.

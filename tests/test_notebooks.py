@@ -19,9 +19,9 @@ SAVES = {"02_paint_label_map": {"out/02_paint_label_map/label_map.npz", "out/02_
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
-def test_the_five_notebooks_exist():
+def test_the_notebooks_exist():
     assert [p.stem for p in NOTEBOOKS] == ["01_quickstart", "02_paint_label_map", "03_edit_real_photo",
-                                           "04_feature_blending", "05_layer_ablation"]
+                                           "04_feature_blending", "05_layer_ablation", "06_stylize"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -30,8 +30,9 @@ import operator
 import cv2
 import numpy
 
-__all__ = ["CLASS_NAMES", "NEW_SPECIES", "SPECIES", "PART_NAMES", "ATTRIBUTE_NAMES", "CLOSEUP_PARTS", "CLOSEUP_ZOOM", "Sample",
-           "render_sample", "render_closeup", "check_closeups", "is_closeup", "render_batch", "ProceduralFaces"]
+__all__ = ["CLASS_NAMES", "NEW_SPECIES", "SPECIES", "PART_NAMES", "ATTRIBUTE_NAMES", "CLOSEUP_PARTS", "CLOSEUP_ZOOM",
+           "LANDMARK_NAMES", "RENDER_STYLES", "Sample", "render_sample", "render_landmarks", "pose_of",
+           "render_closeup", "check_closeups", "is_closeup", "render_batch", "ProceduralFaces"]
 
 CLASS_NAMES = ("cat", "dog", "fox", "rabbit", "bear", "panda")
 #: Species the built-in model never saw, for few-shot class addition (:mod:`neuralcollage.classes`): rendered
@@ -42,6 +43,12 @@ SPECIES = CLASS_NAMES + NEW_SPECIES
 PART_NAMES = ("face", "ears", "eyes", "muzzle")
 ATTRIBUTE_NAMES = ("fur_hue", "fur_brightness", "eye_size", "ear_angle", "muzzle_size")
 CLOSEUP_PARTS = ("ears", "eyes", "muzzle")
+#: Landmarks of :func:`render_landmarks`; "left" is the image's left in the upright face. The ear landmark is
+#: the tip of a pointed or floppy ear and the centre of a round one.
+LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth", "left_ear", "right_ear", "left_cheek", "right_cheek",
+                  "chin", "crown")
+#: Stylised render modes of :func:`render_sample` (see :mod:`neuralcollage.train.styles`).
+RENDER_STYLES = ("hatch", "watercolour")
 #: Range of :func:`render_closeup`'s zoom. For the 100 faces of the part-translation evaluation, the square
 #: ``collage edit`` crops around the grown part enlarges the 128 px photo 1.0-1.35 times for ears, 1.5-1.9
 #: for eyes and 1.9-2.0 for muzzles (photo side / crop side).
@@ -232,7 +239,8 @@ class _Scene:
     style: tuple
 
     @classmethod
-    def from_seed(cls, seed, *, class_id=None, classes=None, attributes=None):
+    def from_seed(cls, seed, *, class_id=None, classes=None, attributes=None, pose=None):
+        pose_override = _check_pose(pose) if pose is not None else {}
         rng = numpy.random.default_rng(seed)
         u_class = rng.random()
         drawn = dict(zip(ATTRIBUTE_NAMES, rng.random(len(ATTRIBUTE_NAMES)).tolist()))
@@ -250,16 +258,46 @@ class _Scene:
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"attribute {name!r} = {value} is outside [0, 1]")
             drawn[name] = float(value)
-        return cls(class_id=class_id, attributes=drawn,
-                   centre=(_lerp(0.42, 0.58, pose[0]), _lerp(0.53, 0.61, pose[1])),
-                   scale=_lerp(0.2, 0.26, pose[2]), angle=_lerp(-20.0, 20.0, pose[3]),
-                   background=tuple(background), lighting=tuple(lighting), style=style)
+        drawn_pose = dict(centre=(_lerp(0.42, 0.58, pose[0]), _lerp(0.53, 0.61, pose[1])),
+                          scale=_lerp(0.2, 0.26, pose[2]), angle=_lerp(-20.0, 20.0, pose[3]))
+        drawn_pose.update(pose_override)
+        return cls(class_id=class_id, attributes=drawn, background=tuple(background), lighting=tuple(lighting),
+                   style=style, **drawn_pose)
 
     def affine(self):
         """``(2, 3)`` map from face coordinates to normalised image coordinates in [0, 1]."""
         linear = self.scale * _rotation(self.angle)
         shift = numpy.array(self.centre) + linear @ (0.0, _HEAD_DROP.get(SPECIES[self.class_id], 0.0))
         return numpy.concatenate([linear, shift[:, None]], axis=1)
+
+
+_POSE_KEYS = ("centre", "scale", "angle")
+
+
+def _check_pose(pose):
+    unknown = set(pose) - set(_POSE_KEYS)
+    if unknown:
+        raise KeyError(f"unknown pose keys {sorted(unknown)}; expected some of {_POSE_KEYS}")
+    out = {}
+    if "centre" in pose:
+        centre = tuple(float(c) for c in pose["centre"])
+        if len(centre) != 2:
+            raise ValueError(f"pose centre must be (x, y), got {pose['centre']}")
+        out["centre"] = centre
+    if "scale" in pose:
+        if not float(pose["scale"]) > 0:
+            raise ValueError(f"pose scale must be > 0, got {pose['scale']}")
+        out["scale"] = float(pose["scale"])
+    if "angle" in pose:
+        out["angle"] = float(pose["angle"])
+    return out
+
+
+def pose_of(seed):
+    """The pose face ``seed`` is drawn in: ``{"centre": (x, y), "scale": s, "angle": degrees}`` (normalised
+    image coordinates; the head radius is about ``scale``), for the ``pose`` option of :func:`render_sample`."""
+    scene = _Scene.from_seed(seed)
+    return {"centre": scene.centre, "scale": scene.scale, "angle": scene.angle}
 
 
 def _class_index(class_id):
@@ -590,7 +628,7 @@ def _render(scene, size):
     return Sample(image=image, masks=masks, attributes=dict(attributes), class_id=scene.class_id)
 
 
-def render_sample(seed, *, class_id=None, size=64, attributes=None):
+def render_sample(seed, *, class_id=None, size=64, attributes=None, pose=None, style=None):
     """Render one face, a pure function of its arguments.
 
     Parameters
@@ -604,6 +642,12 @@ def render_sample(seed, *, class_id=None, size=64, attributes=None):
         Output height and width in pixels, >= 8.
     attributes : dict of str to float, optional
         Overrides, each in [0, 1], for names in :data:`ATTRIBUTE_NAMES`.
+    pose : dict, optional
+        Overrides of the pose (keys ``centre``, ``scale``, ``angle`` as :func:`pose_of` gives them): the same
+        face, background and lighting in another pose.
+    style : str, optional
+        One of :data:`RENDER_STYLES`: the same picture drawn in that style
+        (:func:`neuralcollage.train.styles.stylise_render`); the masks are unchanged.
 
     Returns
     -------
@@ -611,7 +655,62 @@ def render_sample(seed, *, class_id=None, size=64, attributes=None):
         ``image`` ``(size, size, 3)`` uint8 RGB, ``masks`` of ``(size, size)`` bool, ``attributes``,
         ``class_id``.
     """
-    return _render(_Scene.from_seed(seed, class_id=class_id, attributes=attributes), size)
+    sample = _render(_Scene.from_seed(seed, class_id=class_id, attributes=attributes, pose=pose), size)
+    if style is None:
+        return sample
+    from neuralcollage.train.styles import stylise_render
+    return dataclasses.replace(sample, image=stylise_render(sample.image, style=style))
+
+
+def _ear_landmark(name, tilt):
+    """The right ear's landmark in face coordinates."""
+    if name == "cat":
+        return _place(numpy.array([(0.0, -0.74)]), at=(0.55, -0.56), angle=_lerp(5.0, 40.0, tilt))[0]
+    if name == "fox":
+        return _place(numpy.array([(0.0, -1.12)]), at=(0.5, -0.58), angle=_lerp(0.0, 28.0, tilt))[0]
+    if name == "rabbit":
+        return _place(numpy.array([(0.0, -1.56)]), at=(0.34, -0.7), angle=_lerp(-2.0, 30.0, tilt))[0]
+    if name == "dog":
+        return _place(numpy.array([(0.03, 1.04)]), at=(0.74, -0.56), angle=-_lerp(0.0, 40.0, tilt))[0]
+    position = math.radians(_lerp(-62.0, -38.0, tilt))
+    rx, ry = _HEAD_RADII[name]
+    return numpy.array([0.88 * rx * math.cos(position), 0.88 * ry * math.sin(position)])
+
+
+_EYE_CENTRES = {"cat": (0.38, -0.1), "fox": (0.36, -0.06), "panda": (0.42, -0.06), "dog": (0.38, -0.12),
+                "bear": (0.4, -0.14), "rabbit": (0.42, -0.12)}
+
+
+def _face_landmarks(name, attributes):
+    """``(10, 2)`` landmarks in face coordinates, in the order of :data:`LANDMARK_NAMES`."""
+    m = _lerp(0.8, 1.2, attributes["muzzle_size"])
+    nose, mouth = {"cat": (0.16 + 0.04 * m, 0.16 + 0.18 * m), "dog": (0.25, 0.3 + 0.12 * m), "fox": (0.68, 0.84),
+                   "rabbit": (0.22 + 0.03 * m, 0.42 + 0.17 * m), "bear": (0.26, 0.3 + 0.12 * m),
+                   "panda": (0.32, 0.34 + 0.08 * m)}[name]
+    if name == "fox":
+        cheek, chin, crown = (1.2, 0.34), 0.94, -0.85
+    else:
+        rx, ry = _HEAD_RADII[name]
+        cheek, chin, crown = (rx, 0.0), ry, -ry
+    eye = _EYE_CENTRES[name]
+    ear = _ear_landmark(name, attributes["ear_angle"])
+    return numpy.array([(-eye[0], eye[1]), eye, (0.0, nose), (0.0, mouth), (-ear[0], ear[1]), tuple(ear),
+                        (-cheek[0], cheek[1]), cheek, (0.0, chin), (0.0, crown)], dtype=numpy.float64)
+
+
+def render_landmarks(seed, *, class_id=None, size=64, attributes=None, pose=None):
+    """The landmarks of the face :func:`render_sample` draws with the same arguments.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(10, 2)`` float64 ``(x, y)`` pixel coordinates (the centre of pixel ``image[i, j]`` is ``(j, i)``),
+        in the order of :data:`LANDMARK_NAMES`; points may lie outside the image (a tall ear).
+    """
+    scene = _Scene.from_seed(seed, class_id=class_id, attributes=attributes, pose=pose)
+    affine = scene.affine()
+    face = _face_landmarks(CLASS_NAMES[scene.class_id], scene.attributes)
+    return (face @ affine[:, :2].T + affine[:, 2]) * size - 0.5
 
 
 def render_closeup(seed, *, size=64, class_id=None, zoom=None, part=None, attributes=None):

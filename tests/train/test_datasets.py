@@ -223,3 +223,57 @@ def test_nearest_class_mean_separates_classes():
     distances = ((features[test, None, :] - means[None]) ** 2).sum(-1)
     accuracy = (distances.argmin(1) == class_ids[test]).mean()
     assert accuracy > 0.6
+
+
+def test_default_pose_override_changes_nothing():
+    from neuralcollage.train.datasets import pose_of
+    a = render_sample(11, size=48)
+    b = render_sample(11, size=48, pose=pose_of(11))
+    numpy.testing.assert_array_equal(a.image, b.image)
+
+
+def test_pose_override_moves_the_face_and_its_landmarks_alone():
+    from neuralcollage.train.datasets import pose_of, render_landmarks
+    pose = pose_of(12 + 5000)
+    a, b = render_sample(12, size=64), render_sample(12, size=64, pose=pose)
+    assert a.attributes == b.attributes and a.class_id == b.class_id
+    assert (a.image != b.image).any()
+    corner = (slice(0, 4), slice(0, 4))
+    if not (a.masks["ears"] | a.masks["face"] | b.masks["ears"] | b.masks["face"])[corner].any():
+        numpy.testing.assert_array_equal(a.image[corner], b.image[corner])
+    moved = render_landmarks(12, size=64, pose=pose)
+    assert numpy.abs(moved - render_landmarks(12, size=64)).max() > 1.0
+
+
+@pytest.mark.parametrize("class_name", ["cat", "dog", "fox", "rabbit", "bear", "panda"])
+def test_landmarks_fall_in_their_parts(class_name):
+    from neuralcollage.train.datasets import LANDMARK_NAMES, render_landmarks
+    for seed in range(5):
+        sample = render_sample(seed, class_id=class_name, size=128)
+        points = render_landmarks(seed, class_id=class_name, size=128)
+        assert points.shape == (len(LANDMARK_NAMES), 2)
+        at = {n: (int(round(y)), int(round(x))) for n, (x, y) in zip(LANDMARK_NAMES, points)}
+        for eye in ("left_eye", "right_eye"):
+            assert sample.masks["eyes"][at[eye]]
+        assert sample.masks["face"][at["nose"]]
+        ear = at["left_ear"]
+        if 0 <= ear[0] < 128 and class_name in ("bear", "panda"):
+            assert sample.masks["ears"][ear] or sample.masks["face"][ear]
+
+
+def test_landmarks_scale_with_the_image():
+    from neuralcollage.train.datasets import render_landmarks
+    small, big = render_landmarks(4, size=64), render_landmarks(4, size=256)
+    numpy.testing.assert_allclose((small + 0.5) * 4, big + 0.5, atol=1e-9)
+
+
+@pytest.mark.parametrize("style", ["hatch", "watercolour"])
+def test_styles_are_pure_functions_keeping_the_masks(style):
+    plain = render_sample(5, size=64)
+    first, second = render_sample(5, size=64, style=style), render_sample(5, size=64, style=style)
+    numpy.testing.assert_array_equal(first.image, second.image)
+    assert numpy.abs(first.image.astype(int) - plain.image).mean() > 10
+    for name in plain.masks:
+        numpy.testing.assert_array_equal(first.masks[name], plain.masks[name])
+    with pytest.raises(ValueError, match="unknown style"):
+        render_sample(5, size=64, style="oil")

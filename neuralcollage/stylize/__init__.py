@@ -1,0 +1,18 @@
+"""Example-based stylisation of a region: StyleBlit (Sýkora et al. 2019) with FaceBlit guides (Texler et al.
+2021).
+
+NumPy and OpenCV only (no Chainer).  :func:`stylize` is the entry point; :func:`prepare_exemplar` builds an
+exemplar's guide and lookup table once for many targets.
+"""
+from neuralcollage.stylize.brush import StyleBrush
+from neuralcollage.stylize.core import (MAX_SIZE_RATIO, Exemplar, Stylized, check_landmarks, prepare_exemplar,
+                                        stylize, stylize_details, target_guide, warped_labels)
+from neuralcollage.stylize.guides import (appearance_guide, match_histogram, mls_similarity, position_guide,
+                                          position_ramp, ramp_scale, segmentation_guide)
+from neuralcollage.stylize.lookup import LookupTable, build_lookup_table, load_lookup_table
+from neuralcollage.stylize.styleblit import LEVELS, StyleBlitResult, nearest_field, styleblit, vote
+
+__all__ = ["stylize", "stylize_details", "StyleBrush", "warped_labels", "prepare_exemplar", "target_guide",
+           "check_landmarks", "Exemplar", "Stylized", "MAX_SIZE_RATIO", "mls_similarity", "position_ramp", "position_guide", "appearance_guide",
+           "match_histogram", "segmentation_guide", "ramp_scale", "LookupTable", "build_lookup_table",
+           "load_lookup_table", "LEVELS", "StyleBlitResult", "nearest_field", "styleblit", "vote"]

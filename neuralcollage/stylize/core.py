@@ -1,0 +1,292 @@
+"""Stylise a target image from one exemplar: guides from landmarks, lookup table, StyleBlit, compositing."""
+import dataclasses
+import os
+
+import numpy
+
+from neuralcollage.stylize.guides import (appearance_guide, match_histogram, position_guide, position_ramp,
+                                          segmentation_guide)
+from neuralcollage.stylize.lookup import LookupTable, build_lookup_table, guide_key, load_lookup_table
+from neuralcollage.stylize.styleblit import LEVELS, StyleBlitResult, styleblit
+
+__all__ = ["Exemplar", "Stylized", "prepare_exemplar", "target_guide", "warped_labels", "stylize", "stylize_details",
+           "check_landmarks", "MAX_SIZE_RATIO"]
+
+#: Largest ratio of exemplar to target side (either way) :func:`stylize` accepts.
+MAX_SIZE_RATIO = 4.0
+
+
+def _image(image, name):
+    arr = numpy.asarray(image)
+    if arr.dtype != numpy.uint8 or arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 2:
+        raise ValueError(f"{name} must be (H, W, 3) uint8 RGB, at least 2x2, got {arr.dtype} {arr.shape}")
+    return arr
+
+
+def check_landmarks(landmarks, shape, *, name="landmarks", count=None):
+    """``landmarks`` as a ``(K, 2)`` float64 array of ``(x, y)`` pixel coordinates, or ValueError with one line
+    naming the problem: not ``(K, 2)`` with K >= 2, not finite, a point outside the ``shape`` image (half a
+    pixel of slack), all points equal, or K other than ``count``."""
+    arr = numpy.asarray(landmarks, dtype=numpy.float64)
+    if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) < 2:
+        raise ValueError(f"{name} must be a list of at least 2 (x, y) points, got shape {arr.shape}")
+    if count is not None and len(arr) != count:
+        raise ValueError(f"{name} has {len(arr)} points, the other image's landmarks have {count}")
+    if not numpy.isfinite(arr).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    h, w = shape[:2]
+    outside = (arr[:, 0] < -0.5) | (arr[:, 0] > w - 0.5) | (arr[:, 1] < -0.5) | (arr[:, 1] > h - 0.5)
+    if outside.any():
+        i = int(numpy.argmax(outside))
+        raise ValueError(f"{name} point {i} ({arr[i, 0]:g}, {arr[i, 1]:g}) lies outside the {w}x{h} image")
+    if numpy.ptp(arr, axis=0).max() < 1e-6:
+        raise ValueError(f"{name} are all the same point")
+    return arr
+
+
+@dataclasses.dataclass(frozen=True)
+class Exemplar:
+    """A style exemplar ready for synthesis (its guide and lookup table built once).
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        ``(He, We, 3)`` uint8 RGB, the stylised exemplar.
+    landmarks : numpy.ndarray
+        ``(K, 2)`` float64 ``(x, y)``.
+    guide : numpy.ndarray
+        ``(He, We, C)`` float32, 0-255 units: ramp x, ramp y, appearance, [segmentation].
+    table : LookupTable
+    n_labels : int
+        Segmentation labels (1: none).
+    """
+
+    image: numpy.ndarray
+    landmarks: numpy.ndarray
+    guide: numpy.ndarray
+    table: LookupTable
+    n_labels: int = 1
+
+    def __repr__(self):
+        return (f"Exemplar({self.image.shape[1]}x{self.image.shape[0]}, {len(self.landmarks)} landmarks, "
+                f"n_labels={self.n_labels}, {self.table!r})")
+
+
+@dataclasses.dataclass(frozen=True)
+class Stylized:
+    """Everything :func:`stylize_details` computed.
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        ``(H, W, 3)`` uint8: the target with the stylisation composited (inside ``alpha``).
+    synthesis : StyleBlitResult
+        The whole-frame synthesis (image, nearest-neighbour field, accepting level).
+    target_guide : numpy.ndarray
+        ``(H, W, C)`` float32.
+    alpha : numpy.ndarray
+        ``(H, W)`` float32 in [0, 1]: the compositing weight of the synthesis.
+    exemplar : Exemplar
+    """
+
+    image: numpy.ndarray
+    synthesis: StyleBlitResult
+    target_guide: numpy.ndarray
+    alpha: numpy.ndarray
+    exemplar: Exemplar
+
+
+def prepare_exemplar(image, *, landmarks, appearance_source=None, labels=None, n_labels=1, position_bins=128,
+                     appearance_bins=32, position_weight=10.0, appearance_weight=2.0, table_cache=None):
+    """Build an exemplar's guide and lookup table.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(He, We, 3)`` uint8 RGB: the stylised exemplar.
+    landmarks : array_like, keyword-only
+        ``(K, 2)`` ``(x, y)`` pixel coordinates inside the image.
+    appearance_source : numpy.ndarray, keyword-only, optional
+        ``(He, We, 3)`` uint8: the unstylised picture the exemplar was painted over, when there is one; its
+        appearance guide then stands for the exemplar's (default: the exemplar's own).
+    labels : numpy.ndarray, keyword-only, optional
+        ``(He, We)`` int part labels in ``[0, n_labels)`` (the segmentation guide).
+    position_bins, appearance_bins, position_weight, appearance_weight : keyword-only
+        See :func:`~neuralcollage.stylize.lookup.build_lookup_table`.
+    table_cache : str or os.PathLike, keyword-only, optional
+        ``.npz`` path: the table is read from it when it was built for this guide and these parameters,
+        else built and written there (atomically).
+
+    Returns
+    -------
+    Exemplar
+    """
+    image = _image(image, "exemplar")
+    lm = check_landmarks(landmarks, image.shape, name="exemplar landmarks")
+    source = image if appearance_source is None else _image(appearance_source, "appearance_source")
+    if source.shape != image.shape:
+        raise ValueError(f"appearance_source {source.shape} and exemplar {image.shape} differ in shape")
+    channels = [position_ramp(image.shape), appearance_guide(source, stretch=True)[..., None]]
+    n_labels = int(n_labels)
+    if labels is not None:
+        if numpy.shape(labels) != image.shape[:2]:
+            raise ValueError(f"labels {numpy.shape(labels)} do not match the exemplar {image.shape[:2]}")
+        channels.append(segmentation_guide(labels, n_labels)[..., None])
+    elif n_labels != 1:
+        raise ValueError("n_labels > 1 needs labels")
+    guide = numpy.concatenate(channels, axis=2)
+    params = dict(position_bins=position_bins, appearance_bins=appearance_bins, position_weight=position_weight,
+                  appearance_weight=appearance_weight, n_labels=n_labels)
+    table = None
+    if table_cache is not None and os.path.exists(table_cache):
+        try:
+            table = load_lookup_table(table_cache, key=guide_key(guide, **_table_params(params)))
+        except ValueError:
+            table = None
+    if table is None:
+        table = build_lookup_table(guide, **params)
+        if table_cache is not None:
+            table.save(table_cache)
+    return Exemplar(image=image, landmarks=lm, guide=guide, table=table, n_labels=n_labels)
+
+
+def _table_params(params):
+    out = dict(params)
+    out.setdefault("label_penalty", 1000.0)
+    return {k: (float(v) if "weight" in k or k == "label_penalty" else int(v)) for k, v in out.items()}
+
+
+def warped_labels(exemplar, target_shape, *, target_landmarks, grid=4):
+    """The exemplar's part labels moved onto a target of ``target_shape`` by the MLS similarity deformation of
+    the position guide (nearest exemplar pixel): ``(H, W)`` int32, the target's segmentation guide when none
+    is given."""
+    from neuralcollage.stylize.guides import ramp_scale
+    pos = position_guide(target_shape, target_landmarks, exemplar.landmarks, exemplar.image.shape, grid=grid)
+    pos = numpy.rint(pos / ramp_scale(exemplar.image.shape)).astype(numpy.int64)
+    h, w = exemplar.image.shape[:2]
+    labels = numpy.rint(exemplar.guide[..., 3] * ((exemplar.n_labels - 1) / 255.0)).astype(numpy.int32)
+    return labels[numpy.clip(pos[..., 1], 0, h - 1), numpy.clip(pos[..., 0], 0, w - 1)]
+
+
+def target_guide(target, exemplar, *, target_landmarks, target_labels=None, mask=None, grid=4):
+    """The target's guide for ``exemplar``: MLS-warped ramp, appearance guide histogram-matched to the
+    exemplar's (inside ``mask`` when given), [segmentation].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W, C)`` float32, 0-255 units.
+    """
+    target = _image(target, "target")
+    lm = check_landmarks(target_landmarks, target.shape, name="target landmarks", count=len(exemplar.landmarks))
+    pos = position_guide(target.shape, lm, exemplar.landmarks, exemplar.image.shape, grid=grid)
+    app = appearance_guide(target)
+    app = match_histogram(app, exemplar.guide[..., 2], mask=None if mask is None else numpy.asarray(mask) > 0)
+    channels = [pos, app[..., None]]
+    if exemplar.n_labels > 1:
+        if target_labels is None:
+            target_labels = warped_labels(exemplar, target.shape, target_landmarks=lm, grid=grid)
+        if numpy.shape(target_labels) != target.shape[:2]:
+            raise ValueError(f"target_labels {numpy.shape(target_labels)} do not match the target "
+                             f"{target.shape[:2]}")
+        channels.append(segmentation_guide(target_labels, exemplar.n_labels)[..., None])
+    return numpy.concatenate(channels, axis=2)
+
+
+def stylize_details(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask=None, threshold=24.0,
+                    blend_radius=1, seed=0, guide_weights=None, feather=2.0, target_labels=None, levels=LEVELS,
+                    **exemplar_options):
+    """As :func:`stylize`, returning a :class:`Stylized` with the guide, field and mask as well."""
+    target = _image(target, "target")
+    if not isinstance(exemplar, Exemplar):
+        if exemplar_landmarks is None:
+            raise ValueError("exemplar_landmarks are needed with an exemplar image")
+        exemplar = prepare_exemplar(exemplar, landmarks=exemplar_landmarks, **exemplar_options)
+    elif exemplar_options:
+        raise ValueError(f"{sorted(exemplar_options)} apply to an exemplar image, not to a prepared Exemplar")
+    ratio = max(exemplar.image.shape[0] / target.shape[0], exemplar.image.shape[1] / target.shape[1],
+                target.shape[0] / exemplar.image.shape[0], target.shape[1] / exemplar.image.shape[1])
+    if ratio > MAX_SIZE_RATIO:
+        raise ValueError(f"exemplar {exemplar.image.shape[1]}x{exemplar.image.shape[0]} and target "
+                         f"{target.shape[1]}x{target.shape[0]} differ in size by more than {MAX_SIZE_RATIO:g}x; "
+                         f"resize one of them")
+    region = None
+    if mask is not None:
+        m = numpy.asarray(mask)
+        if m.shape != target.shape[:2]:
+            raise ValueError(f"mask {m.shape} does not match the target {target.shape[:2]}")
+        region = m > 0
+    guide = target_guide(target, exemplar, target_landmarks=target_landmarks, target_labels=target_labels,
+                         mask=region)
+    weights = guide_weights
+    if weights is not None and len(weights) != guide.shape[2]:
+        raise ValueError(f"guide_weights needs {guide.shape[2]} values (x, y, appearance"
+                         f"{', segmentation' if guide.shape[2] > 3 else ''}), got {len(weights)}")
+    result = styleblit(guide, exemplar.guide, exemplar.image, exemplar.table, threshold=threshold,
+                       blend_radius=blend_radius, guide_weights=weights, seed=seed, levels=levels)
+    if region is None:
+        alpha = numpy.ones(target.shape[:2], numpy.float32)
+        image = result.image
+    else:
+        from neuralcollage.blending import feather_mask
+        alpha = feather_mask(region, sigma=feather) if feather > 0 else region.astype(numpy.float32)
+        mixed = target.astype(numpy.float32) * (1.0 - alpha[..., None]) + result.image * alpha[..., None]
+        image = numpy.clip(numpy.rint(mixed), 0, 255).astype(numpy.uint8)
+    return Stylized(image=image, synthesis=result, target_guide=guide, alpha=alpha, exemplar=exemplar)
+
+
+def stylize(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask=None, threshold=24.0,
+            blend_radius=1, seed=0, guide_weights=None, feather=2.0, target_labels=None, levels=LEVELS,
+            **exemplar_options):
+    """Stylise ``target`` with the texture of ``exemplar``, placed by the two images' landmarks.
+
+    Guides (FaceBlit): the exemplar's position guide is a coordinate ramp, the target's the ramp moved by MLS
+    similarity deformation from the exemplar's landmarks onto the target's; the appearance guides are
+    ``grey - blur(grey)``, the target's histogram-matched to the exemplar's.  Synthesis: hierarchical
+    StyleBlit with a small lookup table and voting.
+
+    Parameters
+    ----------
+    target : numpy.ndarray
+        ``(H, W, 3)`` uint8 RGB.
+    exemplar : numpy.ndarray or Exemplar
+        ``(He, We, 3)`` uint8 RGB stylised exemplar (sides within 4x of the target's), or one prepared by
+        :func:`prepare_exemplar` (reuses its lookup table).
+    target_landmarks, exemplar_landmarks : array_like, keyword-only
+        ``(K, 2)`` ``(x, y)`` pixel coordinates (pixel ``[i, j]``'s centre is ``(j, i)``), corresponding
+        point for point; ``exemplar_landmarks`` only with an exemplar image.
+    mask : numpy.ndarray, keyword-only, optional
+        ``(H, W)`` bool or [0, 1]: stylise only there (its edge feathered by ``feather`` px, with
+        :func:`neuralcollage.blending.feather_mask`); default the whole image.
+    threshold : float, keyword-only
+        Chunk growth threshold on the guide error, 0-255 units (0-64 useful; lower: smaller chunks).
+    blend_radius : int, keyword-only
+        Voting radius ``r`` (0: no voting).
+    seed : int, keyword-only
+        Jitter seed: a fixed seed gives bit-identical output; a new seed per frame gives "boiling".
+    guide_weights : sequence of float, keyword-only, optional
+        Weights of the guide channels in the chunk error (x, y, appearance[, segmentation]); default 1.
+    target_labels : numpy.ndarray, keyword-only, optional
+        ``(H, W)`` int part labels, when the exemplar has a segmentation guide (default: the exemplar's labels
+        moved by the landmarks' MLS deformation, :func:`warped_labels`).
+    **exemplar_options
+        Passed to :func:`prepare_exemplar` with an exemplar image (``appearance_source``, ``labels``,
+        ``n_labels``, ``table_cache``, bins and weights).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W, 3)`` uint8 RGB.
+
+    Example
+    -------
+    >>> from neuralcollage.train.datasets import render_sample, render_landmarks
+    >>> out = stylize(render_sample(3).image, render_sample(3, style="hatch").image,
+    ...               target_landmarks=render_landmarks(3), exemplar_landmarks=render_landmarks(3))
+    >>> out.shape, out.dtype
+    ((64, 64, 3), dtype('uint8'))
+    """
+    return stylize_details(target, exemplar, target_landmarks=target_landmarks,
+                           exemplar_landmarks=exemplar_landmarks, mask=mask, threshold=threshold,
+                           blend_radius=blend_radius, seed=seed, guide_weights=guide_weights, feather=feather,
+                           target_labels=target_labels, levels=levels, **exemplar_options).image

@@ -1,0 +1,209 @@
+"""Hierarchical StyleBlit (Sýkora et al. 2019): guided synthesis by copying coherent exemplar chunks."""
+import dataclasses
+
+import numpy
+
+__all__ = ["LEVELS", "StyleBlitResult", "styleblit", "nearest_field", "vote"]
+
+#: Seed spacings ``h`` from the coarsest level to the finest.
+LEVELS = (64, 32, 16, 8, 4, 2, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleBlitResult:
+    """Output of :func:`styleblit`.
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        ``(H, W, 3)`` uint8 (or the exemplar's dtype and channels): the voted synthesis.
+    nnf : numpy.ndarray
+        ``(H, W, 2)`` int32 exemplar ``(x, y)`` each target pixel copies.
+    level : numpy.ndarray
+        ``(H, W)`` int8: index into the levels of the level that accepted the pixel; ``-1`` for the
+        per-pixel lookup fallback.
+    """
+
+    image: numpy.ndarray
+    nnf: numpy.ndarray
+    level: numpy.ndarray
+
+    @property
+    def fallback_fraction(self):
+        """Fraction of pixels the chunks did not cover (per-pixel lookups)."""
+        return float((self.level < 0).mean())
+
+
+def _jitter(rng, shape):
+    return rng.random_sample(shape + (2,)).astype(numpy.float32)
+
+
+def nearest_field(target_guide, exemplar_guide, table, *, threshold=24.0, guide_weights=None, seed=0,
+                  levels=LEVELS):
+    """The nearest-neighbour field of hierarchical StyleBlit.
+
+    For each level's seed spacing ``h`` every not yet accepted target pixel ``p`` takes the nearest of the
+    jittered seeds ``q = h * (cell + jitter(cell))`` in the 3x3 cells around it, looks up ``u`` = the
+    exemplar position for ``G_T(q)`` in ``table`` and proposes ``o = u + (p - q)``; it is accepted when ``o``
+    lies inside the exemplar and ``sum_c w_c |G_T(p) - G_S(o)| < threshold``.  Pixels no level accepts take
+    the table's answer for ``G_T(p)`` itself.
+
+    Parameters
+    ----------
+    target_guide : numpy.ndarray
+        ``(H, W, C)`` float32 in 0-255 units.
+    exemplar_guide : numpy.ndarray
+        ``(He, We, C)`` float32 in 0-255 units.
+    table : LookupTable
+        Built from ``exemplar_guide``.
+    threshold : float, keyword-only
+        Guide error below which a chunk grows (0-255 units, summed over channels).
+    guide_weights : sequence of float, keyword-only
+        ``(C,)`` weights of the error's channels (default all 1).
+    seed : int, keyword-only
+        Seed of the jitter table (``numpy.random.RandomState``); fixed seed, identical output.
+    levels : sequence of int, keyword-only
+        Seed spacings, coarse to fine.
+
+    Returns
+    -------
+    nnf : numpy.ndarray
+        ``(H, W, 2)`` int32 exemplar ``(x, y)``.
+    level : numpy.ndarray
+        ``(H, W)`` int8, see :class:`StyleBlitResult`.
+    """
+    gt = numpy.asarray(target_guide, dtype=numpy.float32)
+    gs = numpy.asarray(exemplar_guide, dtype=numpy.float32)
+    if gt.ndim != 3 or gs.ndim != 3 or gt.shape[2] != gs.shape[2]:
+        raise ValueError(f"guides must be (H, W, C) with equal C, got {gt.shape} and {gs.shape}")
+    h_t, w_t, n_ch = gt.shape
+    h_e, w_e = gs.shape[:2]
+    weights = numpy.ones(n_ch, numpy.float32) if guide_weights is None else \
+        numpy.asarray(guide_weights, numpy.float32)
+    if weights.shape != (n_ch,):
+        raise ValueError(f"guide_weights must have {n_ch} values, got {weights.shape}")
+    gt_flat = gt.reshape(-1, n_ch)
+    gs_flat = gs.reshape(-1, n_ch)
+    nnf = numpy.zeros((h_t * w_t, 2), numpy.int32)
+    level_map = numpy.full(h_t * w_t, -1, numpy.int8)
+    todo = numpy.arange(h_t * w_t, dtype=numpy.int64)
+    rng = numpy.random.RandomState(seed)
+    for index, spacing in enumerate(levels):
+        n_cy, n_cx = -(-h_t // spacing), -(-w_t // spacing)
+        jitter = _jitter(rng, (n_cy + 2, n_cx + 2))  # cells -1 .. n
+        if not len(todo):
+            continue
+        cell_y = numpy.arange(-1, n_cy + 1, dtype=numpy.float32)[:, None]
+        cell_x = numpy.arange(-1, n_cx + 1, dtype=numpy.float32)[None, :]
+        seed_x = numpy.floor(spacing * (cell_x + jitter[..., 0])).astype(numpy.int32)
+        seed_y = numpy.floor(spacing * (cell_y + jitter[..., 1])).astype(numpy.int32)
+        valid = (seed_x >= 0) & (seed_x < w_t) & (seed_y >= 0) & (seed_y < h_t)
+        sx, sy = numpy.clip(seed_x, 0, w_t - 1), numpy.clip(seed_y, 0, h_t - 1)
+        cell = _nearest_seed_cell(sx, sy, valid, spacing, h_t, w_t).ravel()[todo]
+        flat_sx, flat_sy = sx.ravel(), sy.ravel()
+        if 2 * len(todo) < flat_sx.size:
+            needed = numpy.unique(cell)
+            seed_u = numpy.zeros((flat_sx.size, 2), numpy.int32)
+            seed_u[needed] = table.query(gt[flat_sy[needed], flat_sx[needed]], exemplar_guide=gs)
+        else:
+            seed_u = table.query(gt[flat_sy, flat_sx], exemplar_guide=gs)
+        py, px = todo // w_t, todo % w_t
+        ox = seed_u[cell, 0] + (px - flat_sx[cell])
+        oy = seed_u[cell, 1] + (py - flat_sy[cell])
+        inside = valid.ravel()[cell] & (ox >= 0) & (ox < w_e) & (oy >= 0) & (oy < h_e)
+        o_flat = numpy.where(inside, oy * w_e + ox, 0)
+        err = (numpy.abs(gt_flat[todo] - gs_flat[o_flat]) * weights).sum(axis=1)
+        accept = inside & (err < threshold)
+        done = todo[accept]
+        nnf[done, 0], nnf[done, 1] = ox[accept], oy[accept]
+        level_map[done] = index
+        todo = todo[~accept]
+    if len(todo):
+        nnf[todo] = table.query(gt_flat[todo], exemplar_guide=gs)
+    return nnf.reshape(h_t, w_t, 2), level_map.reshape(h_t, w_t)
+
+
+def _nearest_seed_cell(sx, sy, valid, spacing, h, w):
+    """``(h, w)`` int64 flat index into the ``(n_cy + 2, n_cx + 2)`` seed arrays of each pixel's nearest valid
+    seed among the 3x3 cells around the pixel's cell (ties: the first in row-major order of the offsets)."""
+    n_cy, n_cx = sx.shape[0] - 2, sx.shape[1] - 2
+    ys = (numpy.arange(n_cy, dtype=numpy.int32)[:, None, None, None] * spacing
+          + numpy.arange(spacing, dtype=numpy.int32)[None, :, None, None])
+    xs = (numpy.arange(n_cx, dtype=numpy.int32)[None, None, :, None] * spacing
+          + numpy.arange(spacing, dtype=numpy.int32)[None, None, None, :])
+    best = None
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            window = (slice(1 + dy, 1 + dy + n_cy), slice(1 + dx, 1 + dx + n_cx))
+            d = ((sy[window][:, None, :, None] - ys) ** 2 + (sx[window][:, None, :, None] - xs) ** 2)
+            d = numpy.where(valid[window][:, None, :, None], d, numpy.iinfo(numpy.int32).max)
+            offset = (dy + 1) * (n_cx + 2) + (dx + 1)
+            if best is None:
+                best, choice = d, numpy.full(d.shape, offset, numpy.int32)
+            else:
+                closer = d < best
+                best = numpy.where(closer, d, best)
+                choice = numpy.where(closer, offset, choice)
+    base = ((numpy.arange(n_cy, dtype=numpy.int32) * (n_cx + 2))[:, None, None, None]
+            + numpy.arange(n_cx, dtype=numpy.int32)[None, None, :, None])
+    cell = (base + choice).reshape(n_cy * spacing, n_cx * spacing)
+    return cell[:h, :w].astype(numpy.int64)
+
+
+def vote(exemplar, nnf, *, radius=1):
+    """Blend by voting: each output pixel is the mean of ``S(NNF(n) - (n - p))`` over the target pixels ``n``
+    within ``radius`` (a square, inside the target) of ``p``; exemplar positions are clipped to the
+    exemplar.
+
+    Parameters
+    ----------
+    exemplar : numpy.ndarray
+        ``(He, We, C)`` or ``(He, We)``, any numeric dtype.
+    nnf : numpy.ndarray
+        ``(H, W, 2)`` int exemplar ``(x, y)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W, C)`` (or ``(H, W)``) of the exemplar's dtype (integer means rounded half up).
+    """
+    ex = numpy.asarray(exemplar)
+    h_e, w_e = ex.shape[:2]
+    h, w = nnf.shape[:2]
+    radius = int(radius)
+    if radius <= 0:
+        return ex[numpy.clip(nnf[..., 1], 0, h_e - 1), numpy.clip(nnf[..., 0], 0, w_e - 1)]
+    flat_ex = ex.reshape(h_e * w_e, -1)
+    integer = numpy.issubdtype(ex.dtype, numpy.integer)
+    acc = numpy.zeros((h, w, flat_ex.shape[1]), numpy.int32 if integer else numpy.float64)
+    count = numpy.zeros((h, w, 1), numpy.int32)
+    pad = numpy.pad(nnf.astype(numpy.int32), ((radius, radius), (radius, radius), (0, 0)), mode="edge")
+    inside = numpy.pad(numpy.ones((h, w), bool), radius, mode="constant")
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            window = (slice(radius + dy, radius + dy + h), slice(radius + dx, radius + dx + w))
+            ok = inside[window]
+            x = numpy.clip(pad[window][..., 0] - dx, 0, w_e - 1)
+            y = numpy.clip(pad[window][..., 1] - dy, 0, h_e - 1)
+            ok = ok[..., None]
+            acc += flat_ex.take(y * w_e + x, axis=0) * ok
+            count += ok
+    if integer:
+        info = numpy.iinfo(ex.dtype)
+        out = numpy.clip((2 * acc + count) // (2 * count), info.min, info.max).astype(ex.dtype)
+    else:
+        out = (acc / count).astype(ex.dtype)
+    return out.reshape((h, w) + ex.shape[2:])
+
+
+def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=24.0, blend_radius=1, guide_weights=None,
+              seed=0, levels=LEVELS):
+    """StyleBlit: :func:`nearest_field` then :func:`vote` of ``exemplar`` (``(He, We, 3)`` uint8).
+
+    Returns
+    -------
+    StyleBlitResult
+    """
+    nnf, level = nearest_field(target_guide, exemplar_guide, table, threshold=threshold,
+                               guide_weights=guide_weights, seed=seed, levels=levels)
+    return StyleBlitResult(image=vote(exemplar, nnf, radius=blend_radius), nnf=nnf, level=level)

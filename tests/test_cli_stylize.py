@@ -1,0 +1,100 @@
+"""``collage stylize``: outputs, determinism and one-line errors (exit 2)."""
+import json
+
+import numpy
+import pytest
+
+from neuralcollage.cli import main
+from neuralcollage.io import read_image, write_image
+from neuralcollage.train.datasets import pose_of, render_landmarks, render_sample
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("stylize")
+    pose = pose_of(5003)
+    write_image(d / "ex.png", render_sample(3, size=64, style="hatch").image)
+    write_image(d / "t.png", render_sample(3, size=64, pose=pose).image)
+    ex_lm, t_lm = render_landmarks(3, size=64), render_landmarks(3, size=64, pose=pose)
+    keep = ((ex_lm > -0.5) & (ex_lm < 63.5)).all(1) & ((t_lm > -0.5) & (t_lm < 63.5)).all(1)
+    (d / "ex.json").write_text(json.dumps(ex_lm[keep].tolist()))
+    (d / "t.json").write_text(json.dumps({"landmarks": t_lm[keep].tolist()}))
+    mask = numpy.zeros((64, 64), numpy.uint8)
+    mask[16:48, 16:48] = 255
+    write_image(d / "m.png", mask)
+    write_image(d / "tiny.png", render_sample(3, size=12).image)
+    (d / "bad.png").write_bytes(b"not an image")
+    (d / "far.json").write_text(json.dumps([[1, 2], [90, 3]] + ex_lm[keep][2:].tolist()))
+    (d / "broken.json").write_text("{")
+    return d
+
+
+def _args(d, *extra, style_lm="ex.json", base_lm="t.json", out="out.png"):
+    args = ["stylize", "--base", str(d / "t.png"), "--style", str(d / "ex.png"), "-o", str(d / out), "-q"]
+    if style_lm:
+        args += ["--style-landmarks", str(d / style_lm)]
+    if base_lm:
+        args += ["--base-landmarks", str(d / base_lm)]
+    return args + list(extra)
+
+
+def test_stylize_writes_the_library_result_and_a_figure(files):
+    from neuralcollage import stylize
+    assert main(_args(files, "--seed", "2", "--figure", str(files / "fig.png"))) == 0
+    out = read_image(files / "out.png")
+    expected = stylize.stylize(read_image(files / "t.png"), read_image(files / "ex.png"),
+                               target_landmarks=json.loads((files / "t.json").read_text())["landmarks"],
+                               exemplar_landmarks=json.loads((files / "ex.json").read_text()), seed=2)
+    numpy.testing.assert_array_equal(out, expected)
+    assert read_image(files / "fig.png").shape == (64, 4 * 64 + 12, 3)
+
+
+def test_stylize_inside_a_mask_keeps_the_rest(files):
+    assert main(_args(files, "--mask", str(files / "m.png"), out="masked.png")) == 0
+    out, base = read_image(files / "masked.png"), read_image(files / "t.png")
+    numpy.testing.assert_array_equal(out[:8], base[:8])
+    assert (out[24:40, 24:40] != base[24:40, 24:40]).any()
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(style="tiny.png"), "differ in size"),
+    (dict(style="missing.png"), "no such file"),
+    (dict(style="bad.png"), "cannot identify"),
+    (dict(style_lm="far.json"), "outside the 64x64 image"),
+    (dict(style_lm="broken.json"), "not valid JSON"),
+    (dict(style_lm="nothing.json"), "no such file"),
+])
+def test_bad_input_is_one_line_and_exit_2(files, capsys, change, message):
+    args = _args(files, style_lm=change.get("style_lm", "ex.json"))
+    if "style" in change:
+        args[args.index("--style") + 1] = str(files / change["style"])
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+
+
+def test_no_landmarks_and_no_model_is_a_clear_error(files, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURALCOLLAGE_PRETRAINED", str(tmp_path))
+    assert main(_args(files, style_lm=None, base_lm=None)) == 2
+    assert "give --style-landmarks" in capsys.readouterr().err
+
+
+def test_help_has_an_example(capsys):
+    assert main(["stylize", "--help"]) == 0
+    assert "collage stylize --base" in capsys.readouterr().out
+
+
+def test_predicted_landmarks_when_the_model_is_shipped(files, tmp_path):
+    from neuralcollage.pretrained import builtin_dir
+    from neuralcollage.train.landmarks import load_landmark_predictor
+    model = builtin_dir() + "/landmarks.npz"
+    if not __import__("os").path.exists(model):
+        pytest.skip("pretrained/builtin64/landmarks.npz is not installed")
+    predict = load_landmark_predictor(model)
+    for seed in range(3):
+        image = render_sample(seed, size=64).image
+        truth = render_landmarks(seed, size=64)
+        visible = ((truth > -0.5) & (truth < 63.5)).all(1)
+        assert numpy.linalg.norm(predict(image) - truth, axis=1)[visible].mean() < 4.0
+    assert main(_args(files, style_lm=None, base_lm=None, out="predicted.png")) == 0
+    assert read_image(files / "predicted.png").shape == (64, 64, 3)

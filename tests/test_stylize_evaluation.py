@@ -1,0 +1,85 @@
+"""Stylisation evaluation, benchmark script and the landmark regressor's data and error measure."""
+import importlib.util
+import os
+
+import numpy
+import pytest
+
+from neuralcollage.stylize.evaluation import METHODS, evaluate_stylize, format_stylize_table, stylize_cases
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_cases_pair_one_face_in_two_poses():
+    case = next(iter(stylize_cases(1, size=48)))
+    assert case["exemplar"].shape == case["target"].shape == case["truth"].shape == (48, 48, 3)
+    assert (case["target"] != case["truth"]).any() and (case["exemplar"] != case["truth"]).any()
+    assert case["exemplar_landmarks"].shape == case["target_landmarks"].shape
+    assert len(case["exemplar_landmarks"]) >= 5
+
+
+def test_evaluation_scores_every_method_in_range():
+    results = evaluate_stylize(n=1, size=32, max_patches=40)
+    for method in METHODS:
+        for key in ("part_iou", "patch_match", "ssim"):
+            if (method, key) != ("truth", "part_iou"):
+                assert -1.0 <= results[method][key] <= 1.0
+    assert results["truth"]["ssim"] == 1.0
+    assert "| warp |" in format_stylize_table(results)
+
+
+def test_perfect_landmark_predictions_score_as_the_renderer():
+    from neuralcollage.train.datasets import pose_of, render_landmarks, render_sample
+    lookup = {}
+    for case in stylize_cases(2, size=32):
+        lookup[case["exemplar"].tobytes()] = render_landmarks(case["seed"], size=32)
+        lookup[case["target"].tobytes()] = render_landmarks(case["seed"], size=32,
+                                                            pose=pose_of(case["seed"] + 5 * 10 ** 6))
+    a = evaluate_stylize(n=2, size=32, max_patches=30, methods=("warp",))
+    b = evaluate_stylize(n=2, size=32, max_patches=30, methods=("warp",),
+                         landmark_predictor=lambda image: lookup[image.tobytes()])
+    assert a["warp"] == b["warp"]
+
+
+def test_bench_stylize_runs(capsys):
+    spec = importlib.util.spec_from_file_location("bench_stylize", os.path.join(ROOT, "benchmarks",
+                                                                                "bench_stylize.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--sides", "32", "--repeats", "1"]) == 0
+    assert "| 32 |" in capsys.readouterr().out
+
+
+class _Oracle:
+    """Stands in for the regressor: returns the renderer's normalised landmarks of the images it was shown."""
+
+    resolution = 64
+
+    def __init__(self, images, targets):
+        self.table = {im.tobytes(): t for im, t in zip(images, targets)}
+
+    def predict(self, images):
+        return numpy.stack([self.table[im.tobytes()] for im in images])
+
+
+def test_landmark_error_of_exact_predictions_is_zero():
+    from neuralcollage.evaluation import held_out_seeds
+    from neuralcollage.train.landmarks import LANDMARK_OUTPUTS, held_out_landmark_error, landmark_batch
+    images, targets = landmark_batch(held_out_seeds(6), size=64)
+    assert targets.shape == (6, len(LANDMARK_OUTPUTS))
+    result = held_out_landmark_error(_Oracle(images, targets), n=6)
+    assert result["mean_px"] == pytest.approx(0.0, abs=1e-5)
+    assert set(result["per_style"]) == {"plain", "hatch", "watercolour"}
+
+
+def test_evaluate_script_writes_strict_json(tmp_path):
+    import json
+    spec = importlib.util.spec_from_file_location("evaluate_stylize", os.path.join(ROOT, "scripts",
+                                                                                   "evaluate_stylize.py"))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "eval.json"
+    assert script.main(["--n", "1", "--sizes", "32", "--max-patches", "20", "--methods", "warp", "truth",
+                        "-o", str(out)]) == 0
+    result = json.loads(out.read_text())[0]
+    assert result["truth"]["part_iou"] is None and 0 <= result["warp"]["part_iou"] <= 1
