@@ -909,7 +909,7 @@ def replay(recipe, photo, bundle, *, check_photo=True, fit_progress=None):
     if recorded and loaded and recorded != loaded:
         raise RecipeError(f"recipe was made with model {fields['model_name'][:80]!r} (generator sha256 "
                           f"{recorded[:12]}...) but the loaded generator has sha256 {loaded[:12]}...")
-    _check_class_packs(model, bundle)
+    _check_class_packs(recipe["model"], bundle)
     if tuple(photo.shape[:2]) != size:
         raise RecipeError(f"photo is {photo.shape[1]}x{photo.shape[0]} but the recipe was made for a "
                           f"{size[1]}x{size[0]} photo (WxH)")

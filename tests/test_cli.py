@@ -795,7 +795,7 @@ def test_eval_calls_evaluate_and_writes_json(model, monkeypatch, capsys):
     assert bundle.files["generator"] == model
     assert {k: v for k, v in kwargs.items() if k not in ("log", "progress")} == dict(
         metrics=("diversity",), steps=3, seed=2, n_classifier=5, n_generated=5, n_diversity=5, n_projection=5,
-        n_translation=5)
+        n_translation=5, n_reconstruction=5)
     assert "diversity" in out and "0.500" in out and "wrote m.json" in out and "eval: diversity" in err
     report = json.load(open("m.json"))  # strict JSON: NaN became null
     assert report["metrics"]["diversity"]["spread"] is None and report["seed"] == 2
