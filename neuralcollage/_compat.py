@@ -1,28 +1,10 @@
-"""NumPy aliases that Chainer 7.8.1 still uses and NumPy >= 1.24 / 2.0 removed.
+"""Chainer on today's NumPy/Python: imported by every module of this package that imports Chainer.
 
-Imported before Chainer by every module of this package that imports Chainer.  Only these names are
-restored, only when missing:
-
-* ``numpy.float`` (``F.resize_images`` and five other functions), ``numpy.bool`` (one function),
-* ``numpy.sctypes`` (``F.as_strided``, imported by ``chainer.functions`` itself).
+All of it lives in the top-level module ``_neuralcollage_chainer`` (installed beside this package, and run at
+interpreter start-up by its ``.pth`` line, so the import order does not matter); see that module's docstring.
+Importing this module makes sure its import hook is in place even where the start-up line did not run (a
+checkout on ``PYTHONPATH``, ``python -S``).
 """
-import numpy
+import _neuralcollage_chainer
 
-_ALIASES = {"float": float, "bool": bool}
-
-
-def _restore():
-    for name, value in _ALIASES.items():
-        if name not in numpy.__dict__:
-            setattr(numpy, name, value)
-    if "sctypes" not in numpy.__dict__:
-        numpy.sctypes = {
-            "int": [numpy.int8, numpy.int16, numpy.int32, numpy.int64],
-            "uint": [numpy.uint8, numpy.uint16, numpy.uint32, numpy.uint64],
-            "float": [numpy.float16, numpy.float32, numpy.float64],
-            "complex": [numpy.complex64, numpy.complex128],
-            "others": [bool, object, bytes, str, numpy.void],
-        }
-
-
-_restore()
+_neuralcollage_chainer.install()

@@ -506,7 +506,7 @@ examples:
                        help="list registered models",
                        description="The registered models, where their files go and whether they are "
                        "installed.  Official files go in $NEURALCOLLAGE_HOME/<name>/ (default "
-                       "~/.cache/neuralcollage/<name>/); see pretrained/README.md.")
+                       "~/.cache/neuralcollage/<name>/); see neuralcollage/data/pretrained/README.md.")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--forget", metavar="NAME",
                    help="forget the sha256 recorded for an official model (after replacing its files)")
@@ -1457,7 +1457,8 @@ def cmd_models(args):
     for r in rows:
         print(f"{r.name:<{width}}  {r.kind:<9}  {'yes' if r.installed else 'no':<9}  {r.path}")
         print(f"{'':<{width}}  {r.notes}")
-    print(f"\nOfficial files go in $NEURALCOLLAGE_HOME/<name>/ (now {home_dir()}); see pretrained/README.md.")
+    print(f"\nOfficial files go in $NEURALCOLLAGE_HOME/<name>/ (now {home_dir()}); "
+          "see neuralcollage/data/pretrained/README.md.")
     return EXIT_OK
 
 
