@@ -68,6 +68,11 @@ BUILTIN_NOT_TRAINED = ("the built-in model is not trained yet; run `collage trai
                        "(see neuralcollage/data/pretrained/README.md)")
 
 
+#: Said when a label is not one of the built-in model's few classes (a breed, most often).
+BUILTIN_LABELS_HINT = ("dog and cat breeds (pug, tabby, ...) are classes of the dogcat256 model: add --model dogcat256 "
+                       "(`collage models` says how to install it) and see `collage labels --model dogcat256`")
+
+
 class ModelNotInstalledError(SnapshotError):
     """A registered model whose files are not on this machine; the message says how to get them."""
 
@@ -145,8 +150,9 @@ REGISTRY = {e.name: e for e in (
         overrides=MappingProxyType({"n_classes": 200}),
         title="Neural Collage CUB-200 birds 128 px (200 classes, numbered 'class 0'..'class 199')",
         files=("generator", "discriminator"),
-        source=(f"not linked from the official READMEs; train it with configs/sn_projection_cub.yml of "
-                f"{_NEURAL_COLLAGE} or ask its authors")),
+        # read as "get the files from <source>", like every entry's
+        source=(f"your own training run of configs/sn_projection_cub.yml of {_NEURAL_COLLAGE} (no published "
+                "files are linked from the official READMEs; its authors may share theirs)")),
     *(_biggan_entry(resolution) for resolution in (128, 256, 512)),
 )}
 
@@ -432,7 +438,7 @@ def _builtin_vocabulary(manifest=None):
     if not labels:
         from neuralcollage.train.datasets import CLASS_NAMES
         labels = CLASS_NAMES
-    return from_names(labels, name="builtin")
+    return from_names(labels, name="builtin", unknown_hint=BUILTIN_LABELS_HINT)
 
 
 def _named_vocabulary(name, manifest=None):
