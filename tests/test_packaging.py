@@ -203,3 +203,30 @@ def test_sdist_holds_what_the_tests_need(tmp_path):
             "scripts/train_builtin.sh", "notebooks/01_quickstart.ipynb"} <= names
     tests = {n for n in names if n.startswith("tests/test_") and n.endswith(".py")}
     assert len(tests) >= 20
+
+
+def test_the_built_in_model_is_package_data_that_setup_cfg_ships(monkeypatch, tmp_path):
+    import configparser
+    import fnmatch
+
+    import neuralcollage
+    from neuralcollage.pretrained import builtin_dir, pretrained_dir
+    monkeypatch.delenv("NEURALCOLLAGE_PRETRAINED", raising=False)
+    package = os.path.dirname(os.path.abspath(neuralcollage.__file__))
+    assert pretrained_dir() == os.path.join(package, "data", "pretrained")
+    shipped = []
+    for folder, _, files in os.walk(pretrained_dir()):
+        shipped += [os.path.relpath(os.path.join(folder, f), package).replace(os.sep, "/") for f in files
+                    if not f.endswith(".pyc")]
+    assert {"data/pretrained/manifest.json", "data/pretrained/builtin64/generator.npz"} <= set(shipped)
+    setup_cfg = os.path.join(ROOT, "setup.cfg")
+    if os.path.exists(setup_cfg):
+        config = configparser.ConfigParser()
+        config.read(setup_cfg)
+        globs = [g.strip() for g in config["options.package_data"]["neuralcollage"].replace("\n", ",").split(",")
+                 if g.strip()]
+        missing = [f for f in shipped if not any(fnmatch.fnmatch(f, g) and f.count("/") == g.count("/")
+                                                 for g in globs)]
+        assert not missing, f"not in setup.cfg's package_data: {missing}"
+    monkeypatch.setenv("NEURALCOLLAGE_PRETRAINED", str(tmp_path))
+    assert pretrained_dir() == str(tmp_path) and builtin_dir() == str(tmp_path / "builtin64")
