@@ -5,7 +5,7 @@ model-related name is used, so ``collage --help`` stays fast).
 """
 import importlib
 
-from neuralcollage import _compat  # noqa: F401  (NumPy aliases for Chainer, before anyone imports it)
+from neuralcollage import _compat  # noqa: F401  (Chainer on NumPy 2 / Python 3.12+: see _neuralcollage_chainer)
 
 __version__ = "0.1.0"
 

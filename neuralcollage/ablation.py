@@ -1313,7 +1313,7 @@ def load_ablation_models(model="builtin", *, classifier="auto", part_classifier=
     ----------
     model : str
         A registered name or a generator ``.npz`` path / folder for
-        :func:`neuralcollage.pretrained.load_bundle` (``"builtin"``: ``pretrained/builtin64``).
+        :func:`neuralcollage.pretrained.load_bundle` (``"builtin"``: the built-in model shipped in the package).
     classifier : ``"auto"``, ``"none"``, ``"discriminator"`` or a path
         ``"auto"``: the bundle's classifier (its part classifier with ``part_classifier``), else the
         discriminator's projection class scores, else none.  A path: a classifier, part-classifier or

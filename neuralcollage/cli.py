@@ -166,7 +166,7 @@ TOP_EPILOG = """\
 examples:
   collage demo -o demo_out
   collage --base dog.png --mask ears.png --label fox -o fox_ears.png --figure before_after.png
-  collage attribute --base dog.png --axis fur_brightness --amount 1.5 --mask fur.png -o darker.png
+  collage attribute --base dog.png --axis fur_brightness --amount 1.5 --mask fur.png -o brighter_fur.png
   collage models
   collage labels --model dogcat256 --search terrier
   collage replay edit.json --base dog.png -o again.png
@@ -377,7 +377,7 @@ Exit status: 0 success, 2 bad input or usage (unknown axis, one --amount per --a
 
 examples:
   collage attribute --list-axes
-  collage attribute --base dog.png --axis fur_brightness --amount 1.5 --mask fur.png -o darker_fur.png
+  collage attribute --base dog.png --axis fur_brightness --amount 1.5 --mask fur.png -o brighter_fur.png
   collage attribute --base dog.png --axis eye_size --amount=-1 --axis fur_hue --amount 0.5 --source-label dog \\
           --save-recipe attr.json --figure before_after.png
   collage attribute --base cat.png --axis eye_size --amount 2 --axes my_axes.json --model runs/builtin64
@@ -549,7 +549,13 @@ examples:
                        help="list registered models",
                        description="The registered models, where their files go and whether they are "
                        "installed.  Official files go in $NEURALCOLLAGE_HOME/<name>/ (default "
-                       "~/.cache/neuralcollage/<name>/); see pretrained/README.md.")
+                       "~/.cache/neuralcollage/<name>/); see neuralcollage/data/pretrained/README.md.",
+                       epilog="""\
+examples:
+  collage models                                 # a table: name, kind, installed, folder, how to get it
+  collage models --json                          # the same as JSON
+  collage models --forget dogcat256              # after replacing its files on purpose
+""")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--forget", metavar="NAME",
                    help="forget the sha256 recorded for an official model (after replacing its files)")
@@ -587,8 +593,16 @@ examples:
 
     p = sub.add_parser("demo", prog="collage demo", parents=[common], formatter_class=_Formatter,
                        help="run the bundled example",
-                       description="Edit the bundled example photo (a dog rendered by the built-in data set) "
-                       "with its mask and target label, and write result.png, before_after.png and recipe.json.")
+                       description="Edit the bundled example photo (a 256 px cat rendered by the built-in data "
+                       "set): turn the cat's ears, given by the bundled mask, into fox ears, and write result.png, "
+                       "before_after.png and recipe.json into the output folder (removed again if the demo fails "
+                       "and it was created for it).",
+                       epilog="""\
+examples:
+  collage demo -o demo_out                       # about 10 s on a 2-core CPU
+  collage demo -o demo_out --method blend        # feature blending instead of sCBN
+  collage demo -o demo_gpu --gpu 0
+""")
     p.add_argument("-o", "--output-dir", default="collage_demo", metavar="DIR",
                    help="output folder, created if missing (default: %(default)s)")
     p.add_argument("--model", default="builtin", metavar="NAME|PATH", help="model (default: %(default)s)")
@@ -670,7 +684,10 @@ def _add_convert_parsers(sub, common):
     p = sub.add_parser("convert", prog="collage convert", formatter_class=_Formatter,
                        help="convert another framework's checkpoint",
                        description="Convert a checkpoint of another framework into this project's "
-                       "self-describing snapshot format.")
+                       "self-describing snapshot format.", epilog="""\
+examples:
+  collage convert biggan ~/Downloads/biggan-deep-128 ~/.cache/neuralcollage/biggan-deep-128/generator.npz
+""")
     csub = p.add_subparsers(dest="what", metavar="{biggan}", parser_class=_Parser)
     csub.required = True
     q = csub.add_parser("biggan", prog="collage convert biggan", parents=[common], formatter_class=_Formatter,
@@ -722,7 +739,12 @@ def _seconds(text):
 def _add_train_parsers(sub, common):
     p = sub.add_parser("train", prog="collage train", formatter_class=_Formatter, help="train the built-in models",
                        description="Train on the built-in rendered data set; every run resumes from the "
-                       "checkpoint in OUT_DIR.")
+                       "checkpoint in OUT_DIR.", epilog="""\
+examples:
+  collage train gan runs/builtin64 --iterations 6000
+  collage train encoder runs/encoder --generator runs/builtin64/generator.npz
+  collage train classifier runs/classifier --kind whole
+""")
     tsub = p.add_subparsers(dest="what", metavar="{gan,encoder,classifier}", parser_class=_Parser)
     tsub.required = True
 
@@ -865,11 +887,18 @@ def _main(argv):
         print(build_parser().format_usage().rstrip(), file=sys.stderr)
         print(f"{_PROG}: error: nothing to do; try `collage demo` or `collage --help`", file=sys.stderr)
         return EXIT_INPUT
+    lead = 0
+    while lead < len(argv) and argv[lead] in GLOBAL_FLAGS:
+        lead += 1
+    if lead < len(argv) and not argv[lead].startswith("-") and argv[lead] not in SUBCOMMANDS:
+        print(f"{_PROG}: error: {_unknown_command(argv[lead])}", file=sys.stderr)
+        return EXIT_INPUT
     argv = _arrange(argv)
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except _UsageError as exc:
-        print(f"{_PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"{_PROG}: error: {_one_line(exc)}{_option_hints(parser, argv)}", file=sys.stderr)
         return EXIT_INPUT
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
@@ -895,6 +924,49 @@ def _main(argv):
             print(f"{_PROG}: error: {_one_line(message)}", file=sys.stderr)
             return code
     return EXIT_OK if status is None else int(status)
+
+
+def _unknown_command(word):
+    """The message for a first word that is neither a command nor an option (the edit takes no positional)."""
+    import difflib
+    close = difflib.get_close_matches(word, SUBCOMMANDS, n=1, cutoff=0.6)
+    hint = f" (did you mean `collage {close[0]}`?)" if close else ""
+    return (f"unknown command {word!r}{hint}; the commands are {', '.join(SUBCOMMANDS)} "
+            "(see `collage --help`; an edit needs no command word: `collage --base PHOTO --mask MASK --label L`)")
+
+
+#: Spellings users type for this project's options: American -> the British the options use.
+_SPELLINGS = (("color", "colour"),)
+
+
+def _option_hints(parser, argv):
+    """"; did you mean --X?" for each unrecognised option of ``argv`` with a close match in its command."""
+    import difflib
+    sub = parser._subparsers._group_actions[0].choices if parser._subparsers else {}
+    command = sub.get(argv[0]) if argv and argv[0] in sub else None
+    while command is not None and command._subparsers is not None and len(argv) > 1:
+        nested = command._subparsers._group_actions[0].choices  # collage train gan, collage convert biggan
+        if argv[1] not in nested:
+            break
+        command, argv = nested[argv[1]], argv[1:]
+    if command is None:
+        return ""
+    known = [o for o in command._option_string_actions if o.startswith("--")]
+    hints = []
+    for token in argv[1:]:
+        option = token.split("=", 1)[0]
+        if not option.startswith("--") or option in command._option_string_actions:
+            continue
+        guess = option
+        for american, british in _SPELLINGS:
+            guess = guess.replace(american, british)
+        if guess in known:
+            close = [guess[2:]]
+        else:  # compared without the leading "--", which every candidate shares
+            close = difflib.get_close_matches(option[2:], [k[2:] for k in known], n=1, cutoff=0.8)
+        if close and "--" + close[0] not in hints:
+            hints.append("--" + close[0])
+    return f"; did you mean {' '.join(hints)}?" if hints else ""
 
 
 def _silence_stdout():
@@ -1597,7 +1669,8 @@ def cmd_models(args):
     for r in rows:
         print(f"{r.name:<{width}}  {r.kind:<9}  {'yes' if r.installed else 'no':<9}  {r.path}")
         print(f"{'':<{width}}  {r.notes}")
-    print(f"\nOfficial files go in $NEURALCOLLAGE_HOME/<name>/ (now {home_dir()}); see pretrained/README.md.")
+    print(f"\nOfficial files go in $NEURALCOLLAGE_HOME/<name>/ (now {home_dir()}); "
+          "see neuralcollage/data/pretrained/README.md.")
     return EXIT_OK
 
 
@@ -1703,18 +1776,35 @@ def examples_dir():
 
 
 def cmd_demo(args):
-    from neuralcollage.io import InputError, read_image, read_mask
+    from neuralcollage.io import InputError
     started = time.time()
     folder = examples_dir()
     spec = _read_json(os.path.join(folder, "example.json"))
-    photo_path, mask_path = (os.path.join(folder, spec[k]) for k in ("photo", "mask"))
     out_dir = args.output_dir
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise InputError(f"cannot write into {out_dir}: it is a file, not a folder")
+    created, parent = [], os.path.abspath(out_dir)  # the folders made for this demo, deepest first
+    while not os.path.exists(parent):
+        created.append(parent)
+        parent = os.path.dirname(parent)
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
+    try:
+        return _run_demo(args, spec, folder, out_dir, started)
+    except BaseException:
+        for made in created:  # a failed demo leaves no empty folder behind
+            try:
+                os.rmdir(made)
+            except OSError:  # not empty: keep it and what holds it
+                break
+        raise
+
+
+def _run_demo(args, spec, folder, out_dir, started):
+    from neuralcollage.io import read_image, read_mask
+    photo_path, mask_path = (os.path.join(folder, spec[k]) for k in ("photo", "mask"))
     result_path, figure_path, recipe_path = (os.path.join(out_dir, f) for f in
                                              ("result.png", "before_after.png", "recipe.json"))
     inputs = [photo_path, mask_path]
@@ -1921,7 +2011,7 @@ base should be of similar size (within 4x per side).
 Landmarks: a JSON file of (x, y) pixel coordinates, [[x, y], ...] or {"landmarks": [[x, y], ...]}, the same
 points in the same order for both images (at least 2; the built-in faces use 10: left eye, right eye, nose,
 mouth, left ear, right ear, left cheek, right cheek, chin, crown).  The centre of the top-left pixel is (0, 0).
-Without a file, the built-in landmark model (pretrained/builtin64/landmarks.npz, for the built-in kind of
+Without a file, the built-in landmark model (neuralcollage/data/pretrained/builtin64/landmarks.npz, for the built-in kind of
 cartoon faces, square images) predicts them when it is installed.
 
 examples:

@@ -25,7 +25,7 @@ __all__ = ["FEW_SHOT_BASE", "JUDGE_SHA256", "judge_path", "load_judge", "trainin
 FEW_SHOT_BASE = 3 * 10 ** 14
 
 
-#: sha256 of the shipped judge, ``pretrained/few_shot/judge8.npz`` (see its README there).
+#: sha256 of the shipped judge, ``neuralcollage/data/pretrained/few_shot/judge8.npz`` (see its README there).
 JUDGE_SHA256 = "176f1fb91f654e28d3313e81ad98c9e14fa4d28183efedd985407a60619fa15c"
 
 

@@ -73,6 +73,8 @@ class Vocabulary:
         One entry per class; a string is a single name, a sequence lists synonyms, display name first.
     ids : sequence of str, optional
         Per-class external ids (e.g. WordNet ids ``"n02112018"``), same length as ``synonyms``.
+    unknown_hint : str, optional
+        A sentence added to the message of an unknown label (e.g. which other model has such classes).
 
     Notes
     -----
@@ -87,9 +89,12 @@ class Vocabulary:
     (2, ('cat', 'dog'), 0, 1)
     """
 
-    __slots__ = ("_name", "_synonyms", "_ids", "_lookup", "_all_synonyms")
+    __slots__ = ("_name", "_synonyms", "_ids", "_lookup", "_all_synonyms", "_hint")
 
-    def __init__(self, name, synonyms, ids=None):
+    #: Vocabularies up to this size name all their labels when a label is unknown.
+    LIST_ALL_UP_TO = 12
+
+    def __init__(self, name, synonyms, ids=None, *, unknown_hint=None):
         classes = []
         for i, entry in enumerate(synonyms):
             names = (entry,) if isinstance(entry, str) else tuple(entry)
@@ -115,6 +120,7 @@ class Vocabulary:
         object.__setattr__(self, "_ids", ids)
         object.__setattr__(self, "_lookup", MappingProxyType(lookup))
         object.__setattr__(self, "_all_synonyms", MappingProxyType(all_synonyms))
+        object.__setattr__(self, "_hint", None if unknown_hint is None else str(unknown_hint))
 
     def __setattr__(self, key, value):
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -271,9 +277,17 @@ class Vocabulary:
 
     def _unknown_message(self, text, key):
         hints = self.suggestions(key)
-        hint = (f"did you mean: {', '.join(hints)}?" if hints else
-                "no close match; list the labels with `collage labels --search TEXT` (or Vocabulary.search)")
-        return f"unknown label {text!r} for {self._name}; {hint}"
+        parts = [f"unknown label {text!r} for {self._name}"]
+        if len(self) <= self.LIST_ALL_UP_TO:
+            parts.append(f"it has {len(self)}: {', '.join(self.names)}")
+            if hints:
+                parts.append(f"did you mean: {', '.join(hints)}?")
+        else:
+            parts.append(f"did you mean: {', '.join(hints)}?" if hints else
+                         "no close match; list the labels with `collage labels --search TEXT` (or Vocabulary.search)")
+        if self._hint:
+            parts.append(self._hint)
+        return "; ".join(parts)
 
 
 @functools.lru_cache(maxsize=None)
@@ -326,7 +340,7 @@ def numbered(n, name=None):
     return Vocabulary(name or f"numbered:{int(n)}", [f"class {i}" for i in range(int(n))])
 
 
-def from_names(names, name="custom"):
+def from_names(names, name="custom", *, unknown_hint=None):
     """A vocabulary from class names, e.g. the project's built-in model classes.
 
     Parameters
@@ -334,6 +348,8 @@ def from_names(names, name="custom"):
     names : sequence of (str or sequence of str)
         One entry per class, in index order; a sequence lists synonyms, display name first.
     name : str
+    unknown_hint : str, optional
+        Added to the message of an unknown label (see :class:`Vocabulary`).
 
     Raises
     ------
@@ -345,7 +361,7 @@ def from_names(names, name="custom"):
     >>> from_names(("cat", "dog", "fox"), name="animals").index("Fox")
     2
     """
-    vocab = Vocabulary(name, names)
+    vocab = Vocabulary(name, names, unknown_hint=unknown_hint)
     if len(vocab) == 0:
         raise ValueError(f"vocabulary {name!r} has no classes")
     seen = {}

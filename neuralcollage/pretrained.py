@@ -2,8 +2,9 @@
 
 A model is chosen by a registered name (:data:`REGISTRY`) or by a path.  Nothing here touches the network:
 
-* ``"builtin"`` lives in the repository, ``pretrained/builtin64/*.npz``, with ``pretrained/manifest.json``
-  holding each file's sha256 (see ``pretrained/README.md``).
+* ``"builtin"`` ships inside the package, ``neuralcollage/data/pretrained/builtin64/*.npz``, with
+  ``neuralcollage/data/pretrained/manifest.json`` holding each file's sha256 (see the ``README.md`` there);
+  :func:`pretrained_dir` says where, and ``$NEURALCOLLAGE_PRETRAINED`` points it elsewhere.
 * The official models are published in Google Drive folders linked from the READMEs of the official
   repositories; the user puts the files in ``$NEURALCOLLAGE_HOME/<name>/`` (default
   ``~/.cache/neuralcollage/<name>/``), as ``generator.npz`` / ``discriminator.npz`` or under their original
@@ -65,7 +66,13 @@ _NEURAL_COLLAGE = "https://github.com/quolc/neural-collage"
 _SNGAN_PROJECTION = "https://github.com/pfnet-research/sngan_projection"
 _PYTORCH_BIGGAN = "https://github.com/huggingface/pytorch-pretrained-BigGAN"
 BUILTIN_NOT_TRAINED = ("the built-in model is not trained yet; run `collage train gan runs/builtin64` and copy "
-                       "its generator.npz and discriminator.npz into {dir} (see pretrained/README.md)")
+                       "its generator.npz and discriminator.npz into {dir} "
+                       "(see neuralcollage/data/pretrained/README.md)")
+
+
+#: Said when a label is not one of the built-in model's few classes (a breed, most often).
+BUILTIN_LABELS_HINT = ("dog and cat breeds (pug, tabby, ...) are classes of the dogcat256 model: add --model dogcat256 "
+                       "(`collage models` says how to install it) and see `collage labels --model dogcat256`")
 
 
 class ModelNotInstalledError(SnapshotError):
@@ -122,7 +129,7 @@ REGISTRY = {e.name: e for e in (
     ModelEntry(
         name="builtin", kind="built-in", arch="builtin64", vocabulary="builtin",
         title="built-in 64 px cartoon animal faces (cat, dog, fox, rabbit, bear, panda), trained by this project",
-        files=tuple(BUNDLE_KINDS), source="shipped in the repository's pretrained/builtin64/"),
+        files=tuple(BUNDLE_KINDS), source="shipped inside the package, neuralcollage/data/pretrained/builtin64/"),
     ModelEntry(
         name="dogcat256", kind="official", arch="collage256", vocabulary="dogs_and_cats",
         title="Neural Collage dog-and-cat 256 px (143 ImageNet dog and cat classes)",
@@ -145,8 +152,9 @@ REGISTRY = {e.name: e for e in (
         overrides=MappingProxyType({"n_classes": 200}),
         title="Neural Collage CUB-200 birds 128 px (200 classes, numbered 'class 0'..'class 199')",
         files=("generator", "discriminator"),
-        source=(f"not linked from the official READMEs; train it with configs/sn_projection_cub.yml of "
-                f"{_NEURAL_COLLAGE} or ask its authors")),
+        # read as "get the files from <source>", like every entry's
+        source=(f"your own training run of configs/sn_projection_cub.yml of {_NEURAL_COLLAGE} (no published "
+                "files are linked from the official READMEs; its authors may share theirs)")),
     *(_biggan_entry(resolution) for resolution in (128, 256, 512)),
 )}
 
@@ -210,15 +218,20 @@ def home_dir():
 
 
 def pretrained_dir():
-    """The repository's ``pretrained/`` folder (``$NEURALCOLLAGE_PRETRAINED`` overrides it)."""
+    """The folder of the built-in model and its ``manifest.json``.
+
+    ``neuralcollage/data/pretrained`` inside the package, so a wheel install (``pip install .``) has it as much
+    as a checkout; ``$NEURALCOLLAGE_PRETRAINED`` points it at another folder of the same layout
+    (``manifest.json`` and ``builtin64/``), e.g. to try a retrained built-in model without touching the package.
+    """
     root = os.environ.get("NEURALCOLLAGE_PRETRAINED")
     if root:
         return os.path.abspath(os.path.expanduser(root))
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretrained")
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "pretrained")
 
 
 def builtin_dir():
-    """``pretrained/builtin64``: the built-in model's files."""
+    """``<pretrained_dir()>/builtin64``: the built-in model's files."""
     return os.path.join(pretrained_dir(), "builtin64")
 
 
@@ -272,7 +285,7 @@ def _manifest():
 
 
 def _manifest_sha256(manifest, path):
-    """The sha256 the manifest gives for ``path`` (keyed relative to pretrained/ or by base name), or None."""
+    """The sha256 the manifest gives for ``path`` (keyed relative to pretrained_dir() or by base name), or None."""
     files = (manifest or {}).get("files") or {}
     rel = os.path.relpath(path, pretrained_dir()).replace(os.sep, "/")
     for key in (rel, os.path.basename(path)):
@@ -345,7 +358,7 @@ def _real(path):
 
 def registered_file(path):
     """``(entry, kind)`` when ``path`` is where a registered model's canonical file lives
-    (``$NEURALCOLLAGE_HOME/<name>/<kind>.npz``, or the built-in ``pretrained/builtin64/<kind>.npz``), else
+    (``$NEURALCOLLAGE_HOME/<name>/<kind>.npz``, or the built-in ``builtin_dir()/<kind>.npz``), else
     None.  The file need not exist."""
     target = _real(path)
     for entry in REGISTRY.values():
@@ -444,7 +457,7 @@ def _builtin_vocabulary(manifest=None):
     if not labels:
         from neuralcollage.train.datasets import CLASS_NAMES
         labels = CLASS_NAMES
-    return from_names(labels, name="builtin")
+    return from_names(labels, name="builtin", unknown_hint=BUILTIN_LABELS_HINT)
 
 
 def _named_vocabulary(name, manifest=None):
@@ -775,7 +788,8 @@ def list_models():
             if missing:
                 notes.append("missing: " + ", ".join(missing))
         elif entry.kind == "built-in":
-            notes.append("not trained yet: run `collage train gan ...` (see pretrained/README.md)")
+            notes.append("not trained yet: run `collage train gan ...` (see "
+                         f"{os.path.join(pretrained_dir(), 'README.md')})")
         elif entry.convert is not None:
             notes.append(f"not installed; {install_instructions(entry)}")
         else:
@@ -787,13 +801,13 @@ def list_models():
 
 
 def write_manifest(*, root=None, commands=None, metrics=None, **fields):
-    """Write ``pretrained/manifest.json`` for the built-in files present, keeping what it already says.
+    """Write ``<pretrained_dir()>/manifest.json`` for the built-in files present, keeping what it already says.
 
     Every file of :data:`BUNDLE_KINDS` in ``<root>/builtin64/`` gets ``{"kind", "sha256", "bytes", "config"}``
     (config read from the snapshot) plus its ``command`` from ``commands`` (kind -> str) when given.
 
     Args:
-        root: the ``pretrained`` folder (default :func:`pretrained_dir`).
+        root: the folder holding ``manifest.json`` and ``builtin64/`` (default :func:`pretrained_dir`).
         commands: kind -> the exact command that trained the file.
         metrics: measured metrics (a JSON-able dict), stored under ``"metrics"``.
         **fields: other top-level entries (e.g. ``labels``).

@@ -8,8 +8,7 @@ attribute names (what `--axis NAME` edits use) and the raw fits as NAME_raw, wit
 generator they belong to (neuralcollage.axes.bundle_axes refuses them for another generator file).
 
 examples:
-  python scripts/discover_axes.py --generator pretrained/builtin64/generator.npz \\
-      --regressor pretrained/builtin64/regressor.npz -o pretrained/builtin64/axes.json
+  python scripts/discover_axes.py       # the built-in model: neuralcollage/data/pretrained/builtin64/axes.json
   python scripts/discover_axes.py --generator runs/builtin64/generator.npz --n-samples 4000 --classes all \\
       -o out/axes_per_class.json
 """
@@ -23,6 +22,7 @@ import neuralcollage  # noqa: F401  (before Chainer)
 from neuralcollage import axes as ax
 from neuralcollage.backend import DeviceError
 from neuralcollage.io import InputError
+from neuralcollage.pretrained import builtin_dir
 from neuralcollage.snapshot import SnapshotError
 
 
@@ -35,10 +35,11 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 
 def build_parser():
     p = argparse.ArgumentParser(prog="discover_axes.py", description=__doc__, formatter_class=_Formatter)
-    p.add_argument("--generator", default="pretrained/builtin64/generator.npz", help="generator snapshot (.npz)")
+    p.add_argument("--generator", default=os.path.join(builtin_dir(), "generator.npz"),
+                   help="generator snapshot (.npz; default: the built-in model's)")
     p.add_argument("--regressor", default=None,
                    help="attribute regressor snapshot (default: regressor.npz beside the generator, else "
-                        "pretrained/builtin64/regressor.npz)")
+                        "the built-in model's)")
     p.add_argument("-o", "--output", default=None,
                    help="axes file, .json or .npz (default: axes.json beside the generator)")
     p.add_argument("--n-samples", type=int, default=3000, help="latents per fit (per class with --classes)")
@@ -56,7 +57,7 @@ def build_parser():
 
 def default_regressor(generator):
     beside = os.path.join(os.path.dirname(os.path.abspath(generator)), "regressor.npz")
-    return beside if os.path.exists(beside) else os.path.join("pretrained", "builtin64", "regressor.npz")
+    return beside if os.path.exists(beside) else os.path.join(builtin_dir(), "regressor.npz")
 
 
 def main(argv=None):

@@ -10,8 +10,7 @@ Writes into --out: axes_eval.json (everything), axes_eval.md (tables), axes_eval
 axes_eval.png (entanglement heatmaps and attribute-against-amount curves).
 
 examples:
-  python scripts/evaluate_axes.py --generator pretrained/builtin64/generator.npz \\
-      --axes pretrained/builtin64/axes.json --out out/axes
+  python scripts/evaluate_axes.py --out out/axes      # the built-in model and its axes.json
   python scripts/evaluate_axes.py --generator runs/builtin64/generator.npz --axes out/axes.json \\
       --classifier runs/classifier/classifier.npz --amounts=-3,-1.5,0,1.5,3 --n 128 --out out/axes
 """
@@ -25,6 +24,7 @@ import neuralcollage  # noqa: F401  (before Chainer)
 from neuralcollage import axes as ax
 from neuralcollage.backend import DeviceError
 from neuralcollage.io import InputError, atomic_write_text
+from neuralcollage.pretrained import builtin_dir
 from neuralcollage.snapshot import SnapshotError
 
 
@@ -38,14 +38,15 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 def build_parser():
     p = argparse.ArgumentParser(prog="evaluate_axes.py", description=__doc__, formatter_class=_Formatter)
     p.add_argument("--out", required=True, help="output folder (created if missing)")
-    p.add_argument("--generator", default="pretrained/builtin64/generator.npz", help="generator snapshot (.npz)")
+    p.add_argument("--generator", default=os.path.join(builtin_dir(), "generator.npz"),
+                   help="generator snapshot (.npz; default: the built-in model's)")
     p.add_argument("--axes", default=None, help="axes file (default: axes.json beside the generator)")
     p.add_argument("--regressor", default=None,
                    help="attribute regressor (default: regressor.npz beside the generator, else "
-                        "pretrained/builtin64/regressor.npz)")
+                        "the built-in model's)")
     p.add_argument("--classifier", default=None,
                    help="whole-image classifier, or 'none' (default: classifier.npz beside the generator, else "
-                        "pretrained/builtin64/classifier.npz)")
+                        "the built-in model's)")
     p.add_argument("--names", default=None,
                    help="comma-separated axes to measure (default: every decorrelated axis; their NAME_raw "
                         "partners are measured as 'before')")
@@ -62,7 +63,7 @@ def build_parser():
 
 def _beside(generator, name):
     path = os.path.join(os.path.dirname(os.path.abspath(generator)), name)
-    return path if os.path.exists(path) else os.path.join("pretrained", "builtin64", name)
+    return path if os.path.exists(path) else os.path.join(builtin_dir(), name)
 
 
 def split_axes(axes, names=None):

@@ -2,7 +2,7 @@
 
 Examples::
 
-    python scripts/evaluate_builtin.py                          # pretrained/builtin64, all metrics
+    python scripts/evaluate_builtin.py                          # the built-in model, all metrics
     python scripts/evaluate_builtin.py --model runs/builtin64/generator.npz --metrics classifier_accuracy \\
         conditioned_class_accuracy diversity -o runs/eval.json
     python scripts/evaluate_builtin.py --quick                  # small counts, a smoke test

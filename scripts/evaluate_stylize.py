@@ -4,7 +4,7 @@ Examples::
 
     python scripts/evaluate_stylize.py -o runs/stylize_eval.json               # 64 px, hatch, 50 faces
     python scripts/evaluate_stylize.py --sizes 64 128 --styles hatch watercolour --n 30
-    python scripts/evaluate_stylize.py --landmarks pretrained/builtin64/landmarks.npz   # predicted landmarks
+    python scripts/evaluate_stylize.py --landmarks neuralcollage/data/pretrained/builtin64/landmarks.npz   # predicted landmarks
 
 For each held-out face: exemplar = the face stylised in its own pose, target = the face plain in another
 pose, truth = the target stylised. Methods: styleblit (collage stylize's default), styleblit_source (the

@@ -4,11 +4,11 @@
 # speeds it up, so the steps that do not need the generator (the classifiers and the attribute
 # regressor) run meanwhile on the other core, one thread each (benchmarks/bench_recipe.py measures both
 # facts); their output goes to runs/side_steps.log. The shipped files, the commands that actually produced
-# them (including interruptions) and their metrics are recorded in pretrained/manifest.json.
+# them (including interruptions) and their metrics are recorded in neuralcollage/data/pretrained/manifest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-out=pretrained/builtin64
+out=neuralcollage/data/pretrained/builtin64
 mkdir -p "$out" runs
 
 side_steps() {
@@ -37,4 +37,4 @@ python3 scripts/discover_axes.py --generator "$out/generator.npz" --regressor "$
     --n-samples 3000 --seed 0 -o "$out/axes.json"
 
 python3 -c "from neuralcollage.pretrained import write_manifest; write_manifest()"
-python3 scripts/evaluate_builtin.py -o pretrained/evaluation.json
+python3 scripts/evaluate_builtin.py -o neuralcollage/data/pretrained/evaluation.json

@@ -3,7 +3,7 @@
 Examples::
 
     python scripts/train_landmarks.py runs/landmarks --iterations 3000 --time-limit 4500
-    python scripts/train_landmarks.py --evaluate pretrained/builtin64/landmarks.npz --n 300
+    python scripts/train_landmarks.py --evaluate neuralcollage/data/pretrained/builtin64/landmarks.npz --n 300
 
 Training resumes from OUT_DIR's checkpoint; OUT_DIR/landmarks.npz is the snapshot to copy into
 pretrained/builtin64/. --evaluate prints the held-out error (pixels at 64 px) of a snapshot as JSON.

@@ -89,7 +89,7 @@ def test_predicted_landmarks_when_the_model_is_shipped(files, tmp_path):
     from neuralcollage.train.landmarks import load_landmark_predictor
     model = builtin_dir() + "/landmarks.npz"
     if not __import__("os").path.exists(model):
-        pytest.skip("pretrained/builtin64/landmarks.npz is not installed")
+        pytest.skip("neuralcollage/data/pretrained/builtin64/landmarks.npz is not installed")
     predict = load_landmark_predictor(model)
     for seed in range(3):
         image = render_sample(seed, size=64).image

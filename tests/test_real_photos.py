@@ -19,7 +19,8 @@ DATA = os.path.join(os.path.dirname(__file__), "data")
 CHELSEA = os.path.join(DATA, "chelsea.jpg")
 EYES = os.path.join(DATA, "chelsea_eyes_mask.png")
 COFFEE = os.path.join(DATA, "coffee.jpg")
-BUILTIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretrained", "builtin64")
+BUILTIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "neuralcollage", "data", "pretrained",
+                       "builtin64")
 STEPS = 8
 
 

@@ -21,9 +21,9 @@ case "$args" in
   *"runs/part_classifier"*) step=part_classifier; out=runs/part_classifier; files=part_classifier.npz; pause=0 ;;
   *"runs/classifier"*) step=classifier; out=runs/classifier; files=classifier.npz; pause=0 ;;
   *"runs/regressor"*) step=regressor; out=runs/regressor; files=regressor.npz; pause=0 ;;
-  *discover_axes*) step=axes; out=pretrained/builtin64; files=axes.json; pause=0 ;;
-  *write_manifest*) step=manifest; out=pretrained; files=manifest.json; pause=0 ;;
-  *evaluate_builtin*) step=evaluate; out=pretrained; files=evaluation.json; pause=0 ;;
+  *discover_axes*) step=axes; out=neuralcollage/data/pretrained/builtin64; files=axes.json; pause=0 ;;
+  *write_manifest*) step=manifest; out=neuralcollage/data/pretrained; files=manifest.json; pause=0 ;;
+  *evaluate_builtin*) step=evaluate; out=neuralcollage/data/pretrained; files=evaluation.json; pause=0 ;;
   *) echo "unexpected call: $0 $args" >&2; exit 3 ;;
 esac
 echo "start $step" >> calls.log
@@ -71,7 +71,7 @@ def test_recipe_runs_every_step_and_the_side_steps_beside_the_gan(tmp_path):
     for step in ("encoder", "regressor"):
         assert log.index(f"end {step}") < log.index("start axes")
     assert log.index("start classifier") < log.index("start part_classifier") < log.index("start regressor")
-    shipped = project / "pretrained" / "builtin64"
+    shipped = project / "neuralcollage" / "data" / "pretrained" / "builtin64"
     for name, step in [("generator.npz", "gan"), ("discriminator.npz", "gan"), ("encoder.npz", "encoder"),
                        ("classifier.npz", "classifier"), ("part_classifier.npz", "part_classifier"),
                        ("regressor.npz", "regressor"), ("axes.json", "axes")]:
@@ -88,7 +88,7 @@ def test_a_failing_side_step_stops_the_recipe_with_one_line(tmp_path, failing):
         "train_builtin.sh: a classifier or regressor step failed; see runs/side_steps.log")
     log = _log(project)
     assert "start axes" not in log and "start manifest" not in log
-    assert not (project / "pretrained" / "builtin64" / "classifier.npz").exists()
+    assert not (project / "neuralcollage" / "data" / "pretrained" / "builtin64" / "classifier.npz").exists()
 
 
 @pytest.mark.slow
@@ -98,7 +98,7 @@ def test_a_failing_gan_stops_the_recipe_and_the_side_steps(tmp_path):
     assert done.returncode == 1
     log = _log(project)
     assert "start encoder" not in log
-    assert not (project / "pretrained" / "builtin64" / "generator.npz").exists()
+    assert not (project / "neuralcollage" / "data" / "pretrained" / "builtin64" / "generator.npz").exists()
 
 
 def test_bench_recipe_uses_the_scripts_iteration_counts_and_cadence():
