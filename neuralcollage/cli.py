@@ -2171,8 +2171,7 @@ problem (e.g. a model that cannot take classes: BigGAN-deep).
 examples:
   collage add-class koala k1.png k2.png k3.png k4.png k5.png -o koala.npz
   collage add-class rex photos/rex_*.jpg -o rex.npz --steps 300 --seed 0 --synonym "our dog"
-  collage generate --model builtin+koala.npz --label koala -n 8 -o koalas.png
-  collage edit --model builtin+koala.npz --base cat.png --mask ears.png --label koala
+then use the pack in any command, e.g. `collage generate --model builtin+koala.npz --label koala -n 8`.
 """
 
 
