@@ -194,3 +194,23 @@ def test_photo_edit_reports_and_replays_the_fit(bundle):
         edit_photo(bundle, photo, mask, "cat", source_label="cat", steps=0)
     with pytest.raises(ValueError, match="reconstruction must be one of"):
         edit_photo(bundle, photo, mask, "fox", source_label="cat", reconstruction="tuned")
+
+
+@pytest.mark.gpu
+def test_the_fit_on_a_gpu_matches_the_cpu(bundle, crop):
+    import copy
+
+    from neuralcollage.backend import to_numpy
+    cpu = bundle.generator
+    gpu = copy.deepcopy(cpu)
+    gpu.to_device(0)
+    z = to_numpy(cpu.sample_z(1, seed=0))
+    options = FitOptions(steps=20, seed=1)
+    on_cpu = fit_generator(cpu, crop, z, 1, options=options)
+    on_gpu = fit_generator(gpu, crop, z, 1, options=options)
+    assert on_gpu.psnr == pytest.approx(on_cpu.psnr, abs=0.3)
+    np.testing.assert_allclose(on_gpu.image, on_cpu.image, atol=2e-2)
+    region = np.zeros((32, 32), np.float32)
+    region[8:20, 8:20] = 1
+    edited = render(edit_generator(on_gpu, region), z, 2)
+    assert edited.shape == (1, 3, 32, 32) and np.isfinite(edited).all()
