@@ -202,8 +202,14 @@ def _number_type(convert, accept, wording, *, unparsable=None):
     return parse
 
 
+#: The largest value of an integer option without a range of its own in :data:`neuralcollage.limits.OPTION_RANGES`
+#: (iterations, batch sizes, pixel budgets, ...): larger is a typing slip, not a plan.
+INT_OPTION_MAX = 10 ** 9
+
+
 def _int_at_least(minimum, wording):
-    return _number_type(int, lambda v: v >= minimum, wording, unparsable="an integer")
+    return _number_type(int, lambda v: minimum <= v <= INT_OPTION_MAX, f"{wording} (at most {INT_OPTION_MAX:,})",
+                        unparsable="an integer")
 
 
 _positive_int = _int_at_least(1, "a positive integer")
@@ -1422,6 +1428,7 @@ def _read_z(path, dim_z):
     import numpy
     from neuralcollage.io import InputError, check_regular_file
     check_regular_file(path, what="latent file")
+    _check_z_headers(path, dim_z)
     try:
         with numpy.load(path, allow_pickle=False) as f:
             if "z" not in f.files:
@@ -1450,6 +1457,31 @@ def _read_z(path, dim_z):
         if truncation is not None and not (numpy.isfinite(truncation) and 0 < truncation <= 1):
             raise InputError(f"{path}: stored truncation {truncation} is not in (0, 1]")
     return z.astype(numpy.float32), class_id, truncation
+
+
+#: Largest latent file read by ``--z`` (bytes declared in its zip directory, all arrays together).
+Z_FILE_MAX_BYTES = 64 * 2 ** 20
+
+
+def _check_z_headers(path, dim_z):
+    """Refuse a latent file whose declared arrays are too large or of the wrong shape, before decompressing
+    any of them (:class:`neuralcollage.snapshot.SnapshotFile` reads only the zip directory and .npy headers)."""
+    from neuralcollage.io import InputError
+    from neuralcollage.limits import OPTION_RANGES
+    from neuralcollage.snapshot import SnapshotError, SnapshotFile
+    try:
+        headers = SnapshotFile(path).headers
+    except SnapshotError as exc:
+        raise InputError(f"{path}: not a usable latent file: {_one_line(exc)}") from None
+    total = sum(h.nbytes for h in headers.values())
+    if total > Z_FILE_MAX_BYTES:
+        raise InputError(f"{path}: declares {total:,} bytes of arrays; a latent file may hold at most "
+                         f"{Z_FILE_MAX_BYTES:,}")
+    z = headers.get("z")
+    most = OPTION_RANGES["count"][2]
+    if z is not None and (len(z.shape) not in (1, 2) or z.shape[-1] != dim_z
+                          or (len(z.shape) == 2 and not 1 <= z.shape[0] <= most)):
+        raise InputError(f"{path}: z has shape {z.shape}, the model needs (N, {dim_z}) with 1 <= N <= {most}")
 
 
 def cmd_generate(args):

@@ -405,7 +405,9 @@ def test_non_finite_outputs_name_the_model_file(tmp_path, files, capsys, monkeyp
     (["--colour-reach", "1e300"], "--colour-reach"), (["--colour-reach", "nan"], "--colour-reach"),
     (["--margin", "1e9"], "--margin"), (["--margin", "inf"], "--margin"), (["--context", "nan"], "--context"),
     (["--steps", "10000000"], "--steps"), (["--restarts", "0"], "--restarts"), (["--seed", "-1"], "--seed"),
-    (["--seed", str(2 ** 40)], "--seed")])
+    (["--seed", str(2 ** 40)], "--seed"), (["--max-pixels", str(10 ** 12)], "--max-pixels"),
+    (["--fit-steps", str(10 ** 10)], "--fit-steps"), (["--reconstruction", "pivotal", "--fit-steps", "9000"],
+                                                      "fit steps")])
 def test_numeric_options_have_ranges(argv, fragment, tmp_path, files, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     start = time.monotonic()
@@ -414,6 +416,37 @@ def test_numeric_options_have_ranges(argv, fragment, tmp_path, files, capsys, mo
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and fragment in err and "internal error" not in err, err
     assert time.monotonic() - start < 1 and not os.path.exists("out.png")
+
+
+@pytest.mark.parametrize("argv", [["train", "gan", "--iterations", str(10 ** 12), "-o", "runs"],
+                                  ["train", "gan", "--batch-size", "99999999999", "-o", "runs"]])
+def test_integer_options_without_a_range_of_their_own_are_bounded(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "at most 1,000,000,000" in err and not os.path.exists("runs")
+
+
+def test_a_latent_file_is_checked_on_its_headers_before_it_is_read(tmp_path, files, capsys, monkeypatch):
+    import zipfile
+    monkeypatch.chdir(tmp_path)
+    huge = tmp_path / "huge.npz"
+    with zipfile.ZipFile(huge, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("z.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False,
+                                                          "shape": (2 ** 21, 16)})
+            zero = bytes(2 ** 20)
+            for _ in range(128):
+                member.write(zero)
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, z=np.zeros((20000, 16), np.float32))
+    for path, fragment in ((huge, "at most"), (wrong, "1 <= N <= 10000")):
+        start = time.monotonic()
+        code = cli.main(["generate", "--model", files["model"], "--z", str(path), "--label", "0", "-q",
+                         "-o", "out.png"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and fragment in err, err
+        assert time.monotonic() - start < 5 and not os.path.exists("out.png")
 
 
 @pytest.mark.parametrize("option, value", [("dilate", 100000), ("dilate", float("nan")), ("feather", 1e9),
