@@ -788,11 +788,20 @@ def check_recipe(recipe, generator=None):
     ValueError
         Not a painting recipe, a newer version, or latents/canvases that do not fit ``generator``.
     """
+    from neuralcollage.io import json_depth
+    from neuralcollage.limits import RECIPE_MAX_BYTES, RECIPE_MAX_DEPTH
     if isinstance(recipe, (str, bytes)):
+        if len(recipe) > RECIPE_MAX_BYTES:
+            raise ValueError(f"painting recipe is {len(recipe):,} bytes; recipes may hold at most "
+                             f"{RECIPE_MAX_BYTES:,}")
         try:
             recipe = json.loads(recipe)
         except json.JSONDecodeError as exc:
             raise ValueError(f"recipe is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ValueError(f"painting recipe nests deeper than {RECIPE_MAX_DEPTH} levels") from None
+    if json_depth(recipe) > RECIPE_MAX_DEPTH:
+        raise ValueError(f"painting recipe nests deeper than {RECIPE_MAX_DEPTH} levels")
     if not isinstance(recipe, dict) or recipe.get("kind") != RECIPE_KIND:
         raise ValueError(f"not a painting recipe (kind must be {RECIPE_KIND!r})")
     if not isinstance(recipe.get("version"), int) or recipe["version"] > RECIPE_VERSION:

@@ -546,3 +546,18 @@ def test_an_early_ctrl_c_prints_no_traceback(tmp_path):
         err = err.decode()
         assert "Traceback" not in err, (delay, err)
         assert child.returncode in (0, 130), (delay, child.returncode, err)
+
+
+def test_painting_recipes_are_bounded_like_edit_recipes():
+    from neuralcollage import painting
+    from neuralcollage.limits import RECIPE_MAX_BYTES
+    with pytest.raises(ValueError, match="at most"):
+        painting.check_recipe(" " * (RECIPE_MAX_BYTES + 1))
+    with pytest.raises(ValueError, match="deeper than"):
+        painting.check_recipe("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="deeper than"):
+        deep = []
+        for _ in range(40):
+            deep = [deep]
+        painting.check_recipe({"kind": painting.RECIPE_KIND, "deep": deep})
+
