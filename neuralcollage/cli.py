@@ -113,8 +113,9 @@ The edit: the photo is cropped to a square around the mask (grown by --margin, c
 square --box), resized to the model's resolution and projected onto the generator's manifold as the source
 class (--source-label, or the best of the discriminator's top guesses; models without a discriminator, such as
 BigGAN-deep, need --source-label and project with multi-scale pixel statistics instead of its features); a
-per-photo copy of the generator can be fitted to the crop so that it reproduces the photo (--reconstruction
-pivotal, --fit-steps); the summary line gives the reconstruction's PSNR, and a warning says when the photo is
+generator is then fitted to the crop so that it reproduces the photo (--reconstruction features, the default: a
+feature offset, faded out where the class changes; pivotal: the weights tuned too; projection: the latent
+alone, as in the paper); the summary line gives the reconstruction's PSNR, and a warning says when the photo is
 far from what the model can draw; the masked region is then turned into TARGET with spatial class conditioning (--method scbn) or feature blending
 (--method blend) on the chosen generator layers, and the edited crop is Poisson-blended back into the photo at
 full resolution.  Pixels outside the mask dilated by --dilate pixels are unchanged; --seam optimal lets the
@@ -134,7 +135,7 @@ examples:
   collage --base dog.png --mask ears.png --label fox -o fox_ears.png
   collage --base dog.png --mask ears.png --label fox --seam optimal --dilate 16 -o fox_ears_seam.png
   collage --base dog.png --mask muzzle.png --label fox --colour-reach 4 -o fox_muzzle.png
-  collage --base dog.png --mask ears.png --label fox --reconstruction pivotal -o fitted.png   # fit first
+  collage --base dog.png --mask ears.png --label fox --reconstruction projection -o paper.png  # no fit
   collage --base dog.png --mask ears.png --label fox --source-label dog --layers 4- --steps 300 \\
           --save-recipe edit.json --figure before_after.png
   collage --base pup.jpg --mask eyes.png --label pomeranian --model dogcat256 --gpu 0
@@ -317,11 +318,12 @@ def _projection_options(parser, *, with_restarts=True):
     g.add_argument("--seed", type=_ranged("seed"), default=0, help="seed of every random choice (default: %(default)s)")
     from neuralcollage.reconstruction import DEFAULT_RECONSTRUCTION, RECONSTRUCTIONS, FitOptions
     g.add_argument("--reconstruction", choices=RECONSTRUCTIONS, default=DEFAULT_RECONSTRUCTION,
-                   help="pivotal: after the projection, fit a per-photo copy of the generator to the photo "
-                        "(pivotal tuning with a feature offset) so that it reproduces it before editing; "
+                   help="features: after the projection, fit an offset of the generator's features so that it "
+                        "reproduces the photo before editing (the weights stay as trained; the offset fades "
+                        "out where the class changes); pivotal: tune a per-photo copy of the weights too; "
                         "projection: the latent alone, as in the paper (default: %(default)s)")
     g.add_argument("--fit-steps", type=_nonnegative_int, default=FitOptions().steps, metavar="N",
-                   help="Adam steps of the pivotal fit (default: %(default)s)")
+                   help="Adam steps of the fit (default: %(default)s)")
 
 
 def _recipe_and_figure_options(group):
@@ -1261,19 +1263,27 @@ def _edit(bundle, photo, mask, target, *, source, args):
 def _fit_kwargs(args, fitting):
     """``reconstruction``, ``fit`` and ``fit_progress`` of :func:`neuralcollage.collage.edit_photo` from the
     ``--reconstruction``/``--fit-steps`` flags (``fitting``: the fit's progress bar)."""
-    from neuralcollage.reconstruction import FitOptions
-    return {"reconstruction": args.reconstruction, "fit": FitOptions(steps=args.fit_steps, seed=args.seed),
+    return {"reconstruction": args.reconstruction, "fit": _fit_settings(args),
             "fit_progress": lambda step, loss: fitting(step - 1, loss, None)}
 
 
+def _fit_settings(args):
+    """The :class:`~neuralcollage.reconstruction.FitOptions` of ``--reconstruction`` with ``--fit-steps`` and
+    ``--seed`` (None: projection only)."""
+    import dataclasses
+    from neuralcollage.reconstruction import fit_options
+    settings = fit_options(args.reconstruction)
+    return None if settings is None else dataclasses.replace(settings, steps=args.fit_steps, seed=args.seed)
+
+
 def _fit_line(result):
-    """The reconstruction part of an edit's summary line, e.g. ``reconstruction 31.2 dB (pivotal fit)``."""
+    """The reconstruction part of an edit's summary line, e.g. ``reconstruction 31.2 dB (features fit, ...)``."""
     if result.reconstruction_psnr is None:
         return ""
     if result.fit is None:
         return f"; reconstruction {result.reconstruction_psnr:.1f} dB (projection)"
     alone = "" if result.projection_psnr is None else f", projection alone {result.projection_psnr:.1f} dB"
-    return f"; reconstruction {result.reconstruction_psnr:.1f} dB (pivotal fit{alone})"
+    return f"; reconstruction {result.reconstruction_psnr:.1f} dB ({result.fit.options.method} fit{alone})"
 
 
 def _with_progress(run, args, *, source):
@@ -1282,7 +1292,7 @@ def _with_progress(run, args, *, source):
     progress = _Progress(steps=args.steps, enabled=not args.quiet)
     guessing = _GuessProgress(enabled=not args.quiet and source is None)
     fitting = _Progress(steps=max(args.fit_steps - 1, 0), desc="fit",
-                        enabled=not args.quiet and args.reconstruction == "pivotal" and args.fit_steps > 0)
+                        enabled=not args.quiet and _fit_settings(args) is not None and args.fit_steps > 0)
     try:
         result = run(progress, guessing, fitting)
     finally:
@@ -1602,8 +1612,9 @@ def cmd_invert(args):
                     label=numpy.array(vocab[label]), model=numpy.array(bundle.name),
                     sha256=numpy.array(bundle.sha256.get("generator", "")), box=numpy.array(box, numpy.int64),
                     loss=numpy.float64(result.loss), losses=numpy.asarray(result.losses, numpy.float64),
-                    reconstruction=numpy.array("pivotal" if fitted else "projection"), psnr=numpy.float64(psnr))
-    how = f", pivotal fit {args.fit_steps} steps" if fitted else ""
+                    reconstruction=numpy.array(args.reconstruction if fitted else "projection"),
+                    psnr=numpy.float64(psnr))
+    how = f", {args.reconstruction} fit {args.fit_steps} steps" if fitted else ""
     alone = f" (projection alone {projected:.1f} dB)" if fitted else ""
     print(f"projected {args.base} as {vocab[label]} ({args.steps} steps{how}, loss {result.loss:.4f}); "
           f"reconstruction {psnr:.1f} dB{alone}; wrote {output}, {z_out}")
@@ -1614,18 +1625,19 @@ def cmd_invert(args):
 
 
 def _fit_inversion(bundle, crop, projection, label, args):
-    """The reconstruction `collage invert` writes: ``(image (1, 3, R, R) float32, fitted)``; the pivotal fit
+    """The reconstruction `collage invert` writes: ``(image (1, 3, R, R) float32, fitted)``; the fit
     unless ``--reconstruction projection`` or the model cannot be fitted."""
     from neuralcollage.models.generator import Generator
-    from neuralcollage.reconstruction import FitOptions, fit_generator
-    if args.reconstruction != "pivotal" or not isinstance(bundle.generator, Generator):
-        if args.reconstruction == "pivotal":
+    from neuralcollage.reconstruction import fit_generator
+    settings = _fit_settings(args)
+    if settings is None or not isinstance(bundle.generator, Generator):
+        if settings is not None:
             _note(f"model {bundle.name} ({type(bundle.generator).__name__}) cannot be fitted: projection only")
         return projection.image, False
     fitting = _Progress(steps=max(args.fit_steps - 1, 0), desc="fit", enabled=not args.quiet and args.fit_steps > 0)
     try:
         fit = fit_generator(bundle.generator, crop, projection.z, label,
-                            options=FitOptions(steps=args.fit_steps, seed=args.seed),
+                            options=settings,
                             callback=lambda step, loss: fitting(step - 1, loss, None))
     finally:
         fitting.close()

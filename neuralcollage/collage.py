@@ -30,7 +30,8 @@ from neuralcollage import limits
 from neuralcollage.io import InputError, as_mask, atomic_write_text, fit_mask, from_model, read_json_limited
 from neuralcollage.limits import check_option
 from neuralcollage.reconstruction import (DEFAULT_RECONSTRUCTION, RECONSTRUCTIONS, FitOptions, edit_generator,
-                                          feature_similarity, fit_generator, fit_warning, model_psnr)
+                                          feature_similarity, fit_generator, fit_options, fit_warning,
+                                          model_psnr)
 
 __all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "DEFAULT_COLOUR_REACH", "EditResult", "RecipeError",
            "render", "edit_class_maps", "scbn_edit", "blend_edit", "class_region", "edit_photo", "make_recipe",
@@ -61,7 +62,7 @@ class EditResult:
         box: ``(top, left, size)`` of the square crop on the photo.
         crop: ``(R, R, 3)`` uint8, the crop resized to the generator's resolution ``R``.
         reconstruction: ``(R, R, 3)`` uint8, ``G(z, source_class)`` (the fitted generator's when the photo
-            was fitted, ``reconstruction="pivotal"``).
+            was fitted: ``reconstruction="features"`` or ``"pivotal"``).
         reconstruction_psnr: PSNR (dB) of :attr:`reconstruction` against :attr:`crop`: how faithfully the
             model reproduces the photo before editing it.
         edited_crop: ``(R, R, 3)`` uint8, the edit at the generator's resolution.
@@ -355,8 +356,8 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     Crop a square around the mask (:func:`neuralcollage.blending.square_crop_box` with ``margin``, at least
     the generator's resolution ``R``; or the given ``box``), resize it to ``R``, project it
     (:func:`neuralcollage.project`, encoder initialisation when the bundle has an encoder), with
-    ``reconstruction="pivotal"`` fit a per-photo copy of the generator to it
-    (:func:`neuralcollage.reconstruction.fit_generator`), edit the latent, and Poisson-blend the edit back at
+    fit the generator to it (:func:`neuralcollage.reconstruction.fit_generator`; the default
+    ``reconstruction="features"``), edit the latent, and Poisson-blend the edit back at
     full resolution.
 
     Args:
@@ -404,12 +405,14 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
             and it must contain part of the mask).
         progress: ``progress(step, loss, restart)`` during the projection.
         guess_progress: ``guess_progress(class_id, step, loss)`` while guessing the source class.
-        reconstruction: ``"pivotal"`` (projection, then pivotal tuning of a per-photo copy of the generator so
-            that it reproduces the crop: :func:`neuralcollage.reconstruction.fit_generator`) or
-            ``"projection"`` (the latent alone, the paper's pipeline; the default,
-            :data:`neuralcollage.reconstruction.DEFAULT_RECONSTRUCTION`, until the fit keeps part translation
-            as high).  Generators other than sCBN ResNets (BigGAN-deep) are projected only (a note says so).
-        fit: :class:`neuralcollage.reconstruction.FitOptions` of the fit (None: the defaults).
+        reconstruction: ``"features"`` (the default,
+            :data:`neuralcollage.reconstruction.DEFAULT_RECONSTRUCTION`: projection, then a feature offset
+            fitted so that the generator, its weights as trained, reproduces the crop; the edit fades the
+            offset out where the class changes), ``"pivotal"`` (the weights tuned too, on a per-photo copy)
+            or ``"projection"`` (the latent alone, the paper's pipeline); see
+            :func:`neuralcollage.reconstruction.fit_generator`.  Generators other than sCBN ResNets
+            (BigGAN-deep) are projected only (a note says so).
+        fit: :class:`neuralcollage.reconstruction.FitOptions` of the fit (None: the method's defaults).
         fit_progress: ``fit_progress(step, loss)`` during the fit.
 
     Returns:
@@ -425,7 +428,7 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     """
     _check_options(method, blend_mode, seam, colour_reach)
     _check_context(context)
-    fit_options = _check_reconstruction(reconstruction, fit)
+    settings = fit_options(reconstruction, fit)
     _check_numbers(feather=feather, dilate=dilate, margin=margin, steps=steps, restarts=restarts, seed=seed,
                    candidates=candidates, guess_steps=guess_steps)
     if method != "blend" and z_target is not None:
@@ -473,12 +476,12 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     z = proj.z
     check_model_output(gen, numpy.asarray(proj.image))
     photo_fit = None
-    if reconstruction == "pivotal" and not _fittable(gen):
+    if settings is not None and not _fittable(gen):
         notes.append(f"model {bundle.name!r} ({type(gen).__name__}) cannot be fitted to the photo: projection only")
-        reconstruction = "projection"
+        settings = None
     projection_psnr, similarity = _projection_fidelity(proj, crop, bundle.discriminator is not None)
-    if reconstruction == "pivotal":
-        photo_fit = fit_generator(gen, crop, z, source_class, options=fit_options, callback=fit_progress)
+    if settings is not None:
+        photo_fit = fit_generator(gen, crop, z, source_class, options=settings, callback=fit_progress)
         rec_image, rec_psnr = photo_fit.image, photo_fit.psnr
     else:
         rec_image, rec_psnr = proj.image, projection_psnr
@@ -513,15 +516,6 @@ def _projection_fidelity(proj, crop, with_discriminator):
     if not with_discriminator:
         return psnr, None
     return psnr, feature_similarity(proj.sample_losses[0], proj.image[:1], target)
-
-
-def _check_reconstruction(reconstruction, fit):
-    """Validate the reconstruction option: the :class:`FitOptions` to fit with (None for projection)."""
-    if reconstruction not in RECONSTRUCTIONS:
-        raise ValueError(f"reconstruction must be one of {', '.join(RECONSTRUCTIONS)}; got {reconstruction!r}")
-    if fit is not None and not isinstance(fit, FitOptions):
-        raise ValueError(f"fit must be a neuralcollage.reconstruction.FitOptions, got {type(fit).__name__}")
-    return fit or FitOptions()
 
 
 def _fittable(gen):
@@ -696,7 +690,7 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
     if blend_mode == "normal" and not blending.classic_reach(colour_reach):
         recipe["edit"]["colour_reach"] = float(colour_reach)
     recipe["reconstruction"] = {
-        "method": "projection" if fit is None else "pivotal",
+        "method": "projection" if fit is None else fit.options.method,
         "fit": None if fit is None else fit.options.to_json(),
         "psnr": None if reconstruction_psnr is None else round(float(reconstruction_psnr), 4),
         "projection_psnr": None if projection_psnr is None else round(float(projection_psnr), 4),
@@ -874,7 +868,7 @@ def check_recipe(recipe):
 def replay(recipe, photo, bundle, *, check_photo=True, fit_progress=None):
     """Rebuild an edit from its recipe (no projection; bit-identical to :func:`edit_photo` on the CPU).
 
-    A recipe of a fitted photo (``reconstruction.method == "pivotal"``) fits the generator again from the
+    A recipe of a fitted photo (``reconstruction.method`` ``"features"`` or ``"pivotal"``) fits again from the
     recorded latent and options, which repeats the fit bit for bit on the same CPU.
 
     Args:
@@ -925,9 +919,9 @@ def replay(recipe, photo, bundle, *, check_photo=True, fit_progress=None):
         blending.blend_region(mask, box, dilate=dilate)
     except ValueError as exc:
         raise RecipeError(f"recipe box or dilation does not fit the photo: {exc}") from None
-    fit_options = _recipe_fit(recipe, gen)
+    settings = _recipe_fit(recipe, gen)
     crop = blending.crop_and_resize(photo, box, gen.resolution)
-    photo_fit = None if fit_options is None else fit_generator(gen, crop, z, source_class, options=fit_options,
+    photo_fit = None if settings is None else fit_generator(gen, crop, z, source_class, options=settings,
                                                                 callback=fit_progress)
     image, edited_crop, mask_crop = _apply(
         gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=target_class,
@@ -953,7 +947,7 @@ def _recipe_fit(recipe, gen):
     if not _fittable(gen):
         raise RecipeError(f"recipe fits the generator to the photo, which a {type(gen).__name__} cannot do")
     try:
-        options = FitOptions.from_json(entry.get("fit"))
+        options = fit_options(entry["method"], FitOptions.from_json(entry.get("fit")))
         options.resolve_layer(gen)
     except (TypeError, ValueError) as exc:
         raise RecipeError(f"recipe fit options: {exc}") from None

@@ -31,6 +31,7 @@ Example
 >>> _ = painter.undo(); float(painter.class_map()[0, 3].max())
 0.0
 """
+import functools
 import json
 import math
 import operator
@@ -693,12 +694,33 @@ def render_painting(generator, *, z, class_map=None, base_class, class_layers="a
     if blend_maps is not None and all(float(m[:, -1].min()) == 1.0 for m in blend_maps[1:]) and \
             float(blend_maps[0][:, 0].min()) == 1.0:
         blend_maps = None
+    if getattr(g, "feature_offset", None) is not None:
+        from neuralcollage.reconstruction import fade_offset
+        g = fade_offset(g, _changed_region(class_map, base_class, stream_map if blend else None,
+                                           attribute_alpha if attribute else None))
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         if blend_maps is not None:
             x = g.blend(zs, y, blend_maps)
         else:
             x = g.forward(z, y)
     return from_model(to_numpy(x.array))[0]
+
+
+def _changed_region(class_map, base_class, stream_map, attribute_alpha):
+    """Where a painting departs from the photo it was fitted to, ``(H, W)`` float32 in ``[0, 1]`` (None:
+    nowhere): another class than ``base_class``, weight off stream 0, attribute strokes."""
+    parts = []
+    if class_map is not None:
+        parts.append(1.0 - numpy.asarray(class_map, numpy.float32)[0, base_class])
+    if stream_map is not None:
+        parts.append(1.0 - numpy.asarray(stream_map, numpy.float32)[0, 0])
+    if attribute_alpha is not None:
+        parts.append(numpy.asarray(attribute_alpha, numpy.float32))
+    if not parts:
+        return None
+    size = max(p.shape[0] for p in parts)
+    return functools.reduce(numpy.maximum, [maps.resize_mask(p, size) if p.shape[0] != size else p
+                                            for p in parts])
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -903,12 +925,12 @@ def _fitted(recipe, generator, photo):
     Without the photo, or for other recipes, ``generator`` itself."""
     info = recipe.get("photo")
     entry = info.get("reconstruction") if isinstance(info, dict) else None
-    if photo is None or not isinstance(entry, dict) or entry.get("method") != "pivotal":
+    from neuralcollage.reconstruction import FIT_METHODS, FitOptions, fit_generator, fit_options
+    if photo is None or not isinstance(entry, dict) or entry.get("method") not in FIT_METHODS:
         return generator
     from neuralcollage import blending
-    from neuralcollage.reconstruction import FitOptions, fit_generator
     try:
-        options = FitOptions.from_json(entry.get("fit"))
+        options = fit_options(entry["method"], FitOptions.from_json(entry.get("fit")))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"painting recipe fit options: {exc}") from None
     crop = blending.crop_and_resize(numpy.asarray(photo), tuple(info["box"]), generator.resolution)

@@ -1,29 +1,34 @@
-"""Fitting the generator to one photo before editing it: pivotal tuning with a feature offset.
+"""Fitting the generator to one photo before editing it: a feature offset, optionally with pivotal tuning.
 
 Projection (:func:`neuralcollage.project`) finds the latent ``z`` whose image is closest to the photo, but a
 photo is rarely on the generator's manifold: on the built-in model held-out rendered faces come back at about
-17 dB. :func:`fit_generator` closes the gap for one photo (after Roich et al., "Pivotal Tuning for
-Latent-based Editing of Real Images", 2021, and optimisation of intermediate features, DESIGN.md §7):
+17 dB. :func:`fit_generator` closes the gap for one photo by optimising intermediate features (DESIGN.md §7),
+optionally with pivotal tuning of the weights (Roich et al., "Pivotal Tuning for Latent-based Editing of Real
+Images", 2021):
 
-* a per-photo copy of the generator is tuned, every parameter except the class tables (the rows of the
-  conditional batch norms' ``gammas``/``betas``), so that ``G'(z, source)`` reproduces the photo;
-* a feature offset ``delta`` (``(1, C, h, w)``, the features after blend layer ``options.offset_layer``) is
-  optimised with it and carried by the copy (:attr:`neuralcollage.models.Generator.feature_offset`);
-* a locality regulariser keeps the copy equal to the original generator where the edit needs it:
-  ``G'(z, c)`` for the other classes ``c`` and ``G'(z + noise * n, source)`` for latents near the pivot,
-  without the offset (:data:`ANCHOR_PAIRS` such pairs, drawn once and cycled through step by step), so that
-  an sCBN edit of the fitted copy still draws the target class.  It does only in part: on the built-in model
-  8 of 12 held-out part translations succeed with the fit, 4 of 12 without the regulariser and 12 of 12
-  without any fit (docs/reconstruction.md), which is why the fit is not the default.
+* a feature offset ``delta`` (``(1, C, h, w)``, added to the features after blend layer
+  ``options.offset_layer``) is optimised so that ``G(z, source)`` with the offset reproduces the photo; the
+  fitted generator carries it (:attr:`neuralcollage.models.Generator.feature_offset`) and an edit fades it out
+  where the class changes (:func:`edit_generator`), so the new part is drawn by the generator as trained;
+* ``tune="none"`` (the ``"features"`` reconstruction, the default) leaves every weight as trained: the
+  fitted generator shares them, the layers before the offset run once, and an sCBN edit draws exactly what
+  the trained generator draws for the target class, in the photo's context;
+* ``tune="all"`` (``"pivotal"``) also tunes a per-photo copy of every weight except the class tables (the
+  rows of the conditional batch norms' ``gammas``/``betas``), with a locality regulariser that keeps the copy
+  equal to the original generator on ``G'(z, c)`` for the other classes ``c`` and ``G'(z + noise * n,
+  source)`` for latents near the pivot (:data:`ANCHOR_PAIRS` such pairs, drawn once and cycled through).  It
+  draws the photo's own parts too well: on the built-in model 8 of 12 held-out part translations succeed
+  with it, 12 of 12 with ``"features"`` (docs/reconstruction.md).
 
-The loss of one step is ``mean((G'(z, source) + delta - x) ** 2) + locality * mean((G'(a) - G(a)) ** 2)``
-over the two anchors ``a``; Adam on the parameters (``lr``) and on the offset (``offset_lr``), test-mode
-batch norm. Everything is seeded (``options.seed`` draws the anchors' noise), so a fit is repeatable: on the
-CPU the same inputs give the same bits, which is what lets recipes replay a fitted edit.
+The loss of one step is ``mean((G'(z, source; delta) - x) ** 2)``, plus ``locality * mean((G'(a) - G(a)) **
+2)`` over two anchors ``a`` when weights are tuned; Adam on the weights (``lr``) and on the offset
+(``offset_lr``), test-mode batch norm. Everything is seeded (``options.seed`` draws the anchors' noise), so a
+fit is repeatable: on the CPU the same inputs give the same bits, which is what lets recipes replay a fitted
+edit.
 
-The fitted copy is per-photo state: it is never written to the shipped model files. For a 256 px official
-model the copy is one more set of weights (about 0.2 GB for ``collage256`` in float32, plus Adam's two
-moments during the fit).
+The fit is per-photo state and is never written to the shipped model files: an offset (for ``collage256``
+128 x 128 x 96 float32, 6 MB) and, with tuned weights, one more set of weights (about 0.2 GB for
+``collage256`` in float32, plus Adam's two moments during the fit).
 """
 from neuralcollage import _compat  # noqa: F401
 
@@ -38,17 +43,20 @@ import numpy
 from neuralcollage import backend
 from neuralcollage.io import from_model, to_model
 
-__all__ = ["RECONSTRUCTIONS", "DEFAULT_RECONSTRUCTION", "WARN_PROJECTION_PSNR", "WARN_FEATURE_SIMILARITY",
+__all__ = ["RECONSTRUCTIONS", "FIT_METHODS", "DEFAULT_RECONSTRUCTION", "fit_options", "WARN_PROJECTION_PSNR", "WARN_FEATURE_SIMILARITY",
            "FitOptions", "PhotoFit", "fit_generator", "model_psnr", "feature_similarity", "fit_warning",
-           "edit_generator"]
+           "edit_generator", "fade_offset"]
 
-#: ``"projection"``: the latent alone (the paper's pipeline); ``"pivotal"``: projection, then
-#: :func:`fit_generator`.  The default stays ``"projection"``: on the built-in model the fit reaches the
-#: reconstruction targets (33 dB on whole faces, 29 dB on part close-ups, from 17 and 13) but part
-#: translation drops from 100% to 67% of 12 held-out edits (docs/reconstruction.md), and the issue turns the
-#: fit on by default only once it keeps edits working.
-RECONSTRUCTIONS = ("projection", "pivotal")
-DEFAULT_RECONSTRUCTION = "projection"
+#: ``"projection"``: the latent alone (the paper's pipeline); ``"features"``: projection, then
+#: :func:`fit_generator` with the generator frozen (only a feature offset is fitted, ``tune="none"``);
+#: ``"pivotal"``: projection, then the fit tunes the generator's weights too (``tune="all"``).
+RECONSTRUCTIONS = ("projection", "features", "pivotal")
+#: The reconstructions that fit the photo (:func:`fit_generator`).
+FIT_METHODS = ("features", "pivotal")
+#: ``"features"``: on the built-in model it reproduces held-out faces at 39 dB and part close-ups at 34 dB
+#: (17 and 13 dB with the projection alone) and, since the generator's weights stay as trained, keeps part
+#: translation at 12/12; the weight tuning of ``"pivotal"`` drops it to 8/12 (docs/reconstruction.md).
+DEFAULT_RECONSTRUCTION = "features"
 
 #: The photo is "far from what the model can draw" when the projection alone (before any fit: the fit
 #: reproduces almost any picture, a real photo on the cartoon model included) reaches less than this PSNR (dB)
@@ -59,6 +67,34 @@ DEFAULT_RECONSTRUCTION = "projection"
 #: time.
 WARN_PROJECTION_PSNR = 13.0
 WARN_FEATURE_SIMILARITY = 0.8
+
+#: :attr:`FitOptions.tune`'s values.
+TUNE_CHOICES = ("none", "after-offset", "all")
+
+
+def fit_options(reconstruction, fit=None):
+    """The :class:`FitOptions` a reconstruction fits with, or None for ``"projection"``.
+
+    Args:
+        reconstruction: one of :data:`RECONSTRUCTIONS`.
+        fit: :class:`FitOptions` (None: the method's defaults); its ``tune`` must agree with the method
+            (``"none"`` for ``"features"``, another value for ``"pivotal"``).
+
+    Raises:
+        ValueError: an unknown method, options of another type, or options of the other method.
+    """
+    if reconstruction not in RECONSTRUCTIONS:
+        raise ValueError(f"reconstruction must be one of {', '.join(RECONSTRUCTIONS)}; got {reconstruction!r}")
+    if fit is not None and not isinstance(fit, FitOptions):
+        raise ValueError(f"fit must be a neuralcollage.reconstruction.FitOptions, got {type(fit).__name__}")
+    if reconstruction == "projection":
+        return None
+    if fit is None:
+        return FitOptions() if reconstruction == "features" else FitOptions.pivotal()
+    if fit.method != reconstruction:
+        raise ValueError(f"fit options with tune={fit.tune!r} are the {fit.method!r} reconstruction, not "
+                         f"{reconstruction!r}")
+    return fit
 
 
 def _number(name, value, low, high, *, integer=False, low_open=False):
@@ -77,9 +113,15 @@ def _number(name, value, low, high, *, integer=False, low_open=False):
 class FitOptions:
     """Settings of :func:`fit_generator` (defaults measured in docs/reconstruction.md).
 
+    The defaults are the ``"features"`` reconstruction (the generator frozen, a feature offset fitted);
+    :meth:`pivotal` gives the ``"pivotal"`` one (every weight but the class tables tuned too).
+
     Attributes:
-        steps: Adam steps, 0..5000 (0: no tuning; the copy is the original generator).
-        lr: Adam step size of the generator's parameters, (0, 0.1].
+        steps: Adam steps, 0..5000 (0: no fitting; the copy is the original generator).
+        tune: which of the generator's weights the fit tunes: ``"none"`` (the generator stays as trained),
+            ``"after-offset"`` (the blocks after the offset's layer and the output layers) or ``"all"``
+            (every weight but the class tables).
+        lr: Adam step size of the generator's tuned weights, (0, 0.1].
         offset_lr: Adam step size of the feature offset, [0, 10] (0: no offset).
         offset_layer: the blend layer whose output gets the offset, counted from the end when negative
             (-2: the features at half the output resolution; 0 is after the first linear layer).
@@ -89,13 +131,16 @@ class FitOptions:
     """
     steps: int = 100
     lr: float = 3e-4
-    offset_lr: float = 0.01
+    offset_lr: float = 0.1
     offset_layer: int = -2
     locality: float = 0.3
     noise: float = 0.5
     seed: int = 0
+    tune: str = "none"
 
     def __post_init__(self):
+        if self.tune not in TUNE_CHOICES:
+            raise ValueError(f"fit tune must be one of {', '.join(TUNE_CHOICES)}, got {self.tune!r}")
         object.__setattr__(self, "steps", _number("fit steps", self.steps, 0, 5000, integer=True))
         object.__setattr__(self, "lr", _number("fit lr", self.lr, 0.0, 0.1, low_open=True))
         object.__setattr__(self, "offset_lr", _number("fit offset_lr", self.offset_lr, 0.0, 10.0))
@@ -105,19 +150,32 @@ class FitOptions:
         object.__setattr__(self, "noise", _number("fit noise", self.noise, 0.0, 10.0))
         object.__setattr__(self, "seed", _number("fit seed", self.seed, 0, 2 ** 32 - 1, integer=True))
 
+    @classmethod
+    def pivotal(cls, **overrides):
+        """The ``"pivotal"`` reconstruction's options: every weight but the class tables tuned, with the
+        locality regulariser, and a slower offset (its measured settings)."""
+        return cls(**{"tune": "all", "offset_lr": 0.01, **overrides})
+
+    @property
+    def method(self):
+        """The reconstruction these options fit: ``"features"`` (``tune="none"``) or ``"pivotal"``."""
+        return "features" if self.tune == "none" else "pivotal"
+
     def to_json(self):
         """The options as a JSON-able dict (what a recipe records)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, data):
-        """Options from :meth:`to_json`'s dict; unknown keys or bad values raise ValueError."""
+        """Options from :meth:`to_json`'s dict; unknown keys or bad values raise ValueError.  A dict without
+        ``tune`` (recipes written before the option existed, when every fit tuned all weights) means
+        ``tune="all"``."""
         if not isinstance(data, dict):
             raise ValueError(f"fit options must be a JSON object, got {type(data).__name__}")
         unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ValueError(f"unknown fit options {unknown}")
-        return cls(**data)
+        return cls(**{"tune": "all", **data})
 
     def resolve_layer(self, gen):
         """The non-negative blend layer index of ``offset_layer`` for ``gen``."""
@@ -218,6 +276,16 @@ def _target_image(image, resolution):
     return arr
 
 
+def _tuned_path(path, tune, gen, layer):
+    if _is_class_table(path) or tune == "none":
+        return False
+    if tune == "all":
+        return True
+    first = path.strip("/").split("/")[0]
+    later = {f"block{b + 2}" for b in range(layer, gen.n_blocks)} | {gen.tail_bn_name, gen.tail_conv_name}
+    return first in later
+
+
 #: Anchor pairs of the locality regulariser, drawn once per fit and cycled through (their images under the
 #: original generator are computed once, in one batch).
 ANCHOR_PAIRS = 16
@@ -227,7 +295,7 @@ def _anchors(gen, z, label, options):
     """The locality regulariser's anchors on ``gen``'s device: ``(latents (2P, dim_z), class ids (2P,))``,
     pair ``p`` being ``(z, another class)`` and ``(z + noise * n_p, label)``; ``(None, None)`` without
     locality or steps."""
-    if options.locality == 0 or options.steps == 0:
+    if options.locality == 0 or options.steps == 0 or options.tune == "none":
         return None, None
     pairs = min(options.steps, ANCHOR_PAIRS)
     others = [c for c in range(gen.n_classes) if c != label] or [label]
@@ -274,18 +342,26 @@ def fit_generator(gen, image, z, label, *, options=None, callback=None):
     label = int(label)
     layer = options.resolve_layer(gen)
 
-    tuned = gen.copy(mode="copy")
+    # with the layers up to the offset frozen, their features are computed once and each step runs only the rest
+    frozen_front = options.tune != "all"
+    tuned = gen.copy(mode="share" if options.tune == "none" else "copy")
     tuned.feature_offset = None
-    optimizer = chainer.optimizers.Adam(alpha=options.lr)
-    optimizer.setup(tuned)
-    for path, param in tuned.namedparams():
-        if _is_class_table(path):
-            param.update_rule.enabled = False
+    optimizer = None
+    if options.tune != "none":
+        optimizer = chainer.optimizers.Adam(alpha=options.lr)
+        optimizer.setup(tuned)
+        for path, param in tuned.namedparams():
+            if not _tuned_path(path, options.tune, gen, layer):
+                param.update_rule.enabled = False
     zd = gen.device.send(z)
+    own = gen.device.send(numpy.array([label], numpy.int32))
     anchors, anchor_ids = _anchors(gen, z, label, options)
     with chainer.using_config("train", False), chainer.no_backprop_mode():
-        before = backend.to_numpy(gen.forward(zd, gen.device.send(numpy.array([label], numpy.int32))).array)
+        before = backend.to_numpy(gen.forward(zd, own).array)
         references = gen.forward(anchors, anchor_ids).array if anchors is not None else None
+        if frozen_front:
+            front = gen.features(zd, own, layer).array
+            anchor_front = gen.features(anchors, anchor_ids, layer).array if anchors is not None else None
     resolution, width = gen.blend_resolutions[layer], int(gen.channels[layer] * gen.ch)
     offset = chainer.Parameter(xp.zeros((1, width, resolution, resolution), numpy.float32))
     offset_optimizer = None
@@ -296,32 +372,41 @@ def fit_generator(gen, image, z, label, *, options=None, callback=None):
             holder.offset = offset
         offset_optimizer.setup(holder)
     pad = xp.zeros((2, width, resolution, resolution), numpy.float32)
-    own = gen.device.send(numpy.array([label], numpy.int32))
     losses = []
     with chainer.using_config("train", False):
         for step in range(options.steps):
-            if anchors is None:
+            pair = None if anchors is None else slice(2 * (step % (len(anchors) // 2)),
+                                                      2 * (step % (len(anchors) // 2)) + 2)
+            if frozen_front:
+                h, ids = front + offset, own
+                if pair is not None:
+                    h = F.concat([h, anchor_front[pair]], axis=0)
+                    ids = xp.concatenate([own, anchor_ids[pair]])
+                out = tuned.forward_from(h, ids, layer)
+            elif pair is None:
                 tuned.feature_offset = (layer, offset)
-                loss = F.mean_squared_error(tuned.forward(zd, own), target)
+                out = tuned.forward(zd, own)
             else:
-                pair = slice(2 * (step % (len(anchors) // 2)), 2 * (step % (len(anchors) // 2)) + 2)
                 tuned.feature_offset = (layer, F.concat([offset, pad], axis=0))
-                out = tuned.forward(xp.concatenate([zd, anchors[pair]]),
-                                    xp.concatenate([own, anchor_ids[pair]]))
-                loss = (F.mean_squared_error(out[:1], target)
-                        + options.locality * F.mean_squared_error(out[1:], references[pair]))
-            tuned.cleargrads()
+                out = tuned.forward(xp.concatenate([zd, anchors[pair]]), xp.concatenate([own, anchor_ids[pair]]))
+            loss = F.mean_squared_error(out[:1], target)
+            if pair is not None:
+                loss = loss + options.locality * F.mean_squared_error(out[1:], references[pair])
+            if optimizer is not None:
+                tuned.cleargrads()
             offset.cleargrad()
             loss.backward()
-            optimizer.update()
+            if optimizer is not None:
+                optimizer.update()
             if offset_optimizer is not None:
                 offset_optimizer.update()
             losses.append(float(loss.array))
             if callback is not None:
                 callback(step + 1, losses[-1])
+    tuned.cleargrads()
     tuned.feature_offset = (layer, offset.array) if options.offset_lr > 0 else None
     with chainer.using_config("train", False), chainer.no_backprop_mode():
-        rec = backend.to_numpy(tuned.forward(zd, gen.device.send(numpy.array([label], numpy.int32))).array)
+        rec = backend.to_numpy(tuned.forward(zd, own).array)
     target_np = backend.to_numpy(target)
     return PhotoFit(generator=tuned, z=z, label=label, image=rec, psnr=model_psnr(rec, target_np),
                     psnr_before=model_psnr(before, target_np), losses=losses, options=options,
@@ -333,22 +418,40 @@ def edit_generator(fit, class_region=None):
 
     Args:
         fit: a :class:`PhotoFit`, or None (then None is returned: edit with the original generator).
-        class_region: ``(R, R)`` float in ``[0, 1]``, where the edit changes the class (None: nowhere).
-            The offset carries the photo's own details, which would pull the target class back towards the
-            source: it is faded out there (resized to the offset's resolution by area).
+        class_region: ``(R, R)`` float in ``[0, 1]``, where the edit changes the class (None: nowhere); the
+            offset is faded out there (:func:`fade_offset`).
 
     Returns:
-        a generator sharing the fitted copy's parameters with the offset masked, or None.
+        a generator sharing the fitted generator's parameters, or None.
     """
     if fit is None:
         return None
-    gen = fit.generator
-    if gen.feature_offset is None or class_region is None:
+    return fade_offset(fit.generator, class_region)
+
+
+def fade_offset(gen, region):
+    """``gen`` with its feature offset faded out over ``region``.
+
+    The offset carries the photo's own details, which would pull a new class (or another latent) back
+    towards the photo's: where an edit or a painting changes the picture the generator draws on its own.
+
+    Args:
+        gen: a generator; one without :attr:`~neuralcollage.models.Generator.feature_offset` is returned as
+            it is.
+        region: ``(H, W)`` float in ``[0, 1]`` (any size; resized to the offset's resolution by area), 1
+            where the offset is removed; None: nowhere.
+
+    Returns:
+        ``gen``, or a view sharing its parameters whose offset is ``offset * (1 - region)``.
+    """
+    if getattr(gen, "feature_offset", None) is None or region is None:
+        return gen
+    region = numpy.clip(numpy.asarray(region, numpy.float32), 0.0, 1.0)
+    if not region.any():
         return gen
     from neuralcollage import maps
     layer, offset = gen.feature_offset
-    res = offset.shape[-1]
-    keep = 1.0 - numpy.clip(maps.resize_mask(numpy.asarray(class_region, numpy.float32), res), 0.0, 1.0)
+    keep = 1.0 - numpy.clip(maps.resize_mask(region, offset.shape[-1]), 0.0, 1.0)
     view = gen.copy(mode="share")
     view.feature_offset = (layer, offset * gen.device.send(keep.astype(numpy.float32))[None, None])
     return view

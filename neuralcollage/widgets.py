@@ -308,7 +308,7 @@ class PhotoContext:
         if self.projection is not None:
             info["projection"]["loss"] = float(self.projection.loss)
         info["reconstruction"] = {
-            "method": "projection" if self.fit is None else "pivotal",
+            "method": "projection" if self.fit is None else self.fit.options.method,
             "fit": None if self.fit is None else self.fit.options.to_json(),
             "psnr": None if self.reconstruction_psnr is None else round(float(self.reconstruction_psnr), 4)}
         return info
@@ -558,17 +558,21 @@ class Painter:
             ``colour_reach`` defaults to :data:`neuralcollage.collage.DEFAULT_COLOUR_REACH`, as in
             :func:`neuralcollage.collage.edit_photo`).
         reconstruction, fit, fit_progress
-            As for :func:`neuralcollage.collage.edit_photo`: ``"pivotal"`` paints on a per-photo
-            copy of the generator fitted to the crop, so the preview starts from the photo itself;
-            ``"projection"`` paints on the projection alone.  The reconstruction's PSNR shows in the status
+            As for :func:`neuralcollage.collage.edit_photo`: ``"features"`` (the default) or ``"pivotal"``
+            paint on the generator fitted to the crop, so the preview starts from the photo itself (the fit
+            fades out where the painting changes it); ``"projection"`` paints on the projection alone.  The reconstruction's PSNR shows in the status
             line (:attr:`PhotoContext.reconstruction_psnr`).
         **kwargs
             Passed to :class:`Painter`.
         """
         from neuralcollage import blending, inversion
 
+        from neuralcollage import reconstruction as fitting
+        from neuralcollage.models.generator import Generator
+
         blending.check_seam(seam, poisson)
         blending.check_colour_reach(colour_reach)
+        settings = fitting.fit_options(reconstruction, fit)
         photo = numpy.asarray(photo)
         if photo.dtype != numpy.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
             raise ValueError(f"photo must be (H, W, 3) uint8, got {photo.dtype} {photo.shape}")
@@ -587,14 +591,9 @@ class Painter:
         result = inversion.project(gen, getattr(bundle, "discriminator", None), crop, class_id, steps=steps, lr=lr,
                                    mse_weight=mse_weight, encoder=getattr(bundle, "encoder", None),
                                    restarts=restarts, seed=seed, callback=progress)
-        from neuralcollage import reconstruction as fitting
-        from neuralcollage.models.generator import Generator
-        if reconstruction not in fitting.RECONSTRUCTIONS:
-            raise ValueError(f"reconstruction must be one of {', '.join(fitting.RECONSTRUCTIONS)}; got "
-                             f"{reconstruction!r}")
         photo_fit = None
-        if reconstruction == "pivotal" and isinstance(gen, Generator):
-            photo_fit = fitting.fit_generator(gen, crop, result.z[:1], class_id, options=fit,
+        if settings is not None and isinstance(gen, Generator):
+            photo_fit = fitting.fit_generator(gen, crop, result.z[:1], class_id, options=settings,
                                               callback=fit_progress)
             gen = photo_fit.generator
         psnr = (photo_fit.psnr if photo_fit is not None
@@ -1303,7 +1302,7 @@ class Painter:
             used = self.class_canvas.used_labels()
         names = ", ".join(self.vocabulary.names[i] for i in used[:6]) + (" ..." if len(used) > 6 else "")
         if self.photo is not None and self.photo.reconstruction_psnr is not None:
-            how = "fitted" if self.photo.fit is not None else "projection"
+            how = f"{self.photo.fit.options.method} fit" if self.photo.fit is not None else "projection"
             message += f" &middot; reconstruction {self.photo.reconstruction_psnr:.1f} dB ({how})"
         self._status.value = (f"<small>{message} &middot; class strokes {len(self.class_canvas.strokes)}, blend "
                               f"strokes {len(self.stream_canvas.strokes)}, attribute strokes "

@@ -1,6 +1,6 @@
 """Sweep the photo pipeline's reconstruction methods on the built-in model: fidelity, edits and time.
 
-For each method (projection alone, the pivotal fit and variants of it) on held-out rendered photos (seeds from
+For each method (projection alone, the features fit, the pivotal fit and variants of them) on held-out rendered photos (seeds from
 ``neuralcollage.evaluation.HELD_OUT_BASE``, which no training loop reads):
 
 * reconstruction PSNR of whole 64 px faces and of the part close-ups an edit crops
@@ -12,7 +12,7 @@ For each method (projection alone, the pivotal fit and variants of it) on held-o
 Writes a JSON record and a Markdown table (docs/reconstruction.md links it)::
 
     python scripts/sweep_reconstruction.py --n 24 --out docs/reconstruction_sweep.json
-    python scripts/sweep_reconstruction.py --methods projection,pivotal --n 4 --out /tmp/sweep.json
+    python scripts/sweep_reconstruction.py --methods projection,features --n 4 --out /tmp/sweep.json
 """
 import argparse
 import functools
@@ -23,12 +23,19 @@ import time
 
 import neuralcollage  # noqa: F401  (NumPy aliases before Chainer)
 
-#: name -> (reconstruction, FitOptions overrides, projection steps (None: --steps))
+#: name -> (reconstruction, FitOptions overrides of that reconstruction's defaults, projection steps (None: --steps))
 METHODS = {
     "projection": ("projection", {}, None),
+    "features": ("features", {}, None),
+    "features-proj50": ("features", {}, 50),
+    "features-lr0.01": ("features", {"offset_lr": 0.01}, None),
+    "features-lr0.03": ("features", {"offset_lr": 0.03}, None),
+    "features-full-res": ("features", {"offset_layer": -1}, None),
+    "features-fit50": ("features", {"steps": 50}, None),
     "pivotal": ("pivotal", {}, None),
     "pivotal-no-offset": ("pivotal", {"offset_lr": 0.0}, None),
     "pivotal-no-locality": ("pivotal", {"locality": 0.0}, None),
+    "pivotal-after-offset": ("pivotal", {"tune": "after-offset"}, None),
     "pivotal-fit200": ("pivotal", {"steps": 200}, None),
     "pivotal-fit50": ("pivotal", {"steps": 50}, None),
     "pivotal-proj50": ("pivotal", {}, 50),
@@ -39,12 +46,12 @@ METHODS = {
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("::")[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default="projection,pivotal,pivotal-no-offset,pivotal-no-locality",
+    parser.add_argument("--methods", default="projection,features,pivotal",
                         help=f"comma-separated, from {', '.join(METHODS)} (default: %(default)s)")
     parser.add_argument("--n", type=int, default=24, help="held-out faces per measure (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="held-out face set (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=200, help="projection steps (default: %(default)s)")
-    parser.add_argument("--translation-methods", default="projection,pivotal",
+    parser.add_argument("--translation-methods", default="projection,features,pivotal",
                         help="the methods whose part translation is measured too (the slow part; '' for none) "
                              "(default: %(default)s)")
     parser.add_argument("--gpu", type=int, default=-1, help="CUDA device (default: the CPU)")
@@ -61,7 +68,9 @@ def main(argv=None):
     import neuralcollage as nc
     from neuralcollage.collage import edit_photo
     from neuralcollage.evaluation import part_translation, reconstruction_psnr
-    from neuralcollage.reconstruction import FitOptions
+    import dataclasses
+
+    from neuralcollage.reconstruction import FitOptions, fit_options
 
     bundle = nc.load_bundle("builtin", device=None if args.gpu < 0 else args.gpu)
     rows = []
@@ -71,11 +80,12 @@ def main(argv=None):
     for name in methods:
         how, overrides, steps = METHODS[name]
         steps = args.steps if steps is None else steps
-        fit = FitOptions(**overrides)
-        row = {"method": name, "reconstruction": how, "fit": fit.to_json() if how == "pivotal" else None,
+        fit = fit_options(how)
+        fit = None if fit is None else dataclasses.replace(fit, **overrides)
+        row = {"method": name, "reconstruction": how, "fit": None if fit is None else fit.to_json(),
                "projection_steps": steps}
         with tqdm(total=2 * args.n, desc=f"{name}: reconstruction", file=sys.stderr, leave=False) as bar:
-            if how == "pivotal":
+            if fit is not None:
                 rec = reconstruction_psnr(bundle, n=args.n, seed=args.seed, steps=steps, fit=fit,
                                           progress=lambda i, total: bar.update(i - bar.n))
                 row["psnr_whole_face"] = rec["whole_face"]["fitted"]

@@ -264,14 +264,15 @@ def test_many_strokes_keep_the_figure_and_memory_flat(painter):
     assert len(painter.class_canvas._checkpoints) <= 60 // painter.class_canvas.checkpoint_every + 1
 
 
-def test_from_photo_projects_and_composites(bundle):
+@pytest.mark.parametrize("reconstruction", ["features", "pivotal"])
+def test_from_photo_projects_and_composites(bundle, reconstruction):
     from neuralcollage.train.datasets import render_sample
     sample = render_sample(7, class_id="dog", size=80)
     photo = numpy.ascontiguousarray(sample.image[:, :70])
     mask = sample.masks["face"][:, :70]
     calls = []
     p = Painter.from_photo(bundle, photo, label="dog", mask=mask, steps=3, threaded=False,
-                           progress=lambda step, loss, restart: calls.append(step), reconstruction="pivotal")
+                           progress=lambda step, loss, restart: calls.append(step), reconstruction=reconstruction)
     try:
         assert calls[-1] == 3
         box = p.photo.box
@@ -291,10 +292,17 @@ def test_from_photo_projects_and_composites(bundle):
         assert numpy.array_equal(painting.replay_recipe(recipe, bundle.generator, photo=photo), out)
         # painted on the copy fitted to the crop: the recipe says so and its PSNR shows in the status line
         assert p.generator is p.photo.fit.generator and p.generator is not bundle.generator
-        assert recipe["photo"]["reconstruction"]["method"] == "pivotal"
+        assert recipe["photo"]["reconstruction"]["method"] == reconstruction
         assert recipe["photo"]["reconstruction"]["psnr"] == round(p.photo.fit.psnr, 4)
         p._set_status("ready")
-        assert f"reconstruction {p.photo.fit.psnr:.1f} dB (fitted)" in p._status.value
+        assert f"reconstruction {p.photo.fit.psnr:.1f} dB ({reconstruction} fit)" in p._status.value
+        if reconstruction == "features":
+            # where the painting changes the class the fit fades out: all cat is the trained generator's cat
+            all_cat = numpy.zeros((1, 4, 32, 32), numpy.float32)
+            all_cat[:, 0] = 1
+            whole = painting.render_painting(p.generator, z=p.z, class_map=all_cat, base_class=1)
+            plain = painting.render_painting(bundle.generator, z=p.z, base_class=0)
+            assert numpy.array_equal(whole, plain)
     finally:
         p.close()
 

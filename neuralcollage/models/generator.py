@@ -156,9 +156,30 @@ class Generator(chainer.Chain):
         (see :meth:`class_conditions`)."""
         z = self._latent(z)
         conds = self.class_conditions(y, z.shape[0])
+        return self._forward_from(self._features(z, conds, self.n_blocks), conds, self.n_blocks)
+
+    def features(self, z, y, layer):
+        """The features after blend layer ``layer`` (its offset included): ``(N, C, h, w)`` Variable;
+        :meth:`forward_from` goes on from them, so that ``forward_from(features(z, y, l), y, l)`` is
+        ``forward(z, y)``."""
+        z = self._latent(z)
+        return self._features(z, self.class_conditions(y, z.shape[0]), layer)
+
+    def forward_from(self, h, y, layer):
+        """Images ``(N, 3, R, R)`` from the features ``h`` after blend layer ``layer`` (:meth:`features`),
+        with the class condition ``y`` of the later class layers; blend layer ``layer``'s offset is not
+        added again."""
+        return self._forward_from(h, self.class_conditions(y, h.shape[0]), layer)
+
+    def _features(self, z, conds, layer):
         h = self._offset(self._bottom(z), 0)
-        for b, block in enumerate(self.blocks):
+        for b, block in enumerate(self.blocks[:layer]):
             h = self._offset(block(h, conds[2 * b], conds[2 * b + 1]), b + 1)
+        return h
+
+    def _forward_from(self, h, conds, layer):
+        for b in range(layer, self.n_blocks):
+            h = self._offset(self.blocks[b](h, conds[2 * b], conds[2 * b + 1]), b + 1)
         return self._tail(h)
 
     def _offset(self, h, layer):

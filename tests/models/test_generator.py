@@ -191,3 +191,17 @@ def test_gpu_generation_blending_and_discriminator_match_cpu(tmp_path):
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         np.testing.assert_allclose(to_numpy(d_gpu.feature_vector(x)), d_cpu.feature_vector(x).array,
                                    rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2, 3])
+def test_forward_from_features_is_forward(layer):
+    np.random.seed(3)
+    gen = nc.Generator.from_preset("tiny32")
+    z = gen.sample_z(2, seed=0)
+    class_map = np.random.RandomState(1).dirichlet(np.ones(gen.n_classes), size=(2, 32, 32)).transpose(0, 3, 1, 2)
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        for y in (np.array([1, 3], np.int32), class_map.astype(np.float32)):
+            whole = gen.forward(z, y).array
+            h = gen.features(z, y, layer)
+            assert h.shape[2:] == (gen.blend_resolutions[layer],) * 2
+            np.testing.assert_array_equal(gen.forward_from(h, y, layer).array, whole)
