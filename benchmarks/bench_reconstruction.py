@@ -1,24 +1,27 @@
-"""Cost of the photo pipeline's pivotal fit: a built-in edit from the command line with and without it,
-and the per-step cost of a ``collage256``-size model (random weights) with the edit time it implies.
+"""Cost of the photo pipeline's reconstruction: a built-in edit from the command line with each
+reconstruction, and the per-step cost of a ``collage256``-size model (random weights) with the edit time it
+implies.
 
 Measured in one run:
 
 * ``collage edit`` on the bundled example (the 256 px cat, its ear mask, target ``fox``) with
-  ``--reconstruction pivotal`` (projection + fit) and with ``--reconstruction projection`` (the default), each
-  in a fresh process: wall-clock
-  and CPU seconds (the child's user + system time; the steadier number when other processes compete for the
-  cores), and their ratio;
+  ``--reconstruction projection`` (the latent alone), ``features`` (the default: projection + feature fit) and
+  ``pivotal`` (projection + weight tuning), each in a fresh process: wall-clock and CPU seconds (the child's
+  user + system time; the steadier number when other processes compete for the cores), and their ratios;
 * on a ``collage256``-size generator and discriminator with random weights (full size unless ``--ch``):
-  seconds per projection step and per fit step (medians over ``--steps`` steps after two warm-up steps), and
-  the edit time they imply for the defaults (200 projection steps, 100 fit steps).
+  seconds per projection step and per fit step of each fitting reconstruction (medians over ``--steps`` steps
+  after two warm-up steps), and the edit time they imply with the defaults (``edit_photo``'s projection
+  steps, :class:`~neuralcollage.reconstruction.FitOptions`' fit steps).
 
-Targets (issue 22): a built-in edit with the fit <= 15 s; 256 px edit <= 3 min, on 2 cores. Example::
+Targets (issue 22): a default built-in edit <= 15 s; a default 256 px edit <= 3 min, on 2 cores. Example::
 
     python benchmarks/bench_reconstruction.py
     python benchmarks/bench_reconstruction.py --ch 8 --steps 3       # a quick run
     python benchmarks/bench_reconstruction.py --gpu 0
 """
 import argparse
+import dataclasses
+import inspect
 import os
 import resource
 import subprocess
@@ -27,7 +30,6 @@ import tempfile
 import time
 
 BUILTIN_TARGET_S, COLLAGE256_TARGET_S = 15.0, 180.0
-PROJECTION_STEPS, FIT_STEPS = 200, 100
 
 
 def parse_args(argv=None):
@@ -63,12 +65,13 @@ def cli_edit(extra, gpu):
 
 
 def step_times(args):
-    """Median seconds per projection step and per fit step on a collage256-size model."""
+    """Median seconds per projection step and per fit step of each fitting reconstruction on a
+    collage256-size model: ``(gen, projection, {method: fit step})``."""
     import numpy
 
     import neuralcollage as nc
     from neuralcollage.inversion import project
-    from neuralcollage.reconstruction import FitOptions, fit_generator
+    from neuralcollage.reconstruction import FIT_METHODS, fit_generator, fit_options
     overrides = {} if args.ch is None else {"ch": args.ch}
     gen = nc.Generator.from_preset("collage256", **overrides)
     dis = nc.Discriminator.from_preset("collage256", **overrides)
@@ -81,30 +84,40 @@ def step_times(args):
     project(gen, dis, crop, 3, steps=args.steps + 2, seed=0,
             callback=lambda step, loss, restart: stamps.append(time.perf_counter()))
     projection = float(numpy.median(numpy.diff(stamps[2:])))
-    stamps = []
     z = numpy.asarray(rng.standard_normal((1, gen.dim_z)), numpy.float32)
-    fit_generator(gen, crop, z, 3, options=FitOptions(steps=args.steps + 2),
-                  callback=lambda step, loss: stamps.append(time.perf_counter()))
-    fit = float(numpy.median(numpy.diff(stamps[2:])))
-    return gen, projection, fit
+    fits = {}
+    for method in FIT_METHODS:
+        stamps = []
+        options = dataclasses.replace(fit_options(method), steps=args.steps + 2)
+        fit_generator(gen, crop, z, 3, options=options, callback=lambda step, loss: stamps.append(time.perf_counter()))
+        fits[method] = float(numpy.median(numpy.diff(stamps[2:])))
+    return gen, projection, fits
 
 
 def main(argv=None):
     args = parse_args(argv)
+    from neuralcollage.collage import edit_photo
+    from neuralcollage.reconstruction import DEFAULT_RECONSTRUCTION, FitOptions
+    projection_steps = inspect.signature(edit_photo).parameters["steps"].default
+    fit_steps = FitOptions().steps
     if not args.skip_cli:
-        wall_p, cpu_p, _ = cli_edit(["--reconstruction", "projection"], args.gpu)
-        wall_f, cpu_f, line = cli_edit(["--reconstruction", "pivotal"], args.gpu)
+        times = {method: cli_edit(["--reconstruction", method], args.gpu)
+                 for method in ("projection", "features", "pivotal")}
         print("built-in model, `collage edit` of the bundled example (fresh process each):")
-        print(f"  projection only : {wall_p:6.1f} s wall, {cpu_p:6.1f} s CPU")
-        print(f"  pivotal fit     : {wall_f:6.1f} s wall, {cpu_f:6.1f} s CPU  (target <= {BUILTIN_TARGET_S:g} s wall)")
-        print(f"  ratio fit / projection: {wall_f / wall_p:.2f} wall, {cpu_f / cpu_p:.2f} CPU")
-        print(f"  {line}")
-    gen, projection, fit = step_times(args)
-    total = PROJECTION_STEPS * projection + FIT_STEPS * fit
+        for method, (wall, cpu, _) in times.items():
+            target = f"  (target <= {BUILTIN_TARGET_S:g} s wall)" if method == DEFAULT_RECONSTRUCTION else ""
+            print(f"  {method:<10}: {wall:6.1f} s wall, {cpu:6.1f} s CPU, ratio to projection "
+                  f"{wall / times['projection'][0]:.2f} wall, {cpu / times['projection'][1]:.2f} CPU{target}")
+        print(f"  {times[DEFAULT_RECONSTRUCTION][2]}")
+    gen, projection, fits = step_times(args)
     print(f"{gen!r}, {'GPU ' + str(args.gpu) if args.gpu >= 0 else 'CPU'}:")
-    print(f"  projection step {projection:.3f} s, fit step {fit:.3f} s (ratio {fit / projection:.2f})")
-    print(f"  implied edit: {PROJECTION_STEPS} x {projection:.3f} + {FIT_STEPS} x {fit:.3f} = {total:.0f} s "
-          f"(target <= {COLLAGE256_TARGET_S:g} s; rendering and blending add about one generation)")
+    print(f"  projection step {projection:.3f} s")
+    for method, fit in fits.items():
+        total = projection_steps * projection + fit_steps * fit
+        target = f"; target <= {COLLAGE256_TARGET_S:g} s" if method == DEFAULT_RECONSTRUCTION else ""
+        print(f"  {method} fit step {fit:.3f} s (ratio to a projection step {fit / projection:.2f}); implied edit "
+              f"{projection_steps} x {projection:.3f} + {fit_steps} x {fit:.3f} = {total:.0f} s{target}")
+    print("  (rendering and blending add about one generation)")
     return 0
 
 

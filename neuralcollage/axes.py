@@ -584,7 +584,7 @@ def _names_and_amounts(axis_name, amount):
     return names, [float(a) for a in amounts]
 
 
-def attribute_edit_photo(bundle, photo, axis_name, amount, *, mask=None, axes=None, layers="all", steps=200,
+def attribute_edit_photo(bundle, photo, axis_name, amount, *, mask=None, axes=None, layers="all", steps=None,
                          restarts=1, seed=0, source_label=None, blend_mode="normal", feather=0.0, dilate=8,
                          margin=0.25, candidates=3, guess_steps=30, progress=None, guess_progress=None,
                          reconstruction=None, fit=None, fit_progress=None):

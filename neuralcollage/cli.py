@@ -307,10 +307,20 @@ def _image_options():
     return p
 
 
+def _resolve_projection_steps(args):
+    """``--steps`` left out: the projection steps of ``--reconstruction`` (50 before a fit, 200 without)."""
+    if getattr(args, "reconstruction", None) is not None and getattr(args, "steps", 0) is None:
+        from neuralcollage.reconstruction import projection_steps
+        args.steps = projection_steps(args.reconstruction)
+
+
 def _projection_options(parser, *, with_restarts=True):
+    from neuralcollage.reconstruction import PROJECTION_STEPS
     g = parser.add_argument_group("projection")
-    g.add_argument("--steps", type=_ranged("steps"), default=200, metavar="N",
-                   help="Adam steps of the manifold projection (default: %(default)s)")
+    g.add_argument("--steps", type=_ranged("steps"), default=None, metavar="N",
+                   help="Adam steps of the manifold projection (default: %d before a fit, %d with "
+                        "--reconstruction projection)" % (PROJECTION_STEPS["features"],
+                                                          PROJECTION_STEPS["projection"]))
     if with_restarts:
         g.add_argument("--restarts", type=_ranged("restarts"), default=1, metavar="N",
                        help="projection runs, the best kept; the first starts from the encoder's guess when the "
@@ -918,6 +928,7 @@ def _main(argv):
             warnings.showwarning = _show_warning
         try:
             import neuralcollage._compat  # noqa: F401  (NumPy aliases before any command imports Chainer)
+            _resolve_projection_steps(args)
             status = args.func(args)
         except KeyboardInterrupt as exc:
             return _interrupted(exc)

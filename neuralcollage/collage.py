@@ -31,7 +31,7 @@ from neuralcollage.io import InputError, as_mask, atomic_write_text, fit_mask, f
 from neuralcollage.limits import check_option
 from neuralcollage.reconstruction import (DEFAULT_RECONSTRUCTION, RECONSTRUCTIONS, FitOptions, edit_generator,
                                           feature_similarity, fit_generator, fit_options, fit_warning,
-                                          model_psnr)
+                                          model_psnr, projection_steps)
 
 __all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "DEFAULT_COLOUR_REACH", "EditResult", "RecipeError",
            "render", "edit_class_maps", "scbn_edit", "blend_edit", "class_region", "edit_photo", "make_recipe",
@@ -347,7 +347,7 @@ def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, me
 
 
 def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="all", method="scbn",
-               z_target=None, steps=200, restarts=1, seed=0, blend_mode="normal", feather=0.0, dilate=8,
+               z_target=None, steps=None, restarts=1, seed=0, blend_mode="normal", feather=0.0, dilate=8,
                context=DEFAULT_CONTEXT, margin=0.25, box=None, candidates=3, guess_steps=30, progress=None,
                guess_progress=None, seam="fixed", colour_reach=DEFAULT_COLOUR_REACH,
                reconstruction=DEFAULT_RECONSTRUCTION, fit=None, fit_progress=None):
@@ -383,7 +383,9 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
             callable ``z_target(z, source_class) -> (1, dim_z)`` gets the projected latent ``z`` (float32 NumPy
             ``(1, dim_z)``) and the source class id (e.g. ``z`` moved along an attribute axis,
             :func:`neuralcollage.axes.attribute_edit_photo`).  The recipe records the latent used.
-        steps, restarts, seed: projection settings (:func:`neuralcollage.project`); ``seed`` also draws the
+        steps, restarts, seed: projection settings (:func:`neuralcollage.project`; ``steps=None``: the
+            reconstruction's default, :data:`neuralcollage.reconstruction.PROJECTION_STEPS`, 50 before a fit
+            and 200 for the projection alone); ``seed`` also draws the
             default blend latent.
         blend_mode: ``"normal"``, ``"mixed"`` or ``"none"`` (:func:`neuralcollage.blending.poisson_blend`).
         feather: Gaussian sigma (pixels at resolution ``R``) softening the mask in the class/blend maps.
@@ -429,6 +431,7 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     _check_options(method, blend_mode, seam, colour_reach)
     _check_context(context)
     settings = fit_options(reconstruction, fit)
+    steps = projection_steps(reconstruction, steps)
     _check_numbers(feather=feather, dilate=dilate, margin=margin, steps=steps, restarts=restarts, seed=seed,
                    candidates=candidates, guess_steps=guess_steps)
     if method != "blend" and z_target is not None:

@@ -285,7 +285,7 @@ def translation_cases(n, *, n_classes, seed=0, photo_size=128, grow=PART_REGION_
         yield TranslationCase(i, part, source, target, sample, mask, region)
 
 
-def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restarts=1, parts=PARTS,
+def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=None, restarts=1, parts=PARTS,
                      layers="all", blend_mode="normal", dilate=8, margin=0.15, grow=PART_REGION_GROW,
                      context=None, progress=None, edit=None, seam="fixed", colour_reach=None):
     """Part translation success on ``n`` held-out rendered faces (``photo_size`` px "photos").
@@ -293,7 +293,8 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
     Face ``i`` (class ``i % K``) gets part ``parts[i % len(parts)]`` translated to a target class drawn
     uniformly among the other classes (``RandomState(seed)``) with
     :func:`neuralcollage.collage.edit_photo` (``method="scbn"``, the true source class, projection of the
-    crop with ``steps`` Adam steps from the encoder, Poisson blending).  The edited region is the part's
+    crop with ``steps`` Adam steps from the encoder (None: the edit's default, e.g. 50 before the default
+    features fit), the edit's reconstruction, Poisson blending).  The edited region is the part's
     mask grown by ``round(grow * photo_size)`` px (a disc; ``grow=0``: the exact mask), the loose region a
     user paints around a part: the target class's part has another shape (a rabbit's ears are long, a cat's
     pointed) and a 64 px generator needs a few pixels of room to draw it.  Success: the part classifier, on
@@ -374,7 +375,8 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
             "grow_px": grow_pixels(grow, photo_size),
             "context": _default_of(edit, "context") if context is None else context,
             "blend_mode": blend_mode, "seam": seam, "colour_reach": _reach_record(edit, colour_reach, blend_mode),
-            "steps": steps, "dilate": dilate, "seconds": time.time() - t0,
+            "reconstruction": _default_of(edit, "reconstruction"),
+            "steps": _edit_steps(edit, steps), "dilate": dilate, "seconds": time.time() - t0,
             **_passed("part_translation", rate)}
 
 
@@ -383,6 +385,13 @@ def _reach_record(edit, colour_reach, blend_mode):
     from neuralcollage.blending import classic_reach
     reach = _default_of(edit, "colour_reach") if colour_reach is None else colour_reach
     return None if blend_mode != "normal" or classic_reach(reach) else float(reach)
+
+
+def _edit_steps(edit, steps):
+    """The projection steps an edit function runs with ``steps`` (None: its reconstruction's default)."""
+    from neuralcollage.reconstruction import PROJECTION_STEPS, projection_steps
+    reconstruction = _default_of(edit, "reconstruction")
+    return steps if reconstruction not in PROJECTION_STEPS else projection_steps(reconstruction, steps)
 
 
 def _default_of(function, name):
@@ -420,7 +429,7 @@ def reconstruction_crops(n, *, resolution, n_classes, seed=0, photo_size=128, ma
                              numpy.asarray(crop_ids, numpy.int32))}
 
 
-def reconstruction_psnr(bundle, *, n=12, seed=0, steps=200, fit=None, photo_size=128, kinds=None,
+def reconstruction_psnr(bundle, *, n=12, seed=0, steps=None, fit=None, photo_size=128, kinds=None,
                         progress=None):
     """PSNR of the photo pipeline's reconstructions of held-out rendered photos, before any edit.
 
@@ -432,7 +441,8 @@ def reconstruction_psnr(bundle, *, n=12, seed=0, steps=200, fit=None, photo_size
     Args:
         bundle: ``generator``, ``discriminator`` and optional ``encoder``.
         n: held-out faces per kind. seed: which faces (and the fit's noise seed unless ``fit`` sets one).
-        steps: projection steps. fit: :class:`~neuralcollage.reconstruction.FitOptions` (None: defaults).
+        steps: projection steps (None: the fit's default, :data:`neuralcollage.reconstruction.PROJECTION_STEPS`).
+        fit: :class:`~neuralcollage.reconstruction.FitOptions` (None: the default reconstruction's).
         kinds: ``("whole_face", "part_closeup")`` or a subset.
         progress: ``progress(i, total)`` after each photo.
 
@@ -442,10 +452,11 @@ def reconstruction_psnr(bundle, *, n=12, seed=0, steps=200, fit=None, photo_size
         "target_part", "passed_part"}`` (dB, means over photos).
     """
     from neuralcollage.inversion import project
-    from neuralcollage.reconstruction import FitOptions, fit_generator, model_psnr
+    from neuralcollage.reconstruction import FitOptions, fit_generator, model_psnr, projection_steps
     from neuralcollage.io import to_model
     gen, dis, enc = bundle.generator, bundle.discriminator, getattr(bundle, "encoder", None)
     fit = FitOptions() if fit is None else fit
+    steps = projection_steps(fit.method, steps)
     kinds = ("whole_face", "part_closeup") if kinds is None else tuple(kinds)
     data = reconstruction_crops(n, resolution=gen.resolution, n_classes=gen.n_classes, seed=seed,
                                 photo_size=photo_size)
@@ -483,7 +494,7 @@ METRICS = ("classifier_accuracy", "part_classifier_accuracy", "conditioned_class
 
 
 def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_diversity=50, n_projection=20,
-             n_translation=100, steps=200, photo_size=128, grow=PART_REGION_GROW, context=None,
+             n_translation=100, steps=None, photo_size=128, grow=PART_REGION_GROW, context=None,
              blend_mode="normal", dilate=8, seam="fixed", colour_reach=None, seed=0, log=None, progress=None,
              n_reconstruction=12):
     """Run ``metrics`` on ``bundle`` (fields ``generator``, ``discriminator``, ``encoder``, ``classifier``,
@@ -513,7 +524,8 @@ def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_di
         "conditioned_class_accuracy": ((gen, clf), lambda: conditioned_class_accuracy(gen, clf, n=n_generated,
                                                                                       seed=seed)),
         "diversity": ((gen, clf), lambda: diversity(gen, clf, n_per_class=n_diversity, seed=seed)),
-        "projection_psnr": ((gen, dis), lambda: projection_psnr(gen, dis, enc, n=n_projection, steps=steps,
+        "projection_psnr": ((gen, dis), lambda: projection_psnr(gen, dis, enc, n=n_projection,
+                                                                steps=200 if steps is None else steps,
                                                                 seed=seed)),
         "part_translation": ((gen, dis, part), lambda: part_translation(bundle, n=n_translation, seed=seed,
                                                                         steps=steps, photo_size=photo_size,

@@ -527,7 +527,7 @@ class Painter:
         return cls(bundle.generator, vocabulary=bundle.vocabulary, bundle=bundle, **kwargs)
 
     @classmethod
-    def from_photo(cls, bundle, photo, *, label, mask=None, box=None, margin=0.25, steps=200, restarts=1,
+    def from_photo(cls, bundle, photo, *, label, mask=None, box=None, margin=0.25, steps=None, restarts=1,
                    seed=0, lr=0.075, mse_weight=0.2, progress=None, poisson="normal", dilate=8, seam="fixed",
                    colour_reach=DEFAULT_COLOUR_REACH, reconstruction=DEFAULT_RECONSTRUCTION, fit=None,
                    fit_progress=None, **kwargs):
@@ -550,7 +550,8 @@ class Painter:
         box : (top, left, side), optional
             The crop, explicitly.
         steps, restarts, seed, lr, mse_weight
-            Projection options.
+            Projection options (``steps=None``: the reconstruction's default, as in
+            :func:`neuralcollage.collage.edit_photo`).
         progress : callable, optional
             ``progress(step, loss, restart)`` during the projection.
         poisson, dilate, seam, colour_reach
@@ -573,6 +574,7 @@ class Painter:
         blending.check_seam(seam, poisson)
         blending.check_colour_reach(colour_reach)
         settings = fitting.fit_options(reconstruction, fit)
+        steps = fitting.projection_steps(reconstruction, steps)
         photo = numpy.asarray(photo)
         if photo.dtype != numpy.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
             raise ValueError(f"photo must be (H, W, 3) uint8, got {photo.dtype} {photo.shape}")

@@ -120,7 +120,7 @@ def test_help_lists_commands_and_examples(capsys):
     code, out, _ = run(["edit", "--help"], capsys)
     assert code == 0 and out.startswith("usage: collage edit")
     out = " ".join(out.split())
-    assert "(default: 200)" in out and "(default: scbn)" in out and "aspect ratios match" in out
+    assert "(default: 50 before a fit, 200 with --reconstruction projection)" in out and "(default: scbn)" in out and "aspect ratios match" in out
     assert "collage --base dog.png" in out
     for sub in (["generate"], ["invert"], ["blend"], ["replay"], ["demo"], ["train", "gan"],
                 ["train", "encoder"], ["train", "classifier"], ["eval"], ["labels"], ["models"]):
@@ -147,7 +147,13 @@ def test_no_arguments_and_usage_errors(capsys):
 def test_default_command_is_edit():
     parser = cli.build_parser()
     args = parser.parse_args(["edit", "--base", "a.png", "--label", "fox", "--mask", "m.png"])
-    assert args.func is cli.cmd_edit and args.steps == 200 and args.method == "scbn" and args.layers == "all"
+    assert args.func is cli.cmd_edit and args.method == "scbn" and args.layers == "all"
+    cli._resolve_projection_steps(args)
+    assert (args.reconstruction, args.steps) == ("features", 50)
+    args = parser.parse_args(["edit", "--base", "a.png", "--label", "fox", "--mask", "m.png", "--reconstruction",
+                              "projection"])
+    cli._resolve_projection_steps(args)
+    assert args.steps == 200
     assert args.model == "builtin" and args.gpu == -1 and args.blend_mode == "normal"
     from neuralcollage.collage import DEFAULT_COLOUR_REACH, DEFAULT_CONTEXT
     assert args.context == cli.DEFAULT_CONTEXT == DEFAULT_CONTEXT
@@ -1310,7 +1316,7 @@ def test_attribute_list_axes(tmp_path, axes_model, model, capsys):
     assert "attribute" in out and "--axis fur_brightness" in out
     code, out, _ = run(["attribute", "--help"], capsys)
     out = " ".join(out.split())
-    assert code == 0 and "(default: 200)" in out and "(default: all" in out and "--list-axes" in out
+    assert code == 0 and "(default: 50 before a fit, 200 with" in out and "(default: all" in out and "--list-axes" in out
 
 
 def test_lazy_import_reports_only_a_missing_third_party_package(tmp_path, monkeypatch):
