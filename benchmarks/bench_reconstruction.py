@@ -10,8 +10,9 @@ Measured in one run:
   user + system time; the steadier number when other processes compete for the cores), and their ratios;
 * on a ``collage256``-size generator and discriminator with random weights (full size unless ``--ch``):
   seconds per projection step and per fit step of each fitting reconstruction (medians over ``--steps`` steps
-  after two warm-up steps), and the edit time they imply with the defaults (``edit_photo``'s projection
-  steps, :class:`~neuralcollage.reconstruction.FitOptions`' fit steps).
+  after two warm-up steps), and the edit time they imply with the defaults (the projection
+  steps, :data:`~neuralcollage.reconstruction.PROJECTION_STEPS`, and
+  :class:`~neuralcollage.reconstruction.FitOptions`' fit steps).
 
 Targets (issue 22): a default built-in edit <= 15 s; a default 256 px edit <= 3 min, on 2 cores. Example::
 
@@ -21,7 +22,6 @@ Targets (issue 22): a default built-in edit <= 15 s; a default 256 px edit <= 3 
 """
 import argparse
 import dataclasses
-import inspect
 import os
 import resource
 import subprocess
@@ -96,9 +96,7 @@ def step_times(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    from neuralcollage.collage import edit_photo
-    from neuralcollage.reconstruction import DEFAULT_RECONSTRUCTION, FitOptions
-    projection_steps = inspect.signature(edit_photo).parameters["steps"].default
+    from neuralcollage.reconstruction import DEFAULT_RECONSTRUCTION, PROJECTION_STEPS, FitOptions
     fit_steps = FitOptions().steps
     if not args.skip_cli:
         times = {method: cli_edit(["--reconstruction", method], args.gpu)
@@ -113,10 +111,13 @@ def main(argv=None):
     print(f"{gen!r}, {'GPU ' + str(args.gpu) if args.gpu >= 0 else 'CPU'}:")
     print(f"  projection step {projection:.3f} s")
     for method, fit in fits.items():
-        total = projection_steps * projection + fit_steps * fit
+        steps = PROJECTION_STEPS[method]
+        total = steps * projection + fit_steps * fit
         target = f"; target <= {COLLAGE256_TARGET_S:g} s" if method == DEFAULT_RECONSTRUCTION else ""
         print(f"  {method} fit step {fit:.3f} s (ratio to a projection step {fit / projection:.2f}); implied edit "
-              f"{projection_steps} x {projection:.3f} + {fit_steps} x {fit:.3f} = {total:.0f} s{target}")
+              f"{steps} x {projection:.3f} + {fit_steps} x {fit:.3f} = {total:.0f} s{target}")
+    steps = PROJECTION_STEPS["projection"]
+    print(f"  projection alone: implied edit {steps} x {projection:.3f} = {steps * projection:.0f} s")
     print("  (rendering and blending add about one generation)")
     return 0
 

@@ -31,6 +31,7 @@ METHODS = {
     "features-lr0.01": ("features", {"offset_lr": 0.01}, None),
     "features-lr0.03": ("features", {"offset_lr": 0.03}, None),
     "features-full-res": ("features", {"offset_layer": -1}, None),
+    "features-lr0.01-full-res": ("features", {"offset_lr": 0.01, "offset_layer": -1}, None),
     "features-fit50": ("features", {"steps": 50}, None),
     "pivotal": ("pivotal", {}, None),
     "pivotal-no-offset": ("pivotal", {"offset_lr": 0.0}, None),
