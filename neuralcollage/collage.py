@@ -334,7 +334,8 @@ def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, me
     mask_crop = _crop_mask(gen, mask, box)
     class_mask = class_region(gen, mask_crop, context)
     if fit is not None:
-        gen = edit_generator(fit, numpy.maximum(class_mask, mask_crop))
+        fade = class_region(gen, mask_crop, context * fit.options.fade_context)
+        gen = edit_generator(fit, numpy.maximum(fade, mask_crop))
     if method == "scbn":
         edited = scbn_edit(gen, z, source_class, target_class, class_mask, layers=layers, feather=feather)
     else:

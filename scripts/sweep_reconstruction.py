@@ -25,6 +25,8 @@ import neuralcollage  # noqa: F401  (NumPy aliases before Chainer)
 
 #: name -> (reconstruction, FitOptions overrides of that reconstruction's defaults, projection steps (None: --steps))
 METHODS = {
+    "features-fade0": ("features", {"fade_context": 0.0}, None),
+    "features-fade0.5": ("features", {"fade_context": 0.5}, None),
     "projection": ("projection", {}, None),
     "features": ("features", {}, None),
     "features-proj50": ("features", {}, 50),

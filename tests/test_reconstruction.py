@@ -155,7 +155,8 @@ def test_edit_generator_fades_the_offset_where_the_class_changes(bundle, crop):
     ({"steps": -1}, "fit steps"), ({"steps": 2.5}, "fit steps"), ({"lr": 0}, "fit lr"),
     ({"lr": float("nan")}, "fit lr"), ({"locality": float("inf")}, "fit locality"),
     ({"noise": "a"}, "fit noise"), ({"seed": -3}, "fit seed"), ({"steps": True}, "fit steps"),
-    ({"tune": "some"}, "fit tune")])
+    ({"tune": "some"}, "fit tune"), ({"fade_context": 1.5}, "fit fade_context"),
+    ({"fade_context": -0.1}, "fit fade_context")])
 def test_bad_options_name_the_option(kwargs, message):
     with pytest.raises(ValueError, match=message):
         FitOptions(**kwargs)
@@ -165,8 +166,8 @@ def test_options_json_round_trip_and_refusals(bundle):
     for options in (FitOptions(steps=12, locality=0.5, seed=4), FitOptions.pivotal(steps=3)):
         assert FitOptions.from_json(json.loads(json.dumps(options.to_json()))) == options
     # recipes written before `tune` existed tuned every weight
-    legacy = {k: v for k, v in FitOptions.pivotal().to_json().items() if k != "tune"}
-    assert FitOptions.from_json(legacy) == FitOptions.pivotal()
+    legacy = {k: v for k, v in FitOptions.pivotal().to_json().items() if k not in ("tune", "fade_context")}
+    assert FitOptions.from_json(legacy) == FitOptions.pivotal(fade_context=1.0)
     with pytest.raises(ValueError, match="unknown fit options"):
         FitOptions.from_json({"steps": 3, "rate": 1})
     with pytest.raises(ValueError, match="JSON object"):
@@ -278,3 +279,26 @@ def test_the_fit_on_a_gpu_matches_the_cpu(bundle, crop):
     region[8:20, 8:20] = 1
     edited = render(edit_generator(on_gpu, region), z, 2)
     assert edited.shape == (1, 3, 32, 32) and np.isfinite(edited).all()
+
+
+def test_fade_context_sets_where_an_edit_fades_the_offset(bundle, monkeypatch):
+    from neuralcollage import collage
+    from neuralcollage.collage import DEFAULT_CONTEXT, class_region
+    rng = np.random.RandomState(0)
+    photo = rng.randint(0, 256, (64, 64, 3)).astype(np.uint8)
+    mask = np.zeros((64, 64), np.float32)
+    mask[24:40, 24:40] = 1
+    faded = {}
+    for fade in (0.0, 0.5, 1.0):
+        def recording(fit, region, fade=fade):
+            faded[fade] = region
+            return edit_generator(fit, region)
+        monkeypatch.setattr(collage, "edit_generator", recording)
+        result = edit_photo(bundle, photo, mask, "fox", source_label="cat", steps=1, box=(0, 0, 64),
+                            fit=FitOptions(steps=2, fade_context=fade))
+        assert result.recipe["reconstruction"]["fit"]["fade_context"] == fade
+    mask_crop = result.mask_crop
+    np.testing.assert_array_equal(faded[0.0], mask_crop)
+    np.testing.assert_array_equal(faded[1.0], np.maximum(class_region(bundle.generator, mask_crop, DEFAULT_CONTEXT),
+                                                         mask_crop))
+    assert faded[0.0].sum() < faded[0.5].sum() < faded[1.0].sum()
