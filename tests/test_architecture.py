@@ -60,6 +60,7 @@ LAYERS = {
     "neuralcollage.cli": 9,
     "neuralcollage.__main__": 9,
     "neuralcollage.widgets": 9,
+    "neuralcollage.style_mode": 9,
     "neuralcollage.ablation_script": 9,
 }
 

@@ -64,6 +64,11 @@ class StyleBrush:
         self._stylised = None
 
     @property
+    def is_synthesised(self):
+        """Whether the stylisation of the current seed is computed (the next preview is only a blend)."""
+        return self._stylised is not None
+
+    @property
     def stylised(self):
         """The whole photo stylised: ``(H, W, 3)`` uint8 (computed on first use)."""
         if self._stylised is None:
