@@ -2083,27 +2083,12 @@ def add_stylize_parser(sub, common, formatter):
 
 def read_landmarks(path):
     """``(K, 2)`` float64 from a landmark JSON file; InputError (one line) when it is missing or malformed."""
-    import numpy
     from neuralcollage.io import InputError
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
+    from neuralcollage.stylize.landmark_editor import read_landmarks_json
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if isinstance(data, dict):
-        data = data.get("landmarks")
-    try:
-        points = numpy.asarray(data, dtype=numpy.float64)
-    except (TypeError, ValueError):
-        points = None
-    if points is None or points.ndim != 2 or points.shape[1] != 2 or len(points) < 2:
-        raise InputError(f"{path}: expected [[x, y], ...] or {{\"landmarks\": [[x, y], ...]}} with at least "
-                         f"2 points")
-    return points
+        return read_landmarks_json(path)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _landmarks(path, image, what, predictor):
