@@ -61,6 +61,7 @@ LAYERS = {
     "neuralcollage.__main__": 9,
     "neuralcollage.widgets": 9,
     "neuralcollage.style_mode": 9,
+    "neuralcollage.landmark_widget": 9,
     "neuralcollage.ablation_script": 9,
 }
 
