@@ -110,6 +110,11 @@ class LandmarkEditorWidget:
         return self._box
 
     @property
+    def status(self):
+        """The status line (HTML): how many are placed, which is next, the last message."""
+        return self._status.value
+
+    @property
     def canvas(self):
         return self._canvas
 

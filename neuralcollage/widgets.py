@@ -1168,7 +1168,7 @@ class Painter:
         self._redo_button = W.Button(description="redo", icon="repeat", layout=W.Layout(width="80px"))
         self._clear_button = W.Button(description="clear", icon="trash", layout=W.Layout(width="80px"))
         self._new_latent_button = W.Button(description="new latent", icon="random", layout=W.Layout(width="110px"))
-        self._layers_text = W.Text(value=self._layers[self.mode], description="layers", continuous_update=False,
+        self._layers_text = W.Text(value=self._layers.get(self.mode, ""), description="layers", continuous_update=False,
                                    layout=W.Layout(width="230px"))
         self._layers_help = W.HTML()
         self._path_text = W.Text(value="painting", description="save as", layout=W.Layout(width="230px"))
@@ -1198,6 +1198,8 @@ class Painter:
 
         self._fill_palette()
         style_box = [self.style.box] if self.style is not None else []
+        if self.style is not None:
+            self.style.show(self.mode == "style")
         palette = W.VBox([self._search, self._attribute_box, *style_box, self._palette, self._swatch])
         brush = W.VBox([self._radius_slider, self._hardness_slider,
                         W.HBox([self._eraser, self._undo_button, self._redo_button, self._clear_button]),

@@ -622,6 +622,10 @@ def test_style_mode_stylises_the_painted_region_only(bundle, style_session):
         p.undo()
         assert p.style.canvas.is_blank and numpy.array_equal(p.preview, p.background)
         assert "stroke_to_preview_ms" in p.timings
+        started = Painter.from_bundle(bundle, seed=2, class_id="cat", threaded=False, style=style_session,
+                                      mode="style")
+        assert started.active_canvas is started.style.canvas and started.style.box.layout.display is None
+        started.close()
     finally:
         p.close()
         style_session.choose("hatch")
