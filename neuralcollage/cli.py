@@ -2050,6 +2050,12 @@ examples:
   collage stylize --base face.png --style hatched.png --style-landmarks hatched.json \\
       --base-landmarks face.json -o out.png
   collage stylize --base face.png --style hatched.png --mask region.png --seed 3 -o out.png --figure fig.png
+  collage stylize --base face.png --style hatched.png --style-parts hatched_parts.png -o out.png
+
+Parts (--style-parts): a map of the exemplar's parts, one flat colour per part (black or any colour for the
+background; at most 16 colours, no antialiasing), e.g. exported from a paint program.  It adds a segmentation
+guide that keeps each part's texture inside that part on the photo; the photo's parts are the exemplar's moved
+by the landmarks' deformation unless --base-parts gives them (same colours).
 
 Exit status: 0 success, 2 bad input (missing or unreadable files, landmarks outside the image, very different
 sizes, no landmarks available), 3 model problem (the landmark model).
@@ -2067,6 +2073,10 @@ def add_stylize_parser(sub, common, formatter):
     p.add_argument("--style-landmarks", metavar="JSON", help="the exemplar's landmarks (default: predicted)")
     p.add_argument("--base-landmarks", metavar="JSON", help="the photo's landmarks (default: predicted)")
     p.add_argument("--mask", metavar="MASK", help="stylise only the white area (default: the whole photo)")
+    p.add_argument("--style-parts", metavar="PARTS", help="the exemplar's part map, one flat colour per part "
+                                                          "(default: no segmentation guide)")
+    p.add_argument("--base-parts", metavar="PARTS",
+                   help="the photo's part map in the same colours (default: the exemplar's moved by the landmarks)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the stylised photo")
     p.add_argument("--threshold", type=float, default=24.0,
                    help="guide error below which chunks grow, 0-255 units (0-64 useful; lower: smaller "
@@ -2128,11 +2138,39 @@ def guide_figure(exemplar, target, guide, result):
     return numpy.concatenate(panels, axis=1)
 
 
+def _stylize_parts(args, exemplar_shape, base_shape):
+    """The segmentation-guide options of :func:`neuralcollage.stylize.stylize` from --style-parts /
+    --base-parts (InputError, one line, for a bad map)."""
+    from neuralcollage.io import InputError, read_image
+    from neuralcollage.stylize import part_labels_from_image
+    if args.base_parts and not args.style_parts:
+        raise InputError("--base-parts needs --style-parts (the exemplar's parts in the same colours)")
+    if not args.style_parts:
+        return {}
+    out = {}
+    for path, shape, key in ((args.style_parts, exemplar_shape, "labels"),
+                             (args.base_parts, base_shape, "target_labels")):
+        if not path:
+            continue
+        image = read_image(path)
+        if image.shape[:2] != shape[:2]:
+            raise InputError(f"{path}: the part map is {image.shape[1]}x{image.shape[0]}, its image "
+                             f"{shape[1]}x{shape[0]}")
+        try:
+            labels, colours = part_labels_from_image(image, colours=out.get("colours"))
+        except ValueError as exc:
+            raise InputError(f"{path}: {exc}") from None
+        out[key], out["colours"] = labels, colours
+    colours = out.pop("colours")
+    return dict(out, n_labels=len(colours))
+
+
 def cmd_stylize(args):
     from neuralcollage.io import InputError, read_image, read_mask, write_image
     from neuralcollage import stylize as st
     _check_outputs([(args.output, "image"), (args.figure, "image")],
-                   [p for p in (args.base, args.style, args.mask, args.style_landmarks, args.base_landmarks) if p])
+                   [p for p in (args.base, args.style, args.mask, args.style_landmarks, args.base_landmarks,
+                                args.style_parts, args.base_parts) if p])
     if args.blend_radius < 0:
         raise InputError(f"--blend-radius must be >= 0, got {args.blend_radius}")
     if not args.threshold >= 0:
@@ -2158,9 +2196,10 @@ def cmd_stylize(args):
         raise InputError(str(exc)) from None
     if mask is not None and not (mask > 0).any():
         raise InputError(f"{args.mask}: the mask is empty")
+    parts = _stylize_parts(args, exemplar.shape, base.shape)
     details = st.stylize_details(base, exemplar, target_landmarks=base_lm, exemplar_landmarks=ex_lm,
                                  mask=mask, threshold=args.threshold, blend_radius=args.blend_radius,
-                                 seed=args.seed, feather=args.feather)
+                                 seed=args.seed, feather=args.feather, **parts)
     inputs = [p for p in (args.base, args.style, args.mask) if p]
     write_image(args.output, details.image, overwrite_protect=inputs)
     _say(f"wrote {args.output} ({details.synthesis.fallback_fraction:.0%} of the pixels outside chunks)",
