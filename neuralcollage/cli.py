@@ -2078,10 +2078,13 @@ def add_stylize_parser(sub, common, formatter):
     p.add_argument("--base-parts", metavar="PARTS",
                    help="the photo's part map in the same colours (default: the exemplar's moved by the landmarks)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the stylised photo")
-    p.add_argument("--threshold", type=float, default=24.0,
+    p.add_argument("--threshold", type=float, default=8.0,
                    help="guide error below which chunks grow, 0-255 units (0-64 useful; lower: smaller "
-                        "chunks) (default: %(default)s)")
+                        "chunks; the reference's is 24) (default: %(default)s)")
     p.add_argument("--blend-radius", type=int, default=1, help="voting radius in pixels (default: %(default)s)")
+    p.add_argument("--vote-sigma", type=float, default=48.0,
+                   help="guide-error scale of the weighted voting: a neighbour's vote counts exp(-error / sigma); "
+                        "0: the plain mean of the reference (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0,
                    help="jitter seed; the same seed gives the same output (default: %(default)s)")
     p.add_argument("--feather", type=float, default=2.0,
@@ -2175,6 +2178,8 @@ def cmd_stylize(args):
         raise InputError(f"--blend-radius must be >= 0, got {args.blend_radius}")
     if not args.threshold >= 0:
         raise InputError(f"--threshold must be >= 0, got {args.threshold}")
+    if not args.vote_sigma >= 0 or args.vote_sigma == float("inf"):
+        raise InputError(f"--vote-sigma must be a finite number >= 0, got {args.vote_sigma}")
     base = read_image(args.base)
     exemplar = read_image(args.style)
     mask = read_mask(args.mask, size=base.shape[:2]) if args.mask else None
@@ -2199,7 +2204,7 @@ def cmd_stylize(args):
     parts = _stylize_parts(args, exemplar.shape, base.shape)
     details = st.stylize_details(base, exemplar, target_landmarks=base_lm, exemplar_landmarks=ex_lm,
                                  mask=mask, threshold=args.threshold, blend_radius=args.blend_radius,
-                                 seed=args.seed, feather=args.feather, **parts)
+                                 seed=args.seed, feather=args.feather, vote_sigma=args.vote_sigma or None, **parts)
     inputs = [p for p in (args.base, args.style, args.mask) if p]
     write_image(args.output, details.image, overwrite_protect=inputs)
     _say(f"wrote {args.output} ({details.synthesis.fallback_fraction:.0%} of the pixels outside chunks)",

@@ -13,6 +13,7 @@ import numpy
 
 from neuralcollage.stylize.brush import StyleBrush
 from neuralcollage.stylize.core import Exemplar, check_landmarks, prepare_exemplar
+from neuralcollage.stylize.styleblit import THRESHOLD, VOTE_SIGMA
 
 __all__ = ["StyleSession"]
 
@@ -34,7 +35,7 @@ class StyleSession:
         prepared (its lookup table built) the first time it is chosen, then kept.
     landmark_predictor : callable, keyword-only, optional
         ``image -> (K, 2)`` landmarks of the image under the brush when :meth:`set_target` gets none.
-    seed, threshold, blend_radius : keyword-only
+    seed, threshold, blend_radius, vote_sigma : keyword-only
         As :func:`~neuralcollage.stylize.stylize`.
     table_dir : str or os.PathLike, keyword-only, optional
         Folder of on-disk lookup-table caches (``<name>.npz``).
@@ -52,8 +53,8 @@ class StyleSession:
     >>> preview = session.preview(alpha)                                       # doctest: +SKIP
     """
 
-    def __init__(self, exemplars, *, landmark_predictor=None, seed=0, threshold=24.0, blend_radius=1,
-                 table_dir=None):
+    def __init__(self, exemplars, *, landmark_predictor=None, seed=0, threshold=THRESHOLD, blend_radius=1,
+                 vote_sigma=VOTE_SIGMA, table_dir=None):
         if not exemplars:
             raise ValueError("a style session needs at least one exemplar")
         self._sources = {}
@@ -62,6 +63,7 @@ class StyleSession:
         self._prepared = {}
         self.landmark_predictor = landmark_predictor
         self.threshold, self.blend_radius = float(threshold), int(blend_radius)
+        self.vote_sigma = vote_sigma
         if self.blend_radius < 0:
             raise ValueError(f"blend_radius must be >= 0, got {blend_radius}")
         self.table_dir = None if table_dir is None else os.fspath(table_dir)
@@ -159,7 +161,8 @@ class StyleSession:
             raise ValueError("set_target() first: no image under the brush")
         if self._brush is None:
             self._brush = StyleBrush(self._target, self.exemplar(), photo_landmarks=self._target_landmarks,
-                                     seed=self._seed, threshold=self.threshold, blend_radius=self.blend_radius)
+                                     seed=self._seed, threshold=self.threshold, blend_radius=self.blend_radius,
+                                     vote_sigma=self.vote_sigma)
         return self._brush
 
     def stylised(self):
