@@ -89,12 +89,14 @@ class StyleMode:
         """``(rgb, name)`` of ``label`` for the painter's swatch."""
         return STYLE_COLORS[label], (f"style {self.session.current!r}" if label else "unchanged")
 
-    def apply(self, image):
-        """``image`` (the painter's render) stylised where the style canvas is painted (unchanged while it is
-        blank)."""
-        if self.canvas.is_blank:
-            return image
-        return self.session.preview(self.canvas.painted_alpha(), target=image)
+    def alpha(self):
+        """The painted alpha, ``(R, R)`` float32, or None while the style canvas is blank (call under the
+        painter's lock)."""
+        return None if self.canvas.is_blank else self.canvas.painted_alpha()
+
+    def apply(self, image, alpha):
+        """``image`` (the painter's render) stylised where ``alpha`` (from :meth:`alpha`) is painted."""
+        return self.session.preview(alpha, target=image)
 
     def close(self):
         for w in self.widgets:

@@ -1114,10 +1114,11 @@ class Painter:
         with self._lock:
             ended = self._stroke_ended_at
             kwargs = self._render_kwargs(self.class_canvas, self.stream_canvas, self.attribute_canvas)
+            style_alpha = None if self.style is None else self.style.alpha()
         t0 = time.perf_counter()
         image = painting.render_painting(self.generator, **kwargs)
-        if self.style is not None:
-            image = self.style.apply(image)
+        if style_alpha is not None:
+            image = self.style.apply(image, style_alpha)
         t1 = time.perf_counter()
         with self._lock:
             self.preview = image
@@ -1168,8 +1169,8 @@ class Painter:
         self._redo_button = W.Button(description="redo", icon="repeat", layout=W.Layout(width="80px"))
         self._clear_button = W.Button(description="clear", icon="trash", layout=W.Layout(width="80px"))
         self._new_latent_button = W.Button(description="new latent", icon="random", layout=W.Layout(width="110px"))
-        self._layers_text = W.Text(value=self._layers.get(self.mode, ""), description="layers", continuous_update=False,
-                                   layout=W.Layout(width="230px"))
+        self._layers_text = W.Text(value=self._layers.get(self.mode, ""), description="layers",
+                                   continuous_update=False, layout=W.Layout(width="230px"))
         self._layers_help = W.HTML()
         self._path_text = W.Text(value="painting", description="save as", layout=W.Layout(width="230px"))
         self._save_map_button = W.Button(description="map .npz", icon="save", layout=W.Layout(width="100px"))
@@ -1324,7 +1325,8 @@ class Painter:
         self._redo_button.disabled = not canvas.can_redo
         n = self.generator.n_class_layers if self.mode == "scbn" else self.generator.n_blend_layers
         kind = "class layers" if self.mode == "scbn" else "blend layers"
-        self._layers_help.value = f"<small>{kind} 0-{n - 1} (early: shape, late: texture)</small>"
+        self._layers_help.value = f"<small>{kind} 0-{n - 1} (early: shape, late: texture)</small>" \
+            if self.mode != "style" else "<small>the style mode has no layers</small>"
         self._layers_text.disabled = self.mode == "style"
         self._new_latent_button.layout.display = None if self.mode == "blend" else "none"
 

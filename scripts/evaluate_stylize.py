@@ -63,12 +63,14 @@ def main(argv=None):
     for size in args.sizes:
         for style in args.styles:
             r = evaluate_stylize(n=args.n, size=size, style=style, seed=args.seed, threshold=args.threshold,
-                                 vote_sigma=args.vote_sigma or None, blend_radius=args.blend_radius, jitter_seed=args.jitter_seed,
+                                 vote_sigma=args.vote_sigma or None, blend_radius=args.blend_radius,
+                                 jitter_seed=args.jitter_seed,
                                  guide_weights=args.guide_weights, landmark_predictor=predictor,
                                  max_patches=args.max_patches, patch_tolerance=args.patch_tolerance,
                                  methods=args.methods)
-            r.update(threshold=args.threshold, vote_sigma=args.vote_sigma, patch_tolerance=args.patch_tolerance, blend_radius=args.blend_radius,
-                     guide_weights=args.guide_weights, landmarks=args.landmarks or "renderer", seed=args.seed, jitter_seed=args.jitter_seed)
+            r.update(threshold=args.threshold, vote_sigma=args.vote_sigma, patch_tolerance=args.patch_tolerance,
+                     blend_radius=args.blend_radius, guide_weights=args.guide_weights,
+                     landmarks=args.landmarks or "renderer", seed=args.seed, jitter_seed=args.jitter_seed)
             results.append(r)
             print(f"\n{size} px, {style}, n={args.n}, stylize {r['seconds'] * 1000:.0f} ms/face (table included)")
             print(format_stylize_table(r))

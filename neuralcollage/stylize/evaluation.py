@@ -82,8 +82,8 @@ def _scores(output, field, case, region, max_patches, tolerance):
 
 
 def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOLD, blend_radius=1, jitter_seed=0,
-                     vote_sigma=VOTE_SIGMA, guide_weights=None, landmark_predictor=None, max_patches=1500, patch_tolerance=24.0,
-                     methods=METHODS):
+                     vote_sigma=VOTE_SIGMA, guide_weights=None, landmark_predictor=None, max_patches=1500,
+                     patch_tolerance=24.0, methods=METHODS):
     """Score the methods on ``n`` held-out cases.
 
     Args:

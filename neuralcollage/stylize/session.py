@@ -7,6 +7,7 @@ and the painted alpha.  A synthesis runs once per (image, exemplar, seed); every
 """
 import hashlib
 import os
+import threading
 import time
 
 import numpy
@@ -72,6 +73,7 @@ class StyleSession:
         self._target = self._target_key = self._target_landmarks = None
         self._brush = None
         self.timings = {}
+        self._lock = threading.RLock()
 
     @staticmethod
     def _check_spec(name, spec):
@@ -104,9 +106,10 @@ class StyleSession:
         name = str(name)
         if name not in self._sources:
             raise KeyError(f"no exemplar {name!r}; choose one of {self.names}")
-        if name != self._name:
-            self._name = name
-            self._brush = None
+        with self._lock:
+            if name != self._name:
+                self._name = name
+                self._brush = None
 
     @property
     def seed(self):
@@ -115,9 +118,10 @@ class StyleSession:
     @seed.setter
     def seed(self, value):
         """A new jitter seed re-synthesises on the next preview (the "boiling" of a hand-drawn frame)."""
-        self._seed = int(value)
-        if self._brush is not None:
-            self._brush.seed = self._seed
+        with self._lock:
+            self._seed = int(value)
+            if self._brush is not None:
+                self._brush.seed = self._seed
 
     def exemplar(self, name=None):
         """The prepared :class:`~neuralcollage.stylize.Exemplar` ``name`` (default: the current one)."""
@@ -140,6 +144,10 @@ class StyleSession:
     def set_target(self, image, *, landmarks=None):
         """The image under the brush (``(H, W, 3)`` uint8) and its landmarks (default: predicted; ValueError
         when there is no predictor).  The same image again keeps the cached stylisation."""
+        with self._lock:
+            return self._set_target(image, landmarks)
+
+    def _set_target(self, image, landmarks):
         image = numpy.asarray(image)
         key = _digest(image)
         if key == self._target_key and landmarks is None:
@@ -171,11 +179,16 @@ class StyleSession:
 
     def preview(self, alpha, *, target=None, landmarks=None):
         """The target with the stylisation where ``alpha`` (``(H, W)`` in [0, 1]) is painted, ``(H, W, 3)``
-        uint8; ``target`` (and ``landmarks``) first replace the image under the brush when given."""
+        uint8; ``target`` (and ``landmarks``) first replace the image under the brush when given.  Safe to call
+        from a preview thread while the chooser calls :meth:`choose` or sets :attr:`seed`."""
+        with self._lock:
+            return self._preview(alpha, target, landmarks)
+
+    def _preview(self, alpha, target, landmarks):
         t0 = time.perf_counter()
         self.timings = {"landmarks_ms": 0.0}
         if target is not None:
-            self.set_target(target, landmarks=landmarks)
+            self._set_target(target, landmarks)
         t1 = time.perf_counter()
         prepared = self._name in self._prepared
         self.exemplar()
