@@ -153,3 +153,21 @@ def test_bad_part_maps_are_one_line_and_exit_2(files, capsys, make, extra, messa
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_defaults_are_the_librarys_and_vote_sigma_0_is_the_plain_vote(files, capsys):
+    import argparse
+
+    from neuralcollage import stylize
+    from neuralcollage.cli import build_parser
+    args = build_parser().parse_args(_args(files))
+    assert (args.threshold, args.vote_sigma, args.blend_radius) == (stylize.THRESHOLD, stylize.VOTE_SIGMA, 1)
+    assert isinstance(args, argparse.Namespace)
+    assert main(_args(files, "--vote-sigma", "0", "--threshold", "24", out="plain.png")) == 0
+    expected = stylize.stylize(read_image(files / "t.png"), read_image(files / "ex.png"),
+                               target_landmarks=json.loads((files / "t.json").read_text())["landmarks"],
+                               exemplar_landmarks=json.loads((files / "ex.json").read_text()), threshold=24.0,
+                               vote_sigma=None)
+    numpy.testing.assert_array_equal(read_image(files / "plain.png"), expected)
+    assert main(_args(files, "--vote-sigma", "-1", out="bad.png")) == 2
+    assert "--vote-sigma must be" in capsys.readouterr().err
