@@ -636,3 +636,21 @@ def test_style_mode_is_off_without_a_session(painter):
     assert "style" not in [v for _, v in painter._mode_toggle.options]
     with pytest.raises(ValueError, match="StyleSession"):
         painter.set_mode("style")
+
+
+@pytest.mark.slow
+def test_bench_widget_style_mode_runs(capsys, tmp_path):
+    import importlib.util
+    from neuralcollage.pretrained import builtin_dir
+    if not os.path.exists(os.path.join(builtin_dir(), "landmarks.npz")):
+        pytest.skip("the built-in landmark model is not installed")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("bench_widget", os.path.join(root, "benchmarks", "bench_widget.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "bench.json"
+    assert bench.main(["--strokes", "0", "--memory-strokes", "0", "--style-strokes", "2", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "style mode:" in text and "first stroke" in text
+    style = json.loads(out.read_text())["style"]
+    assert style["first"]["total"] > 0 and style["cached"]["total"]["median"] > 0
