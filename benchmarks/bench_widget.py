@@ -12,6 +12,12 @@ the way the front end asks for it (``{"type": "draw"}``: Agg render + PNG diff).
 * ``total``: from sending the mouse-up message to the preview widget holding the new image: the "end of
   stroke to updated preview" of the target (<= 150 ms at 64 px).
 
+Style mode (``--style-strokes``, built-in model only): the painted region stylised from an exemplar (a hatched
+and a watercolour render of the built-in faces, 64 px), landmarks of the painted image from the built-in
+landmark model.  Reported apart: the first stroke (landmarks, lookup table, synthesis), the following strokes
+(the stylisation cached: a generator pass and a blend), and strokes that each draw a new jitter seed (a
+synthesis every stroke, the worst case).
+
 Memory (a second run of ``--memory-strokes`` strokes through the same path): resident set size
 (``/proc/self/statm``) and Python allocations (``tracemalloc``, with ``--tracemalloc``) after stroke 50 and
 after the last; growth is relative to stroke 50 (target < 5 %).
@@ -21,6 +27,7 @@ Usage::
     python benchmarks/bench_widget.py                 # built-in model, or builtin64 with random weights
     python benchmarks/bench_widget.py --strokes 100 --memory-strokes 500 --tracemalloc --json out.json
     python benchmarks/bench_widget.py --memory-model tiny   # fast memory run on a busy machine
+    python benchmarks/bench_widget.py --strokes 0 --memory-strokes 0 --style-strokes 40   # style mode only
 """
 import argparse
 import gc
@@ -96,6 +103,8 @@ def one_stroke(painter, rng, mode):
     painter.canvas.manager.handle_json({"type": "draw"})
     t2 = time.perf_counter()
     painter.wait(timeout=60)
+    if painter.last_error is not None:
+        raise painter.last_error
     return {"release": t1 - t0, "overlay_draw": t2 - t1, "render": painter.timings["render_ms"] / 1e3,
             "show": painter.timings["show_ms"] / 1e3, "overlay_total": t2 - t0,
             "total": painter.preview_shown_at - t0}
@@ -107,8 +116,9 @@ def summary(values):
             "mean": statistics.fmean(ms)}
 
 
-def make_painter(bundle):
-    painter = widgets.Painter.from_bundle(bundle, seed=0, class_id=0, radius=4, hardness=0.7, threaded=True)
+def make_painter(bundle, style=None):
+    painter = widgets.Painter.from_bundle(bundle, seed=0, class_id=0, radius=4, hardness=0.7, threaded=True,
+                                          style=style)
     painter.canvas.syncing_data_url = False
     painter.canvas.manager.handle_json({"type": "draw"})
     painter.canvas._handle_message(None, {"type": "initialized"}, None)
@@ -127,6 +137,49 @@ def paint(painter, rng, n, blend_every, *, on_stroke=None):
     return results
 
 
+def style_session():
+    """Hatched and watercolour exemplars of a built-in face (64 px) with the built-in landmark model."""
+    from neuralcollage.style_mode import builtin_style_session
+    from neuralcollage.train.datasets import render_landmarks, render_sample
+    lm = render_landmarks(3, size=64)
+    keep = ((lm > -0.5) & (lm < 63.5)).all(axis=1)
+    lm = lm[keep]
+    session = builtin_style_session({s: {"image": render_sample(3, size=64, style=s).image, "landmarks": lm}
+                                     for s in ("hatch", "watercolour")})
+    return session, keep
+
+
+def style_run(bundle, model, n, rng):
+    """Stroke -> preview in style mode: the first stroke, cached strokes, a new jitter seed every stroke."""
+    session, keep = style_session()
+    predict = session.landmark_predictor
+    session.landmark_predictor = lambda image: predict(image)[keep]
+    painter = make_painter(bundle, style=session)
+    painter.set_mode("style")
+    first = one_stroke(painter, rng, "style")
+    first_timings = dict(session.timings)
+    cached = [one_stroke(painter, rng, "style") for _ in range(n)]
+    boiling = []
+    for i in range(n):
+        session.seed = i + 1  # not through the widget, which would synthesise before the stroke
+        boiling.append(one_stroke(painter, rng, "style"))
+    painter.close()
+    out = {"first": {k: 1e3 * v for k, v in first.items()}, "first_session_ms": first_timings,
+           "cached": {k: summary([r[k] for r in cached]) for k in ("render", "total")},
+           "new_seed": {k: summary([r[k] for r in boiling]) for k in ("render", "total")}}
+    print(f"style mode: {model}, {painter.resolution} px, exemplars {session.names}")
+    print(f"  first stroke: end of stroke -> preview {out['first']['total']:.1f} ms (generator + style "
+          f"{out['first']['render']:.1f} ms: landmarks {first_timings['landmarks_ms']:.1f}, table "
+          f"{first_timings['prepare_ms']:.1f}, synthesis {first_timings['synthesis_ms']:.1f} ms)")
+    for key, label in (("cached", "stylisation cached"), ("new_seed", "new jitter seed each stroke")):
+        t, r = out[key]["total"], out[key]["render"]
+        print(f"  {label} ({n} strokes): median {t['median']:.1f} ms, p90 {t['p90']:.1f} ms, max {t['max']:.1f} ms "
+              f"[generator + style median {r['median']:.1f} ms]")
+    worst = max(out["cached"]["total"]["median"], out["new_seed"]["total"]["median"])
+    print(f"  target <= 150 ms (style median, worst case): {'met' if worst <= 150 else 'MISSED'}")
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="builtin", help="bundle name or path, or 'random' (default: builtin)")
@@ -137,6 +190,8 @@ def main(argv=None):
                         help="model of the memory run (default: --model; 'tiny' makes it fast on a busy machine)")
     parser.add_argument("--blend-every", type=int, default=5,
                         help="every n-th stroke is a blend stroke (0: never; default: 5)")
+    parser.add_argument("--style-strokes", type=int, default=0,
+                        help="strokes per style-mode run (cached, new seed), 0 to skip (default: 0)")
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     parser.add_argument("--json", help="write the numbers to this JSON file")
     args = parser.parse_args(argv)
@@ -168,6 +223,9 @@ def main(argv=None):
                   f"ms, p90 {t['p90']:.1f} ms, max {t['max']:.1f} ms  [median {parts} ms]")
         total = out["scbn"]["total"]["median"]
         print(f"  target <= 150 ms (sCBN median): {'met' if total <= 150 else 'MISSED'}")
+
+    if args.style_strokes:
+        out["style"] = style_run(bundle, model, args.style_strokes, rng)
 
     if args.memory_strokes:
         if args.memory_model and args.memory_model != args.model:

@@ -2073,6 +2073,12 @@ examples:
   collage stylize --base face.png --style hatched.png --style-landmarks hatched.json \\
       --base-landmarks face.json -o out.png
   collage stylize --base face.png --style hatched.png --mask region.png --seed 3 -o out.png --figure fig.png
+  collage stylize --base face.png --style hatched.png --style-parts hatched_parts.png -o out.png
+
+Parts (--style-parts): a map of the exemplar's parts, one flat colour per part (black or any colour for the
+background; at most 16 colours, no antialiasing), e.g. exported from a paint program.  It adds a segmentation
+guide that keeps each part's texture inside that part on the photo; the photo's parts are the exemplar's moved
+by the landmarks' deformation unless --base-parts gives them (same colours).
 
 Exit status: 0 success, 2 bad input (missing or unreadable files, landmarks outside the image, very different
 sizes, no landmarks available), 3 model problem (the landmark model).
@@ -2090,11 +2096,18 @@ def add_stylize_parser(sub, common, formatter):
     p.add_argument("--style-landmarks", metavar="JSON", help="the exemplar's landmarks (default: predicted)")
     p.add_argument("--base-landmarks", metavar="JSON", help="the photo's landmarks (default: predicted)")
     p.add_argument("--mask", metavar="MASK", help="stylise only the white area (default: the whole photo)")
+    p.add_argument("--style-parts", metavar="PARTS", help="the exemplar's part map, one flat colour per part "
+                                                          "(default: no segmentation guide)")
+    p.add_argument("--base-parts", metavar="PARTS",
+                   help="the photo's part map in the same colours (default: the exemplar's moved by the landmarks)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the stylised photo")
-    p.add_argument("--threshold", type=float, default=24.0,
+    p.add_argument("--threshold", type=float, default=8.0,
                    help="guide error below which chunks grow, 0-255 units (0-64 useful; lower: smaller "
-                        "chunks) (default: %(default)s)")
+                        "chunks; the reference's is 24) (default: %(default)s)")
     p.add_argument("--blend-radius", type=int, default=1, help="voting radius in pixels (default: %(default)s)")
+    p.add_argument("--vote-sigma", type=float, default=48.0,
+                   help="guide-error scale of the weighted voting: a neighbour's vote counts exp(-error / sigma); "
+                        "0: the plain mean of the reference (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0,
                    help="jitter seed; the same seed gives the same output (default: %(default)s)")
     p.add_argument("--feather", type=float, default=2.0,
@@ -2106,27 +2119,12 @@ def add_stylize_parser(sub, common, formatter):
 
 def read_landmarks(path):
     """``(K, 2)`` float64 from a landmark JSON file; InputError (one line) when it is missing or malformed."""
-    import numpy
     from neuralcollage.io import InputError
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
+    from neuralcollage.stylize.landmark_editor import read_landmarks_json
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if isinstance(data, dict):
-        data = data.get("landmarks")
-    try:
-        points = numpy.asarray(data, dtype=numpy.float64)
-    except (TypeError, ValueError):
-        points = None
-    if points is None or points.ndim != 2 or points.shape[1] != 2 or len(points) < 2:
-        raise InputError(f"{path}: expected [[x, y], ...] or {{\"landmarks\": [[x, y], ...]}} with at least "
-                         f"2 points")
-    return points
+        return read_landmarks_json(path)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _landmarks(path, image, what, predictor):
@@ -2166,15 +2164,45 @@ def guide_figure(exemplar, target, guide, result):
     return numpy.concatenate(panels, axis=1)
 
 
+def _stylize_parts(args, exemplar_shape, base_shape):
+    """The segmentation-guide options of :func:`neuralcollage.stylize.stylize` from --style-parts /
+    --base-parts (InputError, one line, for a bad map)."""
+    from neuralcollage.io import InputError, read_image
+    from neuralcollage.stylize import part_labels_from_image
+    if args.base_parts and not args.style_parts:
+        raise InputError("--base-parts needs --style-parts (the exemplar's parts in the same colours)")
+    if not args.style_parts:
+        return {}
+    out = {}
+    for path, shape, key in ((args.style_parts, exemplar_shape, "labels"),
+                             (args.base_parts, base_shape, "target_labels")):
+        if not path:
+            continue
+        image = read_image(path)
+        if image.shape[:2] != shape[:2]:
+            raise InputError(f"{path}: the part map is {image.shape[1]}x{image.shape[0]}, its image "
+                             f"{shape[1]}x{shape[0]}")
+        try:
+            labels, colours = part_labels_from_image(image, colours=out.get("colours"))
+        except ValueError as exc:
+            raise InputError(f"{path}: {exc}") from None
+        out[key], out["colours"] = labels, colours
+    colours = out.pop("colours")
+    return dict(out, n_labels=len(colours))
+
+
 def cmd_stylize(args):
     from neuralcollage.io import InputError, read_image, read_mask, write_image
     from neuralcollage import stylize as st
     _check_outputs([(args.output, "image"), (args.figure, "image")],
-                   [p for p in (args.base, args.style, args.mask, args.style_landmarks, args.base_landmarks) if p])
+                   [p for p in (args.base, args.style, args.mask, args.style_landmarks, args.base_landmarks,
+                                args.style_parts, args.base_parts) if p])
     if args.blend_radius < 0:
         raise InputError(f"--blend-radius must be >= 0, got {args.blend_radius}")
     if not args.threshold >= 0:
         raise InputError(f"--threshold must be >= 0, got {args.threshold}")
+    if not args.vote_sigma >= 0 or args.vote_sigma == float("inf"):
+        raise InputError(f"--vote-sigma must be a finite number >= 0, got {args.vote_sigma}")
     base = read_image(args.base)
     exemplar = read_image(args.style)
     mask = read_mask(args.mask, size=base.shape[:2]) if args.mask else None
@@ -2196,9 +2224,10 @@ def cmd_stylize(args):
         raise InputError(str(exc)) from None
     if mask is not None and not (mask > 0).any():
         raise InputError(f"{args.mask}: the mask is empty")
+    parts = _stylize_parts(args, exemplar.shape, base.shape)
     details = st.stylize_details(base, exemplar, target_landmarks=base_lm, exemplar_landmarks=ex_lm,
                                  mask=mask, threshold=args.threshold, blend_radius=args.blend_radius,
-                                 seed=args.seed, feather=args.feather)
+                                 seed=args.seed, feather=args.feather, vote_sigma=args.vote_sigma or None, **parts)
     inputs = [p for p in (args.base, args.style, args.mask) if p]
     write_image(args.output, details.image, overwrite_protect=inputs)
     _say(f"wrote {args.output} ({details.synthesis.fallback_fraction:.0%} of the pixels outside chunks)",

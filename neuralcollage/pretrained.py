@@ -44,7 +44,7 @@ from neuralcollage.snapshot import CONFIG_KEY, SnapshotError
 __all__ = ["ModelBundle", "ModelEntry", "ModelInfo", "REGISTRY", "BUNDLE_KINDS", "ModelNotInstalledError",
            "ChecksumError", "load_bundle", "list_models", "model_vocabulary", "home_dir", "pretrained_dir",
            "builtin_dir", "file_sha256", "forget_hashes", "write_manifest", "install_instructions",
-           "registered_file", "record_sha256"]
+           "registered_file", "record_sha256", "verify_builtin_file"]
 
 #: The files a bundle may hold, in load order, with their canonical file names.
 BUNDLE_KINDS = MappingProxyType({
@@ -285,16 +285,38 @@ def _manifest():
 
 
 def _manifest_sha256(manifest, path):
-    """The sha256 the manifest gives for ``path`` (keyed relative to pretrained_dir() or by base name), or None."""
-    files = (manifest or {}).get("files") or {}
+    """The sha256 the manifest gives for ``path`` (keyed relative to pretrained_dir() or by base name, in its
+    ``files`` or ``extra_files``), or None."""
     rel = os.path.relpath(path, pretrained_dir()).replace(os.sep, "/")
-    for key in (rel, os.path.basename(path)):
-        info = files.get(key) if isinstance(files, dict) else None
-        if isinstance(info, str):
-            return info.lower()
-        if isinstance(info, dict) and info.get("sha256"):
-            return str(info["sha256"]).lower()
+    for section in ("files", "extra_files"):
+        files = (manifest or {}).get(section) or {}
+        for key in (rel, os.path.basename(path)):
+            info = files.get(key) if isinstance(files, dict) else None
+            if isinstance(info, str):
+                return info.lower()
+            if isinstance(info, dict) and info.get("sha256"):
+                return str(info["sha256"]).lower()
     return None
+
+
+def verify_builtin_file(path):
+    """Check a file shipped with the built-in model (``regressor.npz``, ``landmarks.npz``, ...) against the
+    sha256 that ``manifest.json`` lists for it, before it is loaded.
+
+    Returns the file's sha256, or None when ``path`` is not inside :func:`pretrained_dir` (a file of the
+    user's; nothing to check).  Raises :class:`ChecksumError` when it differs, SnapshotError when the manifest
+    is missing or does not list the file (a shipped file is always listed)."""
+    path = os.path.abspath(path)
+    root = os.path.realpath(pretrained_dir())
+    if os.path.commonpath([os.path.realpath(path), root]) != root:
+        return None
+    manifest = _manifest()
+    expected = _manifest_sha256(manifest, path)
+    if expected is None:
+        raise SnapshotError(f"{path} is not listed in {_manifest_path()}: its sha256 cannot be verified; add it "
+                            f"(pretrained.write_manifest or by hand)")
+    return _verify(path, expected, origin=_manifest_path(),
+                   remedy="the file is damaged or was replaced; restore it from the repository")
 
 
 def _recorded_hashes():
@@ -804,7 +826,8 @@ def write_manifest(*, root=None, commands=None, metrics=None, **fields):
     """Write ``<pretrained_dir()>/manifest.json`` for the built-in files present, keeping what it already says.
 
     Every file of :data:`BUNDLE_KINDS` in ``<root>/builtin64/`` gets ``{"kind", "sha256", "bytes", "config"}``
-    (config read from the snapshot) plus its ``command`` from ``commands`` (kind -> str) when given.
+    (config read from the snapshot) plus its ``command`` from ``commands`` (kind -> str) when given; the
+    ``extra_files`` entries (``regressor.npz``, ``landmarks.npz``, ...) get their files' current sha256 and size.
 
     Args:
         root: the folder holding ``manifest.json`` and ``builtin64/`` (default :func:`pretrained_dir`).
@@ -839,5 +862,9 @@ def write_manifest(*, root=None, commands=None, metrics=None, **fields):
         if commands and kind in commands:
             info["command"] = commands[kind]
         files[key] = info
+    for key, info in (manifest.get("extra_files") or {}).items():
+        file_path = os.path.join(root, *key.split("/"))
+        if isinstance(info, dict) and os.path.isfile(file_path):
+            info.update(sha256=file_sha256(file_path), bytes=os.path.getsize(file_path))
     atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -51,11 +51,12 @@ from neuralcollage.blending import classic_reach
 from neuralcollage.collage import DEFAULT_COLOUR_REACH
 from neuralcollage.io import to_model
 from neuralcollage.reconstruction import DEFAULT_RECONSTRUCTION
+from neuralcollage.style_mode import STYLE_COLORS, StyleMode
 
 __all__ = ["Painter", "PreviewScheduler", "PhotoContext", "notebook_bundle", "tiny_bundle", "scripted",
            "MODES", "AMOUNT_RANGE", "SCRIPTED_ENV", "MODEL_ENV"]
 
-MODES = ("scbn", "blend", "attribute")
+MODES = ("scbn", "blend", "attribute", "style")
 AMOUNT_RANGE = (-3.0, 3.0)
 SCRIPTED_ENV = "NEURALCOLLAGE_SCRIPTED"
 MODEL_ENV = "NEURALCOLLAGE_NOTEBOOK_MODEL"
@@ -334,7 +335,8 @@ class Painter:
         Class layers that get the painted class map / blend layers that get the blend mask.
     attribute_layers : layer spec
         Blend layers where attribute painting blends the moved latent in.
-    mode : {"scbn", "blend", "attribute"}
+    mode : {"scbn", "blend", "attribute", "style"}
+        ``"style"`` needs ``style``.
     radius : float, optional
         Brush radius in generator pixels (default ``resolution / 10``).
     hardness : float
@@ -361,6 +363,9 @@ class Painter:
     amount : float
         How far the painted region moves along the axis, in latent standard deviations (the slider spans
         :data:`AMOUNT_RANGE`; :meth:`set_axis` widens it for larger scripted amounts).
+    style : neuralcollage.stylize.StyleSession, optional
+        Exemplars for the "style" mode (:mod:`neuralcollage.style_mode`): the painted region of the preview is
+        stylised live from the chosen exemplar.  Without it the mode is off.
 
     Attributes
     ----------
@@ -384,7 +389,7 @@ class Painter:
     def __init__(self, generator, *, vocabulary=None, z=None, seed=0, class_id=0, blend_seed=None,
                  layers="all", blend_layers="all", attribute_layers="all", mode="scbn", radius=None, hardness=0.8,
                  debounce=0.0, threaded=True, background=None, photo=None, model_info=None, panel_px=320,
-                 bundle=None, axes=None, axis=None, amount=1.0):
+                 bundle=None, axes=None, axis=None, amount=1.0, style=None):
         from neuralcollage.backend import to_numpy
         from neuralcollage.labels import numbered
 
@@ -416,12 +421,15 @@ class Painter:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if mode == "attribute" and not self.attribute_available:
             raise ValueError(self.attribute_note)
+        self.style = None if style is None else StyleMode(style, self.resolution, on_change=self._request_preview)
+        if mode == "style" and self.style is None:
+            raise ValueError("the style mode needs style= (a neuralcollage.stylize.StyleSession)")
         self.mode = mode
         self.radius = float(radius) if radius is not None else max(1.0, self.resolution / 10)
         self.hardness = float(hardness)
         self.erase = False
         self.label = {"scbn": (self.base_class + 1) % generator.n_classes, "blend": 1,
-                      "attribute": painting.ATTRIBUTE_LABEL}
+                      "attribute": painting.ATTRIBUTE_LABEL, "style": StyleMode.LABEL}
         self.photo = photo
         self.model_info = dict(model_info or {"name": "custom"})
         self.model_info.setdefault("arch", getattr(generator, "arch", None))
@@ -642,6 +650,8 @@ class Painter:
     @property
     def active_canvas(self):
         """The canvas the brush paints into in the current mode."""
+        if self.mode == "style":
+            return self.style.canvas
         return {"scbn": self.class_canvas, "blend": self.stream_canvas,
                 "attribute": self.attribute_canvas}[self.mode]
 
@@ -722,6 +732,8 @@ class Painter:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if mode == "attribute" and not self.attribute_available:
             raise ValueError(self.attribute_note)
+        if mode == "style" and self.style is None:
+            raise ValueError("the style mode needs style= (a neuralcollage.stylize.StyleSession)")
         self._mode_toggle.value = mode
 
     def set_axis(self, name=None, amount=None):
@@ -1012,6 +1024,8 @@ class Painter:
                 colors = self.colors[labels]
             elif self.mode == "blend":
                 colors = _STREAM_COLORS[numpy.asarray(labels) % len(_STREAM_COLORS)]
+            elif self.mode == "style":
+                colors = STYLE_COLORS[labels]
             else:
                 colors = _ATTRIBUTE_COLORS[labels]
             rgb = numpy.tensordot(planes[1:], colors[1:], axes=(0, 0)) / numpy.maximum(painted, 1e-6)[:, :, None]
@@ -1101,8 +1115,11 @@ class Painter:
         with self._lock:
             ended = self._stroke_ended_at
             kwargs = self._render_kwargs(self.class_canvas, self.stream_canvas, self.attribute_canvas)
+            style_alpha = None if self.style is None else self.style.alpha()
         t0 = time.perf_counter()
         image = painting.render_painting(self.generator, **kwargs)
+        if style_alpha is not None:
+            image = self.style.apply(image, style_alpha)
         t1 = time.perf_counter()
         with self._lock:
             self.preview = image
@@ -1126,6 +1143,8 @@ class Painter:
         modes = [("classes (sCBN)", "scbn"), ("blend latent", "blend")]
         if self.attribute_available:
             modes.append(("attribute", "attribute"))
+        if self.style is not None:
+            modes.append(("style", "style"))
         self._mode_toggle = W.ToggleButtons(options=modes, value=self.mode, description="mode",
                                             style={"button_width": "130px"})
         self._attribute_note = W.HTML()
@@ -1151,8 +1170,8 @@ class Painter:
         self._redo_button = W.Button(description="redo", icon="repeat", layout=W.Layout(width="80px"))
         self._clear_button = W.Button(description="clear", icon="trash", layout=W.Layout(width="80px"))
         self._new_latent_button = W.Button(description="new latent", icon="random", layout=W.Layout(width="110px"))
-        self._layers_text = W.Text(value=self._layers[self.mode], description="layers", continuous_update=False,
-                                   layout=W.Layout(width="230px"))
+        self._layers_text = W.Text(value=self._layers.get(self.mode, ""), description="layers",
+                                   continuous_update=False, layout=W.Layout(width="230px"))
         self._layers_help = W.HTML()
         self._path_text = W.Text(value="painting", description="save as", layout=W.Layout(width="230px"))
         self._save_map_button = W.Button(description="map .npz", icon="save", layout=W.Layout(width="100px"))
@@ -1180,7 +1199,10 @@ class Painter:
         self._composite_button.on_click(lambda _: self._show_composite())
 
         self._fill_palette()
-        palette = W.VBox([self._search, self._attribute_box, self._palette, self._swatch])
+        style_box = [self.style.box] if self.style is not None else []
+        if self.style is not None:
+            self.style.show(self.mode == "style")
+        palette = W.VBox([self._search, self._attribute_box, *style_box, self._palette, self._swatch])
         brush = W.VBox([self._radius_slider, self._hardness_slider,
                         W.HBox([self._eraser, self._undo_button, self._redo_button, self._clear_button]),
                         W.HBox([self._layers_text, self._layers_help]), self._new_latent_button])
@@ -1198,6 +1220,7 @@ class Painter:
                              self._composite_button, self._status, self._output, palette, brush, export,
                              panels, self._box, self._canvas, self._preview_image, self._attribute_note,
                              self._axis_dropdown, self._amount_slider, self._attribute_box]
+        self._all_widgets += self.style.widgets if self.style is not None else []
         self._update_attribute_note()
 
     def _fill_palette(self):
@@ -1211,6 +1234,8 @@ class Painter:
             options = [("0: this image's latent (eraser)", 0)] + [
                 (f"{i}: latent seed {self.blend_seed + i - 1}", i) for i in range(1, self.stream_canvas.n_labels)]
             current = self.label["blend"]
+        elif self.mode == "style":
+            options, current = StyleMode.palette_options(), self.label["style"]
         else:
             options = [("0: unchanged (eraser)", 0), (f"{painting.ATTRIBUTE_LABEL}: move the attribute",
                                                      painting.ATTRIBUTE_LABEL)]
@@ -1229,6 +1254,8 @@ class Painter:
         elif self.mode == "blend":
             i = self.label["blend"]
             c, name = _STREAM_COLORS[i % len(_STREAM_COLORS)], f"latent stream {i}"
+        elif self.mode == "style":
+            c, name = self.style.swatch(self.label["style"])
         else:
             i = self.label["attribute"]
             c = _ATTRIBUTE_COLORS[i]
@@ -1241,8 +1268,11 @@ class Painter:
 
     def _on_mode(self, change):
         self.mode = change["new"]
-        self._layers_text.value = self._layers[self.mode]
+        if self.mode in self._layers:
+            self._layers_text.value = self._layers[self.mode]
         self._search.layout.display = None if self.mode == "scbn" else "none"
+        if self.style is not None:
+            self.style.show(self.mode == "style")
         self._update_attribute_note()
         self._fill_palette()
         self._refresh_overlay()
@@ -1296,7 +1326,9 @@ class Painter:
         self._redo_button.disabled = not canvas.can_redo
         n = self.generator.n_class_layers if self.mode == "scbn" else self.generator.n_blend_layers
         kind = "class layers" if self.mode == "scbn" else "blend layers"
-        self._layers_help.value = f"<small>{kind} 0-{n - 1} (early: shape, late: texture)</small>"
+        self._layers_help.value = f"<small>{kind} 0-{n - 1} (early: shape, late: texture)</small>" \
+            if self.mode != "style" else "<small>the style mode has no layers</small>"
+        self._layers_text.disabled = self.mode == "style"
         self._new_latent_button.layout.display = None if self.mode == "blend" else "none"
 
     def _set_status(self, message):

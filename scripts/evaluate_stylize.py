@@ -18,6 +18,7 @@ from neuralcollage.io import InputError, atomic_write_json
 import math
 
 from neuralcollage.stylize.evaluation import METHODS, evaluate_stylize, format_stylize_table
+from neuralcollage.stylize.styleblit import THRESHOLD, VOTE_SIGMA
 
 
 def parse_args(argv):
@@ -27,7 +28,9 @@ def parse_args(argv):
     p.add_argument("--n", type=int, default=50, help="held-out faces per size and style")
     p.add_argument("--sizes", type=int, nargs="+", default=[64])
     p.add_argument("--styles", nargs="+", default=["hatch"], choices=["hatch", "watercolour"])
-    p.add_argument("--threshold", type=float, default=24.0)
+    p.add_argument("--threshold", type=float, default=THRESHOLD)
+    p.add_argument("--vote-sigma", type=float, default=VOTE_SIGMA,
+                   help="guide-error scale of the weighted voting (0: the plain mean)")
     p.add_argument("--blend-radius", type=int, default=1)
     p.add_argument("--guide-weights", type=float, nargs=3, default=None, metavar=("X", "Y", "APPEARANCE"))
     p.add_argument("--jitter-seed", type=int, default=0)
@@ -60,12 +63,14 @@ def main(argv=None):
     for size in args.sizes:
         for style in args.styles:
             r = evaluate_stylize(n=args.n, size=size, style=style, seed=args.seed, threshold=args.threshold,
-                                 blend_radius=args.blend_radius, jitter_seed=args.jitter_seed,
+                                 vote_sigma=args.vote_sigma or None, blend_radius=args.blend_radius,
+                                 jitter_seed=args.jitter_seed,
                                  guide_weights=args.guide_weights, landmark_predictor=predictor,
                                  max_patches=args.max_patches, patch_tolerance=args.patch_tolerance,
                                  methods=args.methods)
-            r.update(threshold=args.threshold, patch_tolerance=args.patch_tolerance, blend_radius=args.blend_radius,
-                     guide_weights=args.guide_weights, landmarks=args.landmarks or "renderer", seed=args.seed, jitter_seed=args.jitter_seed)
+            r.update(threshold=args.threshold, vote_sigma=args.vote_sigma, patch_tolerance=args.patch_tolerance,
+                     blend_radius=args.blend_radius, guide_weights=args.guide_weights,
+                     landmarks=args.landmarks or "renderer", seed=args.seed, jitter_seed=args.jitter_seed)
             results.append(r)
             print(f"\n{size} px, {style}, n={args.n}, stylize {r['seconds'] * 1000:.0f} ms/face (table included)")
             print(format_stylize_table(r))

@@ -60,6 +60,8 @@ LAYERS = {
     "neuralcollage.cli": 9,
     "neuralcollage.__main__": 9,
     "neuralcollage.widgets": 9,
+    "neuralcollage.style_mode": 9,
+    "neuralcollage.landmark_widget": 9,
     "neuralcollage.ablation_script": 9,
 }
 

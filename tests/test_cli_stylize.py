@@ -98,3 +98,76 @@ def test_predicted_landmarks_when_the_model_is_shipped(files, tmp_path):
         assert numpy.linalg.norm(predict(image) - truth, axis=1)[visible].mean() < 4.0
     assert main(_args(files, style_lm=None, base_lm=None, out="predicted.png")) == 0
     assert read_image(files / "predicted.png").shape == (64, 64, 3)
+
+
+def _part_map(masks):
+    colours = {"face": (200, 160, 90), "ears": (90, 60, 30), "eyes": (20, 20, 220), "muzzle": (240, 240, 240)}
+    image = numpy.zeros(masks["face"].shape + (3,), numpy.uint8)
+    for part, colour in colours.items():
+        image[masks[part]] = colour
+    return image
+
+
+def test_style_parts_gives_the_segmentation_guide(files):
+    from neuralcollage import stylize
+    from neuralcollage.stylize.evaluation import part_labels
+    masks = render_sample(3, size=64, style="hatch").masks
+    write_image(files / "ex_parts.png", _part_map(masks))
+    assert main(_args(files, "--style-parts", str(files / "ex_parts.png"), out="parts.png")) == 0
+    labels, colours = stylize.part_labels_from_image(_part_map(masks))
+    assert len(colours) == 5
+    numpy.testing.assert_array_equal(labels > 0, part_labels(masks) > 0)
+    expected = stylize.stylize(read_image(files / "t.png"), read_image(files / "ex.png"),
+                               target_landmarks=json.loads((files / "t.json").read_text())["landmarks"],
+                               exemplar_landmarks=json.loads((files / "ex.json").read_text()), labels=labels,
+                               n_labels=5)
+    numpy.testing.assert_array_equal(read_image(files / "parts.png"), expected)
+    plain = read_image(files / "out.png") if (files / "out.png").exists() else None
+    assert plain is None or not numpy.array_equal(plain, expected)
+    truth = render_sample(3, size=64, pose=pose_of(5003)).masks
+    write_image(files / "t_parts.png", _part_map(truth))
+    assert main(_args(files, "--style-parts", str(files / "ex_parts.png"), "--base-parts",
+                      str(files / "t_parts.png"), out="parts2.png")) == 0
+
+
+@pytest.mark.parametrize("make, extra, message", [
+    (lambda: numpy.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(numpy.uint8), "style",
+     "distinct colours, at most 16"),
+    (lambda: numpy.zeros((32, 32, 3), numpy.uint8), "style", "the part map is 32x32, its image 64x64"),
+    (lambda: numpy.zeros((64, 64, 3), numpy.uint8), "style", "a single colour"),
+    (lambda: numpy.full((64, 64, 3), 7, numpy.uint8), "base", "lacks"),
+    (None, "base-only", "--base-parts needs --style-parts"),
+])
+def test_bad_part_maps_are_one_line_and_exit_2(files, capsys, make, extra, message):
+    masks = render_sample(3, size=64, style="hatch").masks
+    write_image(files / "good_parts.png", _part_map(masks))
+    if make is not None:
+        write_image(files / "bad_parts.png", make())
+    if extra == "style":
+        args = _args(files, "--style-parts", str(files / "bad_parts.png"))
+    elif extra == "base":
+        args = _args(files, "--style-parts", str(files / "good_parts.png"), "--base-parts",
+                     str(files / "bad_parts.png"))
+    else:
+        args = _args(files, "--base-parts", str(files / "good_parts.png"))
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_defaults_are_the_librarys_and_vote_sigma_0_is_the_plain_vote(files, capsys):
+    import argparse
+
+    from neuralcollage import stylize
+    from neuralcollage.cli import build_parser
+    args = build_parser().parse_args(_args(files))
+    assert (args.threshold, args.vote_sigma, args.blend_radius) == (stylize.THRESHOLD, stylize.VOTE_SIGMA, 1)
+    assert isinstance(args, argparse.Namespace)
+    assert main(_args(files, "--vote-sigma", "0", "--threshold", "24", out="plain.png")) == 0
+    expected = stylize.stylize(read_image(files / "t.png"), read_image(files / "ex.png"),
+                               target_landmarks=json.loads((files / "t.json").read_text())["landmarks"],
+                               exemplar_landmarks=json.loads((files / "ex.json").read_text()), threshold=24.0,
+                               vote_sigma=None)
+    numpy.testing.assert_array_equal(read_image(files / "plain.png"), expected)
+    assert main(_args(files, "--vote-sigma", "-1", out="bad.png")) == 2
+    assert "--vote-sigma must be" in capsys.readouterr().err

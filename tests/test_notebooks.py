@@ -15,7 +15,8 @@ pytest.importorskip("ipympl")
 
 # What each notebook saves, relative to its working directory (notebooks/ in JupyterLab; ignored by git).
 SAVES = {"02_paint_label_map": {"out/02_paint_label_map/label_map.npz", "out/02_paint_label_map/recipe.json"},
-         "03_edit_real_photo": {"out/03_edit_real_photo/photo_edit.json"}}
+         "03_edit_real_photo": {"out/03_edit_real_photo/photo_edit.json"},
+         "06_stylize": {"out/06_stylize/exemplar_landmarks.json"}}
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 

@@ -423,3 +423,43 @@ def test_registered_file_and_record_sha256(isolated, fake_converted):
     assert record["sha256"] == pretrained.file_sha256(path) and record["file"] == "generator.npz"
     bundle = load_bundle("tinybiggan")  # verified against the record, nothing new recorded
     assert not any("recorded" in n for n in bundle.notes)
+
+
+def test_shipped_landmark_model_is_checked_against_the_manifest(isolated, capsys):
+    import shutil
+
+    from neuralcollage.cli import main as cli_main
+    from neuralcollage.train.landmarks import load_landmark_predictor
+    _, root = isolated
+    shipped = os.path.join(os.path.dirname(pretrained.__file__), "data", "pretrained")
+    source = os.path.join(shipped, "builtin64", "landmarks.npz")
+    if not os.path.exists(source):
+        pytest.skip("landmarks.npz is not installed")
+    listed = json.load(open(os.path.join(shipped, "manifest.json")))["extra_files"]["builtin64/landmarks.npz"]
+    assert listed["sha256"] == pretrained.file_sha256(source) and listed["bytes"] == os.path.getsize(source)
+    (root / "builtin64").mkdir(parents=True, exist_ok=True)
+    target = root / "builtin64" / "landmarks.npz"
+    shutil.copyfile(source, target)
+    with pytest.raises(nc.SnapshotError, match="not listed in"):
+        load_landmark_predictor(str(target))
+    (root / "manifest.json").write_text(json.dumps({"extra_files": {"builtin64/landmarks.npz": dict(listed)}}))
+    assert pretrained.verify_builtin_file(str(target)) == listed["sha256"]
+    assert load_landmark_predictor(str(target)) is not None
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 1
+    target.write_bytes(bytes(data))
+    with pytest.raises(ChecksumError, match="landmarks.npz has sha256 .* but .*manifest.json expects"):
+        load_landmark_predictor(str(target))
+    image = root / "face.png"
+    from neuralcollage.io import write_image
+    from neuralcollage.train.datasets import render_sample
+    write_image(image, render_sample(3, size=64).image)
+    assert cli_main(["stylize", "--base", str(image), "--style", str(image), "-o", str(root / "o.png")]) == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "landmarks.npz has sha256" in err
+    outside = root.parent / "mine.npz"
+    shutil.copyfile(target, outside)
+    assert pretrained.verify_builtin_file(str(outside)) is None
+    pretrained.write_manifest()
+    refreshed = json.loads((root / "manifest.json").read_text())["extra_files"]["builtin64/landmarks.npz"]
+    assert refreshed["sha256"] == pretrained.file_sha256(target) and refreshed["kind"] == "landmarks"

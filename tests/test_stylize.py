@@ -147,7 +147,7 @@ def test_a_translated_target_copies_the_translated_exemplar():
     lm = _landmarks(80, 80)
     shifted = numpy.roll(image, (5, -3), axis=(0, 1))
     details = st.stylize_details(shifted, image, target_landmarks=lm + (-3, 5), exemplar_landmarks=lm,
-                                 blend_radius=0)
+                                 blend_radius=0, threshold=24.0)
     inner = (slice(10, 70), slice(10, 70))
     numpy.testing.assert_array_equal(details.image[inner], shifted[inner])
     assert (details.synthesis.level[inner] >= 0).all()
@@ -169,6 +169,53 @@ def test_vote_matches_a_per_pixel_loop():
                         samples.append(exemplar[y, x].astype(float))
             expected[i, j] = numpy.mean(samples, axis=0)
     numpy.testing.assert_array_equal(st.vote(exemplar, nnf, radius=1), numpy.floor(expected + 0.5).astype(numpy.uint8))
+
+
+def test_weighted_vote_matches_a_per_pixel_loop():
+    rng = numpy.random.default_rng(12)
+    exemplar = rng.integers(0, 256, (9, 11, 3)).astype(numpy.uint8)
+    gs = rng.uniform(0, 255, (9, 11, 2)).astype(numpy.float32)
+    gt = rng.uniform(0, 255, (7, 6, 2)).astype(numpy.float32)
+    nnf = numpy.stack([rng.integers(0, 11, (7, 6)), rng.integers(0, 9, (7, 6))], axis=-1)
+    w, sigma = numpy.array([1.0, 0.5]), 40.0
+    expected = numpy.zeros((7, 6, 3))
+    for i in range(7):
+        for j in range(6):
+            total, acc = 0.0, numpy.zeros(3)
+            for di in (-1, 0, 1):
+                for dj in (-1, 0, 1):
+                    if 0 <= i + di < 7 and 0 <= j + dj < 6:
+                        x = min(max(nnf[i + di, j + dj, 0] - dj, 0), 10)
+                        y = min(max(nnf[i + di, j + dj, 1] - di, 0), 8)
+                        weight = numpy.exp(-(numpy.abs(gt[i, j] - gs[y, x]) * w).sum() / sigma)
+                        acc += weight * exemplar[y, x]
+                        total += weight
+            expected[i, j] = acc / total
+    got = st.vote(exemplar, nnf, radius=1, target_guide=gt, exemplar_guide=gs, guide_weights=w, sigma=sigma)
+    numpy.testing.assert_array_equal(got, numpy.floor(expected + 0.5).astype(numpy.uint8))
+    flat = st.vote(exemplar, nnf, radius=1, target_guide=gt, exemplar_guide=gs, sigma=1e12)
+    assert numpy.abs(flat.astype(int) - st.vote(exemplar, nnf, radius=1).astype(int)).max() <= 1
+    with pytest.raises(ValueError, match="needs target_guide"):
+        st.vote(exemplar, nnf, radius=1, sigma=4.0)
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        st.vote(exemplar, nnf, radius=1, target_guide=gt, exemplar_guide=gs, sigma=0.0)
+
+
+def test_weighted_vote_keeps_a_seam_sharp():
+    """Two chunks meet at column 4: the plain mean blurs the seam, the weighted vote keeps each side's pixel
+    where the guide says it belongs."""
+    exemplar = numpy.zeros((8, 16, 1), numpy.uint8)
+    exemplar[:, 8:] = 200
+    gs = numpy.zeros((8, 16, 1), numpy.float32)
+    gs[:, 8:] = 255
+    gt = numpy.zeros((8, 8, 1), numpy.float32)
+    gt[:, 4:] = 255
+    xs = numpy.arange(8)[None, :].repeat(8, 0)
+    nnf = numpy.stack([numpy.where(xs < 4, xs, xs + 4), numpy.arange(8)[:, None].repeat(8, 1)], axis=-1)
+    plain = st.vote(exemplar, nnf, radius=1)[..., 0]
+    sharp = st.vote(exemplar, nnf, radius=1, target_guide=gt, exemplar_guide=gs, sigma=8.0)[..., 0]
+    assert (plain[:, 4] < 200).all()
+    assert (sharp[:, :4] == 0).all() and (sharp[:, 4:] == 200).all()
 
 
 def _face_pair(size=64, seed=3):

@@ -582,3 +582,83 @@ def test_attribute_painting_on_a_photo_composites_and_replays(axes_bundle):
             p.collage_recipe()
     finally:
         p.close()
+
+
+# ---------------------------------------------------------------------------- style painting
+@pytest.fixture(scope="module")
+def style_session():
+    from neuralcollage import stylize
+    from neuralcollage.train.datasets import render_landmarks, render_sample
+    size = 32
+    lm = render_landmarks(3, size=size)
+    keep = ((lm > -0.5) & (lm < size - 0.5)).all(axis=1)
+    calls = []
+
+    def predictor(image):
+        calls.append(1)
+        return lm[keep]
+
+    session = stylize.StyleSession(
+        {"hatch": {"image": render_sample(3, size=size, style="hatch").image, "landmarks": lm[keep]},
+         "watercolour": {"image": render_sample(3, size=size, style="watercolour").image, "landmarks": lm[keep]}},
+        landmark_predictor=predictor)
+    session.calls = calls
+    return session
+
+
+def test_style_mode_stylises_the_painted_region_only(bundle, style_session):
+    p = Painter.from_bundle(bundle, seed=2, class_id="cat", threaded=False, radius=4, hardness=1.0,
+                            style=style_session)
+    try:
+        assert "style" in [v for _, v in p._mode_toggle.options]
+        assert p.style.box.layout.display == "none"
+        p.set_mode("style")
+        assert p.active_canvas is p.style.canvas and p.style.box.layout.display is None
+        assert "stylise" in p._swatch.value or "style" in p._swatch.value
+        p.stroke([(6, 6), (20, 10)], radius=3)
+        alpha = p.style.canvas.painted_alpha()
+        assert alpha.max() == 1 and alpha.min() == 0 and p.class_canvas.is_blank
+        expected = style_session.preview(alpha, target=p.background)
+        assert numpy.array_equal(p.preview, expected)
+        assert numpy.array_equal(p.preview[alpha == 0], p.background[alpha == 0])
+        assert not numpy.array_equal(p.preview[alpha == 1], p.background[alpha == 1])
+        first = p.preview.copy()
+        p.style.chooser.value = "watercolour"
+        assert style_session.current == "watercolour" and not numpy.array_equal(p.preview, first)
+        p.style.seed.value = 7
+        assert style_session.seed == 7
+        p.undo()
+        assert p.style.canvas.is_blank and numpy.array_equal(p.preview, p.background)
+        assert "stroke_to_preview_ms" in p.timings
+        started = Painter.from_bundle(bundle, seed=2, class_id="cat", threaded=False, style=style_session,
+                                      mode="style")
+        assert started.active_canvas is started.style.canvas and started.style.box.layout.display is None
+        started.close()
+    finally:
+        p.close()
+        style_session.choose("hatch")
+        style_session.seed = 0
+
+
+def test_style_mode_is_off_without_a_session(painter):
+    assert "style" not in [v for _, v in painter._mode_toggle.options]
+    with pytest.raises(ValueError, match="StyleSession"):
+        painter.set_mode("style")
+
+
+@pytest.mark.slow
+def test_bench_widget_style_mode_runs(capsys, tmp_path):
+    import importlib.util
+    from neuralcollage.pretrained import builtin_dir
+    if not os.path.exists(os.path.join(builtin_dir(), "landmarks.npz")):
+        pytest.skip("the built-in landmark model is not installed")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("bench_widget", os.path.join(root, "benchmarks", "bench_widget.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "bench.json"
+    assert bench.main(["--strokes", "0", "--memory-strokes", "0", "--style-strokes", "2", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "style mode:" in text and "first stroke" in text
+    style = json.loads(out.read_text())["style"]
+    assert style["first"]["total"] > 0 and style["cached"]["total"]["median"] > 0

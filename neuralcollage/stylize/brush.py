@@ -6,6 +6,7 @@ stroke only recomposites it through the painted alpha, so a preview costs a blen
 import numpy
 
 from neuralcollage.stylize.core import Exemplar, check_landmarks, prepare_exemplar, stylize_details
+from neuralcollage.stylize.styleblit import THRESHOLD, VOTE_SIGMA
 
 __all__ = ["StyleBrush"]
 
@@ -23,7 +24,7 @@ class StyleBrush:
         ``(K, 2)`` ``(x, y)``.
     exemplar_landmarks : array_like, keyword-only
         With an exemplar image.
-    seed, threshold, blend_radius : keyword-only
+    seed, threshold, blend_radius, vote_sigma : keyword-only
         As :func:`~neuralcollage.stylize.stylize`.
 
     Example
@@ -35,8 +36,8 @@ class StyleBrush:
     >>> preview = brush.preview(canvas.painted_alpha(include_active=True))    # doctest: +SKIP
     """
 
-    def __init__(self, photo, exemplar, *, photo_landmarks, exemplar_landmarks=None, seed=0, threshold=24.0,
-                 blend_radius=1):
+    def __init__(self, photo, exemplar, *, photo_landmarks, exemplar_landmarks=None, seed=0, threshold=THRESHOLD,
+                 blend_radius=1, vote_sigma=VOTE_SIGMA):
         self.photo = numpy.asarray(photo)
         if not isinstance(exemplar, Exemplar):
             if exemplar_landmarks is None:
@@ -46,6 +47,7 @@ class StyleBrush:
         self.photo_landmarks = check_landmarks(photo_landmarks, self.photo.shape, name="photo landmarks",
                                                count=len(exemplar.landmarks))
         self.threshold, self.blend_radius = float(threshold), int(blend_radius)
+        self.vote_sigma = None if vote_sigma is None else float(vote_sigma)
         self._stylised = None
         self.seed = seed
 
@@ -64,11 +66,17 @@ class StyleBrush:
         self._stylised = None
 
     @property
+    def is_synthesised(self):
+        """Whether the stylisation of the current seed is computed (the next preview is only a blend)."""
+        return self._stylised is not None
+
+    @property
     def stylised(self):
         """The whole photo stylised: ``(H, W, 3)`` uint8 (computed on first use)."""
         if self._stylised is None:
             self._stylised = stylize_details(self.photo, self.exemplar, target_landmarks=self.photo_landmarks,
                                              threshold=self.threshold, blend_radius=self.blend_radius,
+                                             vote_sigma=self.vote_sigma,
                                              seed=self._seed).image
         return self._stylised
 

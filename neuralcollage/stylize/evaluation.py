@@ -28,6 +28,7 @@ import numpy
 
 from neuralcollage.stylize import metrics
 from neuralcollage.stylize.core import stylize_details
+from neuralcollage.stylize.styleblit import THRESHOLD, VOTE_SIGMA
 
 __all__ = ["HELD_OUT_BASE", "METHODS", "stylize_cases", "evaluate_stylize", "format_stylize_table"]
 
@@ -80,9 +81,9 @@ def _scores(output, field, case, region, max_patches, tolerance):
             "ssim": metrics.ssim(output, case["truth"], region=region)}
 
 
-def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=24.0, blend_radius=1, jitter_seed=0,
-                     guide_weights=None, landmark_predictor=None, max_patches=1500, patch_tolerance=24.0,
-                     methods=METHODS):
+def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOLD, blend_radius=1, jitter_seed=0,
+                     vote_sigma=VOTE_SIGMA, guide_weights=None, landmark_predictor=None, max_patches=1500,
+                     patch_tolerance=24.0, methods=METHODS):
     """Score the methods on ``n`` held-out cases.
 
     Args:
@@ -117,6 +118,7 @@ def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=24.0, bl
                 t0 = time.perf_counter()
                 details = stylize_details(case["target"], case["exemplar"], target_landmarks=t_lm,
                                           exemplar_landmarks=ex_lm, threshold=threshold, blend_radius=blend_radius,
+                                          vote_sigma=vote_sigma,
                                           seed=jitter_seed, guide_weights=guide_weights, appearance_source=source,
                                           **extra)
                 seconds.append(time.perf_counter() - t0)

@@ -3,10 +3,17 @@ import dataclasses
 
 import numpy
 
-__all__ = ["LEVELS", "StyleBlitResult", "styleblit", "nearest_field", "vote"]
+__all__ = ["LEVELS", "THRESHOLD", "VOTE_SIGMA", "StyleBlitResult", "styleblit", "nearest_field", "vote"]
 
 #: Seed spacings ``h`` from the coarsest level to the finest.
 LEVELS = (64, 32, 16, 8, 4, 2, 1)
+
+#: Default guide-error scale of the weighted voting (0-255 units summed over the guide's channels); see
+#: :func:`vote`.
+VOTE_SIGMA = 48.0
+
+#: Default chunk threshold (0-255 units summed over the guide's channels).
+THRESHOLD = 8.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +45,7 @@ def _jitter(rng, shape):
     return rng.random_sample(shape + (2,)).astype(numpy.float32)
 
 
-def nearest_field(target_guide, exemplar_guide, table, *, threshold=24.0, guide_weights=None, seed=0,
+def nearest_field(target_guide, exemplar_guide, table, *, threshold=THRESHOLD, guide_weights=None, seed=0,
                   levels=LEVELS):
     """The nearest-neighbour field of hierarchical StyleBlit.
 
@@ -150,10 +157,15 @@ def _nearest_seed_cell(sx, sy, valid, spacing, h, w):
     return cell[:h, :w].astype(numpy.int64)
 
 
-def vote(exemplar, nnf, *, radius=1):
+def vote(exemplar, nnf, *, radius=1, target_guide=None, exemplar_guide=None, guide_weights=None, sigma=None):
     """Blend by voting: each output pixel is the mean of ``S(NNF(n) - (n - p))`` over the target pixels ``n``
     within ``radius`` (a square, inside the target) of ``p``; exemplar positions are clipped to the
     exemplar.
+
+    With ``sigma`` (and both guides) the mean is weighted: the vote of ``n`` counts
+    ``exp(-e / sigma)``, ``e = sum_c w_c |G_T(p) - G_S(NNF(n) - (n - p))|`` the guide error of that candidate
+    at ``p``.  Inside a chunk every vote is the same pixel; at a seam the candidates that fit ``p``'s guide
+    dominate instead of blurring both sides together.
 
     Parameters
     ----------
@@ -161,6 +173,12 @@ def vote(exemplar, nnf, *, radius=1):
         ``(He, We, C)`` or ``(He, We)``, any numeric dtype.
     nnf : numpy.ndarray
         ``(H, W, 2)`` int exemplar ``(x, y)``.
+    target_guide, exemplar_guide : numpy.ndarray, keyword-only, optional
+        ``(H, W, G)`` and ``(He, We, G)``, 0-255 units: needed with ``sigma``.
+    guide_weights : sequence of float, keyword-only, optional
+        ``(G,)`` channel weights of ``e`` (default 1).
+    sigma : float, keyword-only, optional
+        Error scale of the weights, > 0 (None: the plain mean).
 
     Returns
     -------
@@ -173,6 +191,8 @@ def vote(exemplar, nnf, *, radius=1):
     radius = int(radius)
     if radius <= 0:
         return ex[numpy.clip(nnf[..., 1], 0, h_e - 1), numpy.clip(nnf[..., 0], 0, w_e - 1)]
+    if sigma is not None:
+        return _weighted_vote(ex, nnf, radius, target_guide, exemplar_guide, guide_weights, float(sigma))
     flat_ex = ex.reshape(h_e * w_e, -1)
     integer = numpy.issubdtype(ex.dtype, numpy.integer)
     acc = numpy.zeros((h, w, flat_ex.shape[1]), numpy.int32 if integer else numpy.float64)
@@ -196,9 +216,47 @@ def vote(exemplar, nnf, *, radius=1):
     return out.reshape((h, w) + ex.shape[2:])
 
 
-def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=24.0, blend_radius=1, guide_weights=None,
-              seed=0, levels=LEVELS):
-    """StyleBlit: :func:`nearest_field` then :func:`vote` of ``exemplar`` (``(He, We, 3)`` uint8).
+def _weighted_vote(ex, nnf, radius, target_guide, exemplar_guide, guide_weights, sigma):
+    if target_guide is None or exemplar_guide is None:
+        raise ValueError("a weighted vote (sigma) needs target_guide and exemplar_guide")
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    h_e, w_e = ex.shape[:2]
+    h, w = nnf.shape[:2]
+    gt = numpy.asarray(target_guide, numpy.float32)
+    gs = numpy.asarray(exemplar_guide, numpy.float32)
+    if gt.shape[:2] != (h, w) or gs.shape[:2] != (h_e, w_e) or gt.ndim != 3 or gs.shape[2:] != gt.shape[2:]:
+        raise ValueError(f"guides {gt.shape} and {gs.shape} do not fit the field {nnf.shape} and the exemplar "
+                         f"{ex.shape}")
+    weights = numpy.ones(gt.shape[2], numpy.float32) if guide_weights is None else \
+        numpy.asarray(guide_weights, numpy.float32)
+    flat_ex = ex.reshape(h_e * w_e, -1).astype(numpy.float64)
+    flat_gs = gs.reshape(h_e * w_e, -1)
+    acc = numpy.zeros((h, w, flat_ex.shape[1]), numpy.float64)
+    total = numpy.zeros((h, w, 1), numpy.float64)
+    pad = numpy.pad(nnf.astype(numpy.int32), ((radius, radius), (radius, radius), (0, 0)), mode="edge")
+    inside = numpy.pad(numpy.ones((h, w), bool), radius, mode="constant")
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            window = (slice(radius + dy, radius + dy + h), slice(radius + dx, radius + dx + w))
+            x = numpy.clip(pad[window][..., 0] - dx, 0, w_e - 1)
+            y = numpy.clip(pad[window][..., 1] - dy, 0, h_e - 1)
+            index = y * w_e + x
+            err = (numpy.abs(gt - flat_gs[index]) * weights).sum(axis=-1)
+            weight = (numpy.exp(-err / sigma) * inside[window])[..., None]
+            acc += flat_ex[index] * weight
+            total += weight
+    out = acc / numpy.maximum(total, 1e-300)
+    if numpy.issubdtype(ex.dtype, numpy.integer):
+        info = numpy.iinfo(ex.dtype)
+        out = numpy.clip(numpy.floor(out + 0.5), info.min, info.max)
+    return out.astype(ex.dtype).reshape((h, w) + ex.shape[2:])
+
+
+def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=THRESHOLD, blend_radius=1,
+              guide_weights=None, seed=0, levels=LEVELS, vote_sigma=VOTE_SIGMA):
+    """StyleBlit: :func:`nearest_field` then :func:`vote` of ``exemplar`` (``(He, We, 3)`` uint8), weighted by
+    the guides with ``vote_sigma`` (None: the plain mean of the reference).
 
     Returns
     -------
@@ -206,4 +264,6 @@ def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=24.0, 
     """
     nnf, level = nearest_field(target_guide, exemplar_guide, table, threshold=threshold,
                                guide_weights=guide_weights, seed=seed, levels=levels)
-    return StyleBlitResult(image=vote(exemplar, nnf, radius=blend_radius), nnf=nnf, level=level)
+    image = vote(exemplar, nnf, radius=blend_radius, target_guide=target_guide, exemplar_guide=exemplar_guide,
+                 guide_weights=guide_weights, sigma=vote_sigma)
+    return StyleBlitResult(image=image, nnf=nnf, level=level)

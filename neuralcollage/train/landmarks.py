@@ -129,13 +129,17 @@ def train_landmarks(out_dir, *, iterations=4000, batch_size=32, lr=1e-3, seed=0,
 
 def load_landmark_predictor(path):
     """A callable ``image (H, H, 3) uint8 -> (K, 2) float64 (x, y)`` from a landmark regressor snapshot (kind
-    ``"regressor"`` whose outputs are :data:`LANDMARK_OUTPUTS`).
+    ``"regressor"`` whose outputs are :data:`LANDMARK_OUTPUTS`).  The built-in model's ``landmarks.npz`` is
+    first checked against the sha256 in ``manifest.json`` (:func:`neuralcollage.pretrained.verify_builtin_file`).
 
     Raises:
         SnapshotError: not such a snapshot.
+        ChecksumError: the built-in file differs from its manifest entry.
     """
     from neuralcollage.loading import load_model
+    from neuralcollage.pretrained import verify_builtin_file
     from neuralcollage.snapshot import SnapshotError
+    verify_builtin_file(path)
     model = load_model(path, kind="regressor")
     if tuple(model.attributes) != LANDMARK_OUTPUTS:
         raise SnapshotError(f"{path} is an attribute regressor, not a landmark regressor")

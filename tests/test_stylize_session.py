@@ -1,0 +1,111 @@
+"""neuralcollage.stylize.StyleSession: the painter's style mode without widgets."""
+import numpy
+import pytest
+
+from neuralcollage import stylize as st
+from neuralcollage.train.datasets import render_landmarks, render_sample
+
+
+def _inside(points, size):
+    return ((points > -0.5) & (points < size - 0.5)).all(axis=1)
+
+
+@pytest.fixture(scope="module")
+def faces():
+    size = 48
+    lm = {s: render_landmarks(s, size=size) for s in (3, 4)}
+    keep = _inside(lm[3], size) & _inside(lm[4], size)
+    return dict(target=render_sample(4, size=size).image, target_lm=lm[4][keep],
+                hatch=render_sample(3, size=size, style="hatch").image,
+                water=render_sample(3, size=size, style="watercolour").image, ex_lm=lm[3][keep], size=size)
+
+
+def _session(faces, **kw):
+    return st.StyleSession({"hatch": {"image": faces["hatch"], "landmarks": faces["ex_lm"]},
+                            "watercolour": {"image": faces["water"], "landmarks": faces["ex_lm"]}}, **kw)
+
+
+def test_preview_is_the_target_where_unpainted_and_the_stylisation_where_painted(faces):
+    session = _session(faces, seed=2)
+    session.set_target(faces["target"], landmarks=faces["target_lm"])
+    size = faces["size"]
+    assert numpy.array_equal(session.preview(numpy.zeros((size, size))), faces["target"])
+    full = session.preview(numpy.ones((size, size)))
+    expected = st.stylize(faces["target"], faces["hatch"], target_landmarks=faces["target_lm"],
+                          exemplar_landmarks=faces["ex_lm"], seed=2)
+    assert numpy.array_equal(full, expected)
+    half = numpy.zeros((size, size))
+    half[:, : size // 2] = 1
+    out = session.preview(half)
+    assert numpy.array_equal(out[:, : size // 2], expected[:, : size // 2])
+    assert numpy.array_equal(out[:, size // 2:], faces["target"][:, size // 2:])
+
+
+def test_a_stroke_after_the_first_is_a_blend_not_a_synthesis(faces):
+    session = _session(faces)
+    alpha = numpy.zeros((faces["size"],) * 2)
+    alpha[10:20, 10:30] = 1
+    session.preview(alpha, target=faces["target"], landmarks=faces["target_lm"])
+    assert session.timings["synthesis_ms"] > 0 and session.timings["prepare_ms"] > 0
+    alpha[20:30, 10:30] = 1
+    session.preview(alpha, target=faces["target"])
+    assert session.timings["synthesis_ms"] == 0 and session.timings["prepare_ms"] == 0
+    assert session.timings["landmarks_ms"] == 0
+
+
+def test_choosing_an_exemplar_and_a_seed(faces):
+    session = _session(faces)
+    session.set_target(faces["target"], landmarks=faces["target_lm"])
+    hatch = session.stylised()
+    table = session.exemplar("hatch").table
+    session.choose("watercolour")
+    assert session.current == "watercolour" and not numpy.array_equal(session.stylised(), hatch)
+    session.choose("hatch")
+    assert session.exemplar().table is table and numpy.array_equal(session.stylised(), hatch)
+    session.seed = 5
+    boiled = session.stylised()
+    assert not numpy.array_equal(boiled, hatch)
+    session.seed = 0
+    assert numpy.array_equal(session.stylised(), hatch)
+    with pytest.raises(KeyError, match="choose one of"):
+        session.choose("woodcut")
+
+
+def test_landmarks_are_predicted_once_per_image(faces):
+    calls = []
+
+    def predictor(image):
+        calls.append(image.copy())
+        return faces["target_lm"]
+
+    session = _session(faces, landmark_predictor=predictor)
+    alpha = numpy.ones((faces["size"],) * 2)
+    session.preview(alpha, target=faces["target"])
+    session.preview(alpha, target=faces["target"].copy())
+    assert len(calls) == 1
+    other = faces["target"][:, ::-1].copy()
+    session.preview(alpha, target=other)
+    assert len(calls) == 2 and numpy.array_equal(calls[1], other)
+    with pytest.raises(ValueError, match="no landmark predictor"):
+        _session(faces).set_target(faces["target"])
+
+
+def test_the_part_mask_guide_and_an_on_disk_table(faces, tmp_path):
+    labels = numpy.zeros(faces["hatch"].shape[:2], numpy.int32)
+    labels[faces["size"] // 2:] = 1
+    session = st.StyleSession({"parts": {"image": faces["hatch"], "landmarks": faces["ex_lm"], "labels": labels,
+                                         "n_labels": 2}}, table_dir=tmp_path)
+    session.set_target(faces["target"], landmarks=faces["target_lm"])
+    assert session.exemplar().n_labels == 2 and session.stylised().shape == faces["target"].shape
+    assert (tmp_path / "parts.npz").exists()
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({}, "at least one exemplar"),
+    ({"a": {"image": numpy.zeros((8, 8, 3), numpy.uint8)}}, "'image' and 'landmarks'"),
+    ({"a": {"image": numpy.zeros((8, 8, 3), numpy.uint8), "landmarks": [[1, 1], [9, 3]]}}, "outside the 8x8"),
+    ({"a": {"image": numpy.zeros((8, 8, 3), numpy.uint8), "landmarks": [[1, 1], [5, 3]], "size": 2}}, "unknown"),
+])
+def test_bad_exemplars_say_what_is_wrong(spec, message):
+    with pytest.raises(ValueError, match=message):
+        st.StyleSession(spec)
