@@ -547,6 +547,7 @@ _HOW = {
     "projection_psnr": "projection PSNR dB of held-out generated images (encoder start; random start)",
     "part_translation": "part translated to target class (part classifier)",
     "reconstruction_psnr": "PSNR dB of held-out rendered photos fitted before editing (whole faces; close-ups)",
+    "few_shot": "class packs of unseen species: least share judged as the species (neuralcollage.few_shot)",
 }
 
 

@@ -244,6 +244,7 @@ def test_cli_help_constants_match_the_library():
     from neuralcollage import cli
     assert cli.ADD_CLASS_MIN_IMAGES == classes.MIN_IMAGES and cli.ADD_CLASS_METHODS == classes.METHODS
     assert cli.ADD_CLASS_DEFAULTS == {k: classes.DEFAULTS[k] for k in cli.ADD_CLASS_DEFAULTS}
+    assert cli.ADD_CLASS_START_MODES == classes.START_MODES
 
 
 def _cli(argv, capsys):
@@ -328,3 +329,18 @@ def test_search_starts_from_the_class_with_the_lowest_trial_loss(model):
     assert len(losses) == 4 and pack.record["init_class"] == min(losses, key=losses.get)
     same = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=pack.record["init_class"])
     assert all(np.array_equal(pack.generator[k][0], same.generator[k][0]) for k in pack.generator)
+
+
+def test_the_search_is_the_default_start_and_nearest_is_still_available(model):
+    bundle = load_bundle(model)
+    default = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, search_steps=2)
+    searched = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2)
+    assert classes.DEFAULTS["init_class"] == "search" and "init_search" in default.record
+    assert default.record["init_search"] == searched.record["init_search"]
+    from neuralcollage.io import to_model
+    nearest = classes.nearest_class(bundle, to_model(classes.prepare_images(_images(3), bundle.generator.resolution)))
+    for start in ("nearest", None):
+        pack = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=start)
+        assert "init_search" not in pack.record and pack.record["init_class"] == bundle.vocabulary.names[nearest]
+    baseline = classes.add_class(bundle, _images(3), "koala", seed=0, method="nearest")
+    assert "init_search" not in baseline.record and baseline.record["init_class"] == bundle.vocabulary.names[nearest]
