@@ -19,7 +19,7 @@ import time
 import numpy
 
 __all__ = ["FEW_SHOT_BASE", "JUDGE_SHA256", "TARGETS", "judge_path", "load_judge", "training_images",
-           "held_out_species", "evaluate_pack", "evaluate_few_shot", "format_table", "format_few_shot"]
+           "held_out_species", "evaluate_pack", "evaluate_few_shot", "load_part_judge", "part_translation_into", "format_table", "format_few_shot"]
 
 #: First render seed of few-shot training images: ``FEW_SHOT_BASE + species * 10**6 + seed * 10**4 + i``
 #: (no GAN, classifier or held-out seed is in this range).
@@ -37,11 +37,34 @@ DEFAULT_COUNTS = (5, 10, 25)
 JUDGE_SHA256 = "176f1fb91f654e28d3313e81ad98c9e14fa4d28183efedd985407a60619fa15c"
 
 
-def judge_path():
-    """Where the shipped judge lives: ``<pretrained>/few_shot/judge8.npz``."""
+#: sha256 of the shipped part judge, ``neuralcollage/data/pretrained/few_shot/part_judge8.npz``.
+PART_JUDGE_SHA256 = "2592de95d6be8af1a320b0cdd010e1d8d01ef2a548a98c4908c8bb9d75d47e91"
+
+
+def judge_path(kind="classifier"):
+    """Where a shipped judge lives: ``<pretrained>/few_shot/judge8.npz`` (``kind="classifier"``) or
+    ``part_judge8.npz`` (``kind="part_classifier"``)."""
     import os
     from neuralcollage.pretrained import pretrained_dir
-    return os.path.join(pretrained_dir(), "few_shot", "judge8.npz")
+    return os.path.join(pretrained_dir(), "few_shot", "judge8.npz" if kind == "classifier" else "part_judge8.npz")
+
+
+def _load_judge(path, kind, sha256, device):
+    from neuralcollage.loading import load_model
+    from neuralcollage.pretrained import ChecksumError, file_sha256
+    from neuralcollage.snapshot import SnapshotError
+    from neuralcollage.train.datasets import SPECIES
+    import os
+    shipped = path is None
+    path = judge_path(kind) if shipped else path
+    if not os.path.isfile(path):
+        raise SnapshotError(f"few-shot judge {path} does not exist")
+    if shipped and file_sha256(path) != sha256:
+        raise ChecksumError(f"few-shot judge {path} does not have sha256 {sha256[:16]}...; restore it")
+    judge = load_model(path, kind=kind, device=device)
+    if judge.n_classes != len(SPECIES):
+        raise SnapshotError(f"{path} has {judge.n_classes} classes; the judge needs {len(SPECIES)} (all species)")
+    return judge
 
 
 def load_judge(path=None, *, device=None):
@@ -51,21 +74,14 @@ def load_judge(path=None, *, device=None):
     Raises:
         neuralcollage.snapshot.SnapshotError: missing, damaged or not a classifier.
     """
-    from neuralcollage.loading import load_model
-    from neuralcollage.pretrained import ChecksumError, file_sha256
-    from neuralcollage.snapshot import SnapshotError
-    from neuralcollage.train.datasets import SPECIES
-    import os
-    shipped = path is None
-    path = judge_path() if shipped else path
-    if not os.path.isfile(path):
-        raise SnapshotError(f"few-shot judge {path} does not exist")
-    if shipped and file_sha256(path) != JUDGE_SHA256:
-        raise ChecksumError(f"few-shot judge {path} does not have sha256 {JUDGE_SHA256[:16]}...; restore it")
-    judge = load_model(path, kind="classifier", device=device)
-    if judge.n_classes != len(SPECIES):
-        raise SnapshotError(f"{path} has {judge.n_classes} classes; the judge needs {len(SPECIES)} (all species)")
-    return judge
+    return _load_judge(path, "classifier", JUDGE_SHA256, device)
+
+
+def load_part_judge(path=None, *, device=None):
+    """The part judge (a :class:`~neuralcollage.models.classifier.PartClassifier` of ears, eyes and muzzle
+    crops over all eight species, evaluation only); the shipped file is verified against
+    :data:`PART_JUDGE_SHA256`."""
+    return _load_judge(path, "part_classifier", PART_JUDGE_SHA256, device)
 
 
 def training_images(species, n, *, seed=0, size=64):
@@ -317,3 +333,38 @@ def format_few_shot(result):
                      f"{100 * r['judged']:.1f}% | {other} | {r['diversity']:.2f} | {old} | "
                      f"{r['train_seconds']:.0f} s |")
     return "\n".join(lines)
+
+
+def part_translation_into(bundle, pack, *, part_judge=None, n=100, seed=0, steps=200, **options):
+    """Part translation into the class ``pack`` adds: :func:`neuralcollage.evaluation.part_translation` on
+    ``bundle`` with the pack loaded, every face's part (held-out renders of the old classes, round-robin)
+    translated into the new class, and success judged by the part judge (:func:`load_part_judge`: it must name
+    the pack's species on the edited part's crop).
+
+    Args:
+        bundle: the base model (not modified); its classes must be species the judge knows.
+        pack: a :class:`~neuralcollage.classes.ClassPack` (or path) whose name is a species of
+            :data:`~neuralcollage.train.datasets.SPECIES`.
+        part_judge: default the shipped part judge.
+        n, seed, steps, options: passed to :func:`~neuralcollage.evaluation.part_translation`.
+
+    Returns:
+        :func:`~neuralcollage.evaluation.part_translation`'s record (its ``predicted_counts`` keyed by the
+        judge's species names) plus ``species`` and ``init_class``.
+    """
+    from neuralcollage.classes import apply_packs, copy_bundle, load_pack
+    from neuralcollage.evaluation import part_translation
+    from neuralcollage.io import InputError
+    from neuralcollage.train.datasets import SPECIES
+    pack = load_pack(pack) if isinstance(pack, str) else pack
+    if pack.name not in SPECIES:
+        raise InputError(f"pack {pack.name!r} is not a rendered species ({', '.join(SPECIES)}); the part judge "
+                         f"cannot score it")
+    part_judge = load_part_judge() if part_judge is None else part_judge
+    ids = _old_class_ids(bundle, part_judge.n_classes) + [SPECIES.index(pack.name)]
+    extended = apply_packs(copy_bundle(bundle), [pack])
+    result = part_translation(extended, n=n, seed=seed, steps=steps, into=extended.generator.n_classes - 1,
+                              part_classifier=part_judge, classifier_ids=ids, **options)
+    result["predicted_counts"] = {SPECIES[int(k)]: v for k, v in result["predicted_counts"].items()}
+    result.update(species=pack.name, init_class=pack.record.get("init_class"))
+    return result
