@@ -675,6 +675,9 @@ examples:
     g.add_argument("--few-shot-steps", type=_nonnegative_int, metavar="N",
                    help=f"training steps per pack (default: add-class's, {ADD_CLASS_DEFAULTS['steps']})")
     _start_from_option(g, "--few-shot-start-from")
+    g.add_argument("--few-shot-translation", type=_nonnegative_int, metavar="N",
+                   help="also translate a part of N held-out faces into each class learnt from 10 images (or the "
+                        "largest count), judged by the 8-species part judge (default: the library's, 0: off)")
     g.add_argument("--few-shot-packs", metavar="DIR",
                    help="keep the packs in DIR (a pack already there trained on the same renders, steps and "
                         "seed is reused)")
@@ -2036,6 +2039,7 @@ def cmd_eval(args):
     given = [flag for flag, value in (("--few-shot-species", args.few_shot_species),
                                       ("--few-shot-images", args.few_shot_images),
                                       ("--few-shot-steps", args.few_shot_steps),
+                                      ("--few-shot-translation", args.few_shot_translation),
                                       ("--few-shot-packs", args.few_shot_packs)) if value is not None]
     if args.few_shot_start_from != ADD_CLASS_DEFAULTS["init_class"]:
         given.append("--few-shot-start-from")
@@ -2077,6 +2081,7 @@ def cmd_eval(args):
         metrics["few_shot"] = _call(evaluate_few_shot, bundle, species=args.few_shot_species,
                                     counts=args.few_shot_images, steps=args.few_shot_steps,
                                     init_class=args.few_shot_start_from, pack_dir=args.few_shot_packs,
+                                    n_translation=args.few_shot_translation, translation_steps=args.steps,
                                     seed=args.seed, log=log_pack, **_few_shot_counts(args.n_samples))
         log("few_shot", metrics["few_shot"])
     print(f"metrics of {bundle.name} (seed {args.seed}):")
@@ -2097,7 +2102,7 @@ def cmd_eval(args):
                   "part_seam": args.part_seam, "part_colour_reach": args.part_colour_reach,
                   "few_shot_species": args.few_shot_species, "few_shot_images": args.few_shot_images,
                   "few_shot_steps": args.few_shot_steps, "few_shot_start_from": args.few_shot_start_from,
-                  "few_shot_packs": args.few_shot_packs,
+                  "few_shot_packs": args.few_shot_packs, "few_shot_translation": args.few_shot_translation,
                   "seconds": time.time() - started,
                   "metrics": metrics}
         atomic_write_json(args.out_json, _json_safe(report), overwrite_protect=inputs)

@@ -220,7 +220,7 @@ def _reusable(path, images, bundle, steps, seed, options):
 
 def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS, steps=None, seed=0, n=600,
                       n_diversity=50, n_old=100, init_class=None, judge=None, pack_dir=None, log=None,
-                      **add_class_options):
+                      n_translation=0, translation_steps=200, part_judge=None, **add_class_options):
     """Few-shot class addition measured end to end (``collage eval --metrics few_shot``).
 
     For each species (one the model never saw) and each image count ``c``, a pack is trained with
@@ -241,6 +241,9 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
         pack_dir: a folder to save the packs in; a pack already there that was trained on the same renders
             with the same steps and seed for this generator is reused instead of retrained.
         log: ``log(record)`` after each pack.
+        n_translation: when > 0, also :func:`part_translation_into` each pack trained on the headline count
+            (10 images when measured) with this many held-out faces (``translation_steps`` projection steps,
+            ``part_judge``: default the shipped part judge); recorded as the pack's ``part_translation``.
 
     Returns:
         ``{"value" (the least judged share among the packs at the headline count: 10 images when measured,
@@ -249,7 +252,8 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
         not saved), judged, judged_as, diversity, generated_spread, real_spread, old_classes_identical,
         old_class_judged, target_judged, target_diversity, passed], "old_classes": {"judged_base",
         "judged_with_packs" (the lowest), "identical", "unchanged"}, "n", "n_diversity", "n_old", "seed",
-        "seconds"}``.
+        "seconds"}``; with ``n_translation``, ``"part_translation"``: the least success rate among the
+        headline packs.
 
     Raises:
         InputError: an unknown species or one the model has, a count below the minimum, a model whose classes
@@ -276,6 +280,7 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
     if pack_dir is not None:
         os.makedirs(pack_dir, exist_ok=True)
     rows = []
+    headline = 10 if 10 in counts else max(counts)
     for sid, name in targets:
         for count in counts:
             images = training_images(sid, count, seed=seed, size=bundle.generator.resolution)
@@ -304,15 +309,21 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
                    "passed": bool(all(checks)) if checks else None}
             if "init_search" in pack.record:
                 row["init_search"] = pack.record["init_search"]["losses"]
+            if n_translation > 0 and count == headline:
+                part_judge = load_part_judge() if part_judge is None else part_judge
+                row["part_translation"] = part_translation_into(bundle, pack, part_judge=part_judge,
+                                                                n=int(n_translation), seed=seed,
+                                                                steps=int(translation_steps))
             rows.append(row)
             if log is not None:
                 log(row)
-    headline = 10 if 10 in counts else max(counts)
     value = min(r["judged"] for r in rows if r["n_images"] == headline)
     verdicts = [r["passed"] for r in rows if r["passed"] is not None]
     with_packs = min(r["old_class_judged"] for r in rows)
     identical = all(r["old_classes_identical"] for r in rows)
-    return {"value": value, "headline_images": headline, "target": TARGETS["judged"].get(headline),
+    translated = [r["part_translation"]["value"] for r in rows if "part_translation" in r]
+    extra = {"part_translation": min(translated)} if translated else {}
+    return {"value": value, "headline_images": headline, **extra, "target": TARGETS["judged"].get(headline),
             "passed": bool(all(verdicts)) if verdicts else None, "packs": rows,
             "old_classes": {"judged_base": base_judged, "judged_with_packs": with_packs, "identical": identical,
                             "unchanged": bool(identical and with_packs == base_judged)},
@@ -321,17 +332,26 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
             "seconds": round(_time.perf_counter() - started, 2)}
 
 
+def _translation_cell(t):
+    if t is None:
+        return "-"
+    other = ", ".join(f"{k} {v}" for k, v in sorted(t["predicted_counts"].items(), key=lambda kv: -kv[1])
+                      if k != t["species"])
+    return f"{100 * t['value']:.1f}% of {t['n']}" + (f" (otherwise {other})" if other else "")
+
+
 def format_few_shot(result):
     """Markdown table of :func:`evaluate_few_shot`'s packs."""
     lines = ["| species | images | steps | started from | judged as the species | judged otherwise | "
-             "diversity vs real | old classes | train time |", "|---|---|---|---|---|---|---|---|---|"]
+             "diversity vs real | old classes | train time | part translation into it |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["packs"]:
         other = ", ".join(f"{k} {100 * v:.1f}%" for k, v in sorted(r["judged_as"].items(), key=lambda kv: -kv[1])
                           if k != r["species"]) or "-"
         old = f"{'identical' if r['old_classes_identical'] else 'CHANGED'}, {100 * r['old_class_judged']:.1f}%"
         lines.append(f"| {r['species']} | {r['n_images']} | {r['steps']} | {r['init_class']} | "
                      f"{100 * r['judged']:.1f}% | {other} | {r['diversity']:.2f} | {old} | "
-                     f"{r['train_seconds']:.0f} s |")
+                     f"{r['train_seconds']:.0f} s | {_translation_cell(r.get('part_translation'))} |")
     return "\n".join(lines)
 
 

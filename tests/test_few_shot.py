@@ -73,7 +73,8 @@ def test_cli_eval_few_shot_writes_json(tmp_path, capsys):
     from neuralcollage.cli import main
     out = str(tmp_path / "fs.json")
     code = main(["eval", "--metrics", "few_shot", "--few-shot-species", "tiger", "--few-shot-images", "3",
-                 "--few-shot-steps", "1", "--few-shot-start-from", "nearest", "--n-samples", "4", "--out-json", out])
+                 "--few-shot-steps", "1", "--few-shot-start-from", "nearest", "--n-samples", "4", "--out-json", out,
+                 "--few-shot-translation", "2", "--steps", "1"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     report = json.load(open(out))
@@ -81,6 +82,10 @@ def test_cli_eval_few_shot_writes_json(tmp_path, capsys):
     pack = report["metrics"]["few_shot"]["packs"][0]
     assert pack["species"] == "tiger" and pack["n_images"] == 3 and pack["pack"] is None
     assert "| tiger | 3 | 1 |" in captured.out and "few_shot" in captured.out
+    translation = pack["part_translation"]
+    assert translation["into"] == 6 and translation["steps"] == 1 and translation["n"] + translation["n_empty_masks"] == 2
+    assert report["metrics"]["few_shot"]["part_translation"] == translation["value"]
+    assert f"{100 * translation['value']:.1f}% of {translation['n']}" in captured.out
     assert "few_shot tiger 3 images: judged" in captured.err
 
 
@@ -89,6 +94,7 @@ def test_cli_eval_few_shot_writes_json(tmp_path, capsys):
     (["--metrics", "few_shot", "--few-shot-images", "2"], "at least 3"),
     (["--metrics", "few_shot", "--few-shot-images", "five"], "comma-separated positive integers"),
     (["--few-shot-images", "5"], "only for --metrics few_shot"),
+    (["--metrics", "diversity", "--few-shot-translation", "5"], "only for --metrics few_shot"),
     (["--metrics", "diversity", "--few-shot-start-from", "panda"], "only for --metrics few_shot"),
 ])
 def test_cli_eval_few_shot_errors(argv, words, capsys):
