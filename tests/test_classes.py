@@ -76,16 +76,17 @@ def test_pack_file_holds_rows_name_base_and_record(model, pack_path):
 def test_seeded_training_is_reproducible(model):
     bundle = load_bundle(model)
     # the seed draws the batches (and, with the adversarial term, its latents and flips)
-    a = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2)
-    b = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2)
-    c = classes.add_class(bundle, _images(4), "koala", steps=2, seed=6, batch_size=2)
+    a = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2, search_steps=3)
+    b = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2, search_steps=3)
+    c = classes.add_class(bundle, _images(4), "koala", steps=2, seed=6, batch_size=2, search_steps=3)
     assert all(np.array_equal(a.generator[k][0], b.generator[k][0]) for k in a.generator)
     assert not all(np.array_equal(a.generator[k][0], c.generator[k][0]) for k in a.generator)
 
 
 def test_training_lowers_the_reconstruction_loss(model):
     bundle = load_bundle(model)
-    pack = classes.add_class(bundle, _images(4), "koala", steps=25, seed=0, adversarial=0.0)
+    pack = classes.add_class(bundle, _images(4), "koala", steps=25, seed=0, adversarial=0.0,
+                             init_class="nearest")
     losses = [r["reconstruction"] for r in pack.record["losses"]]
     assert losses[-1] < losses[0]
 
@@ -342,5 +343,12 @@ def test_the_search_is_the_default_start_and_nearest_is_still_available(model):
     for start in ("nearest", None):
         pack = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=start)
         assert "init_search" not in pack.record and pack.record["init_class"] == bundle.vocabulary.names[nearest]
+    ranking = classes.class_ranking(bundle, to_model(classes.prepare_images(_images(3), bundle.generator.resolution)))
+    assert sorted(ranking.tolist()) == [0, 1, 2, 3] and ranking[0] == nearest
+    two = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, search_steps=2, search_candidates=2)
+    top = {bundle.vocabulary.names[c] for c in ranking[:2]}
+    assert set(two.record["init_search"]["losses"]) == top
+    assert two.record["init_search"]["losses"] == {k: v for k, v in searched.record["init_search"]["losses"].items()
+                                                    if k in top}
     baseline = classes.add_class(bundle, _images(3), "koala", seed=0, method="nearest")
     assert "init_search" not in baseline.record and baseline.record["init_class"] == bundle.vocabulary.names[nearest]
