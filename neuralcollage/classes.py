@@ -58,7 +58,7 @@ MIN_IMAGES = 3
 METHODS = ("nearest", "rows", "combination")
 #: Defaults of :func:`add_class` (also shown by ``collage add-class --help``).
 DEFAULTS = dict(steps=300, method="rows", batch_size=8, lr_rows=0.01, lr_z=0.03, lr_head=0.002,
-                adversarial=0.0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100, search_steps=30,
+                adversarial=0.0, tune_d_blocks=0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100, search_steps=30,
                 init_class="search", search_candidates=6)
 #: The ``init_class`` values that are not a class: the discriminator's choice, and the trial from every class.
 START_MODES = ("nearest", "search")
@@ -442,6 +442,7 @@ def _head(dis):
 def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms=(), method=DEFAULTS["method"],
               batch_size=DEFAULTS["batch_size"], lr_rows=DEFAULTS["lr_rows"], lr_z=DEFAULTS["lr_z"],
               lr_head=DEFAULTS["lr_head"], adversarial=DEFAULTS["adversarial"],
+              tune_d_blocks=DEFAULTS["tune_d_blocks"],
               perceptual=DEFAULTS["perceptual"], prior=DEFAULTS["prior"], sparsity=DEFAULTS["sparsity"],
               encoder_steps=DEFAULTS["encoder_steps"], init_class=DEFAULTS["init_class"],
               search_steps=DEFAULTS["search_steps"], search_candidates=DEFAULTS["search_candidates"],
@@ -462,6 +463,10 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
             latents and the discriminator's projection row.
         adversarial: weight of the generator's adversarial loss (0: reconstruction only; needs a
             discriminator).
+        tune_d_blocks: with ``adversarial > 0``, fine-tune a copy of the discriminator's top ``tune_d_blocks``
+            blocks (its lower blocks and linear layer stay frozen, as in FreezeD) together with the new
+            projection row; 0: only the projection row.  The copy is used in training only: the pack's
+            projection row is then the start class's (the trained one belongs to the tuned copy).
         perceptual: weight of ``1 - cos`` of the discriminator's last feature maps (needs a discriminator).
         prior: weight of the latents' prior ``mean(z ** 2)``.
         sparsity: L1 weight on the combination weights (``method="combination"``).
@@ -513,6 +518,11 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         adversarial = 0.0
     if perceptual > 0 and dis is None:
         perceptual = 0.0
+    tuned = None
+    if int(tune_d_blocks) and adversarial > 0:
+        if not 0 < int(tune_d_blocks) <= len(dis.blocks):
+            raise InputError(f"tune_d_blocks must be between 0 and the discriminator's {len(dis.blocks)} blocks")
+        tuned = _TunedTop(dis, int(tune_d_blocks))
     crops = prepare_images(images, gen.resolution)
     x_np = to_model(crops)
     n = x_np.shape[0]
@@ -545,6 +555,7 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
               "n_images": n, "init_class": bundle.vocabulary.names[init], "batch_size": int(batch_size),
               "lr_rows": lr_rows, "lr_z": lr_z, "lr_head": lr_head, "adversarial": float(adversarial),
               "perceptual": float(perceptual), "prior": float(prior),
+              **({"tune_d_blocks": int(tune_d_blocks)} if tuned is not None else {}),
               "images_sha256": [hashlib.sha256(c.tobytes()).hexdigest() for c in crops], "losses": []}
     if method == "combination":
         record["sparsity"] = float(sparsity)
@@ -597,6 +608,10 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
             opt = chainer.optimizers.Adam(alpha=lr, beta1=0.5, beta2=0.999)
             opt.setup(link)
             optimizers.append(opt)
+    if tuned is not None:
+        opt = chainer.optimizers.Adam(alpha=lr_head, beta1=0.5, beta2=0.999)
+        opt.setup(tuned.top)
+        optimizers.append(opt)
 
     train_steps = 0 if method == "nearest" else int(steps)
     with chainer.using_config("train", False), fastconv.constant_parameters():
@@ -607,6 +622,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
                 if adversarial > 0:
                     f_real = F.sum(dis.features(x), axis=(2, 3)).array
                     f_real_flip = F.sum(dis.features(x[:, :, :, ::-1]), axis=(2, 3)).array
+                if tuned is not None:
+                    h_real, h_real_flip = tuned.low(x).array, tuned.low(x[:, :, :, ::-1]).array
             w_lin, b_lin = _head(dis)
         for step in range(train_steps):
             for link in (rows_link, z_link, head_link):
@@ -632,7 +649,30 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
                 loss = loss + prior * F.mean(zb * zb)
             if method == "combination" and sparsity > 0:
                 loss = loss + sparsity * F.sum(F.absolute(rows_link.mix))
-            if adversarial > 0:
+            late = None
+            if tuned is not None:
+                zr = device.send(rng.standard_normal((int(batch_size), gen.dim_z)).astype(numpy.float32))
+                h_fake = tuned.low(_forward_rows(gen, zr, r))
+                f_fake = tuned.head(h_fake)
+                rv = head_link.r
+                w_col = xp.asarray(w_lin)[:, None]
+                loss_g = -F.mean(F.matmul(f_fake, w_col)[:, 0] + b_lin + F.matmul(f_fake, rv.array[:, None])[:, 0])
+                loss = loss + adversarial * loss_g
+                parts["adv_g"] = float(loss_g.array)
+                flips = device.send(rng.randint(0, 2, size=len(idx)).astype(bool))
+
+                def late():
+                    tuned.top.cleargrads()
+                    head_link.cleargrads()
+                    hr = xp.where(flips[:, None, None, None], h_real_flip[idx_dev], h_real[idx_dev])
+                    fr, ff = tuned.head(hr), tuned.head(h_fake.array)
+                    col = F.reshape(head_link.r, (-1, 1))
+                    score_real = F.matmul(fr, w_col)[:, 0] + b_lin + F.matmul(fr, col)[:, 0]
+                    score_fake = F.matmul(ff, w_col)[:, 0] + b_lin + F.matmul(ff, col)[:, 0]
+                    loss_d = F.mean(F.relu(1.0 - score_real)) + F.mean(F.relu(1.0 + score_fake))
+                    loss_d.backward()
+                    parts["adv_d"] = float(loss_d.array)
+            elif adversarial > 0:
                 zr = device.send(rng.standard_normal((int(batch_size), gen.dim_z)).astype(numpy.float32))
                 gen_fake = _forward_rows(gen, zr, r)
                 f_fake = F.sum(dis.features(gen_fake), axis=(2, 3))
@@ -648,6 +688,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
                 loss = loss + adversarial * loss_g + loss_d
                 parts["adv_g"], parts["adv_d"] = float(loss_g.array), float(loss_d.array)
             loss.backward()
+            if late is not None:  # the tuned discriminator learns from its own loss only
+                late()
             for opt in optimizers:
                 opt.update()
             value = parts["l1"] + perceptual * parts.get("perceptual", 0.0)
@@ -665,7 +707,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         record["combination"] = to_numpy(rows_link.mix.array).round(4).tolist()
     d_row = None
     if dis is not None:
-        d_row = to_numpy(head_link.r.array).astype(numpy.float32) if train_steps and adversarial > 0 else d_row0
+        trained_row = train_steps and adversarial > 0 and tuned is None
+        d_row = to_numpy(head_link.r.array).astype(numpy.float32) if trained_row else d_row0
     e_row = None
     if enc is not None:
         e_row = _fit_encoder_row(enc, crops, to_numpy(z_link.z.array), init, k,
@@ -673,6 +716,33 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
     record["seconds"] = round(time.perf_counter() - started, 2)
     return ClassPack(name=name, synonyms=synonyms, base=base, generator=generator_rows, discriminator=d_row,
                      encoder=e_row, record=record)
+
+
+class _TunedTop:
+    """FreezeD: the discriminator's lower blocks (frozen, shared) and a trainable copy of its top blocks."""
+
+    def __init__(self, dis, n_top):
+        import copy
+        import chainer
+        blocks = dis.blocks
+        self.lower = blocks[:len(blocks) - n_top]
+        self.top = chainer.ChainList(*[copy.deepcopy(b) for b in blocks[len(blocks) - n_top:]])
+        self.top.cleargrads()  # a copy may carry the loaded parameters' uninitialised gradient arrays
+
+    def low(self, x):
+        h = x
+        for block in self.lower:
+            h = block(h)
+        return h
+
+    def head(self, h):
+        """``sum_hw relu(top(h))``, ``(N, C)``, with gradients reaching the copied blocks' parameters."""
+        import chainer.functions as F
+        from neuralcollage.links import fastconv
+        with fastconv.constant_parameters(False):
+            for block in self.top:
+                h = block(h)
+            return F.sum(F.relu(h), axis=(2, 3))
 
 
 def _search_init(bundle, images, name, candidates, *, seed, steps, **kwargs):

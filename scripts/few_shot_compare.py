@@ -10,7 +10,8 @@ Score them with the judge (a whole-image classifier over all eight species):
     python scripts/few_shot_compare.py score --out runs/few_shot --judge runs/judge8/classifier.npz
 
 Method names: ``nearest``; ``recon`` = ``rows`` with reconstruction only (Batch Statistics Adaptation style,
-the default of ``add_class``); ``rows`` and ``combination`` with the adversarial term at weight 0.1.
+the default of ``add_class``); ``rows`` and ``combination`` with the adversarial term at weight 0.1;
+``freezed``: ``rows`` with the adversarial term at 0.1 and the discriminator's top block fine-tuned (FreezeD).
 """
 import argparse
 import glob
@@ -28,6 +29,8 @@ def _method_kwargs(method):
         return {"method": "rows", "adversarial": 0.1}
     if method == "combination":
         return {"method": "combination", "adversarial": 0.1}
+    if method == "freezed":
+        return {"method": "rows", "adversarial": 0.1, "tune_d_blocks": 1}
     return {"method": method}
 
 
@@ -37,7 +40,9 @@ def _label(record):
     if method == "nearest":
         return "nearest class (no training)"
     what = "new rows" if method == "rows" else "combination + residual"
-    return what + (f" + adversarial ({record['adversarial']})" if record.get("adversarial") else
+    tuned = f", discriminator's top {record['tune_d_blocks']} block(s) tuned (FreezeD)" if record.get(
+        "tune_d_blocks") else ""
+    return what + (f" + adversarial ({record['adversarial']}{tuned})" if record.get("adversarial") else
                    " (reconstruction only)")
 
 

@@ -352,3 +352,19 @@ def test_the_search_is_the_default_start_and_nearest_is_still_available(model):
                                                     if k in top}
     baseline = classes.add_class(bundle, _images(3), "koala", seed=0, method="nearest")
     assert "init_search" not in baseline.record and baseline.record["init_class"] == bundle.vocabulary.names[nearest]
+
+
+def test_freezed_tunes_a_copy_of_the_top_discriminator_blocks_only(model):
+    bundle = load_bundle(model)
+    before = [p.array.copy() for p in bundle.discriminator.params()]
+    plain = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1)
+    tuned = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1,
+                              tune_d_blocks=1)
+    assert all(np.array_equal(a, p.array) for a, p in zip(before, bundle.discriminator.params()))
+    assert tuned.record["tune_d_blocks"] == 1 and "tune_d_blocks" not in plain.record
+    assert "adv_d" in tuned.record["losses"][0] and "adv_g" in tuned.record["losses"][0]
+    assert np.array_equal(tuned.discriminator, classes._effective_l_y(bundle.discriminator)[1])
+    assert not all(np.array_equal(tuned.generator[k][0], plain.generator[k][0]) for k in tuned.generator)
+    with pytest.raises(InputError, match="tune_d_blocks"):
+        classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=1, adversarial=0.1,
+                          tune_d_blocks=99)
