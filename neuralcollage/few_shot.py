@@ -302,6 +302,7 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
             checks += [score["diversity"] >= t_div] if t_div is not None else []
             row = {"species": name, "n_images": count, "steps": pack.record["steps"],
                    "init_class": pack.record["init_class"], "train_seconds": pack.record["seconds"],
+                   "total_seconds": pack.record.get("total_seconds"),
                    "pack_bytes": os.path.getsize(path) if path is not None else None,
                    "pack": path, **{k: v for k, v in score.items() if k not in ("old_classes_identical", "n")},
                    "old_classes_identical": identical, "old_class_judged": old_judged,
