@@ -55,12 +55,14 @@ def train(args):
     for method in args.methods:
         for n in args.images:
             for species in args.species:
-                path = os.path.join(args.out, f"{species}_{n}_{method}_s{args.seed}.npz")
+                start = "" if args.start_from is None else f"_{args.start_from}"
+                path = os.path.join(args.out, f"{species}_{n}_{method}{start}_s{args.seed}.npz")
                 if os.path.exists(path):
                     continue
                 images = training_images(species, n, seed=args.seed, size=bundle.generator.resolution)
+                start = {} if args.start_from is None else {"init_class": args.start_from}
                 pack = add_class(bundle, list(images), species, steps=args.steps, seed=args.seed,
-                                 **_method_kwargs(method))
+                                 **_method_kwargs(method), **start)
                 pack.record["few_shot_method"] = method
                 pack.save(path)
                 print(json.dumps({"pack": path, "seconds": pack.record["seconds"],
@@ -110,6 +112,9 @@ def main(argv=None):
     t.add_argument("--methods", nargs="+", default=["nearest", "rows"])
     t.add_argument("--steps", type=int, default=300)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--start-from", default=None,
+                   help="add_class's init_class: search, nearest or a class name (default: the library's, search; "
+                        "the packs of the first comparison, docs/few_shot.md, were trained when it was nearest)")
     s = sub.add_parser("score")
     s.add_argument("--model", default="builtin")
     s.add_argument("--out", required=True)
