@@ -47,9 +47,9 @@ import numpy
 from neuralcollage.io import InputError
 from neuralcollage.snapshot import SnapshotError
 
-__all__ = ["ClassPack", "ClassPackError", "METHODS", "MIN_IMAGES", "START_MODES", "PACK_FORMAT", "add_class", "load_pack",
-           "apply_packs", "copy_bundle", "vocabulary_with_packs", "split_model_spec", "prepare_images", "nearest_class", "class_ranking", "pack_samples",
-           "base_record"]
+__all__ = ["ClassPack", "ClassPackError", "METHODS", "MIN_IMAGES", "START_MODES", "PACK_FORMAT", "add_class",
+           "load_pack", "apply_packs", "copy_bundle", "vocabulary_with_packs", "split_model_spec", "prepare_images",
+           "nearest_class", "class_ranking", "pack_samples", "base_record"]
 
 PACK_FORMAT = "neuralcollage-class-pack"
 PACK_VERSION = 1
@@ -58,7 +58,8 @@ MIN_IMAGES = 3
 METHODS = ("nearest", "rows", "combination")
 #: Defaults of :func:`add_class` (also shown by ``collage add-class --help``).
 DEFAULTS = dict(steps=300, method="rows", batch_size=8, lr_rows=0.01, lr_z=0.03, lr_head=0.002,
-                adversarial=0.0, tune_d_blocks=0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100, search_steps=30,
+                adversarial=0.0, tune_d_blocks=0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100,
+                search_steps=30,
                 init_class="search", search_candidates=6)
 #: The ``init_class`` values that are not a class: the discriminator's choice, and the trial from every class.
 START_MODES = ("nearest", "search")

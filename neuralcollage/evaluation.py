@@ -386,13 +386,18 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=200, restar
             "max_changed_outside": max([r["changed_outside"] for r in done], default=0),
             "source_accuracy": float(numpy.mean([r["source_ok"] for r in done])) if done
             else float("nan"),
-            "per_part": per_part, "predicted_counts": {str(k): v for k, v in sorted(
-                collections.Counter(r["predicted"] for r in done).items())}, "n": len(done), "n_empty_masks": len(rows) - len(done), "photo_size": photo_size,
+            "per_part": per_part, "predicted_counts": _counts(r["predicted"] for r in done),
+            "n": len(done), "n_empty_masks": len(rows) - len(done), "photo_size": photo_size,
             "grow_px": grow_pixels(grow, photo_size),
             "context": _default_of(edit, "context") if context is None else context,
             "blend_mode": blend_mode, "seam": seam, "colour_reach": _reach_record(edit, colour_reach, blend_mode),
             "steps": steps, "dilate": dilate, "into": into, "seconds": time.time() - t0,
             **_passed("part_translation", rate)}
+
+
+def _counts(values):
+    """``{str(value): count}`` in value order (JSON keys)."""
+    return {str(k): v for k, v in sorted(collections.Counter(values).items())}
 
 
 def _reach_record(edit, colour_reach, blend_mode):

@@ -18,8 +18,9 @@ import time
 
 import numpy
 
-__all__ = ["FEW_SHOT_BASE", "JUDGE_SHA256", "TARGETS", "judge_path", "load_judge", "training_images",
-           "held_out_species", "evaluate_pack", "evaluate_few_shot", "load_part_judge", "part_translation_into", "format_table", "format_few_shot"]
+__all__ = ["FEW_SHOT_BASE", "JUDGE_SHA256", "PART_JUDGE_SHA256", "TARGETS", "judge_path", "load_judge",
+           "load_part_judge", "training_images", "held_out_species", "evaluate_pack", "evaluate_few_shot",
+           "part_translation_into", "format_table", "format_few_shot"]
 
 #: First render seed of few-shot training images: ``FEW_SHOT_BASE + species * 10**6 + seed * 10**4 + i``
 #: (no GAN, classifier or held-out seed is in this range).
