@@ -13,7 +13,8 @@ Training methods (``method=``):
 
 * ``"nearest"``: no training; the rows of the existing class the images resemble most (the discriminator's
   class scores) are copied.  A baseline.
-* ``"rows"`` (default): the new rows start as the nearest class's and are trained together with one latent
+* ``"rows"`` (default): the new rows start as an existing class's (by default the one a short trial from
+  every class reconstructs best, ``init_class="search"``) and are trained together with one latent
   per training image (initialised by the encoder) on a reconstruction loss (L1 on pixels plus the cosine of
   the discriminator's last feature maps, as in projection) with a prior on the latents, as in Batch
   Statistics Adaptation; with ``adversarial > 0`` (default 0: it measured worse, docs/few_shot.md) plus a
@@ -46,9 +47,9 @@ import numpy
 from neuralcollage.io import InputError
 from neuralcollage.snapshot import SnapshotError
 
-__all__ = ["ClassPack", "ClassPackError", "METHODS", "MIN_IMAGES", "PACK_FORMAT", "add_class", "load_pack",
-           "apply_packs", "copy_bundle", "vocabulary_with_packs", "split_model_spec", "prepare_images", "nearest_class", "pack_samples",
-           "base_record"]
+__all__ = ["ClassPack", "ClassPackError", "METHODS", "MIN_IMAGES", "START_MODES", "PACK_FORMAT", "add_class",
+           "load_pack", "apply_packs", "copy_bundle", "vocabulary_with_packs", "split_model_spec", "prepare_images",
+           "nearest_class", "class_ranking", "pack_samples", "base_record"]
 
 PACK_FORMAT = "neuralcollage-class-pack"
 PACK_VERSION = 1
@@ -57,7 +58,11 @@ MIN_IMAGES = 3
 METHODS = ("nearest", "rows", "combination")
 #: Defaults of :func:`add_class` (also shown by ``collage add-class --help``).
 DEFAULTS = dict(steps=300, method="rows", batch_size=8, lr_rows=0.01, lr_z=0.03, lr_head=0.002,
-                adversarial=0.0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100, search_steps=30)
+                adversarial=0.0, tune_d_blocks=0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100,
+                search_steps=30,
+                init_class="search", search_candidates=6)
+#: The ``init_class`` values that are not a class: the discriminator's choice, and the trial from every class.
+START_MODES = ("nearest", "search")
 
 
 class ClassPackError(SnapshotError):
@@ -372,15 +377,27 @@ def nearest_class(bundle, x, *, by="scores"):
                     cost += float((1.0 - cos).mean())
                 costs.append(cost)
             return int(numpy.argmin(costs))
+    return int(class_ranking(bundle, x)[0])
+
+
+def class_ranking(bundle, x):
+    """The base model's classes ordered from the one the images ``x`` (NCHW float32 in [-1, 1]) resemble most,
+    by :func:`nearest_class`'s ``by="scores"`` criterion: ``(K,)`` int array."""
+    import chainer
+    from neuralcollage.backend import to_numpy
+    from neuralcollage.links import fastconv
+    gen, dis = bundle.generator, bundle.discriminator
+    k = base_record(bundle)["n_classes"]
+    with chainer.using_config("train", False), chainer.no_backprop_mode(), fastconv.constant_parameters():
         if dis is not None:
             scores = to_numpy(dis.class_scores(dis.device.send(x)).array)[:, :k]
-            return int(scores.mean(axis=0).argmax())
+            return numpy.argsort(-scores.mean(axis=0), kind="stable")
         target = x.mean(axis=(0, 2, 3))
         dists = []
         for c in range(k):
             img = to_numpy(gen.forward(gen.sample_z(8, seed=c), c).array)
             dists.append(float(((img.mean(axis=(0, 2, 3)) - target) ** 2).sum()))
-    return int(numpy.argmin(dists))
+    return numpy.argsort(numpy.asarray(dists), kind="stable")
 
 
 # ------------------------------------------------------------------------------------------------ training
@@ -426,8 +443,10 @@ def _head(dis):
 def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms=(), method=DEFAULTS["method"],
               batch_size=DEFAULTS["batch_size"], lr_rows=DEFAULTS["lr_rows"], lr_z=DEFAULTS["lr_z"],
               lr_head=DEFAULTS["lr_head"], adversarial=DEFAULTS["adversarial"],
+              tune_d_blocks=DEFAULTS["tune_d_blocks"],
               perceptual=DEFAULTS["perceptual"], prior=DEFAULTS["prior"], sparsity=DEFAULTS["sparsity"],
-              encoder_steps=DEFAULTS["encoder_steps"], init_class=None, search_steps=DEFAULTS["search_steps"],
+              encoder_steps=DEFAULTS["encoder_steps"], init_class=DEFAULTS["init_class"],
+              search_steps=DEFAULTS["search_steps"], search_candidates=DEFAULTS["search_candidates"],
               callback=None):
     """Learn a new class from a few images; returns a :class:`ClassPack` (not saved: call ``pack.save``).
 
@@ -445,16 +464,25 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
             latents and the discriminator's projection row.
         adversarial: weight of the generator's adversarial loss (0: reconstruction only; needs a
             discriminator).
+        tune_d_blocks: with ``adversarial > 0``, fine-tune a copy of the discriminator's top ``tune_d_blocks``
+            blocks (its lower blocks and linear layer stay frozen, as in FreezeD) together with the new
+            projection row; 0: only the projection row.  The copy is used in training only: the pack's
+            projection row is then the start class's (the trained one belongs to the tuned copy).
         perceptual: weight of ``1 - cos`` of the discriminator's last feature maps (needs a discriminator).
         prior: weight of the latents' prior ``mean(z ** 2)``.
         sparsity: L1 weight on the combination weights (``method="combination"``).
         encoder_steps: Adam steps fitting the encoder's class row to the trained latents (when the model has
             an encoder).
-        init_class: the existing class (index or name) the rows start from; None: :func:`nearest_class`
-            (the discriminator's class scores); ``"search"``: train ``search_steps`` steps from every old class
-            (reconstruction only, the same batches) and start from the one with the lowest final
-            reconstruction loss (the main training is then the same as with that class given).
+        init_class: the existing class (index or name) the rows start from; ``"nearest"`` (or None):
+            :func:`nearest_class` (the discriminator's class scores); ``"search"`` (default): train
+            ``search_steps`` steps from every old class (reconstruction only, the same batches) and start from
+            the one with the lowest final reconstruction loss (the main training is then the same as with that
+            class given; it costs about ``search_steps * K / steps`` more time). The default is the search
+            because it measured better (docs/few_shot.md: koala 94.2% judged from the searched start, 64.5%
+            from the nearest class).
         search_steps: steps per class of ``init_class="search"``.
+        search_candidates: the search tries only this many classes, those the discriminator scores highest
+            (:func:`class_ranking`; all six of the built-in model, 6 of the 143 of ``dogcat256``).
         callback: ``callback(step, loss)`` after every step (e.g. a progress bar); ``loss`` is the
             reconstruction loss (L1 plus the weighted perceptual term).
 
@@ -491,15 +519,26 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         adversarial = 0.0
     if perceptual > 0 and dis is None:
         perceptual = 0.0
+    tuned = None
+    if int(tune_d_blocks) and adversarial > 0:
+        if not 0 < int(tune_d_blocks) <= len(dis.blocks):
+            raise InputError(f"tune_d_blocks must be between 0 and the discriminator's {len(dis.blocks)} blocks")
+        tuned = _TunedTop(dis, int(tune_d_blocks))
     crops = prepare_images(images, gen.resolution)
     x_np = to_model(crops)
     n = x_np.shape[0]
     search = None
+    search_started = time.perf_counter()
+    if method == "nearest" and init_class == "search":
+        init_class = "nearest"  # no training: the baseline copies the discriminator's choice
     if init_class == "search":
-        search = _search_init(bundle, images, name, seed=seed, steps=int(search_steps), batch_size=batch_size,
-                              lr_rows=lr_rows, lr_z=lr_z, perceptual=perceptual, prior=prior)
-        init = int(numpy.argmin(search))
-    elif init_class is None:
+        if int(search_candidates) < 1:
+            raise InputError("search_candidates must be >= 1")
+        candidates = sorted(int(c) for c in class_ranking(bundle, x_np)[:int(search_candidates)])
+        search = _search_init(bundle, images, name, candidates, seed=seed, steps=int(search_steps),
+                              batch_size=batch_size, lr_rows=lr_rows, lr_z=lr_z, perceptual=perceptual, prior=prior)
+        init = min(search, key=search.get)
+    elif init_class is None or init_class == "nearest":
         init = nearest_class(bundle, x_np)
     elif isinstance(init_class, str):
         init = bundle.vocabulary.index(init_class)
@@ -513,17 +552,19 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
     device = gen.device
     xp = gen.xp
     x = device.send(x_np)
+    search_seconds = time.perf_counter() - search_started
     started = time.perf_counter()
     record = {"method": method, "steps": int(steps) if method != "nearest" else 0, "seed": int(seed),
               "n_images": n, "init_class": bundle.vocabulary.names[init], "batch_size": int(batch_size),
               "lr_rows": lr_rows, "lr_z": lr_z, "lr_head": lr_head, "adversarial": float(adversarial),
               "perceptual": float(perceptual), "prior": float(prior),
+              **({"tune_d_blocks": int(tune_d_blocks)} if tuned is not None else {}),
               "images_sha256": [hashlib.sha256(c.tobytes()).hexdigest() for c in crops], "losses": []}
     if method == "combination":
         record["sparsity"] = float(sparsity)
     if search is not None:
-        record["init_search"] = {"steps": int(search_steps),
-                                 "losses": {bundle.vocabulary.names[c]: round(v, 5) for c, v in enumerate(search)}}
+        record["init_search"] = {"steps": int(search_steps), "seconds": round(search_seconds, 2),
+                                 "losses": {bundle.vocabulary.names[c]: round(v, 5) for c, v in search.items()}}
 
     # trainable state
     class _State(chainer.Link):
@@ -570,6 +611,10 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
             opt = chainer.optimizers.Adam(alpha=lr, beta1=0.5, beta2=0.999)
             opt.setup(link)
             optimizers.append(opt)
+    if tuned is not None:
+        opt = chainer.optimizers.Adam(alpha=lr_head, beta1=0.5, beta2=0.999)
+        opt.setup(tuned.top)
+        optimizers.append(opt)
 
     train_steps = 0 if method == "nearest" else int(steps)
     with chainer.using_config("train", False), fastconv.constant_parameters():
@@ -580,6 +625,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
                 if adversarial > 0:
                     f_real = F.sum(dis.features(x), axis=(2, 3)).array
                     f_real_flip = F.sum(dis.features(x[:, :, :, ::-1]), axis=(2, 3)).array
+                if tuned is not None:
+                    h_real, h_real_flip = tuned.low(x).array, tuned.low(x[:, :, :, ::-1]).array
             w_lin, b_lin = _head(dis)
         for step in range(train_steps):
             for link in (rows_link, z_link, head_link):
@@ -605,7 +652,30 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
                 loss = loss + prior * F.mean(zb * zb)
             if method == "combination" and sparsity > 0:
                 loss = loss + sparsity * F.sum(F.absolute(rows_link.mix))
-            if adversarial > 0:
+            late = None
+            if tuned is not None:
+                zr = device.send(rng.standard_normal((int(batch_size), gen.dim_z)).astype(numpy.float32))
+                h_fake = tuned.low(_forward_rows(gen, zr, r))
+                f_fake = tuned.head(h_fake)
+                rv = head_link.r
+                w_col = xp.asarray(w_lin)[:, None]
+                loss_g = -F.mean(F.matmul(f_fake, w_col)[:, 0] + b_lin + F.matmul(f_fake, rv.array[:, None])[:, 0])
+                loss = loss + adversarial * loss_g
+                parts["adv_g"] = float(loss_g.array)
+                flips = device.send(rng.randint(0, 2, size=len(idx)).astype(bool))
+
+                def late():
+                    tuned.top.cleargrads()
+                    head_link.cleargrads()
+                    hr = xp.where(flips[:, None, None, None], h_real_flip[idx_dev], h_real[idx_dev])
+                    fr, ff = tuned.head(hr), tuned.head(h_fake.array)
+                    col = F.reshape(head_link.r, (-1, 1))
+                    score_real = F.matmul(fr, w_col)[:, 0] + b_lin + F.matmul(fr, col)[:, 0]
+                    score_fake = F.matmul(ff, w_col)[:, 0] + b_lin + F.matmul(ff, col)[:, 0]
+                    loss_d = F.mean(F.relu(1.0 - score_real)) + F.mean(F.relu(1.0 + score_fake))
+                    loss_d.backward()
+                    parts["adv_d"] = float(loss_d.array)
+            elif adversarial > 0:
                 zr = device.send(rng.standard_normal((int(batch_size), gen.dim_z)).astype(numpy.float32))
                 gen_fake = _forward_rows(gen, zr, r)
                 f_fake = F.sum(dis.features(gen_fake), axis=(2, 3))
@@ -621,6 +691,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
                 loss = loss + adversarial * loss_g + loss_d
                 parts["adv_g"], parts["adv_d"] = float(loss_g.array), float(loss_d.array)
             loss.backward()
+            if late is not None:  # the tuned discriminator learns from its own loss only
+                late()
             for opt in optimizers:
                 opt.update()
             value = parts["l1"] + perceptual * parts.get("perceptual", 0.0)
@@ -638,24 +710,53 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         record["combination"] = to_numpy(rows_link.mix.array).round(4).tolist()
     d_row = None
     if dis is not None:
-        d_row = to_numpy(head_link.r.array).astype(numpy.float32) if train_steps and adversarial > 0 else d_row0
+        trained_row = train_steps and adversarial > 0 and tuned is None
+        d_row = to_numpy(head_link.r.array).astype(numpy.float32) if trained_row else d_row0
     e_row = None
     if enc is not None:
         e_row = _fit_encoder_row(enc, crops, to_numpy(z_link.z.array), init, k,
                                  steps=int(encoder_steps) if train_steps else 0, seed=seed)
-    record["seconds"] = round(time.perf_counter() - started, 2)
+    record["seconds"] = round(time.perf_counter() - started, 2)  # training; the search's are in init_search
+    record["total_seconds"] = round(time.perf_counter() - search_started, 2)
     return ClassPack(name=name, synonyms=synonyms, base=base, generator=generator_rows, discriminator=d_row,
                      encoder=e_row, record=record)
 
 
-def _search_init(bundle, images, name, *, seed, steps, **kwargs):
-    """Final reconstruction loss of a short reconstruction-only run from every old class (a list)."""
-    k = base_record(bundle)["n_classes"]
-    out = []
-    for c in range(k):
+class _TunedTop:
+    """FreezeD: the discriminator's lower blocks (frozen, shared) and a trainable copy of its top blocks."""
+
+    def __init__(self, dis, n_top):
+        import copy
+        import chainer
+        blocks = dis.blocks
+        self.lower = blocks[:len(blocks) - n_top]
+        self.top = chainer.ChainList(*[copy.deepcopy(b) for b in blocks[len(blocks) - n_top:]])
+        self.top.cleargrads()  # a copy may carry the loaded parameters' uninitialised gradient arrays
+
+    def low(self, x):
+        h = x
+        for block in self.lower:
+            h = block(h)
+        return h
+
+    def head(self, h):
+        """``sum_hw relu(top(h))``, ``(N, C)``, with gradients reaching the copied blocks' parameters."""
+        import chainer.functions as F
+        from neuralcollage.links import fastconv
+        with fastconv.constant_parameters(False):
+            for block in self.top:
+                h = block(h)
+            return F.sum(F.relu(h), axis=(2, 3))
+
+
+def _search_init(bundle, images, name, candidates, *, seed, steps, **kwargs):
+    """Final reconstruction loss of a short reconstruction-only run from each candidate class: {class: loss}
+    (in ``candidates``' order; the first lowest wins)."""
+    out = {}
+    for c in candidates:
         pack = add_class(bundle, images, name, steps=max(int(steps), 1), seed=seed, method="rows", adversarial=0.0,
                          encoder_steps=0, init_class=c, **kwargs)
-        out.append(float(pack.record["losses"][-1]["reconstruction"]))
+        out[c] = float(pack.record["losses"][-1]["reconstruction"])
     return out
 
 

@@ -643,6 +643,7 @@ examples:
   collage eval                                   # the built-in model, the library's sample counts
   collage eval --n-samples 50 --metrics classifier_accuracy,diversity
   collage eval runs/builtin64 --out-json metrics.json
+  collage eval --metrics few_shot --few-shot-images 5,10 --out-json few_shot.json
 """)
     p.add_argument("model", nargs="?", default="builtin", metavar="MODEL",
                    help="registered model name, generator .npz or folder (default: %(default)s)")
@@ -653,7 +654,7 @@ examples:
                         "translations; diversity: per class) (default: the library's, 600/600/20/100, 50 per "
                         "class)")
     p.add_argument("--metrics", type=_metric_list, metavar="LIST",
-                   help="comma-separated metrics to run (default: all)")
+                   help="comma-separated metrics to run (default: all but few_shot)")
     p.add_argument("--steps", type=_bounded_count, metavar="N",
                    help="projection steps of the projection and translation metrics (default: the library's)")
     p.add_argument("--part-region-grow", type=_finite_float(lambda v: 0 <= v < 0.5, "a number >= 0 and < 0.5"),
@@ -676,6 +677,22 @@ examples:
                    help="part translation: how far Poisson's colour correction reaches into the region "
                         "(`collage edit --colour-reach`; inf: classic Poisson) (default: the edit's, "
                         f"{DEFAULT_COLOUR_REACH:g})")
+    g = p.add_argument_group("few_shot (not run by default: it trains one class pack per species and image "
+                             "count, minutes each on a CPU)")
+    g.add_argument("--few-shot-species", type=_name_list, metavar="LIST",
+                   help="comma-separated species the model never saw, drawn by the renderer (default: the "
+                        "library's, koala,tiger)")
+    g.add_argument("--few-shot-images", type=_count_list, metavar="LIST",
+                   help="comma-separated training-image counts, one pack each (default: the library's, 5,10,25)")
+    g.add_argument("--few-shot-steps", type=_nonnegative_int, metavar="N",
+                   help=f"training steps per pack (default: add-class's, {ADD_CLASS_DEFAULTS['steps']})")
+    _start_from_option(g, "--few-shot-start-from")
+    g.add_argument("--few-shot-translation", type=_nonnegative_int, metavar="N",
+                   help="also translate a part of N held-out faces into each class learnt from 10 images (or the "
+                        "largest count), judged by the 8-species part judge (default: the library's, 0: off)")
+    g.add_argument("--few-shot-packs", metavar="DIR",
+                   help="keep the packs in DIR (a pack already there trained on the same renders, steps and "
+                        "seed is reused)")
     p.add_argument("--seed", type=_ranged("seed"), default=0, help="seed (default: %(default)s)")
     p.add_argument("--gpu", type=_gpu_id, default=-1, metavar="ID", help="CUDA device id (default: %(default)s)")
     p.set_defaults(func=cmd_eval)
@@ -686,7 +703,26 @@ examples:
 
 
 EVAL_METRICS = ("classifier_accuracy", "part_classifier_accuracy", "conditioned_class_accuracy", "diversity",
-                "projection_psnr", "part_translation", "reconstruction_psnr")
+                "projection_psnr", "part_translation", "reconstruction_psnr", "few_shot")
+#: What ``--metrics`` runs when not given: everything but few_shot (neuralcollage.evaluation.METRICS).
+EVAL_DEFAULT_METRICS = EVAL_METRICS[:-1]
+
+
+def _name_list(text):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return tuple(dict.fromkeys(names))
+
+
+def _count_list(text):
+    try:
+        counts = [int(n) for n in text.split(",") if n.strip()]
+    except ValueError:
+        counts = []
+    if not counts or any(not 1 <= c <= 10_000 for c in counts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+    return tuple(dict.fromkeys(counts))
 
 
 def _metric_list(text):
@@ -2011,8 +2047,27 @@ def _json_safe(value):
     return value
 
 
+def _few_shot_counts(n):
+    """The sample-count options of :func:`neuralcollage.few_shot.evaluate_few_shot` for ``--n-samples n``."""
+    if n is None:
+        return {}
+    return dict(n=n, n_diversity=max(2, min(50, n)), n_old=min(100, n))
+
+
 def cmd_eval(args):
+    from neuralcollage.io import InputError
     evaluate = _import("neuralcollage.evaluation", "evaluate")
+    names = args.metrics if args.metrics is not None else EVAL_DEFAULT_METRICS
+    few_shot = "few_shot" in names
+    given = [flag for flag, value in (("--few-shot-species", args.few_shot_species),
+                                      ("--few-shot-images", args.few_shot_images),
+                                      ("--few-shot-steps", args.few_shot_steps),
+                                      ("--few-shot-translation", args.few_shot_translation),
+                                      ("--few-shot-packs", args.few_shot_packs)) if value is not None]
+    if args.few_shot_start_from != ADD_CLASS_DEFAULTS["init_class"]:
+        given.append("--few-shot-start-from")
+    if given and not few_shot:
+        raise InputError(f"{', '.join(given)}: only for --metrics few_shot")
     inputs = [args.model] if os.path.exists(args.model) else []
     _check_poisson(args.part_seam, args.part_colour_reach, args.part_blend_mode, "--part-blend-mode",
                    prefix="--part-")
@@ -2028,19 +2083,39 @@ def cmd_eval(args):
             _say(f"eval: {name} done ({time.time() - started:.0f} s so far)", quiet=args.quiet)
 
     progress = MetricProgress(enabled=not args.quiet)
+    standard = None if args.metrics is None else tuple(n for n in names if n != "few_shot")
+    metrics = {}
     try:
-        metrics = _call(evaluate, bundle, metrics=args.metrics, steps=args.steps, grow=args.part_region_grow,
-                        context=args.part_context, blend_mode=args.part_blend_mode, dilate=args.part_dilate,
-                        seam=args.part_seam, colour_reach=args.part_colour_reach, seed=args.seed, log=log,
-                        progress=progress, **_eval_counts(args.n_samples))
+        if standard is None or standard:
+            metrics = _call(evaluate, bundle, metrics=standard, steps=args.steps, grow=args.part_region_grow,
+                            context=args.part_context, blend_mode=args.part_blend_mode, dilate=args.part_dilate,
+                            seam=args.part_seam, colour_reach=args.part_colour_reach, seed=args.seed, log=log,
+                            progress=progress, **_eval_counts(args.n_samples))
     finally:
         progress.close()
+    if few_shot:
+        evaluate_few_shot = _import("neuralcollage.few_shot", "evaluate_few_shot")
+
+        def log_pack(row):
+            _say(f"eval: few_shot {row['species']} {row['n_images']} images: judged {row['judged']:.1%}, "
+                 f"diversity {row['diversity']:.2f}, started from {row['init_class']} "
+                 f"({time.time() - started:.0f} s so far)", quiet=args.quiet)
+
+        metrics["few_shot"] = _call(evaluate_few_shot, bundle, species=args.few_shot_species,
+                                    counts=args.few_shot_images, steps=args.few_shot_steps,
+                                    init_class=args.few_shot_start_from, pack_dir=args.few_shot_packs,
+                                    n_translation=args.few_shot_translation, translation_steps=args.steps,
+                                    seed=args.seed, log=log_pack, **_few_shot_counts(args.n_samples))
+        log("few_shot", metrics["few_shot"])
     print(f"metrics of {bundle.name} (seed {args.seed}):")
     try:
         from neuralcollage.evaluation import format_table
         print(format_table(metrics))
     except Exception:  # noqa: BLE001: another result layout; print it plainly
         _print_metrics(metrics)
+    if few_shot:
+        from neuralcollage.few_shot import format_few_shot
+        print(format_few_shot(metrics["few_shot"]))
     if args.out_json:
         from neuralcollage.io import atomic_write_json
         report = {"model": bundle.name, "arch": bundle.arch, "sha256": dict(bundle.sha256), "seed": args.seed,
@@ -2048,6 +2123,9 @@ def cmd_eval(args):
                   "part_region_grow": args.part_region_grow, "part_context": args.part_context,
                   "part_blend_mode": args.part_blend_mode, "part_dilate": args.part_dilate,
                   "part_seam": args.part_seam, "part_colour_reach": args.part_colour_reach,
+                  "few_shot_species": args.few_shot_species, "few_shot_images": args.few_shot_images,
+                  "few_shot_steps": args.few_shot_steps, "few_shot_start_from": args.few_shot_start_from,
+                  "few_shot_packs": args.few_shot_packs, "few_shot_translation": args.few_shot_translation,
                   "seconds": time.time() - started,
                   "metrics": metrics}
         atomic_write_json(args.out_json, _json_safe(report), overwrite_protect=inputs)
@@ -2263,7 +2341,8 @@ then use the pack in any command, e.g. `collage generate --model builtin+koala.n
 #: that ``--help`` does not import Chainer (a test keeps them equal).
 ADD_CLASS_MIN_IMAGES = 3
 ADD_CLASS_METHODS = ("nearest", "rows", "combination")
-ADD_CLASS_DEFAULTS = {"steps": 300, "method": "rows"}
+ADD_CLASS_DEFAULTS = {"steps": 300, "method": "rows", "init_class": "search"}
+ADD_CLASS_START_MODES = ("nearest", "search")
 
 
 def _add_class_parsers(sub, common, model):
@@ -2283,10 +2362,7 @@ def _add_class_parsers(sub, common, model):
                    help="nearest: copy the nearest existing class's rows (no training); rows: train new rows; "
                         "combination: rows as a learnt combination of the old classes' plus a residual "
                         "(default: %(default)s)")
-    p.add_argument("--start-from", default="nearest", metavar="CLASS",
-                   help="the existing class whose rows the new class starts from: nearest (the discriminator's "
-                        "choice), search (a short trial from every class; several times slower), or a class "
-                        "name (default: %(default)s)")
+    _start_from_option(p, "--start-from")
     p.add_argument("--samples", metavar="PNG",
                    help="sample grid of the new class (default: PACK-STEM_samples.png beside the pack)")
     p.add_argument("--no-samples", action="store_true", help="write no sample grid")
@@ -2294,6 +2370,15 @@ def _add_class_parsers(sub, common, model):
                    help="refuse input images with more pixels (default: %(default)s)")
     p.set_defaults(func=cmd_add_class)
     return p
+
+
+def _start_from_option(parser, flag):
+    """The ``--start-from`` option of ``add-class`` (and of ``eval --metrics few_shot``), defined once."""
+    parser.add_argument(flag, default=ADD_CLASS_DEFAULTS["init_class"], metavar="CLASS",
+                        help="the existing class whose rows the new class starts from: search (a 30-step trial from "
+                             "each of the 6 classes the discriminator scores highest, the best reconstruction wins; "
+                             "1.6x the time of 300 steps; measured best), nearest (the discriminator's first "
+                             "choice), or a class name (default: %(default)s)")
 
 
 def _pack_grid(images, columns=4):
@@ -2335,7 +2420,7 @@ def cmd_add_class(args):
                              desc=f"add-class {args.name}")
     try:
         pack = add_class(bundle, images, args.name, steps=args.steps, seed=args.seed, synonyms=args.synonym,
-                         method=args.method, init_class=None if args.start_from == "nearest" else args.start_from,
+                         method=args.method, init_class=args.start_from,
                          callback=lambda step, loss: progress(step, loss, None))
     finally:
         progress.close()

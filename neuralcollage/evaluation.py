@@ -262,22 +262,30 @@ def grow_pixels(grow, photo_size):
     return int(round(grow * photo_size))
 
 
-def translation_cases(n, *, n_classes, seed=0, photo_size=128, grow=PART_REGION_GROW, parts=PARTS):
+def translation_cases(n, *, n_classes, seed=0, photo_size=128, grow=PART_REGION_GROW, parts=PARTS, into=None):
     """The held-out edits of :func:`part_translation`, one :class:`TranslationCase` per face.
 
     Face ``i`` is rendered as class ``source = i % n_classes`` (``photo_size`` px); its part
     ``parts[i % len(parts)]`` is to become ``target``, drawn uniformly among the other classes
-    (``RandomState(seed)``).  ``mask``: the part's ``(H, W)`` bool mask; ``region``: the mask grown by
-    :func:`grow_pixels` (a disc), or None when the part is not visible.
+    (``RandomState(seed)``).  With ``into`` (a class id), every target is ``into`` and the sources go round the
+    other classes (``source = others[i % (n_classes - 1)]``; e.g. translation into a class added by a pack).
+    ``mask``: the part's ``(H, W)`` bool mask; ``region``: the mask grown by :func:`grow_pixels` (a disc), or
+    None when the part is not visible.
     """
     from neuralcollage.backend import random_state
     from neuralcollage.blending import dilate_mask
     from neuralcollage.train.datasets import render_sample
     grow_px = grow_pixels(grow, photo_size)
     rng = random_state(seed)
+    others = None if into is None else [c for c in range(n_classes) if c != int(into)]
+    if others is not None and (not others or len(others) == n_classes):
+        raise ValueError(f"into must be one of {n_classes} classes (and not the only one), got {into}")
     for i, s in enumerate(held_out_seeds(n, seed=seed + 2)):
-        source = i % n_classes
-        target = int((source + 1 + rng.randint(n_classes - 1)) % n_classes)
+        if others is None:
+            source = i % n_classes
+            target = int((source + 1 + rng.randint(n_classes - 1)) % n_classes)
+        else:
+            source, target = others[i % len(others)], int(into)
         part = parts[i % len(parts)]
         sample = render_sample(s, class_id=source, size=photo_size)
         mask = sample.masks[part]
@@ -287,7 +295,8 @@ def translation_cases(n, *, n_classes, seed=0, photo_size=128, grow=PART_REGION_
 
 def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=None, restarts=1, parts=PARTS,
                      layers="all", blend_mode="normal", dilate=8, margin=0.15, grow=PART_REGION_GROW,
-                     context=None, progress=None, edit=None, seam="fixed", colour_reach=None):
+                     context=None, progress=None, edit=None, seam="fixed", colour_reach=None, into=None,
+                     part_classifier=None, classifier_ids=None):
     """Part translation success on ``n`` held-out rendered faces (``photo_size`` px "photos").
 
     Face ``i`` (class ``i % K``) gets part ``parts[i % len(parts)]`` translated to a target class drawn
@@ -315,6 +324,10 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=None, resta
         progress: optional ``progress(i, n)`` callback after each face (edited or skipped).
         edit: the edit function, default :func:`neuralcollage.collage.edit_photo` (same signature; its
             result needs an ``image`` field).
+        into: translate every part into this class (see :func:`translation_cases`; None: random targets).
+        part_classifier: the judge of the edited parts (None: ``bundle.part_classifier``).
+        classifier_ids: the part classifier's class id of each generator class (None: the same ids), e.g.
+            for a judge over more species than the model has classes.
 
     Returns:
         ``{"value", "success_rate", "unchanged_outside_mask" (share of faces whose outside pixels are all
@@ -329,7 +342,9 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=None, resta
     from neuralcollage.models.classifier import part_crops
     if edit is None:
         from neuralcollage.collage import edit_photo as edit
-    gen, clf = bundle.generator, bundle.part_classifier
+    gen = bundle.generator
+    clf = bundle.part_classifier if part_classifier is None else part_classifier
+    judged = (lambda c: c) if classifier_ids is None else (lambda c: int(classifier_ids[c]))
     if clf is None:
         raise ValueError("part translation needs a part classifier in the bundle")
     options = {} if context is None else {"context": context}
@@ -340,7 +355,7 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=None, resta
     t0 = time.time()
     rows = []
     for case in translation_cases(n, n_classes=gen.n_classes, seed=seed, photo_size=photo_size, grow=grow,
-                                  parts=parts):
+                                  parts=parts, into=into):
         i, part, source, target, sample, mask, region = case
         if region is None:
             rows.append({"part": part, "skipped": True})
@@ -356,7 +371,8 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=None, resta
         outside = ~dilate_mask(region, radius=dilate)
         changed = int((edited != sample.image).any(axis=2)[outside].sum())
         rows.append({"part": part, "source": source, "target": target, "predicted": after,
-                     "predicted_before": before, "success": after == target, "changed_outside": changed})
+                     "predicted_before": before, "success": after == judged(target),
+                     "source_ok": before == judged(source), "changed_outside": changed})
         if progress is not None:
             progress(i + 1, n)
     done = [r for r in rows if not r.get("skipped")]
@@ -369,15 +385,21 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=None, resta
             "unchanged_outside_mask": float(numpy.mean([r["changed_outside"] == 0 for r in done])) if done
             else float("nan"),
             "max_changed_outside": max([r["changed_outside"] for r in done], default=0),
-            "source_accuracy": float(numpy.mean([r["predicted_before"] == r["source"] for r in done])) if done
+            "source_accuracy": float(numpy.mean([r["source_ok"] for r in done])) if done
             else float("nan"),
-            "per_part": per_part, "n": len(done), "n_empty_masks": len(rows) - len(done), "photo_size": photo_size,
+            "per_part": per_part, "predicted_counts": _counts(r["predicted"] for r in done),
+            "n": len(done), "n_empty_masks": len(rows) - len(done), "photo_size": photo_size,
             "grow_px": grow_pixels(grow, photo_size),
             "context": _default_of(edit, "context") if context is None else context,
             "blend_mode": blend_mode, "seam": seam, "colour_reach": _reach_record(edit, colour_reach, blend_mode),
             "reconstruction": _default_of(edit, "reconstruction"),
-            "steps": _edit_steps(edit, steps), "dilate": dilate, "seconds": time.time() - t0,
+            "steps": _edit_steps(edit, steps), "dilate": dilate, "into": into, "seconds": time.time() - t0,
             **_passed("part_translation", rate)}
+
+
+def _counts(values):
+    """``{str(value): count}`` in value order (JSON keys)."""
+    return {str(k): v for k, v in sorted(collections.Counter(values).items())}
 
 
 def _reach_record(edit, colour_reach, blend_mode):
@@ -559,6 +581,7 @@ _HOW = {
     "projection_psnr": "projection PSNR dB of held-out generated images (encoder start; random start)",
     "part_translation": "part translated to target class (part classifier)",
     "reconstruction_psnr": "PSNR dB of held-out rendered photos fitted before editing (whole faces; close-ups)",
+    "few_shot": "class packs of unseen species: least share judged as the species (neuralcollage.few_shot)",
 }
 
 

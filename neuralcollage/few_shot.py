@@ -18,22 +18,54 @@ import time
 
 import numpy
 
-__all__ = ["FEW_SHOT_BASE", "JUDGE_SHA256", "judge_path", "load_judge", "training_images", "held_out_species", "evaluate_pack", "format_table"]
+__all__ = ["FEW_SHOT_BASE", "JUDGE_SHA256", "PART_JUDGE_SHA256", "TARGETS", "judge_path", "load_judge",
+           "load_part_judge", "training_images", "held_out_species", "evaluate_pack", "evaluate_few_shot",
+           "part_translation_into", "format_table", "format_few_shot"]
 
 #: First render seed of few-shot training images: ``FEW_SHOT_BASE + species * 10**6 + seed * 10**4 + i``
 #: (no GAN, classifier or held-out seed is in this range).
 FEW_SHOT_BASE = 3 * 10 ** 14
 
 
+#: Issue 24's targets on the built-in model: image count -> least judged share; diversity at 10 images.
+TARGETS = {"judged": {10: 0.90, 5: 0.75}, "diversity": {10: 0.6}}
+#: What :func:`evaluate_few_shot` measures by default.
+DEFAULT_SPECIES = ("koala", "tiger")
+DEFAULT_COUNTS = (5, 10, 25)
+
+
 #: sha256 of the shipped judge, ``neuralcollage/data/pretrained/few_shot/judge8.npz`` (see its README there).
 JUDGE_SHA256 = "176f1fb91f654e28d3313e81ad98c9e14fa4d28183efedd985407a60619fa15c"
 
 
-def judge_path():
-    """Where the shipped judge lives: ``<pretrained>/few_shot/judge8.npz``."""
+#: sha256 of the shipped part judge, ``neuralcollage/data/pretrained/few_shot/part_judge8.npz``.
+PART_JUDGE_SHA256 = "2592de95d6be8af1a320b0cdd010e1d8d01ef2a548a98c4908c8bb9d75d47e91"
+
+
+def judge_path(kind="classifier"):
+    """Where a shipped judge lives: ``<pretrained>/few_shot/judge8.npz`` (``kind="classifier"``) or
+    ``part_judge8.npz`` (``kind="part_classifier"``)."""
     import os
     from neuralcollage.pretrained import pretrained_dir
-    return os.path.join(pretrained_dir(), "few_shot", "judge8.npz")
+    return os.path.join(pretrained_dir(), "few_shot", "judge8.npz" if kind == "classifier" else "part_judge8.npz")
+
+
+def _load_judge(path, kind, sha256, device):
+    from neuralcollage.loading import load_model
+    from neuralcollage.pretrained import ChecksumError, file_sha256
+    from neuralcollage.snapshot import SnapshotError
+    from neuralcollage.train.datasets import SPECIES
+    import os
+    shipped = path is None
+    path = judge_path(kind) if shipped else path
+    if not os.path.isfile(path):
+        raise SnapshotError(f"few-shot judge {path} does not exist")
+    if shipped and file_sha256(path) != sha256:
+        raise ChecksumError(f"few-shot judge {path} does not have sha256 {sha256[:16]}...; restore it")
+    judge = load_model(path, kind=kind, device=device)
+    if judge.n_classes != len(SPECIES):
+        raise SnapshotError(f"{path} has {judge.n_classes} classes; the judge needs {len(SPECIES)} (all species)")
+    return judge
 
 
 def load_judge(path=None, *, device=None):
@@ -43,21 +75,14 @@ def load_judge(path=None, *, device=None):
     Raises:
         neuralcollage.snapshot.SnapshotError: missing, damaged or not a classifier.
     """
-    from neuralcollage.loading import load_model
-    from neuralcollage.pretrained import ChecksumError, file_sha256
-    from neuralcollage.snapshot import SnapshotError
-    from neuralcollage.train.datasets import SPECIES
-    import os
-    shipped = path is None
-    path = judge_path() if shipped else path
-    if not os.path.isfile(path):
-        raise SnapshotError(f"few-shot judge {path} does not exist")
-    if shipped and file_sha256(path) != JUDGE_SHA256:
-        raise ChecksumError(f"few-shot judge {path} does not have sha256 {JUDGE_SHA256[:16]}...; restore it")
-    judge = load_model(path, kind="classifier", device=device)
-    if judge.n_classes != len(SPECIES):
-        raise SnapshotError(f"{path} has {judge.n_classes} classes; the judge needs {len(SPECIES)} (all species)")
-    return judge
+    return _load_judge(path, "classifier", JUDGE_SHA256, device)
+
+
+def load_part_judge(path=None, *, device=None):
+    """The part judge (a :class:`~neuralcollage.models.classifier.PartClassifier` of ears, eyes and muzzle
+    crops over all eight species, evaluation only); the shipped file is verified against
+    :data:`PART_JUDGE_SHA256`."""
+    return _load_judge(path, "part_classifier", PART_JUDGE_SHA256, device)
 
 
 def training_images(species, n, *, seed=0, size=64):
@@ -133,3 +158,235 @@ def format_table(rows):
                      f"{100 * r['judged']:.1f}% | {r['diversity']:.2f} | {r['train_seconds']:.0f} s | "
                      f"{r['nearest']} |")
     return "\n".join(lines)
+
+
+def _species_id(species, bundle):
+    from neuralcollage.io import InputError
+    from neuralcollage.train.datasets import SPECIES
+    name = SPECIES[int(species)] if not isinstance(species, str) and 0 <= int(species) < len(SPECIES) else species
+    if name not in SPECIES:
+        raise InputError(f"unknown species {species!r}; the renderer draws {', '.join(SPECIES)}")
+    if name in bundle.vocabulary.names:
+        raise InputError(f"{name} is already a class of {bundle.name}; few-shot evaluation needs a species the "
+                         f"model never saw (e.g. {', '.join(s for s in SPECIES if s not in bundle.vocabulary.names)})")
+    return SPECIES.index(name), name
+
+
+def _old_class_ids(bundle, judge_classes):
+    """The judge's class id of each old class of ``bundle`` (the model's classes must be species the judge
+    knows, as the built-in model's are)."""
+    from neuralcollage.io import InputError
+    from neuralcollage.train.datasets import SPECIES
+    names = list(bundle.vocabulary.names)[:bundle.generator.n_classes]
+    unknown = [n for n in names if n not in SPECIES[:judge_classes]]
+    if unknown:
+        raise InputError(f"few-shot evaluation needs a model whose classes the judge knows ({', '.join(SPECIES)}, "
+                         f"e.g. builtin); {bundle.name} has {', '.join(map(str, unknown[:3]))}")
+    return [SPECIES.index(n) for n in names]
+
+
+def _old_class_check(base_gen, gen, judge_ids, judge, *, n, seed):
+    """Judged accuracy of ``n`` samples per old class on ``gen`` and whether they equal ``base_gen``'s."""
+    hits, identical = [], True
+    for c, sid in enumerate(judge_ids):
+        fake = _samples(gen, c, n, seed=seed)
+        if base_gen is not None:
+            identical = identical and bool(numpy.array_equal(fake, _samples(base_gen, c, n, seed=seed)))
+        hits.append(judge.predict(fake) == sid)
+    return float(numpy.concatenate(hits).mean()), identical
+
+
+def _pack_file(pack_dir, name, count, start, steps, seed):
+    import os
+    return os.path.join(pack_dir, f"{name}_{count}_{start}_steps{steps}_s{seed}.npz")
+
+
+def _reusable(path, images, bundle, steps, seed, options):
+    """The pack at ``path`` when it was trained on ``images`` with ``steps``, ``seed`` and the
+    :func:`~neuralcollage.classes.add_class` ``options`` for ``bundle``'s generator, else None."""
+    import hashlib
+    import os
+    from neuralcollage.classes import base_record, load_pack, prepare_images
+    if not os.path.isfile(path):
+        return None
+    pack = load_pack(path)
+    rec = pack.record
+    crops = prepare_images(images, bundle.generator.resolution)
+    same = (rec.get("images_sha256") == [hashlib.sha256(c.tobytes()).hexdigest() for c in crops]
+            and rec.get("steps") == int(steps) and rec.get("seed") == int(seed)
+            and all(rec.get(k) == v for k, v in options.items())
+            and pack.base.get("generator_sha256") == base_record(bundle)["generator_sha256"])
+    return pack if same else None
+
+
+def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS, steps=None, seed=0, n=600,
+                      n_diversity=50, n_old=100, init_class=None, judge=None, pack_dir=None, log=None,
+                      n_translation=0, translation_steps=200, part_judge=None, **add_class_options):
+    """Few-shot class addition measured end to end (``collage eval --metrics few_shot``).
+
+    For each species (one the model never saw) and each image count ``c``, a pack is trained with
+    :func:`neuralcollage.classes.add_class` on ``c`` renders of the species (:func:`training_images`,
+    ``seed``) and scored with :func:`evaluate_pack` (``n`` samples judged, diversity over ``n_diversity``).
+    The old classes are checked on every pack: ``n_old`` samples per old class with the pack loaded must be
+    bit-identical to the base model's, and their judged accuracy is reported beside the base model's.
+
+    Args:
+        bundle: the base model; its classes must be species the judge knows (the built-in model).
+        species: names (or ids) in :data:`~neuralcollage.train.datasets.SPECIES` that are not classes of
+            ``bundle``.  counts: training-image counts (each at least
+            :data:`~neuralcollage.classes.MIN_IMAGES`).
+        steps, init_class, add_class_options: passed to :func:`~neuralcollage.classes.add_class` (None: its
+            defaults).
+        seed: the training renders, the training and the evaluation samples.
+        judge: the judge (default: :func:`load_judge`, the shipped one).
+        pack_dir: a folder to save the packs in; a pack already there that was trained on the same renders
+            with the same steps and seed for this generator is reused instead of retrained.
+        log: ``log(record)`` after each pack.
+        n_translation: when > 0, also :func:`part_translation_into` each pack trained on the headline count
+            (10 images when measured) with this many held-out faces (``translation_steps`` projection steps,
+            ``part_judge``: default the shipped part judge); recorded as the pack's ``part_translation``.
+
+    Returns:
+        ``{"value" (the least judged share among the packs at the headline count: 10 images when measured,
+        else the largest count), "target", "passed" (every pack with a target meets it; None when none has
+        one), "packs": [per pack: species, n_images, steps, init_class, train_seconds, pack_bytes (None when
+        not saved), judged, judged_as, diversity, generated_spread, real_spread, old_classes_identical,
+        old_class_judged, target_judged, target_diversity, passed], "old_classes": {"judged_base",
+        "judged_with_packs" (the lowest), "identical", "unchanged"}, "n", "n_diversity", "n_old", "seed",
+        "seconds"}``; with ``n_translation``, ``"part_translation"``: the least success rate among the
+        headline packs.
+
+    Raises:
+        InputError: an unknown species or one the model has, a count below the minimum, a model whose classes
+            the judge does not know.
+    """
+    import os
+    import time as _time
+    from neuralcollage.classes import DEFAULTS, MIN_IMAGES, add_class, apply_packs, copy_bundle
+    from neuralcollage.io import InputError
+    started = _time.perf_counter()
+    counts = [int(c) for c in counts]
+    if not counts or min(counts) < MIN_IMAGES:
+        raise InputError(f"few-shot image counts must each be at least {MIN_IMAGES}; got {counts}")
+    if not species:
+        raise InputError("few-shot evaluation needs at least one species")
+    targets = [_species_id(s, bundle) for s in species]
+    if int(n) < 1 or int(n_diversity) < 2 or int(n_old) < 1:
+        raise InputError("few-shot evaluation needs n >= 1, n_diversity >= 2 and n_old >= 1")
+    judge = load_judge() if judge is None else judge
+    old_ids = _old_class_ids(bundle, judge.n_classes)
+    steps = DEFAULTS["steps"] if steps is None else int(steps)
+    init_class = DEFAULTS["init_class"] if init_class is None else init_class
+    base_judged, _ = _old_class_check(None, bundle.generator, old_ids, judge, n=n_old, seed=seed)
+    if pack_dir is not None:
+        os.makedirs(pack_dir, exist_ok=True)
+    rows = []
+    headline = 10 if 10 in counts else max(counts)
+    for sid, name in targets:
+        for count in counts:
+            images = training_images(sid, count, seed=seed, size=bundle.generator.resolution)
+            path = None if pack_dir is None else _pack_file(pack_dir, name, count, init_class, steps, seed)
+            pack = None if path is None else _reusable(path, images, bundle, steps, seed, add_class_options)
+            if pack is None:
+                pack = add_class(bundle, list(images), name, steps=steps, seed=seed, init_class=init_class,
+                                 **add_class_options)
+                if path is not None:
+                    pack.save(path)
+            score = evaluate_pack(bundle, pack, judge, sid, n=n, n_diversity=n_diversity, seed=seed,
+                                  check_old=False)
+            extended = apply_packs(copy_bundle(bundle), [pack])
+            old_judged, identical = _old_class_check(bundle.generator, extended.generator, old_ids, judge,
+                                                     n=n_old, seed=seed)
+            t_judged = TARGETS["judged"].get(count)
+            t_div = TARGETS["diversity"].get(count)
+            checks = [score["judged"] >= t_judged] if t_judged is not None else []
+            checks += [score["diversity"] >= t_div] if t_div is not None else []
+            row = {"species": name, "n_images": count, "steps": pack.record["steps"],
+                   "init_class": pack.record["init_class"], "train_seconds": pack.record["seconds"],
+                   "total_seconds": pack.record.get("total_seconds"),
+                   "pack_bytes": os.path.getsize(path) if path is not None else None,
+                   "pack": path, **{k: v for k, v in score.items() if k not in ("old_classes_identical", "n")},
+                   "old_classes_identical": identical, "old_class_judged": old_judged,
+                   "target_judged": t_judged, "target_diversity": t_div,
+                   "passed": bool(all(checks)) if checks else None}
+            if "init_search" in pack.record:
+                row["init_search"] = pack.record["init_search"]["losses"]
+            if n_translation > 0 and count == headline:
+                part_judge = load_part_judge() if part_judge is None else part_judge
+                row["part_translation"] = part_translation_into(bundle, pack, part_judge=part_judge,
+                                                                n=int(n_translation), seed=seed,
+                                                                steps=int(translation_steps))
+            rows.append(row)
+            if log is not None:
+                log(row)
+    value = min(r["judged"] for r in rows if r["n_images"] == headline)
+    verdicts = [r["passed"] for r in rows if r["passed"] is not None]
+    with_packs = min(r["old_class_judged"] for r in rows)
+    identical = all(r["old_classes_identical"] for r in rows)
+    translated = [r["part_translation"]["value"] for r in rows if "part_translation" in r]
+    extra = {"part_translation": min(translated)} if translated else {}
+    return {"value": value, "headline_images": headline, **extra, "target": TARGETS["judged"].get(headline),
+            "passed": bool(all(verdicts)) if verdicts else None, "packs": rows,
+            "old_classes": {"judged_base": base_judged, "judged_with_packs": with_packs, "identical": identical,
+                            "unchanged": bool(identical and with_packs == base_judged)},
+            "n": int(n), "n_diversity": int(n_diversity), "n_old": int(n_old), "seed": int(seed),
+            "steps": steps, "init_class_requested": init_class,
+            "seconds": round(_time.perf_counter() - started, 2)}
+
+
+def _translation_cell(t):
+    if t is None:
+        return "-"
+    other = ", ".join(f"{k} {v}" for k, v in sorted(t["predicted_counts"].items(), key=lambda kv: -kv[1])
+                      if k != t["species"])
+    return f"{100 * t['value']:.1f}% of {t['n']}" + (f" (otherwise {other})" if other else "")
+
+
+def format_few_shot(result):
+    """Markdown table of :func:`evaluate_few_shot`'s packs."""
+    lines = ["| species | images | steps | started from | judged as the species | judged otherwise | "
+             "diversity vs real | old classes | train time | part translation into it |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in result["packs"]:
+        other = ", ".join(f"{k} {100 * v:.1f}%" for k, v in sorted(r["judged_as"].items(), key=lambda kv: -kv[1])
+                          if k != r["species"]) or "-"
+        old = f"{'identical' if r['old_classes_identical'] else 'CHANGED'}, {100 * r['old_class_judged']:.1f}%"
+        lines.append(f"| {r['species']} | {r['n_images']} | {r['steps']} | {r['init_class']} | "
+                     f"{100 * r['judged']:.1f}% | {other} | {r['diversity']:.2f} | {old} | "
+                     f"{r['train_seconds']:.0f} s | {_translation_cell(r.get('part_translation'))} |")
+    return "\n".join(lines)
+
+
+def part_translation_into(bundle, pack, *, part_judge=None, n=100, seed=0, steps=200, **options):
+    """Part translation into the class ``pack`` adds: :func:`neuralcollage.evaluation.part_translation` on
+    ``bundle`` with the pack loaded, every face's part (held-out renders of the old classes, round-robin)
+    translated into the new class, and success judged by the part judge (:func:`load_part_judge`: it must name
+    the pack's species on the edited part's crop).
+
+    Args:
+        bundle: the base model (not modified); its classes must be species the judge knows.
+        pack: a :class:`~neuralcollage.classes.ClassPack` (or path) whose name is a species of
+            :data:`~neuralcollage.train.datasets.SPECIES`.
+        part_judge: default the shipped part judge.
+        n, seed, steps, options: passed to :func:`~neuralcollage.evaluation.part_translation`.
+
+    Returns:
+        :func:`~neuralcollage.evaluation.part_translation`'s record (its ``predicted_counts`` keyed by the
+        judge's species names) plus ``species`` and ``init_class``.
+    """
+    from neuralcollage.classes import apply_packs, copy_bundle, load_pack
+    from neuralcollage.evaluation import part_translation
+    from neuralcollage.io import InputError
+    from neuralcollage.train.datasets import SPECIES
+    pack = load_pack(pack) if isinstance(pack, str) else pack
+    if pack.name not in SPECIES:
+        raise InputError(f"pack {pack.name!r} is not a rendered species ({', '.join(SPECIES)}); the part judge "
+                         f"cannot score it")
+    part_judge = load_part_judge() if part_judge is None else part_judge
+    ids = _old_class_ids(bundle, part_judge.n_classes) + [SPECIES.index(pack.name)]
+    extended = apply_packs(copy_bundle(bundle), [pack])
+    result = part_translation(extended, n=n, seed=seed, steps=steps, into=extended.generator.n_classes - 1,
+                              part_classifier=part_judge, classifier_ids=ids, **options)
+    result["predicted_counts"] = {SPECIES[int(k)]: v for k, v in result["predicted_counts"].items()}
+    result.update(species=pack.name, init_class=pack.record.get("init_class"))
+    return result

@@ -21,8 +21,11 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--start-from", default="nearest",
+                   help="init_class of add_class (default nearest: time the main loop; the search's trial steps "
+                        "are estimated from the per-step time)")
     args = p.parse_args(argv)
-    from neuralcollage.classes import add_class
+    from neuralcollage.classes import DEFAULTS, add_class
     from neuralcollage.few_shot import training_images
     from neuralcollage.pretrained import load_bundle
     os.makedirs(args.out, exist_ok=True)
@@ -39,7 +42,7 @@ def main(argv=None):
     stamps = []
     t0 = time.perf_counter()
     pack = add_class(bundle, images, "koala", steps=args.steps, seed=args.seed, batch_size=args.batch_size,
-                     callback=lambda step, loss: stamps.append(time.perf_counter()))
+                     init_class=args.start_from, callback=lambda step, loss: stamps.append(time.perf_counter()))
     total = time.perf_counter() - t0
     path = os.path.join(args.out, "koala.npz")
     pack.save(path)
@@ -49,7 +52,9 @@ def main(argv=None):
                       "steps": args.steps, "batch_size": args.batch_size, "load_s": round(load_s, 1),
                       "train_s": round(total, 1), "setup_s": round(setup, 1), "s_per_step": round(per_step, 2),
                       "estimate_20_steps_s": round(setup + 20 * per_step), "estimate_300_steps_s":
-                      round(setup + 300 * per_step), "pack_bytes": os.path.getsize(path),
+                      round(setup + 300 * per_step), "estimate_search_s": round(
+                          min(DEFAULTS["search_candidates"], bundle.generator.n_classes) * DEFAULTS["search_steps"]
+                          * per_step), "pack_bytes": os.path.getsize(path),
                       "cpu_count": os.cpu_count()}))
 
 

@@ -10,7 +10,8 @@ Score them with the judge (a whole-image classifier over all eight species):
     python scripts/few_shot_compare.py score --out runs/few_shot --judge runs/judge8/classifier.npz
 
 Method names: ``nearest``; ``recon`` = ``rows`` with reconstruction only (Batch Statistics Adaptation style,
-the default of ``add_class``); ``rows`` and ``combination`` with the adversarial term at weight 0.1.
+the default of ``add_class``); ``rows`` and ``combination`` with the adversarial term at weight 0.1;
+``freezed``: ``rows`` with the adversarial term at 0.1 and the discriminator's top block fine-tuned (FreezeD).
 """
 import argparse
 import glob
@@ -28,6 +29,8 @@ def _method_kwargs(method):
         return {"method": "rows", "adversarial": 0.1}
     if method == "combination":
         return {"method": "combination", "adversarial": 0.1}
+    if method == "freezed":
+        return {"method": "rows", "adversarial": 0.1, "tune_d_blocks": 1}
     return {"method": method}
 
 
@@ -37,7 +40,9 @@ def _label(record):
     if method == "nearest":
         return "nearest class (no training)"
     what = "new rows" if method == "rows" else "combination + residual"
-    return what + (f" + adversarial ({record['adversarial']})" if record.get("adversarial") else
+    tuned = f", discriminator's top {record['tune_d_blocks']} block(s) tuned (FreezeD)" if record.get(
+        "tune_d_blocks") else ""
+    return what + (f" + adversarial ({record['adversarial']}{tuned})" if record.get("adversarial") else
                    " (reconstruction only)")
 
 
@@ -50,12 +55,14 @@ def train(args):
     for method in args.methods:
         for n in args.images:
             for species in args.species:
-                path = os.path.join(args.out, f"{species}_{n}_{method}_s{args.seed}.npz")
+                start = "" if args.start_from is None else f"_{args.start_from}"
+                path = os.path.join(args.out, f"{species}_{n}_{method}{start}_s{args.seed}.npz")
                 if os.path.exists(path):
                     continue
                 images = training_images(species, n, seed=args.seed, size=bundle.generator.resolution)
+                start = {} if args.start_from is None else {"init_class": args.start_from}
                 pack = add_class(bundle, list(images), species, steps=args.steps, seed=args.seed,
-                                 **_method_kwargs(method))
+                                 **_method_kwargs(method), **start)
                 pack.record["few_shot_method"] = method
                 pack.save(path)
                 print(json.dumps({"pack": path, "seconds": pack.record["seconds"],
@@ -105,6 +112,9 @@ def main(argv=None):
     t.add_argument("--methods", nargs="+", default=["nearest", "rows"])
     t.add_argument("--steps", type=int, default=300)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--start-from", default=None,
+                   help="add_class's init_class: search, nearest or a class name (default: the library's, search; "
+                        "the packs of the first comparison, docs/few_shot.md, were trained when it was nearest)")
     s = sub.add_parser("score")
     s.add_argument("--model", default="builtin")
     s.add_argument("--out", required=True)

@@ -76,16 +76,17 @@ def test_pack_file_holds_rows_name_base_and_record(model, pack_path):
 def test_seeded_training_is_reproducible(model):
     bundle = load_bundle(model)
     # the seed draws the batches (and, with the adversarial term, its latents and flips)
-    a = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2)
-    b = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2)
-    c = classes.add_class(bundle, _images(4), "koala", steps=2, seed=6, batch_size=2)
+    a = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2, search_steps=3)
+    b = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2, search_steps=3)
+    c = classes.add_class(bundle, _images(4), "koala", steps=2, seed=6, batch_size=2, search_steps=3)
     assert all(np.array_equal(a.generator[k][0], b.generator[k][0]) for k in a.generator)
     assert not all(np.array_equal(a.generator[k][0], c.generator[k][0]) for k in a.generator)
 
 
 def test_training_lowers_the_reconstruction_loss(model):
     bundle = load_bundle(model)
-    pack = classes.add_class(bundle, _images(4), "koala", steps=25, seed=0, adversarial=0.0)
+    pack = classes.add_class(bundle, _images(4), "koala", steps=25, seed=0, adversarial=0.0,
+                             init_class="nearest")
     losses = [r["reconstruction"] for r in pack.record["losses"]]
     assert losses[-1] < losses[0]
 
@@ -244,6 +245,7 @@ def test_cli_help_constants_match_the_library():
     from neuralcollage import cli
     assert cli.ADD_CLASS_MIN_IMAGES == classes.MIN_IMAGES and cli.ADD_CLASS_METHODS == classes.METHODS
     assert cli.ADD_CLASS_DEFAULTS == {k: classes.DEFAULTS[k] for k in cli.ADD_CLASS_DEFAULTS}
+    assert cli.ADD_CLASS_START_MODES == classes.START_MODES
 
 
 def _cli(argv, capsys):
@@ -328,3 +330,43 @@ def test_search_starts_from_the_class_with_the_lowest_trial_loss(model):
     assert len(losses) == 4 and pack.record["init_class"] == min(losses, key=losses.get)
     same = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=pack.record["init_class"])
     assert all(np.array_equal(pack.generator[k][0], same.generator[k][0]) for k in pack.generator)
+
+
+def test_the_search_is_the_default_start_and_nearest_is_still_available(model):
+    bundle = load_bundle(model)
+    default = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, search_steps=2)
+    searched = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2)
+    assert classes.DEFAULTS["init_class"] == "search" and "init_search" in default.record
+    record = default.record
+    assert record["total_seconds"] >= record["seconds"] + record["init_search"]["seconds"] - 0.05
+    assert default.record["init_search"]["losses"] == searched.record["init_search"]["losses"]
+    from neuralcollage.io import to_model
+    nearest = classes.nearest_class(bundle, to_model(classes.prepare_images(_images(3), bundle.generator.resolution)))
+    for start in ("nearest", None):
+        pack = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=start)
+        assert "init_search" not in pack.record and pack.record["init_class"] == bundle.vocabulary.names[nearest]
+    ranking = classes.class_ranking(bundle, to_model(classes.prepare_images(_images(3), bundle.generator.resolution)))
+    assert sorted(ranking.tolist()) == [0, 1, 2, 3] and ranking[0] == nearest
+    two = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, search_steps=2, search_candidates=2)
+    top = {bundle.vocabulary.names[c] for c in ranking[:2]}
+    assert set(two.record["init_search"]["losses"]) == top
+    assert two.record["init_search"]["losses"] == {k: v for k, v in searched.record["init_search"]["losses"].items()
+                                                    if k in top}
+    baseline = classes.add_class(bundle, _images(3), "koala", seed=0, method="nearest")
+    assert "init_search" not in baseline.record and baseline.record["init_class"] == bundle.vocabulary.names[nearest]
+
+
+def test_freezed_tunes_a_copy_of_the_top_discriminator_blocks_only(model):
+    bundle = load_bundle(model)
+    before = [p.array.copy() for p in bundle.discriminator.params()]
+    plain = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1)
+    tuned = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1,
+                              tune_d_blocks=1)
+    assert all(np.array_equal(a, p.array) for a, p in zip(before, bundle.discriminator.params()))
+    assert tuned.record["tune_d_blocks"] == 1 and "tune_d_blocks" not in plain.record
+    assert "adv_d" in tuned.record["losses"][0] and "adv_g" in tuned.record["losses"][0]
+    assert np.array_equal(tuned.discriminator, classes._effective_l_y(bundle.discriminator)[1])
+    assert not all(np.array_equal(tuned.generator[k][0], plain.generator[k][0]) for k in tuned.generator)
+    with pytest.raises(InputError, match="tune_d_blocks"):
+        classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=1, adversarial=0.1,
+                          tune_d_blocks=99)

@@ -774,7 +774,8 @@ def test_option_the_library_does_not_take_is_an_error(monkeypatch, capsys):
 
 def test_eval_metric_names_are_the_library_ones():
     from neuralcollage import evaluation
-    assert cli.EVAL_METRICS == tuple(evaluation.METRICS)
+    assert cli.EVAL_METRICS == tuple(evaluation.METRICS) + ("few_shot",)
+    assert cli.EVAL_DEFAULT_METRICS == tuple(evaluation.METRICS)
 
 
 def test_eval_calls_evaluate_and_writes_json(model, monkeypatch, capsys):

@@ -213,6 +213,31 @@ def test_part_translation_with_a_fake_edit(tiny):
     json.dumps(r)
 
 
+class _RenamingReader(_ColourReader):
+    """Reads the colour like :class:`_ColourReader` but names class 2 as 5 (a judge with other ids)."""
+
+    def predict(self, crops, batch_size=64):
+        out = super().predict(crops, batch_size=batch_size)
+        return np.where(out == 2, 5, out).astype(np.int32)
+
+
+def test_part_translation_into_one_class_with_a_judge_of_other_ids(tiny):
+    cases = list(ev.translation_cases(7, n_classes=4, seed=0, photo_size=64, into=2))
+    assert [c.target for c in cases] == [2] * 7 and [c.source for c in cases] == [0, 1, 3, 0, 1, 3, 0]
+    assert [c.source for c in ev.translation_cases(4, n_classes=4, photo_size=64)] == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="into"):
+        list(ev.translation_cases(1, n_classes=4, into=4))
+    bundle = types.SimpleNamespace(generator=tiny.generator, part_classifier=_ColourReader())
+    mapped = ev.part_translation(bundle, n=6, photo_size=128, steps=3, edit=_ColourByTarget(), margin=0.0, into=2,
+                                 part_classifier=_RenamingReader(), classifier_ids=[0, 1, 5, 3])
+    assert mapped["n"] > 0 and mapped["value"] == 1.0 and mapped["into"] == 2
+    assert mapped["predicted_counts"] == {"5": mapped["n"]}
+    unmapped = ev.part_translation(bundle, n=6, photo_size=128, steps=3, edit=_ColourByTarget(), margin=0.0, into=2,
+                                   part_classifier=_RenamingReader())
+    assert unmapped["value"] == 0.0
+    json.dumps(mapped)
+
+
 class _RecordMasks(_ColourByTarget):
     def __call__(self, bundle, photo, mask, target, **kwargs):
         self.masks = getattr(self, "masks", []) + [mask.copy()]
