@@ -2,8 +2,8 @@
 used outside its module, and no script built on the command line's internals.
 
 Imports are read from the source with ``ast``: top-level ones, those inside functions, and
-``importlib.import_module`` / ``cli._import`` calls with a literal module name, so a lazy import counts as
-much as a top-level one.  The package root's lazy re-exports (``neuralcollage.__getattr__``) are resolved on
+``importlib.import_module`` / ``cli.support.import_attr`` calls with a literal module name, so a lazy import
+counts as much as a top-level one.  The package root's lazy re-exports (``neuralcollage.__getattr__``) are resolved on
 attribute access only and are not edges.
 """
 import ast
@@ -81,8 +81,8 @@ ALLOWED_UPWARD = {
 # Scripts and benchmarks use the library, not the command line's internals.  (file, imported module): reason.
 ALLOWED_CLI_IMPORTS = {
     ("scripts/evaluate_builtin.py", "neuralcollage.cli"):
-        "cli.MetricProgress (a progress bar of evaluation metrics) lives in cli.py until the cli/ package split "
-        "gives it a library home",
+        "cli.MetricProgress (a progress bar of evaluation metrics, cli/support.py) has no library home yet: the "
+        "library reports progress through callbacks and draws no bars",
 }
 
 # Private names (a leading underscore) used outside their module.  (file, "module._name"): reason.
@@ -119,10 +119,10 @@ def resolve(name, imported=None):
 
 
 def _literal_import(node):
-    """The module name of ``importlib.import_module("...")`` or ``_import("...", ...)``, else None."""
+    """The module name of ``importlib.import_module("...")`` or ``import_attr("...", ...)``, else None."""
     func = node.func
     called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-    if called in ("import_module", "_import") and node.args and isinstance(node.args[0], ast.Constant) \
+    if called in ("import_module", "import_attr") and node.args and isinstance(node.args[0], ast.Constant) \
             and isinstance(node.args[0].value, str):
         return node.args[0].value
     return None

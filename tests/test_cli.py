@@ -370,7 +370,7 @@ def test_internal_errors_are_one_line_and_debug_shows_traceback(monkeypatch, cap
     def boom(args):
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(cli, "cmd_models", boom)
+    monkeypatch.setattr(cli.models, "cmd_models", boom)  # the parser takes it from its command module
     code, _, err = run(["models"], capsys)
     assert code == 1
     assert_one_line_error(err, "internal error: RuntimeError: kaput")

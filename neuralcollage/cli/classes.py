@@ -1,0 +1,127 @@
+"""``collage add-class``: learn a new class from a few images (a class pack)."""
+import os
+import sys
+
+from .common import DEFAULT_MAX_PIXELS, EXIT_OK, Formatter, nonnegative_int, positive_int, say
+from .support import Progress, check_outputs, load, registry_entry, vocabulary
+
+# ------------------------------------------------------------------------------------------------ add-class
+
+ADD_CLASS_DESCRIPTION = """\
+Learn a new class from a handful of images (at least 3; 10 or more work better) and save it as a class
+pack: a small .npz with the new class's rows for every conditional batch norm of the generator (and the
+discriminator's projection row and the encoder's class row), its name and the sha256 of the base model.
+Every convolution and every old class stays as it was.  Images of any size are cut to their centred square
+and resized to the model's resolution.  Load the pack with --model BASE+PACK.npz in every other command
+(generate, edit, blend, attribute, labels, replay); the new class is then the last label."""
+
+ADD_CLASS_EPILOG = """\
+Exit status: 0 success, 2 bad input (too few or unreadable images, a name the model already has), 3 model
+problem (e.g. a model that cannot take classes: BigGAN-deep).
+
+examples:
+  collage add-class koala k1.png k2.png k3.png k4.png k5.png -o koala.npz
+  collage add-class rex photos/rex_*.jpg -o rex.npz --steps 300 --seed 0 --synonym "our dog"
+then use the pack in any command, e.g. `collage generate --model builtin+koala.npz --label koala -n 8`.
+"""
+
+
+#: ``neuralcollage.classes.MIN_IMAGES``, ``METHODS`` and ``DEFAULTS["steps"]``/``["method"]``, repeated so
+#: that ``--help`` does not import Chainer (a test keeps them equal).
+ADD_CLASS_MIN_IMAGES = 3
+ADD_CLASS_METHODS = ("nearest", "rows", "combination")
+ADD_CLASS_DEFAULTS = {"steps": 300, "method": "rows", "init_class": "search"}
+ADD_CLASS_START_MODES = ("nearest", "search")
+
+
+def add_class_parsers(sub, common, model):
+    """Add ``add-class`` to the subparsers ``sub`` (``common``, ``model``: the shared option parents)."""
+    p = sub.add_parser("add-class", prog="collage add-class", parents=[common, model],
+                       formatter_class=Formatter, help="learn a new class from a few images (a class pack)",
+                       description=ADD_CLASS_DESCRIPTION, epilog=ADD_CLASS_EPILOG)
+    p.add_argument("name", metavar="NAME", help="the new class's name")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help=f"training images (at least {ADD_CLASS_MIN_IMAGES})")
+    p.add_argument("-o", "--output", required=True, metavar="PACK.npz", help="the class pack to write")
+    p.add_argument("--synonym", action="append", default=[], metavar="S", help="another name (repeatable)")
+    p.add_argument("--steps", type=nonnegative_int, default=ADD_CLASS_DEFAULTS["steps"], metavar="N",
+                   help="training steps (default: %(default)s)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, metavar="S",
+                   help="seed of every random choice (default: %(default)s)")
+    p.add_argument("--method", choices=ADD_CLASS_METHODS, default=ADD_CLASS_DEFAULTS["method"],
+                   help="nearest: copy the nearest existing class's rows (no training); rows: train new rows; "
+                        "combination: rows as a learnt combination of the old classes' plus a residual "
+                        "(default: %(default)s)")
+    start_from_option(p, "--start-from")
+    p.add_argument("--samples", metavar="PNG",
+                   help="sample grid of the new class (default: PACK-STEM_samples.png beside the pack)")
+    p.add_argument("--no-samples", action="store_true", help="write no sample grid")
+    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help="refuse input images with more pixels (default: %(default)s)")
+    p.set_defaults(func=cmd_add_class)
+    return p
+
+
+def start_from_option(parser, flag):
+    """The ``--start-from`` option of ``add-class`` (and of ``eval --metrics few_shot``), defined once."""
+    parser.add_argument(flag, default=ADD_CLASS_DEFAULTS["init_class"], metavar="CLASS",
+                        help="the existing class whose rows the new class starts from: search (a 30-step trial from "
+                             "each of the 6 classes the discriminator scores highest, the best reconstruction wins; "
+                             "1.6x the time of 300 steps; measured best), nearest (the discriminator's first "
+                             "choice), or a class name (default: %(default)s)")
+
+
+def _pack_grid(images, columns=4):
+    import numpy
+    n, h, w, c = images.shape
+    rows = -(-n // columns)
+    out = numpy.full((rows * h, columns * w, c), 255, numpy.uint8)
+    for i, image in enumerate(images):
+        r, q = divmod(i, columns)
+        out[r * h:(r + 1) * h, q * w:(q + 1) * w] = image
+    return out
+
+
+def cmd_add_class(args):
+    from neuralcollage.classes import ClassPackError, add_class, pack_samples, split_model_spec
+    from neuralcollage.io import InputError, read_image, write_image
+    out = args.output
+    if not out.lower().endswith(".npz"):
+        raise InputError(f"the class pack must be a .npz file, not {out}")
+    samples = None if args.no_samples else (args.samples or os.path.splitext(out)[0] + "_samples.png")
+    check_outputs([(out, "npz"), (samples, "image")], args.images)
+    if len(args.images) < ADD_CLASS_MIN_IMAGES:
+        raise InputError(f"{len(args.images)} image{'s' if len(args.images) != 1 else ''} given; adding a class "
+                         f"needs at least {ADD_CLASS_MIN_IMAGES} (10 or more work better)")
+    base, _ = split_model_spec(args.model)
+    entry = registry_entry(base)
+    if entry is not None and entry.convert == "biggan":
+        raise ClassPackError(f"model {entry.name} cannot take new classes: BigGAN-deep conditions its batch norms "
+                             f"through one linear map of a shared class embedding, not per-class rows; use a CBN "
+                             f"model (builtin, dogcat256, dogcat128, imagenet128, cub128)")
+    vocab = vocabulary(args.model, args.arch)
+    for s in [args.name] + list(args.synonym):
+        if s.strip().isdigit() or s in vocab:
+            raise InputError(f"model {args.model} already has a class named {s!r} (see `collage labels`); choose "
+                             f"another name")
+    images = [read_image(path, max_pixels=args.max_pixels) for path in args.images]
+    bundle = load(args.model, args.arch, args.gpu)
+    progress = Progress(steps=max(args.steps - 1, 0), enabled=not args.quiet and args.method != "nearest",
+                        desc=f"add-class {args.name}")
+    try:
+        pack = add_class(bundle, images, args.name, steps=args.steps, seed=args.seed, synonyms=args.synonym,
+                         method=args.method, init_class=args.start_from,
+                         callback=lambda step, loss: progress(step, loss, None))
+    finally:
+        progress.close()
+    pack.save(out, overwrite_protect=args.images)
+    size = os.path.getsize(out)
+    say(f"class {pack.name!r} learnt from {len(images)} images in {pack.record['seconds']:.0f} s "
+        f"(method {pack.record['method']}, started from {pack.record['init_class']!r}); pack {out} "
+        f"({size / 1024:.0f} KiB, sha256 {pack.sha256[:12]}...)", quiet=args.quiet)
+    if samples:
+        write_image(samples, _pack_grid(pack_samples(bundle, pack, n=16, seed=args.seed)),
+                    overwrite_protect=args.images)
+        say(f"samples of the new class: {samples}", quiet=args.quiet)
+    say(f"use it with --model {args.model}+{out}", quiet=args.quiet)
+    print(out, file=sys.stdout)
+    return EXIT_OK
