@@ -271,3 +271,10 @@ def test_scripts_use_the_library_not_cli_internals_or_private_names():
     assert sorted(private - set(ALLOWED_PRIVATE)) == []
     assert sorted(set(ALLOWED_CLI_IMPORTS) - cli_imports) == [], "stale allow-list entries: remove them"
     assert sorted(set(ALLOWED_PRIVATE) - private) == [], "stale allow-list entries: remove them"
+
+
+def test_the_command_line_is_one_module_per_command_group():
+    """``neuralcollage/cli/`` (issue 21): no module of the command line over 800 lines."""
+    lines = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()
+             if name == "neuralcollage.cli" or name.startswith("neuralcollage.cli.")}
+    assert len(lines) > 10 and {name: n for name, n in lines.items() if n > 800} == {}
