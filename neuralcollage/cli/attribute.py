@@ -58,7 +58,7 @@ def _add_attribute_arguments(p):
 
 
 def add_attribute_parser(sub, common, model, image):
-    """Register ``attribute``."""
+    """Add ``collage attribute`` to the subparsers ``sub``."""
     p = sub.add_parser("attribute", prog="collage attribute", parents=[common, model, image],
                        formatter_class=Formatter, help="move an attribute along a latent axis",
                        description="Move a photo's attribute (\"darker fur\", \"bigger eyes\") along latent "

@@ -83,7 +83,7 @@ def _add_edit_arguments(p):
 
 
 def add_edit_parser(sub, common, model, image):
-    """Register ``edit`` on the ``collage`` subparsers ``sub``."""
+    """Add ``collage edit`` to the subparsers ``sub``."""
     p = sub.add_parser("edit", prog="collage edit", parents=[common, model, image],
                        formatter_class=Formatter,
                        help="edit a photo (default command)", description="Edit a masked region of a photo "
@@ -93,7 +93,7 @@ def add_edit_parser(sub, common, model, image):
 
 
 def add_demo_parser(sub, common):
-    """Register ``demo``."""
+    """Add ``collage demo`` to the subparsers ``sub``."""
     p = sub.add_parser("demo", prog="collage demo", parents=[common], formatter_class=Formatter,
                        help="run the bundled example",
                        description="Edit the bundled example photo (a 256 px cat rendered by the built-in data "

@@ -32,6 +32,7 @@ def _seconds(text):
 
 
 def add_train_parsers(sub, common):
+    """Add ``collage train`` and its gan, encoder and classifier to the subparsers ``sub``."""
     p = sub.add_parser("train", prog="collage train", formatter_class=Formatter, help="train the built-in models",
                        description="Train on the built-in rendered data set; every run resumes from the "
                        "checkpoint in OUT_DIR.", epilog="""\
@@ -121,7 +122,7 @@ examples:
 
 
 def add_eval_parser(sub, common):
-    """Register ``eval``."""
+    """Add ``collage eval`` to the subparsers ``sub``."""
     p = sub.add_parser("eval", prog="collage eval", parents=[common], formatter_class=Formatter,
                        help="evaluate a model",
                        description="Measure a model (by default the built-in one): classifier accuracy, class "

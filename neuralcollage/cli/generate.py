@@ -10,7 +10,7 @@ from .support import check_outputs, is_biggan, label_name, load, read_mask_for, 
 
 
 def add_generate_parser(sub, common, model):
-    """Register ``generate``."""
+    """Add ``collage generate`` to the subparsers ``sub``."""
     p = sub.add_parser("generate", prog="collage generate", parents=[common, model], formatter_class=Formatter,
                        help="generate images", description="Generate images of a class.", epilog="""\
 examples:
@@ -36,7 +36,7 @@ and scaled by T, and selects the batch-norm statistics stored for T; latents fro
 
 
 def add_blend_parser(sub, common, image):
-    """Register ``blend``."""
+    """Add ``collage blend`` to the subparsers ``sub``."""
     p = sub.add_parser("blend", prog="collage blend", parents=[common, image], formatter_class=Formatter,
                        help="Poisson-blend an edit into a photo", description="Blend an edited image into a "
                        "photo inside a mask; pixels outside the dilated mask stay unchanged.", epilog="""\

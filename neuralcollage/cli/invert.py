@@ -7,7 +7,7 @@ from .edit import fit_settings
 
 
 def add_invert_parser(sub, common, model, image):
-    """Register ``invert``."""
+    """Add ``collage invert`` to the subparsers ``sub``."""
     p = sub.add_parser("invert", prog="collage invert", parents=[common, model, image],
                        formatter_class=Formatter,
                        help="project a photo onto the manifold", description="Project a photo (or the square "

@@ -8,7 +8,7 @@ from .support import check_outputs, vocabulary
 
 
 def add_models_parser(sub, common):
-    """Register ``models``."""
+    """Add ``collage models`` to the subparsers ``sub``."""
     p = sub.add_parser("models", prog="collage models", parents=[common], formatter_class=Formatter,
                        help="list registered models",
                        description="The registered models, where their files go and whether they are "
@@ -27,7 +27,7 @@ examples:
 
 
 def add_labels_parser(sub, common):
-    """Register ``labels``."""
+    """Add ``collage labels`` to the subparsers ``sub``."""
     p = sub.add_parser("labels", prog="collage labels", parents=[common], formatter_class=Formatter,
                        help="list or search labels",
                        description="A model's class labels (index, name, synonyms).", epilog="""\
@@ -42,6 +42,7 @@ examples:
 
 
 def add_convert_parsers(sub, common):
+    """Add ``collage convert`` and its biggan to the subparsers ``sub``."""
     p = sub.add_parser("convert", prog="collage convert", formatter_class=Formatter,
                        help="convert another framework's checkpoint",
                        description="Convert a checkpoint of another framework into this project's "

@@ -7,7 +7,7 @@ from .edit import fit_line
 
 
 def add_replay_parser(sub, common, image):
-    """Register ``replay``."""
+    """Add ``collage replay`` to the subparsers ``sub``."""
     p = sub.add_parser("replay", prog="collage replay", parents=[common, image], formatter_class=Formatter,
                        help="replay a recipe",
                        description="Reproduce an edit from a recipe written by --save-recipe (bit for bit on "
