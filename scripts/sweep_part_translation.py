@@ -1,7 +1,8 @@
 """Part translation success over the edit's ``context`` and blend mode, one projection per face.
 
 Each held-out face of :func:`neuralcollage.evaluation.part_translation` (same seeds, parts and target
-classes) is projected once with :func:`neuralcollage.collage.edit_photo`; the projected latent is then
+classes) is projected once with :func:`neuralcollage.collage.edit_photo` (``reconstruction="projection"``:
+the sweep measures the paper's pipeline, without the default features fit); the projected latent is then
 edited with every ``--contexts`` value (:func:`neuralcollage.collage.class_region`) and blended back with
 every ``--blend-modes`` value (Poisson modes with every ``--seams`` boundary, every mode with every
 ``--dilates`` extent, and the ``"normal"`` mode also with every ``--colour-reaches`` value besides classic
@@ -205,7 +206,7 @@ def _sweep(args):
             continue
         region = region.astype(numpy.float32)
         result = edit_photo(bundle, sample.image, region, target, source_label=source, steps=args.steps,
-                            seed=args.seed + i, context=0.0, box=box)
+                            seed=args.seed + i, context=0.0, box=box, reconstruction="projection")
         psnr.setdefault(part, []).append(evaluation.psnr(result.crop, result.reconstruction))
         editor = gen
         if args.tune_steps:

@@ -1,4 +1,5 @@
 """Evaluation metrics on tiny models and fake classifiers with known answers."""
+import functools
 import json
 import math
 import types
@@ -8,6 +9,7 @@ import pytest
 
 import neuralcollage as nc
 from neuralcollage import evaluation as ev
+from neuralcollage.collage import edit_photo
 from neuralcollage.models.classifier import Classifier, PartClassifier
 from neuralcollage.models.encoder import Encoder
 
@@ -370,7 +372,9 @@ def test_sweep_script_agrees_with_part_translation(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error:") and message in err[0], err
         assert not target.exists()
-    reference = ev.part_translation(load_bundle("builtin"), n=4, steps=2, context=0.0)
+    # the sweep projects each face once and re-edits the latent: the projection-only pipeline
+    projection_only = functools.partial(edit_photo, reconstruction="projection")
+    reference = ev.part_translation(load_bundle("builtin"), n=4, steps=2, context=0.0, edit=projection_only)
     assert rows[(0, "normal")]["success_rate"] == reference["success_rate"]
     assert rows[(0, "normal")]["per_part"] == {p: v for p, v in reference["per_part"].items() if v is not None}
     psnr = json.load(open(out))["projection_psnr_db"]
@@ -389,6 +393,7 @@ def test_sweep_script_seams_and_colour_reaches(tmp_path, capsys):
                          ("normal", "optimal", 3.0), ("none", "fixed", None)}
     assert all(r["dilate"] == 12 for r in rows.values())
     reference = ev.part_translation(load_bundle("builtin"), n=3, steps=1, context=0.0, dilate=12, seam="optimal",
+                                    edit=functools.partial(edit_photo, reconstruction="projection"),
                                     colour_reach=3)
     assert rows[("normal", "optimal", 3.0)]["success_rate"] == reference["success_rate"]
     for bad in (["--colour-reaches", "0"], ["--dilates", "-1"]):
