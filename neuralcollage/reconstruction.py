@@ -415,8 +415,7 @@ def fit_generator(gen, image, z, label, *, options=None, callback=None):
             loss = F.mean_squared_error(out[:1], target)
             if pair is not None:
                 loss = loss + options.locality * F.mean_squared_error(out[1:], references[pair])
-            if optimizer is not None:
-                tuned.cleargrads()
+            tuned.cleargrads()
             offset.cleargrad()
             loss.backward()
             if optimizer is not None:
