@@ -108,7 +108,7 @@ def _gan_overhead(out):
     import time
     from neuralcollage.models import Discriminator, Generator
     from neuralcollage.train import gan
-    from neuralcollage.train.datasets import CLASS_NAMES
+    from neuralcollage.datasets import CLASS_NAMES
     generator = Generator.from_preset("builtin64", n_classes=len(CLASS_NAMES))
     discriminator = Discriminator.from_preset("builtin64", n_classes=len(CLASS_NAMES))
     start = time.perf_counter()

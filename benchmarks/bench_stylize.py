@@ -20,7 +20,7 @@ TARGETS = {"synthesis": {64: 0.030, 256: 0.300, 512: 1.2}, "table": {256: 5.0}}
 
 
 def _case(side, seed):
-    from neuralcollage.train.datasets import pose_of, render_landmarks, render_sample
+    from neuralcollage.datasets import pose_of, render_landmarks, render_sample
     pose = pose_of(seed + 5000)
     ex_lm, t_lm = render_landmarks(seed, size=side), render_landmarks(seed, size=side, pose=pose)
     keep = ((ex_lm > -0.5) & (ex_lm < side - 0.5)).all(1) & ((t_lm > -0.5) & (t_lm < side - 0.5)).all(1)

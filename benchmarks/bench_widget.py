@@ -66,7 +66,7 @@ def random_builtin64():
 
     from neuralcollage.labels import from_names
     from neuralcollage.models import Generator
-    from neuralcollage.train.datasets import CLASS_NAMES
+    from neuralcollage.datasets import CLASS_NAMES
     state = numpy.random.get_state()
     numpy.random.seed(0)
     gen = Generator.from_preset("builtin64")
@@ -140,7 +140,7 @@ def paint(painter, rng, n, blend_every, *, on_stroke=None):
 def style_session():
     """Hatched and watercolour exemplars of a built-in face (64 px) with the built-in landmark model."""
     from neuralcollage.style_mode import builtin_style_session
-    from neuralcollage.train.datasets import render_landmarks, render_sample
+    from neuralcollage.datasets import render_landmarks, render_sample
     lm = render_landmarks(3, size=64)
     keep = ((lm > -0.5) & (lm < 63.5)).all(axis=1)
     lm = lm[keep]

@@ -50,7 +50,7 @@ def held_out_faces(n, *, size, n_classes, seed=0):
     Returns:
         ``(images (n, size, size, 3) uint8, ids (n,) int32, masks {part: (n, size, size) bool})``.
     """
-    from neuralcollage.train.datasets import render_batch
+    from neuralcollage.datasets import render_batch
     ids = [i % n_classes for i in range(n)]
     images, ids, _, masks = render_batch(held_out_seeds(n, seed=seed), size=size, class_ids=ids)
     return images, ids, masks
@@ -107,7 +107,7 @@ def part_classifier_accuracy(part_classifier, *, n=300, seed=0, size=64, margin=
         "swap_per_part", "n_swap"}``.
     """
     from neuralcollage.models.classifier import part_crops
-    from neuralcollage.train.datasets import render_sample
+    from neuralcollage.datasets import render_sample
     k = part_classifier.n_classes
     images, ids, masks = held_out_faces(n, size=size, n_classes=k, seed=seed)
     correct, per_part = [], {}
@@ -274,7 +274,7 @@ def translation_cases(n, *, n_classes, seed=0, photo_size=128, grow=PART_REGION_
     """
     from neuralcollage.backend import random_state
     from neuralcollage.blending import dilate_mask
-    from neuralcollage.train.datasets import render_sample
+    from neuralcollage.datasets import render_sample
     grow_px = grow_pixels(grow, photo_size)
     rng = random_state(seed)
     others = None if into is None else [c for c in range(n_classes) if c != int(into)]

@@ -1,7 +1,7 @@
 """Evaluation of few-shot class addition (:mod:`neuralcollage.classes`) with species the model never saw.
 
 The renderer draws two species the built-in model was not trained on
-(:data:`neuralcollage.train.datasets.NEW_SPECIES`: koala, tiger).  A pack is trained on ``n`` renders of one
+(:data:`neuralcollage.datasets.NEW_SPECIES`: koala, tiger).  A pack is trained on ``n`` renders of one
 of them from a seed range reserved for it (:func:`training_images`), and judged by an independent classifier
 trained on renders of all eight species (the judge; evaluation only, never used in training):
 
@@ -54,7 +54,7 @@ def _load_judge(path, kind, sha256, device):
     from neuralcollage.loading import load_model
     from neuralcollage.pretrained import ChecksumError, file_sha256
     from neuralcollage.snapshot import SnapshotError
-    from neuralcollage.train.datasets import SPECIES
+    from neuralcollage.datasets import SPECIES
     import os
     shipped = path is None
     path = judge_path(kind) if shipped else path
@@ -86,9 +86,9 @@ def load_part_judge(path=None, *, device=None):
 
 
 def training_images(species, n, *, seed=0, size=64):
-    """``n`` renders of ``species`` (name or id in :data:`~neuralcollage.train.datasets.SPECIES`) for
+    """``n`` renders of ``species`` (name or id in :data:`~neuralcollage.datasets.SPECIES`) for
     training a pack: ``(n, size, size, 3)`` uint8."""
-    from neuralcollage.train.datasets import SPECIES, render_sample
+    from neuralcollage.datasets import SPECIES, render_sample
     sid = SPECIES.index(species) if isinstance(species, str) else int(species)
     return numpy.stack([render_sample(FEW_SHOT_BASE + sid * 10 ** 6 + int(seed) * 10 ** 4 + i, class_id=sid,
                                       size=size).image for i in range(int(n))])
@@ -97,7 +97,7 @@ def training_images(species, n, *, seed=0, size=64):
 def held_out_species(species, n, *, size=64, seed=0):
     """``n`` held-out renders of one species (:func:`neuralcollage.evaluation.held_out_seeds`)."""
     from neuralcollage.evaluation import held_out_seeds
-    from neuralcollage.train.datasets import SPECIES, render_sample
+    from neuralcollage.datasets import SPECIES, render_sample
     sid = SPECIES.index(species) if isinstance(species, str) else int(species)
     return numpy.stack([render_sample(s, class_id=sid, size=size).image
                         for s in held_out_seeds(n, seed=seed)])
@@ -126,7 +126,7 @@ def evaluate_pack(bundle, pack, judge, species, *, n=600, n_diversity=50, seed=0
     """
     from neuralcollage.classes import apply_packs, copy_bundle
     from neuralcollage.evaluation import mean_pairwise_distance
-    from neuralcollage.train.datasets import SPECIES
+    from neuralcollage.datasets import SPECIES
     started = time.perf_counter()
     sid = SPECIES.index(species) if isinstance(species, str) else int(species)
     extended = apply_packs(copy_bundle(bundle), [pack])
@@ -162,7 +162,7 @@ def format_table(rows):
 
 def _species_id(species, bundle):
     from neuralcollage.io import InputError
-    from neuralcollage.train.datasets import SPECIES
+    from neuralcollage.datasets import SPECIES
     name = SPECIES[int(species)] if not isinstance(species, str) and 0 <= int(species) < len(SPECIES) else species
     if name not in SPECIES:
         raise InputError(f"unknown species {species!r}; the renderer draws {', '.join(SPECIES)}")
@@ -176,7 +176,7 @@ def _old_class_ids(bundle, judge_classes):
     """The judge's class id of each old class of ``bundle`` (the model's classes must be species the judge
     knows, as the built-in model's are)."""
     from neuralcollage.io import InputError
-    from neuralcollage.train.datasets import SPECIES
+    from neuralcollage.datasets import SPECIES
     names = list(bundle.vocabulary.names)[:bundle.generator.n_classes]
     unknown = [n for n in names if n not in SPECIES[:judge_classes]]
     if unknown:
@@ -232,7 +232,7 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
 
     Args:
         bundle: the base model; its classes must be species the judge knows (the built-in model).
-        species: names (or ids) in :data:`~neuralcollage.train.datasets.SPECIES` that are not classes of
+        species: names (or ids) in :data:`~neuralcollage.datasets.SPECIES` that are not classes of
             ``bundle``.  counts: training-image counts (each at least
             :data:`~neuralcollage.classes.MIN_IMAGES`).
         steps, init_class, add_class_options: passed to :func:`~neuralcollage.classes.add_class` (None: its
@@ -366,7 +366,7 @@ def part_translation_into(bundle, pack, *, part_judge=None, n=100, seed=0, steps
     Args:
         bundle: the base model (not modified); its classes must be species the judge knows.
         pack: a :class:`~neuralcollage.classes.ClassPack` (or path) whose name is a species of
-            :data:`~neuralcollage.train.datasets.SPECIES`.
+            :data:`~neuralcollage.datasets.SPECIES`.
         part_judge: default the shipped part judge.
         n, seed, steps, options: passed to :func:`~neuralcollage.evaluation.part_translation`.
 
@@ -377,7 +377,7 @@ def part_translation_into(bundle, pack, *, part_judge=None, n=100, seed=0, steps
     from neuralcollage.classes import apply_packs, copy_bundle, load_pack
     from neuralcollage.evaluation import part_translation
     from neuralcollage.io import InputError
-    from neuralcollage.train.datasets import SPECIES
+    from neuralcollage.datasets import SPECIES
     pack = load_pack(pack) if isinstance(pack, str) else pack
     if pack.name not in SPECIES:
         raise InputError(f"pack {pack.name!r} is not a rendered species ({', '.join(SPECIES)}); the part judge "

@@ -477,7 +477,7 @@ def _builtin_vocabulary(manifest=None):
     from neuralcollage.labels import from_names
     labels = (manifest or {}).get("labels")
     if not labels:
-        from neuralcollage.train.datasets import CLASS_NAMES
+        from neuralcollage.datasets import CLASS_NAMES
         labels = CLASS_NAMES
     return from_names(labels, name="builtin", unknown_hint=BUILTIN_LABELS_HINT)
 

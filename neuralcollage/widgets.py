@@ -84,7 +84,7 @@ def tiny_bundle(*, seed=0):
     """
     from neuralcollage.labels import from_names
     from neuralcollage.models import Discriminator, Generator
-    from neuralcollage.train.datasets import CLASS_NAMES
+    from neuralcollage.datasets import CLASS_NAMES
 
     state = numpy.random.get_state()
     try:

@@ -17,7 +17,7 @@ import cv2
 import numpy
 
 from neuralcollage.io import atomic_write_text, write_image
-from neuralcollage.train.datasets import CLASS_NAMES, PART_NAMES, render_sample
+from neuralcollage.datasets import CLASS_NAMES, PART_NAMES, render_sample
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "neuralcollage", "data",
                            "examples")

@@ -32,7 +32,7 @@ def _write_model(folder, *, seed=0, encoder=True):
 
 
 def _images(n, *, species="koala", size=40):
-    from neuralcollage.train.datasets import render_sample
+    from neuralcollage.datasets import render_sample
     # non-square inputs: cut to their centred square like edits
     return [np.pad(render_sample(900 + i, class_id=species, size=size).image, ((0, 0), (3, 5), (0, 0)))
             for i in range(n)]
@@ -230,7 +230,7 @@ def test_recipe_checks_the_class_packs():
 
 
 def test_new_species_render_and_the_six_classes_keep_their_draws():
-    from neuralcollage.train.datasets import CLASS_NAMES, NEW_SPECIES, SPECIES, render_batch, render_sample
+    from neuralcollage.datasets import CLASS_NAMES, NEW_SPECIES, SPECIES, render_batch, render_sample
     assert SPECIES == CLASS_NAMES + NEW_SPECIES and {"koala", "tiger"} <= set(NEW_SPECIES)
     for name in NEW_SPECIES:
         s = render_sample(3, class_id=name, size=48)

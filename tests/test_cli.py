@@ -618,7 +618,7 @@ def test_replay_refuses_other_model_file(tmp_path, photo, mask, model, capsys):
 
 def test_demo_on_a_builtin_stand_in(isolated, capsys):
     _, root = isolated
-    from neuralcollage.train.datasets import CLASS_NAMES
+    from neuralcollage.datasets import CLASS_NAMES
     _save_tiny(str(root / "builtin64"), n_classes=len(CLASS_NAMES), labels=None)
     code, out, err = run(["demo", "-o", "demo_out", "--steps", "2", "-q"], capsys)
     assert code == 0, err
@@ -636,7 +636,7 @@ def test_bundled_examples_are_consistent():
     photo = Image.open(os.path.join(cli.examples_dir(), spec["photo"]))
     mask = np.asarray(Image.open(os.path.join(cli.examples_dir(), spec["mask"])))
     assert photo.size == (256, 256) and mask.shape == (256, 256) and mask.any()
-    from neuralcollage.train.datasets import CLASS_NAMES
+    from neuralcollage.datasets import CLASS_NAMES
     assert spec["target_label"] in CLASS_NAMES and spec["source_label"] in CLASS_NAMES
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from neuralcollage.cli import main
 from neuralcollage.io import read_image, write_image
-from neuralcollage.train.datasets import pose_of, render_landmarks, render_sample
+from neuralcollage.datasets import pose_of, render_landmarks, render_sample
 
 
 @pytest.fixture(scope="module")

@@ -247,7 +247,7 @@ class _RecordMasks(_ColourByTarget):
 
 
 def test_part_translation_edits_the_grown_part_region(tiny):
-    from neuralcollage.train.datasets import render_sample
+    from neuralcollage.datasets import render_sample
     bundle = types.SimpleNamespace(generator=tiny.generator, part_classifier=_ColourReader())
     exact, grown = _RecordMasks(), _RecordMasks()
     r0 = ev.part_translation(bundle, n=3, photo_size=128, edit=exact, margin=0.0, grow=0)

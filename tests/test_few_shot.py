@@ -114,7 +114,7 @@ def test_koala_with_ten_images_meets_the_target_with_the_default_start(builtin, 
 
 def test_part_translation_into_a_new_class_is_judged_by_the_part_judge(builtin, judge):
     from neuralcollage.classes import add_class
-    from neuralcollage.train.datasets import SPECIES
+    from neuralcollage.datasets import SPECIES
     part_judge = few_shot.load_part_judge()
     assert part_judge.n_classes == len(SPECIES)
     images = few_shot.training_images("tiger", 3, seed=0, size=64)

@@ -40,7 +40,7 @@ def _parsers(parser, words=("collage",)):
 # ------------------------------------------------------------------------------------------------ labels
 
 def test_unknown_label_on_the_builtin_model_lists_its_labels_and_names_the_model_with_breeds(tmp_path, capsys):
-    from neuralcollage.train.datasets import CLASS_NAMES
+    from neuralcollage.datasets import CLASS_NAMES
     code, _, err = run(["--base", example("cat.png"), "--mask", example("cat_ears_mask.png"), "--label", "pug",
                         "-o", tmp_path / "out.png", "-q"], capsys)
     assert code == 2

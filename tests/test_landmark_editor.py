@@ -17,7 +17,7 @@ POINTS = [(20, 24), (44, 24), (32, 34), (32, 44), (12, 8), (52, 8), (18, 40), (4
 
 
 def test_names_are_the_landmark_models_order():
-    from neuralcollage.train.datasets import LANDMARK_NAMES
+    from neuralcollage.datasets import LANDMARK_NAMES
     assert st.BUILTIN_LANDMARK_NAMES == tuple(LANDMARK_NAMES)
 
 

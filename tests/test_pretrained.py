@@ -11,7 +11,7 @@ from neuralcollage.labels import from_names
 from neuralcollage.models.presets import DISCRIMINATOR_PRESETS, GENERATOR_PRESETS
 from neuralcollage.pretrained import (ChecksumError, ModelBundle, ModelEntry, ModelNotInstalledError,
                                       list_models, load_bundle, model_vocabulary)
-from neuralcollage.train.datasets import CLASS_NAMES
+from neuralcollage.datasets import CLASS_NAMES
 import nc_reference as ref
 
 
@@ -452,7 +452,7 @@ def test_shipped_landmark_model_is_checked_against_the_manifest(isolated, capsys
         load_landmark_predictor(str(target))
     image = root / "face.png"
     from neuralcollage.io import write_image
-    from neuralcollage.train.datasets import render_sample
+    from neuralcollage.datasets import render_sample
     write_image(image, render_sample(3, size=64).image)
     assert cli_main(["stylize", "--base", str(image), "--style", str(image), "-o", str(root / "o.png")]) == 3
     err = capsys.readouterr().err.strip()

@@ -219,7 +219,7 @@ def test_weighted_vote_keeps_a_seam_sharp():
 
 
 def _face_pair(size=64, seed=3):
-    from neuralcollage.train.datasets import pose_of, render_landmarks, render_sample
+    from neuralcollage.datasets import pose_of, render_landmarks, render_sample
     pose = pose_of(seed + 5000)
     exemplar = render_sample(seed, size=size, style="hatch").image
     target = render_sample(seed, size=size, pose=pose).image

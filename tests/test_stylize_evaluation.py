@@ -29,7 +29,7 @@ def test_evaluation_scores_every_method_in_range():
 
 
 def test_perfect_landmark_predictions_score_as_the_renderer():
-    from neuralcollage.train.datasets import pose_of, render_landmarks, render_sample
+    from neuralcollage.datasets import pose_of, render_landmarks, render_sample
     lookup = {}
     for case in stylize_cases(2, size=32):
         lookup[case["exemplar"].tobytes()] = render_landmarks(case["seed"], size=32)

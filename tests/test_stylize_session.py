@@ -3,7 +3,7 @@ import numpy
 import pytest
 
 from neuralcollage import stylize as st
-from neuralcollage.train.datasets import render_landmarks, render_sample
+from neuralcollage.datasets import render_landmarks, render_sample
 
 
 def _inside(points, size):

@@ -266,7 +266,7 @@ def test_many_strokes_keep_the_figure_and_memory_flat(painter):
 
 @pytest.mark.parametrize("reconstruction", ["features", "pivotal"])
 def test_from_photo_projects_and_composites(bundle, reconstruction):
-    from neuralcollage.train.datasets import render_sample
+    from neuralcollage.datasets import render_sample
     sample = render_sample(7, class_id="dog", size=80)
     photo = numpy.ascontiguousarray(sample.image[:, :70])
     mask = sample.masks["face"][:, :70]
@@ -310,7 +310,7 @@ def test_from_photo_projects_and_composites(bundle, reconstruction):
 def _stroked_photo_painter(bundle, bad, message, **blend):
     """A dog photo's painter with ``blend`` options and a cat stroke, after checking that the options ``bad``
     are refused with ``message``: (photo, painter)."""
-    from neuralcollage.train.datasets import render_sample
+    from neuralcollage.datasets import render_sample
     photo = render_sample(7, class_id="dog", size=64).image
     with pytest.raises(ValueError, match=message):
         Painter.from_photo(bundle, photo, label="dog", steps=1, threaded=False, **bad)
@@ -588,7 +588,7 @@ def test_attribute_painting_on_a_photo_composites_and_replays(axes_bundle):
 @pytest.fixture(scope="module")
 def style_session():
     from neuralcollage import stylize
-    from neuralcollage.train.datasets import render_landmarks, render_sample
+    from neuralcollage.datasets import render_landmarks, render_sample
     size = 32
     lm = render_landmarks(3, size=size)
     keep = ((lm > -0.5) & (lm < size - 0.5)).all(axis=1)

@@ -1,6 +1,6 @@
 """Attribute regressor: the continuous attributes of a face image (fur hue and brightness, eye size, ...).
 
-Trained on the built-in data set's attributes (:data:`neuralcollage.train.datasets.ATTRIBUTE_NAMES`, each in
+Trained on the built-in data set's attributes (:data:`neuralcollage.datasets.ATTRIBUTE_NAMES`, each in
 ``[0, 1]``) by :func:`neuralcollage.train.regressor.train_regressor`; used by :mod:`neuralcollage.axes` to find
 and measure latent attribute axes.
 """
@@ -12,8 +12,8 @@ import chainer.links as L
 import numpy
 from chainer import initializers
 
+from neuralcollage.datasets import ATTRIBUTE_NAMES as _ATTRIBUTES
 from neuralcollage.models.encoder import ResNetBody, resolve_preset
-from neuralcollage.train.datasets import ATTRIBUTE_NAMES as _ATTRIBUTES
 
 REGRESSOR_PRESETS = {
     "builtin64": dict(channels=(1, 2, 4, 8), ch=12, hidden=128, attributes=_ATTRIBUTES, resolution=64),

@@ -286,7 +286,7 @@ def stylize(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask
 
     Example
     -------
-    >>> from neuralcollage.train.datasets import render_sample, render_landmarks
+    >>> from neuralcollage.datasets import render_sample, render_landmarks
     >>> out = stylize(render_sample(3).image, render_sample(3, style="hatch").image,
     ...               target_landmarks=render_landmarks(3), exemplar_landmarks=render_landmarks(3))
     >>> out.shape, out.dtype

@@ -44,7 +44,7 @@ def stylize_cases(n, *, size=64, style="hatch", seed=0):
     """Yield ``n`` cases: dicts with ``exemplar``, ``exemplar_plain``, ``target``, ``truth`` (uint8 images),
     ``exemplar_masks``, ``truth_masks`` (part -> bool) and ``exemplar_landmarks``, ``target_landmarks``
     (``(K, 2)``; points outside either image dropped from both)."""
-    from neuralcollage.train.datasets import pose_of, render_landmarks, render_sample
+    from neuralcollage.datasets import pose_of, render_landmarks, render_sample
     for i in range(int(n)):
         face = HELD_OUT_BASE + int(seed) * 10 ** 7 + i
         pose = pose_of(face + POSE_OFFSET)

@@ -10,12 +10,12 @@ import os
 
 import numpy
 
+from neuralcollage.datasets import LANDMARK_NAMES
+
 __all__ = ["BUILTIN_LANDMARK_NAMES", "LandmarkEditor", "read_landmarks_json"]
 
-#: The built-in landmark model's order (``neuralcollage.train.datasets.LANDMARK_NAMES``, repeated here so that
-#: the editor needs no Chainer; a test keeps them equal).
-BUILTIN_LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth", "left_ear", "right_ear", "left_cheek",
-                          "right_cheek", "chin", "crown")
+#: The built-in landmark model's order (the built-in data set's landmarks).
+BUILTIN_LANDMARK_NAMES = LANDMARK_NAMES
 
 
 def _outside(x, y, shape):

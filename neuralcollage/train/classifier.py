@@ -27,9 +27,9 @@ def whole_batch(step, batch_size, *, size, seed, n_classes=None, closeups=0.0):
 
     Seeds ``seed * 10**9 + step * batch_size + i`` (as :func:`neuralcollage.train.common.real_batch`); with
     ``n_classes`` below the data set's, classes are drawn from the first ``n_classes`` only; a ``closeups``
-    fraction are part close-ups (:func:`neuralcollage.train.datasets.render_batch`).
+    fraction are part close-ups (:func:`neuralcollage.datasets.render_batch`).
     """
-    from neuralcollage.train.datasets import render_batch
+    from neuralcollage.datasets import render_batch
     seeds = [seed * 10 ** 9 + step * batch_size + i for i in range(batch_size)]
     images, ids, _, _ = render_batch(seeds, size=size, class_ids=_class_ids(seeds, n_classes), closeups=closeups)
     return images, ids
@@ -47,7 +47,7 @@ def part_batch(step, batch_size, *, size, seed, render_sizes=(64, 96, 128), marg
     face's own part mask (as the evaluation of part translation does). The render size of the step is
     ``render_sizes[step % len(render_sizes)]``.
     """
-    from neuralcollage.train.datasets import CLASS_NAMES, render_sample
+    from neuralcollage.datasets import CLASS_NAMES, render_sample
     seeds = [seed * 10 ** 9 + step * batch_size + i for i in range(batch_size)]
     render = render_sizes[step % len(render_sizes)]
     k = n_classes or len(CLASS_NAMES)
@@ -78,10 +78,10 @@ def part_batch(step, batch_size, *, size, seed, render_sizes=(64, 96, 128), marg
 
 
 def _class_ids(seeds, n_classes):
-    """Per-seed class ids drawn from the first ``n_classes`` of :data:`~neuralcollage.train.datasets.SPECIES`
+    """Per-seed class ids drawn from the first ``n_classes`` of :data:`~neuralcollage.datasets.SPECIES`
     (None: the data set's own draw over its six classes); more than six takes in the species the built-in
     model never saw (the few-shot judge)."""
-    from neuralcollage.train.datasets import CLASS_NAMES, SPECIES
+    from neuralcollage.datasets import CLASS_NAMES, SPECIES
     if n_classes is None or n_classes == len(CLASS_NAMES):
         return None
     if n_classes > len(SPECIES):
@@ -112,7 +112,7 @@ def train_classifier(out_dir, *, kind="whole", arch="builtin64", iterations=1500
     """Train the whole-image (``kind="whole"``) or part (``kind="part"``) classifier, resuming from
     ``out_dir``.
 
-    Data: faces rendered on the fly (:mod:`neuralcollage.train.datasets`), never the held-out seeds of
+    Data: faces rendered on the fly (:mod:`neuralcollage.datasets`), never the held-out seeds of
     :func:`neuralcollage.evaluation.held_out_seeds`. Part crops are ears, eyes and muzzle
     (:func:`part_batch`) labelled with the class of the part's pixels: with probability ``part_swap`` the
     part is pasted from the same face rendered as another class. Adam; the learning rate stays at ``lr`` for the
@@ -130,7 +130,7 @@ def train_classifier(out_dir, *, kind="whole", arch="builtin64", iterations=1500
         batch_size: faces per update (a part update sees up to 3 crops per face) per process.
         n_classes: train on the first ``n_classes`` classes only (default: the preset's).
         closeups: ``"whole"`` only: fraction of the training images that are part close-ups
-            (:func:`neuralcollage.train.datasets.render_closeup`), for a generator trained with them.
+            (:func:`neuralcollage.datasets.render_closeup`), for a generator trained with them.
         time_limit: stop (after checkpointing) once this many seconds have passed in this call.
         distributed: data-parallel over MPI processes with ChainerMN (run under ``mpiexec``); each process
             reads its own shard of the data; only rank 0 writes. ``communicator``: an existing one.
@@ -140,7 +140,7 @@ def train_classifier(out_dir, *, kind="whole", arch="builtin64", iterations=1500
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
-    from neuralcollage.train.datasets import check_closeups
+    from neuralcollage.datasets import check_closeups
     if check_closeups(closeups) and kind != "whole":
         raise ValueError("closeups applies to the whole-image classifier only")
     cls, snapshot_kind = KINDS[kind]

@@ -16,9 +16,9 @@ def real_batch(step, batch_size, *, size, seed, n_classes=None, closeups=0.0):
     """A batch of rendered faces for ``step``: ``(images (B, 3, size, size) float32 in [-1, 1], ids (B,))``.
 
     Seeds are ``seed * 10**9 + step * batch_size + i``, so a resumed run sees the same data; a ``closeups``
-    fraction of them are part close-ups (:func:`neuralcollage.train.datasets.render_batch`).
+    fraction of them are part close-ups (:func:`neuralcollage.datasets.render_batch`).
     """
-    from neuralcollage.train.datasets import render_batch
+    from neuralcollage.datasets import render_batch
     seeds = [seed * 10 ** 9 + step * batch_size + i for i in range(batch_size)]
     images, ids, _, _ = render_batch(seeds, size=size, closeups=closeups)
     x = images.transpose(0, 3, 1, 2).astype(numpy.float32) / 127.5 - 1.0

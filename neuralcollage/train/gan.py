@@ -30,7 +30,7 @@ def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_d
         n_dis: discriminator updates per generator update.
         time_limit: stop (after checkpointing) once this many seconds have passed in this call.
         closeups: fraction of the real images that are part close-ups
-            (:func:`neuralcollage.train.datasets.render_closeup`) instead of whole faces.
+            (:func:`neuralcollage.datasets.render_closeup`) instead of whole faces.
         distributed: data-parallel training over MPI processes with ChainerMN (run under ``mpiexec``); each
             process renders its own shard of the data; only rank 0 writes files.
 
@@ -38,7 +38,7 @@ def train_gan(out_dir, *, arch="builtin64", iterations=20000, batch_size=32, n_d
         The final iteration reached.
     """
     from neuralcollage.train import distributed as dist
-    from neuralcollage.train.datasets import CLASS_NAMES, check_closeups
+    from neuralcollage.datasets import CLASS_NAMES, check_closeups
     closeups = check_closeups(closeups)
     comm = communicator if communicator is not None else (
         dist.create_communicator("naive") if distributed else None)

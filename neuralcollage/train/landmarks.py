@@ -2,8 +2,8 @@
 with one output per landmark coordinate, trained on renders (plain and in every render style).
 
 Outputs are ``(x + 0.5) / size`` and ``(y + 0.5) / size`` per landmark of
-:data:`~neuralcollage.train.datasets.LANDMARK_NAMES` (the pixel-index coordinates of
-:func:`~neuralcollage.train.datasets.render_landmarks`, normalised).
+:data:`~neuralcollage.datasets.LANDMARK_NAMES` (the pixel-index coordinates of
+:func:`~neuralcollage.datasets.render_landmarks`, normalised).
 """
 from neuralcollage import _compat  # noqa: F401
 
@@ -20,7 +20,7 @@ from neuralcollage.io import atomic_write_text
 from neuralcollage.models.regressor import AttributeRegressor
 from neuralcollage.snapshot import save_snapshot
 from neuralcollage.train.common import Log, load_checkpoint, save_checkpoint, seeded_initialization
-from neuralcollage.train.datasets import LANDMARK_NAMES, RENDER_STYLES, render_landmarks, render_sample
+from neuralcollage.datasets import LANDMARK_NAMES, RENDER_STYLES, render_landmarks, render_sample
 from neuralcollage.train.regressor import blur_augment
 
 __all__ = ["LANDMARK_OUTPUTS", "LANDMARK_CONFIG", "landmark_batch", "predict_landmarks", "held_out_landmark_error",
@@ -34,7 +34,7 @@ _STYLES = (None,) + RENDER_STYLES
 
 def landmark_batch(seeds, *, size):
     """Faces for ``seeds`` (the render style cycles with the seed: plain, then each of
-    :data:`~neuralcollage.train.datasets.RENDER_STYLES`): ``(images (B, size, size, 3) uint8, targets (B, 2K)
+    :data:`~neuralcollage.datasets.RENDER_STYLES`): ``(images (B, size, size, 3) uint8, targets (B, 2K)
     float32 normalised coordinates)``."""
     images = numpy.empty((len(seeds), size, size, 3), numpy.uint8)
     targets = numpy.empty((len(seeds), len(LANDMARK_OUTPUTS)), numpy.float32)

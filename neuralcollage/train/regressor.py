@@ -24,9 +24,9 @@ def attribute_batch(step, batch_size, *, size, seed, attributes=None):
     """Training faces for ``step``: ``(images (B, size, size, 3) uint8, attributes (B, A) float32 in [0, 1])``.
 
     Seeds ``seed * 10**9 + step * batch_size + i`` (as :func:`neuralcollage.train.common.real_batch`), every
-    class; ``attributes`` (default :data:`~neuralcollage.train.datasets.ATTRIBUTE_NAMES`) picks the columns.
+    class; ``attributes`` (default :data:`~neuralcollage.datasets.ATTRIBUTE_NAMES`) picks the columns.
     """
-    from neuralcollage.train.datasets import ATTRIBUTE_NAMES, render_batch
+    from neuralcollage.datasets import ATTRIBUTE_NAMES, render_batch
     seeds = [seed * 10 ** 9 + step * batch_size + i for i in range(batch_size)]
     images, _, attrs, _ = render_batch(seeds, size=size)
     names = ATTRIBUTE_NAMES if attributes is None else attributes
@@ -54,7 +54,7 @@ def held_out_attribute_metrics(model, *, n=300, seed=0, batch_size=64):
         dict: ``r2`` and ``mae`` ``{attribute: float}``, ``mean_r2``, ``n``.
     """
     from neuralcollage.evaluation import held_out_seeds
-    from neuralcollage.train.datasets import render_batch
+    from neuralcollage.datasets import render_batch
     images, _, attrs, _ = render_batch(held_out_seeds(n, seed=seed), size=model.resolution)
     pred = model.predict(images, batch_size=batch_size)
     r2, mae = {}, {}

@@ -27,7 +27,7 @@ def test_whole_batch_is_deterministic_and_restricted_to_the_model_classes():
 
 
 def test_whole_batch_closeups_are_the_data_sets_closeups():
-    from neuralcollage.train.datasets import render_batch
+    from neuralcollage.datasets import render_batch
     images, ids = whole_batch(2, 6, size=32, seed=0, closeups=0.5)
     seeds = [2 * 6 + i for i in range(6)]
     expected, expected_ids, _, _ = render_batch(seeds, size=32, closeups=0.5)
@@ -158,7 +158,7 @@ def test_distributed_training_with_two_processes(tmp_path):
 
 def test_paste_part_takes_the_part_from_the_donor():
     from neuralcollage.train.classifier import paste_part
-    from neuralcollage.train.datasets import render_sample
+    from neuralcollage.datasets import render_sample
     a, b = render_sample(5, class_id=0, size=64), render_sample(5, class_id=3, size=64)
     before = a.image.copy()
     out = paste_part(a, b, "ears")

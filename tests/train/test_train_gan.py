@@ -45,7 +45,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
 @pytest.mark.slow
 def test_closeups_reach_the_discriminator_and_are_recorded(tmp_path, monkeypatch):
     import neuralcollage.train.gan as tg
-    from neuralcollage.train.datasets import is_closeup
+    from neuralcollage.datasets import is_closeup
     seen = []
     real_batch = tg.real_batch
 

@@ -6,7 +6,7 @@ import pytest
 
 import neuralcollage as nc
 from neuralcollage.models.regressor import AttributeRegressor
-from neuralcollage.train.datasets import ATTRIBUTE_NAMES, render_sample
+from neuralcollage.datasets import ATTRIBUTE_NAMES, render_sample
 from neuralcollage.train.regressor import (attribute_batch, blur_augment, held_out_attribute_metrics,
                                            train_regressor)
 

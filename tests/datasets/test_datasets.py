@@ -2,7 +2,7 @@ import cv2
 import numpy
 import pytest
 
-from neuralcollage.train.datasets import (ATTRIBUTE_NAMES, CLASS_NAMES, CLOSEUP_PARTS, CLOSEUP_ZOOM,
+from neuralcollage.datasets import (ATTRIBUTE_NAMES, CLASS_NAMES, CLOSEUP_PARTS, CLOSEUP_ZOOM,
                                           PART_NAMES, ProceduralFaces, is_closeup, render_batch,
                                           render_closeup, render_sample)
 
@@ -102,7 +102,7 @@ def test_bad_attribute_overrides(bad):
 
 
 def test_bad_class_id():
-    from neuralcollage.train.datasets import SPECIES
+    from neuralcollage.datasets import SPECIES
     render_sample(0, class_id=len(CLASS_NAMES))  # the first species the built-in model never saw
     with pytest.raises(ValueError):
         render_sample(0, class_id=len(SPECIES))
@@ -226,14 +226,14 @@ def test_nearest_class_mean_separates_classes():
 
 
 def test_default_pose_override_changes_nothing():
-    from neuralcollage.train.datasets import pose_of
+    from neuralcollage.datasets import pose_of
     a = render_sample(11, size=48)
     b = render_sample(11, size=48, pose=pose_of(11))
     numpy.testing.assert_array_equal(a.image, b.image)
 
 
 def test_pose_override_moves_the_face_and_its_landmarks_alone():
-    from neuralcollage.train.datasets import pose_of, render_landmarks
+    from neuralcollage.datasets import pose_of, render_landmarks
     pose = pose_of(12 + 5000)
     a, b = render_sample(12, size=64), render_sample(12, size=64, pose=pose)
     assert a.attributes == b.attributes and a.class_id == b.class_id
@@ -247,7 +247,7 @@ def test_pose_override_moves_the_face_and_its_landmarks_alone():
 
 @pytest.mark.parametrize("class_name", ["cat", "dog", "fox", "rabbit", "bear", "panda"])
 def test_landmarks_fall_in_their_parts(class_name):
-    from neuralcollage.train.datasets import LANDMARK_NAMES, render_landmarks
+    from neuralcollage.datasets import LANDMARK_NAMES, render_landmarks
     for seed in range(5):
         sample = render_sample(seed, class_id=class_name, size=128)
         points = render_landmarks(seed, class_id=class_name, size=128)
@@ -262,7 +262,7 @@ def test_landmarks_fall_in_their_parts(class_name):
 
 
 def test_landmarks_scale_with_the_image():
-    from neuralcollage.train.datasets import render_landmarks
+    from neuralcollage.datasets import render_landmarks
     small, big = render_landmarks(4, size=64), render_landmarks(4, size=256)
     numpy.testing.assert_allclose((small + 0.5) * 4, big + 0.5, atol=1e-9)
 
