@@ -24,8 +24,8 @@ examples:
 import sys
 
 import neuralcollage  # noqa: F401  (before Chainer)
-from neuralcollage import ablation
-from neuralcollage.ablation_script import add_shared_arguments, make_parser, run
+from ablation_cli import add_shared_arguments, make_parser, run
+from neuralcollage.analysis import ablation
 
 
 def build_parser():

@@ -2,7 +2,7 @@
 """Find latent attribute axes of a generator and save them beside it (axes.json).
 
 Samples latents, generates, predicts the attributes with the attribute regressor, fits one least-squares
-axis per attribute (neuralcollage.axes.discover_axes) and decorrelates every axis from the others by
+axis per attribute (neuralcollage.analysis.axes.discover_axes) and decorrelates every axis from the others by
 orthogonal projection (neuralcollage.axes.decorrelate_all). The file holds the decorrelated axes under the
 attribute names (what `--axis NAME` edits use) and the raw fits as NAME_raw, with the sha256 of the
 generator they belong to (neuralcollage.axes.bundle_axes refuses them for another generator file).
@@ -20,6 +20,7 @@ import time
 
 import neuralcollage  # noqa: F401  (before Chainer)
 from neuralcollage import axes as ax
+from neuralcollage.analysis import axes as axa
 from neuralcollage.backend import DeviceError
 from neuralcollage.io import InputError
 from neuralcollage.pretrained import builtin_dir
@@ -75,8 +76,8 @@ def main(argv=None):
         classes = None
         if args.classes is not None:
             classes = "all" if args.classes == "all" else [int(c) for c in args.classes.split(",")]
-        found = ax.discover_axes(gen, regressor, n_samples=args.n_samples, classes=classes, seed=args.seed,
-                                 batch_size=args.batch_size)
+        found = axa.discover_axes(gen, regressor, n_samples=args.n_samples, classes=classes, seed=args.seed,
+                                  batch_size=args.batch_size)
         if args.attributes:
             keep = [a.strip() for a in args.attributes.split(",")]
             unknown = sorted(set(keep) - {a.attribute for a in found})

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Measure latent attribute axes (neuralcollage.axes.evaluate_axes) and write a table and a figure.
+"""Measure latent attribute axes (neuralcollage.analysis.axes.evaluate_axes) and write a table and a figure.
 
 Per axis: the attribute's change per unit of movement and R^2 over the tested amounts (attribute measured
 by the regressor), the share of edited samples the classifier still assigns to the conditioned class, the
@@ -22,6 +22,7 @@ import time
 
 import neuralcollage  # noqa: F401  (before Chainer)
 from neuralcollage import axes as ax
+from neuralcollage.analysis import axes as axa
 from neuralcollage.backend import DeviceError
 from neuralcollage.io import InputError, atomic_write_text
 from neuralcollage.pretrained import builtin_dir
@@ -96,19 +97,19 @@ def main(argv=None):
             classifier_path, kind="classifier", device=args.gpu)
         axes = ax.load_axes(axes_path, dim_z=gen.dim_z)
         after, before = split_axes(axes, args.names.split(",") if args.names else None)
-        result = ax.evaluate_axes(gen, regressor, classifier, after, before=before, amounts=amounts, n=args.n,
-                                  seed=args.seed, mask=ax.disc_mask(gen.resolution, radius=args.radius),
-                                  layers=args.layers, dilate=args.dilate, batch_size=args.batch_size)
+        result = axa.evaluate_axes(gen, regressor, classifier, after, before=before, amounts=amounts, n=args.n,
+                                   seed=args.seed, mask=ax.disc_mask(gen.resolution, radius=args.radius),
+                                   layers=args.layers, dilate=args.dilate, batch_size=args.batch_size)
         result["inputs"] = {"generator": os.path.abspath(args.generator), "axes": os.path.abspath(axes_path),
                             "regressor": os.path.abspath(regressor_path),
                             "classifier": None if classifier is None else os.path.abspath(classifier_path)}
         os.makedirs(args.out, exist_ok=True)
         paths = {k: os.path.join(args.out, f"axes_eval.{k}") for k in ("json", "md", "csv", "png")}
         atomic_write_text(paths["json"], json.dumps(result, indent=1, allow_nan=True) + "\n")
-        table = ax.evaluation_table(result)
+        table = axa.evaluation_table(result)
         atomic_write_text(paths["md"], f"# Attribute axes of {args.generator}\n\n{table}\n")
-        atomic_write_text(paths["csv"], ax.evaluation_table(result, fmt="csv"))
-        ax.plot_evaluation(result, paths["png"])
+        atomic_write_text(paths["csv"], axa.evaluation_table(result, fmt="csv"))
+        axa.plot_evaluation(result, paths["png"])
     except (ValueError, OSError, SnapshotError, DeviceError) as exc:
         print(f"{parser.prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

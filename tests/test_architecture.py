@@ -45,25 +45,24 @@ LAYERS = {
     "neuralcollage.convert": 5,
     "neuralcollage.pretrained": 5,
     "neuralcollage.classes": 5,
-    # 6  editing: projection, collages and the photo pipeline, attribute axes, painting
+    # 6  editing: projection, collages and the photo pipeline, attribute axes and moving along them, painting
     "neuralcollage.inversion": 6,
     "neuralcollage.reconstruction": 6,
     "neuralcollage.collage": 6,
     "neuralcollage.axes": 6,
     "neuralcollage.painting": 6,
-    # 7  analysis: metrics, layer ablation
+    # 7  analysis: metrics, layer ablation, finding and measuring attribute axes
     "neuralcollage.evaluation": 7,
-    "neuralcollage.ablation": 7,
+    "neuralcollage.analysis": 7,
     "neuralcollage.few_shot": 7,
     # 8  training (it reports held-out metrics of the analysis layer)
     "neuralcollage.train": 8,
-    # 9  user interfaces: the `collage` command, the notebook painter, the ablation scripts' command line
+    # 9  user interfaces: the `collage` command, the notebook painter
     "neuralcollage.cli": 9,
     "neuralcollage.__main__": 9,
     "neuralcollage.widgets": 9,
     "neuralcollage.style_mode": 9,
     "neuralcollage.landmark_widget": 9,
-    "neuralcollage.ablation_script": 9,
 }
 
 # Upward imports that stay until a module moves (issue 21: the layout by role).  (importer, imported): reason.

@@ -8,6 +8,7 @@ import pytest
 import neuralcollage as nc
 from neuralcollage import axes as ax
 from neuralcollage import blending
+from neuralcollage.analysis import axes as axa
 from neuralcollage.axes import Axis, AxisError, UnknownAxisError
 from neuralcollage.collage import render, replay
 from neuralcollage.labels import from_names
@@ -54,7 +55,7 @@ def bundle(folder, gen):
 
 @pytest.fixture(scope="module")
 def found(gen):
-    return ax.discover_axes(gen, colour_predictor, attributes=NAMES, n_samples=300, seed=0)
+    return axa.discover_axes(gen, colour_predictor, attributes=NAMES, n_samples=300, seed=0)
 
 
 def test_fit_axes_recovers_a_linear_attribute_with_class_offsets():
@@ -64,14 +65,14 @@ def test_fit_axes_recovers_a_linear_attribute_with_class_offsets():
     w = rng.standard_normal(16)
     values = np.stack([z @ w + 5.0 * ids + 0.01 * rng.standard_normal(400),
                        z[:, 0] * 0.5 + 0.01 * rng.standard_normal(400)], axis=1)
-    a, b = ax.fit_axes(z, values, ["lin", "first"], class_ids=ids)
+    a, b = axa.fit_axes(z, values, ["lin", "first"], class_ids=ids)
     assert (a.name, a.attribute, a.class_id, a.n_samples) == ("lin", "lin", None, 400)
     assert a.direction.dtype == np.float32 and np.linalg.norm(a.direction) == pytest.approx(1, abs=1e-6)
     assert a.direction @ (w / np.linalg.norm(w)) > 0.9999
     assert a.slope == pytest.approx(np.linalg.norm(w), rel=1e-3) and a.r2 > 0.999
     assert abs(b.direction[0]) > 0.9999 and b.direction[0] > 0 and b.slope == pytest.approx(0.5, rel=1e-2)
     with pytest.raises(ValueError, match="more samples"):
-        ax.fit_axes(z[:10], values[:10], ["lin", "first"])
+        axa.fit_axes(z[:10], values[:10], ["lin", "first"])
 
 
 def test_discovered_axes_move_their_attribute(gen, found):
@@ -85,7 +86,7 @@ def test_discovered_axes_move_their_attribute(gen, found):
 
 
 def test_per_class_discovery_and_lookup(gen, found):
-    per_class = ax.discover_axes(gen, colour_predictor, attributes=NAMES, n_samples=60, classes=[0, 2], seed=0)
+    per_class = axa.discover_axes(gen, colour_predictor, attributes=NAMES, n_samples=60, classes=[0, 2], seed=0)
     assert [(a.name, a.class_id) for a in per_class] == [(n, c) for c in (0, 2) for n in NAMES]
     pool = found + per_class
     assert ax.axis_names(pool) == list(NAMES)
@@ -97,17 +98,17 @@ def test_per_class_discovery_and_lookup(gen, found):
     with pytest.raises(UnknownAxisError, match="classes \\[0, 2\\] only"):
         ax.get_axis(per_class, "redness", class_id=1)
     with pytest.raises(ValueError, match="classes must be"):
-        ax.discover_axes(gen, colour_predictor, attributes=NAMES, n_samples=60, classes="some")
+        axa.discover_axes(gen, colour_predictor, attributes=NAMES, n_samples=60, classes="some")
 
 
 def test_regressor_is_a_predictor(gen):
     np.random.seed(0)
     reg = AttributeRegressor.from_preset("tiny32")
-    z, ids, values, names = ax.sample_attributes(gen, reg, n_samples=5, class_ids=2, seed=1)
+    z, ids, values, names = axa.sample_attributes(gen, reg, n_samples=5, class_ids=2, seed=1)
     assert names == reg.attributes and values.shape == (5, len(names)) and (ids == 2).all()
     np.testing.assert_allclose(values, reg.predict_model(render(gen, z, 2)), rtol=1e-5)
     with pytest.raises(ValueError, match="attributes="):
-        ax.sample_attributes(gen, colour_predictor, n_samples=2)
+        axa.sample_attributes(gen, colour_predictor, n_samples=2)
 
 
 def unit(v):
@@ -271,8 +272,8 @@ def test_evaluate_axes_table_and_figure(gen, found, tmp_path):
     np.random.seed(0)
     clf = Classifier.from_preset("tiny32")
     dec = ax.decorrelate_all(found)
-    result = ax.evaluate_axes(gen, colour_predictor, clf, dec, attributes=NAMES, before=found, n=8,
-                              amounts=(-1, 0, 1, 2), seed=0)
+    result = axa.evaluate_axes(gen, colour_predictor, clf, dec, attributes=NAMES, before=found, n=8,
+                               amounts=(-1, 0, 1, 2), seed=0)
     assert result["amounts"] == [-1.0, 0.0, 1.0, 2.0]
     rows = result["axes"]
     assert [r["axis"] for r in rows] == list(NAMES)
@@ -286,24 +287,24 @@ def test_evaluate_axes_table_and_figure(gen, found, tmp_path):
     red = result["entanglement_reduction"]
     assert red["before"] == pytest.approx(np.abs(before[~np.eye(2, dtype=bool)]).mean())
     assert red["reduction"] == pytest.approx(1 - red["after"] / red["before"])
-    md = ax.evaluation_table(result)
+    md = axa.evaluation_table(result)
     assert "| brightness |" in md and "Entanglement before decorrelation" in md and "reduction" in md
-    csv_text = ax.evaluation_table(result, fmt="csv")
+    csv_text = axa.evaluation_table(result, fmt="csv")
     assert csv_text.splitlines()[0].startswith("set,axis") and len(csv_text.splitlines()) == 5
     png = tmp_path / "axes.png"
-    ax.plot_evaluation(result, png)
+    axa.plot_evaluation(result, png)
     assert png.stat().st_size > 1000
     assert "R^2 (mean) >= 0.8" in md
-    strict = ax.evaluate_axes(gen, colour_predictor, clf, dec[:1], attributes=NAMES, n=8, amounts=(-1, 0, 1, 2),
-                              seed=0, targets={"r2": 0.0, "r2_on": "samples", "class_kept": 0.0,
-                                               "class_on": "class_kept"})
+    strict = axa.evaluate_axes(gen, colour_predictor, clf, dec[:1], attributes=NAMES, n=8, amounts=(-1, 0, 1, 2),
+                               seed=0, targets={"r2": 0.0, "r2_on": "samples", "class_kept": 0.0,
+                                                "class_on": "class_kept"})
     row = strict["axes"][0]
     assert row["passed"] == (row["monotonic"] and row["increasing"] and row["r2"] >= 0)
     with pytest.raises(ValueError, match="r2_on"):
-        ax.evaluate_axes(gen, colour_predictor, None, dec, attributes=NAMES, targets={"r2_on": "median"})
+        axa.evaluate_axes(gen, colour_predictor, None, dec, attributes=NAMES, targets={"r2_on": "median"})
     with pytest.raises(ValueError, match="include 0"):
-        ax.evaluate_axes(gen, colour_predictor, None, dec, attributes=NAMES, amounts=(-1, 1, 2))
-    no_clf = ax.evaluate_axes(gen, colour_predictor, None, dec[:1], attributes=NAMES, n=4, amounts=(-1, 0, 1))
+        axa.evaluate_axes(gen, colour_predictor, None, dec, attributes=NAMES, amounts=(-1, 1, 2))
+    no_clf = axa.evaluate_axes(gen, colour_predictor, None, dec[:1], attributes=NAMES, n=4, amounts=(-1, 0, 1))
     assert "class_kept" not in no_clf["axes"][0] and "entanglement_before" not in no_clf
 
 
@@ -312,7 +313,7 @@ def test_decorrelated_axes_leave_the_other_linear_attributes_alone():
     w1 = rng.standard_normal(16)
     w2 = 0.8 * w1 + 0.6 * rng.standard_normal(16)
     z = rng.standard_normal((200, 16))
-    raw = ax.fit_axes(z, np.stack([z @ w1, z @ w2], axis=1), ["p", "q"])
+    raw = axa.fit_axes(z, np.stack([z @ w1, z @ w2], axis=1), ["p", "q"])
     assert abs(raw[0].direction @ raw[1].direction) > 0.5
     dec = ax.decorrelate_all(raw)
     for i, j in ((0, 1), (1, 0)):

@@ -1213,10 +1213,11 @@ def _colour_predictor(x):
 def axes_model(tmp_path_factory):
     """A tiny32 model folder with axes.json (brightness, redness) beside its generator."""
     from neuralcollage import axes as ax
+    from neuralcollage.analysis import axes as axa
     folder = str(tmp_path_factory.mktemp("tiny_axes"))
     path = _save_tiny(folder, seed=2)
-    found = ax.discover_axes(nc.load_generator(path), _colour_predictor, attributes=("brightness", "redness"),
-                             n_samples=100, seed=0)
+    found = axa.discover_axes(nc.load_generator(path), _colour_predictor, attributes=("brightness", "redness"),
+                              n_samples=100, seed=0)
     ax.save_axes(os.path.join(folder, ax.AXES_FILE), found, model={"generator_sha256": ax.file_sha256(path)})
     return path
 
@@ -1284,7 +1285,7 @@ def test_attribute_refusals_exit_2(tmp_path, photo, mask, axes_model, model, cap
     code, _, err = run(attribute_args(photo, model, "--axis", "brightness", "--amount", "1"), capsys)
     assert code == 2
     assert_one_line_error(err, "no attribute axes")
-    assert "neuralcollage.axes.discover_axes" in err and "scripts/" not in err
+    assert "neuralcollage.analysis.axes.discover_axes" in err and "scripts/" not in err
     code, _, err = run(attribute_args(photo, axes_model, "--axis", "brightness", "--amount", "1", "--axes",
                                       tmp_path / "missing.json"), capsys)
     assert code == 2

@@ -15,6 +15,8 @@ SCRIPTS = os.path.join(ROOT, "scripts")
 
 
 def _load(name):
+    if SCRIPTS not in sys.path:
+        sys.path.insert(0, SCRIPTS)  # the scripts import their shared command line, scripts/ablation_cli.py
     spec = importlib.util.spec_from_file_location(name, os.path.join(SCRIPTS, f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

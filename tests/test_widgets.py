@@ -409,10 +409,11 @@ def axes_bundle(bundle, tmp_path_factory):
 
     import neuralcollage as nc
     from neuralcollage import axes
+    from neuralcollage.analysis import axes as axa
     folder = tmp_path_factory.mktemp("tiny32_with_axes")
     path = folder / "generator.npz"
     nc.save_snapshot(bundle.generator, path, kind="generator")
-    found = axes.discover_axes(bundle.generator, colour_predictor, attributes=AXIS_NAMES, n_samples=120, seed=0)
+    found = axa.discover_axes(bundle.generator, colour_predictor, attributes=AXIS_NAMES, n_samples=120, seed=0)
     axes.save_axes(folder / axes.AXES_FILE, found, model={"generator_sha256": axes.file_sha256(path)})
     return dataclasses.replace(bundle, name="tiny-axes", files={"generator": str(path)}, sha256={})
 

@@ -14,10 +14,10 @@ latent moved along the axes, z + A1*u1 + A2*u2 + ..., are blended into those of 
 (the class stays the same), and the edit is Poisson-blended back at full resolution.  Pixels outside the
 slightly dilated mask are unchanged.  --save-recipe writes a recipe `collage replay` reproduces bit for bit.
 
-The axes: unit directions in latent space found per attribute (neuralcollage.axes.discover_axes) and stored as
-axes.json beside the model's generator, or given with --axes.  An amount is in latent standard deviations
-along the axis; positive increases the attribute.  When an axis was fitted per class, the one of the photo's
-class is used.  `collage attribute --list-axes` lists them.
+The axes: unit directions in latent space found per attribute (neuralcollage.analysis.axes.discover_axes) and
+stored as axes.json beside the model's generator, or given with --axes.  An amount is in latent standard
+deviations along the axis; positive increases the attribute.  When an axis was fitted per class, the one of the
+photo's class is used.  `collage attribute --list-axes` lists them.
 
 Exit status: 0 success, 2 bad input or usage (unknown axis, one --amount per --axis missing), 3 model problem.
 

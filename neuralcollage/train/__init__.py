@@ -1,1 +1,2 @@
-"""Training: the built-in procedural data set."""
+"""Training of the GAN, the encoder, the classifiers, the attribute regressor and the landmark model on the
+built-in data set (:mod:`neuralcollage.datasets`)."""

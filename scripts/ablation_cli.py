@@ -1,10 +1,11 @@
-"""Command-line plumbing shared by ``scripts/ablate_scbn_layers.py`` and ``scripts/ablate_blend_layers.py``:
-the options both take, and the run / error / report printing around :mod:`neuralcollage.ablation`."""
+"""Command-line plumbing shared by ``scripts/ablate_scbn_layers.py`` and ``scripts/ablate_blend_layers.py``
+(imported from this folder, not installed): the options both take, and the run / error / report printing around
+:mod:`neuralcollage.analysis.ablation`."""
 import argparse
 import sys
 import time
 
-from neuralcollage import ablation
+from neuralcollage.analysis import ablation
 from neuralcollage.backend import DeviceError
 from neuralcollage.snapshot import SnapshotError
 
@@ -64,7 +65,8 @@ def run(parser, argv, measure, *, metrics):
     """Parse ``argv``, load the models, call ``measure(args, models, seeds, progress)`` and report.
 
     ``measure`` returns ``(rows, n_layers, meta)``: the result of
-    :func:`neuralcollage.ablation.run_scbn_ablation` / :func:`~neuralcollage.ablation.run_blend_ablation`,
+    :func:`neuralcollage.analysis.ablation.run_scbn_ablation` /
+    :func:`~neuralcollage.analysis.ablation.run_blend_ablation`,
     the number of selectable layers and the metadata for the report.  Bad input (``ValueError``,
     ``OSError``, model and device errors) is one line on stderr and exit status 2.
 

@@ -5,7 +5,8 @@ import chainer
 import numpy
 import pytest
 
-from neuralcollage import ablation, io as ncio
+from neuralcollage import io as ncio
+from neuralcollage.analysis import ablation
 from neuralcollage.models import Generator
 from nc_testing import random_class_tables
 
