@@ -193,7 +193,9 @@ class PainterSession:
         self._listeners.append(callback)
 
     def unobserve(self, callback):
-        self._listeners.remove(callback)
+        """Stop calling ``callback`` (no error when it is not observing)."""
+        if callback in self._listeners:
+            self._listeners.remove(callback)
 
     def _notify(self, event, **info):
         for callback in list(self._listeners):
