@@ -139,7 +139,7 @@ def paint(painter, rng, n, blend_every, *, on_stroke=None):
 
 def style_session():
     """Hatched and watercolour exemplars of a built-in face (64 px) with the built-in landmark model."""
-    from neuralcollage.style_mode import builtin_style_session
+    from neuralcollage.widgets.style_mode import builtin_style_session
     from neuralcollage.datasets import render_landmarks, render_sample
     lm = render_landmarks(3, size=64)
     keep = ((lm > -0.5) & (lm < 63.5)).all(axis=1)

@@ -51,18 +51,25 @@ LAYERS = {
     "neuralcollage.collage": 6,
     "neuralcollage.axes": 6,
     "neuralcollage.painting": 6,
+    # 6  the notebook painter without widgets: its session, the painted document, the attribute axes offered,
+    #    the photo being edited, background previews (the view over them is layer 9)
+    "neuralcollage.widgets.session": 6,
+    "neuralcollage.widgets.document": 6,
+    "neuralcollage.widgets.attribute": 6,
+    "neuralcollage.widgets.photo": 6,
+    "neuralcollage.widgets.scheduler": 6,
+    "neuralcollage.widgets.forward": 6,
     # 7  analysis: metrics, layer ablation, finding and measuring attribute axes
     "neuralcollage.evaluation": 7,
     "neuralcollage.analysis": 7,
     "neuralcollage.few_shot": 7,
     # 8  training (it reports held-out metrics of the analysis layer)
     "neuralcollage.train": 8,
-    # 9  user interfaces: the `collage` command, the notebook painter
+    # 9  user interfaces: the `collage` command, the notebook widgets (the painter's view, its display and style
+    #    controls, the landmark editor, the notebooks' model choice)
     "neuralcollage.cli": 9,
     "neuralcollage.__main__": 9,
     "neuralcollage.widgets": 9,
-    "neuralcollage.style_mode": 9,
-    "neuralcollage.landmark_widget": 9,
 }
 
 # Upward imports that stay until a module moves (issue 21: the layout by role).  (importer, imported): reason.
@@ -269,3 +276,31 @@ def test_the_command_line_is_one_module_per_command_group():
     lines = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()
              if name == "neuralcollage.cli" or name.startswith("neuralcollage.cli.")}
     assert len(lines) > 10 and {name: n for name, n in lines.items() if n > 800} == {}
+
+
+def class_sizes(path):
+    """``{class name: lines}`` of the top-level classes of ``path`` (decorators and docstring included)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {node.name: node.end_lineno - min([node.lineno] + [d.lineno for d in node.decorator_list]) + 1
+            for node in tree.body if isinstance(node, ast.ClassDef)}
+
+
+def test_the_painter_is_a_headless_session_and_a_thin_view():
+    """``neuralcollage/widgets/`` (issue 21): no module over 800 lines, no class over 400, and its layer-6 modules
+    (the session and its helpers) import no widget or plotting library, not even inside a function."""
+    names = [name for name in MODULES if name.startswith("neuralcollage.widgets.")]
+    lines = {name: len(MODULES[name].read_text(encoding="utf-8").splitlines()) for name in names}
+    classes = {f"{name}.{cls}": n for name in names for cls, n in class_sizes(MODULES[name]).items()}
+    assert {"neuralcollage.widgets.session", "neuralcollage.widgets.view"} <= set(names)
+    assert {name: n for name, n in lines.items() if n > 800} == {}
+    assert {name: n for name, n in classes.items() if n > 400} == {}
+    ui = ("ipywidgets", "ipympl", "matplotlib", "IPython")
+    found = []
+    for name in names:
+        if layer(name) > 6:
+            continue
+        for node in ast.walk(ast.parse(MODULES[name].read_text(encoding="utf-8"))):
+            imported = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found += [(name, m) for m in imported if m.split(".")[0] in ui]
+    assert found == []

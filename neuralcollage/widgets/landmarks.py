@@ -8,7 +8,7 @@ also a method (:meth:`LandmarkEditorWidget.click`, :meth:`LandmarkEditorWidget.d
 
 Example (in a notebook)::
 
-    from neuralcollage.landmark_widget import LandmarkEditorWidget
+    from neuralcollage.widgets.landmarks import LandmarkEditorWidget
     editor = LandmarkEditorWidget(exemplar_image)
     editor                          # click the points in the order the panel asks for
     editor.save("exemplar.json")    # then: collage stylize --style-landmarks exemplar.json ...
@@ -22,7 +22,7 @@ try:
     import ipywidgets as W
     from ipympl.backend_nbagg import Canvas, FigureManager
 except ImportError as exc:  # pragma: no cover - depends on the installation
-    raise ImportError(f"neuralcollage.landmark_widget needs ipywidgets and ipympl ({exc}); install the notebook "
+    raise ImportError(f"neuralcollage.widgets.landmarks needs ipywidgets and ipympl ({exc}); install the notebook "
                       "extra: pip install 'neuralcollage[notebook]'") from exc
 
 from neuralcollage.stylize.landmark_editor import BUILTIN_LANDMARK_NAMES, LandmarkEditor

@@ -1,11 +1,11 @@
-"""neuralcollage.landmark_widget: the notebook's click-to-place landmark editor (ipympl)."""
+"""neuralcollage.widgets.landmarks: the notebook's click-to-place landmark editor (ipympl)."""
 import numpy
 import pytest
 
 pytest.importorskip("ipywidgets")
 pytest.importorskip("ipympl")
 
-from neuralcollage.landmark_widget import LandmarkEditorWidget  # noqa: E402
+from neuralcollage.widgets.landmarks import LandmarkEditorWidget  # noqa: E402
 from neuralcollage.stylize import BUILTIN_LANDMARK_NAMES, read_landmarks_json  # noqa: E402
 
 POINTS = [(20, 24), (44, 24), (32, 34), (32, 44), (12, 8), (52, 8), (18, 40), (46, 40), (32, 56), (32, 6)]

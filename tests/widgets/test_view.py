@@ -1,9 +1,8 @@
+"""neuralcollage.widgets.view: the notebook painter's widgets, driven as a browser would (ipympl messages) and
+through the painter's methods."""
 import io
 import json
 import os
-import threading
-import time
-import warnings
 
 import numpy
 import pytest
@@ -12,8 +11,8 @@ from PIL import Image
 pytest.importorskip("ipywidgets")
 pytest.importorskip("ipympl")
 
-from neuralcollage import blending, maps, painting, widgets  # noqa: E402
-from neuralcollage.widgets import Painter, PreviewScheduler  # noqa: E402
+from neuralcollage import blending, painting, widgets  # noqa: E402
+from neuralcollage.widgets import Painter  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +62,28 @@ def test_browser_style_mouse_events_paint_and_update_preview(painter, bundle):
     factor = shown.shape[0] // 32
     assert numpy.array_equal(shown[::factor, ::factor], expected)
     assert painter.timings["stroke_to_preview_ms"] > 0
+
+
+def test_the_view_follows_its_session(bundle):
+    from neuralcollage.widgets.session import PainterSession
+    s = PainterSession.from_bundle(bundle, seed=2, class_id="cat", threaded=False)
+    p = Painter(session=s)
+    try:
+        assert p.session is s and p.class_canvas is s.class_canvas and p.document is s.document
+        p.radius = 7.0
+        assert s.radius == 7.0
+        s.stroke([(4, 4), (20, 20)], label="fox")
+        assert p._undo_button.disabled is False and "fox" in p._swatch.value
+        shown = numpy.asarray(Image.open(io.BytesIO(p._preview_image.value)))
+        assert numpy.array_equal(shown[::shown.shape[0] // 32, ::shown.shape[0] // 32], s.preview)
+        s.set_mode("blend")
+        assert p._mode_toggle.value == "blend" and [v for _, v in p._palette.options] == [0, 1]
+        s.set_layers("1-", mode="blend")
+        assert p._layers_text.value == "1-3"
+    finally:
+        p.close()
+    with pytest.raises(TypeError, match="session"):
+        Painter(bundle.generator, session=s)
 
 
 def test_motion_outside_the_paint_panel_or_without_press_is_ignored(painter):
@@ -180,62 +201,9 @@ def test_threaded_preview_does_not_block_and_coalesces(bundle):
             p.stroke([(2 + 4 * i, 2), (2 + 4 * i, 30)], label=1 + i % 3, radius=2)
         image = p.wait(timeout=30)
         assert numpy.array_equal(image, p.render())
-        assert p._scheduler.renders <= p._scheduler.requests
+        assert p.session.scheduler.renders <= p.session.scheduler.requests
     finally:
         p.close()
-
-
-def test_scheduler_coalesces_bursts():
-    calls, started, release = [], threading.Event(), threading.Event()
-
-    def render():
-        calls.append(time.perf_counter())
-        started.set()
-        release.wait(5)
-
-    s = PreviewScheduler(render)
-    s.request()
-    assert started.wait(5)
-    for _ in range(10):
-        s.request()
-    release.set()
-    assert s.wait(5)
-    assert len(calls) == 2 and s.requests == 11 and s.idle
-    s.close()
-    with pytest.raises(RuntimeError):
-        s.request()
-
-
-def test_scheduler_thread_exits_when_idle_and_restarts():
-    calls = []
-    s = PreviewScheduler(lambda: calls.append(1), idle_exit=0.05)
-    s.request()
-    assert s.wait(5)
-    deadline = time.monotonic() + 5
-    while s._thread is not None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert s._thread is None
-    s.request()
-    assert s.wait(5) and len(calls) == 2
-    s.close()
-
-
-def test_scheduler_debounce_and_errors():
-    calls, errors = [], []
-    s = PreviewScheduler(lambda: calls.append(time.perf_counter()), delay=0.15, on_error=errors.append)
-    t0 = time.perf_counter()
-    for _ in range(3):
-        s.request()
-        time.sleep(0.02)
-    assert s.wait(5)
-    assert len(calls) == 1 and calls[0] - t0 >= 0.15
-    s.close()
-
-    def boom():
-        raise RuntimeError("boom")
-    s = PreviewScheduler(boom, threaded=False, on_error=errors.append)
-    s.request()
-    assert [str(e) for e in errors] == ["boom"]
 
 
 def test_preview_errors_are_reported_not_raised(painter, monkeypatch):
@@ -362,35 +330,6 @@ def test_from_photo_without_a_discriminator(bundle):
         p.close()
 
 
-def test_notebook_bundle_choice(monkeypatch):
-    assert widgets.notebook_bundle(environ={"NEURALCOLLAGE_NOTEBOOK_MODEL": "tiny"}).name == "tiny-random"
-    import neuralcollage.pretrained as pretrained
-
-    def missing(name, **kwargs):
-        raise pretrained.ModelNotInstalledError("the built-in model is not trained yet")
-    monkeypatch.setattr(pretrained, "load_bundle", missing)
-    with pytest.warns(UserWarning, match="tiny RANDOM model"):
-        assert widgets.notebook_bundle(environ={}).name == "tiny-random"
-    with pytest.raises(pretrained.ModelNotInstalledError):
-        widgets.notebook_bundle(environ={"NEURALCOLLAGE_NOTEBOOK_MODEL": "dogcat256"})
-
-
-@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("", False), ("0", False)])
-def test_scripted_flag(value, expected):
-    assert widgets.scripted({"NEURALCOLLAGE_SCRIPTED": value}) is expected
-
-
-def test_tiny_bundle_is_deterministic_and_classes_matter():
-    a, b = widgets.tiny_bundle(seed=1), widgets.tiny_bundle(seed=1)
-    z = a.generator.sample_z(1, seed=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        img_a = painting.render_painting(a.generator, z=z, base_class=0)
-    assert numpy.array_equal(img_a, painting.render_painting(b.generator, z=z, base_class=0))
-    assert not numpy.array_equal(img_a, painting.render_painting(a.generator, z=z, base_class=1))
-    assert maps.parse_layers("all", a.generator.n_class_layers) == tuple(range(6))
-
-
 # ---------------------------------------------------------------------------- attribute painting
 
 AXIS_NAMES = ("brightness", "redness")
@@ -441,9 +380,9 @@ def test_attribute_stroke_changes_the_preview_inside_the_region_only(attr_painte
     p.set_axis("Brightness", 2.5)
     assert (p._axis_dropdown.value, p._amount_slider.value) == ("brightness", 2.5)
     before = p.preview.copy()
-    renders = p._scheduler.renders
+    renders = p.session.scheduler.renders
     drag(p, [(8, 10), (14, 12), (20, 14)])
-    assert p._scheduler.renders == renders + 1 and p.class_canvas.is_blank and p.stream_canvas.is_blank
+    assert p.session.scheduler.renders == renders + 1 and p.class_canvas.is_blank and p.stream_canvas.is_blank
     alpha = p.attribute_alpha()
     assert alpha[12, 14] == 1 and alpha[28, 28] == 0
     diff = numpy.abs(p.preview.astype(int) - before)

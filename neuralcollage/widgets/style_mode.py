@@ -1,0 +1,95 @@
+"""The notebook painter's "style" mode: its controls (an exemplar chooser, the jitter seed).
+
+The stylisation is :class:`neuralcollage.stylize.StyleSession`'s and the style canvas the painter session's
+(:attr:`neuralcollage.widgets.session.PainterSession.style_canvas`), both headless and tested without widgets;
+this module only holds the widgets that call them.  :func:`builtin_style_session` makes a style session whose
+landmarks of the painted image come from the built-in landmark model.
+"""
+import os
+
+from neuralcollage import painting
+from neuralcollage.widgets.display import STYLE_COLORS
+
+__all__ = ["StyleMode", "builtin_style_session", "STYLE_COLORS"]
+
+
+def builtin_style_session(exemplars, **options):
+    """A :class:`~neuralcollage.stylize.StyleSession` over ``exemplars`` that predicts the painted image's
+    landmarks with the built-in landmark model (``landmarks.npz`` of the built-in model; FileNotFoundError
+    naming it when it is not installed).  ``options`` go to the session."""
+    from neuralcollage.pretrained import builtin_dir
+    from neuralcollage.stylize import StyleSession
+    from neuralcollage.train.landmarks import load_landmark_predictor
+    path = os.path.join(builtin_dir(), "landmarks.npz")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"the built-in landmark model {path} is not installed")
+    return StyleSession(exemplars, landmark_predictor=load_landmark_predictor(path), **options)
+
+
+class StyleMode:
+    """The chooser widgets of a painter's style mode.
+
+    Parameters
+    ----------
+    painter_session : neuralcollage.widgets.session.PainterSession
+        A session made with ``style=``: the chooser and the seed call its :meth:`choose_style
+        <neuralcollage.widgets.session.PainterSession.choose_style>`, which requests a preview.
+
+    Attributes
+    ----------
+    session : neuralcollage.stylize.StyleSession
+    chooser, seed, box : ipywidgets widgets
+    """
+
+    LABEL = painting.ATTRIBUTE_LABEL
+
+    def __init__(self, painter_session):
+        import ipywidgets as W
+        self.painter_session = painter_session
+        self.session = painter_session.style_session
+        self._syncing = False
+        self.chooser = W.Dropdown(options=self.session.names, value=self.session.current, description="exemplar",
+                                  layout=W.Layout(width="230px"))
+        self.seed = W.BoundedIntText(value=self.session.seed, min=0, max=2 ** 31 - 1, description="jitter seed",
+                                     layout=W.Layout(width="230px"))
+        self.box = W.VBox([self.chooser, self.seed])
+        self.chooser.observe(self._on_exemplar, names="value")
+        self.seed.observe(self._on_seed, names="value")
+        self.widgets = [self.chooser, self.seed, self.box]
+        self.show(False)
+
+    def __repr__(self):
+        return f"StyleMode({self.session!r}, strokes={len(self.canvas.strokes)})"
+
+    @property
+    def canvas(self):
+        """The style canvas (0 unchanged, 1 stylised) the brush paints into in this mode."""
+        return self.painter_session.style_canvas
+
+    def _on_exemplar(self, change):
+        if change["new"] is not None and not self._syncing:
+            self.painter_session.choose_style(change["new"])
+
+    def _on_seed(self, change):
+        if not self._syncing:
+            self.painter_session.choose_style(seed=int(change["new"]))
+
+    def choose(self, name, *, seed=None):
+        """Select exemplar ``name`` (and the jitter ``seed``) as the chooser would."""
+        self.painter_session.choose_style(name, seed=seed)
+
+    def sync(self):
+        """Show the style session's exemplar and seed in the widgets."""
+        self._syncing = True
+        try:
+            self.chooser.value = self.session.current
+            self.seed.value = int(self.session.seed)
+        finally:
+            self._syncing = False
+
+    def show(self, visible):
+        self.box.layout.display = None if visible else "none"
+
+    def close(self):
+        for w in self.widgets:
+            w.close()
