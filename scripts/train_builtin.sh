@@ -33,7 +33,7 @@ if ! wait "$side"; then
 fi
 trap - EXIT
 cp runs/classifier/classifier.npz runs/part_classifier/part_classifier.npz runs/regressor/regressor.npz "$out/"
-python3 scripts/discover_axes.py --generator "$out/generator.npz" --regressor "$out/regressor.npz" \
+collage axes discover --generator "$out/generator.npz" --regressor "$out/regressor.npz" \
     --n-samples 3000 --seed 0 -o "$out/axes.json"
 
 python3 -c "from neuralcollage.pretrained import write_manifest; write_manifest()"

@@ -14,3 +14,21 @@ def random_class_tables(gen, *, seed=7):
             link.gammas.W.array[...] = 1 + 0.5 * rng.standard_normal(link.gammas.W.shape)
             link.betas.W.array[...] = 0.5 * rng.standard_normal(link.betas.W.shape)
     return gen
+
+
+def random_biggan(arch="tiny32", *, seed=0, **overrides):
+    """BigGAN-deep preset ``arch`` with every weight and BN statistic drawn from ``RandomState(seed)`` and
+    the attention's gamma at 0.7 (a fresh one has identical statistics and a silent attention)."""
+    from neuralcollage.models.biggan import BigGANDeep
+    G = BigGANDeep.from_preset(arch, **overrides)
+    rs = np.random.RandomState(seed)
+    for _, link in G.namedlinks():
+        if hasattr(link, "running_means"):
+            link.running_means[...] = 0.3 * rs.standard_normal(link.running_means.shape)
+            link.running_vars[...] = 0.5 + 1.5 * rs.random_sample(link.running_vars.shape)
+    for _, p in sorted(G.namedparams()):
+        fan_in = int(np.prod(p.shape[1:])) if p.ndim > 1 else 1
+        p.array[...] = rs.standard_normal(p.shape) * (0.5 / np.sqrt(fan_in) if p.ndim > 1 else 0.1)
+    if G.attention_position is not None:
+        G.attention.gamma.array[...] = 0.7
+    return G

@@ -21,7 +21,7 @@ case "$args" in
   *"runs/part_classifier"*) step=part_classifier; out=runs/part_classifier; files=part_classifier.npz; pause=0 ;;
   *"runs/classifier"*) step=classifier; out=runs/classifier; files=classifier.npz; pause=0 ;;
   *"runs/regressor"*) step=regressor; out=runs/regressor; files=regressor.npz; pause=0 ;;
-  *discover_axes*) step=axes; out=neuralcollage/data/pretrained/builtin64; files=axes.json; pause=0 ;;
+  *"axes discover"*) step=axes; out=neuralcollage/data/pretrained/builtin64; files=axes.json; pause=0 ;;
   *write_manifest*) step=manifest; out=neuralcollage/data/pretrained; files=manifest.json; pause=0 ;;
   *evaluate_builtin*) step=evaluate; out=neuralcollage/data/pretrained; files=evaluation.json; pause=0 ;;
   *) echo "unexpected call: $0 $args" >&2; exit 3 ;;

@@ -18,7 +18,7 @@ One module per command group; the command modules use ``common`` and ``support``
   calling the library;
 - ``edit`` (edit, demo, the photo pipeline's run and outputs), ``attribute``, ``invert``, ``replay``,
   ``generate`` (generate, blend), ``models`` (models, labels, convert), ``evaluate`` (train, eval),
-  ``stylize``, ``classes`` (add-class).
+  ``stylize``, ``classes`` (add-class), ``ablate`` (ablate scbn|blend), ``axes`` (axes discover|evaluate).
 
 This package re-exports the public names of the former single module ``cli.py``.
 """

@@ -6,7 +6,7 @@ import os
 import sys
 import warnings
 
-from . import attribute, classes, edit, evaluate, generate, invert, models, replay, stylize
+from . import ablate, attribute, axes, classes, edit, evaluate, generate, invert, models, replay, stylize
 from .common import (CommandError, EXIT_FAILURE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_MODEL, EXIT_OK, Formatter, PROG,
                      Parser, SUBCOMMANDS, UsageError, common_options, image_options, model_options, one_line,
                      resolve_projection_steps)
@@ -64,6 +64,8 @@ commands (the first is the default: `collage --base ...` means `collage edit --b
   train      train the built-in GAN, encoder or classifiers (gan|encoder|classifier)
   eval       evaluate a model (the built-in one by default) and print its metrics
   convert    convert another framework's checkpoint (biggan: pytorch-pretrained-biggan BigGAN-deep)
+  ablate     measure which layers a collage touches (scbn|blend: the paper's Figs. 9 and 10)
+  axes       find or measure the latent attribute axes `attribute` uses (discover|evaluate)
 
 Run `collage COMMAND --help` for a command's options.
 """
@@ -78,6 +80,8 @@ examples:
   collage replay edit.json --base dog.png -o again.png
   collage convert biggan ckpt/ ~/.cache/neuralcollage/biggan-deep-128/generator.npz
   collage generate --model biggan-deep-128 --label "golden retriever" --truncation 0.4 -n 4 -o dogs.png
+  collage ablate scbn --source cat --target fox --out out/scbn
+  collage axes discover --generator runs/builtin64/generator.npz -o out/axes.json
 
 Exit status: 0 success, 2 bad input or usage, 3 model problem.  Errors are one line on stderr; --debug shows
 the traceback.  Outputs are written atomically and never over an input file.
@@ -90,7 +94,7 @@ def build_parser():
     parser = Parser(prog=PROG, formatter_class=Formatter, description=TOP_DESCRIPTION, epilog=TOP_EPILOG,
                     usage="%(prog)s [edit] --base PHOTO --label TARGET --mask MASK [-o OUT] [options]\n"
                           "       %(prog)s {attribute,generate,invert,blend,models,labels,replay,demo,train,eval,"
-                          "convert,add-class,stylize} ...")
+                          "convert,add-class,stylize,ablate,axes} ...")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     # The order of the commands in `collage --help`.
@@ -108,6 +112,8 @@ def build_parser():
     evaluate.add_eval_parser(sub, common)
     models.add_convert_parsers(sub, common)
     classes.add_class_parsers(sub, common, model)
+    ablate.add_ablate_parsers(sub, common)
+    axes.add_axes_parsers(sub, common)
     return parser
 
 
@@ -124,7 +130,7 @@ def _version():
 #: Options every command takes, accepted before the command too (``collage -q replay ...``).
 GLOBAL_FLAGS = ("-q", "--quiet", "--debug")
 #: Commands whose options follow a second word (``collage train gan ...``).
-_NESTED = ("train", "convert")
+_NESTED = ("train", "convert", "ablate", "axes")
 
 
 def _arrange(argv):

@@ -17,7 +17,7 @@ DEFAULT_COLOUR_REACH = 4.0
 BLEND_MODES = ("normal", "mixed", "none")
 SEAMS = ("fixed", "optimal")
 SUBCOMMANDS = ("edit", "attribute", "generate", "invert", "blend", "models", "labels", "replay", "demo", "train",
-               "eval", "convert", "add-class", "stylize")
+               "eval", "convert", "add-class", "stylize", "ablate", "axes")
 PROG = "collage"
 
 

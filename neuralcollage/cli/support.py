@@ -215,6 +215,29 @@ class MetricProgress:
             self.bar = None
 
 
+class SettingProgress:
+    """A tqdm bar on stderr fed by ``progress(i, n, setting)`` of the layer ablations
+    (:func:`neuralcollage.analysis.ablation.run_scbn_ablation`, ``run_blend_ablation``)."""
+
+    def __init__(self, *, enabled, desc="ablation"):
+        self.enabled, self.desc, self.bar = enabled, desc, None
+
+    def __call__(self, i, n, setting):
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=n, desc=self.desc, unit="setting", file=sys.stderr, leave=False,
+                            dynamic_ncols=True, disable=None)
+        self.bar.set_postfix(layers=setting, refresh=False)
+        self.bar.update(i - self.bar.n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 # ------------------------------------------------------------------------------------------------ JSON, labels
 
 def read_json(path, *, limit=None, max_depth=None):

@@ -1,5 +1,5 @@
+"""`collage ablate scbn|blend`: outputs, reproducibility, one-line errors and exit codes, --help."""
 import csv
-import importlib.util
 import os
 import subprocess
 import sys
@@ -7,20 +7,11 @@ import sys
 import pytest
 
 from neuralcollage import save_snapshot
+from neuralcollage.cli import main
 from neuralcollage.models import Discriminator, Generator
 from nc_testing import random_class_tables
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = os.path.join(ROOT, "scripts")
-
-
-def _load(name):
-    if SCRIPTS not in sys.path:
-        sys.path.insert(0, SCRIPTS)  # the scripts import their shared command line, scripts/ablation_cli.py
-    spec = importlib.util.spec_from_file_location(name, os.path.join(SCRIPTS, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +25,16 @@ def model_dir(tmp_path_factory):
     return folder
 
 
-def _run(script, *args):
+def _run(what, *args):
     env = dict(os.environ, MPLBACKEND="Agg")
-    return subprocess.run([sys.executable, os.path.join(SCRIPTS, script), *map(str, args)], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=300)
+    return subprocess.run([sys.executable, "-m", "neuralcollage", "ablate", what, *map(str, args)],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
 
 
 @pytest.mark.slow
-def test_scbn_script_end_to_end(model_dir, tmp_path):
+def test_scbn_end_to_end(model_dir, tmp_path):
     out = tmp_path / "scbn"
-    proc = _run("ablate_scbn_layers.py", "--model", model_dir / "generator.npz", "--out", out, "--seeds", "0-2",
+    proc = _run("scbn", "--model", model_dir / "generator.npz", "--out", out, "--seeds", "0-2",
                 "--source", "1", "--target", "class 2", "--region", "center")
     assert proc.returncode == 0, proc.stderr
     names = sorted(os.listdir(out))
@@ -60,9 +51,9 @@ def test_scbn_script_end_to_end(model_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_blend_script_end_to_end(model_dir, tmp_path):
+def test_blend_end_to_end(model_dir, tmp_path):
     out = tmp_path / "blend"
-    proc = _run("ablate_blend_layers.py", "--model", model_dir / "generator.npz", "--out", out, "--seeds", "0,1",
+    proc = _run("blend", "--model", model_dir / "generator.npz", "--out", out, "--seeds", "0,1",
                 "--weights", "0.5", "1", "--region", "left-half", "--classifier", "none", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert sorted(os.listdir(out)) == ["blend_ablation.csv", "blend_ablation_samples.csv", "blend_grid_w0.5.png",
@@ -74,12 +65,11 @@ def test_blend_script_end_to_end(model_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_scripts_are_reproducible(model_dir, tmp_path):
-    scbn = _load("ablate_scbn_layers")
-    args = ["--model", str(model_dir / "generator.npz"), "--seeds", "3,4", "--settings", "all", "0", "3-",
-            "--quiet"]
-    assert scbn.main(args + ["--out", str(tmp_path / "a")]) == 0
-    assert scbn.main(args + ["--out", str(tmp_path / "b"), "--grid-rows", "1"]) == 0
+def test_ablation_is_reproducible(model_dir, tmp_path):
+    args = ["ablate", "scbn", "--model", str(model_dir / "generator.npz"), "--seeds", "3,4", "--settings", "all",
+            "0", "3-", "--quiet"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert main(args + ["--out", str(tmp_path / "b"), "--grid-rows", "1"]) == 0
     from PIL import Image
     assert Image.open(tmp_path / "b" / "scbn_grid.png").size[1] < Image.open(tmp_path / "a" / "scbn_grid.png").size[1]
     for name in ("scbn_ablation.csv", "scbn_ablation_samples.csv", "scbn_summary.md"):
@@ -88,7 +78,7 @@ def test_scripts_are_reproducible(model_dir, tmp_path):
 
 def test_unknown_layer_spec_exits_2_with_one_line(model_dir, tmp_path):
     out = tmp_path / "bad"
-    proc = _run("ablate_scbn_layers.py", "--model", model_dir / "generator.npz", "--out", out,
+    proc = _run("scbn", "--model", model_dir / "generator.npz", "--out", out,
                 "--settings", "all", "early")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -96,37 +86,49 @@ def test_unknown_layer_spec_exits_2_with_one_line(model_dir, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("script,args,message", [
-    ("ablate_scbn_layers", ["--settings", "0-9"], "out of range"),
-    ("ablate_scbn_layers", ["--target", "zebra"], "zebra"),
-    ("ablate_scbn_layers", ["--region", "middle"], "neither a region name"),
-    ("ablate_scbn_layers", ["--seeds", "5-1"], "reversed"),
-    ("ablate_scbn_layers", ["--grid-rows", "0"], "--grid-rows"),
-    ("ablate_scbn_layers", ["--crop-margin", "-1"], "margin"),
-    ("ablate_scbn_layers", ["--classifier", "nothing.npz"], "no such file"),
-    ("ablate_blend_layers", ["--settings", "5"], "out of range"),
-    ("ablate_blend_layers", ["--weights", "1.5"], "weights"),
-    ("ablate_blend_layers", ["--seeds", "0-2", "--donor-seeds", "1"], "donor seeds"),
-    ("ablate_blend_layers", ["--cls", "9"], "9"),
+@pytest.mark.parametrize("what,args,message", [
+    ("scbn", ["--settings", "0-9"], "out of range"),
+    ("scbn", ["--target", "zebra"], "zebra"),
+    ("scbn", ["--region", "middle"], "neither a region name"),
+    ("scbn", ["--seeds", "5-1"], "reversed"),
+    ("scbn", ["--grid-rows", "0"], "--grid-rows"),
+    ("scbn", ["--crop-margin", "-1"], "margin"),
+    ("scbn", ["--classifier", "nothing.npz"], "no such file"),
+    ("blend", ["--settings", "5"], "out of range"),
+    ("blend", ["--weights", "1.5"], "weights"),
+    ("blend", ["--seeds", "0-2", "--donor-seeds", "1"], "donor seeds"),
+    ("blend", ["--cls", "9"], "9"),
 ])
-def test_bad_inputs_exit_2(model_dir, tmp_path, capsys, script, args, message):
+def test_bad_inputs_exit_2(model_dir, tmp_path, capsys, what, args, message):
     out = tmp_path / "out"
-    code = _load(script).main(["--model", str(model_dir / "generator.npz"), "--out", str(out), "--quiet"] + args)
+    code = main(["ablate", what, "--model", str(model_dir / "generator.npz"), "--out", str(out), "--quiet"] + args)
     err = capsys.readouterr().err
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and message in err
     assert not out.exists()
 
 
-def test_missing_model_exits_2(tmp_path, capsys):
-    code = _load("ablate_blend_layers").main(["--model", str(tmp_path / "none.npz"), "--out", str(tmp_path / "o")])
-    assert code == 2 and "error" in capsys.readouterr().err
+def test_missing_model_exits_3(tmp_path, capsys):
+    code = main(["ablate", "blend", "--model", str(tmp_path / "none.npz"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 3 and len(err.strip().splitlines()) == 1 and err.startswith("collage: error:")
+    assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("script", ["ablate_scbn_layers", "ablate_blend_layers"])
-def test_help_shows_defaults(script, capsys):
-    with pytest.raises(SystemExit) as exc:
-        _load(script).main(["--help"])
-    assert exc.value.code == 0
+@pytest.mark.parametrize("what", ["scbn", "blend"])
+def test_help_shows_defaults(what, capsys):
+    assert main(["ablate", what, "--help"]) == 0
     text = capsys.readouterr().out
+    assert f"usage: collage ablate {what}" in text
     assert "(default: builtin)" in text and "(default: 0-15)" in text and "examples:" in text
+
+
+def test_ablate_needs_a_method(capsys):
+    assert main(["ablate"]) == 2
+    assert "scbn,blend" in capsys.readouterr().err
+
+
+def test_crop_modes_match_the_library():
+    from neuralcollage.analysis.ablation import CROP_MODES
+    from neuralcollage.cli.ablate import CROP_MODES as CLI_CROP_MODES
+    assert CLI_CROP_MODES == CROP_MODES
