@@ -19,6 +19,8 @@ from neuralcollage.models.presets import DISCRIMINATOR_PRESETS, GENERATOR_PRESET
 import nc_reference as ref
 
 STEPS = "5"
+# the fit is tested in test_reconstruction.py; edits here fit 3 steps (the default is 100) unless a test says
+FIT_STEPS = "3"
 LABELS = ("cat", "dog", "fox", "owl")
 
 
@@ -105,8 +107,8 @@ def no_leftovers(folder):
 
 
 def edit_args(photo, mask, model, *extra, label="fox", out="out.png"):
-    return ["--base", photo, "--mask", mask, "--label", label, "--model", model, "--steps", STEPS, "-q",
-            "-o", out, *extra]
+    return ["--base", photo, "--mask", mask, "--label", label, "--model", model, "--steps", STEPS,
+            "--fit-steps", FIT_STEPS, "-q", "-o", out, *extra]
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -431,14 +433,15 @@ def test_invert_writes_z_and_reconstruction(tmp_path, photo, mask, model, capsys
     assert np.array_equal(np.asarray(Image.open("again.png")), np.asarray(Image.open("recon.png")))
     projected = float(re.search(r"reconstruction ([\d.]+) dB", out).group(1))
     code, out, err = run(["invert", "--base", photo, "--model", model, "--label", "cat", "--steps", STEPS, "-q",
-                          "-o", "fitted.png", "--z-out", "z2.npz", "--reconstruction", "pivotal"], capsys)
+                          "-o", "fitted.png", "--z-out", "z2.npz", "--reconstruction", "pivotal", "--fit-steps",
+                          "20"], capsys)
     assert code == 0, err
     fitted = float(re.search(r"reconstruction ([\d.]+) dB", out).group(1))
     assert "pivotal fit" in out and fitted > projected + 3
     with np.load("z2.npz") as f:
         assert str(f["reconstruction"]) == "pivotal" and abs(float(f["psnr"]) - fitted) < 0.05
-    code, out, err = run(["invert", "--base", photo, "--mask", mask, "--model", model, "--steps", "2", "-q"],
-                         capsys)
+    code, out, err = run(["invert", "--base", photo, "--mask", mask, "--model", model, "--steps", "2",
+                          "--fit-steps", FIT_STEPS, "-q"], capsys)
     assert code == 0, err
     assert "source class" in err and os.path.exists("photo_reconstruction.png") and os.path.exists("photo_z.npz")
 
@@ -1222,7 +1225,8 @@ def axes_model(tmp_path_factory):
 
 
 def attribute_args(photo, model, *extra, out="attr.png"):
-    return ["attribute", "--base", photo, "--model", model, "--steps", STEPS, "-q", "-o", out, *extra]
+    return ["attribute", "--base", photo, "--model", model, "--steps", STEPS, "--fit-steps", FIT_STEPS, "-q",
+            "-o", out, *extra]
 
 
 def test_attribute_writes_result_recipe_and_figure_and_replays_bit_exact(tmp_path, photo, mask, axes_model,
