@@ -1195,6 +1195,7 @@ def test_console_script_bad_input_has_no_traceback(tmp_path, mask):
     assert not os.path.exists(tmp_path / "o.png")
 
 
+@pytest.mark.slow
 def test_console_script_help_and_model_error(tmp_path, photo, mask):
     proc = subprocess.run(_collage_command() + ["--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "collage demo" in proc.stdout
