@@ -433,8 +433,7 @@ def test_invert_writes_z_and_reconstruction(tmp_path, photo, mask, model, capsys
     assert np.array_equal(np.asarray(Image.open("again.png")), np.asarray(Image.open("recon.png")))
     projected = float(re.search(r"reconstruction ([\d.]+) dB", out).group(1))
     code, out, err = run(["invert", "--base", photo, "--model", model, "--label", "cat", "--steps", STEPS, "-q",
-                          "-o", "fitted.png", "--z-out", "z2.npz", "--reconstruction", "pivotal", "--fit-steps",
-                          "20"], capsys)
+                          "-o", "fitted.png", "--z-out", "z2.npz", "--reconstruction", "pivotal"], capsys)
     assert code == 0, err
     fitted = float(re.search(r"reconstruction ([\d.]+) dB", out).group(1))
     assert "pivotal fit" in out and fitted > projected + 3
