@@ -46,7 +46,7 @@ def model(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pack_path(model, tmp_path_factory):
     bundle = load_bundle(model)
-    pack = classes.add_class(bundle, _images(4), "koala", steps=4, seed=3, synonyms=["drop bear"])
+    pack = classes.add_class(bundle, _images(4), "koala", steps=4, seed=3, synonyms=["drop bear"], search_steps=3)
     path = str(tmp_path_factory.mktemp("packs") / "koala.npz")
     pack.save(path)
     return path
@@ -352,7 +352,7 @@ def test_the_search_is_the_default_start_and_nearest_is_still_available(model):
     assert set(two.record["init_search"]["losses"]) == top
     assert two.record["init_search"]["losses"] == {k: v for k, v in searched.record["init_search"]["losses"].items()
                                                     if k in top}
-    baseline = classes.add_class(bundle, _images(3), "koala", seed=0, method="nearest")
+    baseline = classes.add_class(bundle, _images(3), "koala", seed=0, method="nearest", steps=1)
     assert "init_search" not in baseline.record and baseline.record["init_class"] == bundle.vocabulary.names[nearest]
 
 
