@@ -332,6 +332,7 @@ def _script(name):
     return module
 
 
+@pytest.mark.slow
 def test_discover_and_evaluate_scripts(tmp_path, capsys):
     np.random.seed(5)
     nc.save_snapshot(random_class_tables(nc.Generator.from_preset("tiny32")), tmp_path / "generator.npz",
