@@ -1128,6 +1128,7 @@ def biggan_checkpoint(tmp_path_factory):
     return str(folder), model
 
 
+@pytest.mark.slow
 def test_convert_biggan_installs_a_registered_model(isolated, tiny_biggan_entry, biggan_checkpoint, capsys):
     import biggan_reference as bref
     home, _ = isolated
