@@ -166,6 +166,7 @@ def test_cli_box_option(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_cli_half_size_mask_is_resized_with_a_note(tmp_path, capsys):
     small = tmp_path / "eyes_small.png"
     Image.open(EYES).resize((113, 75), Image.NEAREST).save(small)
@@ -198,6 +199,7 @@ def test_cli_bad_input_on_real_photo(tmp_path, capsys, case, fragment):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_cli_soft_mask_on_the_coffee_photo(tmp_path, capsys):
     yy, xx = np.mgrid[0:100, 0:150]
     soft = np.clip(255 - np.hypot(yy - 50, xx - 75) * 6, 0, 255).astype(np.uint8)
