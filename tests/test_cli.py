@@ -1163,6 +1163,7 @@ def test_convert_biggan_installs_a_registered_model(isolated, tiny_biggan_entry,
     assert code == 2
 
 
+@pytest.mark.slow
 def test_convert_biggan_broken_checkpoint_exit_3(tmp_path, biggan_checkpoint, capsys):
     folder, _ = biggan_checkpoint
     broken = tmp_path / "broken"
