@@ -172,6 +172,7 @@ def test_nan_weights_and_non_torch_files(reference, tmp_path):
         convert_biggan(folder, tmp_path / "out.npz")
 
 
+@pytest.mark.slow
 def test_missing_files_and_bad_config(tmp_path):
     pytest.importorskip("torch")
     with pytest.raises(ConversionError, match="does not exist"):
