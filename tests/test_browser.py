@@ -6,7 +6,8 @@ recorded it (the status line), that the paint panel changed and that the preview
 Screenshots are written to ``$NEURALCOLLAGE_BROWSER_ARTIFACTS`` when set.
 
 Needs ``pip install jupyterlab playwright`` and ``apt-get install chromium`` (no ``playwright install``);
-skipped otherwise.  Run with ``pytest -m browser tests/test_browser.py``.
+skipped otherwise.  Slow (a JupyterLab server and a browser start): run with
+``pytest --runslow -m browser tests/test_browser.py``.
 """
 import importlib.util
 import json
@@ -29,7 +30,7 @@ MISSING = [name for name in ("playwright", "jupyterlab", "ipympl") if importlib.
 if not os.path.exists(CHROMIUM):
     MISSING.append(CHROMIUM)
 
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(bool(MISSING), reason=f"browser test needs {', '.join(MISSING)}")]
 
 

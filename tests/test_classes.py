@@ -46,7 +46,7 @@ def model(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pack_path(model, tmp_path_factory):
     bundle = load_bundle(model)
-    pack = classes.add_class(bundle, _images(4), "koala", steps=4, seed=3, synonyms=["drop bear"])
+    pack = classes.add_class(bundle, _images(4), "koala", steps=4, seed=3, synonyms=["drop bear"], search_steps=3)
     path = str(tmp_path_factory.mktemp("packs") / "koala.npz")
     pack.save(path)
     return path
@@ -76,9 +76,10 @@ def test_pack_file_holds_rows_name_base_and_record(model, pack_path):
 def test_seeded_training_is_reproducible(model):
     bundle = load_bundle(model)
     # the seed draws the batches (and, with the adversarial term, its latents and flips)
-    a = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2, search_steps=3)
-    b = classes.add_class(bundle, _images(4), "koala", steps=2, seed=5, batch_size=2, search_steps=3)
-    c = classes.add_class(bundle, _images(4), "koala", steps=2, seed=6, batch_size=2, search_steps=3)
+    short = dict(steps=2, batch_size=2, search_steps=3, encoder_steps=3)
+    a = classes.add_class(bundle, _images(4), "koala", seed=5, **short)
+    b = classes.add_class(bundle, _images(4), "koala", seed=5, **short)
+    c = classes.add_class(bundle, _images(4), "koala", seed=6, **short)
     assert all(np.array_equal(a.generator[k][0], b.generator[k][0]) for k in a.generator)
     assert not all(np.array_equal(a.generator[k][0], c.generator[k][0]) for k in a.generator)
 
@@ -274,6 +275,7 @@ def test_cli_add_class_errors(model, tmp_path, capsys):
     assert not os.path.exists(out)
 
 
+@pytest.mark.slow
 def test_cli_add_class_then_use_the_class(model, tmp_path, capsys):
     paths = []
     for i, image in enumerate(_images(3)):
@@ -352,7 +354,7 @@ def test_the_search_is_the_default_start_and_nearest_is_still_available(model):
     assert set(two.record["init_search"]["losses"]) == top
     assert two.record["init_search"]["losses"] == {k: v for k, v in searched.record["init_search"]["losses"].items()
                                                     if k in top}
-    baseline = classes.add_class(bundle, _images(3), "koala", seed=0, method="nearest")
+    baseline = classes.add_class(bundle, _images(3), "koala", seed=0, method="nearest", steps=1)
     assert "init_search" not in baseline.record and baseline.record["init_class"] == bundle.vocabulary.names[nearest]
 
 

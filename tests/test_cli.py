@@ -19,6 +19,8 @@ from neuralcollage.models.presets import DISCRIMINATOR_PRESETS, GENERATOR_PRESET
 import nc_reference as ref
 
 STEPS = "5"
+# the fit is tested in test_reconstruction.py; edits here fit 3 steps (the default is 100) unless a test says
+FIT_STEPS = "3"
 LABELS = ("cat", "dog", "fox", "owl")
 
 
@@ -105,8 +107,8 @@ def no_leftovers(folder):
 
 
 def edit_args(photo, mask, model, *extra, label="fox", out="out.png"):
-    return ["--base", photo, "--mask", mask, "--label", label, "--model", model, "--steps", STEPS, "-q",
-            "-o", out, *extra]
+    return ["--base", photo, "--mask", mask, "--label", label, "--model", model, "--steps", STEPS,
+            "--fit-steps", FIT_STEPS, "-q", "-o", out, *extra]
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -429,6 +431,19 @@ def test_invert_writes_z_and_reconstruction(tmp_path, photo, mask, model, capsys
     code, _, err = run(["generate", "--model", model, "--z", "z.npz", "-o", "again.png"], capsys)
     assert code == 0
     assert np.array_equal(np.asarray(Image.open("again.png")), np.asarray(Image.open("recon.png")))
+    code, out, err = run(["invert", "--base", photo, "--mask", mask, "--model", model, "--steps", "2",
+                          "--fit-steps", FIT_STEPS, "-q"], capsys)
+    assert code == 0, err
+    assert "source class" in err and os.path.exists("photo_reconstruction.png") and os.path.exists("photo_z.npz")
+    with np.load("photo_z.npz") as f:
+        assert str(f["reconstruction"]) == "features"
+
+
+@pytest.mark.slow
+def test_invert_with_a_pivotal_fit_beats_the_projection(tmp_path, photo, model, capsys):
+    code, out, err = run(["invert", "--base", photo, "--model", model, "--label", "cat", "--steps", STEPS, "-q",
+                          "-o", "recon.png", "--reconstruction", "projection"], capsys)
+    assert code == 0, err
     projected = float(re.search(r"reconstruction ([\d.]+) dB", out).group(1))
     code, out, err = run(["invert", "--base", photo, "--model", model, "--label", "cat", "--steps", STEPS, "-q",
                           "-o", "fitted.png", "--z-out", "z2.npz", "--reconstruction", "pivotal"], capsys)
@@ -437,10 +452,6 @@ def test_invert_writes_z_and_reconstruction(tmp_path, photo, mask, model, capsys
     assert "pivotal fit" in out and fitted > projected + 3
     with np.load("z2.npz") as f:
         assert str(f["reconstruction"]) == "pivotal" and abs(float(f["psnr"]) - fitted) < 0.05
-    code, out, err = run(["invert", "--base", photo, "--mask", mask, "--model", model, "--steps", "2", "-q"],
-                         capsys)
-    assert code == 0, err
-    assert "source class" in err and os.path.exists("photo_reconstruction.png") and os.path.exists("photo_z.npz")
 
 
 def test_blend(tmp_path, photo, mask, capsys):
@@ -1117,6 +1128,7 @@ def biggan_checkpoint(tmp_path_factory):
     return str(folder), model
 
 
+@pytest.mark.slow
 def test_convert_biggan_installs_a_registered_model(isolated, tiny_biggan_entry, biggan_checkpoint, capsys):
     import biggan_reference as bref
     home, _ = isolated
@@ -1151,6 +1163,7 @@ def test_convert_biggan_installs_a_registered_model(isolated, tiny_biggan_entry,
     assert code == 2
 
 
+@pytest.mark.slow
 def test_convert_biggan_broken_checkpoint_exit_3(tmp_path, biggan_checkpoint, capsys):
     folder, _ = biggan_checkpoint
     broken = tmp_path / "broken"
@@ -1192,6 +1205,7 @@ def test_console_script_bad_input_has_no_traceback(tmp_path, mask):
     assert not os.path.exists(tmp_path / "o.png")
 
 
+@pytest.mark.slow
 def test_console_script_help_and_model_error(tmp_path, photo, mask):
     proc = subprocess.run(_collage_command() + ["--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "collage demo" in proc.stdout
@@ -1223,7 +1237,8 @@ def axes_model(tmp_path_factory):
 
 
 def attribute_args(photo, model, *extra, out="attr.png"):
-    return ["attribute", "--base", photo, "--model", model, "--steps", STEPS, "-q", "-o", out, *extra]
+    return ["attribute", "--base", photo, "--model", model, "--steps", STEPS, "--fit-steps", FIT_STEPS, "-q",
+            "-o", out, *extra]
 
 
 def test_attribute_writes_result_recipe_and_figure_and_replays_bit_exact(tmp_path, photo, mask, axes_model,

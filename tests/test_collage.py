@@ -7,15 +7,22 @@ import pytest
 
 import neuralcollage as nc
 from neuralcollage import blending, collage
-from neuralcollage.collage import DEFAULT_COLOUR_REACH, RecipeError, blend_edit, edit_photo, render, replay, scbn_edit
+from neuralcollage.collage import DEFAULT_COLOUR_REACH, RecipeError, blend_edit, render, replay, scbn_edit
 from neuralcollage.io import InputError
 from neuralcollage.labels import UnknownLabelError, from_names
 from neuralcollage.pretrained import ModelBundle
+from neuralcollage.reconstruction import FitOptions
 from nc_testing import random_class_tables
 
 STEPS = 3
+# the fit is tested in test_reconstruction.py; here it only has to run, be recorded and replay
+FIT = FitOptions(steps=3)
 
 
+def edit_photo(*args, **kwargs):
+    """:func:`neuralcollage.collage.edit_photo` with a 3-step fit (its default is 100 steps)."""
+    kwargs.setdefault("fit", FIT)
+    return collage.edit_photo(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

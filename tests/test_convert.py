@@ -1,7 +1,8 @@
 """convert_biggan: parity with the reference implementation, strict checks, clear errors.
 
 Tests that need PyTorch and ``pytorch-pretrained-biggan`` skip when they are missing (install
-``neuralcollage[convert]`` and ``pytorch-pretrained-biggan``).
+``neuralcollage[convert]`` and ``pytorch-pretrained-biggan``), and are marked slow (importing PyTorch takes
+seconds): run them with ``--runslow`` (CI's ``[convert]`` leg does).
 """
 import hashlib
 import json
@@ -56,6 +57,7 @@ def _inputs(seed=0, n=3):
     return z, ids, soft
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("truncation", [1.0, 0.37])
 @pytest.mark.parametrize("kind", ["ids", "soft"])
 def test_outputs_match_reference(reference, converted, truncation, kind):
@@ -69,6 +71,7 @@ def test_outputs_match_reference(reference, converted, truncation, kind):
     assert numpy.abs(out - ref).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_truncation_and_class_change_the_output(reference, converted):
     z, ids, soft = _inputs()
     a = converted(z, ids, truncation=1.0).array
@@ -85,6 +88,7 @@ def test_truncation_weights_follow_reference():
         truncation_weights(1.5, 51)
 
 
+@pytest.mark.slow
 def test_result_and_deterministic_bytes(reference, tmp_path):
     _, folder, out, result = reference
     assert result.sha256 == _sha(out)
@@ -94,6 +98,7 @@ def test_result_and_deterministic_bytes(reference, tmp_path):
     assert again.sha256 == result.sha256
 
 
+@pytest.mark.slow
 def test_legacy_serialization(reference, tmp_path):
     """The published checkpoints predate PyTorch's zip format."""
     import torch
@@ -105,6 +110,7 @@ def test_legacy_serialization(reference, tmp_path):
     assert convert_biggan(folder, tmp_path / "legacy.npz").sha256 == reference[3].sha256
 
 
+@pytest.mark.slow
 def test_load_model_by_kind(reference):
     import neuralcollage
     G = neuralcollage.load_model(reference[2], kind="biggan_generator")
@@ -122,6 +128,7 @@ def _copy_with_state(reference, tmp_path, edit):
     return folder
 
 
+@pytest.mark.slow
 def test_missing_unexpected_and_misshaped_keys_are_named(reference, tmp_path):
     import torch
 
@@ -141,6 +148,7 @@ def test_missing_unexpected_and_misshaped_keys_are_named(reference, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_config_that_does_not_fit_the_weights(reference, tmp_path):
     folder = tmp_path / "ckpt"
     shutil.copytree(reference[1], folder)
@@ -154,6 +162,7 @@ def test_config_that_does_not_fit_the_weights(reference, tmp_path):
     assert not (tmp_path / "out.npz").exists()
 
 
+@pytest.mark.slow
 def test_nan_weights_and_non_torch_files(reference, tmp_path):
     folder = _copy_with_state(reference, tmp_path, lambda s: s["generator.bn.weight"].fill_(float("nan")))
     with pytest.raises(ConversionError, match="NaN or inf in generator.bn.weight"):
@@ -163,6 +172,7 @@ def test_nan_weights_and_non_torch_files(reference, tmp_path):
         convert_biggan(folder, tmp_path / "out.npz")
 
 
+@pytest.mark.slow
 def test_missing_files_and_bad_config(tmp_path):
     pytest.importorskip("torch")
     with pytest.raises(ConversionError, match="does not exist"):

@@ -267,6 +267,7 @@ def test_part_translation_edits_the_grown_part_region(tiny):
         ev.part_translation(bundle, n=1, edit=_ColourByTarget(), grow=0.6)
 
 
+@pytest.mark.slow
 def test_part_translation_with_the_real_pipeline(tiny):
     from neuralcollage import collage
     from neuralcollage.labels import numbered

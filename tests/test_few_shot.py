@@ -42,6 +42,7 @@ def test_packs_per_species_and_count_with_targets_and_old_classes(builtin, judge
     json.dumps(result, allow_nan=False)
 
 
+@pytest.mark.slow
 def test_saved_packs_are_reused_only_for_the_same_training(builtin, judge, tmp_path):
     first = few_shot.evaluate_few_shot(builtin, species=["tiger"], counts=[3], judge=judge, pack_dir=str(tmp_path),
                                        **TINY)["packs"][0]
@@ -69,6 +70,7 @@ def test_bad_settings_are_refused(builtin, judge, kwargs, words):
         few_shot.evaluate_few_shot(builtin, judge=judge, **{**TINY, **kwargs})
 
 
+@pytest.mark.slow
 def test_cli_eval_few_shot_writes_json(tmp_path, capsys):
     from neuralcollage.cli import main
     out = str(tmp_path / "fs.json")
@@ -112,6 +114,7 @@ def test_koala_with_ten_images_meets_the_target_with_the_default_start(builtin, 
     assert row["judged"] >= 0.9 and row["diversity"] >= 0.6 and row["old_classes_identical"]
 
 
+@pytest.mark.slow
 def test_part_translation_into_a_new_class_is_judged_by_the_part_judge(builtin, judge):
     from neuralcollage.classes import add_class
     from neuralcollage.datasets import SPECIES

@@ -196,7 +196,8 @@ def files(tmp_path_factory):
     os.chdir(root)
     try:
         code = cli.main(["--base", photo, "--mask", mask, "--label", "fox", "--source-label", "cat", "--model",
-                         str(model / "generator.npz"), "--steps", "2", "-q", "-o", str(root / "edited.png"),
+                         str(model / "generator.npz"), "--steps", "2", "--fit-steps", "3", "-q", "-o",
+                         str(root / "edited.png"),
                          "--save-recipe", str(root / "recipe.json")])
     finally:
         os.chdir(old)
@@ -207,6 +208,7 @@ def files(tmp_path_factory):
 
 # ------------------------------------------------------------------------------------------------ files
 
+@pytest.mark.slow
 def test_hostile_files_fail_fast_in_one_line_within_memory(tmp_path, files):
     """Crafted model files and recipes, FIFOs, devices, directories: exit 2 or 3, one line, < 5 s each, and the
     whole child under 500 MB peak (it would need gigabytes had anything been allocated from the metadata)."""
@@ -510,7 +512,8 @@ SIGNAL_CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("name, status", [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
+@pytest.mark.parametrize("name, status", [("SIGTERM", 143), pytest.param("SIGHUP", 129, marks=pytest.mark.slow),
+                                          pytest.param("SIGINT", 130, marks=pytest.mark.slow)])
 def test_a_signal_during_a_write_leaves_nothing(name, status, tmp_path, files):
     (tmp_path / "child.py").write_text(SIGNAL_CHILD)
     code, _, err, _ = _spawn(["child.py", name, "blend", "--base", files["photo"], "--source", files["photo"],
@@ -536,6 +539,7 @@ def test_the_library_write_cleans_up_and_dies_of_sigterm(tmp_path):
     assert os.listdir(tmp_path) == ["child.py"]
 
 
+@pytest.mark.slow
 def test_an_early_ctrl_c_prints_no_traceback(tmp_path):
     """SIGINT soon after the command line starts (while it imports and parses): one line or nothing, never a
     traceback.  The child says when the interpreter itself is up (what runs before that is Python's own) and

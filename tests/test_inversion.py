@@ -257,6 +257,7 @@ def psnr(a, b):
     return 10 * np.log10(4.0 / np.mean((np.asarray(a, np.float64) - b) ** 2))
 
 
+@pytest.mark.slow
 def test_projection_without_discriminator_on_biggan(biggan):
     z_true = biggan.sample_z(1, seed=11)
     x = generate(biggan, z_true, np.array([2], np.int32))

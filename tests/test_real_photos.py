@@ -14,6 +14,7 @@ from neuralcollage.blending import blend_region
 from neuralcollage.collage import edit_photo, load_recipe, replay
 from neuralcollage.io import InputError, read_image, read_mask
 from neuralcollage.pretrained import load_bundle
+from neuralcollage.reconstruction import FitOptions
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 CHELSEA = os.path.join(DATA, "chelsea.jpg")
@@ -22,6 +23,10 @@ COFFEE = os.path.join(DATA, "coffee.jpg")
 BUILTIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "neuralcollage", "data", "pretrained",
                        "builtin64")
 STEPS = 8
+# the fit is tested in test_reconstruction.py; 5 steps (default 100) are enough to run, record and replay it
+FIT_STEPS = 5
+FIT = FitOptions(steps=FIT_STEPS)
+SHORT = ("--steps", STEPS, "--fit-steps", FIT_STEPS)
 
 
 def sha256(path):
@@ -90,7 +95,7 @@ def test_real_photo_in_every_format(tmp_path, variants, variant):
 
 def test_edit_real_photo_changes_only_the_blend_region(bundle, chelsea):
     mask = read_mask(EYES)
-    result = edit_photo(bundle, chelsea, mask, "fox", source_label="cat", steps=STEPS, seed=0)
+    result = edit_photo(bundle, chelsea, mask, "fox", source_label="cat", steps=STEPS, fit=FIT, seed=0)
     assert result.image.shape == chelsea.shape and result.image.dtype == np.uint8
     region = blend_region(mask, result.box, dilate=8)
     assert np.array_equal(result.image[~region], chelsea[~region])
@@ -102,13 +107,16 @@ def test_edit_real_photo_changes_only_the_blend_region(bundle, chelsea):
 
 def test_edit_real_photo_with_a_box_around_the_whole_face(bundle, chelsea):
     mask = read_mask(EYES)
-    result = edit_photo(bundle, chelsea, mask, "fox", source_label="cat", steps=STEPS, box=(0, 30, 150))
+    result = edit_photo(bundle, chelsea, mask, "fox", source_label="cat", steps=STEPS, fit=FIT,
+                        box=(0, 30, 150))
     assert result.box == (0, 30, 150)
     assert result.crop.shape == (64, 64, 3)
     with pytest.raises(InputError, match="not inside"):
-        edit_photo(bundle, chelsea, mask, "fox", source_label="cat", steps=STEPS, box=(0, 100, 150))
+        edit_photo(bundle, chelsea, mask, "fox", source_label="cat", steps=STEPS, fit=FIT,
+                   box=(0, 100, 150))
     with pytest.raises(InputError, match="none of the mask"):
-        edit_photo(bundle, chelsea, mask, "fox", source_label="cat", steps=STEPS, box=(100, 0, 50))
+        edit_photo(bundle, chelsea, mask, "fox", source_label="cat", steps=STEPS, fit=FIT,
+                   box=(100, 0, 50))
 
 
 def run(argv, capsys):
@@ -127,7 +135,7 @@ def test_cli_edit_and_replay_real_photo(tmp_path, capsys):
     before = sha256(CHELSEA), sha256(EYES)
     out, recipe, figure = tmp_path / "out.png", tmp_path / "edit.json", tmp_path / "figure.png"
     code, _, err = run(["--base", CHELSEA, "--mask", EYES, "--label", "fox", "--source-label", "cat",
-                        "--model", BUILTIN, "--steps", STEPS, "-q", "-o", out, "--save-recipe", recipe,
+                        "--model", BUILTIN, *SHORT, "-q", "-o", out, "--save-recipe", recipe,
                         "--figure", figure], capsys)
     assert code == 0, err
     assert (sha256(CHELSEA), sha256(EYES)) == before
@@ -146,23 +154,24 @@ def test_cli_edit_and_replay_real_photo(tmp_path, capsys):
 def test_cli_box_option(tmp_path, capsys):
     recipe = tmp_path / "edit.json"
     code, _, err = run(["--base", CHELSEA, "--mask", EYES, "--label", "fox", "--source-label", "cat",
-                        "--model", BUILTIN, "--steps", STEPS, "-q", "-o", tmp_path / "out.png",
+                        "--model", BUILTIN, *SHORT, "-q", "-o", tmp_path / "out.png",
                         "--box", "0,40,150", "--save-recipe", recipe], capsys)
     assert code == 0, err
     assert tuple(load_recipe(str(recipe))["box"]) == (0, 40, 150)
     out = tmp_path / "bad.png"
     code, _, err = run(["--base", CHELSEA, "--mask", EYES, "--label", "fox", "--source-label", "cat",
-                        "--model", BUILTIN, "--steps", STEPS, "-q", "-o", out, "--box", "10,100,150"], capsys)
+                        "--model", BUILTIN, *SHORT, "-q", "-o", out, "--box", "10,100,150"], capsys)
     assert code == 2
     assert "not inside the 150x226" in one_line_error(err)
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_cli_half_size_mask_is_resized_with_a_note(tmp_path, capsys):
     small = tmp_path / "eyes_small.png"
     Image.open(EYES).resize((113, 75), Image.NEAREST).save(small)
     code, _, err = run(["--base", CHELSEA, "--mask", small, "--label", "rabbit", "--source-label", "cat",
-                        "--model", BUILTIN, "--steps", STEPS, "-q", "-o", tmp_path / "out.png"], capsys)
+                        "--model", BUILTIN, *SHORT, "-q", "-o", tmp_path / "out.png"], capsys)
     assert code == 0, err
     assert "resized from 113x75 to the photo's 226x150" in err, err
 
@@ -184,12 +193,13 @@ def test_cli_bad_input_on_real_photo(tmp_path, capsys, case, fragment):
         label = "pomeranian"
     out = tmp_path / "out.png"
     code, _, err = run(["--base", CHELSEA, "--mask", mask, "--label", label, "--source-label", "cat",
-                        "--model", BUILTIN, "--steps", STEPS, "-q", "-o", out], capsys)
+                        "--model", BUILTIN, *SHORT, "-q", "-o", out], capsys)
     assert code == 2
     assert fragment in one_line_error(err).lower()
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_cli_soft_mask_on_the_coffee_photo(tmp_path, capsys):
     yy, xx = np.mgrid[0:100, 0:150]
     soft = np.clip(255 - np.hypot(yy - 50, xx - 75) * 6, 0, 255).astype(np.uint8)
@@ -197,7 +207,7 @@ def test_cli_soft_mask_on_the_coffee_photo(tmp_path, capsys):
     Image.fromarray(soft).save(mask)
     out = tmp_path / "out.png"
     code, _, err = run(["--base", COFFEE, "--mask", mask, "--label", "panda", "--source-label", "bear",
-                        "--model", BUILTIN, "--steps", STEPS, "-q", "-o", out], capsys)
+                        "--model", BUILTIN, *SHORT, "-q", "-o", out], capsys)
     assert code == 0, err
     photo, edited = read_image(COFFEE), read_image(str(out))
     assert edited.shape == photo.shape

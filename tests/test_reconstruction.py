@@ -100,7 +100,8 @@ def test_tuning_after_the_offset_leaves_the_earlier_layers(bundle, crop):
     assert not any(k.endswith("/gammas/W") or k.endswith("/betas/W") for k in changed)
 
 
-@pytest.mark.parametrize("options", [FitOptions(steps=15, seed=7), FitOptions.pivotal(steps=15, seed=7)],
+@pytest.mark.parametrize("options", [FitOptions(steps=15, seed=7),
+                                     pytest.param(FitOptions.pivotal(steps=15, seed=7), marks=pytest.mark.slow)],
                          ids=["features", "pivotal"])
 def test_fit_is_repeatable_bit_for_bit(bundle, crop, options):
     import dataclasses
@@ -115,6 +116,7 @@ def test_fit_is_repeatable_bit_for_bit(bundle, crop, options):
     assert not np.array_equal(a.image, c.image)
 
 
+@pytest.mark.slow
 def test_locality_keeps_the_other_classes(bundle, crop):
     gen = bundle.generator
     z = gen.sample_z(1, seed=2)

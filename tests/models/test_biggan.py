@@ -1,5 +1,6 @@
 """BigGANDeep: sCBN and feature blending (against direct PyTorch implementations on the reference modules
-when PyTorch is installed), exact one-hot reproduction, gradients, geometry, validation."""
+when PyTorch is installed; slow, as importing PyTorch takes seconds: ``--runslow``), exact one-hot reproduction,
+gradients, geometry, validation."""
 import chainer
 import numpy
 import pytest
@@ -139,6 +140,7 @@ def test_map_on_some_layers_changes_only_from_there(G):
 
 
 # ---------------------------------------------------------------- against direct PyTorch implementations
+@pytest.mark.slow
 def test_reference_plain_call_through_direct_implementation(reference):
     model, conv = reference
     z = numpy.random.RandomState(0).standard_normal((2, 8)).astype(numpy.float32)
@@ -148,6 +150,7 @@ def test_reference_plain_call_through_direct_implementation(reference):
     assert numpy.abs(direct - bref.reference_images(model, z, ids, 0.37)).max() < 1e-5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("truncation", [1.0, 0.45])
 def test_scbn_matches_per_pixel_reference(reference, truncation):
     model, conv = reference
@@ -162,6 +165,7 @@ def test_scbn_matches_per_pixel_reference(reference, truncation):
     assert numpy.abs(ref - plain).max() > 1e-2
 
 
+@pytest.mark.slow
 def test_mixed_per_layer_conditions_match_reference(reference):
     model, conv = reference
     z = numpy.random.RandomState(2).standard_normal((2, 8)).astype(numpy.float32)
@@ -180,6 +184,7 @@ def test_mixed_per_layer_conditions_match_reference(reference):
     assert numpy.abs(conv(z, conds, truncation=0.8).array - ref).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_blend_matches_streamwise_reference(reference):
     model, conv = reference
     rs = numpy.random.RandomState(3)

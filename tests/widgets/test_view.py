@@ -232,7 +232,7 @@ def test_many_strokes_keep_the_figure_and_memory_flat(painter):
     assert len(painter.class_canvas._checkpoints) <= 60 // painter.class_canvas.checkpoint_every + 1
 
 
-@pytest.mark.parametrize("reconstruction", ["features", "pivotal"])
+@pytest.mark.parametrize("reconstruction", ["features", pytest.param("pivotal", marks=pytest.mark.slow)])
 def test_from_photo_projects_and_composites(bundle, reconstruction):
     from neuralcollage.datasets import render_sample
     sample = render_sample(7, class_id="dog", size=80)
@@ -287,6 +287,7 @@ def _stroked_photo_painter(bundle, bad, message, **blend):
     return photo, p
 
 
+@pytest.mark.slow
 def test_from_photo_with_an_optimal_seam(bundle):
     photo, p = _stroked_photo_painter(bundle, dict(poisson="none", seam="optimal"), "Poisson blend mode",
                                       seam="optimal")
@@ -304,6 +305,7 @@ def test_from_photo_with_an_optimal_seam(bundle):
         p.close()
 
 
+@pytest.mark.slow
 def test_from_photo_with_a_colour_reach(bundle):
     photo, p = _stroked_photo_painter(bundle, dict(colour_reach=0), "colour_reach must be", colour_reach=2)
     try:
