@@ -41,11 +41,11 @@ METHODS = ("scbn", "blend")
 RECIPE_FORMAT = "neuralcollage-recipe"
 RECIPE_VERSION = 1
 #: :func:`edit_photo`'s default ``context``, chosen by ``scripts/sweep_part_translation.py`` on the built-in
-#: model (part translation 56% at 0, 73% at 0.15 with Poisson blending; README, "The built-in model").
+#: model (part translation 56% at 0, 73% at 0.15 with Poisson blending; docs/builtin_model.md).
 DEFAULT_CONTEXT = 0.15
 # How far, in photo pixels, Poisson's colour correction reaches into the mask by default
 # (:func:`neuralcollage.blending.screened_poisson`): the edit keeps its own colours deeper in.  Chosen by
-# scripts/sweep_part_translation.py --colour-reaches on the evaluation's faces (README, "The built-in model").
+# scripts/sweep_part_translation.py --colour-reaches on the evaluation's faces (docs/builtin_model.md).
 DEFAULT_COLOUR_REACH = 4.0
 
 

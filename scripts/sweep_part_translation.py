@@ -13,8 +13,8 @@ crop it was projected from), and writes them to JSON.
 ``--box mask`` (the default) crops as ``collage edit`` does, a square around the painted region; ``--box
 photo`` edits the whole photo as the crop, the framing the built-in generator was trained on.
 
-Two experiments against a poor projection, neither of which helps on the built-in model (README, "The
-built-in model"): ``--transfers residual`` blends :func:`residual_crop`, the photo plus the edit's change to
+Two experiments against a poor projection, neither of which helps on the built-in model
+(docs/builtin_model.md): ``--transfers residual`` blends :func:`residual_crop`, the photo plus the edit's change to
 the reconstruction, instead of the edited crop; ``--tune-steps N`` edits with a copy of the generator
 fine-tuned on the crop from the projected latent (:func:`tune_generator`, pivotal tuning) and also prints
 the reconstruction PSNR after tuning and the tuning's seconds per photo.
