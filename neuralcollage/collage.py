@@ -44,9 +44,10 @@ RECIPE_VERSION = 1
 #: model (part translation 56% at 0, 73% at 0.15 with Poisson blending; docs/builtin_model.md).
 DEFAULT_CONTEXT = 0.15
 # How far, in photo pixels, Poisson's colour correction reaches into the mask by default
-# (:func:`neuralcollage.blending.screened_poisson`): the edit keeps its own colours deeper in.  Chosen by
-# scripts/sweep_part_translation.py --colour-reaches on the evaluation's faces (docs/builtin_model.md).
-DEFAULT_COLOUR_REACH = 4.0
+# (:func:`neuralcollage.blending.screened_poisson`): the edit keeps its own colours deeper in.  Chosen on the
+# part-translation faces of seeds 0 and 1 with the default features fit: 1.5 / 2 / 2.5 / 3 / 4 px translate
+# 180 / 182 / 181 / 179 / 176 of 200 parts (docs/reconstruction.md).
+DEFAULT_COLOUR_REACH = 2.0
 
 
 class RecipeError(InputError):

@@ -12,7 +12,7 @@ DEFAULT_MAX_PIXELS = 64_000_000
 #: ``neuralcollage.collage.DEFAULT_CONTEXT`` and ``DEFAULT_COLOUR_REACH``, repeated so that ``--help`` does not
 #: import Chainer (a test keeps them equal).
 DEFAULT_CONTEXT = 0.15
-DEFAULT_COLOUR_REACH = 4.0
+DEFAULT_COLOUR_REACH = 2.0
 #: ``neuralcollage.blending.BLEND_MODES`` and ``SEAMS``, repeated for the same reason (and kept equal by a test).
 BLEND_MODES = ("normal", "mixed", "none")
 SEAMS = ("fixed", "optimal")
