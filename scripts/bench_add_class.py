@@ -26,7 +26,7 @@ def main(argv=None):
                         "are estimated from the per-step time)")
     args = p.parse_args(argv)
     from neuralcollage.classes import DEFAULTS, add_class
-    from neuralcollage.few_shot import training_images
+    from neuralcollage.analysis.few_shot import training_images
     from neuralcollage.pretrained import load_bundle
     os.makedirs(args.out, exist_ok=True)
     gpath = os.path.join(args.out, "generator.npz")

@@ -7,7 +7,7 @@ Examples::
         conditioned_class_accuracy diversity -o runs/eval.json
     python scripts/evaluate_builtin.py --quick                  # small counts, a smoke test
 
-Each metric (see ``neuralcollage.evaluation``):
+Each metric (see ``neuralcollage.analysis.evaluation``):
 
 * classifier_accuracy: whole-image classifier on held-out rendered faces (target >= 0.98);
 * part_classifier_accuracy: part classifier on held-out ears/eyes/muzzle crops;
@@ -22,7 +22,7 @@ import os
 import sys
 
 import neuralcollage._compat  # noqa: F401  (NumPy aliases before Chainer)
-from neuralcollage import evaluation
+from neuralcollage.analysis import evaluation
 from neuralcollage.blending import BLEND_MODES, SEAMS, check_colour_reach, check_seam
 
 

@@ -48,7 +48,7 @@ def _label(record):
 
 def train(args):
     from neuralcollage.classes import add_class
-    from neuralcollage.few_shot import training_images
+    from neuralcollage.analysis.few_shot import training_images
     from neuralcollage.pretrained import load_bundle
     bundle = load_bundle(args.model)
     os.makedirs(args.out, exist_ok=True)
@@ -71,7 +71,7 @@ def train(args):
 
 def score(args):
     from neuralcollage.classes import load_pack
-    from neuralcollage.few_shot import evaluate_pack, format_table
+    from neuralcollage.analysis.few_shot import evaluate_pack, format_table
     from neuralcollage.loading import load_model
     from neuralcollage.pretrained import load_bundle
     bundle = load_bundle(args.model)

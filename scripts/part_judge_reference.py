@@ -1,5 +1,5 @@
 """Calibrate the 8-species part judge on part translation among the built-in model's own classes: the same edits
-(``neuralcollage.evaluation.part_translation``) judged by the shipped 6-class part classifier and by the part
+(``neuralcollage.analysis.evaluation.part_translation``) judged by the shipped 6-class part classifier and by the part
 judge (docs/few_shot.md, part translation into a new class).
 
     python scripts/part_judge_reference.py --n 60 --out runs/part_judge_reference.json
@@ -17,8 +17,8 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     from neuralcollage.collage import edit_photo
-    from neuralcollage.evaluation import part_translation
-    from neuralcollage.few_shot import load_part_judge
+    from neuralcollage.analysis.evaluation import part_translation
+    from neuralcollage.analysis.few_shot import load_part_judge
     from neuralcollage.pretrained import load_bundle
     bundle = load_bundle("builtin")
     done = {}

@@ -1,6 +1,6 @@
 """Part translation success over the edit's ``context`` and blend mode, one projection per face.
 
-Each held-out face of :func:`neuralcollage.evaluation.part_translation` (same seeds, parts and target
+Each held-out face of :func:`neuralcollage.analysis.evaluation.part_translation` (same seeds, parts and target
 classes) is projected once with :func:`neuralcollage.collage.edit_photo` (``reconstruction="projection"``:
 the sweep measures the paper's pipeline, without the default features fit); the projected latent is then
 edited with every ``--contexts`` value (:func:`neuralcollage.collage.class_region`) and blended back with
@@ -180,7 +180,7 @@ def _sweep(args):
             pass
     except OSError as exc:
         raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    from neuralcollage import evaluation
+    from neuralcollage.analysis import evaluation
     from neuralcollage.blending import poisson_blend
     from neuralcollage.collage import class_region, edit_photo, render, scbn_edit
     from neuralcollage.io import atomic_write_json, from_model

@@ -1,12 +1,12 @@
 """Sweep the photo pipeline's reconstruction methods on the built-in model: fidelity, edits and time.
 
 For each method (projection alone, the features fit, the pivotal fit and variants of them) on held-out rendered photos (seeds from
-``neuralcollage.evaluation.HELD_OUT_BASE``, which no training loop reads):
+``neuralcollage.datasets.HELD_OUT_BASE``, which no training loop reads):
 
 * reconstruction PSNR of whole 64 px faces and of the part close-ups an edit crops
-  (:func:`neuralcollage.evaluation.reconstruction_psnr`);
+  (:func:`neuralcollage.analysis.evaluation.reconstruction_psnr`);
 * part translation success with the default edit settings and the share of edits that leave every pixel
-  outside the dilated region unchanged (:func:`neuralcollage.evaluation.part_translation`);
+  outside the dilated region unchanged (:func:`neuralcollage.analysis.evaluation.part_translation`);
 * seconds per edit (projection + fit + edit + blending, 2-core CPU unless --gpu).
 
 Writes a JSON record and a Markdown table (docs/reconstruction.md links it)::
@@ -70,7 +70,7 @@ def main(argv=None):
 
     import neuralcollage as nc
     from neuralcollage.collage import edit_photo
-    from neuralcollage.evaluation import part_translation, reconstruction_psnr
+    from neuralcollage.analysis.evaluation import part_translation, reconstruction_psnr
     import dataclasses
 
     from neuralcollage.reconstruction import FitOptions, fit_options

@@ -30,7 +30,8 @@ LAYERS = {
     "neuralcollage.maps": 2,
     "neuralcollage.blending": 2,
     "neuralcollage.plotting": 2,
-    # 2  the built-in data set: the renderer of cartoon faces, their landmarks and styles (NumPy/OpenCV)
+    # 2  the built-in data set: the renderer of cartoon faces, their landmarks and styles, the held-out seeds
+    #    (NumPy/OpenCV)
     "neuralcollage.datasets": 2,
     # 2  example-based stylisation (NumPy/OpenCV; its evaluation is analysis, layer 7)
     "neuralcollage.stylize": 2,
@@ -59,10 +60,9 @@ LAYERS = {
     "neuralcollage.widgets.photo": 6,
     "neuralcollage.widgets.scheduler": 6,
     "neuralcollage.widgets.forward": 6,
-    # 7  analysis: metrics, layer ablation, finding and measuring attribute axes
-    "neuralcollage.evaluation": 7,
+    # 7  analysis: metrics of the built-in model and its edits, the class packs' evaluation, layer ablation,
+    #    finding and measuring attribute axes
     "neuralcollage.analysis": 7,
-    "neuralcollage.few_shot": 7,
     # 8  training (it reports held-out metrics of the analysis layer)
     "neuralcollage.train": 8,
     # 9  user interfaces: the `collage` command, the notebook widgets (the painter's view, its display and style

@@ -299,7 +299,7 @@ def test_cli_add_class_then_use_the_class(model, tmp_path, capsys):
 
 
 def test_shipped_judge_loads_and_tells_the_new_species_apart():
-    from neuralcollage import few_shot
+    from neuralcollage.analysis import few_shot
     judge = few_shot.load_judge()
     images = np.concatenate([few_shot.held_out_species(s, 4, size=64, seed=3) for s in ("koala", "tiger", "cat")])
     assert judge.predict(images).tolist() == [6] * 4 + [7] * 4 + [0] * 4

@@ -784,7 +784,7 @@ def test_option_the_library_does_not_take_is_an_error(monkeypatch, capsys):
 # ------------------------------------------------------------------------------------------------ eval
 
 def test_eval_metric_names_are_the_library_ones():
-    from neuralcollage import evaluation
+    from neuralcollage.analysis import evaluation
     assert cli.EVAL_METRICS == tuple(evaluation.METRICS) + ("few_shot",)
     assert cli.EVAL_DEFAULT_METRICS == tuple(evaluation.METRICS)
 
@@ -792,7 +792,7 @@ def test_eval_metric_names_are_the_library_ones():
 def test_eval_calls_evaluate_and_writes_json(model, monkeypatch, capsys):
     import inspect
 
-    import neuralcollage.evaluation as ev
+    import neuralcollage.analysis.evaluation as ev
     signature = inspect.signature(ev.evaluate)
     calls = []
 
@@ -1348,5 +1348,5 @@ def test_lazy_import_reports_only_a_missing_third_party_package(tmp_path, monkey
     with pytest.raises(ModuleNotFoundError, match="neuralcollage.no_such_module"):
         cli._import("neuralcollage.no_such_module", "value")
     with pytest.raises(AttributeError, match="no_such_function"):
-        cli._import("neuralcollage.evaluation", "no_such_function")
-    assert cli._import("neuralcollage.evaluation", "evaluate").__name__ == "evaluate"
+        cli._import("neuralcollage.analysis.evaluation", "no_such_function")
+    assert cli._import("neuralcollage.analysis.evaluation", "evaluate").__name__ == "evaluate"

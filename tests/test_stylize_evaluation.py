@@ -63,7 +63,7 @@ class _Oracle:
 
 
 def test_landmark_error_of_exact_predictions_is_zero():
-    from neuralcollage.evaluation import held_out_seeds
+    from neuralcollage.datasets import held_out_seeds
     from neuralcollage.train.landmarks import LANDMARK_OUTPUTS, held_out_landmark_error, landmark_batch
     images, targets = landmark_batch(held_out_seeds(6), size=64)
     assert targets.shape == (6, len(LANDMARK_OUTPUTS))

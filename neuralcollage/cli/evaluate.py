@@ -192,7 +192,7 @@ examples:
 
 EVAL_METRICS = ("classifier_accuracy", "part_classifier_accuracy", "conditioned_class_accuracy", "diversity",
                 "projection_psnr", "part_translation", "reconstruction_psnr", "few_shot")
-#: What ``--metrics`` runs when not given: everything but few_shot (neuralcollage.evaluation.METRICS).
+#: What ``--metrics`` runs when not given: everything but few_shot (neuralcollage.analysis.evaluation.METRICS).
 EVAL_DEFAULT_METRICS = EVAL_METRICS[:-1]
 
 
@@ -288,7 +288,7 @@ def _print_metrics(metrics, prefix=""):
 
 
 def _eval_counts(n):
-    """The sample-count options of :func:`neuralcollage.evaluation.evaluate` for ``--n-samples n``."""
+    """The sample-count options of :func:`neuralcollage.analysis.evaluation.evaluate` for ``--n-samples n``."""
     if n is None:
         return {}
     return dict(n_classifier=n, n_generated=n, n_diversity=n, n_projection=n, n_translation=n, n_reconstruction=n)
@@ -311,7 +311,7 @@ def _json_safe(value):
 
 
 def _few_shot_counts(n):
-    """The sample-count options of :func:`neuralcollage.few_shot.evaluate_few_shot` for ``--n-samples n``."""
+    """The sample-count options of :func:`neuralcollage.analysis.few_shot.evaluate_few_shot` for ``--n-samples n``."""
     if n is None:
         return {}
     return dict(n=n, n_diversity=max(2, min(50, n)), n_old=min(100, n))
@@ -319,7 +319,7 @@ def _few_shot_counts(n):
 
 def cmd_eval(args):
     from neuralcollage.io import InputError
-    evaluate = import_attr("neuralcollage.evaluation", "evaluate")
+    evaluate = import_attr("neuralcollage.analysis.evaluation", "evaluate")
     names = args.metrics if args.metrics is not None else EVAL_DEFAULT_METRICS
     few_shot = "few_shot" in names
     given = [flag for flag, value in (("--few-shot-species", args.few_shot_species),
@@ -357,7 +357,7 @@ def cmd_eval(args):
     finally:
         progress.close()
     if few_shot:
-        evaluate_few_shot = import_attr("neuralcollage.few_shot", "evaluate_few_shot")
+        evaluate_few_shot = import_attr("neuralcollage.analysis.few_shot", "evaluate_few_shot")
 
         def log_pack(row):
             say(f"eval: few_shot {row['species']} {row['n_images']} images: judged {row['judged']:.1%}, "
@@ -372,12 +372,12 @@ def cmd_eval(args):
         log("few_shot", metrics["few_shot"])
     print(f"metrics of {bundle.name} (seed {args.seed}):")
     try:
-        from neuralcollage.evaluation import format_table
+        from neuralcollage.analysis.evaluation import format_table
         print(format_table(metrics))
     except Exception:  # noqa: BLE001: another result layout; print it plainly
         _print_metrics(metrics)
     if few_shot:
-        from neuralcollage.few_shot import format_few_shot
+        from neuralcollage.analysis.few_shot import format_few_shot
         print(format_few_shot(metrics["few_shot"]))
     if args.out_json:
         from neuralcollage.io import atomic_write_json

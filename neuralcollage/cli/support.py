@@ -191,7 +191,7 @@ class GuessProgress:
 
 
 class MetricProgress:
-    """A tqdm bar on stderr fed by ``progress(metric, i, n)`` of :func:`neuralcollage.evaluation.evaluate`
+    """A tqdm bar on stderr fed by ``progress(metric, i, n)`` of :func:`neuralcollage.analysis.evaluation.evaluate`
     (``collage eval`` and ``scripts/evaluate_builtin.py``)."""
 
     def __init__(self, *, enabled):

@@ -11,7 +11,7 @@ import cv2
 import numpy
 
 from neuralcollage.backend import get_device, random_state
-from neuralcollage.evaluation import paste_part
+from neuralcollage.analysis.evaluation import paste_part
 from neuralcollage.io import atomic_write_text
 from neuralcollage.models.classifier import Classifier, PartClassifier, part_crops
 from neuralcollage.snapshot import save_snapshot
@@ -113,7 +113,7 @@ def train_classifier(out_dir, *, kind="whole", arch="builtin64", iterations=1500
     ``out_dir``.
 
     Data: faces rendered on the fly (:mod:`neuralcollage.datasets`), never the held-out seeds of
-    :func:`neuralcollage.evaluation.held_out_seeds`. Part crops are ears, eyes and muzzle
+    :func:`neuralcollage.datasets.held_out_seeds`. Part crops are ears, eyes and muzzle
     (:func:`part_batch`) labelled with the class of the part's pixels: with probability ``part_swap`` the
     part is pasted from the same face rendered as another class. Adam; the learning rate stays at ``lr`` for the
     first half and falls linearly to 0 over the second.
@@ -238,7 +238,7 @@ def train_classifier(out_dir, *, kind="whole", arch="builtin64", iterations=1500
 
 def held_out_accuracy(model, *, kind, n, seed=0):
     """Accuracy of ``model`` on ``n`` held-out faces (whole images, or their ears/eyes/muzzle crops)."""
-    from neuralcollage import evaluation
+    from neuralcollage.analysis import evaluation
     if kind == "whole":
         return evaluation.classifier_accuracy(model, n=n, seed=seed)["accuracy"]
     return evaluation.part_classifier_accuracy(model, n=n, seed=seed)["accuracy"]

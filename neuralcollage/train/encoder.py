@@ -138,7 +138,7 @@ def train_encoder(out_dir, *, generator_path, arch=None, iterations=4000, batch_
 
 def validate(gen, enc, x, z, y):
     """``{"val_loss_z": latent MSE, "val_psnr": mean PSNR (dB, uint8) of G(E(x, y), y) against x}``."""
-    from neuralcollage.evaluation import psnr
+    from neuralcollage.analysis.evaluation import psnr
     from neuralcollage.io import from_model
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         z_hat = enc(x, y)

@@ -58,9 +58,9 @@ def predict_landmarks(model, images):
 
 def held_out_landmark_error(model, *, n=300, seed=0, size=64):
     """Mean and 95th-percentile Euclidean landmark error in pixels at ``size`` on ``n`` held-out faces
-    (:func:`neuralcollage.evaluation.held_out_seeds`), overall, per render style and per landmark; points
+    (:func:`neuralcollage.datasets.held_out_seeds`), overall, per render style and per landmark; points
     outside the image do not count."""
-    from neuralcollage.evaluation import held_out_seeds
+    from neuralcollage.datasets import held_out_seeds
     seeds = held_out_seeds(n, seed=seed)
     images, targets = landmark_batch(seeds, size=size)
     truth = targets.reshape(len(seeds), -1, 2) * size - 0.5

@@ -48,12 +48,12 @@ def blur_augment(images, rng, *, max_blur=1.2):
 
 def held_out_attribute_metrics(model, *, n=300, seed=0, batch_size=64):
     """Per-attribute R^2 and mean absolute error of ``model`` on ``n`` held-out faces
-    (:func:`neuralcollage.evaluation.held_out_seeds`, rendered at the model's resolution).
+    (:func:`neuralcollage.datasets.held_out_seeds`, rendered at the model's resolution).
 
     Returns:
         dict: ``r2`` and ``mae`` ``{attribute: float}``, ``mean_r2``, ``n``.
     """
-    from neuralcollage.evaluation import held_out_seeds
+    from neuralcollage.datasets import held_out_seeds
     from neuralcollage.datasets import render_batch
     images, _, attrs, _ = render_batch(held_out_seeds(n, seed=seed), size=model.resolution)
     pred = model.predict(images, batch_size=batch_size)
@@ -73,7 +73,7 @@ def train_regressor(out_dir, *, arch="builtin64", iterations=1000, batch_size=32
     ``out_dir``.
 
     Data: faces of every class rendered on the fly (:func:`attribute_batch`), never the held-out seeds of
-    :func:`neuralcollage.evaluation.held_out_seeds`. Adam; the learning rate stays at ``lr`` for the first half
+    :func:`neuralcollage.datasets.held_out_seeds`. Adam; the learning rate stays at ``lr`` for the first half
     and falls linearly to 0 over the second.
 
     Writes into ``out_dir``: ``checkpoint.npz``, ``regressor.npz`` (kind ``"regressor"``, every checkpoint and

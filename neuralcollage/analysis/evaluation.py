@@ -18,9 +18,10 @@ whose ``"value"`` is the headline number (and ``"target"``, ``"passed"`` where t
   editing them (projection alone and with the pivotal fit), on whole faces and on the part close-ups that an
   edit crops (targets 30 and 26 dB).
 
-Held-out faces use seeds from :data:`HELD_OUT_BASE` upward, which the training loops never read (their seeds
-are ``seed * 10**9 + ...`` for training seeds below 10**6), with classes assigned round-robin so that every
-class appears equally often.
+Held-out faces (:mod:`neuralcollage.datasets.held_out`) use seeds from
+:data:`~neuralcollage.datasets.HELD_OUT_BASE` upward, which the training loops never read (their seeds are
+``seed * 10**9 + ...`` for training seeds below 10**6), with classes assigned round-robin so that every class
+appears equally often.
 """
 from neuralcollage import _compat  # noqa: F401
 
@@ -32,28 +33,12 @@ import time
 import chainer
 import numpy
 
-HELD_OUT_BASE = 10 ** 15
+from neuralcollage.datasets.held_out import HELD_OUT_BASE, held_out_faces, held_out_seeds  # noqa: F401
+
 PARTS = ("ears", "eyes", "muzzle")
 PART_REGION_GROW = 0.08
 TARGETS = {"classifier_accuracy": 0.98, "conditioned_class_accuracy": 0.90, "diversity": 0.70,
            "part_translation": 0.80, "reconstruction_psnr": 30.0, "reconstruction_psnr_part": 26.0}
-
-
-def held_out_seeds(n, *, seed=0):
-    """``n`` render seeds no training loop uses: ``HELD_OUT_BASE + seed * 10**7 + i``."""
-    return [HELD_OUT_BASE + int(seed) * 10 ** 7 + i for i in range(int(n))]
-
-
-def held_out_faces(n, *, size, n_classes, seed=0):
-    """``n`` held-out rendered faces, classes round-robin over the first ``n_classes``.
-
-    Returns:
-        ``(images (n, size, size, 3) uint8, ids (n,) int32, masks {part: (n, size, size) bool})``.
-    """
-    from neuralcollage.datasets import render_batch
-    ids = [i % n_classes for i in range(n)]
-    images, ids, _, masks = render_batch(held_out_seeds(n, seed=seed), size=size, class_ids=ids)
-    return images, ids, masks
 
 
 def _passed(name, value):
@@ -581,7 +566,7 @@ _HOW = {
     "projection_psnr": "projection PSNR dB of held-out generated images (encoder start; random start)",
     "part_translation": "part translated to target class (part classifier)",
     "reconstruction_psnr": "PSNR dB of held-out rendered photos fitted before editing (whole faces; close-ups)",
-    "few_shot": "class packs of unseen species: least share judged as the species (neuralcollage.few_shot)",
+    "few_shot": "class packs of unseen species: least share judged as the species (neuralcollage.analysis.few_shot)",
 }
 
 

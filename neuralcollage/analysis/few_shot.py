@@ -9,7 +9,7 @@ trained on renders of all eight species (the judge; evaluation only, never used 
 * ``judged_as``: the judge's distribution over all species for those samples;
 * ``diversity``: mean pairwise distance of the judge's features over generated samples of the new class,
   divided by the same over held-out real renders of the species (the measure of
-  :func:`neuralcollage.evaluation.diversity`);
+  :func:`neuralcollage.analysis.evaluation.diversity`);
 * ``old_classes_identical``: whether the old classes' samples are bit-identical with the pack loaded.
 """
 from neuralcollage import _compat  # noqa: F401
@@ -95,8 +95,8 @@ def training_images(species, n, *, seed=0, size=64):
 
 
 def held_out_species(species, n, *, size=64, seed=0):
-    """``n`` held-out renders of one species (:func:`neuralcollage.evaluation.held_out_seeds`)."""
-    from neuralcollage.evaluation import held_out_seeds
+    """``n`` held-out renders of one species (:func:`neuralcollage.datasets.held_out_seeds`)."""
+    from neuralcollage.datasets import held_out_seeds
     from neuralcollage.datasets import SPECIES, render_sample
     sid = SPECIES.index(species) if isinstance(species, str) else int(species)
     return numpy.stack([render_sample(s, class_id=sid, size=size).image
@@ -125,7 +125,7 @@ def evaluate_pack(bundle, pack, judge, species, *, n=600, n_diversity=50, seed=0
         ``real_spread``, ``old_classes_identical`` (None unless ``check_old``), ``n``, ``seconds``.
     """
     from neuralcollage.classes import apply_packs, copy_bundle
-    from neuralcollage.evaluation import mean_pairwise_distance
+    from neuralcollage.analysis.evaluation import mean_pairwise_distance
     from neuralcollage.datasets import SPECIES
     started = time.perf_counter()
     sid = SPECIES.index(species) if isinstance(species, str) else int(species)
@@ -358,7 +358,7 @@ def format_few_shot(result):
 
 
 def part_translation_into(bundle, pack, *, part_judge=None, n=100, seed=0, steps=200, **options):
-    """Part translation into the class ``pack`` adds: :func:`neuralcollage.evaluation.part_translation` on
+    """Part translation into the class ``pack`` adds: :func:`neuralcollage.analysis.evaluation.part_translation` on
     ``bundle`` with the pack loaded, every face's part (held-out renders of the old classes, round-robin)
     translated into the new class, and success judged by the part judge (:func:`load_part_judge`: it must name
     the pack's species on the edited part's crop).
@@ -368,14 +368,14 @@ def part_translation_into(bundle, pack, *, part_judge=None, n=100, seed=0, steps
         pack: a :class:`~neuralcollage.classes.ClassPack` (or path) whose name is a species of
             :data:`~neuralcollage.datasets.SPECIES`.
         part_judge: default the shipped part judge.
-        n, seed, steps, options: passed to :func:`~neuralcollage.evaluation.part_translation`.
+        n, seed, steps, options: passed to :func:`~neuralcollage.analysis.evaluation.part_translation`.
 
     Returns:
-        :func:`~neuralcollage.evaluation.part_translation`'s record (its ``predicted_counts`` keyed by the
+        :func:`~neuralcollage.analysis.evaluation.part_translation`'s record (its ``predicted_counts`` keyed by the
         judge's species names) plus ``species`` and ``init_class``.
     """
     from neuralcollage.classes import apply_packs, copy_bundle, load_pack
-    from neuralcollage.evaluation import part_translation
+    from neuralcollage.analysis.evaluation import part_translation
     from neuralcollage.io import InputError
     from neuralcollage.datasets import SPECIES
     pack = load_pack(pack) if isinstance(pack, str) else pack

@@ -1,4 +1,4 @@
-"""neuralcollage.few_shot.evaluate_few_shot and `collage eval --metrics few_shot` (tiny settings; the measured
+"""neuralcollage.analysis.few_shot.evaluate_few_shot and `collage eval --metrics few_shot` (tiny settings; the measured
 numbers are in docs/few_shot.md)."""
 import json
 import os
@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from neuralcollage import few_shot
+from neuralcollage.analysis import few_shot
 from neuralcollage.io import InputError
 from neuralcollage.pretrained import load_bundle
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import neuralcollage as nc
-from neuralcollage import evaluation as ev
+from neuralcollage.analysis import evaluation as ev
 from neuralcollage.collage import edit_photo
 from neuralcollage.models.classifier import Classifier, PartClassifier
 from neuralcollage.models.encoder import Encoder
@@ -317,7 +317,7 @@ def test_evaluate_builtin_script_on_a_tiny_model_folder(tmp_path, tiny, capsys):
     import pathlib
     for kind in ("generator", "discriminator", "encoder", "classifier", "part_classifier"):
         nc.save_snapshot(getattr(tiny, kind), tmp_path / f"{kind}.npz", kind=kind)
-    script = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "evaluate_builtin.py"
+    script = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "evaluate_builtin.py"
     spec = importlib.util.spec_from_file_location("evaluate_builtin", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -347,7 +347,7 @@ def test_part_classifier_swap_accuracy_with_a_colour_oracle(tiny):
 def _sweep_script():
     import importlib.util
     import os
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     spec = importlib.util.spec_from_file_location("sweep", os.path.join(root, "scripts",
                                                                         "sweep_part_translation.py"))
     sweep = importlib.util.module_from_spec(spec)
