@@ -431,7 +431,7 @@ def test_shipped_landmark_model_is_checked_against_the_manifest(isolated, capsys
     from neuralcollage.cli import main as cli_main
     from neuralcollage.train.landmarks import load_landmark_predictor
     _, root = isolated
-    shipped = os.path.join(os.path.dirname(pretrained.__file__), "data", "pretrained")
+    shipped = os.path.join(os.path.dirname(os.path.dirname(pretrained.__file__)), "data", "pretrained")
     source = os.path.join(shipped, "builtin64", "landmarks.npz")
     if not os.path.exists(source):
         pytest.skip("landmarks.npz is not installed")
