@@ -499,7 +499,7 @@ def blend_back(photo, edited_crop, mask, box, options=None):
     defaults): how the photo pipeline, recipes, the painter and ``collage blend`` blend an edit back."""
     options = BlendOptions.build(options)
     return poisson_blend(photo, edited_crop, mask, box, blend_mode=options.blend_mode, dilate=options.dilate,
-                         seam=options.seam, colour_reach=options.colour_reach)
+                         seam=options.seam, colour_reach=options.colour_reach, feather=options.composite_feather)
 
 
 def poisson_blend(photo, edited_crop, mask, box, *, blend_mode="normal", dilate=8, feather=None, seam="fixed",

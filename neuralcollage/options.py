@@ -238,6 +238,8 @@ class BlendOptions(Options):
         dilate: pixels the mask grows by; nothing outside the grown mask changes.
         seam: :data:`SEAMS` (``"optimal"`` needs a Poisson mode).
         colour_reach: pixels (``inf``: classic Poisson); ``"normal"`` only, ignored by the other modes.
+        composite_feather: ``"none"`` (and a region covering the whole photo): the alpha's Gaussian sigma in
+            photo pixels (None: ``dilate / 4``).
     """
     what = "blend options"
 
@@ -256,6 +258,9 @@ class BlendOptions(Options):
         "how far, in photo pixels, Poisson's colour correction reaches into the mask; deeper in, the edit keeps "
         "its own colours (a fox's white muzzle, a panda's dark eye patches) while the border stays seamless; "
         "inf: throughout, classic Poisson (needs --blend-mode normal)", limit="colour_reach", legacy=math.inf)
+    composite_feather: float = option(
+        None, "--blend-mode none: Gaussian sigma, in photo pixels, of the composite's alpha (none: a quarter of "
+              "--dilate); larger is a softer edge", limit="feather", optional=True, legacy=None)
 
     def _check(self):
         if self.seam == "optimal" and self.blend_mode == "none":

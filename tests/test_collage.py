@@ -369,3 +369,23 @@ def test_options_objects_and_shorthands_are_one_thing(bundle, photo, mask):
     assert a.recipe["edit"] == b.recipe["edit"] and "colour_reach" not in a.recipe["edit"]
     c = edit_photo(bundle, photo, mask, 1, blend_options=BlendOptions(dilate=5), dilate=7, steps=1, **common)
     assert c.recipe["edit"]["dilate"] == 7
+
+
+def test_composite_feather_softens_the_edge_and_replays(bundle, photo, mask):
+    """BlendOptions.composite_feather, added through the dataclass alone: edit_photo, recipes and the CLI's
+    --composite-feather (tests/test_cli.py checks every field's flag) get it without further changes."""
+    from neuralcollage.options import BlendOptions
+    common = dict(source_label="rabbit", steps=STEPS, seed=4, blend_mode="none", dilate=8)
+    sharp = edit_photo(bundle, photo, mask, 1, **common)
+    soft = edit_photo(bundle, photo, mask, 1, blend_options=BlendOptions(blend_mode="none", composite_feather=4.0),
+                      **common)
+    np.testing.assert_array_equal(sharp.edited_crop, soft.edited_crop)
+    assert not np.array_equal(sharp.image, soft.image)
+    region = blending.blend_region(mask, soft.box, dilate=8)
+    np.testing.assert_array_equal(soft.image[~region], photo[~region])
+    assert soft.recipe["edit"]["composite_feather"] == 4.0 and "composite_feather" not in sharp.recipe["edit"]
+    np.testing.assert_array_equal(replay(json.loads(json.dumps(soft.recipe)), photo, bundle).image, soft.image)
+    default_sigma = edit_photo(bundle, photo, mask, 1, blend_options=BlendOptions(composite_feather=2.0), **common)
+    np.testing.assert_array_equal(default_sigma.image, sharp.image)
+    with pytest.raises(ValueError, match="composite_feather must be"):
+        BlendOptions(composite_feather=-1)
