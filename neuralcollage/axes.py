@@ -26,6 +26,7 @@ import numpy
 
 from neuralcollage import backend
 from neuralcollage.io import InputError, atomic_write_text
+from neuralcollage.options import UNSET
 
 __all__ = ["AXES_FILE", "AXES_FORMAT", "AXES_VERSION", "Axis", "AxisError", "UnknownAxisError", "unit_direction",
            "decorrelate", "decorrelate_all", "axis_names", "get_axis", "save_axes", "load_axes", "bundle_axes",
@@ -432,10 +433,12 @@ def _names_and_amounts(axis_name, amount):
     return names, [float(a) for a in amounts]
 
 
-def attribute_edit_photo(bundle, photo, axis_name, amount, *, mask=None, axes=None, layers="all", steps=None,
-                         restarts=1, seed=0, source_label=None, blend_mode="normal", feather=0.0, dilate=8,
-                         margin=0.25, candidates=3, guess_steps=30, progress=None, guess_progress=None,
-                         reconstruction=None, fit=None, fit_progress=None):
+def attribute_edit_photo(bundle, photo, axis_name, amount, *, mask=None, axes=None, layers="all", source_label=None,
+                         blend_options=None, edit_options=None, projection_options=None, progress=None,
+                         guess_progress=None, reconstruction=None, fit=None, fit_progress=None, steps=UNSET,
+                         restarts=UNSET, seed=UNSET, candidates=UNSET, guess_steps=UNSET, blend_mode=UNSET,
+                         dilate=UNSET, seam=UNSET, colour_reach=UNSET, feather=UNSET, context=UNSET,
+                         margin=UNSET):
     """Move a photo's attribute along a latent axis, inside a painted region or everywhere.
 
     The photo is cropped, resized and projected as in :func:`neuralcollage.collage.edit_photo`; the edit is
@@ -458,8 +461,9 @@ def attribute_edit_photo(bundle, photo, axis_name, amount, *, mask=None, axes=No
         axes: a list of :class:`Axis` or an axes file; default :func:`bundle_axes`.
         layers: blend layers (:func:`neuralcollage.maps.parse_layers`); ``"all"`` keeps the change inside
             the mask.
-        steps, restarts, seed, source_label, blend_mode, feather, dilate, margin, candidates, guess_steps,
-        progress, guess_progress, reconstruction, fit, fit_progress: as for
+        source_label, blend_options, edit_options, projection_options, progress, guess_progress,
+        reconstruction, fit, fit_progress and the options' shorthands (steps, restarts, seed, candidates,
+        guess_steps, blend_mode, dilate, seam, colour_reach, feather, context, margin): as for
         :func:`neuralcollage.collage.edit_photo` (``reconstruction=None``: its default).
 
     Returns:
@@ -497,9 +501,11 @@ def attribute_edit_photo(bundle, photo, axis_name, amount, *, mask=None, axes=No
     if whole:
         mask = numpy.ones(numpy.shape(photo)[:2], numpy.float32)
     result = edit_photo(bundle, photo, mask, None, source_label=source_label, layers=layers, method="blend",
-                        z_target=moved, steps=steps, restarts=restarts, seed=seed, blend_mode=blend_mode,
-                        feather=feather, dilate=dilate, margin=margin, candidates=candidates,
-                        guess_steps=guess_steps, progress=progress, guess_progress=guess_progress,
+                        z_target=moved, blend_options=blend_options, edit_options=edit_options,
+                        projection_options=projection_options, steps=steps, restarts=restarts, seed=seed,
+                        candidates=candidates, guess_steps=guess_steps, blend_mode=blend_mode, dilate=dilate,
+                        seam=seam, colour_reach=colour_reach, feather=feather, context=context, margin=margin,
+                        progress=progress, guess_progress=guess_progress,
                         fit=fit, fit_progress=fit_progress,
                         **({} if reconstruction is None else {"reconstruction": reconstruction}))
     result.recipe["attribute"] = {"axes": [{"name": a.name, "class_id": a.class_id, "amount": amt,

@@ -11,21 +11,18 @@ square of ``size`` pixels whose top-left corner is ``(top, left)``.  No function
 inputs.
 """
 import math
+import warnings
 
 import cv2
 import numpy
 
 from neuralcollage.io import InputError, as_mask
 from neuralcollage.limits import check_option
+from neuralcollage.options import BLEND_MODES, SEAMS, BlendOptions
 
 __all__ = ["dilate_mask", "grey_dilate", "feather_mask", "square_crop_box", "check_box", "crop_and_resize",
            "resize_to_box", "paste_back", "blend_region", "seam_region", "check_seam", "screened_poisson",
-           "screened_unknowns", "check_colour_reach", "classic_reach", "poisson_blend", "BLEND_MODES", "SEAMS"]
-
-BLEND_MODES = ("normal", "mixed", "none")
-# Where a Poisson blend's boundary runs: the dilated mask's border, or the cheapest closed seam between the
-# mask and that border (:func:`seam_region`).
-SEAMS = ("fixed", "optimal")
+           "screened_unknowns", "check_colour_reach", "classic_reach", "poisson_blend", "blend_back", "BLEND_MODES", "SEAMS"]
 
 _CLONE_FLAGS = {"normal": cv2.NORMAL_CLONE, "mixed": cv2.MIXED_CLONE}
 # cv2.seamlessClone erodes the mask by 3 pixels (3x3 kernel, 3 iterations) before solving; the
@@ -497,8 +494,16 @@ def screened_poisson(photo, edited, region, inner, *, reach):
     return out
 
 
-def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, feather=None, seam="fixed",
-                  colour_reach=None):
+def blend_back(photo, edited_crop, mask, box, options=None):
+    """:func:`poisson_blend` with the settings of a :class:`neuralcollage.options.BlendOptions` (None: its
+    defaults): how the photo pipeline, recipes, the painter and ``collage blend`` blend an edit back."""
+    options = BlendOptions.build(options)
+    return poisson_blend(photo, edited_crop, mask, box, blend_mode=options.blend_mode, dilate=options.dilate,
+                         seam=options.seam, colour_reach=options.colour_reach, feather=options.composite_feather)
+
+
+def poisson_blend(photo, edited_crop, mask, box, *, blend_mode="normal", dilate=8, feather=None, seam="fixed",
+                  colour_reach=None, mode=None):
     """Blend an edited crop back into the full-resolution photo.
 
     The edited crop is resized to the box at the photo's resolution.  The region that may change is
@@ -543,7 +548,7 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
         soft values only matter for ``"none"``.
     box : tuple of int
         ``(top, left, side)`` the crop was cut from (:func:`square_crop_box`).
-    mode : {"normal", "mixed", "none"}, keyword-only
+    blend_mode : {"normal", "mixed", "none"}, keyword-only
     dilate : int, keyword-only
         Pixels the mask is grown by before blending (>= 0).  Poisson modes need a little room
         outside the mask for the colour correction; 8 is a good value for photos up to a few
@@ -560,6 +565,8 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
         ``"normal"`` only (ignored by the other modes, as ``feather`` is by the Poisson ones): how far, in
         photo pixels, the colour correction reaches into the mask (> 0; :func:`screened_poisson`).  None
         (default) or ``inf``: throughout, classic Poisson editing (``cv2.seamlessClone``).
+    mode : str, optional, keyword-only
+        Deprecated spelling of ``blend_mode`` (a DeprecationWarning).
 
     Returns
     -------
@@ -575,8 +582,12 @@ def poisson_blend(photo, edited_crop, mask, box, *, mode="normal", dilate=8, fea
     """
     photo = _check_image(photo, "photo")
     edited_crop = _check_image(edited_crop, "edited_crop")
+    if mode is not None:
+        warnings.warn("poisson_blend(mode=) is deprecated: use blend_mode=", DeprecationWarning, stacklevel=2)
+        blend_mode = mode
+    mode = blend_mode
     if mode not in BLEND_MODES:
-        raise ValueError(f"mode must be one of {BLEND_MODES}, got {mode!r}")
+        raise ValueError(f"blend_mode must be one of {BLEND_MODES}, got {mode!r}")
     check_seam(seam, mode)
     check_colour_reach(colour_reach)
     height, width = photo.shape[:2]

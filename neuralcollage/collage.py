@@ -28,26 +28,22 @@ from neuralcollage import backend, blending, maps
 from neuralcollage.inversion import describe_loss, guess_source_class, project
 from neuralcollage import limits
 from neuralcollage.io import InputError, as_mask, atomic_write_text, fit_mask, from_model, read_json_limited
-from neuralcollage.limits import check_option
+from neuralcollage.options import (DEFAULT_COLOUR_REACH, DEFAULT_CONTEXT, UNSET, BlendOptions, EditOptions,
+                                   ProjectionOptions)
 from neuralcollage.reconstruction import (DEFAULT_RECONSTRUCTION, RECONSTRUCTIONS, FitOptions, edit_generator,
                                           feature_similarity, fit_generator, fit_options, fit_warning,
                                           model_psnr, projection_steps)
 
-__all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "DEFAULT_COLOUR_REACH", "EditResult", "RecipeError",
+__all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "DEFAULT_COLOUR_REACH", "BlendOptions",
+           "EditOptions", "ProjectionOptions", "EditResult", "RecipeError",
            "render", "edit_class_maps", "scbn_edit", "blend_edit", "class_region", "edit_photo", "make_recipe",
            "replay", "save_recipe", "load_recipe", "check_recipe", "recipe_model"]
 
 METHODS = ("scbn", "blend")
 RECIPE_FORMAT = "neuralcollage-recipe"
 RECIPE_VERSION = 1
-#: :func:`edit_photo`'s default ``context``, chosen by ``scripts/sweep_part_translation.py`` on the built-in
-#: model (part translation 56% at 0, 73% at 0.15 with Poisson blending; docs/builtin_model.md).
-DEFAULT_CONTEXT = 0.15
-# How far, in photo pixels, Poisson's colour correction reaches into the mask by default
-# (:func:`neuralcollage.blending.screened_poisson`): the edit keeps its own colours deeper in.  Chosen on the
-# part-translation faces of seeds 0 and 1 with the default features fit: 1.5 / 2 / 2.5 / 3 / 4 px translate
-# 180 / 182 / 181 / 179 / 176 of 200 parts (docs/reconstruction.md).
-DEFAULT_COLOUR_REACH = 2.0
+# DEFAULT_CONTEXT and DEFAULT_COLOUR_REACH are the defaults of EditOptions.context and
+# BlendOptions.colour_reach (neuralcollage/options.py), re-exported here.
 
 
 class RecipeError(InputError):
@@ -271,13 +267,9 @@ def _layers_string(gen, method, layers):
     return maps.format_layers(maps.parse_layers(layers, n), n)
 
 
-def _check_options(method, blend_mode, seam="fixed", colour_reach=None):
+def _check_method(method):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if blend_mode not in blending.BLEND_MODES:
-        raise ValueError(f"blend_mode must be one of {blending.BLEND_MODES}, got {blend_mode!r}")
-    blending.check_seam(seam, blend_mode)
-    blending.check_colour_reach(colour_reach)
 
 
 def _user_box(box, mask):
@@ -323,15 +315,12 @@ def _check_context(context):
     return context
 
 
-def _check_numbers(**values):
-    """Each value against its range in :data:`neuralcollage.limits.OPTION_RANGES` (ValueError naming it)."""
-    return {name: check_option(name, value) for name, value in values.items()}
-
-
-def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, method, layers, feather,
-           blend_mode, dilate, context=0.0, seam="fixed", colour_reach=None, fit=None):
-    """Render the edit of ``z`` (with the fitted generator when ``fit`` is given) and blend it into ``photo``:
+def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, method, layers, edit, blend,
+           fit=None):
+    """Render the edit of ``z`` (with the fitted generator when ``fit`` is given; ``edit`` the
+    :class:`EditOptions`) and blend it into ``photo`` (``blend`` the :class:`BlendOptions`):
     (image, edited_crop, mask_crop)."""
+    context, feather = edit.context, edit.feather
     mask_crop = _crop_mask(gen, mask, box)
     class_mask = class_region(gen, mask_crop, context)
     if fit is not None:
@@ -343,16 +332,16 @@ def _apply(gen, photo, mask, box, *, z, z_target, source_class, target_class, me
         conds = edit_class_maps(gen, source_class, target_class, class_mask, layers="all", feather=feather)
         edited = blend_edit(gen, z, z_target, conds, mask_crop, layers=layers, feather=feather)
     edited_crop = _uint8(edited)
-    image = blending.poisson_blend(photo, edited_crop, mask, box, mode=blend_mode, dilate=dilate, seam=seam,
-                                   colour_reach=colour_reach)
+    image = blending.blend_back(photo, edited_crop, mask, box, blend)
     return image, edited_crop, mask_crop
 
 
 def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="all", method="scbn",
-               z_target=None, steps=None, restarts=1, seed=0, blend_mode="normal", feather=0.0, dilate=8,
-               context=DEFAULT_CONTEXT, margin=0.25, box=None, candidates=3, guess_steps=30, progress=None,
-               guess_progress=None, seam="fixed", colour_reach=DEFAULT_COLOUR_REACH,
-               reconstruction=DEFAULT_RECONSTRUCTION, fit=None, fit_progress=None):
+               z_target=None, blend_options=None, edit_options=None, projection_options=None, box=None,
+               progress=None, guess_progress=None, reconstruction=DEFAULT_RECONSTRUCTION, fit=None,
+               fit_progress=None, steps=UNSET, restarts=UNSET, seed=UNSET, candidates=UNSET, guess_steps=UNSET,
+               blend_mode=UNSET, dilate=UNSET, seam=UNSET, colour_reach=UNSET, feather=UNSET, context=UNSET,
+               margin=UNSET):
     """Turn the masked region of a photo into ``target_label``.
 
     Crop a square around the mask (:func:`neuralcollage.blending.square_crop_box` with ``margin``, at least
@@ -381,29 +370,24 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
             replace the projection's; both streams share the class map "target inside the mask, source
             outside" on every class layer).
         z_target: ``"blend"`` only: the latent shown inside the mask; None draws a fresh one,
-            ``gen.sample_z(1, seed=seed)``; an array ``(1, dim_z)`` (or ``(dim_z,)``) is used as it is; a
+            ``gen.sample_z(1, seed=projection_options.seed)``; an array ``(1, dim_z)`` (or ``(dim_z,)``) is used as it is; a
             callable ``z_target(z, source_class) -> (1, dim_z)`` gets the projected latent ``z`` (float32 NumPy
             ``(1, dim_z)``) and the source class id (e.g. ``z`` moved along an attribute axis,
             :func:`neuralcollage.axes.attribute_edit_photo`).  The recipe records the latent used.
-        steps, restarts, seed: projection settings (:func:`neuralcollage.project`; ``steps=None``: the
-            reconstruction's default, :data:`neuralcollage.reconstruction.PROJECTION_STEPS`, 50 before a fit
-            and 200 for the projection alone); ``seed`` also draws the
-            default blend latent.
-        blend_mode: ``"normal"``, ``"mixed"`` or ``"none"`` (:func:`neuralcollage.blending.poisson_blend`).
-        feather: Gaussian sigma (pixels at resolution ``R``) softening the mask in the class/blend maps.
-        dilate: pixels the mask is grown by for Poisson blending.
-        seam: ``"fixed"`` (Poisson boundary on the dilated mask's border) or ``"optimal"`` (the cheapest seam
-            between the mask and that border, where the edit matches the photo;
-            :func:`neuralcollage.blending.seam_region`).  Poisson blend modes only.
-        colour_reach: how far, in photo pixels, Poisson's colour correction reaches into the mask
-            (:func:`neuralcollage.blending.screened_poisson`; ``"normal"`` blending only); the edit keeps its
-            own colours deeper inside while the border stays seamless.  None or ``math.inf``: throughout
-            (classic Poisson editing, ``cv2.seamlessClone``).  Ignored by the other blend modes.
-        context: how far the target class reaches beyond the mask in the generator's class maps, as a
-            fraction of its resolution ``R`` (:func:`class_region`; 0: the mask itself, as in the paper).
-            The generator then draws the target's part with room around it (a rabbit's ears are longer
-            than a cat's); only the mask, dilated by ``dilate``, reaches the photo.
-        margin: context around the mask in the crop, as a fraction of the mask's longer side.
+        blend_options: :class:`neuralcollage.options.BlendOptions` (None: the defaults): how the edit is
+            blended back (:func:`neuralcollage.blending.blend_back`): ``blend_mode``, ``dilate``, ``seam``,
+            ``colour_reach`` (a number of pixels, ``math.inf`` or None: classic Poisson editing).
+        edit_options: :class:`neuralcollage.options.EditOptions` (None: the defaults): ``margin`` (the crop
+            around the mask), ``context`` (how far the target class reaches beyond the mask in the generator's
+            class maps, a fraction of ``R``, :func:`class_region`; only the mask, dilated by ``dilate``,
+            reaches the photo) and ``feather`` (the class/blend maps' edge).
+        projection_options: :class:`neuralcollage.options.ProjectionOptions` (None: the defaults): ``steps``
+            (None: the reconstruction's default, :data:`neuralcollage.reconstruction.PROJECTION_STEPS`, 50
+            before a fit and 200 for the projection alone), ``restarts``, ``seed`` (which also draws the
+            default blend latent), ``candidates`` and ``guess_steps`` (guessing the source class).
+        steps, restarts, seed, candidates, guess_steps, blend_mode, dilate, seam, colour_reach, feather,
+            context, margin: shorthands for the fields of the three options objects of these names (a given
+            keyword replaces that field).
         box: ``(top, left, size)`` of the square crop on the photo instead of the one around the mask, e.g.
             the whole object when the model was trained on whole objects (``size`` >= 1, inside the photo,
             and it must contain part of the mask).
@@ -430,12 +414,14 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         InputError: no ``source_label`` and the bundle has no discriminator (nothing to guess it with).
         ValueError: bad options, a ``z_target`` with ``method="scbn"`` or of the wrong shape.
     """
-    _check_options(method, blend_mode, seam, colour_reach)
-    _check_context(context)
+    _check_method(method)
+    blend = BlendOptions.build(blend_options, blend_mode=blend_mode, dilate=dilate, seam=seam,
+                               colour_reach=colour_reach)
+    shape = EditOptions.build(edit_options, feather=feather, context=context, margin=margin)
+    looks = ProjectionOptions.build(projection_options, steps=steps, restarts=restarts, seed=seed,
+                                    candidates=candidates, guess_steps=guess_steps)
     settings = fit_options(reconstruction, fit)
-    steps = projection_steps(reconstruction, steps)
-    _check_numbers(feather=feather, dilate=dilate, margin=margin, steps=steps, restarts=restarts, seed=seed,
-                   candidates=candidates, guess_steps=guess_steps)
+    steps, restarts, seed = projection_steps(reconstruction, looks.steps), looks.restarts, looks.seed
     if method != "blend" and z_target is not None:
         raise ValueError(f"z_target applies to method 'blend' only, not {method!r}")
     gen = bundle.generator
@@ -456,14 +442,15 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         notes.append(f"model {bundle.name!r} has no discriminator: projected with "
                      f"{describe_loss(None)} (neuralcollage.inversion.PyramidFeatures)")
     if box is None:
-        box = blending.square_crop_box(mask, image_size=photo.shape[:2], margin=margin, min_size=gen.resolution)
+        box = blending.square_crop_box(mask, image_size=photo.shape[:2], margin=shape.margin,
+                                       min_size=gen.resolution)
     else:
         box = _user_box(box, mask)
     crop = blending.crop_and_resize(photo, box, gen.resolution)
 
     guess = None
     if source_class is None:
-        guess = guess_source_class(gen, bundle.discriminator, crop, candidates=candidates, steps=guess_steps,
+        guess = guess_source_class(gen, bundle.discriminator, crop, candidates=looks.candidates, steps=looks.guess_steps,
                                    seed=seed, encoder=bundle.encoder, callback=guess_progress)
         source_class = guess.class_id
         notes.append(f"source class guessed: {_name(bundle.vocabulary, source_class)} (projection loss "
@@ -498,15 +485,13 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     elif callable(z_target):
         z_target = _blend_latent(gen, z_target(numpy.array(z, dtype=numpy.float32), int(source_class)))
     recipe = make_recipe(bundle, photo, mask, box=box, z=z, z_target=z_target, source_class=source_class,
-                         target_class=target_class, layers=layers, method=method, feather=feather,
-                         blend_mode=blend_mode, dilate=dilate, context=context, steps=steps, restarts=restarts,
-                         seed=seed, loss=proj.loss, source_guessed=guess is not None, seam=seam,
-                         colour_reach=colour_reach, fit=photo_fit, reconstruction_psnr=rec_psnr,
+                         target_class=target_class, layers=layers, method=method, blend_options=blend,
+                         edit_options=shape, steps=steps, restarts=restarts, seed=seed, loss=proj.loss,
+                         source_guessed=guess is not None, fit=photo_fit, reconstruction_psnr=rec_psnr,
                          projection_psnr=projection_psnr, feature_similarity=similarity)
     image, edited_crop, mask_crop = _apply(
         gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=target_class,
-        method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context,
-        seam=seam, colour_reach=colour_reach, fit=photo_fit)
+        method=method, layers=layers, edit=shape, blend=blend, fit=photo_fit)
     return EditResult(image=image, box=box, crop=crop, reconstruction=_uint8(rec_image),
                       edited_crop=edited_crop, mask_crop=mask_crop, z=z, z_target=z_target,
                       source_class=source_class, target_class=target_class, losses=proj.losses, recipe=recipe,
@@ -628,9 +613,10 @@ def _generator_sha256(bundle):
 
 
 def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, layers="all", method="scbn",
-                feather=0.0, blend_mode="normal", dilate=8, context=0.0, z_target=None, steps=None,
-                restarts=None, seed=None, loss=None, source_guessed=False, seam="fixed", colour_reach=None,
-                fit=None, reconstruction_psnr=None, projection_psnr=None, feature_similarity=None):
+                z_target=None, blend_options=None, edit_options=None, steps=None, restarts=None, seed=None,
+                loss=None, source_guessed=False, fit=None, reconstruction_psnr=None, projection_psnr=None,
+                feature_similarity=None, feather=UNSET, blend_mode=UNSET, dilate=UNSET, context=UNSET,
+                seam=UNSET, colour_reach=UNSET):
     """A JSON-able description of an edit from which :func:`replay` rebuilds it bit for bit.
 
     Args:
@@ -642,10 +628,12 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
         z: ``(1, dim_z)`` float32 projected latent (stored as JSON numbers, which round-trip float32).
         z_target: ``(1, dim_z)`` blend latent (``"blend"`` only).
         source_class, target_class: class ids.
-        layers, method, feather, blend_mode, dilate, context, seam, colour_reach: the edit settings (see
-            :func:`edit_photo`; ``seam`` is recorded only when it is not ``"fixed"`` and ``colour_reach`` only
-            when it is finite, so that older versions replay classic edits; a recipe without it replays
-            classic Poisson blending).
+        layers, method, blend_options, edit_options: the edit settings (see :func:`edit_photo`; the options
+            default as there).  The options are recorded in the ``edit`` entry in their compact JSON form
+            (:meth:`neuralcollage.options.Options.to_json`): an option at the value it had before it existed
+            (``seam`` ``"fixed"``, ``colour_reach`` classic) is left out, so that older versions replay such
+            edits, and a recipe without it replays as before.
+        feather, blend_mode, dilate, context, seam, colour_reach: shorthands for the options' fields.
         steps, restarts, seed, loss, source_guessed: how the projection was made (informational).
         fit: the :class:`~neuralcollage.reconstruction.PhotoFit` of a fitted photo (its options are recorded
             and :func:`replay` fits again with them; None: projection only, no ``reconstruction`` entry).
@@ -656,7 +644,10 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
         dict with ``format``, ``version``, ``model``, ``photo``, ``mask``, ``box``, ``edit``, ``z``,
         ``z_target``, ``projection`` and ``reconstruction`` (``method``, ``fit`` options, ``psnr``).
     """
-    _check_options(method, blend_mode, seam, colour_reach)
+    _check_method(method)
+    blend = BlendOptions.build(blend_options, blend_mode=blend_mode, dilate=dilate, seam=seam,
+                               colour_reach=colour_reach)
+    shape = EditOptions.build(edit_options, feather=feather, context=context)
     gen = bundle.generator
     photo = _check_photo(photo)
     mask = as_mask(mask)
@@ -679,8 +670,8 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
         "photo": {"height": int(photo.shape[0]), "width": int(photo.shape[1]), "sha256": _photo_sha256(photo)},
         "mask": {"encoding": encoding, "height": int(mask.shape[0]), "width": int(mask.shape[1]), "data": data},
         "box": [int(v) for v in box],
-        "edit": {"method": method, "layers": _layers_string(gen, method, layers), "feather": float(feather),
-                 "blend_mode": blend_mode, "dilate": int(dilate), "context": _check_context(context),
+        "edit": {"method": method, "layers": _layers_string(gen, method, layers),
+                 **shape.to_json(compact=True), **blend.to_json(compact=True),
                  "source_class": {"id": int(source_class), "name": _name(vocabulary, int(source_class)),
                                   "guessed": bool(source_guessed)},
                  "target_class": {"id": int(target_class), "name": _name(vocabulary, int(target_class))}},
@@ -690,10 +681,6 @@ def make_recipe(bundle, photo, mask, *, box, z, source_class, target_class, laye
                        "loss": None if loss is None else float(loss),
                        "encoder": getattr(bundle, "encoder", None) is not None},
     }
-    if seam != "fixed":
-        recipe["edit"]["seam"] = seam
-    if blend_mode == "normal" and not blending.classic_reach(colour_reach):
-        recipe["edit"]["colour_reach"] = float(colour_reach)
     recipe["reconstruction"] = {
         "method": "projection" if fit is None else fit.options.method,
         "fit": None if fit is None else fit.options.to_json(),
@@ -752,18 +739,6 @@ def _int_field(container, key, where, low, high, *, optional=False):
     return value
 
 
-def _number_field(container, key, where, option, *, optional=False, default=None):
-    value = _field(container, key, where, (int, float), optional=True)
-    if value is None:
-        if optional:
-            return default
-        raise RecipeError(f"recipe has no {_join(where, key)}")
-    try:
-        return check_option(option, value, label=f"recipe {_join(where, key)}")
-    except ValueError as exc:
-        raise RecipeError(str(exc)) from None
-
-
 def _sha256_field(container, key, where):
     value = _field(container, key, where, (str,), optional=True)
     if value is not None and not _SHA256.fullmatch(value.lower()):
@@ -811,9 +786,10 @@ def check_recipe(recipe):
 
     Returns:
         dict: ``model_name``, ``generator_sha256``, ``resolution``, ``n_classes``, ``dim_z``, ``height``,
-        ``width``, ``photo_sha256``, ``box``, ``method``, ``layers``, ``blend_mode``, ``feather``,
-        ``dilate``, ``context``, ``seam``, ``colour_reach``, ``source_class``, ``target_class``, ``z``,
-        ``z_target`` (None unless ``method == "blend"``) and ``mask`` (the entry, still encoded).
+        ``width``, ``photo_sha256``, ``box``, ``method``, ``layers``, ``blend`` (:class:`BlendOptions`),
+        ``edit`` (:class:`EditOptions`; ``margin`` is the default, the box records the crop), ``source_class``,
+        ``target_class``, ``z``, ``z_target`` (None unless ``method == "blend"``) and ``mask`` (the entry,
+        still encoded).
 
     Raises:
         RecipeError: the first problem, in one line naming the field.
@@ -850,19 +826,15 @@ def check_recipe(recipe):
     edit = _field(recipe, "edit", "", (dict,))
     out["method"] = _field(edit, "method", "edit", (str,))
     out["layers"] = _field(edit, "layers", "edit", (str,))
-    out["blend_mode"] = _field(edit, "blend_mode", "edit", (str,))
-    out["seam"] = _field(edit, "seam", "edit", (str,), optional=True) or "fixed"
-    out["feather"] = _number_field(edit, "feather", "edit", "feather")
-    out["dilate"] = _number_field(edit, "dilate", "edit", "dilate")
-    out["context"] = _number_field(edit, "context", "edit", "context", optional=True, default=0.0)
-    out["colour_reach"] = _number_field(edit, "colour_reach", "edit", "colour_reach", optional=True)
     for key in ("source_class", "target_class"):
         entry = _field(edit, key, "edit", (dict,))
         out[key] = _int_field(entry, "id", f"edit.{key}", 0, out["n_classes"] - 1)
     try:
-        _check_options(out["method"], out["blend_mode"], out["seam"], out["colour_reach"])
+        _check_method(out["method"])
+        out["edit"] = EditOptions.from_json(edit, legacy=True, where="recipe edit.")
+        out["blend"] = BlendOptions.from_json(edit, legacy=True, where="recipe edit.")
     except ValueError as exc:
-        raise RecipeError(f"recipe edit settings: {exc}") from None
+        raise RecipeError(str(exc) if str(exc).startswith("recipe") else f"recipe edit settings: {exc}") from None
     out["z"] = _latent_field(recipe, "z", out["dim_z"])
     out["z_target"] = _latent_field(recipe, "z_target", out["dim_z"], optional=out["method"] != "blend")
     if out["method"] != "blend":
@@ -896,9 +868,7 @@ def replay(recipe, photo, bundle, *, check_photo=True, fit_progress=None):
     photo = _check_photo(photo)
     want = (fields["resolution"], fields["n_classes"], fields["dim_z"])
     size = (fields["height"], fields["width"])
-    box, method, layers, blend_mode = fields["box"], fields["method"], fields["layers"], fields["blend_mode"]
-    feather, dilate, context = fields["feather"], fields["dilate"], fields["context"]
-    seam, colour_reach = fields["seam"], fields["colour_reach"]
+    box, method, layers, blend = fields["box"], fields["method"], fields["layers"], fields["blend"]
     source_class, target_class = fields["source_class"], fields["target_class"]
     have = (gen.resolution, gen.n_classes, gen.dim_z)
     if want != have:
@@ -921,7 +891,7 @@ def replay(recipe, photo, bundle, *, check_photo=True, fit_progress=None):
     mask = _decode_mask(fields["mask"])
     z, z_target = fields["z"], fields["z_target"]
     try:
-        blending.blend_region(mask, box, dilate=dilate)
+        blending.blend_region(mask, box, dilate=blend.dilate)
     except ValueError as exc:
         raise RecipeError(f"recipe box or dilation does not fit the photo: {exc}") from None
     settings = _recipe_fit(recipe, gen)
@@ -930,8 +900,7 @@ def replay(recipe, photo, bundle, *, check_photo=True, fit_progress=None):
                                                                 callback=fit_progress)
     image, edited_crop, mask_crop = _apply(
         gen, photo, mask, box, z=z, z_target=z_target, source_class=source_class, target_class=target_class,
-        method=method, layers=layers, feather=feather, blend_mode=blend_mode, dilate=dilate, context=context,
-        seam=seam, colour_reach=colour_reach, fit=photo_fit)
+        method=method, layers=layers, edit=fields["edit"], blend=blend, fit=photo_fit)
     rec = render(gen, z, source_class) if photo_fit is None else photo_fit.image
     return EditResult(image=image, box=box, crop=crop, reconstruction=_uint8(rec), edited_crop=edited_crop,
                       mask_crop=mask_crop, z=z, z_target=z_target, source_class=source_class,

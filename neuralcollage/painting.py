@@ -976,7 +976,7 @@ def composite_photo(photo, edited_crop, crop_mask, box, *, mode="normal", dilate
     full = numpy.zeros(photo.shape[:2], numpy.float32)
     full[top:top + side, left:left + side] = numpy.clip(
         blending.resize_to_box(crop_mask.astype(numpy.float32), box), 0.0, 1.0)
-    return blending.poisson_blend(photo, edited_crop, full, (top, left, side), mode=mode, dilate=dilate,
+    return blending.poisson_blend(photo, edited_crop, full, (top, left, side), blend_mode=mode, dilate=dilate,
                                   seam=seam, colour_reach=colour_reach)
 
 

@@ -24,6 +24,7 @@ import sys
 import neuralcollage._compat  # noqa: F401  (NumPy aliases before Chainer)
 from neuralcollage.analysis import evaluation
 from neuralcollage.blending import BLEND_MODES, SEAMS, check_colour_reach, check_seam
+from neuralcollage.options import UNSET
 
 
 def parse_args(argv):
@@ -99,7 +100,8 @@ def main(argv=None):
                                   steps=args.steps, photo_size=args.photo_size,
                                   grow=args.part_region_grow, context=args.part_context,
                                   blend_mode=args.part_blend_mode, dilate=args.part_dilate, seam=args.part_seam,
-                                  colour_reach=args.part_colour_reach, seed=args.seed, log=log, progress=faces)
+                                  colour_reach=UNSET if args.part_colour_reach is None else args.part_colour_reach,
+                                  seed=args.seed, log=log, progress=faces)
     faces.close()
     print(evaluation.format_table(results))
     from neuralcollage.io import atomic_write_json

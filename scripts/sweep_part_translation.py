@@ -225,7 +225,7 @@ def _sweep(args):
                       residual_crop(sample.image, result.box, edited, reconstruction) for t in args.transfers}
             for transfer in args.transfers:
                 for mode, seam, dilate, reach in _blends(args):
-                    image = poisson_blend(sample.image, pasted[transfer], region, result.box, mode=mode,
+                    image = poisson_blend(sample.image, pasted[transfer], region, result.box, blend_mode=mode,
                                           dilate=dilate, seam=seam, colour_reach=reach)
                     predicted = int(clf.predict(part_crops(image, mask, size=clf.resolution))[0])
                     hits.setdefault((transfer, px, mode, seam, dilate, reach), []).append(

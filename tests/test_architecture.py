@@ -19,8 +19,10 @@ LAYERS = {
     # 0  the package root (__version__, lazy re-exports) and the NumPy aliases Chainer needs
     "neuralcollage": 0,
     "neuralcollage._compat": 0,
-    # 0  plain rules shared by every layer: the ranges of numeric options, signal handling for writes
+    # 0  plain rules shared by every layer: the ranges of numeric options, the photo pipeline's options
+    #    (dataclasses with defaults, checks, help and JSON), signal handling for writes
     "neuralcollage.limits": 0,
+    "neuralcollage.options": 0,
     "neuralcollage._signals": 0,
     # 1  no models, no images: devices and seeding, class vocabularies, reading and writing files
     "neuralcollage.backend": 1,

@@ -240,7 +240,7 @@ def blend_cases(draw):
 def test_outside_dilated_mask_is_bit_identical(case):
     photo, edited, mask, mode, dilate, reach = case
     box = square_crop_box(mask, margin=0.25)
-    out = poisson_blend(frozen(photo), frozen(edited), frozen(mask), box, mode=mode, dilate=dilate,
+    out = poisson_blend(frozen(photo), frozen(edited), frozen(mask), box, blend_mode=mode, dilate=dilate,
                         colour_reach=reach)
     assert out.shape == photo.shape and out.dtype == numpy.uint8
     region = region_of(mask, box, dilate)
@@ -255,7 +255,7 @@ def test_poisson_is_aligned(mode):
     mask = rect_mask(70, 90, 20, 45, 30, 61)
     box = square_crop_box(mask)
     crop = photo[box[0]:box[0] + box[2], box[1]:box[1] + box[2]]
-    out = poisson_blend(photo, crop, mask, box, mode=mode)
+    out = poisson_blend(photo, crop, mask, box, blend_mode=mode)
     assert numpy.abs(out.astype(int) - photo).max() <= 2
 
 
@@ -271,7 +271,7 @@ def test_seams_smaller_than_naive_paste(mode, where):
             "column": rect_mask(h, w, 0, h, 150, w)}[where]
     box = square_crop_box(mask)
     edited = offset_edit(photo, box)
-    out = poisson_blend(photo, edited, mask, box, mode=mode)
+    out = poisson_blend(photo, edited, mask, box, blend_mode=mode)
     region = region_of(mask, box)
     numpy.testing.assert_array_equal(out[~region], photo[~region])
     assert seam(out, region) < 0.25 * seam(naive(photo, edited, region, box), region)
@@ -288,7 +288,7 @@ def test_poisson_keeps_the_edit_structure():
     c = side // 2
     edited[c - 6:c + 6, c - 6:c + 6] = 0                      # a dark square in the middle
     for mode in ("normal", "mixed"):
-        out = poisson_blend(photo, edited, mask, box, mode=mode).astype(int)
+        out = poisson_blend(photo, edited, mask, box, blend_mode=mode).astype(int)
         centre = out[box[0] + c, box[1] + c]
         ring = out[box[0] + c, box[1] + c + 12]
         assert (ring - centre).sum() > 3 * 100, mode
@@ -301,7 +301,7 @@ def test_full_mask_square_photo_is_direct_paste():
     assert box == (0, 0, 60)
     edited = offset_edit(photo, box, size=32)
     for mode in MODES:
-        numpy.testing.assert_array_equal(poisson_blend(photo, edited, mask, box, mode=mode),
+        numpy.testing.assert_array_equal(poisson_blend(photo, edited, mask, box, blend_mode=mode),
                                          paste_back(photo, edited, box))
 
 
@@ -312,7 +312,7 @@ def test_full_mask_non_square_photo():
     assert box == (0, 20, 60)
     edited = offset_edit(photo, box, size=32)
     for mode in MODES:
-        out = poisson_blend(photo, edited, mask, box, mode=mode)
+        out = poisson_blend(photo, edited, mask, box, blend_mode=mode)
         numpy.testing.assert_array_equal(out[:, :20], photo[:, :20])
         numpy.testing.assert_array_equal(out[:, 80:], photo[:, 80:])
         region = region_of(mask, box)
@@ -326,7 +326,7 @@ def test_tiny_masks(mode, pixels):
     mask = rect_mask(40, 50, 20, 20 + pixels, 25, 25 + pixels)
     box = square_crop_box(mask, min_size=12)
     edited = offset_edit(photo, box, size=16, offset=60)
-    out = poisson_blend(photo, edited, mask, box, mode=mode)
+    out = poisson_blend(photo, edited, mask, box, blend_mode=mode)
     region = region_of(mask, box)
     numpy.testing.assert_array_equal(out[~region], photo[~region])
     assert (out[region] != photo[region]).any() or mode != "none"
@@ -343,7 +343,7 @@ def test_mask_in_corners(corner):
     box = square_crop_box(mask)
     edited = offset_edit(photo, box, size=16)
     for mode in MODES:
-        out = poisson_blend(photo, edited, mask, box, mode=mode, dilate=3)
+        out = poisson_blend(photo, edited, mask, box, blend_mode=mode, dilate=3)
         region = region_of(mask, box, 3)
         numpy.testing.assert_array_equal(out[~region], photo[~region])
 
@@ -354,10 +354,10 @@ def test_soft_mask_none_mode_partial_weight():
     mask[10:30, 10:30] = 0.5
     box = (0, 0, 40)
     edited = numpy.full((20, 20, 3), 200, numpy.uint8)
-    out = poisson_blend(photo, edited, mask, box, mode="none")
+    out = poisson_blend(photo, edited, mask, box, blend_mode="none")
     numpy.testing.assert_allclose(out[20, 20], 150, atol=2)
     uint8_mask = (mask * 255).astype(numpy.uint8)
-    numpy.testing.assert_allclose(poisson_blend(photo, edited, uint8_mask, box, mode="none"),
+    numpy.testing.assert_allclose(poisson_blend(photo, edited, uint8_mask, box, blend_mode="none"),
                                   out, atol=1)
 
 
@@ -368,7 +368,7 @@ def test_inputs_not_modified():
     edited = offset_edit(photo, box, size=16)
     copies = [photo.copy(), edited.copy(), mask.copy()]
     for mode in MODES:
-        poisson_blend(photo, edited, mask, box, mode=mode)
+        poisson_blend(photo, edited, mask, box, blend_mode=mode)
     for before, after in zip(copies, (photo, edited, mask)):
         numpy.testing.assert_array_equal(before, after)
 
@@ -387,7 +387,7 @@ def test_blend_errors():
         poisson_blend(photo, edited, far, (20, 20, 10), dilate=2)
     mask = rect_mask(30, 30, 10, 20, 10, 20)
     with pytest.raises(ValueError, match="mode"):
-        poisson_blend(photo, edited, mask, (0, 0, 30), mode="fancy")
+        poisson_blend(photo, edited, mask, (0, 0, 30), blend_mode="fancy")
     with pytest.raises(ValueError, match="not inside"):
         poisson_blend(photo, edited, mask, (5, 5, 30))
     with pytest.raises(ValueError, match="mask shape"):
@@ -505,7 +505,7 @@ def test_seam_region_refuses_bad_input():
     with pytest.raises(ValueError, match="seam must be one of"):
         poisson_blend(photo, photo, inner | True, (0, 0, 8), seam="best")
     with pytest.raises(ValueError, match="Poisson blend mode"):
-        poisson_blend(photo, photo, inner | True, (0, 0, 8), mode="none", seam="optimal")
+        poisson_blend(photo, photo, inner | True, (0, 0, 8), blend_mode="none", seam="optimal")
 
 
 @pytest.mark.parametrize("mode", ["normal", "mixed"])
@@ -522,8 +522,8 @@ def test_optimal_seam_keeps_more_of_the_edit(mode):
     full[mask] = photo[mask].astype(int) + 70
     box = (0, 15, 90)
     edited = numpy.clip(full, 0, 255).astype(numpy.uint8)[:, 15:105]
-    fixed = poisson_blend(photo, edited, mask, box, mode=mode, dilate=16)
-    optimal = poisson_blend(photo, edited, mask, box, mode=mode, dilate=16, seam="optimal")
+    fixed = poisson_blend(photo, edited, mask, box, blend_mode=mode, dilate=16)
+    optimal = poisson_blend(photo, edited, mask, box, blend_mode=mode, dilate=16, seam="optimal")
     region = region_of(mask, box, 16)
     numpy.testing.assert_array_equal(optimal[~region], photo[~region])
     numpy.testing.assert_array_equal(optimal[r >= 19], photo[r >= 19])
@@ -645,5 +645,5 @@ def test_colour_reach_is_ignored_by_the_other_modes(mode):
     mask = rect_mask(h, w, 20, 40, 25, 55)
     box = square_crop_box(mask)
     edited = offset_edit(photo, box)
-    numpy.testing.assert_array_equal(poisson_blend(photo, edited, mask, box, mode=mode, colour_reach=2),
-                                     poisson_blend(photo, edited, mask, box, mode=mode))
+    numpy.testing.assert_array_equal(poisson_blend(photo, edited, mask, box, blend_mode=mode, colour_reach=2),
+                                     poisson_blend(photo, edited, mask, box, blend_mode=mode))

@@ -1,7 +1,9 @@
 """The `collage` command line: in-process through ``main(argv)`` (exit status, one-line errors, outputs) and a
 few runs of the console script in a subprocess (no tracebacks)."""
+import argparse
 import glob
 import json
+import math
 import os
 import re
 import shutil
@@ -13,6 +15,7 @@ import pytest
 from PIL import Image
 
 import neuralcollage as nc
+from neuralcollage.options import BlendOptions
 from neuralcollage import cli
 from neuralcollage.models.encoder import Encoder
 from neuralcollage.models.presets import DISCRIMINATOR_PRESETS, GENERATOR_PRESETS
@@ -157,10 +160,70 @@ def test_default_command_is_edit():
     cli._resolve_projection_steps(args)
     assert args.steps == 200
     assert args.model == "builtin" and args.gpu == -1 and args.blend_mode == "normal"
-    from neuralcollage.collage import DEFAULT_COLOUR_REACH, DEFAULT_CONTEXT
-    assert args.context == cli.DEFAULT_CONTEXT == DEFAULT_CONTEXT
-    assert cli.DEFAULT_COLOUR_REACH == DEFAULT_COLOUR_REACH
-    assert (cli.BLEND_MODES, cli.SEAMS) == (nc.blending.BLEND_MODES, nc.blending.SEAMS)
+    from neuralcollage import options
+    assert args.context == cli.DEFAULT_CONTEXT == options.EditOptions().context
+    assert (cli.DEFAULT_CONTEXT, cli.DEFAULT_COLOUR_REACH, cli.BLEND_MODES, cli.SEAMS) == (
+        options.DEFAULT_CONTEXT, options.DEFAULT_COLOUR_REACH, options.BLEND_MODES, options.SEAMS)
+    from neuralcollage import collage
+    assert collage.DEFAULT_COLOUR_REACH == options.BlendOptions().colour_reach
+
+
+def _subparser(parser, name):
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+
+
+@pytest.mark.parametrize("command,groups", [
+    ("edit", ("BlendOptions", "EditOptions:margin,context", "ProjectionOptions:steps,restarts,seed")),
+    ("attribute", ("BlendOptions", "ProjectionOptions:steps,restarts,seed")),
+    ("blend", ("BlendOptions",)),
+    ("eval", ("BlendOptions@part-",)),
+    ("invert", ("ProjectionOptions:steps,restarts,seed",))])
+def test_option_flags_are_the_dataclass_fields(command, groups):
+    """Each flag of an options dataclass's field: the field's name, type, choices and help, and (parsed with
+    nothing given) the dataclass's default, or the command's own defaults where it has them."""
+    from neuralcollage import options
+    from neuralcollage.cli.common import default_words, option_flag, options_from_args
+    from neuralcollage.cli.generate import BLEND_COMMAND_DEFAULTS
+    p = _subparser(cli.build_parser(), command)
+    by_flag = {s: a for a in p._actions for s in a.option_strings}
+    required = {"edit": ["--base", "a.png", "--label", "fox", "--mask", "m.png"],
+                "attribute": ["--base", "a.png", "--axis", "x", "--amount", "1"],
+                "blend": ["--base", "a.png", "--source", "b.png", "--mask", "m.png", "-o", "o.png"],
+                "invert": ["--base", "a.png", "--label", "fox"], "eval": []}[command]
+    args = p.parse_args(required)
+    for group in groups:
+        spec, _, prefix = group.partition("@")
+        name, _, fields = spec.partition(":")
+        cls = getattr(options, name)
+        for field in fields.split(",") if fields else cls.names():
+            action = by_flag[option_flag(field, prefix)]
+            f = cls.field(field)
+            assert action.dest == (prefix + field).replace("-", "_")
+            assert " ".join(f.metadata["help"].split()) in " ".join(action.help.split())
+            assert "(default: " in action.help
+            if f.metadata["choices"] is not None:
+                assert tuple(action.choices) == f.metadata["choices"]
+        if not fields:
+            base = BLEND_COMMAND_DEFAULTS if command == "blend" else None
+            assert options_from_args(cls, args, prefix=prefix.replace("-", "_"), base=base) == (base or cls())
+            for field in cls.names():
+                help_text = " ".join(by_flag[option_flag(field, prefix)].help.split())
+                assert help_text.endswith(f"{default_words(cls, field, getattr(base or cls(), field))})")
+        else:
+            got = options_from_args(cls, args)
+            assert all(getattr(got, k) == getattr(cls(), k) for k in fields.split(",") if k != "steps")
+
+
+def test_option_flags_pass_given_values(capsys):
+    from neuralcollage.cli.common import options_from_args
+    from neuralcollage.options import BlendOptions
+    args = cli.build_parser().parse_args(["edit", "--base", "a.png", "--label", "fox", "--mask", "m.png",
+                                          "--blend-mode", "mixed", "--dilate", "12", "--colour-reach", "inf"])
+    assert options_from_args(BlendOptions, args) == BlendOptions(blend_mode="mixed", dilate=12,
+                                                                 colour_reach=math.inf)
+    args = cli.build_parser().parse_args(["blend", "--base", "a.png", "--source", "b.png", "--mask", "m.png",
+                                          "-o", "o.png", "--mode", "none"])
+    assert args.blend_mode == "none" and "--mode is deprecated: use --blend-mode" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "wide"])
@@ -467,7 +530,7 @@ def test_blend(tmp_path, photo, mask, capsys):
     assert code == 0 and "resized" in err
     square = _photo(tmp_path / "sq.png", size=(16, 16), seed=5)
     code, _, err = run(["blend", "--base", photo, "--source", square, "--mask", mask, "--box", "5,15,40",
-                        "-o", "d.png", "--mode", "mixed"], capsys)
+                        "-o", "d.png", "--blend-mode", "mixed"], capsys)
     assert code == 0, err
     code, _, err = run(["blend", "--base", photo, "--source", square, "--mask", mask, "-o", "e.png"], capsys)
     assert code == 2
@@ -488,9 +551,9 @@ def test_blend_optimal_seam(tmp_path, photo, mask, capsys):
     region = nc.blending.blend_region(m, nc.blending.square_crop_box(m), dilate=6)
     assert np.array_equal(a[~region], b[~region]) and not np.array_equal(a, b)
     code, _, err = run(["blend", "--base", photo, "--source", edited, "--mask", mask, "--seam", "optimal",
-                        "--mode", "none", "-o", "t.png"], capsys)
+                        "--blend-mode", "none", "-o", "t.png"], capsys)
     assert code == 2 and not os.path.exists("t.png")
-    assert_one_line_error(err, "--seam optimal needs Poisson blending", "--mode none")
+    assert_one_line_error(err, "--seam optimal needs Poisson blending", "--blend-mode none")
 
 
 def test_blend_colour_reach(tmp_path, photo, mask, capsys):
@@ -507,7 +570,7 @@ def test_blend_colour_reach(tmp_path, photo, mask, capsys):
     assert np.array_equal(a[~region], reach[~region]) and not np.array_equal(reach, classic)
     for bad, message in ((["--colour-reach", "0"], "a number of pixels > 0"),
                          (["--colour-reach", "nan"], "a number of pixels > 0"),
-                         (["--colour-reach", "2", "--mode", "mixed"], "--colour-reach needs normal Poisson")):
+                         (["--colour-reach", "2", "--blend-mode", "mixed"], "--colour-reach needs normal Poisson")):
         code, _, err = run([*common, *bad, "-o", "t.png"], capsys)
         assert code == 2 and not os.path.exists("t.png")
         assert message in err and len(err.strip().splitlines()) == 1, err
@@ -828,13 +891,13 @@ def test_eval_calls_evaluate_and_writes_json(model, monkeypatch, capsys):
     assert code == 2 and "expected a number >= 0" in err
     code, _, err = run(["eval", model, "-q", "--part-seam", "optimal", "--part-dilate", "16"], capsys)
     assert code == 0, err
-    assert calls[-1][1]["seam"] == "optimal" and calls[-1][1]["dilate"] == 16
+    assert calls[-1][1]["blend_options"] == BlendOptions(seam="optimal", dilate=16)
     code, _, err = run(["eval", model, "--part-seam", "optimal", "--part-blend-mode", "none"], capsys)
     assert code == 2
     assert_one_line_error(err, "--part-seam optimal needs Poisson blending", "--part-blend-mode none")
     code, _, err = run(["eval", model, "-q", "--part-colour-reach", "4", "--out-json", "r.json"], capsys)
     assert code == 0, err
-    assert calls[-1][1]["colour_reach"] == 4.0 and json.load(open("r.json"))["part_colour_reach"] == 4.0
+    assert calls[-1][1]["blend_options"].colour_reach == 4.0 and json.load(open("r.json"))["part_colour_reach"] == 4.0
     code, _, err = run(["eval", model, "--part-colour-reach", "4", "--part-blend-mode", "mixed"], capsys)
     assert code == 2
     assert_one_line_error(err, "--part-colour-reach needs normal Poisson blending", "--part-blend-mode mixed")

@@ -326,3 +326,66 @@ def test_edit_photo_context_reaches_the_generator_not_the_photo(bundle, photo, m
         replay(broken, photo, bundle)
     with pytest.raises(ValueError, match="context"):
         edit_photo(bundle, photo, mask, "fox", context=-1, **common)
+
+
+# recipes written by the version before the options dataclasses (neuralcollage/options.py), with this module's
+# bundle, photo and mask, and the sha256 of the image each produced
+V1_RECIPES = "data/recipes_v1.json"
+
+
+def _v1_recipes():
+    import pathlib
+    return json.loads((pathlib.Path(__file__).parent / V1_RECIPES).read_text())
+
+
+@pytest.mark.parametrize("name", ["default", "classic", "mixed_blend", "none_feather", "optimal_reach3",
+                                  "projection_only", "old_no_context"])
+def test_recipes_of_the_previous_version_replay_bit_for_bit(bundle, photo, mask, name):
+    import hashlib
+    case = _v1_recipes()[name]
+    again = replay(case["recipe"], photo, bundle)
+    assert hashlib.sha256(again.image.tobytes()).hexdigest() == case["image_sha256"]
+
+
+@pytest.mark.parametrize("name,options", [("default", {}), ("classic", {"colour_reach": math.inf}),
+                                          ("none_feather", {"blend_mode": "none", "feather": 1.0, "dilate": 5})])
+def test_recipes_keep_their_format(bundle, photo, mask, name, options):
+    """The same edit writes the same recipe as the version before the options dataclasses."""
+    old = _v1_recipes()[name]["recipe"]
+    new = edit_photo(bundle, photo, mask, 1, source_label="rabbit", steps=2, seed=4, fit=FitOptions(steps=2),
+                     **options).recipe
+    assert {k: v for k, v in new.items() if k != "package_version"} == \
+        {k: v for k, v in old.items() if k != "package_version"}
+
+
+def test_options_objects_and_shorthands_are_one_thing(bundle, photo, mask):
+    from neuralcollage.options import BlendOptions, EditOptions, ProjectionOptions
+    common = dict(source_label="rabbit", fit=FitOptions(steps=1))
+    a = edit_photo(bundle, photo, mask, 1, steps=1, seed=3, dilate=5, colour_reach=None, context=0.1, **common)
+    b = edit_photo(bundle, photo, mask, 1, blend_options=BlendOptions(dilate=5, colour_reach=math.inf),
+                   edit_options=EditOptions(context=0.1), projection_options=ProjectionOptions(steps=1, seed=3),
+                   **common)
+    np.testing.assert_array_equal(a.image, b.image)
+    assert a.recipe["edit"] == b.recipe["edit"] and "colour_reach" not in a.recipe["edit"]
+    c = edit_photo(bundle, photo, mask, 1, blend_options=BlendOptions(dilate=5), dilate=7, steps=1, **common)
+    assert c.recipe["edit"]["dilate"] == 7
+
+
+def test_composite_feather_softens_the_edge_and_replays(bundle, photo, mask):
+    """BlendOptions.composite_feather, added through the dataclass alone: edit_photo, recipes and the CLI's
+    --composite-feather (tests/test_cli.py checks every field's flag) get it without further changes."""
+    from neuralcollage.options import BlendOptions
+    common = dict(source_label="rabbit", steps=STEPS, seed=4, blend_mode="none", dilate=8)
+    sharp = edit_photo(bundle, photo, mask, 1, **common)
+    soft = edit_photo(bundle, photo, mask, 1, blend_options=BlendOptions(blend_mode="none", composite_feather=4.0),
+                      **common)
+    np.testing.assert_array_equal(sharp.edited_crop, soft.edited_crop)
+    assert not np.array_equal(sharp.image, soft.image)
+    region = blending.blend_region(mask, soft.box, dilate=8)
+    np.testing.assert_array_equal(soft.image[~region], photo[~region])
+    assert soft.recipe["edit"]["composite_feather"] == 4.0 and "composite_feather" not in sharp.recipe["edit"]
+    np.testing.assert_array_equal(replay(json.loads(json.dumps(soft.recipe)), photo, bundle).image, soft.image)
+    default_sigma = edit_photo(bundle, photo, mask, 1, blend_options=BlendOptions(composite_feather=2.0), **common)
+    np.testing.assert_array_equal(default_sigma.image, sharp.image)
+    with pytest.raises(ValueError, match="composite_feather must be"):
+        BlendOptions(composite_feather=-1)

@@ -34,6 +34,7 @@ import chainer
 import numpy
 
 from neuralcollage.datasets.held_out import HELD_OUT_BASE, held_out_faces, held_out_seeds  # noqa: F401
+from neuralcollage.options import UNSET, BlendOptions, EditOptions
 
 PARTS = ("ears", "eyes", "muzzle")
 PART_REGION_GROW = 0.08
@@ -279,9 +280,9 @@ def translation_cases(n, *, n_classes, seed=0, photo_size=128, grow=PART_REGION_
 
 
 def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=None, restarts=1, parts=PARTS,
-                     layers="all", blend_mode="normal", dilate=8, margin=0.15, grow=PART_REGION_GROW,
-                     context=None, progress=None, edit=None, seam="fixed", colour_reach=None, into=None,
-                     part_classifier=None, classifier_ids=None):
+                     layers="all", blend_options=None, margin=0.15, grow=PART_REGION_GROW, context=None,
+                     progress=None, edit=None, into=None, part_classifier=None, classifier_ids=None,
+                     blend_mode=UNSET, dilate=UNSET, seam=UNSET, colour_reach=UNSET):
     """Part translation success on ``n`` held-out rendered faces (``photo_size`` px "photos").
 
     Face ``i`` (class ``i % K``) gets part ``parts[i % len(parts)]`` translated to a target class drawn
@@ -294,21 +295,19 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=None, resta
     pointed) and a 64 px generator needs a few pixels of room to draw it.  Success: the part classifier, on
     the part's crop of the edited photo (:func:`~neuralcollage.models.classifier.part_crops` of the
     original, ungrown mask), names the target class.  Preservation: every pixel outside the edited region
-    dilated by ``dilate`` px equals the input photo.  ``context`` is passed to ``edit`` (how far the target
-    class reaches beyond the region inside the generator; None: the edit function's default, e.g.
-    :data:`neuralcollage.collage.DEFAULT_CONTEXT`); ``blend_mode`` is the Poisson mode (``"normal"``) or
-    ``"none"`` (feathered compositing); ``seam`` the Poisson boundary (``"fixed"`` or ``"optimal"``, passed to
-    ``edit`` only when it is not ``"fixed"``); ``colour_reach`` how far Poisson's colour correction reaches
-    into the region in photo pixels (:func:`neuralcollage.blending.screened_poisson`; ``math.inf``:
-    throughout, classic Poisson editing; None: the edit function's default, e.g.
-    :data:`neuralcollage.collage.DEFAULT_COLOUR_REACH`; passed to ``edit`` only when it is set).
+    dilated by ``blend_options.dilate`` px equals the input photo.  ``context`` is passed to ``edit`` (how far
+    the target class reaches beyond the region inside the generator; None: the edit function's default,
+    :attr:`neuralcollage.options.EditOptions.context`); ``blend_options`` (a
+    :class:`neuralcollage.options.BlendOptions`, None: its defaults) is passed to ``edit`` as it is;
+    ``blend_mode``, ``dilate``, ``seam`` and ``colour_reach`` are shorthands for its fields (as for
+    :func:`neuralcollage.collage.edit_photo`: ``colour_reach`` None or ``math.inf`` is classic Poisson).
 
     Args:
         bundle: an object with ``generator``, ``discriminator``, ``encoder`` (or None) and
             ``part_classifier`` (e.g. :class:`neuralcollage.pretrained.ModelBundle`).
         progress: optional ``progress(i, n)`` callback after each face (edited or skipped).
-        edit: the edit function, default :func:`neuralcollage.collage.edit_photo` (same signature; its
-            result needs an ``image`` field).
+        edit: the edit function, default :func:`neuralcollage.collage.edit_photo` (same signature, with
+            ``blend_options``; its result needs an ``image`` field).
         into: translate every part into this class (see :func:`translation_cases`; None: random targets).
         part_classifier: the judge of the edited parts (None: ``bundle.part_classifier``).
         classifier_ids: the part classifier's class id of each generator class (None: the same ids), e.g.
@@ -332,11 +331,9 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=None, resta
     judged = (lambda c: c) if classifier_ids is None else (lambda c: int(classifier_ids[c]))
     if clf is None:
         raise ValueError("part translation needs a part classifier in the bundle")
+    blend = BlendOptions.build(blend_options, blend_mode=blend_mode, dilate=dilate, seam=seam,
+                               colour_reach=colour_reach)
     options = {} if context is None else {"context": context}
-    if seam != "fixed":
-        options["seam"] = seam
-    if colour_reach is not None:
-        options["colour_reach"] = colour_reach
     t0 = time.time()
     rows = []
     for case in translation_cases(n, n_classes=gen.n_classes, seed=seed, photo_size=photo_size, grow=grow,
@@ -349,11 +346,11 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=None, resta
             continue
         edited = edit(bundle, sample.image, region.astype(numpy.float32), target, source_label=source,
                       layers=layers, method="scbn", steps=steps, restarts=restarts, seed=seed + i,
-                      blend_mode=blend_mode, dilate=dilate, **options).image
+                      blend_options=blend, **options).image
         crops = part_crops(numpy.stack([sample.image, edited]), numpy.stack([mask, mask]),
                            size=clf.resolution, margin=margin)
         before, after = (int(v) for v in clf.predict(crops))
-        outside = ~dilate_mask(region, radius=dilate)
+        outside = ~dilate_mask(region, radius=blend.dilate)
         changed = int((edited != sample.image).any(axis=2)[outside].sum())
         rows.append({"part": part, "source": source, "target": target, "predicted": after,
                      "predicted_before": before, "success": after == judged(target),
@@ -375,10 +372,11 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=None, resta
             "per_part": per_part, "predicted_counts": _counts(r["predicted"] for r in done),
             "n": len(done), "n_empty_masks": len(rows) - len(done), "photo_size": photo_size,
             "grow_px": grow_pixels(grow, photo_size),
-            "context": _default_of(edit, "context") if context is None else context,
-            "blend_mode": blend_mode, "seam": seam, "colour_reach": _reach_record(edit, colour_reach, blend_mode),
+            "context": _edit_context(edit) if context is None else context,
+            "blend_mode": blend.blend_mode, "seam": blend.seam,
+            "colour_reach": None if blend.classic else blend.colour_reach,
             "reconstruction": _default_of(edit, "reconstruction"),
-            "steps": _edit_steps(edit, steps), "dilate": dilate, "into": into, "seconds": time.time() - t0,
+            "steps": _edit_steps(edit, steps), "dilate": blend.dilate, "into": into, "seconds": time.time() - t0,
             **_passed("part_translation", rate)}
 
 
@@ -387,11 +385,10 @@ def _counts(values):
     return {str(k): v for k, v in sorted(collections.Counter(values).items())}
 
 
-def _reach_record(edit, colour_reach, blend_mode):
-    """The colour reach an edit used, as JSON: a number, or None for classic Poisson and the other modes."""
-    from neuralcollage.blending import classic_reach
-    reach = _default_of(edit, "colour_reach") if colour_reach is None else colour_reach
-    return None if blend_mode != "normal" or classic_reach(reach) else float(reach)
+def _edit_context(edit):
+    """The context an edit function uses by default (None: unknown)."""
+    context = _default_of(edit, "context")
+    return EditOptions().context if context is UNSET else context
 
 
 def _edit_steps(edit, steps):
@@ -502,12 +499,12 @@ METRICS = ("classifier_accuracy", "part_classifier_accuracy", "conditioned_class
 
 def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_diversity=50, n_projection=20,
              n_translation=100, steps=None, photo_size=128, grow=PART_REGION_GROW, context=None,
-             blend_mode="normal", dilate=8, seam="fixed", colour_reach=None, seed=0, log=None, progress=None,
-             n_reconstruction=12):
+             blend_options=None, seed=0, log=None, progress=None, n_reconstruction=12, blend_mode=UNSET,
+             dilate=UNSET, seam=UNSET, colour_reach=UNSET):
     """Run ``metrics`` on ``bundle`` (fields ``generator``, ``discriminator``, ``encoder``, ``classifier``,
     ``part_classifier``; a missing model skips the metrics that need it, recorded as
-    ``{"skipped": reason}``). ``grow``, ``context``, ``blend_mode``, ``dilate``, ``seam`` and ``colour_reach``
-    go to :func:`part_translation`.
+    ``{"skipped": reason}``). ``grow``, ``context`` and ``blend_options`` (with its shorthands ``blend_mode``,
+    ``dilate``, ``seam`` and ``colour_reach``) go to :func:`part_translation`.
     ``log(name, record)`` is called after each metric; ``progress(name, i, n)`` after each of the ``n`` faces
     of part translation (the one slow metric: minutes on a CPU).
 
@@ -517,9 +514,8 @@ def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_di
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; choose from {list(METRICS)}")
-    from neuralcollage.blending import check_colour_reach, check_seam
-    check_seam(seam, blend_mode)
-    check_colour_reach(colour_reach)
+    blend = BlendOptions.build(blend_options, blend_mode=blend_mode, dilate=dilate, seam=seam,
+                               colour_reach=colour_reach)
     gen, dis = bundle.generator, getattr(bundle, "discriminator", None)
     faces = None if progress is None else functools.partial(progress, "part_translation")
     fits = None if progress is None else functools.partial(progress, "reconstruction_psnr")
@@ -537,9 +533,7 @@ def evaluate(bundle, *, metrics=METRICS, n_classifier=600, n_generated=600, n_di
         "part_translation": ((gen, dis, part), lambda: part_translation(bundle, n=n_translation, seed=seed,
                                                                         steps=steps, photo_size=photo_size,
                                                                         grow=grow, context=context,
-                                                                        blend_mode=blend_mode, dilate=dilate,
-                                                                        seam=seam, colour_reach=colour_reach,
-                                                                        progress=faces)),
+                                                                        blend_options=blend, progress=faces)),
         "reconstruction_psnr": ((gen, dis), lambda: reconstruction_psnr(bundle, n=n_reconstruction, seed=seed,
                                                                         steps=steps, photo_size=photo_size,
                                                                         progress=fits)),

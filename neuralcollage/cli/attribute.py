@@ -2,7 +2,8 @@
 import os
 import time
 
-from .common import BLEND_MODES, CommandError, EXIT_OK, Formatter, projection_options, ranged, recipe_and_figure_options
+from .common import (CommandError, EXIT_OK, BlendOptions, Formatter, ProjectionOptions, add_options, check_poisson,
+                     options_from_args, projection_options, ranged, recipe_and_figure_options)
 from .support import (check_outputs, label_name, load, read_mask_for, read_photo, require_discriminator,
                       require_registered_discriminator, safe_name, stem, vocabulary)
 from .edit import fit_kwargs, fit_line, with_progress, write_edit
@@ -52,8 +53,7 @@ def _add_attribute_arguments(p):
     e.add_argument("--layers", default="all", metavar="SPEC",
                    help="blend layers the edit applies to: all, 0-3, 2-, 1,3 (default: %(default)s; all keeps "
                         "the change inside the mask)")
-    e.add_argument("--blend-mode", choices=BLEND_MODES, default="normal",
-                   help="Poisson blending of the edit into the photo (default: %(default)s)")
+    add_options(e, BlendOptions)
     projection_options(p)
 
 
@@ -127,6 +127,7 @@ def cmd_attribute(args):
     output = args.output or f"{stem(args.base)}_{'_'.join(safe_name(n) for n in names)}.png"
     inputs = [p for p in (args.base, args.mask, args.axes, args.model, _model_axes_file(args.model))
               if p is not None and os.path.exists(p)]
+    check_poisson(args.seam, args.colour_reach, args.blend_mode, "--blend-mode")
     check_outputs([(output, "image"), (args.save_recipe, "json"), (args.figure, "image")], inputs)
     require_registered_discriminator(args.model)
     photo = read_photo(args.base, args)
@@ -139,9 +140,9 @@ def cmd_attribute(args):
     axes = _attribute_axes(bundle, args.axes)
     from neuralcollage.axes import attribute_edit_photo
     result = with_progress(lambda progress, guessing, fitting: attribute_edit_photo(
-        bundle, photo, names, amounts, mask=mask, axes=axes, layers=args.layers, steps=args.steps,
-        restarts=args.restarts, seed=args.seed, source_label=source, blend_mode=args.blend_mode,
-        progress=progress, guess_progress=guessing, **fit_kwargs(args, fitting)), args, source=source)
+        bundle, photo, names, amounts, mask=mask, axes=axes, layers=args.layers, source_label=source,
+        blend_options=options_from_args(BlendOptions, args),
+        projection_options=options_from_args(ProjectionOptions, args), progress=progress, guess_progress=guessing, **fit_kwargs(args, fitting)), args, source=source)
     import numpy
     shown = mask if mask is not None else numpy.ones(photo.shape[:2], numpy.float32)
     written = write_edit(result, photo, shown, output=output, recipe_path=args.save_recipe,

@@ -7,15 +7,11 @@ import math
 import os
 import sys
 
+from neuralcollage.options import (BLEND_MODES, DEFAULT_COLOUR_REACH, DEFAULT_CONTEXT, SEAMS,  # noqa: F401
+                                   UNSET, BlendOptions, EditOptions, ProjectionOptions)
+
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_MAX_PIXELS = 64_000_000
-#: ``neuralcollage.collage.DEFAULT_CONTEXT`` and ``DEFAULT_COLOUR_REACH``, repeated so that ``--help`` does not
-#: import Chainer (a test keeps them equal).
-DEFAULT_CONTEXT = 0.15
-DEFAULT_COLOUR_REACH = 2.0
-#: ``neuralcollage.blending.BLEND_MODES`` and ``SEAMS``, repeated for the same reason (and kept equal by a test).
-BLEND_MODES = ("normal", "mixed", "none")
-SEAMS = ("fixed", "optimal")
 SUBCOMMANDS = ("edit", "attribute", "generate", "invert", "blend", "models", "labels", "replay", "demo", "train",
                "eval", "convert", "add-class", "stylize", "ablate", "axes")
 PROG = "collage"
@@ -200,18 +196,98 @@ def resolve_projection_steps(args):
         args.steps = projection_steps(args.reconstruction)
 
 
+def option_flag(name, prefix=""):
+    """The flag of option ``name``: ``--colour-reach`` (``prefix`` ``"part-"``: ``--part-colour-reach``)."""
+    return "--" + prefix + name.replace("_", "-")
+
+
+def add_option(group, cls, name, *, prefix="", default=UNSET, default_text=None, help_prefix="", **extra):
+    """Add the flag of field ``name`` of the options dataclass ``cls`` (:mod:`neuralcollage.options`) to
+    ``group``: its type (choices or the range of :data:`neuralcollage.limits.OPTION_RANGES`), default and help
+    come from the field.
+
+    Args:
+        prefix: before the flag's name and destination (``"part-"``: ``--part-dilate``, ``args.part_dilate``).
+        default: the parser's default (default: the field's; None: "not given", see :func:`options_from_args`).
+        default_text: how the help words the default (default: the field's default).
+        help_prefix: before the field's help (``"part translation: "``).
+    """
+    f = cls.field(name)
+    meta = f.metadata
+    kwargs = {"dest": (prefix + name).replace("-", "_"),
+              "default": f.default if default is UNSET else default}
+    if meta["choices"] is not None:
+        kwargs["choices"] = meta["choices"]
+    else:
+        kwargs["type"] = colour_reach_spec if meta["limit"] == "colour_reach" else ranged(meta["limit"])
+        from neuralcollage.limits import OPTION_RANGES
+        kwargs["metavar"] = ("PX" if meta["limit"] in ("dilate", "colour_reach", "feather")
+                             else "N" if OPTION_RANGES[meta["limit"]][0] == "int" else "F")
+    text = default_text if default_text is not None else cls.default_text(name)
+    kwargs["help"] = f"{help_prefix}{meta['help']} (default: {text})"
+    kwargs.update(extra)
+    return group.add_argument(option_flag(name, prefix), **kwargs)
+
+
+def add_options(group, cls, names=None, *, prefix="", base=None, unset=False, help_prefix="", default_text=None):
+    """Add the flags of the fields ``names`` (default: all) of ``cls`` (see :func:`add_option`).
+
+    Args:
+        base: this command's defaults (a ``cls`` instance; default: the dataclass's).
+        unset: every flag defaults to None, "not given" (the library's default applies).
+        default_text: ``default_text(name, value)`` words the default in the help.
+    """
+    base = cls() if base is None else base
+    for name in names or cls.names():
+        value = getattr(base, name)
+        add_option(group, cls, name, prefix=prefix, help_prefix=help_prefix,
+                   default=None if unset or value is None or name == "colour_reach" else value,
+                   default_text=(default_text(name, value) if default_text is not None
+                                 else default_words(cls, name, value)))
+
+
+def default_words(cls, name, value):
+    """How the help words ``value``, the default of option ``name`` of ``cls``: ``8``, ``inf, classic Poisson``."""
+    if name == "colour_reach" and value == math.inf:
+        return "inf, classic Poisson"
+    return cls.default_text(name, value)
+
+
+def options_from_args(cls, args, *, prefix="", base=None):
+    """The ``cls`` options of parsed ``args``: each flag of :func:`add_options` that is not None replaces the
+    field of ``base`` (default: the dataclass's defaults).
+
+    Raises:
+        neuralcollage.io.InputError: a combination the options refuse (one line).
+    """
+    given = {name: getattr(args, (prefix + name).replace("-", "_"), None) for name in cls.names()}
+    try:
+        return cls.build(base, **{k: v for k, v in given.items() if v is not None})
+    except ValueError as exc:
+        from neuralcollage.io import InputError
+        raise InputError(str(exc)) from None
+
+
+class DeprecatedFlag(argparse.Action):
+    """An old spelling of a flag: stores into the new one's destination with a note on stderr."""
+
+    def __init__(self, option_strings, dest, *, new, **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        note(f"{option_string} is deprecated: use {self.new}")
+        setattr(namespace, self.dest, values)
+
+
 def projection_options(parser, *, with_restarts=True):
     from neuralcollage.reconstruction import PROJECTION_STEPS
     g = parser.add_argument_group("projection")
-    g.add_argument("--steps", type=ranged("steps"), default=None, metavar="N",
-                   help="Adam steps of the manifold projection (default: %d before a fit, %d with "
-                        "--reconstruction projection)" % (PROJECTION_STEPS["features"],
-                                                          PROJECTION_STEPS["projection"]))
+    add_option(g, ProjectionOptions, "steps", default_text="%d before a fit, %d with --reconstruction projection" % (
+        PROJECTION_STEPS["features"], PROJECTION_STEPS["projection"]))
     if with_restarts:
-        g.add_argument("--restarts", type=ranged("restarts"), default=1, metavar="N",
-                       help="projection runs, the best kept; the first starts from the encoder's guess when the "
-                            "model has an encoder, the others from random latents (default: %(default)s)")
-    g.add_argument("--seed", type=ranged("seed"), default=0, help="seed of every random choice (default: %(default)s)")
+        add_option(g, ProjectionOptions, "restarts")
+    add_option(g, ProjectionOptions, "seed", metavar=None)
     from neuralcollage.reconstruction import DEFAULT_RECONSTRUCTION, RECONSTRUCTIONS, FitOptions
     g.add_argument("--reconstruction", choices=RECONSTRUCTIONS, default=DEFAULT_RECONSTRUCTION,
                    help="features: after the projection, fit an offset of the generator's features so that it "
@@ -227,24 +303,6 @@ def recipe_and_figure_options(group):
                        help="also write a recipe that `collage replay` reproduces bit for bit on the CPU")
     group.add_argument("--figure", metavar="PNG",
                        help="also write a before/after figure (photo, mask, reconstruction, result)")
-
-
-def poisson_options(group, mode_flag, *, reach_default):
-    """``--dilate``, ``--seam`` and ``--colour-reach``: the extent, boundary and colour correction of the blend
-    (``mode_flag`` names the blend mode; ``reach_default`` words the colour reach's default for the help)."""
-    group.add_argument("--dilate", type=ranged("dilate"), default=8, metavar="PX",
-                       help="pixels the mask grows by before blending; nothing outside the grown mask changes "
-                            "(default: %(default)s)")
-    group.add_argument("--seam", choices=SEAMS, default="fixed",
-                       help="Poisson boundary: the grown mask's border, or the cheapest seam between the mask and "
-                            "that border, where the edit already matches the photo, so less of the photo's colour "
-                            f"is carried into the edit (needs {mode_flag} normal or mixed; give it room with a "
-                            "larger --dilate, e.g. 16) (default: %(default)s)")
-    group.add_argument("--colour-reach", type=colour_reach_spec, metavar="PX",
-                       help="how far, in photo pixels, Poisson's colour correction reaches into the mask; deeper "
-                            "in, the edit keeps its own colours (a fox's white muzzle, a panda's dark eye "
-                            "patches) while the border stays seamless; inf: throughout, classic Poisson "
-                            f"(needs {mode_flag} normal) (default: {reach_default})")
 
 
 def check_poisson(seam, colour_reach, mode, mode_flag, *, prefix="--"):

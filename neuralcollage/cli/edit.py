@@ -4,9 +4,8 @@
 import os
 import time
 
-from .common import (BLEND_MODES, DEFAULT_COLOUR_REACH, DEFAULT_CONTEXT, EXIT_OK, Formatter, box_spec, check_poisson,
-                     fraction, gpu_id, note, poisson_options, projection_options, ranged, recipe_and_figure_options,
-                     say)
+from .common import (EXIT_OK, BlendOptions, EditOptions, Formatter, ProjectionOptions, add_options, box_spec,
+                     check_poisson, gpu_id, note, options_from_args, projection_options, recipe_and_figure_options, say)
 from .support import (GuessProgress, Progress, check_outputs, label_name, load, read_json, read_mask_for, read_photo,
                       require_discriminator, require_photo_class, require_registered_discriminator, safe_name, stem,
                       vocabulary)
@@ -65,17 +64,8 @@ def _add_edit_arguments(p):
                    help="generator layers the edit applies to: all, 0-11, 4-, 1,3,5 (default: %(default)s)")
     e.add_argument("--method", choices=("scbn", "blend"), default="scbn",
                    help="scbn: spatial class conditioning; blend: feature blending (default: %(default)s)")
-    e.add_argument("--blend-mode", choices=BLEND_MODES, default="normal",
-                   help="Poisson blending of the edit into the photo: normal, mixed gradients, or none (plain "
-                        "feathered compositing) (default: %(default)s)")
-    poisson_options(e, "--blend-mode", reach_default=f"{DEFAULT_COLOUR_REACH:g}")
-    e.add_argument("--margin", type=ranged("margin"), default=0.25, metavar="F",
-                   help="context around the mask in the crop, as a fraction of the mask's longer side "
-                        "(default: %(default)s)")
-    e.add_argument("--context", type=fraction, default=DEFAULT_CONTEXT, metavar="F",
-                   help="how far the target class reaches beyond the mask inside the generator, as a fraction "
-                        "of its resolution, so it can draw the new part whole; only the mask (dilated a few "
-                        "pixels) changes the photo; 0 = the mask itself (default: %(default)s)")
+    add_options(e, BlendOptions)
+    add_options(e, EditOptions, ("margin", "context"))
     e.add_argument("--box", type=box_spec, metavar="TOP,LEFT,SIDE",
                    help="crop this square of the photo instead (e.g. the whole face or animal, when the mask "
                         "covers only a small part of it and the model was trained on whole objects)")
@@ -162,12 +152,18 @@ def before_after_png(photo, mask, result, *, reconstruction=None, box=None, titl
 def run_edit(bundle, photo, mask, target, *, source, args):
     """Run :func:`neuralcollage.collage.edit_photo` with progress bars; print its notes."""
     from neuralcollage.collage import edit_photo
+    options = edit_options_from_args(args)
     return with_progress(lambda progress, guessing, fitting: edit_photo(
-        bundle, photo, mask, target, source_label=source, layers=args.layers, method=args.method,
-        steps=args.steps, restarts=args.restarts, seed=args.seed, blend_mode=args.blend_mode, context=args.context,
-        margin=args.margin, box=args.box, dilate=args.dilate, seam=args.seam,
-        colour_reach=DEFAULT_COLOUR_REACH if args.colour_reach is None else args.colour_reach, progress=progress,
-        guess_progress=guessing, **fit_kwargs(args, fitting)), args, source=source)
+        bundle, photo, mask, target, source_label=source, layers=args.layers, method=args.method, box=args.box,
+        progress=progress, guess_progress=guessing, **options, **fit_kwargs(args, fitting)), args, source=source)
+
+
+def edit_options_from_args(args):
+    """The ``blend_options``, ``edit_options`` and ``projection_options`` of :func:`neuralcollage.collage.edit_photo`
+    given on the command line (the flags of :func:`~neuralcollage.cli.common.add_options`)."""
+    return {"blend_options": options_from_args(BlendOptions, args),
+            "edit_options": options_from_args(EditOptions, args),
+            "projection_options": options_from_args(ProjectionOptions, args)}
 
 
 def fit_kwargs(args, fitting):
@@ -308,11 +304,10 @@ def _run_demo(args, spec, folder, out_dir, started):
     say(f"demo: turning the {spec.get('part', 'masked region')} of the {spec.get('source_label', 'photo')} in "
         f"{photo_path} ({photo.shape[1]}x{photo.shape[0]}) into a {spec['target_label']} with model "
         f"{bundle.name} ...", quiet=args.quiet)
-    args.layers, args.blend_mode = spec.get("layers", "all"), spec.get("blend_mode", "normal")
-    args.margin, args.box = spec.get("margin", 0.25), spec.get("box")
-    args.context = spec.get("context", DEFAULT_CONTEXT)
-    args.dilate, args.seam = spec.get("dilate", 8), spec.get("seam", "fixed")
-    args.colour_reach = spec.get("colour_reach")
+    args.layers, args.box = spec.get("layers", "all"), spec.get("box")
+    for cls in (BlendOptions, EditOptions):
+        for name in cls.names():
+            setattr(args, name, spec.get(name))
     result = run_edit(bundle, photo, mask, target, source=source, args=args)
     written = write_edit(result, photo, mask, output=result_path, recipe_path=recipe_path,
                          figure_path=figure_path, inputs=inputs)

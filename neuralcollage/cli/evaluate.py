@@ -5,9 +5,9 @@ import os
 import time
 
 from .classes import ADD_CLASS_DEFAULTS, start_from_option
-from .common import (BLEND_MODES, CommandError, DEFAULT_COLOUR_REACH, DEFAULT_CONTEXT, EXIT_MODEL, EXIT_OK, Formatter,
-                     Parser, SEAMS, bounded_count, check_poisson, colour_reach_spec, finite_float, fraction, gpu_id,
-                     nonnegative_int, positive_int, ranged, say)
+from .common import (BlendOptions, CommandError, DEFAULT_CONTEXT, EXIT_MODEL, EXIT_OK, Formatter, Parser,
+                     add_options, bounded_count, check_poisson, finite_float, fraction, gpu_id, nonnegative_int,
+                     options_from_args, positive_int, ranged, say)
 from .support import MetricProgress, call, check_outputs, device_id, import_attr, load
 
 
@@ -156,19 +156,8 @@ examples:
     p.add_argument("--part-context", type=fraction, metavar="F",
                    help="part translation: how far the target class reaches beyond the region inside the "
                         "generator (`collage edit --context`) (default: the edit's, %s)" % DEFAULT_CONTEXT)
-    p.add_argument("--part-blend-mode", choices=BLEND_MODES,
-                   help="part translation: Poisson mode, or none for feathered compositing (default: the "
-                        "library's, normal)")
-    p.add_argument("--part-dilate", type=ranged("dilate"), metavar="PX",
-                   help="part translation: pixels the region grows by for blending (`collage edit --dilate`) "
-                        "(default: the library's, 8)")
-    p.add_argument("--part-seam", choices=SEAMS,
-                   help="part translation: Poisson boundary (`collage edit --seam`) (default: the library's, "
-                        "fixed)")
-    p.add_argument("--part-colour-reach", type=colour_reach_spec, metavar="PX",
-                   help="part translation: how far Poisson's colour correction reaches into the region "
-                        "(`collage edit --colour-reach`; inf: classic Poisson) (default: the edit's, "
-                        f"{DEFAULT_COLOUR_REACH:g})")
+    add_options(p, BlendOptions, prefix="part-", unset=True, help_prefix="part translation (as `collage edit`): ",
+                default_text=lambda name, value: f"the edit's, {BlendOptions.default_text(name, value)}")
     g = p.add_argument_group("few_shot (not run by default: it trains one class pack per species and image "
                              "count, minutes each on a CPU)")
     g.add_argument("--few-shot-species", type=_name_list, metavar="LIST",
@@ -317,6 +306,13 @@ def _few_shot_counts(n):
     return dict(n=n, n_diversity=max(2, min(50, n)), n_old=min(100, n))
 
 
+def _part_blend(args):
+    """The ``--part-*`` blend flags as :class:`~neuralcollage.options.BlendOptions`, None when none is given."""
+    if all(getattr(args, "part_" + name) is None for name in BlendOptions.names()):
+        return None
+    return options_from_args(BlendOptions, args, prefix="part_")
+
+
 def cmd_eval(args):
     from neuralcollage.io import InputError
     evaluate = import_attr("neuralcollage.analysis.evaluation", "evaluate")
@@ -351,8 +347,8 @@ def cmd_eval(args):
     try:
         if standard is None or standard:
             metrics = call(evaluate, bundle, metrics=standard, steps=args.steps, grow=args.part_region_grow,
-                           context=args.part_context, blend_mode=args.part_blend_mode, dilate=args.part_dilate,
-                           seam=args.part_seam, colour_reach=args.part_colour_reach, seed=args.seed, log=log,
+                           context=args.part_context,
+                           blend_options=_part_blend(args), seed=args.seed, log=log,
                            progress=progress, **_eval_counts(args.n_samples))
     finally:
         progress.close()

@@ -1,11 +1,17 @@
 """``collage generate`` (images from random or saved latents) and ``collage blend`` (Poisson blending of an
 edit into a photo).
 """
+import argparse
 import math
 import os
 
-from .common import (BLEND_MODES, CommandError, EXIT_OK, Formatter, box_spec, check_poisson, note, one_line,
-                     poisson_options, ranged)
+from .common import (BLEND_MODES, BlendOptions, CommandError, DeprecatedFlag, EXIT_OK, Formatter, add_options,
+                     box_spec, check_poisson, note, one_line, options_from_args, ranged)
+
+#: ``collage blend``'s defaults: classic Poisson editing (``cv2.seamlessClone``), as
+#: :func:`neuralcollage.blending.poisson_blend`, for an edit made elsewhere; the photo pipeline's colour reach
+#: is tuned for its own edits.
+BLEND_COMMAND_DEFAULTS = BlendOptions(colour_reach=math.inf)
 from .support import check_outputs, is_biggan, label_name, load, read_mask_for, read_photo, vocabulary
 
 
@@ -45,16 +51,15 @@ square crop that is resized to the box.
 
 examples:
   collage blend --base photo.png --source edited.png --mask mask.png -o out.png
-  collage blend --base photo.png --source crop64.png --box 120,80,200 --mask mask.png --mode mixed -o out.png
+  collage blend --base photo.png --source crop64.png --box 120,80,200 --mask mask.png --blend-mode mixed -o out.png
 """)
     p.add_argument("--base", required=True, metavar="PHOTO", help="the photo")
     p.add_argument("--source", required=True, metavar="EDITED", help="the edited image")
     p.add_argument("--mask", required=True, metavar="MASK", help="the region to blend")
     p.add_argument("--box", type=box_spec, metavar="TOP,LEFT,SIDE", help="where a square --source crop belongs")
-    p.add_argument("--mode", choices=BLEND_MODES, default="normal",
-                   help="normal or mixed-gradient Poisson blending, or feathered compositing (default: "
-                        "%(default)s)")
-    poisson_options(p, "--mode", reach_default="inf, classic Poisson")
+    add_options(p, BlendOptions, base=BLEND_COMMAND_DEFAULTS)
+    p.add_argument("--mode", choices=BLEND_MODES, dest="blend_mode", action=DeprecatedFlag, new="--blend-mode",
+                   help=argparse.SUPPRESS)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the blended photo")
     p.set_defaults(func=cmd_blend)
 
@@ -193,10 +198,11 @@ def _grid(images, *, pad=2):
 # ------------------------------------------------------------------------------------------------ blend
 
 def cmd_blend(args):
-    from neuralcollage.blending import classic_reach, crop_and_resize, poisson_blend, square_crop_box
+    from neuralcollage.blending import blend_back, crop_and_resize, square_crop_box
     from neuralcollage.io import InputError, read_image, write_image
     inputs = [args.base, args.source, args.mask]
-    check_poisson(args.seam, args.colour_reach, args.mode, "--mode")
+    check_poisson(args.seam, args.colour_reach, args.blend_mode, "--blend-mode")
+    blend = options_from_args(BlendOptions, args, base=BLEND_COMMAND_DEFAULTS)
     check_outputs([(args.output, "image")], inputs)
     photo = read_photo(args.base, args)
     mask = read_mask_for(args.mask, photo, args)
@@ -215,12 +221,11 @@ def cmd_blend(args):
             source = _fit_source(source, photo.shape[:2], args.source)
         box = square_crop_box(mask)
         crop = crop_and_resize(source, box, box[2])
-    out = poisson_blend(photo, crop, mask, box, mode=args.mode, dilate=args.dilate, seam=args.seam,
-                        colour_reach=args.colour_reach)
+    out = blend_back(photo, crop, mask, box, blend)
     from neuralcollage.io import read_image_info
     write_image(args.output, out, overwrite_protect=inputs, metadata=read_image_info(args.base))
-    how = args.mode + (", optimal seam" if args.seam == "optimal" else "")
-    how += "" if classic_reach(args.colour_reach) else f", colour reach {args.colour_reach:g} px"
+    how = blend.blend_mode + (", optimal seam" if blend.seam == "optimal" else "")
+    how += "" if blend.classic else f", colour reach {blend.colour_reach:g} px"
     print(f"blended {args.source} into {args.base} ({how}); wrote {args.output}")
     return EXIT_OK
 

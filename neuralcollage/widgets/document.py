@@ -201,15 +201,15 @@ class PaintDocument:
         return image
 
     # ------------------------------------------------------------------ photos, recipes, exports
-    def composite(self, *, image=None, mode=None, dilate=None, seam=None, colour_reach=None):
+    def composite(self, *, image=None, **blend):
         """For a photo: the edit (``image``, default :meth:`render`) Poisson-blended into the full-resolution
-        photo, ``(H, W, 3)`` uint8; the options override the photo's (:meth:`PhotoContext.composite
+        photo, ``(H, W, 3)`` uint8; ``blend`` (``blend_options`` and its shorthands ``blend_mode``, ``dilate``,
+        ``seam``, ``colour_reach``) overrides the photo's (:meth:`PhotoContext.composite
         <neuralcollage.widgets.photo.PhotoContext.composite>`)."""
         if self.photo is None:
             raise ValueError("composite() is for painters made with from_photo")
         image = self.render() if image is None else image
-        return self.photo.composite(image, self.edit_mask(), mode=mode, dilate=dilate, seam=seam,
-                                    colour_reach=colour_reach)
+        return self.photo.composite(image, self.edit_mask(), **blend)
 
     def photo_mask(self):
         """For a photo: the painted region at the photo's resolution, ``(H, W)`` float32 in [0, 1]."""

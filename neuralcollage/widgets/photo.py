@@ -2,12 +2,13 @@
 crop goes back into the photo (:class:`PhotoContext`).  No widgets here.
 """
 import collections
+import warnings
 
 import numpy
 
-from neuralcollage import blending, painting
-from neuralcollage.collage import DEFAULT_COLOUR_REACH
+from neuralcollage import blending
 from neuralcollage.io import to_model
+from neuralcollage.options import UNSET, BlendOptions
 from neuralcollage.reconstruction import DEFAULT_RECONSTRUCTION
 
 __all__ = ["PhotoContext", "OpenedPhoto", "open_photo"]
@@ -25,24 +26,30 @@ class PhotoContext:
     source_class : int
     projection : ProjectionResult or None
         What :func:`neuralcollage.inversion.project` returned.
-    poisson : {"normal", "mixed", "none"}
-    dilate : int
-    seam : {"fixed", "optimal"}
-        The Poisson boundary (:func:`neuralcollage.blending.poisson_blend`).
-    colour_reach : float or None
-        How far Poisson's colour correction reaches into the mask, in photo pixels (``"normal"`` only; None or
-        ``inf``: throughout).
+    blend_options : BlendOptions
+        How the painted crop is blended back (:func:`neuralcollage.blending.blend_back`); given to the
+        constructor as ``blend_options`` and/or its shorthands ``blend_mode``, ``dilate``, ``seam``,
+        ``colour_reach`` (``poisson``: a deprecated spelling of ``blend_mode``).
+    blend_mode, dilate, seam, colour_reach
+        Its fields (read-only).
     """
 
-    def __init__(self, photo, box, crop, source_class, projection=None, *, poisson="normal", dilate=8,
-                 projection_options=None, seam="fixed", colour_reach=None, fit=None, reconstruction_psnr=None):
-        blending.check_seam(seam, poisson)
-        blending.check_colour_reach(colour_reach)
+    def __init__(self, photo, box, crop, source_class, projection=None, *, blend_options=None,
+                 projection_options=None, fit=None, reconstruction_psnr=None, blend_mode=UNSET, dilate=UNSET,
+                 seam=UNSET, colour_reach=UNSET, poisson=UNSET):
+        blend_mode = _deprecated_poisson(poisson, blend_mode)
+        self.blend_options = BlendOptions.build(blend_options, blend_mode=blend_mode, dilate=dilate, seam=seam,
+                                                colour_reach=colour_reach)
         self.photo, self.box, self.crop = photo, tuple(int(v) for v in box), crop
         self.source_class, self.projection = int(source_class), projection
-        self.poisson, self.dilate, self.seam, self.colour_reach = poisson, int(dilate), seam, colour_reach
         self.projection_options = dict(projection_options or {})
         self.fit, self.reconstruction_psnr = fit, reconstruction_psnr
+
+    blend_mode = property(lambda self: self.blend_options.blend_mode)
+    dilate = property(lambda self: self.blend_options.dilate)
+    seam = property(lambda self: self.blend_options.seam)
+    colour_reach = property(lambda self: self.blend_options.colour_reach)
+    poisson = property(lambda self: self.blend_options.blend_mode, doc="Deprecated: :attr:`blend_mode`.")
 
     def __repr__(self):
         return (f"PhotoContext(photo={self.photo.shape[1]}x{self.photo.shape[0]}, box={self.box}, "
@@ -50,13 +57,10 @@ class PhotoContext:
 
     def recipe_info(self):
         """What a painting recipe records of the photo (JSON-able dict)."""
-        info = {"box": list(self.box), "source_class": self.source_class, "poisson": self.poisson,
-                "dilate": self.dilate, "photo_size": [int(self.photo.shape[0]), int(self.photo.shape[1])],
+        blend = self.blend_options.to_json(compact=True)
+        info = {"box": list(self.box), "source_class": self.source_class, "poisson": blend.pop("blend_mode"),
+                **blend, "photo_size": [int(self.photo.shape[0]), int(self.photo.shape[1])],
                 "projection": dict(self.projection_options)}
-        if self.seam != "fixed":
-            info["seam"] = self.seam
-        if self.poisson == "normal" and not blending.classic_reach(self.colour_reach):
-            info["colour_reach"] = float(self.colour_reach)
         if self.projection is not None:
             info["projection"]["loss"] = float(self.projection.loss)
         info["reconstruction"] = {
@@ -65,21 +69,23 @@ class PhotoContext:
             "psnr": None if self.reconstruction_psnr is None else round(float(self.reconstruction_psnr), 4)}
         return info
 
-    def composite(self, edited_crop, crop_mask, *, mode=None, dilate=None, seam=None, colour_reach=None):
+    def composite(self, edited_crop, crop_mask, *, blend_options=None, blend_mode=UNSET, dilate=UNSET,
+                  seam=UNSET, colour_reach=UNSET, mode=UNSET):
         """``edited_crop`` (R, R, 3) uint8 Poisson-blended into the full-resolution photo where ``crop_mask``
-        (R, R) float32 in [0, 1] is painted: ``(H, W, 3)`` uint8.
+        (R, R) float32 in [0, 1] is painted: ``(H, W, 3)`` uint8 (a copy of the photo when nothing is painted).
 
-        ``mode``, ``dilate``, ``seam`` and ``colour_reach`` override this photo's settings (with
-        ``mode="none"`` the seam defaults to ``"fixed"``; a colour reach only acts with ``"normal"``, ``inf``
-        for classic Poisson)."""
-        mode = mode or self.poisson
-        if seam is None:
-            seam = "fixed" if mode == "none" else self.seam
-        if colour_reach is None:
-            colour_reach = self.colour_reach
-        return painting.composite_photo(self.photo, edited_crop, crop_mask, self.box, mode=mode,
-                                        dilate=self.dilate if dilate is None else dilate, seam=seam,
-                                        colour_reach=colour_reach)
+        ``blend_options`` (default: this photo's :attr:`blend_options`) and its shorthands ``blend_mode``,
+        ``dilate``, ``seam``, ``colour_reach`` override this photo's settings (with ``blend_mode="none"`` the
+        seam becomes ``"fixed"``; ``mode``: a deprecated spelling of ``blend_mode``)."""
+        blend_mode = _deprecated_poisson(mode, blend_mode, "mode")
+        base = self.blend_options if blend_options is None else blend_options
+        if blend_mode == "none" and seam is UNSET:
+            seam = "fixed"
+        options = BlendOptions.build(base, blend_mode=blend_mode, dilate=dilate, seam=seam,
+                                     colour_reach=colour_reach)
+        if not (crop_mask > 0).any():
+            return numpy.array(self.photo, copy=True)
+        return blending.blend_back(self.photo, edited_crop, self.photo_mask(crop_mask), self.box, options)
 
     def photo_mask(self, crop_mask):
         """``crop_mask`` (R, R) float32 resized into the photo's crop box: ``(H, W)`` float32 in [0, 1]."""
@@ -95,8 +101,8 @@ class PhotoContext:
         options = self.projection_options
         return collage.make_recipe(
             bundle, self.photo, self.photo_mask(crop_mask), box=self.box, z=z, source_class=self.source_class,
-            target_class=target_class, layers=layers, method="scbn", blend_mode=self.poisson, dilate=self.dilate,
-            seam=self.seam, colour_reach=self.colour_reach, steps=options.get("steps"),
+            target_class=target_class, layers=layers, method="scbn", blend_options=self.blend_options,
+            edit_options=collage.EditOptions(context=0.0), steps=options.get("steps"),
             restarts=options.get("restarts"), seed=options.get("seed"),
             loss=None if self.projection is None else self.projection.loss, fit=self.fit,
             reconstruction_psnr=self.reconstruction_psnr)
@@ -117,8 +123,8 @@ OpenedPhoto = collections.namedtuple("OpenedPhoto", "generator z class_id crop c
 
 
 def open_photo(bundle, photo, *, label, mask=None, box=None, margin=0.25, steps=None, restarts=1, seed=0, lr=0.075,
-               mse_weight=0.2, progress=None, poisson="normal", dilate=8, seam="fixed",
-               colour_reach=DEFAULT_COLOUR_REACH, reconstruction=DEFAULT_RECONSTRUCTION, fit=None, fit_progress=None):
+               mse_weight=0.2, progress=None, blend_options=None, reconstruction=DEFAULT_RECONSTRUCTION, fit=None,
+               fit_progress=None, blend_mode=UNSET, dilate=UNSET, seam=UNSET, colour_reach=UNSET, poisson=UNSET):
     """Crop ``photo``, project the crop (:func:`neuralcollage.inversion.project`) and fit the generator to it
     (:func:`neuralcollage.reconstruction.fit_generator`): what a painter on a real photo starts from.
 
@@ -142,9 +148,11 @@ def open_photo(bundle, photo, *, label, mask=None, box=None, margin=0.25, steps=
         :func:`neuralcollage.collage.edit_photo`).
     progress : callable, optional
         ``progress(step, loss, restart)`` during the projection.
-    poisson, dilate, seam, colour_reach
-        How the edit is blended back (:func:`neuralcollage.blending.poisson_blend`; ``colour_reach`` defaults
-        to :data:`neuralcollage.collage.DEFAULT_COLOUR_REACH`, as in :func:`neuralcollage.collage.edit_photo`).
+    blend_options : BlendOptions, optional
+        How the edit is blended back (:func:`neuralcollage.blending.blend_back`; default
+        :class:`neuralcollage.options.BlendOptions`'s, as in :func:`neuralcollage.collage.edit_photo`).
+    blend_mode, dilate, seam, colour_reach
+        Shorthands for its fields (``poisson``: a deprecated spelling of ``blend_mode``).
     reconstruction, fit, fit_progress
         As for :func:`neuralcollage.collage.edit_photo`: ``"features"`` (the default) or ``"pivotal"`` paint
         on the generator fitted to the crop, so the preview starts from the photo itself (the fit fades out
@@ -159,8 +167,8 @@ def open_photo(bundle, photo, *, label, mask=None, box=None, margin=0.25, steps=
     from neuralcollage import reconstruction as fitting
     from neuralcollage.models.generator import Generator
 
-    blending.check_seam(seam, poisson)
-    blending.check_colour_reach(colour_reach)
+    blend = BlendOptions.build(blend_options, blend_mode=_deprecated_poisson(poisson, blend_mode), dilate=dilate,
+                               seam=seam, colour_reach=colour_reach)
     settings = fitting.fit_options(reconstruction, fit)
     steps = fitting.projection_steps(reconstruction, steps)
     photo = numpy.asarray(photo)
@@ -187,7 +195,16 @@ def open_photo(bundle, photo, *, label, mask=None, box=None, margin=0.25, steps=
         gen = photo_fit.generator
     psnr = (photo_fit.psnr if photo_fit is not None
             else fitting.model_psnr(result.image[:1], to_model(crop[None])))
-    context = PhotoContext(photo, box, crop, class_id, result, poisson=poisson, dilate=dilate,
-                           projection_options=options, seam=seam, colour_reach=colour_reach, fit=photo_fit,
-                           reconstruction_psnr=psnr)
+    context = PhotoContext(photo, box, crop, class_id, result, blend_options=blend, projection_options=options,
+                           fit=photo_fit, reconstruction_psnr=psnr)
     return OpenedPhoto(gen, result.z[:1], class_id, crop, context)
+
+
+def _deprecated_poisson(old, blend_mode, name="poisson"):
+    """``blend_mode``, or the value of its deprecated spelling ``name`` (a DeprecationWarning)."""
+    if old is UNSET:
+        return blend_mode
+    warnings.warn(f"{name}= is deprecated: use blend_mode=", DeprecationWarning, stacklevel=3)
+    if blend_mode is not UNSET and blend_mode != old:
+        raise ValueError(f"{name}={old!r} and blend_mode={blend_mode!r} disagree")
+    return old

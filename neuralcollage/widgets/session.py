@@ -173,7 +173,8 @@ class PainterSession:
         """A session on a real photo: crop, project, fit the generator to the crop
         (:func:`neuralcollage.widgets.photo.open_photo`, which takes the photo options of ``kwargs``: ``mask``,
         ``box``, ``margin``, ``steps``, ``restarts``, ``seed``, ``lr``, ``mse_weight``, ``progress``,
-        ``poisson``, ``dilate``, ``seam``, ``colour_reach``, ``reconstruction``, ``fit``, ``fit_progress``),
+        ``blend_options`` (a :class:`neuralcollage.options.BlendOptions`) or its shorthands ``blend_mode``,
+        ``dilate``, ``seam``, ``colour_reach``, ``reconstruction``, ``fit``, ``fit_progress``),
         then paint on the crop with the projected latent (the other ``kwargs``: see :class:`PainterSession`)."""
         options = {name: kwargs.pop(name) for name in _PHOTO_OPTIONS if name in kwargs}
         opened = open_photo(bundle, photo, label=label, **options)

@@ -12,6 +12,7 @@ from neuralcollage.analysis import evaluation as ev
 from neuralcollage.collage import edit_photo
 from neuralcollage.models.classifier import Classifier, PartClassifier
 from neuralcollage.models.encoder import Encoder
+from neuralcollage.options import BlendOptions
 
 
 class Oracle:
@@ -200,15 +201,15 @@ def test_part_translation_with_a_fake_edit(tiny):
     assert all(t != s and 0 <= t < 4 for t, s in zip(targets, sources))
     assert all(kw["method"] == "scbn" and kw["steps"] == 3 for _, kw in edit.calls)
     assert all("context" not in kw for _, kw in edit.calls) and r["context"] is None
-    assert all("seam" not in kw and "colour_reach" not in kw for _, kw in edit.calls)
-    assert (r["blend_mode"], r["seam"], r["colour_reach"]) == ("normal", "fixed", None)
+    assert all(kw["blend_options"] == BlendOptions() for _, kw in edit.calls)
+    assert (r["blend_mode"], r["seam"], r["colour_reach"]) == ("normal", "fixed", BlendOptions().colour_reach)
     reach = _ColourByTarget()
     r = ev.part_translation(bundle, n=2, photo_size=64, edit=reach, margin=0.0, seam="optimal", colour_reach=4)
-    assert all(kw["seam"] == "optimal" and kw["colour_reach"] == 4 for _, kw in reach.calls)
+    assert all(kw["blend_options"] == BlendOptions(seam="optimal", colour_reach=4) for _, kw in reach.calls)
     assert (r["seam"], r["colour_reach"]) == ("optimal", 4)
     wide = _ColourByTarget()
     r = ev.part_translation(bundle, n=2, photo_size=64, edit=wide, margin=0.0, context=0.2, blend_mode="none")
-    assert all(kw["context"] == 0.2 and kw["blend_mode"] == "none" for _, kw in wide.calls)
+    assert all(kw["context"] == 0.2 and kw["blend_options"].blend_mode == "none" for _, kw in wide.calls)
     assert (r["context"], r["blend_mode"]) == (0.2, "none")
     spilled = ev.part_translation(bundle, n=3, photo_size=64, edit=_ColourByTarget(spill=True), margin=0.0)
     assert spilled["unchanged_outside_mask"] == 0.0 and spilled["max_changed_outside"] >= 1
@@ -288,6 +289,8 @@ def test_part_translation_with_the_real_pipeline(tiny):
     assert ev.part_translation(bundle, n=1, photo_size=48, steps=1)["colour_reach"] == collage.DEFAULT_COLOUR_REACH
     assert ev.part_translation(bundle, n=1, photo_size=48, steps=1, colour_reach=math.inf)["colour_reach"] is None
     assert ev.part_translation(bundle, n=1, photo_size=48, steps=1, blend_mode="none")["colour_reach"] is None
+    # None is classic Poisson here as in edit_photo (it once meant "the edit's default" here)
+    assert ev.part_translation(bundle, n=1, photo_size=48, steps=1, colour_reach=None)["colour_reach"] is None
     with pytest.raises(ValueError, match="colour_reach must be"):
         ev.evaluate(bundle, metrics=("part_translation",), colour_reach=-2)
 

@@ -289,12 +289,12 @@ def _stroked_photo_painter(bundle, bad, message, **blend):
 
 @pytest.mark.slow
 def test_from_photo_with_an_optimal_seam(bundle):
-    photo, p = _stroked_photo_painter(bundle, dict(poisson="none", seam="optimal"), "Poisson blend mode",
+    photo, p = _stroked_photo_painter(bundle, dict(blend_mode="none", seam="optimal"), "Poisson blend mode",
                                       seam="optimal")
     try:
         out = p.composite()
         assert not numpy.array_equal(out, p.composite(seam="fixed"))
-        assert p.composite(mode="none").shape == photo.shape
+        assert p.composite(blend_mode="none").shape == photo.shape
         region = blending.blend_region(p.photo_mask(), p.photo.box, dilate=6)
         assert numpy.array_equal(out[~region], photo[~region]) and not numpy.array_equal(out, photo)
         recipe = p.recipe()
@@ -311,7 +311,7 @@ def test_from_photo_with_a_colour_reach(bundle):
     try:
         out = p.composite()
         assert not numpy.array_equal(out, p.composite(colour_reach=50))
-        assert p.composite(mode="mixed").shape == photo.shape
+        assert p.composite(blend_mode="mixed").shape == photo.shape
         region = blending.blend_region(p.photo_mask(), p.photo.box, dilate=6)
         assert numpy.array_equal(out[~region], photo[~region]) and not numpy.array_equal(out, photo)
         recipe = p.recipe()
