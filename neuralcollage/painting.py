@@ -943,9 +943,9 @@ def replay_recipe(recipe, generator, *, photo=None, exemplars=None, exemplar_pat
     style_canvas = None
     if recipe.get("style") is not None:
         from neuralcollage.stylize.recipe import apply_style_entry
-        image = apply_style_entry(image, recipe["style"], exemplars=exemplars, exemplar_paths=exemplar_paths,
-                                  base_dir=base_dir)
         style_canvas = LabelPainter.from_dict(recipe["style"]["canvas"])
+        image = apply_style_entry(image, recipe["style"], style_canvas.painted_alpha(), exemplars=exemplars,
+                                  exemplar_paths=exemplar_paths, base_dir=base_dir)
     if photo is None or "photo" not in recipe:
         return image
     info = recipe["photo"]

@@ -83,7 +83,7 @@ def test_a_stylised_painting_replays_bit_for_bit(gen, face_landmarks, exemplar_f
     style = recipe["style"]
     assert recipe["version"] == 3 and style["order"] == "after_paintings" and style["seed"] == 2
     assert style["threshold"] == st.THRESHOLD and style["vote_sigma"] == st.VOTE_SIGMA
-    assert style["blend_radius"] == 1 and style["levels"] == list(st.LEVELS)
+    assert style["blend_radius"] == 1 and style["levels"] == list(st.LEVELS) and style["vote_stride"] == 1
     assert len(style["canvas"]["strokes"]) == 2 and len(recipe["class_canvas"]["strokes"]) == 1
     ex = style["exemplar"]
     if style_first:
@@ -166,6 +166,7 @@ def test_a_style_canvas_without_strokes_is_not_recorded(gen, face_landmarks):
     (lambda s: s.update(threshold=float("nan")), "threshold"),
     (lambda s: s.update(vote_sigma=0), "vote_sigma"),
     (lambda s: s.update(levels=[]), "levels"),
+    (lambda s: s.update(vote_stride=0), "vote_stride"),
     (lambda s: s.update(guide_weights=[1, 1]), "guide_weights"),
     (lambda s: s["canvas"].update(size=[64, 64]), "canvas is"),
     (lambda s: s["canvas"].update(n_labels=3), "2 labels"),

@@ -15,8 +15,8 @@ A painting recipe (:mod:`neuralcollage.painting`, version 3) with style strokes 
     lookup-table parameters ``table``.
 ``target_landmarks``
     The painted image's landmarks the stylisation used (exact; the replay predicts nothing).
-``seed``, ``threshold``, ``blend_radius``, ``vote_sigma``, ``guide_weights``, ``levels``
-    The synthesis knobs (:func:`~neuralcollage.stylize.stylize`).
+``seed``, ``threshold``, ``blend_radius``, ``vote_sigma``, ``vote_stride``, ``guide_weights``, ``levels``
+    The synthesis knobs (:func:`~neuralcollage.stylize.stylize`; ``vote_stride`` as used, never null).
 
 The replay rebuilds the exemplar, checks every digest and composites the synthesis through the canvas's painted
 alpha exactly as :meth:`StyleBrush.preview <neuralcollage.stylize.StyleBrush.preview>` did: bit for bit.  A file
@@ -80,14 +80,15 @@ def exemplar_entry(name, spec, prepared):
 
 
 def style_entry(*, exemplar, canvas, target_landmarks, seed, threshold, blend_radius, vote_sigma,
-                guide_weights=None, levels=None):
+                guide_weights=None, levels=None, vote_stride=None):
     """A recipe's ``style`` entry (see the module docstring); ``exemplar`` from :func:`exemplar_entry`,
     ``canvas`` the style :class:`~neuralcollage.painting.LabelPainter`."""
-    from neuralcollage.stylize.styleblit import LEVELS
+    from neuralcollage.stylize.styleblit import LEVELS, vote_stride_for
+    stride = vote_stride_for(canvas.size) if vote_stride is None else int(vote_stride)
     return {"order": STYLE_ORDER, "canvas": canvas.to_dict(), "exemplar": dict(exemplar),
             "target_landmarks": [[float(x), float(y)] for x, y in numpy.asarray(target_landmarks, numpy.float64)],
             "seed": int(seed), "threshold": float(threshold), "blend_radius": int(blend_radius),
-            "vote_sigma": None if vote_sigma is None else float(vote_sigma),
+            "vote_sigma": None if vote_sigma is None else float(vote_sigma), "vote_stride": stride,
             "guide_weights": None if guide_weights is None else [float(w) for w in guide_weights],
             "levels": [int(v) for v in (LEVELS if levels is None else levels)]}
 
@@ -129,7 +130,8 @@ def check_style_entry(entry, *, size=None):
         _fail("must be a JSON object")
     if entry.get("order") != STYLE_ORDER:
         _fail(f"order must be {STYLE_ORDER!r} (the stylisation of the painted image), got {entry.get('order')!r}")
-    for key in ("canvas", "exemplar", "target_landmarks", "seed", "threshold", "blend_radius", "levels"):
+    for key in ("canvas", "exemplar", "target_landmarks", "seed", "threshold", "blend_radius", "vote_stride",
+                "levels"):
         if key not in entry:
             _fail(f"is missing {key!r}")
     canvas = entry["canvas"]
@@ -143,6 +145,8 @@ def check_style_entry(entry, *, size=None):
         _fail(f"threshold must be a finite number >= 0, got {entry['threshold']!r}")
     if not _is_int(entry["blend_radius"]) or not 0 <= entry["blend_radius"] <= 16:
         _fail(f"blend_radius must be an integer in [0, 16], got {entry['blend_radius']!r}")
+    if not _is_int(entry["vote_stride"]) or not 1 <= entry["vote_stride"] <= 64:
+        _fail(f"vote_stride must be an integer in [1, 64], got {entry['vote_stride']!r}")
     sigma = entry.get("vote_sigma")
     if sigma is not None and (not _is_number(sigma) or sigma <= 0):
         _fail(f"vote_sigma must be null or a finite number > 0, got {sigma!r}")
@@ -289,15 +293,14 @@ def resolve_exemplar(ex, *, exemplars=None, exemplar_paths=None, base_dir=None):
         raise StyleRecipeError(f"style exemplar {name!r}: {exc}") from None
 
 
-def apply_style_entry(image, entry, *, exemplars=None, exemplar_paths=None, base_dir=None):
-    """``image`` (``(R, R, 3)`` uint8, the generator's image of the other paintings) stylised inside the style
-    canvas of a recipe's ``style`` entry, bit for bit as the painter's preview: ``(R, R, 3)`` uint8.  See
-    :func:`resolve_exemplar` for the options; :class:`StyleRecipeError` on a problem."""
-    from neuralcollage.painting import LabelPainter
+def apply_style_entry(image, entry, alpha, *, exemplars=None, exemplar_paths=None, base_dir=None):
+    """``image`` (``(R, R, 3)`` uint8, the generator's image of the other paintings) stylised where ``alpha``
+    (``(R, R)`` float32 in [0, 1], the painted alpha of the entry's canvas) is painted, following a recipe's
+    ``style`` entry, bit for bit as the painter's preview: ``(R, R, 3)`` uint8.  See :func:`resolve_exemplar` for
+    the options; :class:`StyleRecipeError` on a problem."""
     from neuralcollage.stylize.brush import StyleBrush
     entry = check_style_entry(entry, size=numpy.shape(image)[:2])
-    alpha = LabelPainter.from_dict(entry["canvas"]).painted_alpha()
-    if not alpha.any():
+    if not numpy.any(alpha):
         return numpy.asarray(image)
     prepared = resolve_exemplar(entry["exemplar"], exemplars=exemplars, exemplar_paths=exemplar_paths,
                                 base_dir=base_dir)
@@ -305,7 +308,7 @@ def apply_style_entry(image, entry, *, exemplars=None, exemplar_paths=None, base
         brush = StyleBrush(image, prepared, photo_landmarks=entry["target_landmarks"], seed=entry["seed"],
                            threshold=entry["threshold"], blend_radius=entry["blend_radius"],
                            vote_sigma=entry["vote_sigma"], guide_weights=entry.get("guide_weights"),
-                           levels=tuple(entry["levels"]))
+                           levels=tuple(entry["levels"]), vote_stride=entry["vote_stride"])
         return brush.preview(alpha)
     except ValueError as exc:
         raise StyleRecipeError(f"recipe style: {exc}") from None

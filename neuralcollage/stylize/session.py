@@ -38,7 +38,7 @@ class StyleSession:
         prepared (its lookup table built) the first time it is chosen, then kept.
     landmark_predictor : callable, keyword-only, optional
         ``image -> (K, 2)`` landmarks of the image under the brush when :meth:`set_target` gets none.
-    seed, threshold, blend_radius, vote_sigma, guide_weights, levels : keyword-only
+    seed, threshold, blend_radius, vote_sigma, guide_weights, levels, vote_stride : keyword-only
         As :func:`~neuralcollage.stylize.stylize`.
     table_dir : str or os.PathLike, keyword-only, optional
         Folder of on-disk lookup-table caches (``<name>.npz``).
@@ -57,7 +57,7 @@ class StyleSession:
     """
 
     def __init__(self, exemplars, *, landmark_predictor=None, seed=0, threshold=THRESHOLD, blend_radius=1,
-                 vote_sigma=VOTE_SIGMA, guide_weights=None, levels=LEVELS, table_dir=None):
+                 vote_sigma=VOTE_SIGMA, guide_weights=None, levels=LEVELS, vote_stride=None, table_dir=None):
         if not exemplars:
             raise ValueError("a style session needs at least one exemplar")
         self._sources = {}
@@ -69,6 +69,7 @@ class StyleSession:
         self.vote_sigma = vote_sigma
         self.guide_weights = None if guide_weights is None else tuple(float(w) for w in guide_weights)
         self.levels = tuple(int(v) for v in levels)
+        self.vote_stride = None if vote_stride is None else int(vote_stride)
         if self.blend_radius < 0:
             raise ValueError(f"blend_radius must be >= 0, got {blend_radius}")
         self.table_dir = None if table_dir is None else os.fspath(table_dir)
@@ -175,7 +176,7 @@ class StyleSession:
             self._brush = StyleBrush(self._target, self.exemplar(), photo_landmarks=self._target_landmarks,
                                      seed=self._seed, threshold=self.threshold, blend_radius=self.blend_radius,
                                      vote_sigma=self.vote_sigma, guide_weights=self.guide_weights,
-                                     levels=self.levels)
+                                     levels=self.levels, vote_stride=self.vote_stride)
         return self._brush
 
     def stylised(self):
@@ -220,4 +221,5 @@ class StyleSession:
             exemplar = exemplar_entry(self._name, self._sources[self._name], self.exemplar())
             return style_entry(exemplar=exemplar, canvas=canvas, target_landmarks=self._target_landmarks,
                                seed=self._seed, threshold=self.threshold, blend_radius=self.blend_radius,
-                               vote_sigma=self.vote_sigma, guide_weights=self.guide_weights, levels=self.levels)
+                               vote_sigma=self.vote_sigma, guide_weights=self.guide_weights, levels=self.levels,
+                               vote_stride=self.vote_stride)
