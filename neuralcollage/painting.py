@@ -20,6 +20,13 @@ Conventions
   of ``G(z + a * u)`` (a latent attribute axis ``u`` of :mod:`neuralcollage.axes`, amount ``a``) are
   blended into the painting at the attribute's blend layers (:func:`blend_layer_maps`,
   :func:`render_painting`); recipes record the axis, its direction, the amount and the strokes.
+* Style painting (the painter's "style" mode) uses a two-label canvas too: inside its painted alpha the
+  generator's image of the other paintings is stylised from an exemplar (:mod:`neuralcollage.stylize`);
+  recipes record the exemplar (by name, file and sha256), its landmarks, the painted image's landmarks, the
+  knobs and the strokes (:mod:`neuralcollage.stylize.recipe`).
+* Recipe versions: 1 (class and blend painting), 2 (with attribute painting), 3 (with style painting).  A
+  recipe gets the lowest version that holds it, so recipes without attribute or style painting still read
+  with older versions of this module, and every older recipe replays as before.
 
 Example
 -------
@@ -46,7 +53,7 @@ __all__ = ["Stroke", "LabelPainter", "stroke_alpha", "blend_layer_maps", "render
            "composite_photo", "RECIPE_KIND", "RECIPE_VERSION", "ATTRIBUTE_LABEL"]
 
 RECIPE_KIND = "neuralcollage.painting"
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 ATTRIBUTE_LABEL = 1
 
 
@@ -728,7 +735,7 @@ def _changed_region(class_map, base_class, stream_map, attribute_alpha):
 
 def painting_recipe(*, model, z, class_canvas, class_layers, z_streams=(), stream_canvas=None,
                     blend_layers="all", class_names=None, photo=None, extra=None, attribute_canvas=None,
-                    attribute_axis=None, attribute_amount=0.0, attribute_layers="all"):
+                    attribute_axis=None, attribute_amount=0.0, attribute_layers="all", style=None):
     """A replayable JSON-able description of a painting.
 
     Parameters
@@ -758,14 +765,18 @@ def painting_recipe(*, model, z, class_canvas, class_layers, z_streams=(), strea
         The axis it moves (name, class and direction are recorded, so replay needs no axes file).
     attribute_amount : float
     attribute_layers : layer spec
+    style : dict, optional
+        The style painting's entry (:meth:`neuralcollage.stylize.StyleSession.recipe_entry`,
+        :mod:`neuralcollage.stylize.recipe`); recorded when its canvas has strokes.
 
     Returns
     -------
     dict
         ``kind`` = :data:`RECIPE_KIND`, ``version``, ``model``, ``z``, ``base_class``, ``class_layers``,
-        ``class_canvas``, ``z_streams``, ``blend_layers``, ``stream_canvas`` and optionally ``photo`` and
+        ``class_canvas``, ``z_streams``, ``blend_layers``, ``stream_canvas`` and optionally ``photo``,
         ``attribute`` (``axis``, ``attribute``, ``class_id``, ``decorrelated_from``, ``direction``
-        (dim_z floats), ``amount``, ``layers``, ``canvas``; such recipes have version 2, others 1).
+        (dim_z floats), ``amount``, ``layers``, ``canvas``) and ``style``.  Version 3 with ``style``, else 2
+        with ``attribute``, else 1.
     """
     recipe = {
         "kind": RECIPE_KIND, "version": RECIPE_VERSION, "model": dict(model),
@@ -787,7 +798,7 @@ def painting_recipe(*, model, z, class_canvas, class_layers, z_streams=(), strea
         if attribute_axis is None:
             raise ValueError("an attribute painting needs attribute_axis= (the axis it moves)")
         amount = check_amount(attribute_amount)
-        recipe["version"] = RECIPE_VERSION
+        recipe["version"] = 2
         recipe["attribute"] = {
             "axis": str(attribute_axis.name), "attribute": str(attribute_axis.attribute),
             "class_id": None if attribute_axis.class_id is None else int(attribute_axis.class_id),
@@ -798,6 +809,10 @@ def painting_recipe(*, model, z, class_canvas, class_layers, z_streams=(), strea
             "canvas": attribute_canvas.to_dict()}
     else:
         recipe["version"] = 1
+    if style is not None and style.get("canvas", {}).get("strokes"):
+        from neuralcollage.stylize.recipe import check_style_entry
+        recipe["style"] = check_style_entry(dict(style), size=class_canvas.size)
+        recipe["version"] = 3
     json.dumps(recipe)
     return recipe
 
@@ -845,6 +860,10 @@ def check_recipe(recipe, generator=None):
                              f"{generator.resolution}x{generator.resolution} images")
     if recipe.get("attribute") is not None:
         _check_attribute(recipe["attribute"], generator)
+    if recipe.get("style") is not None:
+        from neuralcollage.stylize.recipe import check_style_entry
+        size = tuple(recipe["class_canvas"].get("size", ())) if isinstance(recipe["class_canvas"], dict) else None
+        check_style_entry(recipe["style"], size=size)
     return recipe
 
 
@@ -873,7 +892,7 @@ def _check_attribute(attr, generator):
                              f"{generator.resolution}x{generator.resolution} images")
 
 
-def replay_recipe(recipe, generator, *, photo=None):
+def replay_recipe(recipe, generator, *, photo=None, exemplars=None, exemplar_paths=None, base_dir=None):
     """Reproduce a painting from its recipe.
 
     Parameters
@@ -884,12 +903,23 @@ def replay_recipe(recipe, generator, *, photo=None):
     photo : numpy.ndarray (H, W, 3) uint8, optional
         The original photo, for recipes of projected photos: the edit is then Poisson-blended back (and a
         photo painted on a fitted generator is fitted again, as :meth:`Painter.from_photo` did).
+    exemplars, exemplar_paths, base_dir
+        For a recipe with style painting: exemplars by name that replace the recorded ones (needed for those
+        given in code), new places of exemplar files, the folder relative paths are in
+        (:func:`neuralcollage.stylize.recipe.resolve_exemplar`).
 
     Returns
     -------
     numpy.ndarray (H, W, 3) uint8
         The generated image (for a photo recipe with ``photo``: the blended full-resolution photo).
-        Attribute paintings are rebuilt from the recorded direction and amount (no axes file needed).
+        Attribute paintings are rebuilt from the recorded direction and amount (no axes file needed); style
+        paintings stylise the generator's image inside their canvas, bit for bit as the painter's preview.
+
+    Raises
+    ------
+    ValueError
+        A malformed recipe; :class:`neuralcollage.stylize.recipe.StyleRecipeError` (a ValueError) for a style
+        exemplar file that is missing or changed (one line).
     """
     recipe = check_recipe(recipe, generator)
     generator = _fitted(recipe, generator, photo)
@@ -910,10 +940,16 @@ def replay_recipe(recipe, generator, *, photo=None):
         base_class=recipe["base_class"], class_layers=recipe["class_layers"], z_streams=streams,
         stream_map=stream_canvas.class_map() if stream_canvas is not None else None,
         blend_layers=recipe.get("blend_layers", "all"), **attr_kwargs)
+    style_canvas = None
+    if recipe.get("style") is not None:
+        from neuralcollage.stylize.recipe import apply_style_entry
+        style_canvas = LabelPainter.from_dict(recipe["style"]["canvas"])
+        image = apply_style_entry(image, recipe["style"], style_canvas.painted_alpha(), exemplars=exemplars,
+                                  exemplar_paths=exemplar_paths, base_dir=base_dir)
     if photo is None or "photo" not in recipe:
         return image
     info = recipe["photo"]
-    mask = edit_mask(class_canvas, stream_canvas, attr_canvas)
+    mask = edit_mask(class_canvas, stream_canvas, attr_canvas, style_canvas)
     return composite_photo(photo, image, mask, tuple(info["box"]), mode=info.get("poisson", "normal"),
                            dilate=info.get("dilate", 8), seam=info.get("seam", "fixed"),
                            colour_reach=info.get("colour_reach"))
@@ -938,10 +974,10 @@ def _fitted(recipe, generator, photo):
     return fit_generator(generator, crop, z, int(info["source_class"]), options=options).generator
 
 
-def edit_mask(class_canvas, stream_canvas=None, attribute_canvas=None):
+def edit_mask(class_canvas, stream_canvas=None, attribute_canvas=None, style_canvas=None):
     """Where a painting changes the image: ``(H, W)`` float32 in [0, 1] (painted alpha of the canvases)."""
     mask = class_canvas.painted_alpha()
-    for canvas in (stream_canvas, attribute_canvas):
+    for canvas in (stream_canvas, attribute_canvas, style_canvas):
         if canvas is not None:
             mask = numpy.maximum(mask, canvas.painted_alpha())
     return mask

@@ -153,7 +153,8 @@ def test_a_translated_target_copies_the_translated_exemplar():
     assert (details.synthesis.level[inner] >= 0).all()
 
 
-def test_vote_matches_a_per_pixel_loop():
+@pytest.mark.parametrize("stride", [1, 2])
+def test_vote_matches_a_per_pixel_loop(stride):
     rng = numpy.random.default_rng(11)
     exemplar = rng.integers(0, 256, (9, 11, 3)).astype(numpy.uint8)
     nnf = numpy.stack([rng.integers(0, 11, (7, 6)), rng.integers(0, 9, (7, 6))], axis=-1)
@@ -161,14 +162,17 @@ def test_vote_matches_a_per_pixel_loop():
     for i in range(7):
         for j in range(6):
             samples = []
-            for di in (-1, 0, 1):
-                for dj in (-1, 0, 1):
+            for di in (-stride, 0, stride):
+                for dj in (-stride, 0, stride):
                     if 0 <= i + di < 7 and 0 <= j + dj < 6:
                         x = min(max(nnf[i + di, j + dj, 0] - dj, 0), 10)
                         y = min(max(nnf[i + di, j + dj, 1] - di, 0), 8)
                         samples.append(exemplar[y, x].astype(float))
             expected[i, j] = numpy.mean(samples, axis=0)
-    numpy.testing.assert_array_equal(st.vote(exemplar, nnf, radius=1), numpy.floor(expected + 0.5).astype(numpy.uint8))
+    numpy.testing.assert_array_equal(st.vote(exemplar, nnf, radius=1, stride=stride),
+                                     numpy.floor(expected + 0.5).astype(numpy.uint8))
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        st.vote(exemplar, nnf, radius=1, stride=0)
 
 
 def test_weighted_vote_matches_a_per_pixel_loop():
@@ -323,3 +327,14 @@ def test_style_brush_previews_the_painted_region():
     numpy.testing.assert_array_equal(preview[painted], full[painted])
     numpy.testing.assert_array_equal(preview[canvas.painted_alpha() == 0], target[canvas.painted_alpha() == 0])
     assert first < 1.0
+
+
+def test_the_voting_stride_grows_with_the_size():
+    assert [st.vote_stride_for((s, s)) for s in (32, 64, 95, 96, 128, 256, 512)] == [1, 1, 1, 2, 2, 4, 8]
+    from neuralcollage.datasets import render_landmarks, render_sample
+    lm = render_landmarks(3, size=128)
+    target, exemplar = render_sample(3, size=128).image, render_sample(3, size=128, style="hatch").image
+    prepared = st.prepare_exemplar(exemplar, landmarks=lm)
+    auto = st.stylize(target, prepared, target_landmarks=lm)
+    assert numpy.array_equal(auto, st.stylize(target, prepared, target_landmarks=lm, vote_stride=2))
+    assert not numpy.array_equal(auto, st.stylize(target, prepared, target_landmarks=lm, vote_stride=1))

@@ -10,15 +10,18 @@ from neuralcollage.stylize.core import (MAX_SIZE_RATIO, Exemplar, Stylized, chec
 from neuralcollage.stylize.guides import (appearance_guide, match_histogram, mls_similarity, position_guide,
                                           position_ramp, ramp_scale, segmentation_guide)
 from neuralcollage.stylize.landmark_editor import BUILTIN_LANDMARK_NAMES, LandmarkEditor, read_landmarks_json
+from neuralcollage.stylize.exemplars import BUILTIN_EXEMPLARS, builtin_exemplar, exemplar_from_file
 from neuralcollage.stylize.parts import MAX_PARTS, part_labels_from_image
+from neuralcollage.stylize.recipe import StyleRecipeError
 from neuralcollage.stylize.session import StyleSession
 from neuralcollage.stylize.lookup import LookupTable, build_lookup_table, load_lookup_table
 from neuralcollage.stylize.styleblit import (LEVELS, THRESHOLD, VOTE_SIGMA, StyleBlitResult, nearest_field, styleblit,
-                                             vote)
+                                             vote, vote_stride_for)
 
 __all__ = ["stylize", "stylize_details", "StyleBrush", "StyleSession", "LandmarkEditor", "part_labels_from_image",
            "MAX_PARTS", "BUILTIN_LANDMARK_NAMES", "read_landmarks_json", "warped_labels", "prepare_exemplar",
            "target_guide", "check_landmarks", "Exemplar", "Stylized", "MAX_SIZE_RATIO", "mls_similarity",
            "position_ramp", "position_guide", "appearance_guide", "match_histogram", "segmentation_guide",
            "ramp_scale", "LookupTable", "build_lookup_table", "load_lookup_table", "LEVELS", "THRESHOLD",
-           "VOTE_SIGMA", "StyleBlitResult", "nearest_field", "styleblit", "vote"]
+           "VOTE_SIGMA", "StyleBlitResult", "nearest_field", "styleblit", "vote", "BUILTIN_EXEMPLARS", "builtin_exemplar",
+           "exemplar_from_file", "StyleRecipeError", "vote_stride_for"]

@@ -6,7 +6,7 @@ stroke only recomposites it through the painted alpha, so a preview costs a blen
 import numpy
 
 from neuralcollage.stylize.core import Exemplar, check_landmarks, prepare_exemplar, stylize_details
-from neuralcollage.stylize.styleblit import THRESHOLD, VOTE_SIGMA
+from neuralcollage.stylize.styleblit import LEVELS, THRESHOLD, VOTE_SIGMA
 
 __all__ = ["StyleBrush"]
 
@@ -24,7 +24,7 @@ class StyleBrush:
         ``(K, 2)`` ``(x, y)``.
     exemplar_landmarks : array_like, keyword-only
         With an exemplar image.
-    seed, threshold, blend_radius, vote_sigma : keyword-only
+    seed, threshold, blend_radius, vote_sigma, guide_weights, levels, vote_stride : keyword-only
         As :func:`~neuralcollage.stylize.stylize`.
 
     Example
@@ -37,7 +37,7 @@ class StyleBrush:
     """
 
     def __init__(self, photo, exemplar, *, photo_landmarks, exemplar_landmarks=None, seed=0, threshold=THRESHOLD,
-                 blend_radius=1, vote_sigma=VOTE_SIGMA):
+                 blend_radius=1, vote_sigma=VOTE_SIGMA, guide_weights=None, levels=LEVELS, vote_stride=None):
         self.photo = numpy.asarray(photo)
         if not isinstance(exemplar, Exemplar):
             if exemplar_landmarks is None:
@@ -48,6 +48,9 @@ class StyleBrush:
                                                count=len(exemplar.landmarks))
         self.threshold, self.blend_radius = float(threshold), int(blend_radius)
         self.vote_sigma = None if vote_sigma is None else float(vote_sigma)
+        self.guide_weights = None if guide_weights is None else tuple(float(w) for w in guide_weights)
+        self.levels = tuple(int(v) for v in levels)
+        self.vote_stride = None if vote_stride is None else int(vote_stride)
         self._stylised = None
         self.seed = seed
 
@@ -76,7 +79,8 @@ class StyleBrush:
         if self._stylised is None:
             self._stylised = stylize_details(self.photo, self.exemplar, target_landmarks=self.photo_landmarks,
                                              threshold=self.threshold, blend_radius=self.blend_radius,
-                                             vote_sigma=self.vote_sigma,
+                                             vote_sigma=self.vote_sigma, guide_weights=self.guide_weights,
+                                             levels=self.levels, vote_stride=self.vote_stride,
                                              seed=self._seed).image
         return self._stylised
 

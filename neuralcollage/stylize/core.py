@@ -195,7 +195,7 @@ def target_guide(target, exemplar, *, target_landmarks, target_labels=None, mask
 
 def stylize_details(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask=None,
                     threshold=THRESHOLD, blend_radius=1, seed=0, guide_weights=None, feather=2.0, target_labels=None,
-                    levels=LEVELS, vote_sigma=VOTE_SIGMA, **exemplar_options):
+                    levels=LEVELS, vote_sigma=VOTE_SIGMA, vote_stride=None, **exemplar_options):
     """As :func:`stylize`, returning a :class:`Stylized` with the guide, field and mask as well."""
     target = _image(target, "target")
     if not isinstance(exemplar, Exemplar):
@@ -224,7 +224,7 @@ def stylize_details(target, exemplar, *, target_landmarks, exemplar_landmarks=No
                          f"{', segmentation' if guide.shape[2] > 3 else ''}), got {len(weights)}")
     result = styleblit(guide, exemplar.guide, exemplar.image, exemplar.table, threshold=threshold,
                        blend_radius=blend_radius, guide_weights=weights, seed=seed, levels=levels,
-                       vote_sigma=vote_sigma)
+                       vote_sigma=vote_sigma, vote_stride=vote_stride)
     if region is None:
         alpha = numpy.ones(target.shape[:2], numpy.float32)
         image = result.image
@@ -238,7 +238,7 @@ def stylize_details(target, exemplar, *, target_landmarks, exemplar_landmarks=No
 
 def stylize(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask=None, threshold=THRESHOLD,
             blend_radius=1, seed=0, guide_weights=None, feather=2.0, target_labels=None, levels=LEVELS,
-            vote_sigma=VOTE_SIGMA, **exemplar_options):
+            vote_sigma=VOTE_SIGMA, vote_stride=None, **exemplar_options):
     """Stylise ``target`` with the texture of ``exemplar``, placed by the two images' landmarks.
 
     Guides (FaceBlit): the exemplar's position guide is a coordinate ramp, the target's the ramp moved by MLS
@@ -268,6 +268,9 @@ def stylize(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask
         Guide-error scale of the weighted voting: a neighbour's vote counts ``exp(-e / vote_sigma)``, ``e`` the
         guide error of its candidate at the pixel (:func:`~neuralcollage.stylize.vote`); None: the plain mean
         of the reference.
+    vote_stride : int or None, keyword-only
+        Spacing of the voting neighbours (:func:`~neuralcollage.stylize.vote`); None: by the target's size,
+        :func:`~neuralcollage.stylize.styleblit.vote_stride_for` (1 up to 95 px, 2 at 128, 4 at 256).
     seed : int, keyword-only
         Jitter seed: a fixed seed gives bit-identical output; a new seed per frame gives "boiling".
     guide_weights : sequence of float, keyword-only, optional
@@ -296,4 +299,4 @@ def stylize(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask
                            exemplar_landmarks=exemplar_landmarks, mask=mask, threshold=threshold,
                            blend_radius=blend_radius, seed=seed, guide_weights=guide_weights, feather=feather,
                            target_labels=target_labels, levels=levels, vote_sigma=vote_sigma,
-                           **exemplar_options).image
+                           vote_stride=vote_stride, **exemplar_options).image

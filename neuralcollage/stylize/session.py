@@ -14,7 +14,7 @@ import numpy
 
 from neuralcollage.stylize.brush import StyleBrush
 from neuralcollage.stylize.core import Exemplar, check_landmarks, prepare_exemplar
-from neuralcollage.stylize.styleblit import THRESHOLD, VOTE_SIGMA
+from neuralcollage.stylize.styleblit import LEVELS, THRESHOLD, VOTE_SIGMA
 
 __all__ = ["StyleSession"]
 
@@ -32,11 +32,13 @@ class StyleSession:
     exemplars : mapping of str to Exemplar or dict
         Name -> a prepared :class:`~neuralcollage.stylize.Exemplar`, or a dict with ``image`` (``(He, We, 3)``
         uint8) and ``landmarks`` (``(K, 2)``) and optionally ``labels`` / ``n_labels`` (the part-mask guide)
-        and ``appearance_source`` (all as :func:`~neuralcollage.stylize.prepare_exemplar`).  An exemplar is
+        and ``appearance_source`` (all as :func:`~neuralcollage.stylize.prepare_exemplar`) and ``source`` (where it
+        comes from, for painting recipes: :func:`~neuralcollage.stylize.builtin_exemplar`,
+        :func:`~neuralcollage.stylize.exemplar_from_file`).  An exemplar is
         prepared (its lookup table built) the first time it is chosen, then kept.
     landmark_predictor : callable, keyword-only, optional
         ``image -> (K, 2)`` landmarks of the image under the brush when :meth:`set_target` gets none.
-    seed, threshold, blend_radius, vote_sigma : keyword-only
+    seed, threshold, blend_radius, vote_sigma, guide_weights, levels, vote_stride : keyword-only
         As :func:`~neuralcollage.stylize.stylize`.
     table_dir : str or os.PathLike, keyword-only, optional
         Folder of on-disk lookup-table caches (``<name>.npz``).
@@ -55,7 +57,7 @@ class StyleSession:
     """
 
     def __init__(self, exemplars, *, landmark_predictor=None, seed=0, threshold=THRESHOLD, blend_radius=1,
-                 vote_sigma=VOTE_SIGMA, table_dir=None):
+                 vote_sigma=VOTE_SIGMA, guide_weights=None, levels=LEVELS, vote_stride=None, table_dir=None):
         if not exemplars:
             raise ValueError("a style session needs at least one exemplar")
         self._sources = {}
@@ -65,6 +67,9 @@ class StyleSession:
         self.landmark_predictor = landmark_predictor
         self.threshold, self.blend_radius = float(threshold), int(blend_radius)
         self.vote_sigma = vote_sigma
+        self.guide_weights = None if guide_weights is None else tuple(float(w) for w in guide_weights)
+        self.levels = tuple(int(v) for v in levels)
+        self.vote_stride = None if vote_stride is None else int(vote_stride)
         if self.blend_radius < 0:
             raise ValueError(f"blend_radius must be >= 0, got {blend_radius}")
         self.table_dir = None if table_dir is None else os.fspath(table_dir)
@@ -81,7 +86,7 @@ class StyleSession:
             return spec
         if not isinstance(spec, dict) or "image" not in spec or "landmarks" not in spec:
             raise ValueError(f"exemplar {name!r} must be an Exemplar or a dict with 'image' and 'landmarks'")
-        extra = set(spec) - {"image", "landmarks", "labels", "n_labels", "appearance_source"}
+        extra = set(spec) - {"image", "landmarks", "labels", "n_labels", "appearance_source", "source"}
         if extra:
             raise ValueError(f"exemplar {name!r}: unknown keys {sorted(extra)}")
         image = numpy.asarray(spec["image"])
@@ -131,7 +136,7 @@ class StyleSession:
             if isinstance(spec, Exemplar):
                 self._prepared[name] = spec
             else:
-                options = {k: v for k, v in spec.items() if k not in ("image", "landmarks")}
+                options = {k: v for k, v in spec.items() if k not in ("image", "landmarks", "source")}
                 cache = None if self.table_dir is None else os.path.join(self.table_dir, f"{name}.npz")
                 self._prepared[name] = prepare_exemplar(spec["image"], landmarks=spec["landmarks"],
                                                         table_cache=cache, **options)
@@ -170,7 +175,8 @@ class StyleSession:
         if self._brush is None:
             self._brush = StyleBrush(self._target, self.exemplar(), photo_landmarks=self._target_landmarks,
                                      seed=self._seed, threshold=self.threshold, blend_radius=self.blend_radius,
-                                     vote_sigma=self.vote_sigma)
+                                     vote_sigma=self.vote_sigma, guide_weights=self.guide_weights,
+                                     levels=self.levels, vote_stride=self.vote_stride)
         return self._brush
 
     def stylised(self):
@@ -203,3 +209,17 @@ class StyleSession:
                             synthesis_ms=0.0 if cached else 1e3 * (t3 - t2), blend_ms=1e3 * (t4 - t3),
                             total_ms=1e3 * (t4 - t0))
         return image
+
+    def recipe_entry(self, canvas, *, target, landmarks=None):
+        """The ``style`` entry of a painting recipe (:mod:`neuralcollage.stylize.recipe`) for the style painting
+        ``canvas`` (a two-label :class:`~neuralcollage.painting.LabelPainter`) over ``target``, the image it
+        stylises (its landmarks predicted as for :meth:`preview` unless given): the current exemplar (its
+        source, digests, landmarks and table options), the painted image's landmarks, the seed and the knobs."""
+        from neuralcollage.stylize.recipe import exemplar_entry, style_entry
+        with self._lock:
+            self._set_target(target, landmarks)
+            exemplar = exemplar_entry(self._name, self._sources[self._name], self.exemplar())
+            return style_entry(exemplar=exemplar, canvas=canvas, target_landmarks=self._target_landmarks,
+                               seed=self._seed, threshold=self.threshold, blend_radius=self.blend_radius,
+                               vote_sigma=self.vote_sigma, guide_weights=self.guide_weights, levels=self.levels,
+                               vote_stride=self.vote_stride)

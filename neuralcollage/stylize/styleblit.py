@@ -157,7 +157,8 @@ def _nearest_seed_cell(sx, sy, valid, spacing, h, w):
     return cell[:h, :w].astype(numpy.int64)
 
 
-def vote(exemplar, nnf, *, radius=1, target_guide=None, exemplar_guide=None, guide_weights=None, sigma=None):
+def vote(exemplar, nnf, *, radius=1, target_guide=None, exemplar_guide=None, guide_weights=None, sigma=None,
+         stride=1):
     """Blend by voting: each output pixel is the mean of ``S(NNF(n) - (n - p))`` over the target pixels ``n``
     within ``radius`` (a square, inside the target) of ``p``; exemplar positions are clipped to the
     exemplar.
@@ -179,6 +180,9 @@ def vote(exemplar, nnf, *, radius=1, target_guide=None, exemplar_guide=None, gui
         ``(G,)`` channel weights of ``e`` (default 1).
     sigma : float, keyword-only, optional
         Error scale of the weights, > 0 (None: the plain mean).
+    stride : int, keyword-only
+        Spacing of the voting neighbours: ``n - p`` in ``stride * {-radius, ..., radius}^2`` (the same number
+        of votes reaching ``stride`` times as far).
 
     Returns
     -------
@@ -188,20 +192,23 @@ def vote(exemplar, nnf, *, radius=1, target_guide=None, exemplar_guide=None, gui
     ex = numpy.asarray(exemplar)
     h_e, w_e = ex.shape[:2]
     h, w = nnf.shape[:2]
-    radius = int(radius)
+    radius, stride = int(radius), int(stride)
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
     if radius <= 0:
         return ex[numpy.clip(nnf[..., 1], 0, h_e - 1), numpy.clip(nnf[..., 0], 0, w_e - 1)]
     if sigma is not None:
-        return _weighted_vote(ex, nnf, radius, target_guide, exemplar_guide, guide_weights, float(sigma))
+        return _weighted_vote(ex, nnf, radius, target_guide, exemplar_guide, guide_weights, float(sigma), stride)
     flat_ex = ex.reshape(h_e * w_e, -1)
     integer = numpy.issubdtype(ex.dtype, numpy.integer)
     acc = numpy.zeros((h, w, flat_ex.shape[1]), numpy.int32 if integer else numpy.float64)
     count = numpy.zeros((h, w, 1), numpy.int32)
-    pad = numpy.pad(nnf.astype(numpy.int32), ((radius, radius), (radius, radius), (0, 0)), mode="edge")
-    inside = numpy.pad(numpy.ones((h, w), bool), radius, mode="constant")
-    for dy in range(-radius, radius + 1):
-        for dx in range(-radius, radius + 1):
-            window = (slice(radius + dy, radius + dy + h), slice(radius + dx, radius + dx + w))
+    reach = radius * stride
+    pad = numpy.pad(nnf.astype(numpy.int32), ((reach, reach), (reach, reach), (0, 0)), mode="edge")
+    inside = numpy.pad(numpy.ones((h, w), bool), reach, mode="constant")
+    for dy in range(-reach, reach + 1, stride):
+        for dx in range(-reach, reach + 1, stride):
+            window = (slice(reach + dy, reach + dy + h), slice(reach + dx, reach + dx + w))
             ok = inside[window]
             x = numpy.clip(pad[window][..., 0] - dx, 0, w_e - 1)
             y = numpy.clip(pad[window][..., 1] - dy, 0, h_e - 1)
@@ -216,7 +223,7 @@ def vote(exemplar, nnf, *, radius=1, target_guide=None, exemplar_guide=None, gui
     return out.reshape((h, w) + ex.shape[2:])
 
 
-def _weighted_vote(ex, nnf, radius, target_guide, exemplar_guide, guide_weights, sigma):
+def _weighted_vote(ex, nnf, radius, target_guide, exemplar_guide, guide_weights, sigma, stride=1):
     if target_guide is None or exemplar_guide is None:
         raise ValueError("a weighted vote (sigma) needs target_guide and exemplar_guide")
     if not sigma > 0:
@@ -234,11 +241,12 @@ def _weighted_vote(ex, nnf, radius, target_guide, exemplar_guide, guide_weights,
     flat_gs = gs.reshape(h_e * w_e, -1)
     acc = numpy.zeros((h, w, flat_ex.shape[1]), numpy.float64)
     total = numpy.zeros((h, w, 1), numpy.float64)
-    pad = numpy.pad(nnf.astype(numpy.int32), ((radius, radius), (radius, radius), (0, 0)), mode="edge")
-    inside = numpy.pad(numpy.ones((h, w), bool), radius, mode="constant")
-    for dy in range(-radius, radius + 1):
-        for dx in range(-radius, radius + 1):
-            window = (slice(radius + dy, radius + dy + h), slice(radius + dx, radius + dx + w))
+    reach = radius * stride
+    pad = numpy.pad(nnf.astype(numpy.int32), ((reach, reach), (reach, reach), (0, 0)), mode="edge")
+    inside = numpy.pad(numpy.ones((h, w), bool), reach, mode="constant")
+    for dy in range(-reach, reach + 1, stride):
+        for dx in range(-reach, reach + 1, stride):
+            window = (slice(reach + dy, reach + dy + h), slice(reach + dx, reach + dx + w))
             x = numpy.clip(pad[window][..., 0] - dx, 0, w_e - 1)
             y = numpy.clip(pad[window][..., 1] - dy, 0, h_e - 1)
             index = y * w_e + x
@@ -253,10 +261,18 @@ def _weighted_vote(ex, nnf, radius, target_guide, exemplar_guide, guide_weights,
     return out.astype(ex.dtype).reshape((h, w) + ex.shape[2:])
 
 
+def vote_stride_for(shape):
+    """The default voting stride of a ``shape`` ``(H, W, ...)`` target: ``max(1, (min(H, W) + 32) // 64)`` (1 up
+    to 95 px, 2 at 128, 4 at 256, 8 at 512): the votes reach as far, relative to the face, as at 64 px, at the
+    cost of 9 votes (docs/stylize.md, "Voting stride")."""
+    return max(1, (min(int(shape[0]), int(shape[1])) + 32) // 64)
+
+
 def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=THRESHOLD, blend_radius=1,
-              guide_weights=None, seed=0, levels=LEVELS, vote_sigma=VOTE_SIGMA):
+              guide_weights=None, seed=0, levels=LEVELS, vote_sigma=VOTE_SIGMA, vote_stride=None):
     """StyleBlit: :func:`nearest_field` then :func:`vote` of ``exemplar`` (``(He, We, 3)`` uint8), weighted by
-    the guides with ``vote_sigma`` (None: the plain mean of the reference).
+    the guides with ``vote_sigma`` (None: the plain mean of the reference), neighbours ``vote_stride`` apart
+    (None: :func:`vote_stride_for` the target).
 
     Returns
     -------
@@ -265,5 +281,6 @@ def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=THRESH
     nnf, level = nearest_field(target_guide, exemplar_guide, table, threshold=threshold,
                                guide_weights=guide_weights, seed=seed, levels=levels)
     image = vote(exemplar, nnf, radius=blend_radius, target_guide=target_guide, exemplar_guide=exemplar_guide,
-                 guide_weights=guide_weights, sigma=vote_sigma)
+                 guide_weights=guide_weights, sigma=vote_sigma,
+                 stride=vote_stride_for(target_guide.shape) if vote_stride is None else vote_stride)
     return StyleBlitResult(image=image, nnf=nnf, level=level)

@@ -31,8 +31,9 @@ class PaintDocument:
         As for :class:`neuralcollage.widgets.session.PainterSession`.
     axes, axis, amount
         The attribute axes (:class:`neuralcollage.widgets.attribute.AttributeChoice`).
-    style : bool
-        Whether there is a style canvas.
+    style : neuralcollage.stylize.StyleSession or bool
+        The style mode's session (a style canvas is made; recipes and :meth:`composite` include the
+        stylisation), or True for a style canvas alone.
 
     Attributes
     ----------
@@ -41,6 +42,7 @@ class PaintDocument:
         own latent) and the attribute painting (0 unchanged, 1 moved).
     style_canvas : neuralcollage.painting.LabelPainter or None
         The style painting (0 unchanged, 1 stylised).
+    style_session : neuralcollage.stylize.StyleSession or None
     attributes : neuralcollage.widgets.attribute.AttributeChoice
     lock : threading.RLock
         Held while the canvases are read or changed (previews render in another thread).
@@ -67,7 +69,8 @@ class PaintDocument:
         self.class_canvas = painting.LabelPainter(generator.n_classes, r, base_label=self.base_class)
         self.stream_canvas = painting.LabelPainter(1 + len(self.z_streams), r, base_label=0)
         self.attribute_canvas = painting.attribute_canvas(r)
-        self.style_canvas = painting.attribute_canvas(r) if style else None
+        self.style_canvas = painting.attribute_canvas(r) if style is not None and style is not False else None
+        self.style_session = None if isinstance(style, bool) else style
         self._layers = {}
         for mode, spec in zip(LAYERED_MODES, (layers, blend_layers, attribute_layers)):
             self.set_layers(spec, mode=mode)
@@ -157,9 +160,11 @@ class PaintDocument:
             return self.attribute_canvas.painted_alpha()
 
     def edit_mask(self):
-        """Where the painting changes the image: ``(R, R)`` float32 in [0, 1]."""
+        """Where the painting changes the image (the style painting included when there is a style session):
+        ``(R, R)`` float32 in [0, 1]."""
         with self.lock:
-            return painting.edit_mask(self.class_canvas, self.stream_canvas, self.attribute_canvas)
+            style = self.style_canvas if self.style_session is not None else None
+            return painting.edit_mask(self.class_canvas, self.stream_canvas, self.attribute_canvas, style)
 
     def render_kwargs(self, *, painted=True):
         """Arguments of :func:`neuralcollage.painting.render_painting` for the painting (fresh arrays), or for
@@ -183,6 +188,22 @@ class PaintDocument:
         """Generate the edit now (without the style mode's stylisation): ``(R, R, 3)`` uint8."""
         return painting.render_painting(self.generator, **self.render_kwargs(painted=painted))
 
+    def style_alpha(self):
+        """Where the style painting stylises: ``(R, R)`` float32 in [0, 1] (zeros without a style canvas)."""
+        with self.lock:
+            if self.style_canvas is None:
+                return numpy.zeros((self.resolution, self.resolution), numpy.float32)
+            return self.style_canvas.painted_alpha()
+
+    def render_styled(self):
+        """The edit with the style painting's stylisation (what the painter previews and recipes replay):
+        ``(R, R, 3)`` uint8."""
+        image = self.render()
+        alpha = self.style_alpha()
+        if self.style_session is None or not alpha.any():
+            return image
+        return self.style_session.preview(alpha, target=image)
+
     def stream_image(self):
         """``G(z_streams[0])`` of the base class: what shows through blend painting, ``(R, R, 3)`` uint8."""
         image = self._stream_image
@@ -202,13 +223,13 @@ class PaintDocument:
 
     # ------------------------------------------------------------------ photos, recipes, exports
     def composite(self, *, image=None, **blend):
-        """For a photo: the edit (``image``, default :meth:`render`) Poisson-blended into the full-resolution
+        """For a photo: the edit (``image``, default :meth:`render_styled`) Poisson-blended into the full-resolution
         photo, ``(H, W, 3)`` uint8; ``blend`` (``blend_options`` and its shorthands ``blend_mode``, ``dilate``,
         ``seam``, ``colour_reach``) overrides the photo's (:meth:`PhotoContext.composite
         <neuralcollage.widgets.photo.PhotoContext.composite>`)."""
         if self.photo is None:
             raise ValueError("composite() is for painters made with from_photo")
-        image = self.render() if image is None else image
+        image = self.render_styled() if image is None else image
         return self.photo.composite(image, self.edit_mask(), **blend)
 
     def photo_mask(self):
@@ -238,6 +259,8 @@ class PaintDocument:
                 raise ValueError("blend painting cannot be written as a collage recipe; use recipe()")
             if not self.attribute_canvas.is_blank:
                 raise ValueError("attribute painting cannot be written as a collage recipe; use recipe()")
+            if self.style_canvas is not None and not self.style_canvas.is_blank:
+                raise ValueError("style painting cannot be written as a collage recipe; use recipe()")
             targets = [c for c in self.class_canvas.used_labels() if c != self.base_class]
         if len(targets) != 1:
             names = ", ".join(self.vocabulary.names[c] for c in targets) or "none"
@@ -247,8 +270,13 @@ class PaintDocument:
 
     def recipe(self):
         """A replayable JSON-able recipe (:func:`neuralcollage.painting.replay_recipe`); attribute strokes
-        are recorded with the axis (name, class, direction) and the amount."""
+        are recorded with the axis (name, class, direction) and the amount, style strokes with the exemplar
+        (name, source, sha256, landmarks), the painted image's landmarks and the knobs
+        (:meth:`neuralcollage.stylize.StyleSession.recipe_entry`; the image is rendered to find them)."""
         with self.lock:
+            style = None
+            if self.style_session is not None and self.style_canvas is not None and self.style_canvas.strokes:
+                style = self.style_session.recipe_entry(self.style_canvas, target=self.render())
             return painting.painting_recipe(
                 model=self.model_info, z=self.z, class_canvas=self.class_canvas,
                 class_layers=self._layers["scbn"], z_streams=self.z_streams, stream_canvas=self.stream_canvas,
@@ -256,7 +284,8 @@ class PaintDocument:
                 photo=self.photo.recipe_info() if self.photo is not None else None,
                 extra={"seed": self.seed, "blend_seed": self.blend_seed},
                 attribute_canvas=self.attribute_canvas if self.axis is not None else None,
-                attribute_axis=self.axis, attribute_amount=self.amount, attribute_layers=self._layers["attribute"])
+                attribute_axis=self.axis, attribute_amount=self.amount, attribute_layers=self._layers["attribute"],
+                style=style)
 
     def export_recipe(self, path):
         """Write :meth:`recipe` as JSON (atomically); returns the path."""

@@ -57,7 +57,8 @@ DOCUMENT_NAMES = (
     "stream_canvas", "attribute_canvas", "style_canvas", "photo", "bundle", "model_info", "attributes", "lock",
     "axes", "axis_names", "axis", "amount", "attribute_note", "attribute_available", "attribute_latent",
     "class_map", "stream_map", "layer_maps", "attribute_alpha", "edit_mask", "render", "stream_image",
-    "attribute_image", "composite", "photo_mask", "collage_recipe", "recipe", "export_recipe", "export_map")
+    "attribute_image", "composite", "photo_mask", "collage_recipe", "recipe", "export_recipe", "export_map",
+    "style_alpha", "render_styled")
 
 
 @forwarding("document", DOCUMENT_NAMES, source=PaintDocument)
@@ -141,7 +142,8 @@ class PainterSession:
         self.document = PaintDocument(generator, vocabulary=vocabulary, z=z, seed=seed, class_id=class_id,
                                       blend_seed=blend_seed, layers=layers, blend_layers=blend_layers,
                                       attribute_layers=attribute_layers, photo=photo, model_info=model_info,
-                                      bundle=bundle, axes=axes, axis=axis, amount=amount, style=style is not None)
+                                      bundle=bundle, axes=axes, axis=axis, amount=amount,
+                                      style=style if style is not None else False)
         self.style_session = style
         self._check_mode(mode)
         self.mode = mode
