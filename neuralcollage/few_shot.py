@@ -295,7 +295,8 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
     for sid, name in targets:
         for count in counts:
             images = training_images(sid, count, seed=seed, size=bundle.generator.resolution)
-            path = None if pack_dir is None else _pack_file(pack_dir, name, count, init_class, steps, seed, add_class_options)
+            path = None if pack_dir is None else _pack_file(pack_dir, name, count, init_class, steps, seed,
+                                                            add_class_options)
             pack = None if path is None else _reusable(path, images, bundle, steps, seed, add_class_options)
             if pack is None:
                 pack = add_class(bundle, list(images), name, steps=steps, seed=seed, init_class=init_class,
