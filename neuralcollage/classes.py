@@ -22,6 +22,11 @@ Training methods (``method=``):
   projection row.
 * ``"combination"``: as ``"rows"``, but each layer's row is a learnt combination of the old classes' rows
   (L1-penalised weights, initialised at the nearest class) plus a residual, as in cGANTransfer.
+* ``"branch"``: as ``"rows"``, plus a small per-class branch (a residual ``conv1x1(relu(conv3x3(h)))`` of the
+  features after one block, :class:`neuralcollage.models.generator.ClassBranch`) trained with the rows while
+  the shared convolutions stay frozen, as in Zhuang and Yang's per-group branch; the pack carries it and the
+  generator adds it only where the class condition asks for the new class (so old classes and sCBN maps of
+  other classes are unchanged).
 
 Example
 -------
@@ -49,17 +54,19 @@ from neuralcollage.snapshot import SnapshotError
 
 __all__ = ["ClassPack", "ClassPackError", "METHODS", "MIN_IMAGES", "START_MODES", "PACK_FORMAT", "add_class",
            "load_pack", "apply_packs", "copy_bundle", "vocabulary_with_packs", "split_model_spec", "prepare_images",
-           "nearest_class", "class_ranking", "pack_samples", "base_record"]
+           "nearest_class", "class_ranking", "closeup_crops", "pack_samples", "base_record"]
 
 PACK_FORMAT = "neuralcollage-class-pack"
+_BRANCH_ARRAYS = ("w1", "b1", "w2", "b2")
 PACK_VERSION = 1
 #: Fewest training images :func:`add_class` accepts.
 MIN_IMAGES = 3
-METHODS = ("nearest", "rows", "combination")
+METHODS = ("nearest", "rows", "combination", "branch")
 #: Defaults of :func:`add_class` (also shown by ``collage add-class --help``).
 DEFAULTS = dict(steps=300, method="rows", batch_size=8, lr_rows=0.01, lr_z=0.03, lr_head=0.002,
                 adversarial=0.0, tune_d_blocks=0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100,
-                search_steps=30,
+                search_steps=30, closeups=0, closeup_zoom=(1.3, 2.4), branch_layer=2, branch_rank=16,
+                lr_branch=0.002,
                 init_class="search", search_candidates=6)
 #: The ``init_class`` values that are not a class: the discriminator's choice, and the trial from every class.
 START_MODES = ("nearest", "search")
@@ -84,6 +91,8 @@ class ClassPack:
         discriminator: the discriminator's projection row (already spectrally normalised: it is used as it is,
             beside the old classes' normalised rows), or None.
         encoder: the encoder's class row (``l_y``), or None.
+        branch: the per-class branch (``method="branch"``): ``{"layer": blend layer, "w1", "b1", "w2", "b2":
+            float32 arrays}`` (:class:`~neuralcollage.models.generator.ClassBranch`), or None.
         record: how it was trained (method, steps, seed, losses, seconds, ...).
         path, sha256: the file it was saved to or loaded from, and that file's sha256 (None before saving).
     """
@@ -95,6 +104,7 @@ class ClassPack:
     discriminator: Optional[numpy.ndarray] = None
     encoder: Optional[numpy.ndarray] = None
     record: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    branch: Optional[Dict[str, Any]] = None
     path: Optional[str] = None
     sha256: Optional[str] = None
 
@@ -107,6 +117,8 @@ class ClassPack:
         meta = {"format": PACK_FORMAT, "version": PACK_VERSION, "name": self.name,
                 "synonyms": list(self.synonyms), "base": self.base, "layers": list(self.generator),
                 "record": self.record}
+        if self.branch is not None:
+            meta["branch_layer"] = int(self.branch["layer"])
         out = {"meta": numpy.array(json.dumps(meta, allow_nan=False))}
         for layer, (gamma, beta) in self.generator.items():
             out[f"generator/{layer}/gamma"] = numpy.asarray(gamma, numpy.float32)
@@ -115,6 +127,9 @@ class ClassPack:
             out["discriminator/l_y"] = numpy.asarray(self.discriminator, numpy.float32)
         if self.encoder is not None:
             out["encoder/l_y"] = numpy.asarray(self.encoder, numpy.float32)
+        if self.branch is not None:
+            for key in _BRANCH_ARRAYS:
+                out[f"branch/{key}"] = numpy.asarray(self.branch[key], numpy.float32)
         return out
 
     def save(self, path, *, overwrite_protect=()):
@@ -154,11 +169,15 @@ def load_pack(path):
     try:
         generator = {layer: (arrays[f"generator/{layer}/gamma"].astype(numpy.float32),
                              arrays[f"generator/{layer}/beta"].astype(numpy.float32)) for layer in meta["layers"]}
+        branch = None
+        if "branch_layer" in meta:
+            branch = {"layer": int(meta["branch_layer"]),
+                      **{key: arrays[f"branch/{key}"].astype(numpy.float32) for key in _BRANCH_ARRAYS}}
         return ClassPack(name=str(meta["name"]), synonyms=tuple(str(s) for s in meta.get("synonyms", ())),
                          base=dict(meta["base"]), generator=generator,
                          discriminator=arrays.get("discriminator/l_y"), encoder=arrays.get("encoder/l_y"),
                          record=dict(meta.get("record") or {}), path=path,
-                         sha256=hashlib.sha256(data).hexdigest())
+                         sha256=hashlib.sha256(data).hexdigest(), branch=branch)
     except (KeyError, TypeError, ValueError) as exc:
         raise ClassPackError(f"class pack {path} is incomplete: {type(exc).__name__}: {exc}") from None
 
@@ -227,6 +246,14 @@ def _check_fits(bundle, pack):
         if gamma.shape != (link.size,) or beta.shape != (link.size,):
             raise ClassPackError(f"{where}: layer {name} has {gamma.shape[0]} channels; the generator has "
                                  f"{link.size}")
+    if pack.branch is not None:
+        layer, gen = pack.branch["layer"], bundle.generator
+        channels = gen.channels[layer] * gen.ch if 1 <= layer <= gen.n_blocks else None
+        w1, w2 = pack.branch["w1"], pack.branch["w2"]
+        rank = w1.shape[0] if w1.ndim == 4 else None
+        if channels is None or w1.shape != (rank, channels, 3, 3) or w2.shape != (channels, rank, 1, 1) \
+                or pack.branch["b1"].shape != (rank,) or pack.branch["b2"].shape != (channels,):
+            raise ClassPackError(f"{where}: its branch does not fit the generator's blend layer {layer}")
 
 
 def apply_packs(bundle, packs):
@@ -260,6 +287,10 @@ def apply_packs(bundle, packs):
             _append_row(link.betas.W, beta)
             link.n_classes += 1
         gen.n_classes += 1
+        if pack.branch is not None:
+            from neuralcollage.models.generator import ClassBranch
+            branch = ClassBranch(pack.branch["layer"], *(pack.branch[key] for key in _BRANCH_ARRAYS))
+            gen.class_branches = {**(gen.class_branches or {}), gen.n_classes - 1: branch.to_device(gen.device)}
         dis = bundle.discriminator
         if dis is not None:
             row = pack.discriminator if pack.discriminator is not None else _effective_l_y(dis).mean(axis=0)
@@ -348,6 +379,36 @@ def prepare_images(images, resolution):
     return numpy.stack(out) if out else numpy.zeros((0, resolution, resolution, 3), numpy.uint8)
 
 
+def closeup_crops(images, resolution, *, per_image, zoom=DEFAULTS["closeup_zoom"], seed=0):
+    """Close-ups of the training images, the framing an edit of a part sends to the generator: for each image
+    (its centred largest square, as :func:`prepare_images` cuts it) ``per_image`` square windows of side
+    ``side / zoom`` (``zoom`` uniform in ``zoom = (low, high)``) at uniformly random positions inside it,
+    resized to ``resolution``; drawn from ``numpy.random.default_rng([seed, 0xC105E])``.
+
+    Returns:
+        ``(len(images) * per_image, resolution, resolution, 3)`` uint8, image by image.
+
+    Raises:
+        InputError: ``zoom`` not ``1 <= low <= high`` or ``per_image < 0``.
+    """
+    from neuralcollage.blending import crop_and_resize
+    low, high = (float(v) for v in zoom)
+    if not 1.0 <= low <= high or int(per_image) < 0:
+        raise InputError(f"close-ups need 1 <= zoom low <= high and per_image >= 0; got {zoom}, {per_image}")
+    rng = numpy.random.default_rng([int(seed), 0xC105E])
+    out = []
+    for image in images:
+        arr = numpy.asarray(image)
+        h, w = arr.shape[:2]
+        side = min(h, w)
+        top0, left0 = (h - side) // 2, (w - side) // 2
+        for _ in range(int(per_image)):
+            size = max(1, int(round(side / rng.uniform(low, high))))
+            top, left = (int(rng.integers(0, side - size + 1)) for _ in range(2))
+            out.append(crop_and_resize(arr, (top0 + top, left0 + left, size), resolution))
+    return numpy.stack(out) if out else numpy.zeros((0, resolution, resolution, 3), numpy.uint8)
+
+
 def nearest_class(bundle, x, *, by="scores"):
     """The existing class the images ``x`` (NCHW float32 in [-1, 1]) resemble most.
 
@@ -402,11 +463,13 @@ def class_ranking(bundle, x):
 
 # ------------------------------------------------------------------------------------------------ training
 
-def _forward_rows(gen, z, rows):
+def _forward_rows(gen, z, rows, branch=None):
     """The generator's test-mode forward pass with the given CBN rows: ``rows[l] = (gamma, beta)`` for class
     layer ``l``, each ``(C,)`` (or ``(N, C)``) Variable.  Equal to ``gen.forward(z, c)`` when the rows are
     class ``c``'s; gradients reach the rows and ``z`` only when called inside
-    :func:`neuralcollage.links.fastconv.constant_parameters`."""
+    :func:`neuralcollage.links.fastconv.constant_parameters`.  ``branch``: a
+    :class:`~neuralcollage.models.generator.ClassBranch` (of Variables while training) added, everywhere, after
+    its blend layer."""
     from neuralcollage.links import fastconv
     from neuralcollage.links.blocks import upsample_nearest
     h = gen._bottom(z)
@@ -420,6 +483,8 @@ def _forward_rows(gen, z, rows):
             h = fastconv.upsample_add(t, block.c_sc(h))
         else:
             h = t + block.c_sc(upsample_nearest(h))
+        if branch is not None and branch.layer == b + 1:
+            h = h + branch(h)
     return gen._tail(h)
 
 
@@ -447,7 +512,9 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
               perceptual=DEFAULTS["perceptual"], prior=DEFAULTS["prior"], sparsity=DEFAULTS["sparsity"],
               encoder_steps=DEFAULTS["encoder_steps"], init_class=DEFAULTS["init_class"],
               search_steps=DEFAULTS["search_steps"], search_candidates=DEFAULTS["search_candidates"],
-              callback=None):
+              closeups=DEFAULTS["closeups"], closeup_zoom=DEFAULTS["closeup_zoom"],
+              branch_layer=DEFAULTS["branch_layer"], branch_rank=DEFAULTS["branch_rank"],
+              lr_branch=DEFAULTS["lr_branch"], callback=None):
     """Learn a new class from a few images; returns a :class:`ClassPack` (not saved: call ``pack.save``).
 
     Args:
@@ -483,6 +550,14 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         search_steps: steps per class of ``init_class="search"``.
         search_candidates: the search tries only this many classes, those the discriminator scores highest
             (:func:`class_ranking`; all six of the built-in model, 6 of the 143 of ``dogcat256``).
+        closeups: close-ups per training image added to the training set (:func:`closeup_crops`: a random
+            square window of the image, enlarged ``closeup_zoom`` times, the framing an edit of a part sends to
+            the generator); each gets its own latent and is reconstructed like the images.  0: whole images only.
+            The search (``init_class="search"``) uses the whole images only.
+        closeup_zoom: ``(low, high)`` enlargement of the close-ups (uniform), each >= 1.
+        branch_layer, branch_rank, lr_branch: ``method="branch"``: the blend layer after which the branch
+            acts (1 .. ``n_blocks``; 2 is the 16x16 features of the built-in model), its hidden channels and its
+            Adam step size.  Its output convolution starts at zero, so training starts from the rows alone.
         callback: ``callback(step, loss)`` after every step (e.g. a progress bar); ``loss`` is the
             reconstruction loss (L1 plus the weighted perceptual term).
 
@@ -513,6 +588,9 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
     if int(steps) < 0 or int(batch_size) < 1:
         raise InputError("steps must be >= 0 and batch_size >= 1")
     gen, dis, enc = bundle.generator, bundle.discriminator, bundle.encoder
+    if method == "branch" and not (1 <= int(branch_layer) <= gen.n_blocks and int(branch_rank) >= 1):
+        raise InputError(f"branch_layer must be between 1 and the generator's {gen.n_blocks} blocks and "
+                         f"branch_rank >= 1")
     base = base_record(bundle)
     k = base["n_classes"]
     if adversarial > 0 and dis is None:
@@ -525,6 +603,10 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
             raise InputError(f"tune_d_blocks must be between 0 and the discriminator's {len(dis.blocks)} blocks")
         tuned = _TunedTop(dis, int(tune_d_blocks))
     crops = prepare_images(images, gen.resolution)
+    whole = crops
+    if int(closeups) > 0:
+        crops = numpy.concatenate([crops, closeup_crops(images, gen.resolution, per_image=int(closeups),
+                                                        zoom=closeup_zoom, seed=seed)])
     x_np = to_model(crops)
     n = x_np.shape[0]
     search = None
@@ -559,9 +641,14 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
               "lr_rows": lr_rows, "lr_z": lr_z, "lr_head": lr_head, "adversarial": float(adversarial),
               "perceptual": float(perceptual), "prior": float(prior),
               **({"tune_d_blocks": int(tune_d_blocks)} if tuned is not None else {}),
-              "images_sha256": [hashlib.sha256(c.tobytes()).hexdigest() for c in crops], "losses": []}
+              "images_sha256": [hashlib.sha256(c.tobytes()).hexdigest() for c in whole], "losses": []}
+    record.update(n_images=len(whole), closeups=int(closeups))
+    if int(closeups) > 0:
+        record["closeup_zoom"] = [float(v) for v in closeup_zoom]
     if method == "combination":
         record["sparsity"] = float(sparsity)
+    if method == "branch":
+        record.update(branch_layer=int(branch_layer), branch_rank=int(branch_rank), lr_branch=float(lr_branch))
     if search is not None:
         record["init_search"] = {"steps": int(search_steps), "seconds": round(search_seconds, 2),
                                  "losses": {bundle.vocabulary.names[c]: round(v, 5) for c, v in search.items()}}
@@ -570,7 +657,20 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
     class _State(chainer.Link):
         pass
 
-    rows_link, z_link, head_link = _State(), _State(), _State()
+    rows_link, z_link, head_link, branch_link = _State(), _State(), _State(), _State()
+    branch = None
+    if method == "branch":
+        from neuralcollage.models.generator import ClassBranch
+        width, rank = gen.channels[int(branch_layer)] * gen.ch, int(branch_rank)
+        w1 = numpy.random.default_rng([int(seed), 0xB4A]).standard_normal((rank, width, 3, 3)).astype(
+            numpy.float32) * numpy.float32(
+            numpy.sqrt(2.0 / (9 * width)))
+        with branch_link.init_scope():
+            branch_link.w1 = chainer.Parameter(device.send(w1))
+            branch_link.b1 = chainer.Parameter(xp.zeros(rank, numpy.float32))
+            branch_link.w2 = chainer.Parameter(xp.zeros((width, rank, 1, 1), numpy.float32))
+            branch_link.b2 = chainer.Parameter(xp.zeros(width, numpy.float32))
+        branch = ClassBranch(int(branch_layer), branch_link.w1, branch_link.b1, branch_link.w2, branch_link.b2)
     with rows_link.init_scope():
         if method == "combination":
             weights = numpy.zeros(k, numpy.float32)
@@ -606,7 +706,7 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         return [(getattr(rows_link, f"g{i}"), getattr(rows_link, f"b{i}")) for i in range(len(tables))]
 
     optimizers = []
-    for link, lr in ((rows_link, lr_rows), (z_link, lr_z), (head_link, lr_head)):
+    for link, lr in ((rows_link, lr_rows), (z_link, lr_z), (head_link, lr_head), (branch_link, lr_branch)):
         if any(True for _ in link.params()):
             opt = chainer.optimizers.Adam(alpha=lr, beta1=0.5, beta2=0.999)
             opt.setup(link)
@@ -629,13 +729,13 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
                     h_real, h_real_flip = tuned.low(x).array, tuned.low(x[:, :, :, ::-1]).array
             w_lin, b_lin = _head(dis)
         for step in range(train_steps):
-            for link in (rows_link, z_link, head_link):
+            for link in (rows_link, z_link, head_link, branch_link):
                 link.cleargrads()
             idx = rng.choice(n, size=min(int(batch_size), n), replace=False)
             idx_dev = device.send(idx.astype(numpy.int32))
             r = rows()
             zb = F.get_item(z_link.z, idx_dev)
-            fake = _forward_rows(gen, zb, r)
+            fake = _forward_rows(gen, zb, r, branch)
             xb = x[idx_dev]
             loss_rec = F.mean(F.absolute(fake - xb))
             parts = {"l1": float(loss_rec.array)}
@@ -655,7 +755,7 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
             late = None
             if tuned is not None:
                 zr = device.send(rng.standard_normal((int(batch_size), gen.dim_z)).astype(numpy.float32))
-                h_fake = tuned.low(_forward_rows(gen, zr, r))
+                h_fake = tuned.low(_forward_rows(gen, zr, r, branch))
                 f_fake = tuned.head(h_fake)
                 rv = head_link.r
                 w_col = xp.asarray(w_lin)[:, None]
@@ -677,7 +777,7 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
                     parts["adv_d"] = float(loss_d.array)
             elif adversarial > 0:
                 zr = device.send(rng.standard_normal((int(batch_size), gen.dim_z)).astype(numpy.float32))
-                gen_fake = _forward_rows(gen, zr, r)
+                gen_fake = _forward_rows(gen, zr, r, branch)
                 f_fake = F.sum(dis.features(gen_fake), axis=(2, 3))
                 rv = head_link.r
                 score_g = F.matmul(f_fake, xp.asarray(w_lin)[:, None])[:, 0] + b_lin + F.matmul(f_fake, rv.array[:, None])[:, 0]
@@ -718,8 +818,12 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
                                  steps=int(encoder_steps) if train_steps else 0, seed=seed)
     record["seconds"] = round(time.perf_counter() - started, 2)  # training; the search's are in init_search
     record["total_seconds"] = round(time.perf_counter() - search_started, 2)
+    pack_branch = None
+    if branch is not None:
+        pack_branch = {"layer": int(branch_layer), **{key: to_numpy(getattr(branch_link, key).array).astype(
+            numpy.float32) for key in _BRANCH_ARRAYS}}
     return ClassPack(name=name, synonyms=synonyms, base=base, generator=generator_rows, discriminator=d_row,
-                     encoder=e_row, record=record)
+                     encoder=e_row, record=record, branch=pack_branch)
 
 
 class _TunedTop:

@@ -11,7 +11,11 @@ Score them with the judge (a whole-image classifier over all eight species):
 
 Method names: ``nearest``; ``recon`` = ``rows`` with reconstruction only (Batch Statistics Adaptation style,
 the default of ``add_class``); ``rows`` and ``combination`` with the adversarial term at weight 0.1;
-``freezed``: ``rows`` with the adversarial term at 0.1 and the discriminator's top block fine-tuned (FreezeD).
+``freezed``: ``rows`` with the adversarial term at 0.1 and the discriminator's top block fine-tuned (FreezeD);
+``closeups``/``closeupsN``: ``recon`` with N (default 2) close-ups of each training image added
+(``add_class(closeups=N)``); ``freezed_closeups``/``freezed_closeupsN``: both; ``branch``: the rows plus a
+per-class branch (``add_class(method="branch")``, reconstruction only); ``branch_closeups``/``branch_closeupsN``:
+with N close-ups per image.
 """
 import argparse
 import glob
@@ -31,6 +35,12 @@ def _method_kwargs(method):
         return {"method": "combination", "adversarial": 0.1}
     if method == "freezed":
         return {"method": "rows", "adversarial": 0.1, "tune_d_blocks": 1}
+    if method.startswith("closeups"):  # closeups, closeupsN: N close-ups per image (default 2)
+        return {"method": "rows", "adversarial": 0.0, "closeups": int(method[8:] or 2)}
+    if method.startswith("branch_closeups"):
+        return {"method": "branch", "adversarial": 0.0, "closeups": int(method[15:] or 2)}
+    if method.startswith("freezed_closeups"):
+        return {"method": "rows", "adversarial": 0.1, "tune_d_blocks": 1, "closeups": int(method[16:] or 2)}
     return {"method": method}
 
 
@@ -39,7 +49,10 @@ def _label(record):
     method = record["method"]
     if method == "nearest":
         return "nearest class (no training)"
-    what = "new rows" if method == "rows" else "combination + residual"
+    what = {"rows": "new rows", "combination": "combination + residual",
+            "branch": "new rows + per-class branch"}.get(method, method)
+    if record.get("closeups"):
+        what += f" + {record['closeups']} close-ups per image"
     tuned = f", discriminator's top {record['tune_d_blocks']} block(s) tuned (FreezeD)" if record.get(
         "tune_d_blocks") else ""
     return what + (f" + adversarial ({record['adversarial']}{tuned})" if record.get("adversarial") else

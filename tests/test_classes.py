@@ -372,3 +372,95 @@ def test_freezed_tunes_a_copy_of_the_top_discriminator_blocks_only(model):
     with pytest.raises(InputError, match="tune_d_blocks"):
         classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=1, adversarial=0.1,
                           tune_d_blocks=99)
+
+
+def test_closeups_are_enlarged_windows_of_the_images_and_train_with_them(model):
+    images = _images(3)
+    a = classes.closeup_crops(images, 32, per_image=2, seed=4)
+    assert a.shape == (6, 32, 32, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, classes.closeup_crops(images, 32, per_image=2, seed=4))
+    assert not np.array_equal(a, classes.closeup_crops(images, 32, per_image=2, seed=5))
+    whole = classes.closeup_crops(images, 32, per_image=1, zoom=(1.0, 1.0), seed=4)
+    assert np.array_equal(whole, classes.prepare_images(images, 32))  # zoom 1: the centred square itself
+    with pytest.raises(InputError, match="zoom"):
+        classes.closeup_crops(images, 32, per_image=1, zoom=(0.5, 2.0))
+    bundle = load_bundle(model)
+    plain = classes.add_class(bundle, images, "koala", steps=2, seed=0, init_class=1)
+    pack = classes.add_class(bundle, images, "koala", steps=2, seed=0, init_class=1, closeups=2)
+    assert pack.record["closeups"] == 2 and plain.record["closeups"] == 0
+    assert pack.record["n_images"] == 3 and pack.record["images_sha256"] == plain.record["images_sha256"]
+    assert not all(np.array_equal(pack.generator[k][0], plain.generator[k][0]) for k in pack.generator)
+
+
+def test_branch_pack_acts_only_where_the_new_class_is_asked_for(model, tmp_path):
+    import chainer
+    bundle = load_bundle(model)
+    pack = classes.add_class(bundle, _images(3), "koala", steps=3, seed=0, init_class=1, method="branch",
+                             branch_layer=1, branch_rank=4, lr_branch=0.05)
+    width = bundle.generator.channels[1] * bundle.generator.ch
+    assert pack.branch["layer"] == 1 and pack.branch["w1"].shape == (4, width, 3, 3)
+    assert pack.branch["w2"].shape == (width, 4, 1, 1) and np.abs(pack.branch["w2"]).max() > 0
+    assert pack.record["branch_layer"] == 1 and pack.record["branch_rank"] == 4
+    path = str(tmp_path / "branch.npz")
+    pack.save(path)
+    loaded = classes.load_pack(path)
+    assert all(np.array_equal(loaded.branch[k], pack.branch[k]) for k in ("w1", "b1", "w2", "b2"))
+    plain, extended = load_bundle(model), load_bundle(model, classes=[path])
+    a, b = _outputs(plain, 4), _outputs(extended, 4)
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    gen = extended.generator
+    z = gen.sample_z(2, seed=3)
+    res = gen.resolution
+    spatial = np.zeros((2, 5, res, res), np.float32)
+    spatial[:, 0] = 1
+    spatial[:, 0, :, res // 2:], spatial[:, 4, :, res // 2:] = 0, 1
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        with_branch = [gen.forward(z, 4).array, gen.forward(z, spatial).array]
+        gen.class_branches = None
+        without = [gen.forward(z, 4).array, gen.forward(z, spatial).array]
+    assert not np.array_equal(with_branch[0], without[0])
+    assert not np.array_equal(with_branch[1], without[1])
+    assert np.array_equal(with_branch[1][..., :2], without[1][..., :2])  # far from the new class's half
+    with pytest.raises(InputError, match="branch_layer"):
+        classes.add_class(bundle, _images(3), "koala", steps=1, init_class=1, method="branch", branch_layer=9)
+
+
+def _cli_images(tmp_path, n=3):
+    paths = []
+    for i, image in enumerate(_images(n)):
+        paths.append(str(tmp_path / f"k{i}.png"))
+        write_image(paths[-1], image)
+    return paths
+
+
+def test_cli_add_class_branch_and_closeups(model, tmp_path, capsys):
+    out = str(tmp_path / "koala.npz")
+    code, stdout, err = _cli(["add-class", "koala", *_cli_images(tmp_path), "-o", out, "--model", model,
+                              "--steps", "1", "--start-from", "class 1", "--method", "branch", "--closeups", "1",
+                              "--no-samples", "-q"], capsys)
+    assert code == 0, err
+    pack = classes.load_pack(out)
+    assert pack.record["method"] == "branch" and pack.record["closeups"] == 1 and pack.branch is not None
+
+
+def test_cli_add_class_freezed(model, tmp_path, capsys):
+    paths = _cli_images(tmp_path)
+    out = str(tmp_path / "koala.npz")
+    code, _, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--tune-d-blocks", "1"], capsys)
+    assert code == 2 and "--tune-d-blocks needs --adversarial > 0" in err and err.count("\n") == 1
+    assert not os.path.exists(out)
+    code, _, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "1", "--start-from",
+                         "class 1", "--adversarial", "0.1", "--tune-d-blocks", "1", "--no-samples", "-q"], capsys)
+    assert code == 0, err
+    rec = classes.load_pack(out).record
+    assert rec["adversarial"] == 0.1 and rec["tune_d_blocks"] == 1
+
+
+def test_cli_training_options_in_help_and_only_for_few_shot_eval(capsys):
+    code, text, _ = _cli(["add-class", "--help"], capsys)
+    assert code == 0
+    assert all(flag in text for flag in ("--method", "--closeups", "--adversarial", "--tune-d-blocks", "branch"))
+    assert "--tune-d-blocks 1" in text  # an example
+    code, _, err = _cli(["eval", "--metrics", "diversity", "--few-shot-method", "branch"], capsys)
+    assert code == 2 and "--few-shot-method: only for --metrics few_shot" in err

@@ -196,9 +196,13 @@ def _old_class_check(base_gen, gen, judge_ids, judge, *, n, seed):
     return float(numpy.concatenate(hits).mean()), identical
 
 
-def _pack_file(pack_dir, name, count, start, steps, seed):
+def _pack_file(pack_dir, name, count, start, steps, seed, options=None):
+    """The pack's file in ``pack_dir``; ``options`` (:func:`~neuralcollage.classes.add_class` keywords other than
+    its defaults) add a tag, e.g. ``_method-branch_closeups-2``."""
     import os
-    return os.path.join(pack_dir, f"{name}_{count}_{start}_steps{steps}_s{seed}.npz")
+    from neuralcollage.classes import DEFAULTS
+    tag = "".join(f"_{k.replace('_', '')}-{v}" for k, v in sorted((options or {}).items()) if DEFAULTS.get(k) != v)
+    return os.path.join(pack_dir, f"{name}_{count}_{start}_steps{steps}_s{seed}{tag}.npz")
 
 
 def _reusable(path, images, bundle, steps, seed, options):
@@ -206,7 +210,7 @@ def _reusable(path, images, bundle, steps, seed, options):
     :func:`~neuralcollage.classes.add_class` ``options`` for ``bundle``'s generator, else None."""
     import hashlib
     import os
-    from neuralcollage.classes import base_record, load_pack, prepare_images
+    from neuralcollage.classes import DEFAULTS, base_record, load_pack, prepare_images
     if not os.path.isfile(path):
         return None
     pack = load_pack(path)
@@ -214,14 +218,19 @@ def _reusable(path, images, bundle, steps, seed, options):
     crops = prepare_images(images, bundle.generator.resolution)
     same = (rec.get("images_sha256") == [hashlib.sha256(c.tobytes()).hexdigest() for c in crops]
             and rec.get("steps") == int(steps) and rec.get("seed") == int(seed)
-            and all(rec.get(k) == v for k, v in options.items())
+            and all(_same(rec.get(k, DEFAULTS.get(k)), v) for k, v in options.items())
             and pack.base.get("generator_sha256") == base_record(bundle)["generator_sha256"])
     return pack if same else None
 
 
+def _same(recorded, value):
+    """Whether a pack record's option equals ``value`` (tuples are recorded as lists)."""
+    return list(value) == recorded if isinstance(value, tuple) else recorded == value
+
+
 def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS, steps=None, seed=0, n=600,
                       n_diversity=50, n_old=100, init_class=None, judge=None, pack_dir=None, log=None,
-                      n_translation=0, translation_steps=200, part_judge=None, **add_class_options):
+                      n_translation=0, translation_steps=None, part_judge=None, **add_class_options):
     """Few-shot class addition measured end to end (``collage eval --metrics few_shot``).
 
     For each species (one the model never saw) and each image count ``c``, a pack is trained with
@@ -244,7 +253,8 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
         log: ``log(record)`` after each pack.
         n_translation: when > 0, also :func:`part_translation_into` each pack trained on the headline count
             (10 images when measured) with this many held-out faces (``translation_steps`` projection steps,
-            ``part_judge``: default the shipped part judge); recorded as the pack's ``part_translation``.
+            None: the edit's default; ``part_judge``: default the shipped part judge); recorded as the pack's
+            ``part_translation``.
 
     Returns:
         ``{"value" (the least judged share among the packs at the headline count: 10 images when measured,
@@ -285,7 +295,8 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
     for sid, name in targets:
         for count in counts:
             images = training_images(sid, count, seed=seed, size=bundle.generator.resolution)
-            path = None if pack_dir is None else _pack_file(pack_dir, name, count, init_class, steps, seed)
+            path = None if pack_dir is None else _pack_file(pack_dir, name, count, init_class, steps, seed,
+                                                            add_class_options)
             pack = None if path is None else _reusable(path, images, bundle, steps, seed, add_class_options)
             if pack is None:
                 pack = add_class(bundle, list(images), name, steps=steps, seed=seed, init_class=init_class,
@@ -315,7 +326,7 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
                 part_judge = load_part_judge() if part_judge is None else part_judge
                 row["part_translation"] = part_translation_into(bundle, pack, part_judge=part_judge,
                                                                 n=int(n_translation), seed=seed,
-                                                                steps=int(translation_steps))
+                                                                steps=translation_steps)
             rows.append(row)
             if log is not None:
                 log(row)
@@ -357,7 +368,7 @@ def format_few_shot(result):
     return "\n".join(lines)
 
 
-def part_translation_into(bundle, pack, *, part_judge=None, n=100, seed=0, steps=200, **options):
+def part_translation_into(bundle, pack, *, part_judge=None, n=100, seed=0, steps=None, **options):
     """Part translation into the class ``pack`` adds: :func:`neuralcollage.analysis.evaluation.part_translation` on
     ``bundle`` with the pack loaded, every face's part (held-out renders of the old classes, round-robin)
     translated into the new class, and success judged by the part judge (:func:`load_part_judge`: it must name
@@ -368,7 +379,8 @@ def part_translation_into(bundle, pack, *, part_judge=None, n=100, seed=0, steps
         pack: a :class:`~neuralcollage.classes.ClassPack` (or path) whose name is a species of
             :data:`~neuralcollage.datasets.SPECIES`.
         part_judge: default the shipped part judge.
-        n, seed, steps, options: passed to :func:`~neuralcollage.analysis.evaluation.part_translation`.
+        n, seed, steps, options: passed to :func:`~neuralcollage.analysis.evaluation.part_translation` (``steps``
+            None: the edit's default projection steps, e.g. 50 before the default features fit).
 
     Returns:
         :func:`~neuralcollage.analysis.evaluation.part_translation`'s record (its ``predicted_counts`` keyed by the

@@ -2,7 +2,7 @@
 import os
 import sys
 
-from .common import DEFAULT_MAX_PIXELS, EXIT_OK, Formatter, nonnegative_int, positive_int, say
+from .common import DEFAULT_MAX_PIXELS, EXIT_OK, Formatter, finite_float, nonnegative_int, positive_int, say
 from .support import Progress, check_outputs, load, registry_entry, vocabulary
 
 # ------------------------------------------------------------------------------------------------ add-class
@@ -22,15 +22,20 @@ problem (e.g. a model that cannot take classes: BigGAN-deep).
 examples:
   collage add-class koala k1.png k2.png k3.png k4.png k5.png -o koala.npz
   collage add-class rex photos/rex_*.jpg -o rex.npz --steps 300 --seed 0 --synonym "our dog"
+  collage add-class koala k*.png -o koala.npz --method branch --closeups 2     # a per-class branch, close-ups
+  collage add-class koala k*.png -o koala.npz --adversarial 0.1 --tune-d-blocks 1   # FreezeD
 then use the pack in any command, e.g. `collage generate --model builtin+koala.npz --label koala -n 8`.
 """
 
 
-#: ``neuralcollage.classes.MIN_IMAGES``, ``METHODS`` and ``DEFAULTS["steps"]``/``["method"]``, repeated so
+#: ``neuralcollage.classes.MIN_IMAGES``, ``METHODS`` and ``DEFAULTS`` (those the command line sets), repeated so
 #: that ``--help`` does not import Chainer (a test keeps them equal).
 ADD_CLASS_MIN_IMAGES = 3
-ADD_CLASS_METHODS = ("nearest", "rows", "combination")
-ADD_CLASS_DEFAULTS = {"steps": 300, "method": "rows", "init_class": "search"}
+ADD_CLASS_METHODS = ("nearest", "rows", "combination", "branch")
+ADD_CLASS_DEFAULTS = {"steps": 300, "method": "rows", "init_class": "search", "closeups": 0, "adversarial": 0.0,
+                      "tune_d_blocks": 0}
+#: The :func:`neuralcollage.classes.add_class` keywords :func:`training_options` sets.
+TRAINING_OPTIONS = ("method", "closeups", "adversarial", "tune_d_blocks")
 ADD_CLASS_START_MODES = ("nearest", "search")
 
 
@@ -47,10 +52,7 @@ def add_class_parsers(sub, common, model):
                    help="training steps (default: %(default)s)")
     p.add_argument("--seed", type=nonnegative_int, default=0, metavar="S",
                    help="seed of every random choice (default: %(default)s)")
-    p.add_argument("--method", choices=ADD_CLASS_METHODS, default=ADD_CLASS_DEFAULTS["method"],
-                   help="nearest: copy the nearest existing class's rows (no training); rows: train new rows; "
-                        "combination: rows as a learnt combination of the old classes' plus a residual "
-                        "(default: %(default)s)")
+    training_options(p, "--")
     start_from_option(p, "--start-from")
     p.add_argument("--samples", metavar="PNG",
                    help="sample grid of the new class (default: PACK-STEM_samples.png beside the pack)")
@@ -70,6 +72,44 @@ def start_from_option(parser, flag):
                              "choice), or a class name (default: %(default)s)")
 
 
+def training_options(parser, prefix):
+    """The training options of ``add-class`` (and, with ``prefix="--few-shot-"``, of ``eval --metrics few_shot``),
+    defined once: ``{prefix}method``, ``{prefix}closeups``, ``{prefix}adversarial``, ``{prefix}tune-d-blocks``
+    (``add_class``'s ``method``, ``closeups``, ``adversarial``, ``tune_d_blocks``; read them back with
+    :func:`training_kwargs`)."""
+    d = ADD_CLASS_DEFAULTS
+    parser.add_argument(f"{prefix}method", choices=ADD_CLASS_METHODS, default=d["method"],
+                        help="nearest: copy the nearest existing class's rows (no training); rows: train new rows; "
+                             "combination: rows as a learnt combination of the old classes' plus a residual; "
+                             "branch: rows plus a small per-class branch on the 16x16 features, used only where "
+                             "the new class is asked for (bigger pack) (default: %(default)s)")
+    parser.add_argument(f"{prefix}closeups", type=nonnegative_int, default=d["closeups"], metavar="N",
+                        help="also train on N close-ups (enlarged windows, the framing a part edit sends to the "
+                             "model) of each image (default: %(default)s)")
+    parser.add_argument(f"{prefix}adversarial", type=finite_float(lambda v: v >= 0, "a number >= 0"),
+                        default=d["adversarial"], metavar="W",
+                        help="weight of an adversarial term against the frozen discriminator (0: reconstruction "
+                             "only) (default: %(default)s)")
+    parser.add_argument(f"{prefix}tune-d-blocks", type=nonnegative_int, default=d["tune_d_blocks"], metavar="K",
+                        help=f"FreezeD: with {prefix}adversarial > 0, fine-tune a copy of the discriminator's top K "
+                             "blocks (training only; e.g. --adversarial 0.1 --tune-d-blocks 1) (default: %(default)s)")
+
+
+def training_kwargs(args, prefix=""):
+    """``add_class`` keywords from :func:`training_options`'s parsed options (``prefix``: their ``dest`` prefix,
+    e.g. ``"few_shot_"``); only those that differ from the defaults.
+
+    Raises:
+        InputError: ``tune-d-blocks`` without an adversarial weight."""
+    from neuralcollage.io import InputError
+    values = {k: getattr(args, prefix + k) for k in TRAINING_OPTIONS}
+    flag = "--" + prefix.replace("_", "-")
+    if values["tune_d_blocks"] and not values["adversarial"] > 0:
+        raise InputError(f"{flag}tune-d-blocks needs {flag}adversarial > 0 (FreezeD tunes the discriminator for the "
+                         f"adversarial term), e.g. {flag}adversarial 0.1 {flag}tune-d-blocks 1")
+    return {k: v for k, v in values.items() if v != ADD_CLASS_DEFAULTS[k]}
+
+
 def _pack_grid(images, columns=4):
     import numpy
     n, h, w, c = images.shape
@@ -85,6 +125,7 @@ def cmd_add_class(args):
     from neuralcollage.classes import ClassPackError, add_class, pack_samples, split_model_spec
     from neuralcollage.io import InputError, read_image, write_image
     out = args.output
+    options = training_kwargs(args)
     if not out.lower().endswith(".npz"):
         raise InputError(f"the class pack must be a .npz file, not {out}")
     samples = None if args.no_samples else (args.samples or os.path.splitext(out)[0] + "_samples.png")
@@ -109,7 +150,7 @@ def cmd_add_class(args):
                         desc=f"add-class {args.name}")
     try:
         pack = add_class(bundle, images, args.name, steps=args.steps, seed=args.seed, synonyms=args.synonym,
-                         method=args.method, init_class=args.start_from,
+                         init_class=args.start_from, **options,
                          callback=lambda step, loss: progress(step, loss, None))
     finally:
         progress.close()

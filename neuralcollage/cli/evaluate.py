@@ -4,7 +4,7 @@ import math
 import os
 import time
 
-from .classes import ADD_CLASS_DEFAULTS, start_from_option
+from .classes import ADD_CLASS_DEFAULTS, start_from_option, training_kwargs, training_options
 from .common import (BlendOptions, CommandError, DEFAULT_CONTEXT, EXIT_MODEL, EXIT_OK, Formatter, Parser,
                      add_options, bounded_count, check_poisson, finite_float, fraction, gpu_id, nonnegative_int,
                      options_from_args, positive_int, ranged, say)
@@ -136,6 +136,7 @@ examples:
   collage eval --n-samples 50 --metrics classifier_accuracy,diversity
   collage eval runs/builtin64 --out-json metrics.json
   collage eval --metrics few_shot --few-shot-images 5,10 --out-json few_shot.json
+  collage eval --metrics few_shot --few-shot-images 10 --few-shot-method branch --few-shot-translation 100
 """)
     p.add_argument("model", nargs="?", default="builtin", metavar="MODEL",
                    help="registered model name, generator .npz or folder (default: %(default)s)")
@@ -168,6 +169,7 @@ examples:
     g.add_argument("--few-shot-steps", type=nonnegative_int, metavar="N",
                    help=f"training steps per pack (default: add-class's, {ADD_CLASS_DEFAULTS['steps']})")
     start_from_option(g, "--few-shot-start-from")
+    training_options(g, "--few-shot-")
     g.add_argument("--few-shot-translation", type=nonnegative_int, metavar="N",
                    help="also translate a part of N held-out faces into each class learnt from 10 images (or the "
                         "largest count), judged by the 8-species part judge (default: the library's, 0: off)")
@@ -325,6 +327,8 @@ def cmd_eval(args):
                                       ("--few-shot-packs", args.few_shot_packs)) if value is not None]
     if args.few_shot_start_from != ADD_CLASS_DEFAULTS["init_class"]:
         given.append("--few-shot-start-from")
+    training = training_kwargs(args, "few_shot_")
+    given += ["--few-shot-" + k.replace("_", "-") for k in training]
     if given and not few_shot:
         raise InputError(f"{', '.join(given)}: only for --metrics few_shot")
     inputs = [args.model] if os.path.exists(args.model) else []
@@ -364,7 +368,7 @@ def cmd_eval(args):
                                    counts=args.few_shot_images, steps=args.few_shot_steps,
                                    init_class=args.few_shot_start_from, pack_dir=args.few_shot_packs,
                                    n_translation=args.few_shot_translation, translation_steps=args.steps,
-                                   seed=args.seed, log=log_pack, **_few_shot_counts(args.n_samples))
+                                   seed=args.seed, log=log_pack, **_few_shot_counts(args.n_samples), **training)
         log("few_shot", metrics["few_shot"])
     print(f"metrics of {bundle.name} (seed {args.seed}):")
     try:
@@ -385,6 +389,7 @@ def cmd_eval(args):
                   "few_shot_species": args.few_shot_species, "few_shot_images": args.few_shot_images,
                   "few_shot_steps": args.few_shot_steps, "few_shot_start_from": args.few_shot_start_from,
                   "few_shot_packs": args.few_shot_packs, "few_shot_translation": args.few_shot_translation,
+                  "few_shot_training": training,
                   "seconds": time.time() - started,
                   "metrics": metrics}
         atomic_write_json(args.out_json, _json_safe(report), overwrite_protect=inputs)

@@ -15,6 +15,29 @@ from neuralcollage.links.scbn import EPS
 from neuralcollage.models.presets import GENERATOR_PRESETS, resolve
 
 
+class ClassBranch:
+    """A class pack's small per-class branch (:attr:`Generator.class_branches`): the residual
+    ``conv1x1(relu(conv3x3(h)))`` (``C -> rank -> C`` channels) of the features ``h (N, C, h, w)`` after blend
+    layer ``layer``.
+
+    Attributes:
+        layer: the blend layer (1 .. ``n_blocks``).
+        w1 ``(rank, C, 3, 3)``, b1 ``(rank,)``, w2 ``(C, rank, 1, 1)``, b2 ``(C,)``: float32 arrays (or Variables
+            while training).
+    """
+
+    def __init__(self, layer, w1, b1, w2, b2):
+        self.layer, self.w1, self.b1, self.w2, self.b2 = int(layer), w1, b1, w2, b2
+
+    def __call__(self, h):
+        t = F.relu(F.convolution_2d(h, self.w1, self.b1, pad=1))
+        return F.convolution_2d(t, self.w2, self.b2)
+
+    def to_device(self, device):
+        """This branch with its arrays on ``device`` (a :class:`chainer.backend.Device`)."""
+        return ClassBranch(self.layer, *(device.send(a) for a in (self.w1, self.b1, self.w2, self.b2)))
+
+
 class Generator(chainer.Chain):
     """SNGAN-projection style generator (``l1``, ``block2..``, tail BN + conv + tanh).
 
@@ -37,9 +60,16 @@ class Generator(chainer.Chain):
     (:func:`neuralcollage.reconstruction.fit_generator`): None, or ``(layer, offset)`` with ``offset`` a
     ``(1, C, h, w)`` (or ``(N, C, h, w)``) array or Variable added to the features after blend layer ``layer``
     (in :meth:`blend`, to the target stream after that layer's mix).  It is not a parameter and never saved.
+
+    :attr:`class_branches` holds the per-class branches of class packs (:mod:`neuralcollage.classes`):
+    ``{class_id: ClassBranch}``; a branch adds a small residual to the features after its blend layer, weighted
+    per pixel by that class's share of the class condition there (class layer ``2 (layer - 1) + 1``), so it acts
+    only where the condition asks for its class and leaves every other output bit-identical.  Not saved with
+    the model (the pack holds it).
     """
 
     feature_offset = None
+    class_branches = None
 
     def __init__(self, *, channels, ch, dim_z, n_classes, bottom_width=4, arch=None):
         super().__init__()
@@ -174,13 +204,36 @@ class Generator(chainer.Chain):
     def _features(self, z, conds, layer):
         h = self._offset(self._bottom(z), 0)
         for b, block in enumerate(self.blocks[:layer]):
-            h = self._offset(block(h, conds[2 * b], conds[2 * b + 1]), b + 1)
+            h = self._offset(self._branches(block(h, conds[2 * b], conds[2 * b + 1]), conds[2 * b + 1], b + 1),
+                             b + 1)
         return h
 
     def _forward_from(self, h, conds, layer):
         for b in range(layer, self.n_blocks):
-            h = self._offset(self.blocks[b](h, conds[2 * b], conds[2 * b + 1]), b + 1)
+            h = self._offset(self._branches(self.blocks[b](h, conds[2 * b], conds[2 * b + 1]), conds[2 * b + 1],
+                                            b + 1), b + 1)
         return self._tail(h)
+
+    def _branches(self, h, cond, layer):
+        """``h`` plus every class branch of blend layer ``layer``, weighted by its class's share of ``cond``
+        (the class condition of class layer ``2 (layer - 1) + 1``: ids ``(N,)``, vectors ``(N, K)`` or maps
+        ``(N, K, h, w)``); ``h`` itself where no branch's class has any weight."""
+        if not self.class_branches:
+            return h
+        xp = self.xp
+        for class_id, branch in sorted(self.class_branches.items()):
+            if branch.layer != layer:
+                continue
+            if cond.ndim == 1:
+                w = (cond == class_id).astype(numpy.float32)[:, None, None, None]
+            elif cond.ndim == 2:
+                w = cond[:, class_id][:, None, None, None]
+            else:
+                w = cond[:, class_id][:, None]
+            if not bool(xp.any(w != 0)):
+                continue
+            h = h + F.broadcast_to(xp.asarray(w, numpy.float32), h.shape) * branch(h)
+        return h
 
     def _offset(self, h, layer):
         if self.feature_offset is None or self.feature_offset[0] != layer:
@@ -227,6 +280,7 @@ class Generator(chainer.Chain):
             reps = len(batch)
             out = block(F.concat(batch, axis=0), self._tile(conds[2 * b], reps),
                         self._tile(conds[2 * b + 1], reps))
+            out = self._branches(out, self._tile(conds[2 * b + 1], reps), layer)
             parts = F.split_axis(out, reps, axis=0) if reps > 1 else [out]
             streams = dict(zip(list(streams), parts[:len(streams)]))
             target = self._offset(self._mix(streams, parts[-1] if keep_target else None, maps[layer], s), layer)

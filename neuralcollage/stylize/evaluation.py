@@ -32,7 +32,7 @@ from neuralcollage.stylize.styleblit import THRESHOLD, VOTE_SIGMA
 
 __all__ = ["HELD_OUT_BASE", "METHODS", "stylize_cases", "evaluate_stylize", "format_stylize_table"]
 
-#: First seed of the held-out faces (the value of :data:`neuralcollage.evaluation.HELD_OUT_BASE`, which no
+#: First seed of the held-out faces (the value of :data:`neuralcollage.datasets.HELD_OUT_BASE`, which no
 #: training loop reads); the target pose is that of seed ``+ POSE_OFFSET``.
 HELD_OUT_BASE = 10 ** 15
 POSE_OFFSET = 5 * 10 ** 6
