@@ -43,7 +43,7 @@ from chainer import function_node
 from neuralcollage.links import fastconv
 from neuralcollage.links.blocks import upsample_nearest
 from neuralcollage.links.fastconv import Convolution2D, convolution_2d
-from neuralcollage.models.generator import Generator
+from neuralcollage.models.conditioning import ClassConditionalGenerator
 
 BOTTOM_WIDTH = 4
 BOTTOM_MULTIPLIER = 16
@@ -478,7 +478,7 @@ class SelfAttention(chainer.Chain):
         return x + F.broadcast_to(self.gamma.array[None, :, None, None], o.shape) * o
 
 
-class BigGANDeep(chainer.Chain):
+class BigGANDeep(ClassConditionalGenerator, chainer.Chain):
     """BigGAN-deep generator (converted ``pytorch-pretrained-biggan`` checkpoints; see the module docstring).
 
     Args:
@@ -605,12 +605,6 @@ class BigGANDeep(chainer.Chain):
         return self.device.send((z * t).astype(numpy.float32))
 
     # ------------------------------------------------------------------ conditions
-    class_conditions = Generator.class_conditions
-    _condition = Generator._condition
-    _latent = Generator._latent
-    _mix = Generator._mix
-    _blend_plan = Generator._blend_plan
-
     def class_embedding(self, y):
         """``(N, dim_z)`` embedding ``E y`` of class ids ``(N,)`` or class vectors ``(N, K)`` (array)."""
         y = self._condition(y, len(y), None)
