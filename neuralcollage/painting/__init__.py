@@ -34,7 +34,7 @@ Everything is imported from here (``from neuralcollage.painting import LabelPain
 layout: ``strokes`` (:class:`Stroke`, :func:`stroke_alpha`), ``canvas`` (:class:`LabelPainter`,
 :func:`attribute_canvas`), ``rendering`` (:func:`blend_layer_maps`, :func:`attribute_latent`,
 :func:`render_painting`), ``photo`` (:func:`edit_mask`, :func:`composite_photo`) and ``recipes``
-(:func:`painting_recipe`, :func:`check_recipe`, :func:`replay_recipe`).
+(:func:`painting_recipe`, :func:`check_recipe`, :func:`replay_recipe`, :func:`photo_blend_options`).
 
 Example
 -------
@@ -48,10 +48,11 @@ Example
 """
 from neuralcollage.painting.canvas import ATTRIBUTE_LABEL, LabelPainter, attribute_canvas
 from neuralcollage.painting.photo import composite_photo, edit_mask
-from neuralcollage.painting.recipes import RECIPE_KIND, RECIPE_VERSION, check_recipe, painting_recipe, replay_recipe
+from neuralcollage.painting.recipes import (RECIPE_KIND, RECIPE_VERSION, check_recipe, painting_recipe,
+                                            photo_blend_options, replay_recipe)
 from neuralcollage.painting.rendering import attribute_latent, blend_layer_maps, check_amount, render_painting
 from neuralcollage.painting.strokes import Stroke, stroke_alpha
 
 __all__ = ["Stroke", "LabelPainter", "stroke_alpha", "blend_layer_maps", "render_painting", "attribute_latent",
            "check_amount", "attribute_canvas", "painting_recipe", "replay_recipe", "check_recipe", "edit_mask",
-           "composite_photo", "RECIPE_KIND", "RECIPE_VERSION", "ATTRIBUTE_LABEL"]
+           "composite_photo", "photo_blend_options", "RECIPE_KIND", "RECIPE_VERSION", "ATTRIBUTE_LABEL"]

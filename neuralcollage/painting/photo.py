@@ -16,7 +16,7 @@ def edit_mask(class_canvas, stream_canvas=None, attribute_canvas=None, style_can
 
 
 def composite_photo(photo, edited_crop, crop_mask, box, *, mode="normal", dilate=8, seam="fixed",
-                    colour_reach=None):
+                    colour_reach=None, feather=None):
     """Poisson-blend an edited crop into the photo where the crop's mask is painted.
 
     Parameters
@@ -27,8 +27,9 @@ def composite_photo(photo, edited_crop, crop_mask, box, *, mode="normal", dilate
         Painted area on the crop (:func:`edit_mask`).
     box : (top, left, side)
         Where the crop was cut from the photo.
-    mode, dilate, seam, colour_reach
-        See :func:`neuralcollage.blending.poisson_blend`.
+    mode, dilate, seam, colour_reach, feather
+        See :func:`neuralcollage.blending.poisson_blend` (``mode`` is its ``blend_mode``; ``feather``, the
+        alpha's Gaussian sigma in photo pixels, acts with ``mode="none"`` only).
 
     Returns
     -------
@@ -45,4 +46,4 @@ def composite_photo(photo, edited_crop, crop_mask, box, *, mode="normal", dilate
     full[top:top + side, left:left + side] = numpy.clip(
         blending.resize_to_box(crop_mask.astype(numpy.float32), box), 0.0, 1.0)
     return blending.poisson_blend(photo, edited_crop, full, (top, left, side), blend_mode=mode, dilate=dilate,
-                                  seam=seam, colour_reach=colour_reach)
+                                  seam=seam, colour_reach=colour_reach, feather=feather)

@@ -10,14 +10,19 @@ import math
 
 import numpy
 
+from neuralcollage.options import BlendOptions
 from neuralcollage.painting.canvas import LabelPainter
 from neuralcollage.painting.photo import composite_photo, edit_mask
 from neuralcollage.painting.rendering import attribute_latent, check_amount, render_painting
 
-__all__ = ["painting_recipe", "check_recipe", "replay_recipe", "RECIPE_KIND", "RECIPE_VERSION"]
+__all__ = ["painting_recipe", "check_recipe", "replay_recipe", "photo_blend_options", "RECIPE_KIND",
+           "RECIPE_VERSION"]
 
 RECIPE_KIND = "neuralcollage.painting"
 RECIPE_VERSION = 3
+#: What a painting recipe's ``photo`` entry without the key replays with (painting recipes have always recorded
+#: both; the blend mode under the name ``poisson``).
+PHOTO_BLEND_LEGACY = {"blend_mode": "normal", "dilate": 8}
 
 
 def painting_recipe(*, model, z, class_canvas, class_layers, z_streams=(), stream_canvas=None,
@@ -42,8 +47,9 @@ def painting_recipe(*, model, z, class_canvas, class_layers, z_streams=(), strea
         Names of the classes, recorded for humans.
     photo : dict, optional
         For projected photos: ``{"box": [top, left, side], "source_class": int, "poisson": mode,
-        "dilate": int, "projection": {...}}``, ``"seam"`` when it is not ``"fixed"`` and ``"colour_reach"``
-        when it is set.
+        "dilate": int, "projection": {...}}`` and the other blend options in their compact JSON form
+        (``"seam"`` when it is not ``"fixed"``, ``"colour_reach"``, ``"composite_feather"`` when set; read back
+        by :func:`photo_blend_options`).
     extra : dict, optional
         Anything else to record.
     attribute_canvas : LabelPainter, optional
@@ -235,11 +241,36 @@ def replay_recipe(recipe, generator, *, photo=None, exemplars=None, exemplar_pat
                                   exemplar_paths=exemplar_paths, base_dir=base_dir)
     if photo is None or "photo" not in recipe:
         return image
-    info = recipe["photo"]
+    blend = photo_blend_options(recipe["photo"])
     mask = edit_mask(class_canvas, stream_canvas, attr_canvas, style_canvas)
-    return composite_photo(photo, image, mask, tuple(info["box"]), mode=info.get("poisson", "normal"),
-                           dilate=info.get("dilate", 8), seam=info.get("seam", "fixed"),
-                           colour_reach=info.get("colour_reach"))
+    return composite_photo(photo, image, mask, tuple(recipe["photo"]["box"]), mode=blend.blend_mode,
+                           dilate=blend.dilate, seam=blend.seam, colour_reach=blend.colour_reach,
+                           feather=blend.composite_feather)
+
+
+def photo_blend_options(info):
+    """The :class:`~neuralcollage.options.BlendOptions` of a painting recipe's ``photo`` entry.
+
+    The entry holds the blend options in their compact JSON form
+    (:meth:`neuralcollage.widgets.photo.PhotoContext.recipe_info`), the blend mode under the key ``poisson``.
+    It is read as a recipe's entry (:meth:`neuralcollage.options.Options.from_json` with ``legacy``): a missing
+    ``seam`` is ``"fixed"``, a missing ``colour_reach`` classic Poisson editing, a missing ``composite_feather``
+    None, and a missing blend mode or ``dilate`` takes :data:`PHOTO_BLEND_LEGACY`.
+
+    Raises
+    ------
+    ValueError
+        Not a JSON object, or a value of the wrong type or out of range (one line naming the key).
+    """
+    if not isinstance(info, dict):
+        raise ValueError("painting recipe photo must be a JSON object")
+    entry = {key: info[key] for key in BlendOptions.names() if key in info and key != "blend_mode"}
+    entry["blend_mode"] = info.get("poisson", PHOTO_BLEND_LEGACY["blend_mode"])
+    entry.setdefault("dilate", PHOTO_BLEND_LEGACY["dilate"])
+    try:
+        return BlendOptions.from_json(entry, legacy=True, where="painting recipe photo.")
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("photo.blend_mode", "photo.poisson")) from None
 
 
 def _fitted(recipe, generator, photo):
