@@ -219,15 +219,15 @@ def test_biggan_cannot_take_classes():
 
 
 def test_recipe_checks_the_class_packs():
-    from neuralcollage.collage import RecipeError, _check_class_packs
+    from neuralcollage.collage.recipes import RecipeError, check_class_packs
 
     class B:
         sha256 = {"generator": "g", "class:koala": "aaa"}
-    _check_class_packs({"sha256": {"generator": "g", "class:koala": "aaa"}}, B())
+    check_class_packs({"sha256": {"generator": "g", "class:koala": "aaa"}}, B())
     with pytest.raises(RecipeError, match="class packs koala"):
-        _check_class_packs({"sha256": {"generator": "g", "class:koala": "bbb"}}, B())
+        check_class_packs({"sha256": {"generator": "g", "class:koala": "bbb"}}, B())
     with pytest.raises(RecipeError, match="none"):
-        _check_class_packs({"sha256": {"generator": "g"}}, B())
+        check_class_packs({"sha256": {"generator": "g"}}, B())
 
 
 def test_new_species_render_and_the_six_classes_keep_their_draws():

@@ -293,6 +293,51 @@ def test_photo_composite_changes_only_the_painted_region(gen):
     assert numpy.array_equal(out[~region], photo[~region])
 
 
+@pytest.mark.parametrize("info, expected", [
+    ({}, {"blend_mode": "normal", "dilate": 8, "seam": "fixed", "colour_reach": math.inf,
+          "composite_feather": None}),
+    ({"poisson": "mixed", "dilate": 3, "seam": "optimal"}, {"blend_mode": "mixed", "dilate": 3, "seam": "optimal"}),
+    ({"poisson": "normal", "colour_reach": 2.0}, {"colour_reach": 2.0}),
+    ({"poisson": "normal", "colour_reach": None}, {"colour_reach": math.inf}),
+    ({"poisson": "none", "composite_feather": 1.5}, {"blend_mode": "none", "composite_feather": 1.5}),
+])
+def test_photo_blend_options_read_a_painting_recipes_photo_entry(info, expected):
+    from neuralcollage.painting.recipes import photo_blend_options
+    options = photo_blend_options({"box": [0, 0, 32], "source_class": 0, "projection": {}, **info})
+    assert {name: getattr(options, name) for name in expected} == expected
+
+
+@pytest.mark.parametrize("info, message", [
+    ({"poisson": "soft"}, "photo.poisson must be one of"),
+    ({"dilate": 2.5}, "photo.dilate must be"),
+    ({"poisson": "none", "seam": "optimal"}, "optimal seam"),
+    ([], "photo must be a JSON object"),
+])
+def test_photo_blend_options_refuse_bad_entries(gen, info, message):
+    from neuralcollage.painting.recipes import photo_blend_options
+    with pytest.raises(ValueError, match=message):
+        photo_blend_options(info)
+    if isinstance(info, dict):
+        rng = numpy.random.RandomState(0)
+        photo = rng.randint(0, 256, size=(40, 40, 3)).astype(numpy.uint8)
+        recipe, _, _, _ = make_recipe(gen, photo={"box": [4, 4, 32], "source_class": 0, **info})
+        with pytest.raises(ValueError, match=message):
+            replay_recipe(recipe, gen, photo=photo)
+
+
+def test_a_photo_recipe_replays_its_composite_feather(gen):
+    """``composite_feather`` (recorded with ``poisson: none``) reaches the blend, as in the painter."""
+    rng = numpy.random.RandomState(0)
+    photo = rng.randint(0, 256, size=(50, 70, 3)).astype(numpy.uint8)
+    box = (5, 20, 40)
+    info = {"box": list(box), "source_class": 0, "poisson": "none", "dilate": 6}
+    recipe, image, c, s = make_recipe(gen, photo={**info, "composite_feather": 4.0})
+    mask = edit_mask(c, s)
+    out = replay_recipe(recipe, gen, photo=photo)
+    assert numpy.array_equal(out, composite_photo(photo, image, mask, box, mode="none", dilate=6, feather=4.0))
+    assert not numpy.array_equal(out, replay_recipe(make_recipe(gen, photo=info)[0], gen, photo=photo))
+
+
 # ---------------------------------------------------------------------------- attribute painting
 
 def _axis(gen, seed=0, name="bright", class_id=None):

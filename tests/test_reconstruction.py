@@ -284,8 +284,8 @@ def test_the_fit_on_a_gpu_matches_the_cpu(bundle, crop):
 
 
 def test_fade_context_sets_where_an_edit_fades_the_offset(bundle, monkeypatch):
-    from neuralcollage import collage
     from neuralcollage.collage import DEFAULT_CONTEXT, class_region
+    from neuralcollage.collage import photo as pipeline
     rng = np.random.RandomState(0)
     photo = rng.randint(0, 256, (64, 64, 3)).astype(np.uint8)
     mask = np.zeros((64, 64), np.float32)
@@ -295,7 +295,7 @@ def test_fade_context_sets_where_an_edit_fades_the_offset(bundle, monkeypatch):
         def recording(fit, region, fade=fade):
             faded[fade] = region
             return edit_generator(fit, region)
-        monkeypatch.setattr(collage, "edit_generator", recording)
+        monkeypatch.setattr(pipeline, "edit_generator", recording)
         result = edit_photo(bundle, photo, mask, "fox", source_label="cat", steps=1, box=(0, 0, 64),
                             fit=FitOptions(steps=2, fade_context=fade))
         assert result.recipe["reconstruction"]["fit"]["fade_context"] == fade

@@ -168,3 +168,18 @@ def test_a_photo_session_composites_inside_the_painted_region(bundle):
         assert s.collage_recipe()["edit"]["target_class"] == {"id": 0, "name": "cat"}
     finally:
         s.close()
+
+
+def test_a_photo_recipe_replays_the_sessions_composite_feather(bundle):
+    from neuralcollage.datasets import render_sample
+    from neuralcollage.options import BlendOptions
+    photo = render_sample(7, class_id="dog", size=64).image
+    s = PainterSession.from_photo(bundle, photo, label="dog", steps=2, reconstruction="projection", threaded=False,
+                                  blend_options=BlendOptions(blend_mode="none", dilate=6, composite_feather=3.0))
+    try:
+        s.stroke([(8, 8), (24, 24)], label="cat", radius=4)
+        recipe = s.recipe()
+        assert recipe["photo"]["poisson"] == "none" and recipe["photo"]["composite_feather"] == 3.0
+        assert numpy.array_equal(painting.replay_recipe(recipe, bundle.generator, photo=photo), s.composite())
+    finally:
+        s.close()
