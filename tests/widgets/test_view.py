@@ -594,7 +594,7 @@ def test_bench_widget_style_mode_runs(capsys, tmp_path):
     from neuralcollage.pretrained import builtin_dir
     if not os.path.exists(os.path.join(builtin_dir(), "landmarks.npz")):
         pytest.skip("the built-in landmark model is not installed")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     spec = importlib.util.spec_from_file_location("bench_widget", os.path.join(root, "benchmarks", "bench_widget.py"))
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
