@@ -597,10 +597,12 @@ def test_edit_writes_result_recipe_and_figure_and_replays_bit_exact(tmp_path, ph
 
 
 def test_edit_reports_the_fit_and_warns_when_it_is_poor(tmp_path, photo, mask, model, capsys):
+    # a photo of the model's size: the crop is the whole photo, so the projection alone judges it
     noise = str(tmp_path / "noise.png")
-    Image.fromarray(np.random.RandomState(0).randint(0, 256, (48, 64, 3)).astype(np.uint8)).save(noise)
-    code, out, err = run(edit_args(noise, mask, model, "--source-label", "cat", "--reconstruction", "pivotal",
-                                   "--fit-steps", "5"), capsys)
+    Image.fromarray(np.random.RandomState(0).randint(0, 256, (32, 32, 3)).astype(np.uint8)).save(noise)
+    small_mask = _mask(tmp_path / "small_mask.png", size=(32, 32), box=(8, 8, 20, 24))
+    code, out, err = run(edit_args(noise, small_mask, model, "--source-label", "cat", "--reconstruction",
+                                   "pivotal", "--fit-steps", "5"), capsys)
     assert code == 0, err
     fitted, alone = (float(v) for v in re.search(r"reconstruction ([\d.]+) dB \(pivotal fit, projection alone "
                                                   r"([\d.]+) dB\)", out).groups())

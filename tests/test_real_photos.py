@@ -14,7 +14,7 @@ from neuralcollage.blending import blend_region
 from neuralcollage.collage import edit_photo, load_recipe, replay
 from neuralcollage.io import InputError, read_image, read_mask
 from neuralcollage.pretrained import load_bundle
-from neuralcollage.reconstruction import FitOptions
+from neuralcollage.reconstruction import WARN_PHOTO_SCORE, FitOptions, fit_warning
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 CHELSEA = os.path.join(DATA, "chelsea.jpg")
@@ -103,6 +103,27 @@ def test_edit_real_photo_changes_only_the_blend_region(bundle, chelsea):
     assert np.abs(result.image[inside].astype(float) - chelsea[inside]).mean() > 3.0
     top, left, side = result.box
     assert mask[top:top + side, left:left + side].sum() == pytest.approx(mask.sum())
+
+
+def test_a_part_of_a_real_photo_is_warned_about_by_the_whole_photo(bundle, chelsea):
+    result = edit_photo(bundle, chelsea, read_mask(EYES), "fox", source_label="cat", steps=STEPS, fit=FIT,
+                        box=(10, 50, 100))
+    assert result.whole_photo_score < WARN_PHOTO_SCORE
+    assert [n for n in result.notes if "far from" in n and "scores the whole photo" in n]
+
+
+def test_a_part_of_a_held_out_render_is_not_warned_about():
+    """Held-out face 2 of set 0 (a muzzle): its close-up alone projects below the thresholds, as half of
+    the renders' close-ups do, but the photo as a whole is like the training data."""
+    from neuralcollage.analysis.evaluation import translation_cases
+    bundle = load_bundle(BUILTIN)
+    case = list(translation_cases(3, n_classes=bundle.generator.n_classes, seed=0, photo_size=128))[2]
+    _, _, source, target, sample, _, region = case
+    result = edit_photo(bundle, sample.image, region.astype(np.float32), target, source_label=source,
+                        steps=STEPS, fit=FIT, seed=0)
+    assert fit_warning(result.projection_psnr, result.feature_similarity, model_name="builtin") is not None
+    assert result.whole_photo_score >= WARN_PHOTO_SCORE
+    assert not [n for n in result.notes if "far from" in n]
 
 
 def test_edit_real_photo_with_a_box_around_the_whole_face(bundle, chelsea):

@@ -10,9 +10,11 @@ from neuralcollage.collage import edit_photo, render, replay
 from neuralcollage.io import from_model, to_model
 from neuralcollage.labels import from_names
 from neuralcollage.pretrained import ModelBundle
-from neuralcollage.reconstruction import (DEFAULT_RECONSTRUCTION, WARN_FEATURE_SIMILARITY, WARN_PROJECTION_PSNR,
+from neuralcollage.reconstruction import (DEFAULT_RECONSTRUCTION, WARN_FEATURE_SIMILARITY, WARN_PHOTO_SCORE,
+                                          WARN_PROJECTION_PSNR,
                                           FitOptions, edit_generator, fade_offset, feature_similarity,
-                                          fit_generator, fit_options, fit_warning, model_psnr)
+                                          fit_generator, fit_options, fit_warning, model_psnr,
+                                          photo_score)
 from nc_testing import random_class_tables
 
 
@@ -197,6 +199,28 @@ def test_warning_below_the_thresholds():
     assert "64 px cartoon animal faces" in line and "collage models" in line and "\n" not in line
     line = fit_warning(good, WARN_FEATURE_SIMILARITY - 0.01, model_name="dogcat256")
     assert f"{WARN_FEATURE_SIMILARITY - 0.01:.2f}" in line and "cartoon" not in line
+
+
+def test_a_part_edit_is_warned_about_by_the_whole_photos_score():
+    poor = WARN_PROJECTION_PSNR - 3
+    assert fit_warning(poor, WARN_FEATURE_SIMILARITY - 0.1, model_name="builtin",
+                       whole_photo_score=WARN_PHOTO_SCORE) is None
+    line = fit_warning(WARN_PROJECTION_PSNR + 5, WARN_FEATURE_SIMILARITY + 0.1, model_name="builtin",
+                       whole_photo_score=WARN_PHOTO_SCORE - 0.25)
+    assert "scores the whole photo -0.25" in line and "dB" not in line and "\n" not in line
+
+
+def test_photo_score_is_the_discriminators_score_of_the_centred_square(bundle):
+    import chainer
+    from neuralcollage.blending import crop_and_resize
+    dis, res = bundle.discriminator, bundle.generator.resolution
+    photo = np.random.RandomState(3).randint(0, 256, (40, 70, 3)).astype(np.uint8)
+    square = crop_and_resize(photo, (0, 15, 40), res)
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        expected = float(dis(to_model(square[None]).astype(np.float32), np.array([2], np.int32)).array[0])
+    assert photo_score(dis, photo, 2, resolution=res) == pytest.approx(expected, abs=1e-6)
+    assert photo_score(dis, photo, 2, resolution=res) != pytest.approx(photo_score(dis, photo[:, :40], 2,
+                                                                                   resolution=res), abs=1e-6)
 
 
 def test_feature_similarity_is_the_cosine_in_the_projection_loss(bundle, crop):

@@ -21,7 +21,7 @@ from neuralcollage.io import InputError, fit_mask, from_model
 from neuralcollage.options import UNSET, BlendOptions, EditOptions, ProjectionOptions
 from neuralcollage.reconstruction import (DEFAULT_RECONSTRUCTION, RECONSTRUCTIONS, FitOptions, edit_generator,
                                           feature_similarity, fit_generator, fit_options, fit_warning,
-                                          model_psnr, projection_steps)
+                                          model_psnr, photo_score, projection_steps)
 
 __all__ = ["EditResult", "class_region", "edit_photo", "replay"]
 
@@ -53,6 +53,9 @@ class EditResult:
         projection_psnr, feature_similarity: how close the projection alone came (PSNR in dB; cosine of the
             discriminator's features, None without one): what the model can draw of the photo, the basis of
             the "far from what the model can draw" warning (None for a replay).
+        whole_photo_score: when the crop is a part of the photo, the discriminator's score of the whole photo
+            (:func:`~neuralcollage.reconstruction.photo_score`), which then decides that warning instead; else
+            None (and None for a replay).
     """
     image: numpy.ndarray
     box: tuple
@@ -73,6 +76,7 @@ class EditResult:
     fit: object = None
     projection_psnr: float = None
     feature_similarity: float = None
+    whole_photo_score: float = None
 
 
 
@@ -208,9 +212,11 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         fit_progress: ``fit_progress(step, loss)`` during the fit.
 
     Returns:
-        :class:`EditResult`; ``notes`` carries a warning when the reconstruction is below
+        :class:`EditResult`; ``notes`` carries a warning when the projection alone is below
         :data:`neuralcollage.reconstruction.WARN_PROJECTION_PSNR` or the features' similarity below
-        :data:`~neuralcollage.reconstruction.WARN_FEATURE_SIMILARITY` (:func:`_projection_fidelity`).
+        :data:`~neuralcollage.reconstruction.WARN_FEATURE_SIMILARITY` (:func:`_projection_fidelity`), or, when
+        the crop is a part of the photo, when the discriminator scores the whole photo below
+        :data:`~neuralcollage.reconstruction.WARN_PHOTO_SCORE` (:func:`~neuralcollage.reconstruction.photo_score`).
 
     Raises:
         InputError: bad photo or mask (empty, wrong aspect ratio), a class the generator lacks.
@@ -281,7 +287,10 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         rec_image, rec_psnr = photo_fit.image, photo_fit.psnr
     else:
         rec_image, rec_psnr = proj.image, projection_psnr
-    warning = fit_warning(projection_psnr, similarity, model_name=bundle.name)
+    whole_score = None
+    if bundle.discriminator is not None and box[2] < min(photo.shape[:2]):
+        whole_score = photo_score(bundle.discriminator, photo, source_class, resolution=gen.resolution)
+    warning = fit_warning(projection_psnr, similarity, model_name=bundle.name, whole_photo_score=whole_score)
     if warning:
         notes.append(warning)
     if method == "blend" and z_target is None:
@@ -300,7 +309,8 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
                       edited_crop=edited_crop, mask_crop=mask_crop, z=z, z_target=z_target,
                       source_class=source_class, target_class=target_class, losses=proj.losses, recipe=recipe,
                       projection=proj, source_guess=guess, notes=notes, reconstruction_psnr=rec_psnr,
-                      fit=photo_fit, projection_psnr=projection_psnr, feature_similarity=similarity)
+                      fit=photo_fit, projection_psnr=projection_psnr, feature_similarity=similarity,
+                      whole_photo_score=whole_score)
 
 
 def _projection_fidelity(proj, crop, with_discriminator):
