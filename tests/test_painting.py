@@ -9,10 +9,11 @@ from hypothesis import strategies as st
 
 from neuralcollage import blending, maps
 from neuralcollage.io import from_model
-from neuralcollage.models import Generator
 from neuralcollage.painting import (RECIPE_KIND, LabelPainter, Stroke, blend_layer_maps, check_recipe,
                                    composite_photo, edit_mask, painting_recipe, render_painting,
                                    replay_recipe, stroke_alpha)
+
+from nc_testing import painting_generator
 
 
 def assert_normalised(m):
@@ -23,17 +24,7 @@ def assert_normalised(m):
 
 @pytest.fixture(scope="module")
 def gen():
-    state = numpy.random.get_state()
-    numpy.random.seed(0)
-    g = Generator.from_preset("tiny32")
-    numpy.random.set_state(state)
-    rng = numpy.random.RandomState(1)
-    for path, param in g.namedparams():
-        if path.endswith("/gammas/W"):
-            param.array[...] = 1 + 0.5 * rng.standard_normal(param.shape)
-        elif path.endswith("/betas/W"):
-            param.array[...] = 0.5 * rng.standard_normal(param.shape)
-    return g
+    return painting_generator()
 
 
 def generate(g, z, y):

@@ -9,10 +9,11 @@ import pytest
 from neuralcollage import painting
 from neuralcollage import stylize as st
 from neuralcollage.io import read_image, write_image
-from neuralcollage.models import Generator
 from neuralcollage.stylize.exemplars import builtin_exemplar, exemplar_from_file, pixels_sha256
 from neuralcollage.stylize.recipe import StyleRecipeError, check_style_entry
 from neuralcollage.widgets.session import PainterSession
+
+from nc_testing import painting_generator
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "painting_recipes")
 SIZE = 32
@@ -20,17 +21,7 @@ SIZE = 32
 
 @pytest.fixture(scope="module")
 def gen():
-    state = numpy.random.get_state()
-    numpy.random.seed(0)
-    g = Generator.from_preset("tiny32")
-    numpy.random.set_state(state)
-    rng = numpy.random.RandomState(1)
-    for path, param in g.namedparams():
-        if path.endswith("/gammas/W"):
-            param.array[...] = 1 + 0.5 * rng.standard_normal(param.shape)
-        elif path.endswith("/betas/W"):
-            param.array[...] = 0.5 * rng.standard_normal(param.shape)
-    return g
+    return painting_generator()
 
 
 @pytest.fixture(scope="module")
