@@ -18,7 +18,7 @@ from neuralcollage.io import InputError, atomic_write_json
 import math
 
 from neuralcollage.stylize.evaluation import METHODS, evaluate_stylize, format_stylize_table
-from neuralcollage.stylize.styleblit import THRESHOLD, VOTE_SIGMA
+from neuralcollage.stylize.styleblit import BLEND_RADIUS, THRESHOLD, VOTE_SIGMA
 
 
 def parse_args(argv):
@@ -31,7 +31,7 @@ def parse_args(argv):
     p.add_argument("--threshold", type=float, default=THRESHOLD)
     p.add_argument("--vote-sigma", type=float, default=VOTE_SIGMA,
                    help="guide-error scale of the weighted voting (0: the plain mean)")
-    p.add_argument("--blend-radius", type=int, default=1)
+    p.add_argument("--blend-radius", type=int, default=BLEND_RADIUS)
     p.add_argument("--vote-stride", type=int, default=None,
                    help="spacing of the voting neighbours (default: by size, max(1, (side + 32) // 64))")
     p.add_argument("--guide-weights", type=float, nargs=3, default=None, metavar=("X", "Y", "APPEARANCE"))
@@ -85,7 +85,8 @@ def main(argv=None):
                                  methods=args.methods, part_detector=detector)
             r.update(threshold=args.threshold, vote_sigma=args.vote_sigma, patch_tolerance=args.patch_tolerance,
                      blend_radius=args.blend_radius, vote_stride=args.vote_stride, guide_weights=args.guide_weights,
-                     landmarks=args.landmarks or "renderer", detect_parts=args.detect_parts, seed=args.seed, jitter_seed=args.jitter_seed)
+                     landmarks=args.landmarks or "renderer", detect_parts=args.detect_parts, seed=args.seed,
+                     jitter_seed=args.jitter_seed)
             results.append(r)
             print(f"\n{size} px, {style}, n={args.n}, stylize {r['seconds'] * 1000:.0f} ms/face (table included)")
             print(format_stylize_table(r))

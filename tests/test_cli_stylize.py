@@ -161,7 +161,8 @@ def test_defaults_are_the_librarys_and_vote_sigma_0_is_the_plain_vote(files, cap
     from neuralcollage import stylize
     from neuralcollage.cli import build_parser
     args = build_parser().parse_args(_args(files))
-    assert (args.threshold, args.vote_sigma, args.blend_radius) == (stylize.THRESHOLD, stylize.VOTE_SIGMA, 1)
+    assert (args.threshold, args.vote_sigma, args.blend_radius) == (stylize.THRESHOLD, stylize.VOTE_SIGMA,
+                                                                       stylize.BLEND_RADIUS)
     assert isinstance(args, argparse.Namespace)
     assert main(_args(files, "--vote-sigma", "0", "--threshold", "24", out="plain.png")) == 0
     expected = stylize.stylize(read_image(files / "t.png"), read_image(files / "ex.png"),

@@ -53,7 +53,8 @@ def add_stylize_parser(sub, common, formatter):
     p.add_argument("--threshold", type=float, default=8.0,
                    help="guide error below which chunks grow, 0-255 units (0-64 useful; lower: smaller "
                         "chunks; the reference's is 24) (default: %(default)s)")
-    p.add_argument("--blend-radius", type=int, default=1, help="voting radius in pixels (default: %(default)s)")
+    p.add_argument("--blend-radius", type=int, default=2,
+                   help="voting radius: (2r + 1)^2 neighbours, --vote-stride apart (default: %(default)s)")
     p.add_argument("--vote-sigma", type=float, default=48.0,
                    help="guide-error scale of the weighted voting: a neighbour's vote counts exp(-error / sigma); "
                         "0: the plain mean of the reference (default: %(default)s)")

@@ -33,7 +33,7 @@ import numpy
 
 from neuralcollage.stylize import metrics
 from neuralcollage.stylize.core import stylize_details
-from neuralcollage.stylize.styleblit import THRESHOLD, VOTE_SIGMA
+from neuralcollage.stylize.styleblit import BLEND_RADIUS, THRESHOLD, VOTE_SIGMA
 
 __all__ = ["HELD_OUT_BASE", "METHODS", "stylize_cases", "evaluate_stylize", "format_stylize_table"]
 
@@ -99,7 +99,8 @@ def detected_part_iou(output, case, part_detector):
                                               case["truth_masks"][p]) for p in _PARTS]))
 
 
-def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOLD, blend_radius=1, jitter_seed=0,
+def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOLD, blend_radius=BLEND_RADIUS,
+                     jitter_seed=0,
                      vote_sigma=VOTE_SIGMA, vote_stride=None, guide_weights=None, landmark_predictor=None,
                      max_patches=1500, patch_tolerance=24.0, methods=METHODS, part_detector=None):
     """Score the methods on ``n`` held-out cases.

@@ -3,7 +3,8 @@ import dataclasses
 
 import numpy
 
-__all__ = ["LEVELS", "THRESHOLD", "VOTE_SIGMA", "StyleBlitResult", "styleblit", "nearest_field", "vote"]
+__all__ = ["LEVELS", "THRESHOLD", "VOTE_SIGMA", "BLEND_RADIUS", "StyleBlitResult", "styleblit", "nearest_field", "vote",
+           "vote_stride_for"]
 
 #: Seed spacings ``h`` from the coarsest level to the finest.
 LEVELS = (64, 32, 16, 8, 4, 2, 1)
@@ -14,6 +15,9 @@ VOTE_SIGMA = 48.0
 
 #: Default chunk threshold (0-255 units summed over the guide's channels).
 THRESHOLD = 8.0
+
+#: Default voting radius: the (2r + 1)^2 = 25 neighbours ``vote_stride`` apart (docs/stylize.md, "Voting radius").
+BLEND_RADIUS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -279,7 +283,7 @@ def vote_stride_for(shape):
     return max(1, (min(int(shape[0]), int(shape[1])) + 32) // 64)
 
 
-def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=THRESHOLD, blend_radius=1,
+def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=THRESHOLD, blend_radius=BLEND_RADIUS,
               guide_weights=None, seed=0, levels=LEVELS, vote_sigma=VOTE_SIGMA, vote_stride=None):
     """StyleBlit: :func:`nearest_field` then :func:`vote` of ``exemplar`` (``(He, We, 3)`` uint8), weighted by
     the guides with ``vote_sigma`` (None: the plain mean of the reference), neighbours ``vote_stride`` apart
