@@ -112,3 +112,20 @@ def test_detected_part_iou_with_an_oracle_detector_is_the_warps_field_iou():
                                part_detector=lambda image: render_landmarks(0, size=32))
     assert all(0 <= results[m]["part_iou_detected"] <= 1 for m in ("styleblit", "truth"))
     assert "detected on the output" in format_stylize_table(results)
+
+
+def test_paired_study_agrees_with_the_evaluation(capsys):
+    """scripts/stylize_studies.py paired scores the same faces as evaluate_stylize: its mean SSIM of ours (the
+    defaults with the part guide) and of the warp are the evaluation's styleblit_parts and warp."""
+    import re
+    spec = importlib.util.spec_from_file_location("stylize_studies", os.path.join(ROOT, "scripts",
+                                                                                  "stylize_studies.py"))
+    studies = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(studies)
+    assert studies.main(["paired", "--size", "32", "--n", "2", "--styles", "watercolour"]) == 0
+    line = capsys.readouterr().out
+    ours, warp, diff = (float(v) for v in re.search(r"ours (\S+) warp (\S+) diff (\S+)", line).groups())
+    results = evaluate_stylize(n=2, size=32, style="watercolour", max_patches=10, methods=("styleblit_parts", "warp"))
+    assert ours == pytest.approx(results["styleblit_parts"]["ssim"], abs=6e-4)
+    assert warp == pytest.approx(results["warp"]["ssim"], abs=6e-4)
+    assert diff == pytest.approx(results["styleblit_parts"]["ssim"] - results["warp"]["ssim"], abs=6e-5)
