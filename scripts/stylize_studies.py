@@ -69,7 +69,7 @@ def no_part_map(args):
                     labels, n_labels = _voronoi(case["exemplar_landmarks"], case["exemplar"].shape)
                     kw = dict(labels=labels, n_labels=n_labels)
                 d = _ours(case, parts=False, **kw)
-                acc[name].append(list(ev._scores(d.image, d.synthesis.nnf, case, region, 400, 24.0).values()))
+                acc[name].append(list(ev.score_output(d.image, d.synthesis.nnf, case, region, 400, 24.0).values()))
         for name in NO_PART_MAP:
             m = numpy.mean(acc[name], axis=0)
             print(f"{args.size} px {style} {name}: part IoU {m[0]:.3f} patch match {m[1]:.3f} SSIM {m[2]:.3f}",
@@ -102,7 +102,7 @@ def guide(args):
                 for name in names:
                     core.appearance_guide = _guide_variant(name, args.size)
                     d = _ours(case)
-                    acc[name].append(list(ev._scores(d.image, d.synthesis.nnf, case, region, 400, 24.0).values())
+                    acc[name].append(list(ev.score_output(d.image, d.synthesis.nnf, case, region, 400, 24.0).values())
                                      + [d.synthesis.fallback_fraction])
             for name in names:
                 m = numpy.mean(acc[name], axis=0)

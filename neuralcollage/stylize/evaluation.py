@@ -35,7 +35,8 @@ from neuralcollage.stylize import metrics
 from neuralcollage.stylize.core import stylize_details
 from neuralcollage.stylize.styleblit import BLEND_RADIUS, THRESHOLD, VOTE_SIGMA
 
-__all__ = ["HELD_OUT_BASE", "METHODS", "stylize_cases", "evaluate_stylize", "format_stylize_table"]
+__all__ = ["HELD_OUT_BASE", "METHODS", "stylize_cases", "evaluate_stylize", "format_stylize_table", "score_output",
+           "detected_part_iou"]
 
 #: First seed of the held-out faces (the value of :data:`neuralcollage.datasets.HELD_OUT_BASE`, which no
 #: training loop reads); the target pose is that of seed ``+ POSE_OFFSET``.
@@ -77,7 +78,10 @@ def _inside(points, size):
     return ((points > -0.5) & (points < size - 0.5)).all(axis=1)
 
 
-def _scores(output, field, case, region, max_patches, tolerance):
+def score_output(output, field, case, region, max_patches=1500, tolerance=24.0):
+    """``{"part_iou", "patch_match", "ssim"}`` of one output of a case (:func:`stylize_cases`): ``field`` the
+    ``(H, W, 2)`` exemplar ``(x, y)`` each output pixel takes (None: part IoU NaN), ``region`` the face region the
+    patches and SSIM are taken over."""
     ious = [metrics.mask_iou(metrics.transfer_labels(case["exemplar_masks"][p], field), case["truth_masks"][p])
             for p in _PARTS] if field is not None else [float("nan")]
     return {"part_iou": float(numpy.mean(ious)),
@@ -147,7 +151,7 @@ def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOL
                                           **extra)
                 seconds.append(time.perf_counter() - t0)
                 output, field = details.image, details.synthesis.nnf
-            for key, value in _scores(output, field, case, grown, max_patches, patch_tolerance).items():
+            for key, value in score_output(output, field, case, grown, max_patches, patch_tolerance).items():
                 totals[method][key].append(value)
             if part_detector is not None:
                 totals[method]["part_iou_detected"].append(detected_part_iou(output, case, part_detector))
