@@ -18,7 +18,7 @@ from neuralcollage.io import InputError, atomic_write_json
 import math
 
 from neuralcollage.stylize.evaluation import METHODS, evaluate_stylize, format_stylize_table
-from neuralcollage.stylize.styleblit import THRESHOLD, VOTE_SIGMA
+from neuralcollage.stylize.styleblit import BLEND_RADIUS, THRESHOLD, VOTE_SIGMA
 
 
 def parse_args(argv):
@@ -31,7 +31,9 @@ def parse_args(argv):
     p.add_argument("--threshold", type=float, default=THRESHOLD)
     p.add_argument("--vote-sigma", type=float, default=VOTE_SIGMA,
                    help="guide-error scale of the weighted voting (0: the plain mean)")
-    p.add_argument("--blend-radius", type=int, default=1)
+    p.add_argument("--blend-radius", type=int, default=BLEND_RADIUS)
+    p.add_argument("--vote-stride", type=int, default=None,
+                   help="spacing of the voting neighbours (default: by size, max(1, (side + 32) // 64))")
     p.add_argument("--guide-weights", type=float, nargs=3, default=None, metavar=("X", "Y", "APPEARANCE"))
     p.add_argument("--jitter-seed", type=int, default=0)
     p.add_argument("--seed", type=int, default=0, help="held-out face set")
@@ -41,6 +43,10 @@ def parse_args(argv):
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--landmarks", default=None,
                    help="landmark regressor .npz: predict both images' landmarks instead of the renderer's")
+    p.add_argument("--detect-parts", nargs="?", const="builtin", default=None, metavar="NPZ",
+                   help="also score the parts detected on each output (part_iou_detected): landmarks found by this "
+                        "regressor (default with the flag alone: the built-in landmark model), the exemplar's part "
+                        "masks moved onto them")
     return p.parse_args(argv)
 
 
@@ -59,18 +65,28 @@ def main(argv=None):
     if args.landmarks:
         from neuralcollage.train.landmarks import load_landmark_predictor
         predictor = load_landmark_predictor(args.landmarks)
+    detector = None
+    if args.detect_parts:
+        import os
+
+        from neuralcollage.pretrained import builtin_dir
+        from neuralcollage.train.landmarks import load_landmark_predictor
+        path = os.path.join(builtin_dir(), "landmarks.npz") if args.detect_parts == "builtin" else args.detect_parts
+        detector = load_landmark_predictor(path)
     results = []
     for size in args.sizes:
         for style in args.styles:
             r = evaluate_stylize(n=args.n, size=size, style=style, seed=args.seed, threshold=args.threshold,
                                  vote_sigma=args.vote_sigma or None, blend_radius=args.blend_radius,
+                                 vote_stride=args.vote_stride,
                                  jitter_seed=args.jitter_seed,
                                  guide_weights=args.guide_weights, landmark_predictor=predictor,
                                  max_patches=args.max_patches, patch_tolerance=args.patch_tolerance,
-                                 methods=args.methods)
+                                 methods=args.methods, part_detector=detector)
             r.update(threshold=args.threshold, vote_sigma=args.vote_sigma, patch_tolerance=args.patch_tolerance,
-                     blend_radius=args.blend_radius, guide_weights=args.guide_weights,
-                     landmarks=args.landmarks or "renderer", seed=args.seed, jitter_seed=args.jitter_seed)
+                     blend_radius=args.blend_radius, vote_stride=args.vote_stride, guide_weights=args.guide_weights,
+                     landmarks=args.landmarks or "renderer", detect_parts=args.detect_parts, seed=args.seed,
+                     jitter_seed=args.jitter_seed)
             results.append(r)
             print(f"\n{size} px, {style}, n={args.n}, stylize {r['seconds'] * 1000:.0f} ms/face (table included)")
             print(format_stylize_table(r))

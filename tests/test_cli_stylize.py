@@ -161,7 +161,8 @@ def test_defaults_are_the_librarys_and_vote_sigma_0_is_the_plain_vote(files, cap
     from neuralcollage import stylize
     from neuralcollage.cli import build_parser
     args = build_parser().parse_args(_args(files))
-    assert (args.threshold, args.vote_sigma, args.blend_radius) == (stylize.THRESHOLD, stylize.VOTE_SIGMA, 1)
+    assert (args.threshold, args.vote_sigma, args.blend_radius) == (stylize.THRESHOLD, stylize.VOTE_SIGMA,
+                                                                       stylize.BLEND_RADIUS)
     assert isinstance(args, argparse.Namespace)
     assert main(_args(files, "--vote-sigma", "0", "--threshold", "24", out="plain.png")) == 0
     expected = stylize.stylize(read_image(files / "t.png"), read_image(files / "ex.png"),
@@ -171,3 +172,32 @@ def test_defaults_are_the_librarys_and_vote_sigma_0_is_the_plain_vote(files, cap
     numpy.testing.assert_array_equal(read_image(files / "plain.png"), expected)
     assert main(_args(files, "--vote-sigma", "-1", out="bad.png")) == 2
     assert "--vote-sigma must be" in capsys.readouterr().err
+
+
+def test_vote_stride_option_reaches_the_library(tmp_path, capsys):
+    """At 128 px the default stride is 2 (vote_stride_for); --vote-stride 1 gives the library's stride-1
+    output, which differs from the default; out-of-range values are one-line errors."""
+    from neuralcollage import stylize
+    from neuralcollage.stylize.styleblit import vote_stride_for
+    pose = pose_of(5003)
+    ex, t = render_sample(3, size=128, style="watercolour").image, render_sample(3, size=128, pose=pose).image
+    ex_lm, t_lm = render_landmarks(3, size=128), render_landmarks(3, size=128, pose=pose)
+    keep = ((ex_lm > -0.5) & (ex_lm < 127.5)).all(1) & ((t_lm > -0.5) & (t_lm < 127.5)).all(1)
+    write_image(tmp_path / "ex.png", ex)
+    write_image(tmp_path / "t.png", t)
+    (tmp_path / "ex.json").write_text(json.dumps(ex_lm[keep].tolist()))
+    (tmp_path / "t.json").write_text(json.dumps(t_lm[keep].tolist()))
+    assert vote_stride_for(t.shape) == 2
+    outputs = {}
+    for stride in (None, 1):
+        extra = [] if stride is None else ["--vote-stride", str(stride)]
+        assert main(_args(tmp_path, *extra, out=f"s{stride}.png")) == 0
+        outputs[stride] = read_image(tmp_path / f"s{stride}.png")
+        expected = stylize.stylize(t, ex, target_landmarks=t_lm[keep], exemplar_landmarks=ex_lm[keep],
+                                   vote_stride=stride)
+        numpy.testing.assert_array_equal(outputs[stride], expected)
+    assert (outputs[None] != outputs[1]).any()
+    for bad in ("0", "65"):
+        assert main(_args(tmp_path, "--vote-stride", bad, out="bad.png")) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "--vote-stride must be" in err, err

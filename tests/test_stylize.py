@@ -175,7 +175,8 @@ def test_vote_matches_a_per_pixel_loop(stride):
         st.vote(exemplar, nnf, radius=1, stride=0)
 
 
-def test_weighted_vote_matches_a_per_pixel_loop():
+@pytest.mark.parametrize("radius, stride", [(1, 1), (2, 1), (2, 2)])
+def test_weighted_vote_matches_a_per_pixel_loop(radius, stride):
     rng = numpy.random.default_rng(12)
     exemplar = rng.integers(0, 256, (9, 11, 3)).astype(numpy.uint8)
     gs = rng.uniform(0, 255, (9, 11, 2)).astype(numpy.float32)
@@ -186,8 +187,9 @@ def test_weighted_vote_matches_a_per_pixel_loop():
     for i in range(7):
         for j in range(6):
             total, acc = 0.0, numpy.zeros(3)
-            for di in (-1, 0, 1):
-                for dj in (-1, 0, 1):
+            offsets = [stride * k for k in range(-radius, radius + 1)]
+            for di in offsets:
+                for dj in offsets:
                     if 0 <= i + di < 7 and 0 <= j + dj < 6:
                         x = min(max(nnf[i + di, j + dj, 0] - dj, 0), 10)
                         y = min(max(nnf[i + di, j + dj, 1] - di, 0), 8)
@@ -195,7 +197,8 @@ def test_weighted_vote_matches_a_per_pixel_loop():
                         acc += weight * exemplar[y, x]
                         total += weight
             expected[i, j] = acc / total
-    got = st.vote(exemplar, nnf, radius=1, target_guide=gt, exemplar_guide=gs, guide_weights=w, sigma=sigma)
+    got = st.vote(exemplar, nnf, radius=radius, target_guide=gt, exemplar_guide=gs, guide_weights=w, sigma=sigma,
+                  stride=stride)
     numpy.testing.assert_array_equal(got, numpy.floor(expected + 0.5).astype(numpy.uint8))
     flat = st.vote(exemplar, nnf, radius=1, target_guide=gt, exemplar_guide=gs, sigma=1e12)
     assert numpy.abs(flat.astype(int) - st.vote(exemplar, nnf, radius=1).astype(int)).max() <= 1
@@ -338,3 +341,18 @@ def test_the_voting_stride_grows_with_the_size():
     auto = st.stylize(target, prepared, target_landmarks=lm)
     assert numpy.array_equal(auto, st.stylize(target, prepared, target_landmarks=lm, vote_stride=2))
     assert not numpy.array_equal(auto, st.stylize(target, prepared, target_landmarks=lm, vote_stride=1))
+
+
+def test_the_default_vote_is_radius_2_and_changes_the_output():
+    """stylize() votes over the 25 neighbours (BLEND_RADIUS 2) unless told otherwise; radius 1 gives another
+    image (docs/stylize.md, "Voting radius")."""
+    from neuralcollage.datasets import pose_of, render_landmarks, render_sample
+    assert st.BLEND_RADIUS == 2
+    pose = pose_of(5003)
+    ex, t = render_sample(3, size=48, style="watercolour").image, render_sample(3, size=48, pose=pose).image
+    ex_lm, t_lm = render_landmarks(3, size=48), render_landmarks(3, size=48, pose=pose)
+    keep = ((ex_lm > -0.5) & (ex_lm < 47.5)).all(1) & ((t_lm > -0.5) & (t_lm < 47.5)).all(1)
+    args = dict(target_landmarks=t_lm[keep], exemplar_landmarks=ex_lm[keep])
+    default = st.stylize(t, ex, **args)
+    numpy.testing.assert_array_equal(default, st.stylize(t, ex, blend_radius=2, **args))
+    assert (default != st.stylize(t, ex, blend_radius=1, **args)).any()

@@ -74,7 +74,7 @@ def test_a_stylised_painting_replays_bit_for_bit(gen, face_landmarks, exemplar_f
     style = recipe["style"]
     assert recipe["version"] == 3 and style["order"] == "after_paintings" and style["seed"] == 2
     assert style["threshold"] == st.THRESHOLD and style["vote_sigma"] == st.VOTE_SIGMA
-    assert style["blend_radius"] == 1 and style["levels"] == list(st.LEVELS) and style["vote_stride"] == 1
+    assert style["blend_radius"] == st.BLEND_RADIUS and style["levels"] == list(st.LEVELS) and style["vote_stride"] == 1
     assert len(style["canvas"]["strokes"]) == 2 and len(recipe["class_canvas"]["strokes"]) == 1
     ex = style["exemplar"]
     if style_first:
@@ -114,11 +114,11 @@ def test_a_changed_or_missing_exemplar_file_is_refused(gen, face_landmarks, exem
 def test_an_exemplar_given_in_code_must_be_given_again(gen, face_landmarks):
     spec = builtin_exemplar("hatch", size=SIZE)
     spec.pop("source")
-    p = _painter(gen, face_landmarks, {"mine": spec}, vote_sigma=None, threshold=20, blend_radius=2)
+    p = _painter(gen, face_landmarks, {"mine": spec}, vote_sigma=None, threshold=20, blend_radius=3)
     preview = _paint(p, style_name="mine", seed=7)
     recipe = p.recipe()
     style = recipe["style"]
-    assert style["exemplar"]["source"] == "memory" and style["vote_sigma"] is None and style["blend_radius"] == 2
+    assert style["exemplar"]["source"] == "memory" and style["vote_sigma"] is None and style["blend_radius"] == 3
     with pytest.raises(StyleRecipeError, match="given in code.*exemplars="):
         painting.replay_recipe(recipe, gen)
     assert numpy.array_equal(painting.replay_recipe(recipe, gen, exemplars={"mine": spec}), preview)

@@ -15,13 +15,13 @@ from neuralcollage.stylize.parts import MAX_PARTS, part_labels_from_image
 from neuralcollage.stylize.recipe import StyleRecipeError
 from neuralcollage.stylize.session import StyleSession
 from neuralcollage.stylize.lookup import LookupTable, build_lookup_table, load_lookup_table
-from neuralcollage.stylize.styleblit import (LEVELS, THRESHOLD, VOTE_SIGMA, StyleBlitResult, nearest_field, styleblit,
-                                             vote, vote_stride_for)
+from neuralcollage.stylize.styleblit import (BLEND_RADIUS, LEVELS, THRESHOLD, VOTE_SIGMA, StyleBlitResult,
+                                             nearest_field, styleblit, vote, vote_stride_for)
 
 __all__ = ["stylize", "stylize_details", "StyleBrush", "StyleSession", "LandmarkEditor", "part_labels_from_image",
            "MAX_PARTS", "BUILTIN_LANDMARK_NAMES", "read_landmarks_json", "warped_labels", "prepare_exemplar",
            "target_guide", "check_landmarks", "Exemplar", "Stylized", "MAX_SIZE_RATIO", "mls_similarity",
            "position_ramp", "position_guide", "appearance_guide", "match_histogram", "segmentation_guide",
-           "ramp_scale", "LookupTable", "build_lookup_table", "load_lookup_table", "LEVELS", "THRESHOLD",
-           "VOTE_SIGMA", "StyleBlitResult", "nearest_field", "styleblit", "vote", "BUILTIN_EXEMPLARS", "builtin_exemplar",
-           "exemplar_from_file", "StyleRecipeError", "vote_stride_for"]
+           "ramp_scale", "LookupTable", "build_lookup_table", "load_lookup_table", "BLEND_RADIUS", "LEVELS",
+           "THRESHOLD", "VOTE_SIGMA", "StyleBlitResult", "nearest_field", "styleblit", "vote", "BUILTIN_EXEMPLARS",
+           "builtin_exemplar", "exemplar_from_file", "StyleRecipeError", "vote_stride_for"]

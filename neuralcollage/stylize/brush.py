@@ -6,7 +6,7 @@ stroke only recomposites it through the painted alpha, so a preview costs a blen
 import numpy
 
 from neuralcollage.stylize.core import Exemplar, check_landmarks, prepare_exemplar, stylize_details
-from neuralcollage.stylize.styleblit import LEVELS, THRESHOLD, VOTE_SIGMA
+from neuralcollage.stylize.styleblit import BLEND_RADIUS, LEVELS, THRESHOLD, VOTE_SIGMA
 
 __all__ = ["StyleBrush"]
 
@@ -37,7 +37,8 @@ class StyleBrush:
     """
 
     def __init__(self, photo, exemplar, *, photo_landmarks, exemplar_landmarks=None, seed=0, threshold=THRESHOLD,
-                 blend_radius=1, vote_sigma=VOTE_SIGMA, guide_weights=None, levels=LEVELS, vote_stride=None):
+                 blend_radius=BLEND_RADIUS, vote_sigma=VOTE_SIGMA, guide_weights=None, levels=LEVELS,
+                 vote_stride=None):
         self.photo = numpy.asarray(photo)
         if not isinstance(exemplar, Exemplar):
             if exemplar_landmarks is None:

@@ -7,7 +7,7 @@ import numpy
 from neuralcollage.stylize.guides import (appearance_guide, match_histogram, position_guide, position_ramp,
                                           segmentation_guide)
 from neuralcollage.stylize.lookup import LookupTable, build_lookup_table, guide_key, load_lookup_table
-from neuralcollage.stylize.styleblit import LEVELS, THRESHOLD, VOTE_SIGMA, StyleBlitResult, styleblit
+from neuralcollage.stylize.styleblit import BLEND_RADIUS, LEVELS, THRESHOLD, VOTE_SIGMA, StyleBlitResult, styleblit
 
 __all__ = ["Exemplar", "Stylized", "prepare_exemplar", "target_guide", "warped_labels", "stylize", "stylize_details",
            "check_landmarks", "MAX_SIZE_RATIO"]
@@ -194,8 +194,8 @@ def target_guide(target, exemplar, *, target_landmarks, target_labels=None, mask
 
 
 def stylize_details(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask=None,
-                    threshold=THRESHOLD, blend_radius=1, seed=0, guide_weights=None, feather=2.0, target_labels=None,
-                    levels=LEVELS, vote_sigma=VOTE_SIGMA, vote_stride=None, **exemplar_options):
+                    threshold=THRESHOLD, blend_radius=BLEND_RADIUS, seed=0, guide_weights=None, feather=2.0,
+                    target_labels=None, levels=LEVELS, vote_sigma=VOTE_SIGMA, vote_stride=None, **exemplar_options):
     """As :func:`stylize`, returning a :class:`Stylized` with the guide, field and mask as well."""
     target = _image(target, "target")
     if not isinstance(exemplar, Exemplar):
@@ -237,7 +237,7 @@ def stylize_details(target, exemplar, *, target_landmarks, exemplar_landmarks=No
 
 
 def stylize(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask=None, threshold=THRESHOLD,
-            blend_radius=1, seed=0, guide_weights=None, feather=2.0, target_labels=None, levels=LEVELS,
+            blend_radius=BLEND_RADIUS, seed=0, guide_weights=None, feather=2.0, target_labels=None, levels=LEVELS,
             vote_sigma=VOTE_SIGMA, vote_stride=None, **exemplar_options):
     """Stylise ``target`` with the texture of ``exemplar``, placed by the two images' landmarks.
 
@@ -263,7 +263,8 @@ def stylize(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask
         Chunk growth threshold on the guide error, 0-255 units (0-64 useful; lower: smaller chunks).  Default
         8, measured on held-out renders (the reference uses 24; docs/stylize.md).
     blend_radius : int, keyword-only
-        Voting radius ``r`` (0: no voting).
+        Voting radius ``r``: the (2r + 1)^2 neighbours ``vote_stride`` apart (0: no voting).  Default 2
+        (:data:`~neuralcollage.stylize.styleblit.BLEND_RADIUS`, measured on held-out renders, docs/stylize.md).
     vote_sigma : float or None, keyword-only
         Guide-error scale of the weighted voting: a neighbour's vote counts ``exp(-e / vote_sigma)``, ``e`` the
         guide error of its candidate at the pixel (:func:`~neuralcollage.stylize.vote`); None: the plain mean

@@ -8,6 +8,11 @@ against the truth and the exemplar:
 - ``part_iou``: mean over the parts (face, ears, eyes, muzzle) of the IoU between the truth's part masks and
   the exemplar's part masks carried to the target by the method's correspondence field (the exemplar pixel
   each output pixel copies, or samples for the warp); there is no part segmenter to run on the output.
+- ``part_iou_detected`` (with ``part_detector``, e.g. the built-in landmark regressor): the parts as detected
+  on the output itself: the landmarks the detector finds on the output, and the exemplar's part masks moved
+  onto them by the MLS similarity deformation from the exemplar's landmarks; mean IoU with the truth's part
+  masks over the same parts.  The truth is scored too: its value is the ceiling the detector and the mask
+  transfer leave to any output.
 - ``patch_match``: fraction of the output's 5x5 patches centred on the face (truth's face and ears, grown 2 px)
   with a close match (mean absolute difference <= ``patch_tolerance``, 24 in 0-255 by default) anywhere in the
   exemplar.  The truth itself is scored too (method ``truth``): the hatching is laid out in screen space and the
@@ -28,9 +33,10 @@ import numpy
 
 from neuralcollage.stylize import metrics
 from neuralcollage.stylize.core import stylize_details
-from neuralcollage.stylize.styleblit import THRESHOLD, VOTE_SIGMA
+from neuralcollage.stylize.styleblit import BLEND_RADIUS, THRESHOLD, VOTE_SIGMA
 
-__all__ = ["HELD_OUT_BASE", "METHODS", "stylize_cases", "evaluate_stylize", "format_stylize_table"]
+__all__ = ["HELD_OUT_BASE", "METHODS", "stylize_cases", "evaluate_stylize", "format_stylize_table", "score_output",
+           "detected_part_iou"]
 
 #: First seed of the held-out faces (the value of :data:`neuralcollage.datasets.HELD_OUT_BASE`, which no
 #: training loop reads); the target pose is that of seed ``+ POSE_OFFSET``.
@@ -53,7 +59,7 @@ def stylize_cases(n, *, size=64, style="hatch", seed=0):
         ex_lm = render_landmarks(face, size=size)
         t_lm = render_landmarks(face, size=size, pose=pose)
         keep = _inside(ex_lm, size) & _inside(t_lm, size)
-        yield dict(seed=face, exemplar=exemplar.image, exemplar_plain=render_sample(face, size=size).image,
+        yield dict(seed=face, keep=keep, exemplar=exemplar.image, exemplar_plain=render_sample(face, size=size).image,
                    target=render_sample(face, size=size, pose=pose).image, truth=truth.image,
                    exemplar_masks=exemplar.masks, truth_masks=truth.masks, exemplar_landmarks=ex_lm[keep],
                    target_landmarks=t_lm[keep])
@@ -72,7 +78,10 @@ def _inside(points, size):
     return ((points > -0.5) & (points < size - 0.5)).all(axis=1)
 
 
-def _scores(output, field, case, region, max_patches, tolerance):
+def score_output(output, field, case, region, max_patches=1500, tolerance=24.0):
+    """``{"part_iou", "patch_match", "ssim"}`` of one output of a case (:func:`stylize_cases`): ``field`` the
+    ``(H, W, 2)`` exemplar ``(x, y)`` each output pixel takes (None: part IoU NaN), ``region`` the face region the
+    patches and SSIM are taken over."""
     ious = [metrics.mask_iou(metrics.transfer_labels(case["exemplar_masks"][p], field), case["truth_masks"][p])
             for p in _PARTS] if field is not None else [float("nan")]
     return {"part_iou": float(numpy.mean(ious)),
@@ -81,20 +90,39 @@ def _scores(output, field, case, region, max_patches, tolerance):
             "ssim": metrics.ssim(output, case["truth"], region=region)}
 
 
-def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOLD, blend_radius=1, jitter_seed=0,
-                     vote_sigma=VOTE_SIGMA, guide_weights=None, landmark_predictor=None, max_patches=1500,
-                     patch_tolerance=24.0, methods=METHODS):
+def detected_part_iou(output, case, part_detector):
+    """Mean part IoU of the parts detected on ``output``: ``part_detector(output)`` -> ``(K, 2)`` landmarks (all
+    K of the renderer's; those the case drops are dropped), the exemplar's part masks moved onto them by the MLS
+    similarity deformation from the exemplar's landmarks, against the truth's masks."""
+    from neuralcollage.stylize.guides import mls_similarity
+    found = numpy.asarray(part_detector(output), numpy.float64)[case["keep"]]
+    h, w = output.shape[:2]
+    grid = numpy.stack(numpy.meshgrid(numpy.arange(w), numpy.arange(h)), axis=-1).astype(numpy.float64)
+    field = mls_similarity(grid, found, case["exemplar_landmarks"])
+    return float(numpy.mean([metrics.mask_iou(metrics.transfer_labels(case["exemplar_masks"][p], field),
+                                              case["truth_masks"][p]) for p in _PARTS]))
+
+
+def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOLD, blend_radius=BLEND_RADIUS,
+                     jitter_seed=0,
+                     vote_sigma=VOTE_SIGMA, vote_stride=None, guide_weights=None, landmark_predictor=None,
+                     max_patches=1500, patch_tolerance=24.0, methods=METHODS, part_detector=None):
     """Score the methods on ``n`` held-out cases.
 
     Args:
+        vote_stride: spacing of the voting neighbours (None: the default by size,
+            :func:`~neuralcollage.stylize.styleblit.vote_stride_for`).
         landmark_predictor: optional callable, uint8 image -> ``(K, 2)`` landmarks, used for the exemplar and
             the target instead of the renderer's (the truth's masks stay the renderer's).
+        part_detector: optional callable, uint8 image -> ``(K, 2)`` landmarks (the renderer's K points):
+            adds ``part_iou_detected`` (:func:`detected_part_iou`) for every method.
 
     Returns:
         dict: ``{method: {metric: mean}}``, plus ``"seconds"`` (mean stylisation time per case, table included),
         ``"n"``, ``"size"``, ``"style"``.
     """
-    totals = {m: {"part_iou": [], "patch_match": [], "ssim": []} for m in methods}
+    keys = ("part_iou", "patch_match", "ssim") + (("part_iou_detected",) if part_detector is not None else ())
+    totals = {m: {k: [] for k in keys} for m in methods}
     seconds = []
     for case in stylize_cases(n, size=size, style=style, seed=seed):
         ex_lm, t_lm = case["exemplar_landmarks"], case["target_landmarks"]
@@ -118,13 +146,15 @@ def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOL
                 t0 = time.perf_counter()
                 details = stylize_details(case["target"], case["exemplar"], target_landmarks=t_lm,
                                           exemplar_landmarks=ex_lm, threshold=threshold, blend_radius=blend_radius,
-                                          vote_sigma=vote_sigma,
+                                          vote_sigma=vote_sigma, vote_stride=vote_stride,
                                           seed=jitter_seed, guide_weights=guide_weights, appearance_source=source,
                                           **extra)
                 seconds.append(time.perf_counter() - t0)
                 output, field = details.image, details.synthesis.nnf
-            for key, value in _scores(output, field, case, grown, max_patches, patch_tolerance).items():
+            for key, value in score_output(output, field, case, grown, max_patches, patch_tolerance).items():
                 totals[method][key].append(value)
+            if part_detector is not None:
+                totals[method]["part_iou_detected"].append(detected_part_iou(output, case, part_detector))
     results = {m: {k: float(numpy.mean(v)) for k, v in scores.items()} for m, scores in totals.items()}
     results.update(seconds=float(numpy.mean(seconds)) if seconds else float("nan"), n=int(n), size=int(size),
                    style=style)
@@ -133,10 +163,16 @@ def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOL
 
 def format_stylize_table(results):
     """Markdown table of :func:`evaluate_stylize`'s results."""
-    lines = ["| method | part IoU | 5x5 patches matched in exemplar | SSIM to truth (face) |", "|---|---|---|---|"]
+    detected = any("part_iou_detected" in results[m] for m in METHODS if m in results)
+    lines = ["| method | part IoU | 5x5 patches matched in exemplar | SSIM to truth (face) |"
+             + (" part IoU, detected on the output |" if detected else ""),
+             "|---|---|---|---|" + ("---|" if detected else "")]
     for method in METHODS:
         if method in results:
             r = results[method]
             iou = "-" if numpy.isnan(r["part_iou"]) else f"{r['part_iou']:.3f}"
-            lines.append(f"| {method} | {iou} | {r['patch_match']:.3f} | {r['ssim']:.3f} |")
+            line = f"| {method} | {iou} | {r['patch_match']:.3f} | {r['ssim']:.3f} |"
+            if detected:
+                line += f" {r['part_iou_detected']:.3f} |"
+            lines.append(line)
     return "\n".join(lines)

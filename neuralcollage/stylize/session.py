@@ -14,7 +14,7 @@ import numpy
 
 from neuralcollage.stylize.brush import StyleBrush
 from neuralcollage.stylize.core import Exemplar, check_landmarks, prepare_exemplar
-from neuralcollage.stylize.styleblit import LEVELS, THRESHOLD, VOTE_SIGMA
+from neuralcollage.stylize.styleblit import BLEND_RADIUS, LEVELS, THRESHOLD, VOTE_SIGMA
 
 __all__ = ["StyleSession"]
 
@@ -56,8 +56,9 @@ class StyleSession:
     >>> preview = session.preview(alpha)                                       # doctest: +SKIP
     """
 
-    def __init__(self, exemplars, *, landmark_predictor=None, seed=0, threshold=THRESHOLD, blend_radius=1,
-                 vote_sigma=VOTE_SIGMA, guide_weights=None, levels=LEVELS, vote_stride=None, table_dir=None):
+    def __init__(self, exemplars, *, landmark_predictor=None, seed=0, threshold=THRESHOLD,
+                 blend_radius=BLEND_RADIUS, vote_sigma=VOTE_SIGMA, guide_weights=None, levels=LEVELS, vote_stride=None,
+                 table_dir=None):
         if not exemplars:
             raise ValueError("a style session needs at least one exemplar")
         self._sources = {}

@@ -3,7 +3,8 @@ import dataclasses
 
 import numpy
 
-__all__ = ["LEVELS", "THRESHOLD", "VOTE_SIGMA", "StyleBlitResult", "styleblit", "nearest_field", "vote"]
+__all__ = ["LEVELS", "THRESHOLD", "VOTE_SIGMA", "BLEND_RADIUS", "StyleBlitResult", "styleblit", "nearest_field", "vote",
+           "vote_stride_for"]
 
 #: Seed spacings ``h`` from the coarsest level to the finest.
 LEVELS = (64, 32, 16, 8, 4, 2, 1)
@@ -14,6 +15,9 @@ VOTE_SIGMA = 48.0
 
 #: Default chunk threshold (0-255 units summed over the guide's channels).
 THRESHOLD = 8.0
+
+#: Default voting radius: the (2r + 1)^2 = 25 neighbours ``vote_stride`` apart (docs/stylize.md, "Voting radius").
+BLEND_RADIUS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,22 +243,33 @@ def _weighted_vote(ex, nnf, radius, target_guide, exemplar_guide, guide_weights,
         numpy.asarray(guide_weights, numpy.float32)
     flat_ex = ex.reshape(h_e * w_e, -1).astype(numpy.float64)
     flat_gs = gs.reshape(h_e * w_e, -1)
-    acc = numpy.zeros((h, w, flat_ex.shape[1]), numpy.float64)
-    total = numpy.zeros((h, w, 1), numpy.float64)
+    # one contiguous plane per channel: 1-D ``take`` gathers are much faster than fancy indexing of rows, and
+    # the channel sums below add in the same order as ``sum(axis=-1)`` (the same bits, about 1.7x faster)
+    gt_planes = [numpy.ascontiguousarray(gt[..., c]) for c in range(gt.shape[2])]
+    gs_planes = [numpy.ascontiguousarray(flat_gs[:, c]) for c in range(flat_gs.shape[1])]
+    ex_planes = [numpy.ascontiguousarray(flat_ex[:, c]) for c in range(flat_ex.shape[1])]
+    acc = [numpy.zeros((h, w), numpy.float64) for _ in ex_planes]
+    total = numpy.zeros((h, w), numpy.float64)
     reach = radius * stride
     pad = numpy.pad(nnf.astype(numpy.int32), ((reach, reach), (reach, reach), (0, 0)), mode="edge")
     inside = numpy.pad(numpy.ones((h, w), bool), reach, mode="constant")
+    sigma32 = numpy.float32(sigma)
     for dy in range(-reach, reach + 1, stride):
         for dx in range(-reach, reach + 1, stride):
             window = (slice(reach + dy, reach + dy + h), slice(reach + dx, reach + dx + w))
             x = numpy.clip(pad[window][..., 0] - dx, 0, w_e - 1)
             y = numpy.clip(pad[window][..., 1] - dy, 0, h_e - 1)
             index = y * w_e + x
-            err = (numpy.abs(gt - flat_gs[index]) * weights).sum(axis=-1)
-            weight = (numpy.exp(-err / sigma) * inside[window])[..., None]
-            acc += flat_ex[index] * weight
+            err = None
+            for plane, source, weight_c in zip(gt_planes, gs_planes, weights):
+                d = numpy.abs(plane - source.take(index))
+                d *= weight_c
+                err = d if err is None else err + d
+            weight = numpy.exp(-err / sigma32) * inside[window]
+            for a, plane in zip(acc, ex_planes):
+                a += plane.take(index) * weight
             total += weight
-    out = acc / numpy.maximum(total, 1e-300)
+    out = numpy.stack(acc, axis=-1) / numpy.maximum(total, 1e-300)[..., None]
     if numpy.issubdtype(ex.dtype, numpy.integer):
         info = numpy.iinfo(ex.dtype)
         out = numpy.clip(numpy.floor(out + 0.5), info.min, info.max)
@@ -268,7 +283,7 @@ def vote_stride_for(shape):
     return max(1, (min(int(shape[0]), int(shape[1])) + 32) // 64)
 
 
-def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=THRESHOLD, blend_radius=1,
+def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=THRESHOLD, blend_radius=BLEND_RADIUS,
               guide_weights=None, seed=0, levels=LEVELS, vote_sigma=VOTE_SIGMA, vote_stride=None):
     """StyleBlit: :func:`nearest_field` then :func:`vote` of ``exemplar`` (``(He, We, 3)`` uint8), weighted by
     the guides with ``vote_sigma`` (None: the plain mean of the reference), neighbours ``vote_stride`` apart
