@@ -283,7 +283,6 @@ LONG_MODULES = {
         "and the autograd nodes built on both share private array layouts and weight caches",
     "neuralcollage.collage": "not split yet (issue 21)",
     "neuralcollage.painting": "not split yet (issue 21)",
-    "neuralcollage.classes": "not split yet (issue 21)",
 }
 
 

@@ -57,7 +57,7 @@ def test_pack_file_holds_rows_name_base_and_record(model, pack_path):
     pack = classes.load_pack(pack_path)
     assert pack.name == "koala" and pack.synonyms == ("drop bear",)
     assert pack.base["generator_sha256"] == bundle.sha256["generator"] and pack.base["n_classes"] == 4
-    layers = classes._class_layers(bundle.generator)
+    layers = classes.model.class_layers(bundle.generator)
     assert list(pack.generator) == [name for name, _ in layers]
     for name, link in layers:
         gamma, beta = pack.generator[name]
@@ -96,7 +96,7 @@ def test_nearest_method_copies_the_nearest_rows(model):
     bundle = load_bundle(model)
     pack = classes.add_class(bundle, _images(3), "koala", steps=10, method="nearest", init_class=2)
     assert pack.record["steps"] == 0 and pack.record["init_class"] == bundle.vocabulary.names[2]
-    for name, link in classes._class_layers(bundle.generator):
+    for name, link in classes.model.class_layers(bundle.generator):
         assert np.array_equal(pack.generator[name][0], link.gammas.W.array[2])
         assert np.array_equal(pack.generator[name][1], link.betas.W.array[2])
 
@@ -141,7 +141,7 @@ def test_old_classes_are_bit_identical_with_a_pack(model, pack_path):
     for key in a:
         assert np.array_equal(a[key], b[key]), key
     # the old tables themselves are untouched
-    for (name, old), (_, new) in zip(classes._class_layers(plain.generator), classes._class_layers(extended.generator)):
+    for (name, old), (_, new) in zip(classes.model.class_layers(plain.generator), classes.model.class_layers(extended.generator)):
         assert np.array_equal(old.gammas.W.array, new.gammas.W.array[:4])
 
 
@@ -152,15 +152,15 @@ def test_new_class_uses_the_pack_rows(model, pack_path):
     pack = classes.load_pack(pack_path)
     gen, dis = bundle.generator, bundle.discriminator
     z = gen.sample_z(3, seed=2)
-    rows = [pack.generator[name] for name, _ in classes._class_layers(gen)]
+    rows = [pack.generator[name] for name, _ in classes.model.class_layers(gen)]
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         got = gen.forward(z, 4).array
         with fastconv.constant_parameters():
-            want = classes._forward_rows(gen, z, rows).array
+            want = classes.training.forward_rows(gen, z, rows).array
         np.testing.assert_allclose(got, want, atol=1e-4)
         x = got
         f = dis.features(x).array.sum(axis=(2, 3))
-        w, b = classes._head(dis)
+        w, b = classes.training.discriminator_head(dis)
         np.testing.assert_allclose(dis.forward(x, np.full(3, 4, np.int32)).array,
                                    f @ w + b + f @ pack.discriminator, rtol=1e-4, atol=1e-4)
         mixed = dis.forward(x, np.array([4, 0, 4], np.int32)).array
@@ -320,7 +320,7 @@ def test_adversarial_term_trains_the_projection_row(model):
     plain = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1)
     adv = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1)
     assert classes.DEFAULTS["adversarial"] == 0.0 and plain.record["adversarial"] == 0.0
-    assert np.array_equal(plain.discriminator, classes._effective_l_y(bundle.discriminator)[1])
+    assert np.array_equal(plain.discriminator, classes.model.effective_l_y(bundle.discriminator)[1])
     assert not np.array_equal(adv.discriminator, plain.discriminator)
     assert "adv_d" in adv.record["losses"][0] and "adv_d" not in plain.record["losses"][0]
 
@@ -367,7 +367,7 @@ def test_freezed_tunes_a_copy_of_the_top_discriminator_blocks_only(model):
     assert all(np.array_equal(a, p.array) for a, p in zip(before, bundle.discriminator.params()))
     assert tuned.record["tune_d_blocks"] == 1 and "tune_d_blocks" not in plain.record
     assert "adv_d" in tuned.record["losses"][0] and "adv_g" in tuned.record["losses"][0]
-    assert np.array_equal(tuned.discriminator, classes._effective_l_y(bundle.discriminator)[1])
+    assert np.array_equal(tuned.discriminator, classes.model.effective_l_y(bundle.discriminator)[1])
     assert not all(np.array_equal(tuned.generator[k][0], plain.generator[k][0]) for k in tuned.generator)
     with pytest.raises(InputError, match="tune_d_blocks"):
         classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=1, adversarial=0.1,
