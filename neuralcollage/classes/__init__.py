@@ -27,6 +27,9 @@ Training methods (``method=``):
   the shared convolutions stay frozen, as in Zhuang and Yang's per-group branch; the pack carries it and the
   generator adds it only where the class condition asks for the new class (so old classes and sCBN maps of
   other classes are unchanged).
+* ``"two_stage"``: ``"rows"`` on the whole images, then a per-class branch (as ``"branch"``) trained on close-ups
+  of them while an anchor holds the class's samples of random latents (whole faces) to the first stage's
+  (:mod:`neuralcollage.classes.two_stage`): for part edits into the new class (docs/few_shot.md).
 
 Example
 -------

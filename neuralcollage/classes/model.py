@@ -10,7 +10,8 @@ import numpy
 from neuralcollage.classes.pack import BRANCH_ARRAYS, ClassPack, ClassPackError, load_pack
 
 __all__ = ["split_model_spec", "base_record", "base_name", "check_takes_classes", "class_layers", "apply_packs",
-           "vocabulary_with_packs", "is_known_name", "effective_l_y", "copy_bundle", "pack_samples"]
+           "vocabulary_with_packs", "is_known_name", "effective_l_y", "forward_rows", "copy_bundle",
+           "pack_samples"]
 
 
 def split_model_spec(spec):
@@ -181,6 +182,31 @@ def effective_l_y(dis):
         hooks = link.local_link_hooks
         w = hooks["SpectralNormalization"].normalize_weight(link) if "SpectralNormalization" in hooks else link.W
     return to_numpy(w.array if hasattr(w, "array") else w)[:dis.n_classes - dis.n_extra_classes]
+
+
+def forward_rows(gen, z, rows, branch=None):
+    """The generator's test-mode forward pass with the given CBN rows: ``rows[l] = (gamma, beta)`` for class
+    layer ``l``, each ``(C,)`` (or ``(N, C)``) Variable.  Equal to ``gen.forward(z, c)`` when the rows are
+    class ``c``'s; gradients reach the rows and ``z`` only when called inside
+    :func:`neuralcollage.links.fastconv.constant_parameters`.  ``branch``: a
+    :class:`~neuralcollage.models.generator.ClassBranch` (of Variables while training) added, everywhere, after
+    its blend layer."""
+    from neuralcollage.links import fastconv
+    from neuralcollage.links.blocks import upsample_nearest
+    h = gen._bottom(z)
+    for b, block in enumerate(gen.blocks):
+        (g1, b1), (g2, b2) = rows[2 * b], rows[2 * b + 1]
+        t = fastconv.batch_norm_relu(h, g1, b1, block.b1.avg_mean, block.b1.avg_var, eps=block.b1.eps)
+        t = block.c1(t, upsample=True)
+        t = fastconv.batch_norm_relu(t, g2, b2, block.b2.avg_mean, block.b2.avg_var, eps=block.b2.eps)
+        t = block.c2(t)
+        if fastconv.enabled_for(h):
+            h = fastconv.upsample_add(t, block.c_sc(h))
+        else:
+            h = t + block.c_sc(upsample_nearest(h))
+        if branch is not None and branch.layer == b + 1:
+            h = h + branch(h)
+    return gen._tail(h)
 
 
 def copy_bundle(bundle):

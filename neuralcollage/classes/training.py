@@ -8,48 +8,24 @@ import numpy
 
 from neuralcollage.classes.images import CLOSEUP_ZOOM, class_ranking, closeup_crops, nearest_class, prepare_images
 from neuralcollage.classes.model import (base_name, base_record, check_takes_classes, class_layers, effective_l_y,
-                                         is_known_name)
+                                         forward_rows, is_known_name)
 from neuralcollage.classes.pack import BRANCH_ARRAYS, ClassPack
+from neuralcollage.classes.two_stage import TWO_STAGE_CLOSEUPS, train_closeup_branch
 from neuralcollage.io import InputError
 
-__all__ = ["METHODS", "MIN_IMAGES", "DEFAULTS", "START_MODES", "add_class", "forward_rows", "discriminator_head"]
+__all__ = ["METHODS", "MIN_IMAGES", "DEFAULTS", "START_MODES", "add_class", "discriminator_head"]
 
 #: Fewest training images :func:`add_class` accepts.
 MIN_IMAGES = 3
-METHODS = ("nearest", "rows", "combination", "branch")
+METHODS = ("nearest", "rows", "combination", "branch", "two_stage")
 #: Defaults of :func:`add_class` (also shown by ``collage add-class --help``).
 DEFAULTS = dict(steps=300, method="rows", batch_size=8, lr_rows=0.01, lr_z=0.03, lr_head=0.002,
                 adversarial=0.0, tune_d_blocks=0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100,
                 search_steps=30, closeups=0, closeup_zoom=CLOSEUP_ZOOM, branch_layer=2, branch_rank=16,
-                lr_branch=0.002,
+                lr_branch=0.002, anchor=1.0,
                 init_class="search", search_candidates=6)
 #: The ``init_class`` values that are not a class: the discriminator's choice, and the trial from every class.
 START_MODES = ("nearest", "search")
-
-
-def forward_rows(gen, z, rows, branch=None):
-    """The generator's test-mode forward pass with the given CBN rows: ``rows[l] = (gamma, beta)`` for class
-    layer ``l``, each ``(C,)`` (or ``(N, C)``) Variable.  Equal to ``gen.forward(z, c)`` when the rows are
-    class ``c``'s; gradients reach the rows and ``z`` only when called inside
-    :func:`neuralcollage.links.fastconv.constant_parameters`.  ``branch``: a
-    :class:`~neuralcollage.models.generator.ClassBranch` (of Variables while training) added, everywhere, after
-    its blend layer."""
-    from neuralcollage.links import fastconv
-    from neuralcollage.links.blocks import upsample_nearest
-    h = gen._bottom(z)
-    for b, block in enumerate(gen.blocks):
-        (g1, b1), (g2, b2) = rows[2 * b], rows[2 * b + 1]
-        t = fastconv.batch_norm_relu(h, g1, b1, block.b1.avg_mean, block.b1.avg_var, eps=block.b1.eps)
-        t = block.c1(t, upsample=True)
-        t = fastconv.batch_norm_relu(t, g2, b2, block.b2.avg_mean, block.b2.avg_var, eps=block.b2.eps)
-        t = block.c2(t)
-        if fastconv.enabled_for(h):
-            h = fastconv.upsample_add(t, block.c_sc(h))
-        else:
-            h = t + block.c_sc(upsample_nearest(h))
-        if branch is not None and branch.layer == b + 1:
-            h = h + branch(h)
-    return gen._tail(h)
 
 
 def _tables(gen, k):
@@ -78,7 +54,7 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
               search_steps=DEFAULTS["search_steps"], search_candidates=DEFAULTS["search_candidates"],
               closeups=DEFAULTS["closeups"], closeup_zoom=DEFAULTS["closeup_zoom"],
               branch_layer=DEFAULTS["branch_layer"], branch_rank=DEFAULTS["branch_rank"],
-              lr_branch=DEFAULTS["lr_branch"], callback=None):
+              lr_branch=DEFAULTS["lr_branch"], anchor=DEFAULTS["anchor"], callback=None):
     """Learn a new class from a few images; returns a :class:`ClassPack` (not saved: call ``pack.save``).
 
     Args:
@@ -117,13 +93,19 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         closeups: close-ups per training image added to the training set (:func:`closeup_crops`: a random
             square window of the image, enlarged ``closeup_zoom`` times, the framing an edit of a part sends to
             the generator); each gets its own latent and is reconstructed like the images.  0: whole images only.
-            The search (``init_class="search"``) uses the whole images only.
+            The search (``init_class="search"``) uses the whole images only.  With ``method="two_stage"``: the
+            close-ups of its second stage only (0: :data:`TWO_STAGE_CLOSEUPS`).
         closeup_zoom: ``(low, high)`` enlargement of the close-ups (uniform), each >= 1.
         branch_layer, branch_rank, lr_branch: ``method="branch"``: the blend layer after which the branch
             acts (1 .. ``n_blocks``; 2 is the 16x16 features of the built-in model), its hidden channels and its
             Adam step size.  Its output convolution starts at zero, so training starts from the rows alone.
+            The same for ``method="two_stage"``'s branch.
+        anchor: ``method="two_stage"``: weight of the second stage's anchor, the L1 distance between the new
+            class's samples of fresh random latents and the first stage's
+            (:func:`neuralcollage.classes.two_stage.train_closeup_branch`).
         callback: ``callback(step, loss)`` after every step (e.g. a progress bar); ``loss`` is the
-            reconstruction loss (L1 plus the weighted perceptual term).
+            reconstruction loss (L1 plus the weighted perceptual term).  ``method="two_stage"`` calls it for
+            the steps of both stages (``step`` counts from 0 in each).
 
     Raises:
         InputError: too few or malformed images, an empty name or one the model already has, bad options.
@@ -152,9 +134,22 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
     if int(steps) < 0 or int(batch_size) < 1:
         raise InputError("steps must be >= 0 and batch_size >= 1")
     gen, dis, enc = bundle.generator, bundle.discriminator, bundle.encoder
-    if method == "branch" and not (1 <= int(branch_layer) <= gen.n_blocks and int(branch_rank) >= 1):
+    if method in ("branch", "two_stage") and not (1 <= int(branch_layer) <= gen.n_blocks and int(branch_rank) >= 1):
         raise InputError(f"branch_layer must be between 1 and the generator's {gen.n_blocks} blocks and "
                          f"branch_rank >= 1")
+    if method == "two_stage":
+        if not float(anchor) >= 0:
+            raise InputError(f"anchor must be >= 0; got {anchor}")
+        options = dict(batch_size=batch_size, lr_rows=lr_rows, lr_z=lr_z, perceptual=perceptual, prior=prior)
+        stage1 = add_class(bundle, images, name, steps=steps, seed=seed, synonyms=synonyms, method="rows",
+                           lr_head=lr_head, adversarial=adversarial, tune_d_blocks=tune_d_blocks,
+                           encoder_steps=encoder_steps, init_class=init_class, search_steps=search_steps,
+                           search_candidates=search_candidates, closeups=0, callback=callback, **options)
+        return train_closeup_branch(bundle, stage1, images, steps=int(steps), seed=seed,
+                                    closeups=int(closeups) or TWO_STAGE_CLOSEUPS, closeup_zoom=closeup_zoom,
+                                    anchor=float(anchor), branch_layer=int(branch_layer),
+                                    branch_rank=int(branch_rank), lr_branch=lr_branch, callback=callback,
+                                    **options)
     base = base_record(bundle)
     k = base["n_classes"]
     if adversarial > 0 and dis is None:
