@@ -114,8 +114,9 @@ def train_closeup_branch(bundle, pack, images, *, steps, seed, closeups, closeup
                 loss = loss + perceptual * loss_p
                 parts["perceptual"] = float(loss_p.array)
             loss = loss + prior * F.mean(zb * zb)
+            # drawn every step, so that anchor=0 keeps the same batches
+            zr = device.send(rng.standard_normal((int(batch_size), gen.dim_z)).astype(numpy.float32))
             if anchor > 0:
-                zr = device.send(rng.standard_normal((int(batch_size), gen.dim_z)).astype(numpy.float32))
                 with chainer.no_backprop_mode():
                     reference = forward_rows(gen, zr, rows0).array
                 loss_a = F.mean(F.absolute(forward_rows(gen, zr, r, branch) - reference))
