@@ -15,7 +15,8 @@ the default of ``add_class``); ``rows`` and ``combination`` with the adversarial
 ``closeups``/``closeupsN``: ``recon`` with N (default 2) close-ups of each training image added
 (``add_class(closeups=N)``); ``freezed_closeups``/``freezed_closeupsN``: both; ``branch``: the rows plus a
 per-class branch (``add_class(method="branch")``, reconstruction only); ``branch_closeups``/``branch_closeupsN``:
-with N close-ups per image.
+with N close-ups per image; ``two_stage``: ``add_class(method="two_stage")`` (the rows on the whole images, then
+a branch on 4 close-ups per image with the whole faces anchored to the rows').
 """
 import argparse
 import glob
@@ -50,7 +51,9 @@ def _label(record):
     if method == "nearest":
         return "nearest class (no training)"
     what = {"rows": "new rows", "combination": "combination + residual",
-            "branch": "new rows + per-class branch"}.get(method, method)
+            "branch": "new rows + per-class branch",
+            "two_stage": "two-stage (rows, then a branch on close-ups anchored to the rows' whole faces)"}.get(
+        method, method)
     if record.get("closeups"):
         what += f" + {record['closeups']} close-ups per image"
     tuned = f", discriminator's top {record['tune_d_blocks']} block(s) tuned (FreezeD)" if record.get(

@@ -281,7 +281,6 @@ LONG_MODULES = {
     "neuralcollage.links.fastconv":
         "one concept, the CPU convolution fast path: its im2col/matmul kernels, the thread pool that runs them "
         "and the autograd nodes built on both share private array layouts and weight caches",
-    "neuralcollage.classes": "not split yet (issue 21)",
 }
 
 

@@ -57,7 +57,7 @@ def test_pack_file_holds_rows_name_base_and_record(model, pack_path):
     pack = classes.load_pack(pack_path)
     assert pack.name == "koala" and pack.synonyms == ("drop bear",)
     assert pack.base["generator_sha256"] == bundle.sha256["generator"] and pack.base["n_classes"] == 4
-    layers = classes._class_layers(bundle.generator)
+    layers = classes.model.class_layers(bundle.generator)
     assert list(pack.generator) == [name for name, _ in layers]
     for name, link in layers:
         gamma, beta = pack.generator[name]
@@ -96,7 +96,7 @@ def test_nearest_method_copies_the_nearest_rows(model):
     bundle = load_bundle(model)
     pack = classes.add_class(bundle, _images(3), "koala", steps=10, method="nearest", init_class=2)
     assert pack.record["steps"] == 0 and pack.record["init_class"] == bundle.vocabulary.names[2]
-    for name, link in classes._class_layers(bundle.generator):
+    for name, link in classes.model.class_layers(bundle.generator):
         assert np.array_equal(pack.generator[name][0], link.gammas.W.array[2])
         assert np.array_equal(pack.generator[name][1], link.betas.W.array[2])
 
@@ -141,7 +141,7 @@ def test_old_classes_are_bit_identical_with_a_pack(model, pack_path):
     for key in a:
         assert np.array_equal(a[key], b[key]), key
     # the old tables themselves are untouched
-    for (name, old), (_, new) in zip(classes._class_layers(plain.generator), classes._class_layers(extended.generator)):
+    for (name, old), (_, new) in zip(classes.model.class_layers(plain.generator), classes.model.class_layers(extended.generator)):
         assert np.array_equal(old.gammas.W.array, new.gammas.W.array[:4])
 
 
@@ -152,15 +152,15 @@ def test_new_class_uses_the_pack_rows(model, pack_path):
     pack = classes.load_pack(pack_path)
     gen, dis = bundle.generator, bundle.discriminator
     z = gen.sample_z(3, seed=2)
-    rows = [pack.generator[name] for name, _ in classes._class_layers(gen)]
+    rows = [pack.generator[name] for name, _ in classes.model.class_layers(gen)]
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         got = gen.forward(z, 4).array
         with fastconv.constant_parameters():
-            want = classes._forward_rows(gen, z, rows).array
+            want = classes.model.forward_rows(gen, z, rows).array
         np.testing.assert_allclose(got, want, atol=1e-4)
         x = got
         f = dis.features(x).array.sum(axis=(2, 3))
-        w, b = classes._head(dis)
+        w, b = classes.training.discriminator_head(dis)
         np.testing.assert_allclose(dis.forward(x, np.full(3, 4, np.int32)).array,
                                    f @ w + b + f @ pack.discriminator, rtol=1e-4, atol=1e-4)
         mixed = dis.forward(x, np.array([4, 0, 4], np.int32)).array
@@ -320,7 +320,7 @@ def test_adversarial_term_trains_the_projection_row(model):
     plain = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1)
     adv = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1)
     assert classes.DEFAULTS["adversarial"] == 0.0 and plain.record["adversarial"] == 0.0
-    assert np.array_equal(plain.discriminator, classes._effective_l_y(bundle.discriminator)[1])
+    assert np.array_equal(plain.discriminator, classes.model.effective_l_y(bundle.discriminator)[1])
     assert not np.array_equal(adv.discriminator, plain.discriminator)
     assert "adv_d" in adv.record["losses"][0] and "adv_d" not in plain.record["losses"][0]
 
@@ -367,7 +367,7 @@ def test_freezed_tunes_a_copy_of_the_top_discriminator_blocks_only(model):
     assert all(np.array_equal(a, p.array) for a, p in zip(before, bundle.discriminator.params()))
     assert tuned.record["tune_d_blocks"] == 1 and "tune_d_blocks" not in plain.record
     assert "adv_d" in tuned.record["losses"][0] and "adv_g" in tuned.record["losses"][0]
-    assert np.array_equal(tuned.discriminator, classes._effective_l_y(bundle.discriminator)[1])
+    assert np.array_equal(tuned.discriminator, classes.model.effective_l_y(bundle.discriminator)[1])
     assert not all(np.array_equal(tuned.generator[k][0], plain.generator[k][0]) for k in tuned.generator)
     with pytest.raises(InputError, match="tune_d_blocks"):
         classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=1, adversarial=0.1,
@@ -464,3 +464,59 @@ def test_cli_training_options_in_help_and_only_for_few_shot_eval(capsys):
     assert "--tune-d-blocks 1" in text  # an example
     code, _, err = _cli(["eval", "--metrics", "diversity", "--few-shot-method", "branch"], capsys)
     assert code == 2 and "--few-shot-method: only for --metrics few_shot" in err
+
+
+def _new_class_samples(bundle, pack, z):
+    import chainer
+    gen = classes.apply_packs(classes.copy_bundle(bundle), [pack]).generator
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        return gen.forward(gen.device.send(z), gen.n_classes - 1).array
+
+
+def test_two_stage_keeps_the_rows_adds_a_closeup_branch_and_anchors_whole_samples(model, tmp_path):
+    bundle = load_bundle(model)
+    common = dict(steps=4, seed=0, init_class=1, branch_layer=1, branch_rank=4, lr_branch=0.05, encoder_steps=2)
+    rows = classes.add_class(bundle, _images(3), "koala", method="rows", **common)
+    pack = classes.add_class(bundle, _images(3), "koala", method="two_stage", closeups=1, **common)
+    # stage 1 is the rows pack: the same rows, projection and encoder rows
+    assert all(np.array_equal(pack.generator[k][i], rows.generator[k][i]) for k in rows.generator for i in (0, 1))
+    assert np.array_equal(pack.encoder, rows.encoder) and np.array_equal(pack.discriminator, rows.discriminator)
+    rec = pack.record
+    assert rec["method"] == "two_stage" and rec["stage1"]["losses"] == rows.record["losses"] and rec["closeups"] == 1
+    assert rec["stage2"]["closeups"] == 1 and rec["stage2"]["n_closeups"] == 3 and rec["stage2"]["anchor"] == 1.0
+    assert len(rec["stage2"]["losses"]) == 2 and "anchor" in rec["stage2"]["losses"][-1]
+    assert pack.branch["layer"] == 1 and np.abs(pack.branch["w2"]).max() > 0
+    # round trip; old classes bit-identical with the pack loaded
+    path = str(tmp_path / "two_stage.npz")
+    pack.save(path)
+    loaded = classes.load_pack(path)
+    assert loaded.record["stage2"] == json.loads(json.dumps(rec["stage2"]))
+    assert all(np.array_equal(loaded.branch[k], pack.branch[k]) for k in ("w1", "b1", "w2", "b2"))
+    a, b = _outputs(load_bundle(model), 4), _outputs(load_bundle(model, classes=[path]), 4)
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    # the anchor holds the new class's samples of ordinary latents nearer the rows pack's than no anchor does
+    free = classes.add_class(bundle, _images(3), "koala", method="two_stage", closeups=1, anchor=0.0, **common)
+    z = np.random.RandomState(5).standard_normal((6, bundle.generator.dim_z)).astype(np.float32)
+    base = _new_class_samples(bundle, rows, z)
+    anchored = np.abs(_new_class_samples(bundle, pack, z) - base).mean()
+    unanchored = np.abs(_new_class_samples(bundle, free, z) - base).mean()
+    assert 0 < anchored < unanchored
+    # closeups=0 means the default count of close-ups (4 per image); bad values are refused
+    default = classes.add_class(bundle, _images(3), "koala", method="two_stage", **{**common, "steps": 1})
+    assert default.record["stage2"]["closeups"] == classes.two_stage.TWO_STAGE_CLOSEUPS == 4
+    assert default.record["stage2"]["n_closeups"] == 12
+    with pytest.raises(InputError, match="anchor"):
+        classes.add_class(bundle, _images(3), "koala", method="two_stage", anchor=-1.0, **common)
+    with pytest.raises(InputError, match="branch_layer"):
+        classes.add_class(bundle, _images(3), "koala", method="two_stage", **{**common, "branch_layer": 9})
+
+
+def test_cli_add_class_two_stage(model, tmp_path, capsys):
+    out = str(tmp_path / "koala.npz")
+    code, _, err = _cli(["add-class", "koala", *_cli_images(tmp_path), "-o", out, "--model", model, "--steps", "1",
+                         "--start-from", "class 1", "--method", "two_stage", "--closeups", "1", "--no-samples", "-q"],
+                        capsys)
+    assert code == 0, err
+    pack = classes.load_pack(out)
+    assert pack.record["method"] == "two_stage" and pack.record["stage2"]["closeups"] == 1 and pack.branch is not None

@@ -31,7 +31,7 @@ then use the pack in any command, e.g. `collage generate --model builtin+koala.n
 #: ``neuralcollage.classes.MIN_IMAGES``, ``METHODS`` and ``DEFAULTS`` (those the command line sets), repeated so
 #: that ``--help`` does not import Chainer (a test keeps them equal).
 ADD_CLASS_MIN_IMAGES = 3
-ADD_CLASS_METHODS = ("nearest", "rows", "combination", "branch")
+ADD_CLASS_METHODS = ("nearest", "rows", "combination", "branch", "two_stage")
 ADD_CLASS_DEFAULTS = {"steps": 300, "method": "rows", "init_class": "search", "closeups": 0, "adversarial": 0.0,
                       "tune_d_blocks": 0}
 #: The :func:`neuralcollage.classes.add_class` keywords :func:`training_options` sets.
@@ -82,10 +82,13 @@ def training_options(parser, prefix):
                         help="nearest: copy the nearest existing class's rows (no training); rows: train new rows; "
                              "combination: rows as a learnt combination of the old classes' plus a residual; "
                              "branch: rows plus a small per-class branch on the 16x16 features, used only where "
-                             "the new class is asked for (bigger pack) (default: %(default)s)")
+                             "the new class is asked for (bigger pack); two_stage: rows on the whole images, then a "
+                             "branch trained on close-ups while the class's whole faces are held to the rows' "
+                             "(for part edits) (default: %(default)s)")
     parser.add_argument(f"{prefix}closeups", type=nonnegative_int, default=d["closeups"], metavar="N",
                         help="also train on N close-ups (enlarged windows, the framing a part edit sends to the "
-                             "model) of each image (default: %(default)s)")
+                             "model) of each image; with method two_stage the close-ups of its second stage "
+                             "(0: 4) (default: %(default)s)")
     parser.add_argument(f"{prefix}adversarial", type=finite_float(lambda v: v >= 0, "a number >= 0"),
                         default=d["adversarial"], metavar="W",
                         help="weight of an adversarial term against the frozen discriminator (0: reconstruction "
