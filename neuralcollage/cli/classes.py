@@ -84,7 +84,7 @@ def training_options(parser, prefix):
                              "branch: rows plus a small per-class branch on the 16x16 features, used only where "
                              "the new class is asked for (bigger pack); two_stage: rows on the whole images, then a "
                              "branch trained on close-ups while the class's whole faces are held to the rows' "
-                             "(for part edits) (default: %(default)s)")
+                             "(experimental, for part edits; see docs/few_shot.md) (default: %(default)s)")
     parser.add_argument(f"{prefix}closeups", type=nonnegative_int, default=d["closeups"], metavar="N",
                         help="also train on N close-ups (enlarged windows, the framing a part edit sends to the "
                              "model) of each image; with method two_stage the close-ups of its second stage "
