@@ -10,7 +10,7 @@ from neuralcollage import painting
 from neuralcollage import stylize as st
 from neuralcollage.io import read_image, write_image
 from neuralcollage.stylize.exemplars import builtin_exemplar, exemplar_from_file, pixels_sha256
-from neuralcollage.stylize.recipe import StyleRecipeError, check_style_entry
+from neuralcollage.stylize.recipe import StyleRecipeError, check_style_entry, paths_relative_to
 from neuralcollage.widgets.session import PainterSession
 
 from nc_testing import painting_generator
@@ -78,12 +78,13 @@ def test_a_stylised_painting_replays_bit_for_bit(gen, face_landmarks, exemplar_f
     assert len(style["canvas"]["strokes"]) == 2 and len(recipe["class_canvas"]["strokes"]) == 1
     ex = style["exemplar"]
     if style_first:
-        assert ex["source"] == "file" and ex["path"] == str(path) and ex["name"] == "water"
+        assert ex["source"] == "file" and ex["name"] == "water"
+        assert ex["path"] == os.path.relpath(path, tmp_path).replace(os.sep, "/")    # beside the recipe
     else:
         assert ex == {**ex, "source": "builtin", "builtin": "hatch", "size": SIZE, "parts": False}
     assert ex["image_sha256"] == pixels_sha256(p.style_session.exemplar().image)
     assert numpy.array_equal(style["target_landmarks"], face_landmarks)
-    again = painting.replay_recipe(open(out).read(), gen)
+    again = painting.replay_recipe(open(out).read(), gen, base_dir=tmp_path)
     assert again.dtype == numpy.uint8 and numpy.array_equal(again, preview)
     without = dict(recipe)
     del without["style"]
@@ -95,6 +96,8 @@ def test_a_changed_or_missing_exemplar_file_is_refused(gen, face_landmarks, exem
     p = _painter(gen, face_landmarks, {"water": exemplar_from_file(path, landmarks=ex_lm)})
     preview = _paint(p, style_name="water")
     recipe = p.recipe()
+    recipe["style"] = paths_relative_to(recipe["style"], tmp_path)
+    assert recipe["style"]["exemplar"]["path"] == "ex/water.png"
     moved = tmp_path / "moved.png"
     shutil.copy(path, moved)
     image = read_image(path)
@@ -102,10 +105,10 @@ def test_a_changed_or_missing_exemplar_file_is_refused(gen, face_landmarks, exem
     write_image(path, image)
     with pytest.raises(StyleRecipeError, match=r"^style exemplar 'water': file .*water.png has sha256 \w+\.\.\. "
                                                r"but the recipe was made with \w+\.\.\. \(a changed file\)$"):
-        painting.replay_recipe(recipe, gen)
+        painting.replay_recipe(recipe, gen, base_dir=tmp_path)
     os.remove(path)
-    with pytest.raises(StyleRecipeError, match=r"^style exemplar 'water': file .*water.png is missing$"):
-        painting.replay_recipe(recipe, gen)
+    with pytest.raises(StyleRecipeError, match=r"^style exemplar 'water': .*water.png: no such file$"):
+        painting.replay_recipe(recipe, gen, base_dir=tmp_path)
     assert numpy.array_equal(painting.replay_recipe(recipe, gen, exemplar_paths={"water": moved}), preview)
     with pytest.raises(StyleRecipeError, match="pixels differ"):
         painting.replay_recipe(recipe, gen, exemplars={"water": {"image": image, "landmarks": ex_lm}})
@@ -197,3 +200,44 @@ def test_collage_replay_replays_a_painting(gen, face_landmarks, exemplar_file, t
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "has sha256" in err and "water" in err
     assert not os.path.exists("bad.png")
+
+
+@pytest.mark.parametrize("recorded", ["/etc/passwd", "../water.png", "ex/../../water.png", "~/water.png",
+                                      "C:/water.png"])
+def test_a_recipe_cannot_choose_an_exemplar_file_outside_its_folder(gen, face_landmarks, exemplar_file, tmp_path,
+                                                                   recorded):
+    path, ex_lm = exemplar_file
+    p = _painter(gen, face_landmarks, {"water": exemplar_from_file(path, landmarks=ex_lm)})
+    preview = _paint(p, style_name="water", seed=1)
+    recipe = p.recipe()
+    recipe["style"]["exemplar"]["path"] = recorded
+    with pytest.raises(StyleRecipeError, match="outside the recipe's folder.*--style-exemplar water=PATH") as info:
+        painting.replay_recipe(recipe, gen, base_dir=tmp_path / "ex")
+    assert "\n" not in str(info.value)
+    # the user names the file: it replays
+    again = painting.replay_recipe(recipe, gen, base_dir=tmp_path / "ex", exemplar_paths={"water": path})
+    assert numpy.array_equal(again, preview)
+
+
+def test_an_exemplar_that_is_not_a_regular_file_is_refused(gen, face_landmarks, exemplar_file, tmp_path):
+    path, ex_lm = exemplar_file
+    p = _painter(gen, face_landmarks, {"water": exemplar_from_file(path, landmarks=ex_lm)})
+    _paint(p, style_name="water", seed=1)
+    recipe = p.recipe()
+    (tmp_path / "folder").mkdir()
+    recipe["style"]["exemplar"]["path"] = "folder"
+    with pytest.raises(StyleRecipeError, match="is a directory"):
+        painting.replay_recipe(recipe, gen, base_dir=tmp_path)
+
+
+def test_an_exemplar_outside_the_recipes_folder_keeps_its_path_and_needs_naming(gen, face_landmarks, exemplar_file,
+                                                                              tmp_path):
+    path, ex_lm = exemplar_file
+    p = _painter(gen, face_landmarks, {"water": exemplar_from_file(path, landmarks=ex_lm)})
+    _paint(p, style_name="water", seed=1)
+    (tmp_path / "recipes").mkdir()
+    out = p.export_recipe(tmp_path / "recipes" / "painting.json")
+    recorded = json.loads(open(out).read())["style"]["exemplar"]["path"]
+    assert recorded == str(path) and os.path.isabs(recorded)
+    with pytest.raises(StyleRecipeError, match="outside the recipe's folder"):
+        painting.replay_recipe(open(out).read(), gen, base_dir=tmp_path / "recipes")

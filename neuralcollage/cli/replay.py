@@ -29,7 +29,8 @@ examples:
                    help="CUDA device id, -1 for the CPU (default: %(default)s; bit-exact only on the CPU)")
     p.add_argument("--style-exemplar", action="append", default=[], metavar="NAME=PATH",
                    help="where a painting's style exemplar file NAME is now (its sha256 must be the recorded one; "
-                        "default: the recorded path, a relative one taken from the recipe's folder)")
+                        "default: the recorded path, which must be relative and inside the recipe's folder: a recipe "
+                        "cannot choose a file elsewhere)")
     p.set_defaults(func=cmd_replay)
 
 

@@ -22,16 +22,17 @@ The replay rebuilds the exemplar, checks every digest and composites the synthes
 alpha exactly as :meth:`StyleBrush.preview <neuralcollage.stylize.StyleBrush.preview>` did: bit for bit.  A file
 is hashed before it is decoded; a missing or changed file is a :class:`StyleRecipeError` (one line).
 """
+import hashlib
 import inspect
 import math
 import os
 
 import numpy
 
-from neuralcollage.stylize.exemplars import (BUILTIN_EXEMPLARS, builtin_exemplar, file_sha256, pixels_sha256)
+from neuralcollage.stylize.exemplars import (BUILTIN_EXEMPLARS, builtin_exemplar, pixels_sha256)
 
 __all__ = ["STYLE_ORDER", "StyleRecipeError", "exemplar_entry", "style_entry", "check_style_entry",
-           "resolve_exemplar", "apply_style_entry", "TABLE_OPTIONS"]
+           "resolve_exemplar", "apply_style_entry", "paths_relative_to", "TABLE_OPTIONS", "EXEMPLAR_MAX_BYTES"]
 
 STYLE_ORDER = "after_paintings"
 #: The lookup-table options of :func:`~neuralcollage.stylize.prepare_exemplar` a recipe records.
@@ -196,34 +197,72 @@ def check_style_entry(entry, *, size=None):
     return entry
 
 
+def paths_relative_to(entry, folder):
+    """A copy of a recipe's ``style`` entry whose exemplar file paths are relative to ``folder`` (where the recipe
+    is written) when the files lie inside it, so that the recipe replays from its folder wherever that is moved;
+    a file elsewhere keeps its recorded path, and its replay needs it given (``exemplar_paths``)."""
+    if not entry or entry.get("exemplar", {}).get("source") != "file":
+        return entry
+    folder = os.path.abspath(os.fspath(folder))
+    ex = dict(entry["exemplar"])
+    for key in ("path", "parts_path"):
+        if key in ex:
+            relative = os.path.relpath(os.path.abspath(ex[key]), folder)
+            if not relative.startswith(os.pardir) and not os.path.isabs(relative):
+                ex[key] = relative.replace(os.sep, "/")
+    return {**entry, "exemplar": ex}
+
+
 # ------------------------------------------------------------------------------------------------ replay
 
-def _file(name, path, sha, base_dir, what):
+#: The largest exemplar or part-map file a replay hashes and reads (bytes).
+EXEMPLAR_MAX_BYTES = 256 * 2 ** 20
+
+
+def _recorded_path(name, path, base_dir, what):
+    """A path a recipe recorded, confined to the recipe's folder (``base_dir``, default: the working
+    directory): a recipe cannot choose a file elsewhere (docs/untrusted_files.md).  The file system is not
+    consulted for a refused path."""
     path = os.fspath(path)
-    if base_dir is not None and not os.path.isabs(path):
-        path = os.path.join(os.fspath(base_dir), path)
-    if not os.path.isfile(path):
-        raise StyleRecipeError(f"style exemplar {name!r}: {what} {path} is missing")
+    parts = path.replace("\\", "/").split("/")
+    if not path or os.path.isabs(path) or path.startswith("~") or ".." in parts or ":" in parts[0]:
+        raise StyleRecipeError(f"style exemplar {name!r}: the recipe names the {what} {path!r}, outside the recipe's "
+                               f"folder; a recipe cannot choose a file: give it yourself (--style-exemplar "
+                               f"{name}=PATH, or exemplar_paths= in code)")
+    return path if base_dir is None else os.path.join(os.fspath(base_dir), path)
+
+
+def _file(name, path, sha, what):
+    from neuralcollage.io import InputError, open_regular
+    path = os.fspath(path)
     try:
-        found = file_sha256(path)
+        with open_regular(path, what=what, limit=EXEMPLAR_MAX_BYTES) as fh:
+            digest = hashlib.sha256()
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except InputError as exc:
+        raise StyleRecipeError(f"style exemplar {name!r}: {exc}") from None
     except OSError as exc:
         raise StyleRecipeError(f"style exemplar {name!r}: cannot read {what} {path}: {exc.strerror or exc}") \
             from None
+    found = digest.hexdigest()
     if found != sha:
         raise StyleRecipeError(f"style exemplar {name!r}: {what} {path} has sha256 {found[:16]}... but the recipe "
                                f"was made with {sha[:16]}... (a changed file)")
     return path
 
 
-def _spec_from_file(ex, path, base_dir):
+def _spec_from_file(ex, given, base_dir):
     from neuralcollage.io import InputError, read_image
     from neuralcollage.stylize.parts import part_labels_from_image
     name = ex["name"]
-    path = _file(name, path, ex["sha256"], base_dir, "file")
+    path = _recorded_path(name, ex["path"], base_dir, "file") if given is None else os.fspath(given)
+    path = _file(name, path, ex["sha256"], "file")
     try:
         spec = {"image": read_image(path)}
         if "parts_path" in ex:
-            parts = _file(name, ex["parts_path"], ex["parts_sha256"], base_dir, "part map")
+            parts = _file(name, _recorded_path(name, ex["parts_path"], base_dir, "part map"), ex["parts_sha256"],
+                          "part map")
             labels, colours = part_labels_from_image(read_image(parts))
             spec.update(labels=labels, n_labels=len(colours))
     except (InputError, ValueError) as exc:
@@ -244,12 +283,15 @@ def resolve_exemplar(ex, *, exemplars=None, exemplar_paths=None, base_dir=None):
     exemplar_paths : mapping of str to path, keyword-only, optional
         Where a ``"file"`` exemplar is now (its sha256 must still match).
     base_dir : str, keyword-only, optional
-        Folder that relative recorded paths are relative to (default: the working directory).
+        Folder that recorded paths are relative to (default: the working directory).  A recorded path must
+        stay inside it (relative, no ``..``): a recipe cannot choose a file elsewhere; such a file is given
+        with ``exemplar_paths``.
 
     Raises
     ------
     StyleRecipeError
-        Missing file, other sha256, other pixels, an exemplar given in memory and not passed again.
+        Missing file, not a regular file, over :data:`EXEMPLAR_MAX_BYTES`, a recorded path outside ``base_dir``,
+        other sha256, other pixels, an exemplar given in memory and not passed again.
     """
     from neuralcollage.stylize.core import Exemplar, prepare_exemplar
     name = ex["name"]
@@ -259,7 +301,7 @@ def resolve_exemplar(ex, *, exemplars=None, exemplar_paths=None, base_dir=None):
     elif ex["source"] == "builtin":
         spec = builtin_exemplar(ex["builtin"], size=ex["size"], parts=ex["parts"])
     elif ex["source"] == "file":
-        spec = _spec_from_file(ex, (exemplar_paths or {}).get(name, ex["path"]), base_dir)
+        spec = _spec_from_file(ex, (exemplar_paths or {}).get(name), base_dir)
     else:
         raise StyleRecipeError(f"style exemplar {name!r} was given in code when the recipe was made; pass it to the "
                                f"replay again (exemplars={{{name!r}: ...}})")

@@ -3,6 +3,7 @@ saved (recipes, maps, photo composites).  No widgets, no modes, no brush: those 
 (:mod:`neuralcollage.widgets.session`).
 """
 import json
+import os
 import threading
 
 import numpy
@@ -288,8 +289,13 @@ class PaintDocument:
                 style=style)
 
     def export_recipe(self, path):
-        """Write :meth:`recipe` as JSON (atomically); returns the path."""
-        ncio.atomic_write_text(path, json.dumps(self.recipe(), indent=1) + "\n")
+        """Write :meth:`recipe` as JSON (atomically); returns the path.  A style exemplar file inside the
+        recipe's folder is recorded relative to it (:func:`neuralcollage.stylize.recipe.paths_relative_to`)."""
+        from neuralcollage.stylize.recipe import paths_relative_to
+        recipe = self.recipe()
+        if recipe.get("style"):
+            recipe["style"] = paths_relative_to(recipe["style"], os.path.dirname(os.path.abspath(path)))
+        ncio.atomic_write_text(path, json.dumps(recipe, indent=1) + "\n")
         return path
 
     def export_map(self, path):
