@@ -31,6 +31,7 @@ import time
 import cv2
 import numpy
 
+from neuralcollage.datasets.held_out import HELD_OUT_BASE
 from neuralcollage.stylize import metrics
 from neuralcollage.stylize.core import stylize_details
 from neuralcollage.stylize.styleblit import BLEND_RADIUS, THRESHOLD, VOTE_SIGMA
@@ -38,9 +39,8 @@ from neuralcollage.stylize.styleblit import BLEND_RADIUS, THRESHOLD, VOTE_SIGMA
 __all__ = ["HELD_OUT_BASE", "METHODS", "stylize_cases", "evaluate_stylize", "format_stylize_table", "score_output",
            "detected_part_iou"]
 
-#: First seed of the held-out faces (the value of :data:`neuralcollage.datasets.HELD_OUT_BASE`, which no
-#: training loop reads); the target pose is that of seed ``+ POSE_OFFSET``.
-HELD_OUT_BASE = 10 ** 15
+#: The target pose of held-out face ``seed`` (from :data:`neuralcollage.datasets.HELD_OUT_BASE`, the first seed
+#: no training loop reads) is that of seed ``+ POSE_OFFSET``.
 POSE_OFFSET = 5 * 10 ** 6
 METHODS = ("styleblit", "styleblit_source", "styleblit_parts", "warp", "truth")
 _PARTS = ("face", "ears", "eyes", "muzzle")

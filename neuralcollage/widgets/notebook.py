@@ -71,7 +71,7 @@ def notebook_bundle(name=None, *, environ=None):
     try:
         from neuralcollage.pretrained import load_bundle
         return load_bundle("builtin")
-    except Exception as exc:  # not installed, not trained yet, or pretrained.py unavailable
+    except Exception as exc:  # not installed or not trained yet
         message = (f"the built-in model could not be loaded ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
                    "using a tiny RANDOM model instead: images are noise, only the mechanics are shown")
         warnings.warn(message, stacklevel=2)
