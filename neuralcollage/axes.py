@@ -25,7 +25,7 @@ import os
 import numpy
 
 from neuralcollage import backend
-from neuralcollage.io import InputError, atomic_write_text
+from neuralcollage.io import InputError, atomic_write_text, file_sha256
 from neuralcollage.options import UNSET
 
 __all__ = ["AXES_FILE", "AXES_FORMAT", "AXES_VERSION", "Axis", "AxisError", "UnknownAxisError", "unit_direction",
@@ -334,16 +334,6 @@ def bundle_axes(bundle):
     if not digest and os.path.exists(generator):
         digest = file_sha256(generator)
     return load_axes(path, dim_z=bundle.generator.dim_z, generator_sha256=digest)
-
-
-def file_sha256(path):
-    """Hex sha256 of a file's bytes."""
-    import hashlib
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from neuralcollage.io import InputError, as_mask
 from neuralcollage.limits import check_option
 from neuralcollage.options import BLEND_MODES, SEAMS, BlendOptions
 
-__all__ = ["dilate_mask", "grey_dilate", "feather_mask", "square_crop_box", "check_box", "crop_and_resize",
+__all__ = ["dilate_mask", "grey_dilate", "feather_mask", "centre_box", "square_crop_box", "check_box", "crop_and_resize",
            "resize_to_box", "paste_back", "blend_region", "seam_region", "check_seam", "screened_poisson",
            "screened_unknowns", "check_colour_reach", "classic_reach", "poisson_blend", "blend_back", "BLEND_MODES", "SEAMS"]
 
@@ -101,6 +101,17 @@ def _bbox(binary):
         return None
     cols = numpy.flatnonzero(binary.any(axis=0))
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def centre_box(shape):
+    """``(top, left, side)`` of the largest centred square of an image of ``shape`` ``(H, W, ...)``.
+
+    >>> centre_box((150, 226, 3))
+    (0, 38, 150)
+    """
+    height, width = (int(v) for v in shape[:2])
+    side = min(height, width)
+    return (height - side) // 2, (width - side) // 2, side
 
 
 def square_crop_box(mask, *, image_size=None, margin=0.25, min_size=None):

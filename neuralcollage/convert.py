@@ -8,13 +8,13 @@
 from neuralcollage import _compat  # noqa: F401
 
 import dataclasses
-import hashlib
 import json
 import os
 import zipfile
 
 import numpy
 
+from neuralcollage.io import file_sha256
 from neuralcollage.snapshot import CONFIG_KEY, SnapshotError, state_problems
 
 WEIGHTS_NAME = "pytorch_model.bin"
@@ -241,14 +241,6 @@ def _write_npz(fh, arrays):
                 numpy.lib.format.write_array(f, numpy.asarray(arrays[key]), allow_pickle=False)
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def convert_biggan(src_dir, out_path):
     """Convert a ``pytorch-pretrained-biggan`` checkpoint folder to a ``biggan_generator`` snapshot.
 
@@ -313,5 +305,5 @@ def convert_biggan(src_dir, out_path):
     arrays = {key: get() for key, (get, _, _) in state_entries(model).items()}
     arrays[CONFIG_KEY] = numpy.array(json.dumps({"kind": KIND, "config": model.config}))
     atomic_write(out_path, lambda fh: _write_npz(fh, arrays), overwrite_protect=(weights_path, config_path))
-    return ConversionResult(path=os.fspath(out_path), sha256=_sha256(out_path), config=model.config,
-                            source_sha256=_sha256(weights_path))
+    return ConversionResult(path=os.fspath(out_path), sha256=file_sha256(out_path), config=model.config,
+                            source_sha256=file_sha256(weights_path))

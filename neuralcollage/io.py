@@ -11,6 +11,7 @@ one-line message that names the file; the CLI turns it into exit status 2.  Writ
 temporary file in the destination directory that then replaces the destination, so a failed or
 interrupted write never leaves a partial file behind.
 """
+import hashlib
 import json
 import os
 import secrets
@@ -28,7 +29,7 @@ from neuralcollage import _signals
 __all__ = ["InputError", "MaskResizedWarning", "check_regular_file", "open_regular", "read_bytes_limited",
            "read_json_limited", "json_depth", "read_image", "read_image_info", "read_mask", "fit_mask", "as_mask",
            "write_image", "atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_save_npz",
-           "to_model", "from_model", "IMAGE_SUFFIXES"]
+           "to_model", "from_model", "file_sha256", "IMAGE_SUFFIXES"]
 
 #: Output formats by file suffix (lower case) with the Pillow format name and save options.
 IMAGE_SUFFIXES = {
@@ -116,6 +117,23 @@ def open_regular(path, *, what="file", limit=None):
     except BaseException:
         os.close(fd)
         raise
+
+
+def file_sha256(path, *, what="file", limit=None, chunk=1 << 20):
+    """Hex SHA-256 of a regular file's bytes (what ``sha256sum`` prints), read in ``chunk``-byte blocks.
+
+    Raises:
+        InputError: see :func:`open_regular` (missing, not a regular file, over ``limit`` bytes, unreadable).
+    """
+    path = os.fspath(path)
+    digest = hashlib.sha256()
+    with open_regular(path, what=what, limit=limit) as fh:
+        try:
+            for block in iter(lambda: fh.read(chunk), b""):
+                digest.update(block)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or _one_line(exc)}") from None
+    return digest.hexdigest()
 
 
 def read_bytes_limited(path, *, limit, what="file"):

@@ -273,9 +273,7 @@ def photo_score(discriminator, photo, class_id, *, resolution):
         resolution: the model's resolution ``R``.
     """
     from neuralcollage import blending
-    height, width = photo.shape[:2]
-    side = min(height, width)
-    square = blending.crop_and_resize(photo, ((height - side) // 2, (width - side) // 2, side), resolution)
+    square = blending.crop_and_resize(photo, blending.centre_box(photo.shape), resolution)
     x = discriminator.xp.asarray(to_model(square[None]).astype(numpy.float32))
     y = discriminator.xp.asarray(numpy.array([class_id], numpy.int32))
     with chainer.using_config("train", False), chainer.no_backprop_mode():

@@ -23,16 +23,14 @@ def prepare_images(images, resolution):
     Raises:
         InputError: not a list of HWC uint8 RGB images.
     """
-    from neuralcollage.blending import crop_and_resize
+    from neuralcollage.blending import centre_box, crop_and_resize
     out = []
     for i, image in enumerate(images):
         arr = numpy.asarray(image)
         if arr.dtype != numpy.uint8 or arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 1:
             raise InputError(f"training image {i} must be an (H, W, 3) uint8 RGB array; got {arr.dtype} "
                              f"{arr.shape}")
-        h, w = arr.shape[:2]
-        side = min(h, w)
-        out.append(crop_and_resize(arr, ((h - side) // 2, (w - side) // 2, side), resolution))
+        out.append(crop_and_resize(arr, centre_box(arr.shape), resolution))
     return numpy.stack(out) if out else numpy.zeros((0, resolution, resolution, 3), numpy.uint8)
 
 
@@ -48,7 +46,7 @@ def closeup_crops(images, resolution, *, per_image, zoom=CLOSEUP_ZOOM, seed=0):
     Raises:
         InputError: ``zoom`` not ``1 <= low <= high`` or ``per_image < 0``.
     """
-    from neuralcollage.blending import crop_and_resize
+    from neuralcollage.blending import centre_box, crop_and_resize
     low, high = (float(v) for v in zoom)
     if not 1.0 <= low <= high or int(per_image) < 0:
         raise InputError(f"close-ups need 1 <= zoom low <= high and per_image >= 0; got {zoom}, {per_image}")
@@ -56,9 +54,7 @@ def closeup_crops(images, resolution, *, per_image, zoom=CLOSEUP_ZOOM, seed=0):
     out = []
     for image in images:
         arr = numpy.asarray(image)
-        h, w = arr.shape[:2]
-        side = min(h, w)
-        top0, left0 = (h - side) // 2, (w - side) // 2
+        top0, left0, side = centre_box(arr.shape)
         for _ in range(int(per_image)):
             size = max(1, int(round(side / rng.uniform(low, high))))
             top, left = (int(rng.integers(0, side - size + 1)) for _ in range(2))

@@ -34,15 +34,9 @@ examples:
 
 # ------------------------------------------------------------------------------------------------ invert
 
-def _centre_box(shape):
-    height, width = shape[:2]
-    side = min(height, width)
-    return (height - side) // 2, (width - side) // 2, side
-
-
 def cmd_invert(args):
     import numpy
-    from neuralcollage.blending import crop_and_resize, square_crop_box
+    from neuralcollage.blending import centre_box, crop_and_resize, square_crop_box
     from neuralcollage.inversion import guess_source_class, project
     from neuralcollage.io import atomic_save_npz, from_model, to_model, write_image
     from neuralcollage.reconstruction import feature_similarity, fit_warning, model_psnr
@@ -61,7 +55,7 @@ def cmd_invert(args):
     if dis is None:
         from neuralcollage.inversion import describe_loss
         note(f"model {bundle.name} has no discriminator: projecting with {describe_loss(None)}")
-    box = square_crop_box(mask, min_size=gen.resolution) if mask is not None else _centre_box(photo.shape)
+    box = square_crop_box(mask, min_size=gen.resolution) if mask is not None else centre_box(photo.shape)
     crop = crop_and_resize(photo, box, gen.resolution)
     if label is None:
         say("guessing the photo's class ...", quiet=args.quiet)

@@ -2,7 +2,6 @@
 ``$NEURALCOLLAGE_HOME/hashes.json`` the first time an official or converted file loads.
 """
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -16,20 +15,13 @@ __all__ = ["file_sha256", "read_json", "read_manifest", "manifest_sha256", "veri
 
 
 def file_sha256(path, *, chunk=1 << 20):
-    """The sha256 hex digest of a file's bytes."""
-    from neuralcollage.io import InputError, open_regular
-    digest = hashlib.sha256()
+    """The sha256 hex digest of a model file's bytes (:func:`neuralcollage.io.file_sha256`, its errors as
+    :class:`~neuralcollage.snapshot.SnapshotError`)."""
+    from neuralcollage import io
     try:
-        fh = open_regular(path, what="model file")
-    except InputError as exc:
+        return io.file_sha256(path, what="model file", chunk=chunk)
+    except io.InputError as exc:
         raise SnapshotError(f"cannot read model file {exc}") from None
-    try:
-        with fh:
-            for block in iter(lambda: fh.read(chunk), b""):
-                digest.update(block)
-    except OSError as exc:
-        raise SnapshotError(f"cannot read model file {path}: {exc.strerror or exc}") from None
-    return digest.hexdigest()
 
 
 def read_json(path, what):

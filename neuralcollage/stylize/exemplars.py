@@ -17,6 +17,8 @@ import os
 
 import numpy
 
+from neuralcollage.io import file_sha256
+
 __all__ = ["BUILTIN_EXEMPLARS", "BUILTIN_FACE", "builtin_exemplar", "exemplar_from_file", "file_sha256",
            "pixels_sha256"]
 
@@ -31,15 +33,6 @@ def pixels_sha256(array):
     """Hex SHA-256 of an array's dtype, shape and bytes (what recipes record of pixels and label maps)."""
     arr = numpy.ascontiguousarray(array)
     return hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode() + arr.tobytes()).hexdigest()
-
-
-def file_sha256(path):
-    """Hex SHA-256 of a file's bytes (what ``sha256sum`` prints)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def builtin_exemplar(name, *, size=64, parts=False):

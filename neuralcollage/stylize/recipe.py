@@ -22,7 +22,6 @@ The replay rebuilds the exemplar, checks every digest and composites the synthes
 alpha exactly as :meth:`StyleBrush.preview <neuralcollage.stylize.StyleBrush.preview>` did: bit for bit.  A file
 is hashed before it is decoded; a missing or changed file is a :class:`StyleRecipeError` (one line).
 """
-import hashlib
 import inspect
 import math
 import os
@@ -233,19 +232,12 @@ def _recorded_path(name, path, base_dir, what):
 
 
 def _file(name, path, sha, what):
-    from neuralcollage.io import InputError, open_regular
+    from neuralcollage.io import InputError, file_sha256
     path = os.fspath(path)
     try:
-        with open_regular(path, what=what, limit=EXEMPLAR_MAX_BYTES) as fh:
-            digest = hashlib.sha256()
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        found = file_sha256(path, what=what, limit=EXEMPLAR_MAX_BYTES)
     except InputError as exc:
         raise StyleRecipeError(f"style exemplar {name!r}: {exc}") from None
-    except OSError as exc:
-        raise StyleRecipeError(f"style exemplar {name!r}: cannot read {what} {path}: {exc.strerror or exc}") \
-            from None
-    found = digest.hexdigest()
     if found != sha:
         raise StyleRecipeError(f"style exemplar {name!r}: {what} {path} has sha256 {found[:16]}... but the recipe "
                                f"was made with {sha[:16]}... (a changed file)")

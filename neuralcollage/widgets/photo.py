@@ -180,8 +180,7 @@ def open_photo(bundle, photo, *, label, mask=None, box=None, margin=0.25, steps=
         if mask is not None:
             box = blending.square_crop_box(mask, image_size=photo.shape[:2], margin=margin, min_size=gen.resolution)
         else:
-            side = min(photo.shape[:2])
-            box = ((photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2, side)
+            box = blending.centre_box(photo.shape)
     crop = blending.crop_and_resize(photo, box, gen.resolution)
     encoder = getattr(bundle, "encoder", None)
     options = dict(steps=steps, restarts=restarts, seed=seed, lr=lr, mse_weight=mse_weight,
