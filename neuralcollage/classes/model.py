@@ -10,8 +10,8 @@ import numpy
 from neuralcollage.classes.pack import BRANCH_ARRAYS, ClassPack, ClassPackError, load_pack
 
 __all__ = ["split_model_spec", "base_record", "base_name", "check_takes_classes", "class_layers", "apply_packs",
-           "vocabulary_with_packs", "is_known_name", "effective_l_y", "forward_rows", "copy_bundle",
-           "pack_samples"]
+           "vocabulary_with_packs", "is_known_name", "effective_l_y", "forward_rows", "new_branch_link",
+           "reconstruction_loss", "copy_bundle", "pack_samples"]
 
 
 def split_model_spec(spec):
@@ -207,6 +207,43 @@ def forward_rows(gen, z, rows, branch=None):
         if branch is not None and branch.layer == b + 1:
             h = h + branch(h)
     return gen._tail(h)
+
+
+def new_branch_link(gen, layer, rank, seed, device):
+    """A Chainer link with a fresh per-class branch's parameters ``w1, b1, w2, b2`` after block ``layer``
+    (``w1`` He-initialised from ``default_rng([seed, 0xB4A])``, the rest zero: the branch starts as nothing)."""
+    import chainer
+    width = gen.channels[int(layer)] * gen.ch
+    rank = int(rank)
+    w1 = numpy.random.default_rng([int(seed), 0xB4A]).standard_normal((rank, width, 3, 3)).astype(numpy.float32)
+    w1 *= numpy.float32(numpy.sqrt(2.0 / (9 * width)))
+    link = chainer.Link()
+    with link.init_scope():
+        link.w1 = chainer.Parameter(device.send(w1))
+        link.b1 = chainer.Parameter(device.xp.zeros(rank, numpy.float32))
+        link.w2 = chainer.Parameter(device.xp.zeros((width, rank, 1, 1), numpy.float32))
+        link.b2 = chainer.Parameter(device.xp.zeros(width, numpy.float32))
+    return link
+
+
+def reconstruction_loss(dis, fake, x, phi_x, *, perceptual):
+    """The few-shot reconstruction loss of generated ``fake`` against training crops ``x`` (both ``(N, 3, R, R)``
+    in [-1, 1]): L1 plus ``perceptual`` times ``1 - cos`` of the discriminator's last feature maps (``phi_x``:
+    those of ``x``; unused when ``perceptual`` is 0).  Returns ``(loss, parts)``, ``parts`` the terms as floats
+    (``"l1"``, ``"perceptual"``)."""
+    import chainer
+    import chainer.functions as F
+    loss = F.mean(F.absolute(fake - x))
+    parts = {"l1": float(loss.array)}
+    if perceptual > 0:
+        xp = chainer.backend.get_array_module(phi_x)
+        phi = dis.feature_vector(fake)
+        cos = F.sum(phi * phi_x, axis=1) / (
+            F.sqrt(F.sum(phi * phi, axis=1) + 1e-12) * xp.sqrt((phi_x * phi_x).sum(axis=1) + 1e-12))
+        loss_p = F.mean(1.0 - cos)
+        loss = loss + perceptual * loss_p
+        parts["perceptual"] = float(loss_p.array)
+    return loss, parts
 
 
 def copy_bundle(bundle):

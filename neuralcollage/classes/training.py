@@ -8,7 +8,7 @@ import numpy
 
 from neuralcollage.classes.images import CLOSEUP_ZOOM, class_ranking, closeup_crops, nearest_class, prepare_images
 from neuralcollage.classes.model import (base_name, base_record, check_takes_classes, class_layers, effective_l_y,
-                                         forward_rows, is_known_name)
+                                         forward_rows, is_known_name, new_branch_link, reconstruction_loss)
 from neuralcollage.classes.pack import BRANCH_ARRAYS, ClassPack
 from neuralcollage.classes.two_stage import TWO_STAGE_CLOSEUPS, train_closeup_branch
 from neuralcollage.io import InputError
@@ -220,15 +220,7 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
     branch = None
     if method == "branch":
         from neuralcollage.models.generator import ClassBranch
-        width, rank = gen.channels[int(branch_layer)] * gen.ch, int(branch_rank)
-        w1 = numpy.random.default_rng([int(seed), 0xB4A]).standard_normal((rank, width, 3, 3)).astype(
-            numpy.float32) * numpy.float32(
-            numpy.sqrt(2.0 / (9 * width)))
-        with branch_link.init_scope():
-            branch_link.w1 = chainer.Parameter(device.send(w1))
-            branch_link.b1 = chainer.Parameter(xp.zeros(rank, numpy.float32))
-            branch_link.w2 = chainer.Parameter(xp.zeros((width, rank, 1, 1), numpy.float32))
-            branch_link.b2 = chainer.Parameter(xp.zeros(width, numpy.float32))
+        branch_link = new_branch_link(gen, branch_layer, branch_rank, seed, device)
         branch = ClassBranch(int(branch_layer), branch_link.w1, branch_link.b1, branch_link.w2, branch_link.b2)
     with rows_link.init_scope():
         if method == "combination":
@@ -296,17 +288,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
             zb = F.get_item(z_link.z, idx_dev)
             fake = forward_rows(gen, zb, r, branch)
             xb = x[idx_dev]
-            loss_rec = F.mean(F.absolute(fake - xb))
-            parts = {"l1": float(loss_rec.array)}
-            loss = loss_rec
-            if perceptual > 0:
-                phi = dis.feature_vector(fake)
-                target = phi_real[idx_dev]
-                cos = F.sum(phi * target, axis=1) / (
-                    F.sqrt(F.sum(phi * phi, axis=1) + 1e-12) * xp.sqrt((target * target).sum(axis=1) + 1e-12))
-                loss_p = F.mean(1.0 - cos)
-                loss = loss + perceptual * loss_p
-                parts["perceptual"] = float(loss_p.array)
+            loss, parts = reconstruction_loss(dis, fake, xb, None if phi_real is None else phi_real[idx_dev],
+                                              perceptual=perceptual)
             if prior > 0:
                 loss = loss + prior * F.mean(zb * zb)
             if method == "combination" and sparsity > 0:

@@ -16,30 +16,13 @@ import time
 import numpy
 
 from neuralcollage.classes.images import closeup_crops
-from neuralcollage.classes.model import class_layers, forward_rows
+from neuralcollage.classes.model import class_layers, forward_rows, new_branch_link, reconstruction_loss
 from neuralcollage.classes.pack import BRANCH_ARRAYS
 
-__all__ = ["TWO_STAGE_CLOSEUPS", "train_closeup_branch", "new_branch_link"]
+__all__ = ["TWO_STAGE_CLOSEUPS", "train_closeup_branch"]
 
 #: Close-ups per training image of the second stage when ``add_class(closeups=0)``.
 TWO_STAGE_CLOSEUPS = 4
-
-
-def new_branch_link(gen, layer, rank, seed, device):
-    """A Chainer link with a fresh branch's parameters ``w1, b1, w2, b2`` (``w1`` He-initialised from
-    ``default_rng([seed, 0xB4A])``, the rest zero: the branch starts as nothing)."""
-    import chainer
-    width = gen.channels[int(layer)] * gen.ch
-    rank = int(rank)
-    w1 = numpy.random.default_rng([int(seed), 0xB4A]).standard_normal((rank, width, 3, 3)).astype(numpy.float32)
-    w1 *= numpy.float32(numpy.sqrt(2.0 / (9 * width)))
-    link = chainer.Link()
-    with link.init_scope():
-        link.w1 = chainer.Parameter(device.send(w1))
-        link.b1 = chainer.Parameter(device.xp.zeros(rank, numpy.float32))
-        link.w2 = chainer.Parameter(device.xp.zeros((width, rank, 1, 1), numpy.float32))
-        link.b2 = chainer.Parameter(device.xp.zeros(width, numpy.float32))
-    return link
 
 
 def train_closeup_branch(bundle, pack, images, *, steps, seed, closeups, closeup_zoom, anchor, branch_layer,
@@ -57,7 +40,7 @@ def train_closeup_branch(bundle, pack, images, *, steps, seed, closeups, closeup
     from neuralcollage.models.generator import ClassBranch
     started = time.perf_counter()
     gen, dis, enc = bundle.generator, bundle.discriminator, bundle.encoder
-    device, xp = gen.device, gen.xp
+    device = gen.device
     crops = closeup_crops(images, gen.resolution, per_image=int(closeups), zoom=closeup_zoom, seed=seed)
     x = device.send(to_model(crops))
     n = len(crops)
@@ -103,16 +86,8 @@ def train_closeup_branch(bundle, pack, images, *, steps, seed, closeups, closeup
             r = rows()
             zb = F.get_item(z_link.z, idx)
             fake = forward_rows(gen, zb, r, branch)
-            loss_rec = F.mean(F.absolute(fake - x[idx]))
-            parts = {"l1": float(loss_rec.array)}
-            loss = loss_rec
-            if perceptual > 0:
-                phi, target = dis.feature_vector(fake), phi_real[idx]
-                cos = F.sum(phi * target, axis=1) / (
-                    F.sqrt(F.sum(phi * phi, axis=1) + 1e-12) * xp.sqrt((target * target).sum(axis=1) + 1e-12))
-                loss_p = F.mean(1.0 - cos)
-                loss = loss + perceptual * loss_p
-                parts["perceptual"] = float(loss_p.array)
+            loss, parts = reconstruction_loss(dis, fake, x[idx], None if phi_real is None else phi_real[idx],
+                                              perceptual=perceptual)
             loss = loss + prior * F.mean(zb * zb)
             # drawn every step, so that anchor=0 keeps the same batches
             zr = device.send(rng.standard_normal((int(batch_size), gen.dim_z)).astype(numpy.float32))
