@@ -542,7 +542,8 @@ def test_the_library_write_cleans_up_and_dies_of_sigterm(tmp_path):
 @pytest.mark.slow
 def test_an_early_ctrl_c_prints_no_traceback(tmp_path):
     """SIGINT soon after the command line starts (while it imports and parses): one line or nothing, never a
-    traceback.  The child says when the interpreter itself is up (what runs before that is Python's own) and
+    traceback (or, at the instant the interpreter finalises, a silent death of SIGINT).  The child says when the
+    interpreter itself is up (what runs before that is Python's own) and
     then does what the ``collage`` console script does (``neuralcollage.__main__:main``)."""
     script = ("import sys; sys.stdout.write('up'); sys.stdout.flush(); "
               "from neuralcollage.__main__ import main; sys.exit(main(['models']))")  # as the console script
@@ -555,7 +556,12 @@ def test_an_early_ctrl_c_prints_no_traceback(tmp_path):
         _, err = child.communicate(timeout=60)
         err = err.decode()
         assert "Traceback" not in err, (delay, err)
-        assert child.returncode in (0, 130), (delay, child.returncode, err)
+        if child.returncode == -signal.SIGINT:
+            # the signal came as the interpreter was finalising, after Python restored SIG_DFL: a silent death
+            # of SIGINT, as any program gives at that instant
+            assert err == "", (delay, err)
+        else:
+            assert child.returncode in (0, 130), (delay, child.returncode, err)
 
 
 def test_painting_recipes_are_bounded_like_edit_recipes():
