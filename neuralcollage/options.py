@@ -28,11 +28,13 @@ import math
 from neuralcollage.limits import OPTION_RANGES, check_option, option_range_text
 
 __all__ = ["Options", "BlendOptions", "EditOptions", "ProjectionOptions", "UNSET", "BLEND_MODES", "SEAMS",
-           "DEFAULT_CONTEXT", "DEFAULT_COLOUR_REACH"]
+           "DEFAULT_CONTEXT", "DEFAULT_COLOUR_REACH", "CLOSEUP_VARIANTS"]
 
 #: ``"normal"`` / ``"mixed"``: Poisson image editing (``cv2.seamlessClone``'s NORMAL_CLONE / MIXED_CLONE);
 #: ``"none"``: feathered alpha compositing.
 BLEND_MODES = ("normal", "mixed", "none")
+#: :attr:`EditOptions.closeup_variant`'s values.
+CLOSEUP_VARIANTS = ("auto", "off")
 #: Where a Poisson blend's boundary runs: the dilated mask's border, or the cheapest closed seam between the mask
 #: and that border (:func:`neuralcollage.blending.seam_region`).
 SEAMS = ("fixed", "optimal")
@@ -290,6 +292,9 @@ class EditOptions(Options):
             generator's resolution (:func:`neuralcollage.collage.class_region`).
         feather: Gaussian sigma (pixels at the generator's resolution) softening the mask in the class and
             blend maps.
+        closeup_variant: :data:`CLOSEUP_VARIANTS`: ``"auto"``: when the crop is a part of the photo, a target
+            class that has a close-up variant (a class pack's, :attr:`neuralcollage.classes.ClassPack.closeup`)
+            is drawn with it; ``"off"``: always with the class's own rows.  Recipes record the class used.
     """
     what = "edit options"
 
@@ -304,6 +309,10 @@ class EditOptions(Options):
     feather: float = option(
         0.0, "Gaussian sigma (pixels at the model's resolution) softening the mask's edge in the class maps",
         limit="feather")
+    closeup_variant: str = option(
+        "auto", "auto: when the crop is a part of the photo, draw a target class that has a close-up variant (a "
+                "class pack's, see `collage add-class --closeup-variant`) with it; off: with the class's own rows",
+        choices=CLOSEUP_VARIANTS, recorded=False)
 
 
 @dataclasses.dataclass(frozen=True)

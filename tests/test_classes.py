@@ -520,3 +520,83 @@ def test_cli_add_class_two_stage(model, tmp_path, capsys):
     assert code == 0, err
     pack = classes.load_pack(out)
     assert pack.record["method"] == "two_stage" and pack.record["stage2"]["closeups"] == 1 and pack.branch is not None
+
+
+@pytest.fixture(scope="module")
+def closeup_pack_path(model, tmp_path_factory):
+    bundle = load_bundle(model)
+    pack = classes.add_class(bundle, _images(3), "koala", steps=3, seed=0, init_class=1, closeup_variant=2,
+                             branch_layer=1, branch_rank=4, lr_branch=0.05)
+    path = str(tmp_path_factory.mktemp("closeup") / "koala.npz")
+    pack.save(path)
+    return path
+
+
+def test_closeup_variant_is_trained_saved_and_loaded_as_a_class_of_its_own(model, closeup_pack_path):
+    import chainer
+    pack = classes.load_pack(closeup_pack_path)
+    variant = pack.closeup
+    assert list(variant["generator"]) == list(pack.generator) and variant["branch"]["layer"] == 1
+    assert variant["record"]["closeups_per_image"] == 2 and variant["record"]["n_images"] == 6
+    assert pack.record["closeup_variant"] == 2
+    assert variant["record"]["method"] == "branch" and variant["record"]["init_class"] == pack.record["init_class"]
+    assert pack.branch is None and np.abs(variant["branch"]["w2"]).max() > 0
+    assert any(not np.array_equal(variant["generator"][k][0], pack.generator[k][0]) for k in pack.generator)
+    plain, extended = load_bundle(model), load_bundle(model, classes=[closeup_pack_path])
+    a, b = _outputs(plain, 4), _outputs(extended, 4)
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    assert list(extended.vocabulary.names[4:]) == ["koala", "koala (close-up)"] and len(extended.vocabulary) == 6
+    assert classes.closeup_class(extended, 4) == 5 and classes.closeup_class(extended, 3) is None
+    assert classes.base_record(extended)["n_classes"] == 4
+    gen = extended.generator
+    assert gen.n_classes == 6 and set(gen.class_branches) == {5}
+    z = gen.sample_z(2, seed=1)
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        whole, closeup = gen.forward(z, 4).array, gen.forward(z, 5).array
+    assert not np.array_equal(whole, closeup)
+    vocab = classes.vocabulary_with_packs(model_vocabulary(model), [closeup_pack_path])
+    assert vocab.names == extended.vocabulary.names
+    assert "and its close-up variant 'koala (close-up)' as index 5" in extended.notes[-1]
+
+
+def test_closeup_variant_draws_part_edits_and_replays(model, closeup_pack_path):
+    from neuralcollage.collage import edit_photo, replay
+    from neuralcollage.datasets import render_sample
+    bundle = load_bundle(model, classes=[closeup_pack_path])
+    photo = render_sample(5, class_id=0, size=96).image
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[20:36, 20:36] = 1
+    options = dict(source_label=0, steps=2, reconstruction="projection")
+    part = edit_photo(bundle, photo, mask, "koala", **options)
+    assert part.box[2] < 96 and part.target_class == 5
+    assert part.recipe["edit"]["target_class"] == {"id": 5, "name": "koala (close-up)"}
+    assert any("close-up variant 'koala (close-up)'" in n for n in part.notes)
+    off = edit_photo(bundle, photo, mask, "koala", closeup_variant="off", **options)
+    assert off.target_class == 4 and not np.array_equal(off.edited_crop, part.edited_crop)
+    whole = edit_photo(bundle, photo, mask, "koala", box=(0, 0, 96), **options)
+    assert whole.target_class == 4
+    again = replay(part.recipe, photo, bundle)
+    assert np.array_equal(again.image, part.image)
+
+
+def test_closeup_variant_is_refused_with_nothing_to_train(model):
+    with pytest.raises(InputError, match="closeup_variant"):
+        classes.add_class(load_bundle(model), _images(3), "koala", method="nearest", closeup_variant=2)
+    with pytest.raises(InputError, match="closeup_variant"):
+        classes.add_class(load_bundle(model), _images(3), "koala", steps=1, closeup_variant=-1)
+
+
+def test_cli_add_class_closeup_variant(model, tmp_path, capsys):
+    paths = _cli_images(tmp_path)
+    out = str(tmp_path / "koala.npz")
+    code, _, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--method", "nearest",
+                         "--closeup-variant", "2"], capsys)
+    assert code == 2 and "--closeup-variant needs training" in err and err.count("\n") == 1
+    code, _, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "1", "--start-from",
+                         "class 1", "--closeup-variant", "1", "--no-samples", "-q"], capsys)
+    assert code == 0, err
+    pack = classes.load_pack(out)
+    assert pack.closeup["record"]["closeups_per_image"] == 1 and pack.closeup["record"]["n_images"] == 3
+    code, stdout, _ = _cli(["labels", "--model", f"{model}+{out}"], capsys)
+    assert code == 0 and stdout.strip().splitlines()[-1].split() == ["5", "koala", "(close-up)"]

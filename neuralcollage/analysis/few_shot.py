@@ -130,7 +130,7 @@ def evaluate_pack(bundle, pack, judge, species, *, n=600, n_diversity=50, seed=0
     started = time.perf_counter()
     sid = SPECIES.index(species) if isinstance(species, str) else int(species)
     extended = apply_packs(copy_bundle(bundle), [pack])
-    new = extended.generator.n_classes - 1
+    new = extended.vocabulary.index(extended.class_packs[-1].name)
     fake = _samples(extended.generator, new, n, seed=seed)
     pred = judge.predict(fake)
     counts = numpy.bincount(pred, minlength=judge.n_classes)
@@ -219,6 +219,7 @@ def _reusable(path, images, bundle, steps, seed, options):
     same = (rec.get("images_sha256") == [hashlib.sha256(c.tobytes()).hexdigest() for c in crops]
             and rec.get("steps") == int(steps) and rec.get("seed") == int(seed)
             and all(_same(rec.get(k, DEFAULTS.get(k)), v) for k, v in options.items())
+            and rec.get("closeup_variant", 0) == options.get("closeup_variant", DEFAULTS["closeup_variant"])
             and pack.base.get("generator_sha256") == base_record(bundle)["generator_sha256"])
     return pack if same else None
 
@@ -395,9 +396,10 @@ def part_translation_into(bundle, pack, *, part_judge=None, n=100, seed=0, steps
         raise InputError(f"pack {pack.name!r} is not a rendered species ({', '.join(SPECIES)}); the part judge "
                          f"cannot score it")
     part_judge = load_part_judge() if part_judge is None else part_judge
-    ids = _old_class_ids(bundle, part_judge.n_classes) + [SPECIES.index(pack.name)]
+    variants = 1 + (pack.closeup is not None)
+    ids = _old_class_ids(bundle, part_judge.n_classes) + [SPECIES.index(pack.name)] * variants
     extended = apply_packs(copy_bundle(bundle), [pack])
-    result = part_translation(extended, n=n, seed=seed, steps=steps, into=extended.generator.n_classes - 1,
+    result = part_translation(extended, n=n, seed=seed, steps=steps, into=extended.vocabulary.index(pack.name),
                               part_classifier=part_judge, classifier_ids=ids, **options)
     result["predicted_counts"] = {SPECIES[int(k)]: v for k, v in result["predicted_counts"].items()}
     result.update(species=pack.name, init_class=pack.record.get("init_class"))

@@ -43,9 +43,9 @@ Example
 """
 from neuralcollage import _compat  # noqa: F401
 
-from neuralcollage.classes.pack import PACK_FORMAT, PACK_VERSION, ClassPack, ClassPackError, load_pack
-from neuralcollage.classes.model import (apply_packs, base_record, copy_bundle, pack_samples, split_model_spec,
-                                         vocabulary_with_packs)
+from neuralcollage.classes.pack import PACK_FORMAT, PACK_VERSION, ClassPack, ClassPackError, closeup_name, load_pack
+from neuralcollage.classes.model import (apply_packs, base_record, closeup_class, copy_bundle, pack_samples,
+                                         split_model_spec, vocabulary_with_packs)
 from neuralcollage.classes.images import class_ranking, closeup_crops, nearest_class, prepare_images
 from neuralcollage.classes.training import DEFAULTS, METHODS, MIN_IMAGES, START_MODES, add_class
 
@@ -53,4 +53,4 @@ from neuralcollage.classes.training import DEFAULTS, METHODS, MIN_IMAGES, START_
 __all__ = ["ClassPack", "ClassPackError", "METHODS", "MIN_IMAGES", "START_MODES", "PACK_FORMAT", "PACK_VERSION",
            "DEFAULTS", "add_class", "load_pack", "apply_packs", "copy_bundle", "vocabulary_with_packs",
            "split_model_spec", "prepare_images", "nearest_class", "class_ranking", "closeup_crops", "pack_samples",
-           "base_record"]
+           "base_record", "closeup_class", "closeup_name"]

@@ -7,10 +7,10 @@ import os
 
 import numpy
 
-from neuralcollage.classes.pack import BRANCH_ARRAYS, ClassPack, ClassPackError, load_pack
+from neuralcollage.classes.pack import BRANCH_ARRAYS, ClassPack, ClassPackError, closeup_name, load_pack
 
 __all__ = ["split_model_spec", "base_record", "base_name", "check_takes_classes", "class_layers", "apply_packs",
-           "vocabulary_with_packs", "is_known_name", "effective_l_y", "forward_rows", "new_branch_link",
+           "vocabulary_with_packs", "closeup_class", "is_known_name", "effective_l_y", "forward_rows", "new_branch_link",
            "reconstruction_loss", "copy_bundle", "pack_samples"]
 
 
@@ -30,7 +30,7 @@ def split_model_spec(spec):
 def base_record(bundle):
     """What a pack records of the model it is trained on (its own classes only, not earlier packs)."""
     gen = bundle.generator
-    extra = len(getattr(bundle, "class_packs", ()) or ())
+    extra = len(getattr(bundle, "class_packs", ()) or ()) + len(getattr(bundle, "closeup_classes", None) or {})
     return {"name": base_name(bundle), "arch": getattr(gen, "arch", None),
             "generator_sha256": (bundle.sha256 or {}).get("generator"),
             "n_classes": int(gen.n_classes) - extra, "resolution": int(gen.resolution), "dim_z": int(gen.dim_z)}
@@ -110,31 +110,22 @@ def apply_packs(bundle, packs):
     for pack in packs:
         _check_fits(bundle, pack)
         vocab = _extend_vocabulary(vocab, pack)
-        gen = bundle.generator
-        for name, link in class_layers(gen):
-            gamma, beta = pack.generator[name]
-            _append_row(link.gammas.W, gamma)
-            _append_row(link.betas.W, beta)
-            link.n_classes += 1
-        gen.n_classes += 1
-        if pack.branch is not None:
-            from neuralcollage.models.generator import ClassBranch
-            branch = ClassBranch(pack.branch["layer"], *(pack.branch[key] for key in BRANCH_ARRAYS))
-            gen.class_branches = {**(gen.class_branches or {}), gen.n_classes - 1: branch.to_device(gen.device)}
-        dis = bundle.discriminator
-        if dis is not None:
-            row = pack.discriminator if pack.discriminator is not None else effective_l_y(dis).mean(axis=0)
-            dis.add_class_row(row)
-        enc = bundle.encoder
-        if enc is not None:
-            row = pack.encoder if pack.encoder is not None else numpy.zeros(enc.hidden, numpy.float32)
-            _append_row(enc.l_y.W, row)
-            enc.n_classes += 1
+        gen, dis, enc = bundle.generator, bundle.discriminator, bundle.encoder
+        d_row = None if dis is None else (
+            pack.discriminator if pack.discriminator is not None else effective_l_y(dis).mean(axis=0))
+        e_row = None if enc is None else (
+            pack.encoder if pack.encoder is not None else numpy.zeros(enc.hidden, numpy.float32))
+        _append_class(bundle, pack.generator, pack.branch, d_row, e_row)
+        added = f"added class {pack.name!r} as index {gen.n_classes - 1}"
+        if pack.closeup is not None:
+            _append_class(bundle, pack.closeup["generator"], pack.closeup.get("branch"), d_row, e_row)
+            bundle.closeup_classes = {**(getattr(bundle, "closeup_classes", None) or {}),
+                                      gen.n_classes - 2: gen.n_classes - 1}
+            added += f" and its close-up variant {closeup_name(pack.name)!r} as index {gen.n_classes - 1}"
         bundle.sha256[f"class:{pack.name}"] = pack.sha256
         if pack.path:
             bundle.files[f"class:{pack.name}"] = pack.path
-        bundle.notes.append(f"class pack {os.path.basename(pack.path or pack.name)}: added class {pack.name!r} "
-                            f"as index {gen.n_classes - 1}")
+        bundle.notes.append(f"class pack {os.path.basename(pack.path or pack.name)}: {added}")
         existing = list(getattr(bundle, "class_packs", ()) or ())
         bundle.class_packs = existing + [pack]
         bundle.name = f"{bundle.name}+{pack.path or pack.name}"
@@ -142,14 +133,46 @@ def apply_packs(bundle, packs):
     return bundle
 
 
+def _append_class(bundle, rows, branch, d_row, e_row):
+    """One more class on ``bundle``'s generator (``rows``: layer -> (gamma, beta); ``branch``: a pack's branch
+    dict or None), discriminator (projection row ``d_row``) and encoder (class row ``e_row``)."""
+    gen = bundle.generator
+    for name, link in class_layers(gen):
+        gamma, beta = rows[name]
+        _append_row(link.gammas.W, gamma)
+        _append_row(link.betas.W, beta)
+        link.n_classes += 1
+    gen.n_classes += 1
+    if branch is not None:
+        from neuralcollage.models.generator import ClassBranch
+        made = ClassBranch(branch["layer"], *(branch[key] for key in BRANCH_ARRAYS))
+        gen.class_branches = {**(gen.class_branches or {}), gen.n_classes - 1: made.to_device(gen.device)}
+    if bundle.discriminator is not None:
+        bundle.discriminator.add_class_row(d_row)
+    enc = bundle.encoder
+    if enc is not None:
+        _append_row(enc.l_y.W, e_row)
+        enc.n_classes += 1
+
+
+def closeup_class(bundle, class_id):
+    """The class id of ``class_id``'s close-up variant on ``bundle`` (a class pack's, see
+    :attr:`~neuralcollage.classes.ClassPack.closeup`), or None when it has none."""
+    return (getattr(bundle, "closeup_classes", None) or {}).get(int(class_id))
+
+
 def _extend_vocabulary(vocab, pack):
-    """``vocab`` with the pack's class appended (its name and synonyms must be new)."""
+    """``vocab`` with the pack's class appended (its name and synonyms must be new), and its close-up variant's
+    (:func:`~neuralcollage.classes.pack.closeup_name`) when it has one."""
     from neuralcollage.labels import Vocabulary
-    for s in (pack.name,) + tuple(pack.synonyms):
+    variant = (closeup_name(pack.name),) if pack.closeup is not None else ()
+    for s in (pack.name,) + tuple(pack.synonyms) + variant:
         if is_known_name(vocab, s):
             raise ClassPackError(f"class pack {pack.path or pack.name}: the model already has a class named {s!r}")
     names = [vocab.synonyms(i) for i in range(len(vocab))] + [(pack.name,) + tuple(pack.synonyms)]
-    ids = None if vocab.ids is None else list(vocab.ids) + [f"pack:{pack.name}"]
+    names += [variant] if variant else []
+    ids = None if vocab.ids is None else (list(vocab.ids) + [f"pack:{pack.name}"]
+                                          + ([f"pack:{pack.name}:closeup"] if variant else []))
     return Vocabulary(f"{vocab.name}+{pack.name}", names, ids=ids)
 
 
@@ -253,7 +276,8 @@ def copy_bundle(bundle):
     return dataclasses.replace(
         bundle, generator=copy.deepcopy(bundle.generator), discriminator=copy.deepcopy(bundle.discriminator),
         encoder=copy.deepcopy(bundle.encoder), sha256=dict(bundle.sha256), files=dict(bundle.files),
-        notes=list(bundle.notes), class_packs=list(getattr(bundle, "class_packs", ()) or ()))
+        notes=list(bundle.notes), class_packs=list(getattr(bundle, "class_packs", ()) or ()),
+        closeup_classes=dict(getattr(bundle, "closeup_classes", None) or {}))
 
 
 def pack_samples(bundle, pack, *, n=16, seed=0):
@@ -266,5 +290,5 @@ def pack_samples(bundle, pack, *, n=16, seed=0):
     extended = apply_packs(copy_bundle(bundle), [pack])
     gen = extended.generator
     with chainer.using_config("train", False), chainer.no_backprop_mode(), fastconv.constant_parameters():
-        out = gen.forward(gen.sample_z(n, seed=seed), gen.n_classes - 1)
+        out = gen.forward(gen.sample_z(n, seed=seed), extended.vocabulary.index(extended.class_packs[-1].name))
     return from_model(to_numpy(out.array))

@@ -14,12 +14,20 @@ import numpy
 
 from neuralcollage.snapshot import SnapshotError
 
-__all__ = ["ClassPack", "ClassPackError", "PACK_FORMAT", "PACK_VERSION", "BRANCH_ARRAYS", "load_pack"]
+__all__ = ["ClassPack", "ClassPackError", "PACK_FORMAT", "PACK_VERSION", "BRANCH_ARRAYS", "CLOSEUP_SUFFIX",
+           "closeup_name", "load_pack"]
 
 PACK_FORMAT = "neuralcollage-class-pack"
 #: The arrays of a per-class branch (``branch/<name>`` in the file).
 BRANCH_ARRAYS = ("w1", "b1", "w2", "b2")
 PACK_VERSION = 1
+#: What a close-up variant's class name adds to the pack's (``"koala (close-up)"``).
+CLOSEUP_SUFFIX = " (close-up)"
+
+
+def closeup_name(name):
+    """The vocabulary name of the close-up variant of class ``name``."""
+    return f"{name}{CLOSEUP_SUFFIX}"
 
 
 class ClassPackError(SnapshotError):
@@ -44,6 +52,11 @@ class ClassPack:
         branch: the per-class branch (``method="branch"``): ``{"layer": blend layer, "w1", "b1", "w2", "b2":
             float32 arrays}`` (:class:`~neuralcollage.models.generator.ClassBranch`), or None.
         record: how it was trained (method, steps, seed, losses, seconds, ...).
+        closeup: the class's **close-up variant**, or None: ``{"generator": rows as above, "branch": a branch
+            as above or None, "record": how it was trained}``, learnt on close-ups of the images (the framing an
+            edit of a part sends to the generator).  Loaded, it is a class of its own
+            (:func:`closeup_name`), and :func:`neuralcollage.collage.edit_photo` draws the class with it when the
+            crop is a part of the photo.
         path, sha256: the file it was saved to or loaded from, and that file's sha256 (None before saving).
     """
 
@@ -55,6 +68,7 @@ class ClassPack:
     encoder: Optional[numpy.ndarray] = None
     record: Dict[str, Any] = dataclasses.field(default_factory=dict)
     branch: Optional[Dict[str, Any]] = None
+    closeup: Optional[Dict[str, Any]] = None
     path: Optional[str] = None
     sha256: Optional[str] = None
 
@@ -69,18 +83,22 @@ class ClassPack:
                 "record": self.record}
         if self.branch is not None:
             meta["branch_layer"] = int(self.branch["layer"])
-        out = {"meta": numpy.array(json.dumps(meta, allow_nan=False))}
-        for layer, (gamma, beta) in self.generator.items():
-            out[f"generator/{layer}/gamma"] = numpy.asarray(gamma, numpy.float32)
-            out[f"generator/{layer}/beta"] = numpy.asarray(beta, numpy.float32)
+        out = {}
+        _put_rows(out, "", self.generator, None)
         if self.discriminator is not None:
             out["discriminator/l_y"] = numpy.asarray(self.discriminator, numpy.float32)
         if self.encoder is not None:
             out["encoder/l_y"] = numpy.asarray(self.encoder, numpy.float32)
-        if self.branch is not None:
-            for key in BRANCH_ARRAYS:
-                out[f"branch/{key}"] = numpy.asarray(self.branch[key], numpy.float32)
-        return out
+        _put_rows(out, "", {}, self.branch)
+        if self.closeup is not None:
+            variant = self.closeup
+            if list(variant["generator"]) != list(self.generator):
+                raise ValueError("the close-up variant's layers must be the class's")
+            meta["closeup"] = {"record": variant.get("record") or {}}
+            if variant.get("branch") is not None:
+                meta["closeup"]["branch_layer"] = int(variant["branch"]["layer"])
+            _put_rows(out, "closeup/", variant["generator"], variant.get("branch"))
+        return {"meta": numpy.array(json.dumps(meta, allow_nan=False)), **out}
 
     def save(self, path, *, overwrite_protect=()):
         """Write the pack to ``path`` atomically (an uncompressed ``.npz``, no pickles); sets and returns
@@ -92,6 +110,25 @@ class ClassPack:
         atomic_write_bytes(path, data, overwrite_protect=overwrite_protect)
         self.path, self.sha256 = os.path.abspath(path), hashlib.sha256(data).hexdigest()
         return self.sha256
+
+
+def _put_rows(out, prefix, generator, branch):
+    for layer, (gamma, beta) in generator.items():
+        out[f"{prefix}generator/{layer}/gamma"] = numpy.asarray(gamma, numpy.float32)
+        out[f"{prefix}generator/{layer}/beta"] = numpy.asarray(beta, numpy.float32)
+    if branch is not None:
+        for key in BRANCH_ARRAYS:
+            out[f"{prefix}branch/{key}"] = numpy.asarray(branch[key], numpy.float32)
+
+
+def _get_rows(arrays, prefix, layers, branch_layer):
+    generator = {layer: (arrays[f"{prefix}generator/{layer}/gamma"].astype(numpy.float32),
+                         arrays[f"{prefix}generator/{layer}/beta"].astype(numpy.float32)) for layer in layers}
+    branch = None
+    if branch_layer is not None:
+        branch = {"layer": int(branch_layer),
+                  **{key: arrays[f"{prefix}branch/{key}"].astype(numpy.float32) for key in BRANCH_ARRAYS}}
+    return generator, branch
 
 
 def load_pack(path):
@@ -117,17 +154,17 @@ def load_pack(path):
         raise ClassPackError(f"{path} is a version {meta.get('version')} class pack; this version reads "
                              f"version {PACK_VERSION}")
     try:
-        generator = {layer: (arrays[f"generator/{layer}/gamma"].astype(numpy.float32),
-                             arrays[f"generator/{layer}/beta"].astype(numpy.float32)) for layer in meta["layers"]}
-        branch = None
-        if "branch_layer" in meta:
-            branch = {"layer": int(meta["branch_layer"]),
-                      **{key: arrays[f"branch/{key}"].astype(numpy.float32) for key in BRANCH_ARRAYS}}
+        generator, branch = _get_rows(arrays, "", meta["layers"], meta.get("branch_layer"))
+        closeup = None
+        if meta.get("closeup") is not None:
+            variant = dict(meta["closeup"])
+            rows, variant_branch = _get_rows(arrays, "closeup/", meta["layers"], variant.get("branch_layer"))
+            closeup = {"generator": rows, "branch": variant_branch, "record": dict(variant.get("record") or {})}
         return ClassPack(name=str(meta["name"]), synonyms=tuple(str(s) for s in meta.get("synonyms", ())),
                          base=dict(meta["base"]), generator=generator,
                          discriminator=arrays.get("discriminator/l_y"), encoder=arrays.get("encoder/l_y"),
                          record=dict(meta.get("record") or {}), path=path,
-                         sha256=hashlib.sha256(data).hexdigest(), branch=branch)
+                         sha256=hashlib.sha256(data).hexdigest(), branch=branch, closeup=closeup)
     except (KeyError, TypeError, ValueError) as exc:
         raise ClassPackError(f"class pack {path} is incomplete: {type(exc).__name__}: {exc}") from None
 

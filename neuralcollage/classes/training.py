@@ -23,7 +23,7 @@ DEFAULTS = dict(steps=300, method="rows", batch_size=8, lr_rows=0.01, lr_z=0.03,
                 adversarial=0.0, tune_d_blocks=0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100,
                 search_steps=30, closeups=0, closeup_zoom=CLOSEUP_ZOOM, branch_layer=2, branch_rank=16,
                 lr_branch=0.002, anchor=1.0,
-                init_class="search", search_candidates=6)
+                init_class="search", search_candidates=6, closeup_variant=0)
 #: The ``init_class`` values that are not a class: the discriminator's choice, and the trial from every class.
 START_MODES = ("nearest", "search")
 
@@ -54,7 +54,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
               search_steps=DEFAULTS["search_steps"], search_candidates=DEFAULTS["search_candidates"],
               closeups=DEFAULTS["closeups"], closeup_zoom=DEFAULTS["closeup_zoom"],
               branch_layer=DEFAULTS["branch_layer"], branch_rank=DEFAULTS["branch_rank"],
-              lr_branch=DEFAULTS["lr_branch"], anchor=DEFAULTS["anchor"], callback=None):
+              lr_branch=DEFAULTS["lr_branch"], anchor=DEFAULTS["anchor"],
+              closeup_variant=DEFAULTS["closeup_variant"], callback=None):
     """Learn a new class from a few images; returns a :class:`ClassPack` (not saved: call ``pack.save``).
 
     Args:
@@ -103,9 +104,18 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         anchor: ``method="two_stage"``: weight of the second stage's anchor, the L1 distance between the new
             class's samples of fresh random latents and the first stage's
             (:func:`neuralcollage.classes.two_stage.train_closeup_branch`).
+        closeup_variant: close-ups per training image of the class's **close-up variant** (0: none): after the
+            class itself, a second set of rows and a per-class branch (``method="branch"``, from the same
+            start class, ``steps`` steps, ``branch_layer``/``branch_rank``/``lr_branch`` as above) is learnt on
+            close-ups of the images alone (:func:`closeup_crops`, ``closeup_zoom``).  The pack carries it
+            (:attr:`ClassPack.closeup`); edits of a part of a photo draw the class with it
+            (:func:`neuralcollage.collage.edit_photo`), everything else with the class's own rows.  It exists
+            because one set of rows cannot serve both framings: trained on whole faces, the class draws a
+            small whole face inside a part's close-up (docs/few_shot.md).
         callback: ``callback(step, loss)`` after every step (e.g. a progress bar); ``loss`` is the
             reconstruction loss (L1 plus the weighted perceptual term).  ``method="two_stage"`` calls it for
-            the steps of both stages (``step`` counts from 0 in each).
+            the steps of both stages (``step`` counts from 0 in each); the close-up variant's steps follow the
+            class's (``step`` from ``steps`` to ``2 * steps - 1``).
 
     Raises:
         InputError: too few or malformed images, an empty name or one the model already has, bad options.
@@ -127,6 +137,9 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
             raise InputError(f"model {base_name(bundle)} already has a class named {s!r}; choose another name")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if int(closeup_variant) < 0 or (int(closeup_variant) and method == "nearest"):
+        raise InputError("closeup_variant must be >= 0 (close-ups per image), and 0 with method 'nearest' "
+                         "(which trains nothing)")
     images = list(images)
     if len(images) < MIN_IMAGES:
         raise InputError(f"{len(images)} training image{'s' if len(images) != 1 else ''} given; adding a class "
@@ -145,11 +158,19 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
                            lr_head=lr_head, adversarial=adversarial, tune_d_blocks=tune_d_blocks,
                            encoder_steps=encoder_steps, init_class=init_class, search_steps=search_steps,
                            search_candidates=search_candidates, closeups=0, callback=callback, **options)
-        return train_closeup_branch(bundle, stage1, images, steps=int(steps), seed=seed,
+        pack = train_closeup_branch(bundle, stage1, images, steps=int(steps), seed=seed,
                                     closeups=int(closeups) or TWO_STAGE_CLOSEUPS, closeup_zoom=closeup_zoom,
                                     anchor=float(anchor), branch_layer=int(branch_layer),
                                     branch_rank=int(branch_rank), lr_branch=lr_branch, callback=callback,
                                     **options)
+        if int(closeup_variant):
+            pack.record["closeup_variant"] = int(closeup_variant)
+            pack.closeup = _closeup_variant(
+                bundle, images, name, bundle.vocabulary.index(pack.record["init_class"]),
+                per_image=int(closeup_variant), zoom=closeup_zoom, steps=int(steps), seed=seed,
+                branch_layer=branch_layer, branch_rank=branch_rank, lr_branch=lr_branch, callback=callback,
+                **options)
+        return pack
     base = base_record(bundle)
     k = base["n_classes"]
     if adversarial > 0 and dis is None:
@@ -364,8 +385,28 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
     if branch is not None:
         pack_branch = {"layer": int(branch_layer), **{key: to_numpy(getattr(branch_link, key).array).astype(
             numpy.float32) for key in BRANCH_ARRAYS}}
+    closeup = None
+    if int(closeup_variant):
+        record["closeup_variant"] = int(closeup_variant)
+        closeup = _closeup_variant(bundle, images, name, init, per_image=int(closeup_variant), zoom=closeup_zoom,
+                                   steps=int(steps), seed=seed, branch_layer=branch_layer, branch_rank=branch_rank,
+                                   lr_branch=lr_branch, callback=callback, batch_size=batch_size, lr_rows=lr_rows,
+                                   lr_z=lr_z, perceptual=perceptual, prior=prior)
     return ClassPack(name=name, synonyms=synonyms, base=base, generator=generator_rows, discriminator=d_row,
-                     encoder=e_row, record=record, branch=pack_branch)
+                     encoder=e_row, record=record, branch=pack_branch, closeup=closeup)
+
+
+def _closeup_variant(bundle, images, name, init, *, per_image, zoom, steps, seed, callback, **options):
+    """The close-up variant of a class (``add_class(closeup_variant=per_image)``): rows and a per-class branch
+    learnt from class ``init`` on ``per_image`` close-ups of each image; ``{"generator", "branch", "record"}``."""
+    crops = closeup_crops(images, bundle.generator.resolution, per_image=per_image, zoom=zoom, seed=seed)
+    shifted = None if callback is None else (lambda step, loss: callback(steps + step, loss))
+    variant = add_class(bundle, list(crops), name, steps=steps, seed=seed, method="branch", init_class=int(init),
+                        encoder_steps=0, closeups=0, callback=shifted, **options)
+    record = {k: v for k, v in variant.record.items() if k not in ("images_sha256", "init_class", "closeups")}
+    record.update(closeups_per_image=int(per_image), closeup_zoom=[float(v) for v in zoom],
+                  init_class=variant.record["init_class"])
+    return {"generator": variant.generator, "branch": variant.branch, "record": record}
 
 
 class _TunedTop:

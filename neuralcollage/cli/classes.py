@@ -24,6 +24,7 @@ examples:
   collage add-class rex photos/rex_*.jpg -o rex.npz --steps 300 --seed 0 --synonym "our dog"
   collage add-class koala k*.png -o koala.npz --method branch --closeups 2     # a per-class branch, close-ups
   collage add-class koala k*.png -o koala.npz --adversarial 0.1 --tune-d-blocks 1   # FreezeD
+  collage add-class koala k*.png -o koala.npz --closeup-variant 8   # for edits of parts: a close-up variant
 then use the pack in any command, e.g. `collage generate --model builtin+koala.npz --label koala -n 8`.
 """
 
@@ -33,9 +34,9 @@ then use the pack in any command, e.g. `collage generate --model builtin+koala.n
 ADD_CLASS_MIN_IMAGES = 3
 ADD_CLASS_METHODS = ("nearest", "rows", "combination", "branch", "two_stage")
 ADD_CLASS_DEFAULTS = {"steps": 300, "method": "rows", "init_class": "search", "closeups": 0, "adversarial": 0.0,
-                      "tune_d_blocks": 0}
+                      "tune_d_blocks": 0, "closeup_variant": 0}
 #: The :func:`neuralcollage.classes.add_class` keywords :func:`training_options` sets.
-TRAINING_OPTIONS = ("method", "closeups", "adversarial", "tune_d_blocks")
+TRAINING_OPTIONS = ("method", "closeups", "adversarial", "tune_d_blocks", "closeup_variant")
 ADD_CLASS_START_MODES = ("nearest", "search")
 
 
@@ -74,9 +75,9 @@ def start_from_option(parser, flag):
 
 def training_options(parser, prefix):
     """The training options of ``add-class`` (and, with ``prefix="--few-shot-"``, of ``eval --metrics few_shot``),
-    defined once: ``{prefix}method``, ``{prefix}closeups``, ``{prefix}adversarial``, ``{prefix}tune-d-blocks``
-    (``add_class``'s ``method``, ``closeups``, ``adversarial``, ``tune_d_blocks``; read them back with
-    :func:`training_kwargs`)."""
+    defined once: ``{prefix}method``, ``{prefix}closeups``, ``{prefix}adversarial``, ``{prefix}tune-d-blocks``,
+    ``{prefix}closeup-variant`` (``add_class``'s ``method``, ``closeups``, ``adversarial``, ``tune_d_blocks``,
+    ``closeup_variant``; read them back with :func:`training_kwargs`)."""
     d = ADD_CLASS_DEFAULTS
     parser.add_argument(f"{prefix}method", choices=ADD_CLASS_METHODS, default=d["method"],
                         help="nearest: copy the nearest existing class's rows (no training); rows: train new rows; "
@@ -96,6 +97,10 @@ def training_options(parser, prefix):
     parser.add_argument(f"{prefix}tune-d-blocks", type=nonnegative_int, default=d["tune_d_blocks"], metavar="K",
                         help=f"FreezeD: with {prefix}adversarial > 0, fine-tune a copy of the discriminator's top K "
                              "blocks (training only; e.g. --adversarial 0.1 --tune-d-blocks 1) (default: %(default)s)")
+    parser.add_argument(f"{prefix}closeup-variant", type=nonnegative_int, default=d["closeup_variant"], metavar="N",
+                        help="also learn a close-up variant of the class from N close-ups of each image (rows and "
+                             "a per-class branch, as many steps again): edits of a part of a photo draw the class "
+                             "with it, everything else with the class's own rows; 0: none (default: %(default)s)")
 
 
 def training_kwargs(args, prefix=""):
@@ -110,6 +115,8 @@ def training_kwargs(args, prefix=""):
     if values["tune_d_blocks"] and not values["adversarial"] > 0:
         raise InputError(f"{flag}tune-d-blocks needs {flag}adversarial > 0 (FreezeD tunes the discriminator for the "
                          f"adversarial term), e.g. {flag}adversarial 0.1 {flag}tune-d-blocks 1")
+    if values["closeup_variant"] and values["method"] == "nearest":
+        raise InputError(f"{flag}closeup-variant needs training: not with {flag}method nearest")
     return {k: v for k, v in values.items() if v != ADD_CLASS_DEFAULTS[k]}
 
 
@@ -149,7 +156,8 @@ def cmd_add_class(args):
                              f"another name")
     images = [read_image(path, max_pixels=args.max_pixels) for path in args.images]
     bundle = load(args.model, args.arch, args.gpu)
-    progress = Progress(steps=max(args.steps - 1, 0), enabled=not args.quiet and args.method != "nearest",
+    total = args.steps * (2 if args.closeup_variant else 1)
+    progress = Progress(steps=max(total - 1, 0), enabled=not args.quiet and args.method != "nearest",
                         desc=f"add-class {args.name}")
     try:
         pack = add_class(bundle, images, args.name, steps=args.steps, seed=args.seed, synonyms=args.synonym,

@@ -65,7 +65,7 @@ def _add_edit_arguments(p):
     e.add_argument("--method", choices=("scbn", "blend"), default="scbn",
                    help="scbn: spatial class conditioning; blend: feature blending (default: %(default)s)")
     add_options(e, BlendOptions)
-    add_options(e, EditOptions, ("margin", "context"))
+    add_options(e, EditOptions, ("margin", "context", "closeup_variant"))
     e.add_argument("--box", type=box_spec, metavar="TOP,LEFT,SIDE",
                    help="crop this square of the photo instead (e.g. the whole face or animal, when the mask "
                         "covers only a small part of it and the model was trained on whole objects)")

@@ -11,6 +11,7 @@ import math
 import numpy
 
 from neuralcollage import blending
+from neuralcollage.classes.model import closeup_class
 from neuralcollage.collage.edits import (blend_edit, check_model_output, edit_class_maps, host_latents, model_mask,
                                          render, scbn_edit)
 from neuralcollage.collage.inputs import as_photo, check_method, class_id, class_name, layers_string
@@ -149,7 +150,7 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
                progress=None, guess_progress=None, reconstruction=DEFAULT_RECONSTRUCTION, fit=None,
                fit_progress=None, steps=UNSET, restarts=UNSET, seed=UNSET, candidates=UNSET, guess_steps=UNSET,
                blend_mode=UNSET, dilate=UNSET, seam=UNSET, colour_reach=UNSET, feather=UNSET, context=UNSET,
-               margin=UNSET):
+               margin=UNSET, closeup_variant=UNSET):
     """Turn the masked region of a photo into ``target_label``.
 
     Crop a square around the mask (:func:`neuralcollage.blending.square_crop_box` with ``margin``, at least
@@ -188,13 +189,15 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
         edit_options: :class:`neuralcollage.options.EditOptions` (None: the defaults): ``margin`` (the crop
             around the mask), ``context`` (how far the target class reaches beyond the mask in the generator's
             class maps, a fraction of ``R``, :func:`class_region`; only the mask, dilated by ``dilate``,
-            reaches the photo) and ``feather`` (the class/blend maps' edge).
+            reaches the photo), ``feather`` (the class/blend maps' edge) and ``closeup_variant`` (``"auto"``:
+            when the crop is a part of the photo, a target class with a close-up variant, a class pack's, is
+            drawn with it; the recipe and ``EditResult.target_class`` name the class used; ``"off"``).
         projection_options: :class:`neuralcollage.options.ProjectionOptions` (None: the defaults): ``steps``
             (None: the reconstruction's default, :data:`neuralcollage.reconstruction.PROJECTION_STEPS`, 50
             before a fit and 200 for the projection alone), ``restarts``, ``seed`` (which also draws the
             default blend latent), ``candidates`` and ``guess_steps`` (guessing the source class).
         steps, restarts, seed, candidates, guess_steps, blend_mode, dilate, seam, colour_reach, feather,
-            context, margin: shorthands for the fields of the three options objects of these names (a given
+            context, margin, closeup_variant: shorthands for the fields of the three options objects of these names (a given
             keyword replaces that field).
         box: ``(top, left, size)`` of the square crop on the photo instead of the one around the mask, e.g.
             the whole object when the model was trained on whole objects (``size`` >= 1, inside the photo,
@@ -227,7 +230,8 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
     check_method(method)
     blend = BlendOptions.build(blend_options, blend_mode=blend_mode, dilate=dilate, seam=seam,
                                colour_reach=colour_reach)
-    shape = EditOptions.build(edit_options, feather=feather, context=context, margin=margin)
+    shape = EditOptions.build(edit_options, feather=feather, context=context, margin=margin,
+                              closeup_variant=closeup_variant)
     looks = ProjectionOptions.build(projection_options, steps=steps, restarts=restarts, seed=seed,
                                     candidates=candidates, guess_steps=guess_steps)
     settings = fit_options(reconstruction, fit)
@@ -273,6 +277,11 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
                              "class (the source label): an sCBN edit would change nothing; choose another label")
         notes.append(f"warning: the target class {class_name(bundle.vocabulary, target_class)!r} is the class guessed "
                      "for the photo, so the edit changes little; if the guess is wrong, give the source label")
+    variant = closeup_class(bundle, target_class)
+    if variant is not None and shape.closeup_variant == "auto" and box[2] < min(photo.shape[:2]):
+        notes.append(f"the crop is a part of the photo: {class_name(bundle.vocabulary, target_class)} drawn with its "
+                     f"close-up variant {class_name(bundle.vocabulary, variant)!r}")
+        target_class = variant
     proj = project(gen, bundle.discriminator, crop, source_class, steps=steps, restarts=restarts, seed=seed,
                    encoder=bundle.encoder, callback=progress)
     z = proj.z

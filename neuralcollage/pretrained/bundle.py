@@ -46,6 +46,9 @@ class ModelBundle:
     notes: List[str] = dataclasses.field(default_factory=list)
     #: :class:`neuralcollage.classes.ClassPack` objects loaded on top of the model, one new class each.
     class_packs: List[Any] = dataclasses.field(default_factory=list)
+    #: class id -> the class id of its close-up variant (class packs that have one,
+    #: :func:`neuralcollage.classes.closeup_class`).
+    closeup_classes: Dict[int, int] = dataclasses.field(default_factory=dict)
 
     def __repr__(self):
         have = [k for k in BUNDLE_KINDS if getattr(self, k) is not None]
