@@ -49,8 +49,11 @@ def main(argv=None):
     judge = load_part_judge()
     record = part_translation_into(bundle, args.pack, part_judge=judge, n=args.n, seed=args.seed, edit=edit)
     from neuralcollage.analysis.evaluation import translation_cases
-    cases = [c for c in translation_cases(args.n, n_classes=bundle.generator.n_classes + 1, seed=args.seed,
-                                          into=bundle.generator.n_classes) if c.region is not None]
+    from neuralcollage.classes import apply_packs, copy_bundle
+    extended = apply_packs(copy_bundle(bundle), [args.pack])
+    cases = [c for c in translation_cases(args.n, n_classes=extended.generator.n_classes, seed=args.seed,
+                                          into=extended.vocabulary.index(record["species"]),
+                                          exclude=tuple(extended.closeup_classes.values())) if c.region is not None]
     faces = []
     for case, (photo, region, result) in zip(cases, kept):
         crops = numpy.stack([crop_and_resize(im, square_crop_box(case.mask, margin=0.15), judge.resolution)

@@ -248,7 +248,8 @@ def grow_pixels(grow, photo_size):
     return int(round(grow * photo_size))
 
 
-def translation_cases(n, *, n_classes, seed=0, photo_size=128, grow=PART_REGION_GROW, parts=PARTS, into=None):
+def translation_cases(n, *, n_classes, seed=0, photo_size=128, grow=PART_REGION_GROW, parts=PARTS, into=None,
+                      exclude=()):
     """The held-out edits of :func:`part_translation`, one :class:`TranslationCase` per face.
 
     Face ``i`` is rendered as class ``source = i % n_classes`` (``photo_size`` px); its part
@@ -256,15 +257,16 @@ def translation_cases(n, *, n_classes, seed=0, photo_size=128, grow=PART_REGION_
     (``RandomState(seed)``).  With ``into`` (a class id), every target is ``into`` and the sources go round the
     other classes (``source = others[i % (n_classes - 1)]``; e.g. translation into a class added by a pack).
     ``mask``: the part's ``(H, W)`` bool mask; ``region``: the mask grown by :func:`grow_pixels` (a disc), or
-    None when the part is not visible.
+    None when the part is not visible.  ``exclude``: class ids that are never a source (with ``into``), e.g.
+    the close-up variants of class packs (``bundle.closeup_classes``), which draw no species of their own.
     """
     from neuralcollage.backend import random_state
     from neuralcollage.blending import dilate_mask
     from neuralcollage.datasets import render_sample
     grow_px = grow_pixels(grow, photo_size)
     rng = random_state(seed)
-    others = None if into is None else [c for c in range(n_classes) if c != int(into)]
-    if others is not None and (not others or len(others) == n_classes):
+    others = None if into is None else [c for c in range(n_classes) if c != int(into) and c not in set(exclude)]
+    if others is not None and (not others or int(into) not in range(n_classes)):
         raise ValueError(f"into must be one of {n_classes} classes (and not the only one), got {into}")
     for i, s in enumerate(held_out_seeds(n, seed=seed + 2)):
         if others is None:
@@ -336,8 +338,9 @@ def part_translation(bundle, *, n=100, seed=0, photo_size=128, steps=None, resta
     options = {} if context is None else {"context": context}
     t0 = time.time()
     rows = []
+    variants = tuple((getattr(bundle, "closeup_classes", None) or {}).values())
     for case in translation_cases(n, n_classes=gen.n_classes, seed=seed, photo_size=photo_size, grow=grow,
-                                  parts=parts, into=into):
+                                  parts=parts, into=into, exclude=variants):
         i, part, source, target, sample, mask, region = case
         if region is None:
             rows.append({"part": part, "skipped": True})

@@ -228,6 +228,8 @@ def test_part_translation_into_one_class_with_a_judge_of_other_ids(tiny):
     cases = list(ev.translation_cases(7, n_classes=4, seed=0, photo_size=64, into=2))
     assert [c.target for c in cases] == [2] * 7 and [c.source for c in cases] == [0, 1, 3, 0, 1, 3, 0]
     assert [c.source for c in ev.translation_cases(4, n_classes=4, photo_size=64)] == [0, 1, 2, 3]
+    assert [c.source for c in ev.translation_cases(4, n_classes=5, photo_size=64, into=3, exclude=(4,))] == \
+        [0, 1, 2, 0]
     with pytest.raises(ValueError, match="into"):
         list(ev.translation_cases(1, n_classes=4, into=4))
     bundle = types.SimpleNamespace(generator=tiny.generator, part_classifier=_ColourReader())
