@@ -537,7 +537,7 @@ def test_closeup_variant_is_trained_saved_and_loaded_as_a_class_of_its_own(model
     pack = classes.load_pack(closeup_pack_path)
     variant = pack.closeup
     assert list(variant["generator"]) == list(pack.generator) and variant["branch"]["layer"] == 1
-    assert variant["record"]["closeups_per_image"] == 2 and variant["record"]["n_images"] == 6
+    assert variant["record"]["closeups_per_image"] == 2 and variant["record"]["n_images"] == 3
     assert pack.record["closeup_variant"] == 2
     assert variant["record"]["method"] == "branch" and variant["record"]["init_class"] == pack.record["init_class"]
     assert pack.branch is None and np.abs(variant["branch"]["w2"]).max() > 0
@@ -597,6 +597,6 @@ def test_cli_add_class_closeup_variant(model, tmp_path, capsys):
                          "class 1", "--closeup-variant", "1", "--no-samples", "-q"], capsys)
     assert code == 0, err
     pack = classes.load_pack(out)
-    assert pack.closeup["record"]["closeups_per_image"] == 1 and pack.closeup["record"]["n_images"] == 3
+    assert pack.closeup["record"]["closeups_per_image"] == 1 and pack.closeup["record"]["closeup_zoom"] == [1.3, 2.4]
     code, stdout, _ = _cli(["labels", "--model", f"{model}+{out}"], capsys)
     assert code == 0 and stdout.strip().splitlines()[-1].split() == ["5", "koala", "(close-up)"]

@@ -107,7 +107,7 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         closeup_variant: close-ups per training image of the class's **close-up variant** (0: none): after the
             class itself, a second set of rows and a per-class branch (``method="branch"``, from the same
             start class, ``steps`` steps, ``branch_layer``/``branch_rank``/``lr_branch`` as above) is learnt on
-            close-ups of the images alone (:func:`closeup_crops`, ``closeup_zoom``).  The pack carries it
+            the images and ``closeup_variant`` close-ups of each (:func:`closeup_crops`, ``closeup_zoom``).  The pack carries it
             (:attr:`ClassPack.closeup`); edits of a part of a photo draw the class with it
             (:func:`neuralcollage.collage.edit_photo`), everything else with the class's own rows.  It exists
             because one set of rows cannot serve both framings: trained on whole faces, the class draws a
@@ -398,14 +398,13 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
 
 def _closeup_variant(bundle, images, name, init, *, per_image, zoom, steps, seed, callback, **options):
     """The close-up variant of a class (``add_class(closeup_variant=per_image)``): rows and a per-class branch
-    learnt from class ``init`` on ``per_image`` close-ups of each image; ``{"generator", "branch", "record"}``."""
-    crops = closeup_crops(images, bundle.generator.resolution, per_image=per_image, zoom=zoom, seed=seed)
+    learnt from class ``init`` on the images and ``per_image`` close-ups of each; ``{"generator", "branch",
+    "record"}``."""
     shifted = None if callback is None else (lambda step, loss: callback(steps + step, loss))
-    variant = add_class(bundle, list(crops), name, steps=steps, seed=seed, method="branch", init_class=int(init),
-                        encoder_steps=0, closeups=0, callback=shifted, **options)
-    record = {k: v for k, v in variant.record.items() if k not in ("images_sha256", "init_class", "closeups")}
-    record.update(closeups_per_image=int(per_image), closeup_zoom=[float(v) for v in zoom],
-                  init_class=variant.record["init_class"])
+    variant = add_class(bundle, images, name, steps=steps, seed=seed, method="branch", init_class=int(init),
+                        encoder_steps=0, closeups=per_image, closeup_zoom=zoom, callback=shifted, **options)
+    record = {k: v for k, v in variant.record.items() if k not in ("images_sha256", "closeups")}
+    record.update(closeups_per_image=int(per_image))
     return {"generator": variant.generator, "branch": variant.branch, "record": record}
 
 
