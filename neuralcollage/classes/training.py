@@ -392,6 +392,7 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
                                    steps=int(steps), seed=seed, branch_layer=branch_layer, branch_rank=branch_rank,
                                    lr_branch=lr_branch, callback=callback, batch_size=batch_size, lr_rows=lr_rows,
                                    lr_z=lr_z, perceptual=perceptual, prior=prior)
+        record["total_seconds"] = round(time.perf_counter() - search_started, 2)  # with the variant's training
     return ClassPack(name=name, synonyms=synonyms, base=base, generator=generator_rows, discriminator=d_row,
                      encoder=e_row, record=record, branch=pack_branch, closeup=closeup)
 
