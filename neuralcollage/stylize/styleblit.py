@@ -201,32 +201,43 @@ def snap_to_lattice(positions, pixels, lattice, exemplar_shape, *, exemplar_labe
     if basis[:, 0] @ basis[:, 1] < 0:
         basis = basis * numpy.array([1.0, -1.0])  # an acute basis: the cell's two triangles are not obtuse
     pos = numpy.asarray(positions, numpy.int64)
-    d = (numpy.asarray(pixels, numpy.int64) - pos).astype(numpy.float64)
+    d = numpy.asarray(pixels, numpy.int64) - pos
+    dx, dy = d[:, 0].astype(numpy.float64), d[:, 1].astype(numpy.float64)
     # pixel - position = basis @ (floor + frac): the residual basis @ frac is an integer vector in the cell
-    residual = numpy.rint(d - numpy.floor(d @ numpy.linalg.inv(basis).T + 1e-9) @ basis.T).astype(numpy.int32)
+    inv = numpy.linalg.inv(basis)
+    fa = numpy.floor(inv[0, 0] * dx + inv[0, 1] * dy + 1e-9)
+    fb = numpy.floor(inv[1, 0] * dx + inv[1, 1] * dy + 1e-9)
+    residual = numpy.stack([numpy.rint(dx - basis[0, 0] * fa - basis[0, 1] * fb),
+                            numpy.rint(dy - basis[1, 0] * fa - basis[1, 1] * fb)], axis=1).astype(numpy.int32)
     h_e, w_e = exemplar_shape
     labels = None if exemplar_labels is None else numpy.asarray(exemplar_labels)
     wanted = None if exemplar_labels is None else numpy.asarray(target_labels)
-    out = pos.copy()
+    out = pos.astype(numpy.int32)
     rows = numpy.arange(len(pos))
     for steps in (_CORNERS, _AROUND):
         if not len(rows):
             break
-        shifts = numpy.rint(steps @ basis.T).astype(numpy.int32)
-        r = residual[rows, None, :] - shifts[None, :, :]  # (n, k, 2)
-        x = pos[rows, None, 0].astype(numpy.int32) + r[..., 0]
-        y = pos[rows, None, 1].astype(numpy.int32) + r[..., 1]
-        cost = (r[..., 0] * r[..., 0] + r[..., 1] * r[..., 1]).astype(numpy.float32)
-        bad = (x < 0) | (x >= w_e) | (y < 0) | (y >= h_e)
-        if labels is not None:
-            bad |= labels[numpy.clip(y, 0, h_e - 1), numpy.clip(x, 0, w_e - 1)] != wanted[rows, None]
-        cost[bad] = numpy.inf
-        pick = numpy.argmin(cost, axis=1)  # ties: the first candidate
-        k = numpy.arange(len(rows))
+        px, py = out[rows, 0], out[rows, 1]
+        res_x, res_y = residual[rows, 0], residual[rows, 1]
+        best = numpy.full(len(rows), numpy.iinfo(numpy.int32).max, numpy.int32)
+        best_x, best_y = px.copy(), py.copy()
+        allowed = numpy.ones(len(rows), bool)
+        for sx, sy in numpy.rint(steps @ basis.T).astype(numpy.int32):
+            rx, ry = res_x - sx, res_y - sy
+            x, y = px + rx, py + ry
+            ok = (x >= 0) & (x < w_e) & (y >= 0) & (y < h_e)
+            if labels is not None:
+                ok &= labels[numpy.clip(y, 0, h_e - 1), numpy.clip(x, 0, w_e - 1)] == wanted[rows]
+            allowed &= ok
+            cost = rx * rx + ry * ry
+            better = ok & (cost < best)  # ties: the first candidate
+            best = numpy.where(better, cost, best)
+            best_x = numpy.where(better, x, best_x)
+            best_y = numpy.where(better, y, best_y)
         # with all four corners allowed the nearest is one of them; otherwise look at all 16
-        done = ~bad.any(axis=1) if steps is _CORNERS else numpy.isfinite(cost[k, pick])
-        out[rows[done], 0] = x[k, pick][done]
-        out[rows[done], 1] = y[k, pick][done]
+        done = allowed if steps is _CORNERS else best < numpy.iinfo(numpy.int32).max
+        out[rows[done], 0] = best_x[done]
+        out[rows[done], 1] = best_y[done]
         rows = rows[~done]
     return out.astype(numpy.int32)
 
