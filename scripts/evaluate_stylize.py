@@ -37,7 +37,8 @@ def parse_args(argv):
     p.add_argument("--texture-weight", type=float, default=0.0,
                    help="weight of the screen-anchored texture guide (0: off; docs/stylize.md)")
     p.add_argument("--lattice", choices=["none", "auto"], default="none",
-                   help="snap to the exemplar texture's translation lattice (auto: found in the exemplar; docs/stylize.md)")
+                   help="snap to the exemplar texture's translation lattice (auto: found in the exemplar; "
+                        "docs/stylize.md)")
     p.add_argument("--guide-weights", type=float, nargs=3, default=None, metavar=("X", "Y", "APPEARANCE"))
     p.add_argument("--jitter-seed", type=int, default=0)
     p.add_argument("--seed", type=int, default=0, help="held-out face set")

@@ -119,7 +119,8 @@ def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOL
             adds ``part_iou_detected`` (:func:`detected_part_iou`) for every method.
         texture_weight: the stylisation's screen-anchored texture guide weight
             (:func:`~neuralcollage.stylize.core.texture_guides`; 0: off).
-        lattice: the stylisation's texture lattice (None: off, ``"auto"``: :func:`~neuralcollage.stylize.core.exemplar_lattice`).
+        lattice: the stylisation's texture lattice (None: off, ``"auto"``:
+            :func:`~neuralcollage.stylize.core.exemplar_lattice`).
 
     Returns:
         dict: ``{method: {metric: mean}}``, plus ``"seconds"`` (mean stylisation time per case, table included),

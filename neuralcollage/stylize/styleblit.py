@@ -452,9 +452,9 @@ def vote_stride_for(shape):
 def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=THRESHOLD, blend_radius=BLEND_RADIUS,
               guide_weights=None, seed=0, levels=LEVELS, vote_sigma=VOTE_SIGMA, vote_stride=None, fallback_radius=0,
               lattice=None):
-    """StyleBlit: :func:`nearest_field` (``fallback_radius`` and ``lattice`` passed on) then :func:`vote` of ``exemplar``
-    (``(He, We, 3)`` uint8), weighted by the guides with ``vote_sigma`` (None: the plain mean of the reference),
-    neighbours ``vote_stride`` apart (None: :func:`vote_stride_for` the target).
+    """StyleBlit: :func:`nearest_field` (``fallback_radius`` and ``lattice`` passed on) then :func:`vote` of
+    ``exemplar`` (``(He, We, 3)`` uint8), weighted by the guides with ``vote_sigma`` (None: the plain mean of the
+    reference), neighbours ``vote_stride`` apart (None: :func:`vote_stride_for` the target).
 
     Returns
     -------
