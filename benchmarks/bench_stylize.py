@@ -9,6 +9,7 @@ and prints medians of wall-clock and process CPU seconds.  Targets (issue 25): s
 
     python benchmarks/bench_stylize.py
     python benchmarks/bench_stylize.py --sides 64 256 --repeats 5
+    python benchmarks/bench_stylize.py --lattice auto      # with stylize(..., lattice="auto")
 """
 import argparse
 import statistics
@@ -40,7 +41,11 @@ def main(argv=None):
     p.add_argument("--sides", type=int, nargs="+", default=[64, 128, 256, 512])
     p.add_argument("--repeats", type=int, default=7, help="timed rounds after one untimed warm-up")
     p.add_argument("--seed", type=int, default=3, help="render seed of the face")
+    p.add_argument("--lattice", choices=("none", "auto"), default="none",
+                   help="stylize's lattice option (auto: the hatching's lattice found and snapped to, timed in "
+                        "the synthesis)")
     args = p.parse_args(argv)
+    lattice = None if args.lattice == "none" else args.lattice
     from neuralcollage import stylize as st
     cases = {s: _case(s, args.seed) for s in args.sides}
     times = {(s, k): [] for s in args.sides for k in ("table", "synthesis")}
@@ -51,7 +56,8 @@ def main(argv=None):
             prepared, wall, cpu = _timed(lambda: st.prepare_exemplar(exemplar, landmarks=ex_lm))
             if round_:
                 times[side, "table"].append((wall, cpu))
-            details, wall, cpu = _timed(lambda: st.stylize_details(target, prepared, target_landmarks=t_lm))
+            details, wall, cpu = _timed(lambda: st.stylize_details(target, prepared, target_landmarks=t_lm,
+                                                                          lattice=lattice))
             if round_:
                 times[side, "synthesis"].append((wall, cpu))
             fallback[side] = details.synthesis.fallback_fraction

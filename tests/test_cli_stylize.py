@@ -201,3 +201,21 @@ def test_vote_stride_option_reaches_the_library(tmp_path, capsys):
         assert main(_args(tmp_path, "--vote-stride", bad, out="bad.png")) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "--vote-stride must be" in err, err
+
+
+def test_lattice_option_reaches_the_library(files, capsys):
+    """--lattice auto gives the library's lattice="auto" output, which differs from the default on the hatched
+    exemplar; a value other than none / auto is a usage error (exit 2)."""
+    from neuralcollage import stylize
+    t, ex = read_image(files / "t.png"), read_image(files / "ex.png")
+    lm = dict(target_landmarks=json.loads((files / "t.json").read_text())["landmarks"],
+              exemplar_landmarks=json.loads((files / "ex.json").read_text()))
+    assert main(_args(files, "--lattice", "auto", out="lat.png")) == 0
+    expected = stylize.stylize(t, ex, lattice="auto", **lm)
+    numpy.testing.assert_array_equal(read_image(files / "lat.png"), expected)
+    assert (expected != stylize.stylize(t, ex, **lm)).any()
+    assert main(_args(files, "--lattice", "none", out="none.png")) == 0
+    numpy.testing.assert_array_equal(read_image(files / "none.png"), stylize.stylize(t, ex, **lm))
+    capsys.readouterr()
+    assert main(_args(files, "--lattice", "always", out="bad.png")) == 2
+    assert "invalid choice: 'always'" in capsys.readouterr().err

@@ -356,3 +356,122 @@ def test_the_default_vote_is_radius_2_and_changes_the_output():
     default = st.stylize(t, ex, **args)
     numpy.testing.assert_array_equal(default, st.stylize(t, ex, blend_radius=2, **args))
     assert (default != st.stylize(t, ex, blend_radius=1, **args)).any()
+
+
+def _hatching(size, period=8, crossed=True):
+    y, x = numpy.mgrid[0:size, 0:size].astype(numpy.float64)
+    lines = numpy.cos(2 * numpy.pi * (x + y) / period)
+    if crossed:
+        lines = numpy.maximum(lines, numpy.cos(2 * numpy.pi * (x - y) / period))
+    return (128 + 100 * lines).astype(numpy.float32)
+
+
+def _on_lattice(vectors, basis):
+    c = numpy.asarray(vectors, numpy.float64) @ numpy.linalg.inv(numpy.asarray(basis, numpy.float64)).T
+    return numpy.abs(c - numpy.rint(c)).max(axis=-1) < 1e-6
+
+
+def test_texture_lattice_finds_the_periods_of_hatching():
+    crossed = st.guides.texture_lattice(_hatching(96))
+    assert round(abs(numpy.linalg.det(crossed))) == 32  # the moves keeping both (x + y) and (x - y) mod 8
+    assert _on_lattice([[4, 4], [4, -4], [8, 0]], crossed).all() and not _on_lattice([[1, -1], [2, 2]], crossed).any()
+    lines = st.guides.texture_lattice(_hatching(96, crossed=False))
+    assert round(abs(numpy.linalg.det(lines))) == 8  # x + y in 8Z: along the lines, and by 8 across them
+    assert _on_lattice([[1, -1], [8, 0], [4, 4]], lines).all() and not _on_lattice([[1, 1], [2, 2]], lines).any()
+    smooth = _smooth_image(96, seed=20)
+    assert st.guides.texture_lattice(st.appearance_guide(smooth, stretch=True)) is None
+
+
+def test_snap_to_lattice_takes_the_nearest_point_of_the_pixels_coset():
+    from neuralcollage.stylize.styleblit import snap_to_lattice
+    rng = numpy.random.default_rng(21)
+    positions = rng.integers(0, 40, (200, 2))
+    pixels = rng.integers(0, 40, (200, 2))
+    window = numpy.stack(numpy.meshgrid(numpy.arange(-8, 9), numpy.arange(-8, 9)), -1).reshape(-1, 2)
+    # crossed hatching (orthogonal basis), lines (an obtuse reduced basis), a skewed lattice
+    for basis in (numpy.array([[4, 4], [4, -4]]), numpy.array([[-2, -3], [2, -5]]), numpy.array([[3, 1], [-1, 3]])):
+        out = snap_to_lattice(positions, pixels, basis, (40, 40))
+        assert _on_lattice(out - pixels, basis).all()
+        for p, q, o in zip(positions, pixels, out):
+            cand = p + window
+            cand = cand[(cand >= 0).all(1) & (cand < 40).all(1) & _on_lattice(cand - q, basis)]
+            assert ((o - p) ** 2).sum() == ((cand - p) ** 2).sum(1).min()
+    basis = numpy.array([[4, 4], [4, -4]])
+    labels = numpy.zeros((40, 40), int)
+    labels[:, 20:] = 1
+    kept = snap_to_lattice(positions, pixels, basis, (40, 40), exemplar_labels=labels,
+                           target_labels=labels[positions[:, 1], positions[:, 0]])
+    assert (labels[kept[:, 1], kept[:, 0]] == labels[positions[:, 1], positions[:, 0]]).all()
+    assert _on_lattice(kept - pixels, basis).all()
+
+
+def _hatch_pair(size=64, seed=3, style="hatch"):
+    from neuralcollage.datasets import pose_of, render_landmarks, render_sample
+    pose = pose_of(seed + 5000)
+    exemplar = render_sample(seed, size=size, style=style).image
+    target = render_sample(seed, size=size, pose=pose).image
+    ex_lm, t_lm = render_landmarks(seed, size=size), render_landmarks(seed, size=size, pose=pose)
+    keep = ((ex_lm > -0.5) & (ex_lm < size - 0.5)).all(1) & ((t_lm > -0.5) & (t_lm < size - 0.5)).all(1)
+    return exemplar, target, dict(target_landmarks=t_lm[keep], exemplar_landmarks=ex_lm[keep])
+
+
+def test_lattice_keeps_every_copied_offset_on_the_hatchings_lattice():
+    exemplar, target, lm = _hatch_pair(64)
+    prepared = st.prepare_exemplar(exemplar, landmarks=lm["exemplar_landmarks"])
+    basis = st.core.exemplar_lattice(prepared, target.shape)
+    assert basis is not None and round(abs(numpy.linalg.det(basis))) in (8, 16)  # period 4 at 64 px
+    runs = [st.stylize_details(target, prepared, target_landmarks=lm["target_landmarks"], lattice="auto", seed=2)
+            for _ in range(2)]
+    numpy.testing.assert_array_equal(runs[0].image, runs[1].image)
+    nnf = runs[0].synthesis.nnf
+    offsets = nnf - numpy.stack(numpy.meshgrid(numpy.arange(64), numpy.arange(64)), -1)
+    assert _on_lattice(offsets.reshape(-1, 2), basis).all()
+    plain = st.stylize_details(target, prepared, target_landmarks=lm["target_landmarks"], seed=2)
+    assert not _on_lattice((plain.synthesis.nnf - numpy.stack(numpy.meshgrid(numpy.arange(64), numpy.arange(64)),
+                                                                -1)).reshape(-1, 2), basis).all()
+    explicit = st.stylize(target, prepared, target_landmarks=lm["target_landmarks"], lattice=basis, seed=2)
+    numpy.testing.assert_array_equal(explicit, runs[0].image)
+
+
+def test_lattice_leaves_a_texture_without_period_and_the_default_alone():
+    exemplar, target, lm = _hatch_pair(64, style="watercolour")
+    default = st.stylize(target, exemplar, **lm)
+    numpy.testing.assert_array_equal(default, st.stylize(target, exemplar, lattice="auto", **lm))
+    numpy.testing.assert_array_equal(default, st.stylize(target, exemplar, lattice=None, texture_weight=0.0, **lm))
+
+
+def test_lattice_keeps_part_labels_with_a_segmentation_guide():
+    exemplar, target, lm = _hatch_pair(64)
+    labels = numpy.zeros(exemplar.shape[:2], int)
+    labels[:, 30:] = 1
+    target_labels = numpy.zeros(target.shape[:2], int)
+    target_labels[:, 34:] = 1
+    d = st.stylize_details(target, exemplar, labels=labels, n_labels=2, target_labels=target_labels, lattice="auto",
+                           blend_radius=0, **lm)
+    nnf = d.synthesis.nnf
+    assert (labels[nnf[..., 1], nnf[..., 0]] == target_labels).mean() > 0.99
+
+
+def test_texture_weight_refines_the_per_pixel_answers_and_zero_is_the_default():
+    from neuralcollage.stylize.styleblit import refine_field
+    rng = numpy.random.default_rng(22)
+    gs = rng.uniform(0, 255, (20, 24, 4)).astype(numpy.float32)
+    values = rng.uniform(0, 255, (50, 4)).astype(numpy.float32)
+    start = numpy.stack([rng.integers(0, 24, 50), rng.integers(0, 20, 50)], 1)
+    weights = (1.0, 2.0, 1.0, 0.5)
+    out = refine_field(values, gs, start, radius=2, guide_weights=weights)
+    for v, s0, o in zip(values, start, out):
+        best = min((float((numpy.abs(v - gs[y, x]) * weights).sum()), (x, y))
+                   for y in range(max(0, s0[1] - 2), min(20, s0[1] + 3))
+                   for x in range(max(0, s0[0] - 2), min(24, s0[0] + 3)))
+        assert abs(best[0] - float((numpy.abs(v - gs[o[1], o[0]]) * weights).sum())) < 1e-3
+    exemplar, target, lm = _hatch_pair(64)
+    textured = [st.stylize(target, exemplar, texture_weight=1.0, seed=1, **lm) for _ in range(2)]
+    numpy.testing.assert_array_equal(textured[0], textured[1])
+    assert (textured[0] != st.stylize(target, exemplar, seed=1, **lm)).any()
+    with pytest.raises(ValueError, match="texture_weight"):
+        st.stylize(target, exemplar, texture_weight=-1.0, **lm)
+    with pytest.raises(ValueError, match="lattice"):
+        st.stylize(target, exemplar, lattice=numpy.array([[1, 2], [2, 4]]), **lm)
+    with pytest.raises(ValueError, match="lattice"):
+        st.stylize(target, exemplar, lattice="everywhere", **lm)

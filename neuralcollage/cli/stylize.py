@@ -61,6 +61,10 @@ def add_stylize_parser(sub, common, formatter):
     p.add_argument("--vote-stride", type=int, default=None, metavar="PX",
                    help="spacing of the voting neighbours in pixels, 1-64 (default: by the photo's size, "
                         "max(1, (side + 32) // 64): 1 up to 95 px, 2 at 128, 4 at 256, 8 at 512)")
+    p.add_argument("--lattice", choices=("none", "auto"), default="none",
+                   help="auto: keep a hatching drawn at a fixed angle and spacing in phase, snapping every copied "
+                        "offset to the translations under which the exemplar's texture repeats (found in the "
+                        "exemplar; nothing changes for a texture without a period) (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0,
                    help="jitter seed; the same seed gives the same output (default: %(default)s)")
     p.add_argument("--feather", type=float, default=2.0,
@@ -183,7 +187,8 @@ def cmd_stylize(args):
     details = st.stylize_details(base, exemplar, target_landmarks=base_lm, exemplar_landmarks=ex_lm,
                                  mask=mask, threshold=args.threshold, blend_radius=args.blend_radius,
                                  seed=args.seed, feather=args.feather, vote_sigma=args.vote_sigma or None,
-                                 vote_stride=args.vote_stride, **parts)
+                                 vote_stride=args.vote_stride, lattice=None if args.lattice == "none" else args.lattice,
+                                 **parts)
     inputs = [p for p in (args.base, args.style, args.mask) if p]
     write_image(args.output, details.image, overwrite_protect=inputs)
     say(f"wrote {args.output} ({details.synthesis.fallback_fraction:.0%} of the pixels outside chunks)",

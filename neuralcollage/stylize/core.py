@@ -5,15 +5,27 @@ import os
 import numpy
 
 from neuralcollage.stylize.guides import (appearance_guide, match_histogram, position_guide, position_ramp,
-                                          segmentation_guide)
+                                          segmentation_guide, texture_lattice)
 from neuralcollage.stylize.lookup import LookupTable, build_lookup_table, guide_key, load_lookup_table
 from neuralcollage.stylize.styleblit import BLEND_RADIUS, LEVELS, THRESHOLD, VOTE_SIGMA, StyleBlitResult, styleblit
 
 __all__ = ["Exemplar", "Stylized", "prepare_exemplar", "target_guide", "warped_labels", "stylize", "stylize_details",
-           "check_landmarks", "MAX_SIZE_RATIO"]
+           "check_landmarks", "texture_guides", "exemplar_lattice", "MAX_SIZE_RATIO", "TEXTURE_WEIGHT",
+           "TEXTURE_SEARCH_RADIUS", "LATTICE"]
 
 #: Largest ratio of exemplar to target side (either way) :func:`stylize` accepts.
 MAX_SIZE_RATIO = 4.0
+
+#: Default weight of the screen-anchored texture guide (:func:`texture_guides`): 0, off (docs/stylize.md,
+#: "Hatching in phase": it lifts hatch but lowers watercolour below the warp).
+TEXTURE_WEIGHT = 0.0
+
+#: Default of :func:`stylize`'s ``lattice``: None, no snapping (docs/stylize.md, "Hatching in phase").
+LATTICE = None
+
+#: With a texture guide, the pixels no chunk accepts search this far around their lookup answer
+#: (:func:`~neuralcollage.stylize.styleblit.refine_field`): the table knows nothing of the texture channel.
+TEXTURE_SEARCH_RADIUS = 2
 
 
 def _image(image, name):
@@ -193,10 +205,59 @@ def target_guide(target, exemplar, *, target_landmarks, target_labels=None, mask
     return numpy.concatenate(channels, axis=2)
 
 
+def texture_guides(target_guide, exemplar, *, texture_weight, guide_weights=None):
+    """The guides with the screen-anchored texture channel appended, for :func:`stylize`'s ``texture_weight``.
+
+    The channel is the exemplar's appearance guide (channel 2, its own texture) on the exemplar, and on the
+    target the exemplar's appearance guide at the same place in the frame (resized to the target's shape when
+    the sizes differ): an exemplar pixel then fits a target pixel when its texture is the one the exemplar has at
+    that pixel's own screen position.  A texture drawn in screen space (hatching at a fixed angle and spacing,
+    paper grain: an artist drawing over the picture) keeps its phase on the target instead of being averaged
+    away by the appearance guide of the plain target.
+
+    Returns
+    -------
+    target_guide, exemplar_guide : numpy.ndarray
+        ``(H, W, C + 1)`` and ``(He, We, C + 1)`` float32.
+    weights : numpy.ndarray
+        ``(C + 1,)`` float32: ``guide_weights`` (default 1 each) and ``texture_weight``.
+    """
+    import cv2
+    gt = numpy.asarray(target_guide, numpy.float32)
+    gs = exemplar.guide
+    texture = gs[..., 2]
+    if texture.shape != gt.shape[:2]:
+        texture = cv2.resize(texture, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
+    weights = numpy.ones(gt.shape[2], numpy.float32) if guide_weights is None else \
+        numpy.asarray(guide_weights, numpy.float32)
+    return (numpy.concatenate([gt, texture[..., None]], axis=2), numpy.concatenate([gs, gs[..., 2:3]], axis=2),
+            numpy.append(weights, numpy.float32(texture_weight)))
+
+
+def exemplar_lattice(exemplar, target_shape, lattice="auto"):
+    """The ``(2, 2)`` int lattice basis :func:`stylize` snaps to, or None: ``lattice`` None (off), ``"auto"``
+    (:func:`~neuralcollage.stylize.guides.texture_lattice` of the exemplar's appearance guide; None when the
+    texture has no period) or a basis given as ``(2, 2)`` ints (columns the vectors ``(x, y)``).  Only for a
+    target of the exemplar's size (the phase is the exemplar's at the same pixel); None otherwise."""
+    if lattice is None or tuple(target_shape[:2]) != tuple(exemplar.image.shape[:2]):
+        return None
+    if isinstance(lattice, str):
+        if lattice != "auto":
+            raise ValueError(f"lattice must be None, 'auto' or a (2, 2) integer basis, got {lattice!r}")
+        return texture_lattice(exemplar.guide[..., 2])
+    basis = numpy.asarray(lattice)
+    if basis.shape != (2, 2) or not numpy.issubdtype(basis.dtype, numpy.integer) or \
+            round(abs(numpy.linalg.det(basis.astype(numpy.float64)))) == 0:
+        raise ValueError(f"lattice must be a (2, 2) integer basis with det != 0, got {lattice!r}")
+    return basis.astype(numpy.int64)
+
+
 def stylize_details(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask=None,
                     threshold=THRESHOLD, blend_radius=BLEND_RADIUS, seed=0, guide_weights=None, feather=2.0,
-                    target_labels=None, levels=LEVELS, vote_sigma=VOTE_SIGMA, vote_stride=None, **exemplar_options):
-    """As :func:`stylize`, returning a :class:`Stylized` with the guide, field and mask as well."""
+                    target_labels=None, levels=LEVELS, vote_sigma=VOTE_SIGMA, vote_stride=None,
+                    texture_weight=TEXTURE_WEIGHT, lattice=LATTICE, **exemplar_options):
+    """As :func:`stylize`, returning a :class:`Stylized` with the guide, field and mask as well (its
+    ``target_guide`` without the texture channel; :func:`texture_guides` adds it)."""
     target = _image(target, "target")
     if not isinstance(exemplar, Exemplar):
         if exemplar_landmarks is None:
@@ -222,9 +283,19 @@ def stylize_details(target, exemplar, *, target_landmarks, exemplar_landmarks=No
     if weights is not None and len(weights) != guide.shape[2]:
         raise ValueError(f"guide_weights needs {guide.shape[2]} values (x, y, appearance"
                          f"{', segmentation' if guide.shape[2] > 3 else ''}), got {len(weights)}")
-    result = styleblit(guide, exemplar.guide, exemplar.image, exemplar.table, threshold=threshold,
-                       blend_radius=blend_radius, guide_weights=weights, seed=seed, levels=levels,
-                       vote_sigma=vote_sigma, vote_stride=vote_stride)
+    if not (numpy.isfinite(texture_weight) and texture_weight >= 0):
+        raise ValueError(f"texture_weight must be a finite number >= 0, got {texture_weight}")
+    basis = exemplar_lattice(exemplar, target.shape, lattice)
+    if texture_weight > 0:
+        g_t, g_s, w = texture_guides(guide, exemplar, texture_weight=texture_weight, guide_weights=weights)
+        result = styleblit(g_t, g_s, exemplar.image, exemplar.table, threshold=threshold,
+                           blend_radius=blend_radius, guide_weights=w, seed=seed, levels=levels,
+                           vote_sigma=vote_sigma, vote_stride=vote_stride, fallback_radius=TEXTURE_SEARCH_RADIUS,
+                           lattice=basis)
+    else:
+        result = styleblit(guide, exemplar.guide, exemplar.image, exemplar.table, threshold=threshold,
+                           blend_radius=blend_radius, guide_weights=weights, seed=seed, levels=levels,
+                           vote_sigma=vote_sigma, vote_stride=vote_stride, lattice=basis)
     if region is None:
         alpha = numpy.ones(target.shape[:2], numpy.float32)
         image = result.image
@@ -238,7 +309,8 @@ def stylize_details(target, exemplar, *, target_landmarks, exemplar_landmarks=No
 
 def stylize(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask=None, threshold=THRESHOLD,
             blend_radius=BLEND_RADIUS, seed=0, guide_weights=None, feather=2.0, target_labels=None, levels=LEVELS,
-            vote_sigma=VOTE_SIGMA, vote_stride=None, **exemplar_options):
+            vote_sigma=VOTE_SIGMA, vote_stride=None, texture_weight=TEXTURE_WEIGHT, lattice=LATTICE,
+            **exemplar_options):
     """Stylise ``target`` with the texture of ``exemplar``, placed by the two images' landmarks.
 
     Guides (FaceBlit): the exemplar's position guide is a coordinate ramp, the target's the ramp moved by MLS
@@ -279,6 +351,19 @@ def stylize(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask
     target_labels : numpy.ndarray, keyword-only, optional
         ``(H, W)`` int part labels, when the exemplar has a segmentation guide (default: the exemplar's labels
         moved by the landmarks' MLS deformation, :func:`warped_labels`).
+    texture_weight : float, keyword-only
+        Weight of the screen-anchored texture guide (:func:`texture_guides`) in the chunk error, the voting
+        weights and a local search (radius :data:`TEXTURE_SEARCH_RADIUS`) of the pixels no chunk accepts; for
+        exemplars whose texture is drawn in screen space (hatching).  Default 0: off (the output is bit-identical
+        to what it was without the option).  1 lifts the hatch renders' patch match and SSIM but lowers
+        watercolour's SSIM below the warp's (docs/stylize.md, "Hatching in phase").
+    lattice : None, "auto" or array_like, keyword-only
+        Keep a periodic texture (hatching at a fixed angle and spacing) in phase: every chunk seed's and every
+        per-pixel answer moves the least, keeping its part label, so that its offset lies on the texture's
+        translation lattice (:func:`~neuralcollage.stylize.styleblit.snap_to_lattice`); ``"auto"`` reads the
+        lattice off the exemplar (:func:`exemplar_lattice`; nothing changes for a texture without a period, or a
+        target of another size), or give the ``(2, 2)`` int basis.  Default None: off (docs/stylize.md,
+        "Hatching in phase").
     **exemplar_options
         Passed to :func:`prepare_exemplar` with an exemplar image (``appearance_source``, ``labels``,
         ``n_labels``, ``table_cache``, bins and weights).
@@ -300,4 +385,5 @@ def stylize(target, exemplar, *, target_landmarks, exemplar_landmarks=None, mask
                            exemplar_landmarks=exemplar_landmarks, mask=mask, threshold=threshold,
                            blend_radius=blend_radius, seed=seed, guide_weights=guide_weights, feather=feather,
                            target_labels=target_labels, levels=levels, vote_sigma=vote_sigma,
-                           vote_stride=vote_stride, **exemplar_options).image
+                           vote_stride=vote_stride, texture_weight=texture_weight, lattice=lattice,
+                           **exemplar_options).image

@@ -106,7 +106,8 @@ def detected_part_iou(output, case, part_detector):
 def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOLD, blend_radius=BLEND_RADIUS,
                      jitter_seed=0,
                      vote_sigma=VOTE_SIGMA, vote_stride=None, guide_weights=None, landmark_predictor=None,
-                     max_patches=1500, patch_tolerance=24.0, methods=METHODS, part_detector=None):
+                     max_patches=1500, patch_tolerance=24.0, methods=METHODS, part_detector=None, texture_weight=0.0,
+                     lattice=None):
     """Score the methods on ``n`` held-out cases.
 
     Args:
@@ -116,6 +117,10 @@ def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOL
             the target instead of the renderer's (the truth's masks stay the renderer's).
         part_detector: optional callable, uint8 image -> ``(K, 2)`` landmarks (the renderer's K points):
             adds ``part_iou_detected`` (:func:`detected_part_iou`) for every method.
+        texture_weight: the stylisation's screen-anchored texture guide weight
+            (:func:`~neuralcollage.stylize.core.texture_guides`; 0: off).
+        lattice: the stylisation's texture lattice (None: off, ``"auto"``:
+            :func:`~neuralcollage.stylize.core.exemplar_lattice`).
 
     Returns:
         dict: ``{method: {metric: mean}}``, plus ``"seconds"`` (mean stylisation time per case, table included),
@@ -148,6 +153,7 @@ def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOL
                                           exemplar_landmarks=ex_lm, threshold=threshold, blend_radius=blend_radius,
                                           vote_sigma=vote_sigma, vote_stride=vote_stride,
                                           seed=jitter_seed, guide_weights=guide_weights, appearance_source=source,
+                                          texture_weight=texture_weight, lattice=lattice,
                                           **extra)
                 seconds.append(time.perf_counter() - t0)
                 output, field = details.image, details.synthesis.nnf

@@ -8,7 +8,10 @@ import cv2
 import numpy
 
 __all__ = ["mls_similarity", "position_ramp", "position_guide", "appearance_guide", "match_histogram",
-           "segmentation_guide", "ramp_scale"]
+           "segmentation_guide", "ramp_scale", "texture_lattice", "LATTICE_MIN_PEAK"]
+
+#: Smallest normalised autocorrelation of a peak :func:`texture_lattice` takes for a period of the texture.
+LATTICE_MIN_PEAK = 0.25
 
 _EPS = 1e-8
 
@@ -190,3 +193,78 @@ def segmentation_guide(labels, n_labels):
     if lab.size and (lab.min() < 0 or lab.max() >= n_labels):
         raise ValueError(f"labels must lie in [0, {n_labels}), got [{lab.min()}, {lab.max()}]")
     return lab.astype(numpy.float32) * (255.0 / max(n_labels - 1, 1))
+
+
+def _reduce_basis(a, b):
+    """Lagrange-Gauss reduction of the integer basis ``a``, ``b``: the shortest basis of the same lattice."""
+    a, b = numpy.asarray(a, numpy.int64), numpy.asarray(b, numpy.int64)
+    while True:
+        if a @ a > b @ b:
+            a, b = b, a
+        mu = int(numpy.floor((a @ b) / (a @ a) + 0.5))
+        if mu == 0:
+            return a, b
+        b = b - mu * a
+
+
+def texture_lattice(appearance, *, reach=None, min_peak=LATTICE_MIN_PEAK):
+    """The translations under which a texture repeats, from the peaks of its autocorrelation.
+
+    A hatched exemplar's appearance guide is, where the hatching runs at a fixed angle and spacing, nearly
+    unchanged by the translations of a lattice (one set of lines: all the moves along the lines and by a
+    multiple of the spacing across them; crossed sets: the moves that keep both).  The lattice is read off the
+    normalised (circular) autocorrelation ``R(t)`` of ``appearance - mean`` within ``reach`` px: the highest local
+    maximum ``a`` (``R(a) > min_peak``, ``t != 0``), then the highest one not parallel to ``a``; with none, the
+    lines' lattice (``a`` and the shortest integer step along the lines, perpendicular to ``a``).
+
+    Parameters
+    ----------
+    appearance : numpy.ndarray
+        ``(H, W)`` float: the exemplar's appearance guide (or any grey texture).
+    reach : int, keyword-only, optional
+        Largest period looked for, px (default ``max(4, min(H, W) // 8)``).
+    min_peak : float, keyword-only
+        Smallest autocorrelation (1 at ``t = 0``) that counts as a period; smooth textures (watercolour washes)
+        have none and give None.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(2, 2)`` int64 reduced basis, columns the lattice vectors ``(x, y)``; None without a period.
+    """
+    a = numpy.asarray(appearance, numpy.float64)
+    if a.ndim != 2:
+        raise ValueError(f"appearance must be (H, W), got shape {a.shape}")
+    h, w = a.shape
+    reach = max(4, min(h, w) // 8) if reach is None else int(reach)
+    reach = min(reach, (min(h, w) - 1) // 2)
+    if reach < 2:
+        return None
+    a = a - a.mean()
+    power = numpy.abs(numpy.fft.rfft2(a)) ** 2  # circular: every shift compares all the pixels
+    corr = numpy.fft.irfft2(power, s=(h, w))
+    if not corr[0, 0] > 1e-9:
+        return None
+    corr = numpy.fft.fftshift(corr / corr[0, 0])
+    cy, cx = h // 2, w // 2
+    window = corr[cy - reach - 1:cy + reach + 2, cx - reach - 1:cx + reach + 2]
+    inner = window[1:-1, 1:-1]
+    neighbours = numpy.max(numpy.stack([window[1 + dy:window.shape[0] - 1 + dy, 1 + dx:window.shape[1] - 1 + dx]
+                                        for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]), axis=0)
+    peak = (inner >= neighbours) & (inner > min_peak)
+    peak[reach, reach] = False
+    ys, xs = numpy.nonzero(peak)
+    if not len(ys):
+        return None
+    vectors = numpy.stack([xs - reach, ys - reach], axis=1).astype(numpy.int64)
+    order = numpy.lexsort(((vectors ** 2).sum(axis=1), -inner[ys, xs]))  # highest first, then shortest
+    vectors = vectors[order]
+    first = vectors[0]
+    for v in vectors[1:]:
+        if first[0] * v[1] - first[1] * v[0] != 0:
+            a_vec, b_vec = _reduce_basis(first, v)
+            return numpy.stack([a_vec, b_vec], axis=1)
+    g = int(numpy.gcd(abs(int(first[0])), abs(int(first[1])))) or 1
+    along = numpy.array([first[1], -first[0]], numpy.int64) // g
+    a_vec, b_vec = _reduce_basis(first, along)
+    return numpy.stack([a_vec, b_vec], axis=1)

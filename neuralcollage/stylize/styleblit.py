@@ -4,7 +4,7 @@ import dataclasses
 import numpy
 
 __all__ = ["LEVELS", "THRESHOLD", "VOTE_SIGMA", "BLEND_RADIUS", "StyleBlitResult", "styleblit", "nearest_field", "vote",
-           "vote_stride_for"]
+           "vote_stride_for", "refine_field", "snap_to_lattice"]
 
 #: Seed spacings ``h`` from the coarsest level to the finest.
 LEVELS = (64, 32, 16, 8, 4, 2, 1)
@@ -50,14 +50,15 @@ def _jitter(rng, shape):
 
 
 def nearest_field(target_guide, exemplar_guide, table, *, threshold=THRESHOLD, guide_weights=None, seed=0,
-                  levels=LEVELS):
+                  levels=LEVELS, fallback_radius=0, lattice=None):
     """The nearest-neighbour field of hierarchical StyleBlit.
 
     For each level's seed spacing ``h`` every not yet accepted target pixel ``p`` takes the nearest of the
     jittered seeds ``q = h * (cell + jitter(cell))`` in the 3x3 cells around it, looks up ``u`` = the
     exemplar position for ``G_T(q)`` in ``table`` and proposes ``o = u + (p - q)``; it is accepted when ``o``
     lies inside the exemplar and ``sum_c w_c |G_T(p) - G_S(o)| < threshold``.  Pixels no level accepts take
-    the table's answer for ``G_T(p)`` itself.
+    the table's answer for ``G_T(p)`` itself (refined by :func:`refine_field` when ``fallback_radius`` > 0;
+    with ``lattice``, seeds' and pixels' answers snapped to it).
 
     Parameters
     ----------
@@ -75,6 +76,17 @@ def nearest_field(target_guide, exemplar_guide, table, *, threshold=THRESHOLD, g
         Seed of the jitter table (``numpy.random.RandomState``); fixed seed, identical output.
     levels : sequence of int, keyword-only
         Seed spacings, coarse to fine.
+    fallback_radius : int, keyword-only
+        0 (default): the pixels no level accepts keep the table's answer.  ``r`` > 0: each of them takes the
+        exemplar pixel of lowest weighted guide error (all channels, ``guide_weights``) among the
+        ``(2r + 1)^2`` around the table's answer (:func:`refine_field`); the table knows only position,
+        appearance and segmentation, so this is how further channels (the texture guide of
+        :func:`~neuralcollage.stylize.core.texture_guides`) reach those pixels.
+    lattice : numpy.ndarray, keyword-only, optional
+        ``(2, 2)`` int basis (columns, ``(x, y)``) of the exemplar texture's translation lattice
+        (:func:`~neuralcollage.stylize.guides.texture_lattice`): every seed's answer and every per-pixel answer
+        is moved the least (keeping its part label) so that its offset ``o - p`` lies on the lattice
+        (:func:`snap_to_lattice`), and the texture keeps its phase in the frame.  Default None: no snapping.
 
     Returns
     -------
@@ -99,6 +111,7 @@ def nearest_field(target_guide, exemplar_guide, table, *, threshold=THRESHOLD, g
     level_map = numpy.full(h_t * w_t, -1, numpy.int8)
     todo = numpy.arange(h_t * w_t, dtype=numpy.int64)
     rng = numpy.random.RandomState(seed)
+    labels_s = gs[..., 3] if lattice is not None and table.n_labels > 1 else None
     for index, spacing in enumerate(levels):
         n_cy, n_cx = -(-h_t // spacing), -(-w_t // spacing)
         jitter = _jitter(rng, (n_cy + 2, n_cx + 2))  # cells -1 .. n
@@ -117,7 +130,14 @@ def nearest_field(target_guide, exemplar_guide, table, *, threshold=THRESHOLD, g
             seed_u = numpy.zeros((flat_sx.size, 2), numpy.int32)
             seed_u[needed] = table.query(gt[flat_sy[needed], flat_sx[needed]], exemplar_guide=gs)
         else:
+            needed = None
             seed_u = table.query(gt[flat_sy, flat_sx], exemplar_guide=gs)
+        if lattice is not None:
+            pick = slice(None) if needed is None else needed
+            seed_u[pick] = snap_to_lattice(seed_u[pick], numpy.stack([flat_sx[pick], flat_sy[pick]], axis=1),
+                                           lattice, (h_e, w_e), exemplar_labels=labels_s,
+                                           target_labels=None if labels_s is None else
+                                           gt[flat_sy[pick], flat_sx[pick], 3])
         py, px = todo // w_t, todo % w_t
         ox = seed_u[cell, 0] + (px - flat_sx[cell])
         oy = seed_u[cell, 1] + (py - flat_sy[cell])
@@ -131,7 +151,153 @@ def nearest_field(target_guide, exemplar_guide, table, *, threshold=THRESHOLD, g
         todo = todo[~accept]
     if len(todo):
         nnf[todo] = table.query(gt_flat[todo], exemplar_guide=gs)
+        if fallback_radius > 0:
+            nnf[todo] = refine_field(gt_flat[todo], gs, nnf[todo], radius=fallback_radius, guide_weights=weights)
+        if lattice is not None:
+            nnf[todo] = snap_to_lattice(nnf[todo], numpy.stack([todo % w_t, todo // w_t], axis=1), lattice,
+                                        (h_e, w_e), exemplar_labels=labels_s,
+                                        target_labels=None if labels_s is None else gt_flat[todo, 3])
     return nnf.reshape(h_t, w_t, 2), level_map.reshape(h_t, w_t)
+
+
+#: Lattice steps (in basis units) :func:`snap_to_lattice` tries: the four corners of the cell, then (where one of
+#: them is outside the exemplar or of another label) those and the twelve around them.
+_CORNERS = numpy.array([(0, 0), (1, 0), (0, 1), (1, 1)], numpy.float64)
+_AROUND = numpy.concatenate([_CORNERS, numpy.array([(i, j) for i in (-1, 0, 1, 2) for j in (-1, 0, 1, 2)
+                                                   if not (0 <= i <= 1 and 0 <= j <= 1)], numpy.float64)])
+
+
+def snap_to_lattice(positions, pixels, lattice, exemplar_shape, *, exemplar_labels=None, target_labels=None):
+    """Move exemplar positions the least so that ``position - pixel`` lies on ``lattice``.
+
+    A texture that repeats by the lattice's translations (hatching at a fixed angle and spacing) is then copied
+    in the phase the exemplar has at the pixel's own place in the frame.
+
+    Parameters
+    ----------
+    positions : numpy.ndarray
+        ``(N, 2)`` int exemplar ``(x, y)``.
+    pixels : numpy.ndarray
+        ``(N, 2)`` int target ``(x, y)`` the positions are for.
+    lattice : numpy.ndarray
+        ``(2, 2)`` int, columns the basis vectors ``(x, y)``, ``det != 0``, reduced
+        (:func:`~neuralcollage.stylize.guides.texture_lattice`).
+    exemplar_shape : tuple
+        ``(He, We)``.
+    exemplar_labels : numpy.ndarray, keyword-only, optional
+        ``(He, We)`` part labels (any numbers); with ``target_labels`` (``(N,)``, the pixels' labels) only
+        candidates of the pixel's label count.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, 2)`` int32: ``position + r`` with ``position + r - pixel`` on the lattice, ``r`` the shortest
+        (Euclidean; ties: the first tried) inside the exemplar (and of the pixel's label) among the 16 lattice
+        points of the cell (of an acute reduced basis) around ``pixel - position`` and of the cells around it
+        (only the cell's four corners are looked at when all four are allowed: the cell's two triangles are not
+        obtuse, so one of them is the nearest); a position with no such candidate stays as it was.
+    """
+    basis = numpy.asarray(lattice, numpy.float64)
+    if basis[:, 0] @ basis[:, 1] < 0:
+        basis = basis * numpy.array([1.0, -1.0])  # an acute basis: the cell's two triangles are not obtuse
+    pos = numpy.asarray(positions, numpy.int64)
+    d = numpy.asarray(pixels, numpy.int64) - pos
+    dx, dy = d[:, 0].astype(numpy.float64), d[:, 1].astype(numpy.float64)
+    # pixel - position = basis @ (floor + frac): the residual basis @ frac is an integer vector in the cell
+    inv = numpy.linalg.inv(basis)
+    fa = numpy.floor(inv[0, 0] * dx + inv[0, 1] * dy + 1e-9)
+    fb = numpy.floor(inv[1, 0] * dx + inv[1, 1] * dy + 1e-9)
+    residual = numpy.stack([numpy.rint(dx - basis[0, 0] * fa - basis[0, 1] * fb),
+                            numpy.rint(dy - basis[1, 0] * fa - basis[1, 1] * fb)], axis=1).astype(numpy.int32)
+    h_e, w_e = exemplar_shape
+    labels = None if exemplar_labels is None else numpy.asarray(exemplar_labels)
+    wanted = None if exemplar_labels is None else numpy.asarray(target_labels)
+    out = pos.astype(numpy.int32)
+    rows = numpy.arange(len(pos))
+    for steps in (_CORNERS, _AROUND):
+        if not len(rows):
+            break
+        px, py = out[rows, 0], out[rows, 1]
+        res_x, res_y = residual[rows, 0], residual[rows, 1]
+        best = numpy.full(len(rows), numpy.iinfo(numpy.int32).max, numpy.int32)
+        best_x, best_y = px.copy(), py.copy()
+        allowed = numpy.ones(len(rows), bool)
+        for sx, sy in numpy.rint(steps @ basis.T).astype(numpy.int32):
+            rx, ry = res_x - sx, res_y - sy
+            x, y = px + rx, py + ry
+            ok = (x >= 0) & (x < w_e) & (y >= 0) & (y < h_e)
+            if labels is not None:
+                ok &= labels[numpy.clip(y, 0, h_e - 1), numpy.clip(x, 0, w_e - 1)] == wanted[rows]
+            allowed &= ok
+            cost = rx * rx + ry * ry
+            better = ok & (cost < best)  # ties: the first candidate
+            best = numpy.where(better, cost, best)
+            best_x = numpy.where(better, x, best_x)
+            best_y = numpy.where(better, y, best_y)
+        # with all four corners allowed the nearest is one of them; otherwise look at all 16
+        done = allowed if steps is _CORNERS else best < numpy.iinfo(numpy.int32).max
+        out[rows[done], 0] = best_x[done]
+        out[rows[done], 1] = best_y[done]
+        rows = rows[~done]
+    return out.astype(numpy.int32)
+
+
+def refine_field(target_values, exemplar_guide, positions, *, radius=1, guide_weights=None):
+    """Local search: for each query the exemplar pixel of lowest weighted guide error
+    ``sum_c w_c |g_c - G_S(o)_c|`` among the ``(2 radius + 1)^2`` pixels ``o`` around its position (inside
+    the exemplar; ties: the first in row-major order of the offsets, the centre counting first).
+
+    Parameters
+    ----------
+    target_values : numpy.ndarray
+        ``(N, C)`` float guide values of the queries, 0-255 units.
+    exemplar_guide : numpy.ndarray
+        ``(He, We, C)`` float32.
+    positions : numpy.ndarray
+        ``(N, 2)`` int exemplar ``(x, y)`` to search around.
+    radius : int, keyword-only
+        >= 0.
+    guide_weights : sequence of float, keyword-only, optional
+        ``(C,)`` (default 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, 2)`` int32 exemplar ``(x, y)``.
+    """
+    g = numpy.asarray(target_values, numpy.float32)
+    gs = numpy.asarray(exemplar_guide, numpy.float32)
+    h_e, w_e, n_ch = gs.shape
+    if g.ndim != 2 or g.shape[1] != n_ch:
+        raise ValueError(f"target_values must be (N, {n_ch}), got shape {g.shape}")
+    radius = int(radius)
+    if radius < 0:
+        raise ValueError(f"radius must be >= 0, got {radius}")
+    weights = numpy.ones(n_ch, numpy.float32) if guide_weights is None else \
+        numpy.asarray(guide_weights, numpy.float32)
+    base = numpy.asarray(positions, numpy.int64)
+    bx, by = numpy.clip(base[:, 0], 0, w_e - 1), numpy.clip(base[:, 1], 0, h_e - 1)
+    flat_gs = gs.reshape(-1, n_ch)
+    gs_planes = [numpy.ascontiguousarray(flat_gs[:, c]) for c in range(n_ch)]
+    g_planes = [numpy.ascontiguousarray(g[:, c]) for c in range(n_ch)]
+    best = numpy.full(len(g), numpy.inf, numpy.float32)
+    best_x, best_y = bx.copy(), by.copy()
+    offsets = [(0, 0)] + [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
+                          if (dy, dx) != (0, 0)]
+    for dy, dx in offsets:
+        x, y = bx + dx, by + dy
+        ok = (x >= 0) & (x < w_e) & (y >= 0) & (y < h_e)
+        index = numpy.clip(y, 0, h_e - 1) * w_e + numpy.clip(x, 0, w_e - 1)
+        err = None
+        for plane, source, weight_c in zip(g_planes, gs_planes, weights):
+            d = numpy.abs(plane - source.take(index))
+            d *= weight_c
+            err = d if err is None else err + d
+        better = ok & (err < best)
+        best = numpy.where(better, err, best)
+        best_x = numpy.where(better, x, best_x)
+        best_y = numpy.where(better, y, best_y)
+    return numpy.stack([best_x, best_y], axis=1).astype(numpy.int32)
 
 
 def _nearest_seed_cell(sx, sy, valid, spacing, h, w):
@@ -284,17 +450,19 @@ def vote_stride_for(shape):
 
 
 def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=THRESHOLD, blend_radius=BLEND_RADIUS,
-              guide_weights=None, seed=0, levels=LEVELS, vote_sigma=VOTE_SIGMA, vote_stride=None):
-    """StyleBlit: :func:`nearest_field` then :func:`vote` of ``exemplar`` (``(He, We, 3)`` uint8), weighted by
-    the guides with ``vote_sigma`` (None: the plain mean of the reference), neighbours ``vote_stride`` apart
-    (None: :func:`vote_stride_for` the target).
+              guide_weights=None, seed=0, levels=LEVELS, vote_sigma=VOTE_SIGMA, vote_stride=None, fallback_radius=0,
+              lattice=None):
+    """StyleBlit: :func:`nearest_field` (``fallback_radius`` and ``lattice`` passed on) then :func:`vote` of
+    ``exemplar`` (``(He, We, 3)`` uint8), weighted by the guides with ``vote_sigma`` (None: the plain mean of the
+    reference), neighbours ``vote_stride`` apart (None: :func:`vote_stride_for` the target).
 
     Returns
     -------
     StyleBlitResult
     """
     nnf, level = nearest_field(target_guide, exemplar_guide, table, threshold=threshold,
-                               guide_weights=guide_weights, seed=seed, levels=levels)
+                               guide_weights=guide_weights, seed=seed, levels=levels, fallback_radius=fallback_radius,
+                               lattice=lattice)
     image = vote(exemplar, nnf, radius=blend_radius, target_guide=target_guide, exemplar_guide=exemplar_guide,
                  guide_weights=guide_weights, sigma=vote_sigma,
                  stride=vote_stride_for(target_guide.shape) if vote_stride is None else vote_stride)
