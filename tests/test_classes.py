@@ -600,3 +600,19 @@ def test_cli_add_class_closeup_variant(model, tmp_path, capsys):
     assert pack.closeup["record"]["closeups_per_image"] == 1 and pack.closeup["record"]["closeup_zoom"] == [1.3, 2.4]
     code, stdout, _ = _cli(["labels", "--model", f"{model}+{out}"], capsys)
     assert code == 0 and stdout.strip().splitlines()[-1].split() == ["5", "koala", "(close-up)"]
+
+
+def test_bench_add_class_prints_the_pack_estimate_and_its_ratio_to_the_target(tmp_path, capsys):
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks",
+                        "bench_add_class.py")
+    spec = importlib.util.spec_from_file_location("bench_add_class", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.main(["--arch", "tiny32", "--steps", "3", "--images", "3", "--batch-size", "2", "--out", str(tmp_path)])
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["images"] == 3 and line["steps"] == 3 and line["s_per_step"] > 0
+    expected = line["setup_s"] + 300 * line["s_per_step"] + min(6, line["n_classes"]) * 30 * line["s_per_step"]
+    assert abs(line["estimate_pack_s"] - expected) <= 1
+    assert abs(line["pack_vs_target"] - line["estimate_pack_s"] / 3600) < 1e-3
+    assert classes.load_pack(os.path.join(str(tmp_path), "koala.npz")).name == "koala"
