@@ -32,6 +32,13 @@ Training methods (``method=``):
   (:mod:`neuralcollage.classes.two_stage`). Experimental: meant for part edits into the new class, it kept
   the koala's whole faces (94.2% judged) but raised part translation only from 37% to 39% (docs/few_shot.md).
 
+With ``closeup_variant=N`` (any training method) a pack also carries the class's **close-up variant**: rows and
+a per-class branch learnt on the images and ``N`` close-ups of each.  Loaded, it is a class of its own
+(:func:`closeup_name`: ``"koala (close-up)"``; :func:`closeup_class` maps the class to it) and
+:func:`neuralcollage.collage.edit_photo` draws the class with it when the crop is a part of the photo: one set
+of rows cannot draw both a whole face and a part's close-up of a species the convolutions never saw (koala part
+translation 37% -> 81%, whole samples still 94% koala; but tiger 85% -> 27%: an option, docs/few_shot.md).
+
 Example
 -------
 >>> bundle = load_bundle("builtin")                                   # doctest: +SKIP
