@@ -616,3 +616,24 @@ def test_bench_add_class_prints_the_pack_estimate_and_its_ratio_to_the_target(tm
     assert abs(line["estimate_pack_s"] - expected) <= 1
     assert abs(line["pack_vs_target"] - line["estimate_pack_s"] / 3600) < 1e-3
     assert classes.load_pack(os.path.join(str(tmp_path), "koala.npz")).name == "koala"
+
+
+def test_a_close_up_variant_that_does_not_fit_is_refused_in_one_line(model, closeup_pack_path, tmp_path):
+    pack = classes.load_pack(closeup_pack_path)
+    layer = next(iter(pack.closeup["generator"]))
+    gamma, beta = pack.closeup["generator"][layer]
+    pack.closeup["generator"][layer] = (gamma[:-1], beta)
+    bad = str(tmp_path / "bad.npz")
+    pack.save(bad)
+    with pytest.raises(classes.ClassPackError, match=f"close-up variant's layer {layer} has"):
+        load_bundle(model, classes=[bad])
+    pack = classes.load_pack(closeup_pack_path)
+    pack.closeup["branch"]["w2"] = pack.closeup["branch"]["w2"][:, :1]
+    pack.save(bad)
+    with pytest.raises(classes.ClassPackError, match="close-up variant's branch does not fit"):
+        load_bundle(model, classes=[bad])
+    arrays = dict(np.load(closeup_pack_path, allow_pickle=False))
+    del arrays[f"closeup/generator/{layer}/beta"]
+    np.savez(bad, **arrays)
+    with pytest.raises(classes.ClassPackError, match="incomplete"):
+        classes.load_pack(bad)

@@ -68,22 +68,27 @@ def _check_fits(bundle, pack):
     if want != have:
         raise ClassPackError(f"{where} was trained for base generator sha256 {want} ({base.get('name')}); "
                              f"the loaded generator {base_name(bundle)} has sha256 {have}")
-    layers = class_layers(bundle.generator)
-    if [n for n, _ in layers] != list(pack.generator):
-        raise ClassPackError(f"{where}: its layers do not match the generator's class layers")
-    for name, link in layers:
-        gamma, beta = pack.generator[name]
-        if gamma.shape != (link.size,) or beta.shape != (link.size,):
-            raise ClassPackError(f"{where}: layer {name} has {gamma.shape[0]} channels; the generator has "
-                                 f"{link.size}")
-    if pack.branch is not None:
-        layer, gen = pack.branch["layer"], bundle.generator
-        channels = gen.channels[layer] * gen.ch if 1 <= layer <= gen.n_blocks else None
-        w1, w2 = pack.branch["w1"], pack.branch["w2"]
-        rank = w1.shape[0] if w1.ndim == 4 else None
-        if channels is None or w1.shape != (rank, channels, 3, 3) or w2.shape != (channels, rank, 1, 1) \
-                or pack.branch["b1"].shape != (rank,) or pack.branch["b2"].shape != (channels,):
-            raise ClassPackError(f"{where}: its branch does not fit the generator's blend layer {layer}")
+    parts = [("its", pack.generator, pack.branch)]
+    if pack.closeup is not None:
+        parts.append(("its close-up variant's", pack.closeup.get("generator") or {}, pack.closeup.get("branch")))
+    gen = bundle.generator
+    layers = class_layers(gen)
+    for what, rows, branch in parts:
+        if [n for n, _ in layers] != list(rows):
+            raise ClassPackError(f"{where}: {what} layers do not match the generator's class layers")
+        for name, link in layers:
+            gamma, beta = rows[name]
+            if gamma.shape != (link.size,) or beta.shape != (link.size,):
+                raise ClassPackError(f"{where}: {what} layer {name} has {gamma.shape[0] if gamma.ndim else 0} "
+                                     f"channels; the generator has {link.size}")
+        if branch is not None:
+            layer = branch["layer"]
+            channels = gen.channels[layer] * gen.ch if 1 <= layer <= gen.n_blocks else None
+            w1, w2 = branch["w1"], branch["w2"]
+            rank = w1.shape[0] if w1.ndim == 4 else None
+            if channels is None or w1.shape != (rank, channels, 3, 3) or w2.shape != (channels, rank, 1, 1) \
+                    or branch["b1"].shape != (rank,) or branch["b2"].shape != (channels,):
+                raise ClassPackError(f"{where}: {what} branch does not fit the generator's blend layer {layer}")
 
 
 def apply_packs(bundle, packs):
