@@ -578,6 +578,9 @@ def test_closeup_variant_draws_part_edits_and_replays(model, closeup_pack_path):
     assert whole.target_class == 4
     again = replay(part.recipe, photo, bundle)
     assert np.array_equal(again.image, part.image)
+    from neuralcollage.collage.recipes import RecipeError
+    with pytest.raises(RecipeError, match=r"with class packs koala .* none loaded; load them with --model"):
+        replay(part.recipe, photo, load_bundle(model))
 
 
 def test_closeup_variant_is_refused_with_nothing_to_train(model):

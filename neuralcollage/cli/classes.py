@@ -132,7 +132,7 @@ def _pack_grid(images, columns=4):
 
 
 def cmd_add_class(args):
-    from neuralcollage.classes import ClassPackError, add_class, pack_samples, split_model_spec
+    from neuralcollage.classes import ClassPackError, add_class, closeup_name, pack_samples, split_model_spec
     from neuralcollage.io import InputError, read_image, write_image
     out = args.output
     options = training_kwargs(args)
@@ -167,8 +167,12 @@ def cmd_add_class(args):
         progress.close()
     pack.save(out, overwrite_protect=args.images)
     size = os.path.getsize(out)
+    variant = ""
+    if pack.closeup is not None:
+        variant = (f", and its close-up variant {closeup_name(pack.name)!r} (for edits of parts) in "
+                   f"{pack.closeup['record']['seconds']:.0f} s")
     say(f"class {pack.name!r} learnt from {len(images)} images in {pack.record['seconds']:.0f} s "
-        f"(method {pack.record['method']}, started from {pack.record['init_class']!r}); pack {out} "
+        f"(method {pack.record['method']}, started from {pack.record['init_class']!r}){variant}; pack {out} "
         f"({size / 1024:.0f} KiB, sha256 {pack.sha256[:12]}...)", quiet=args.quiet)
     if samples:
         write_image(samples, _pack_grid(pack_samples(bundle, pack, n=16, seed=args.seed)),

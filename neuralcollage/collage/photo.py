@@ -377,8 +377,13 @@ def replay(recipe, photo, bundle, *, check_photo=True, fit_progress=None):
     source_class, target_class = fields["source_class"], fields["target_class"]
     have = (gen.resolution, gen.n_classes, gen.dim_z)
     if want != have:
+        hint = ""
+        try:
+            check_class_packs(recipe["model"], bundle)
+        except RecipeError as exc:
+            hint = f" ({exc}; load them with --model BASE+PACK.npz)"
         raise RecipeError(f"recipe was made with a {want[0]} px model with {want[1]} classes and dim_z {want[2]};"
-                          f" this model is {have[0]} px with {have[1]} classes and dim_z {have[2]}")
+                          f" this model is {have[0]} px with {have[1]} classes and dim_z {have[2]}{hint}")
     recorded, loaded = fields["generator_sha256"], generator_sha256(bundle)
     if recorded and loaded and recorded != loaded:
         raise RecipeError(f"recipe was made with model {fields['model_name'][:80]!r} (generator sha256 "
