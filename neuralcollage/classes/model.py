@@ -10,7 +10,8 @@ import numpy
 from neuralcollage.classes.pack import BRANCH_ARRAYS, ClassPack, ClassPackError, closeup_name, load_pack
 
 __all__ = ["split_model_spec", "base_record", "base_name", "check_takes_classes", "class_layers", "apply_packs",
-           "vocabulary_with_packs", "closeup_class", "is_known_name", "effective_l_y", "forward_rows", "new_branch_link",
+           "vocabulary_with_packs", "closeup_class", "is_known_name", "effective_l_y", "forward_rows",
+           "new_branch_link",
            "reconstruction_loss", "copy_bundle", "pack_samples"]
 
 

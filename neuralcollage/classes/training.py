@@ -107,8 +107,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         closeup_variant: close-ups per training image of the class's **close-up variant** (0: none): after the
             class itself, a second set of rows and a per-class branch (``method="branch"``, from the same
             start class, ``steps`` steps, ``branch_layer``/``branch_rank``/``lr_branch`` as above) is learnt on
-            the images and ``closeup_variant`` close-ups of each (:func:`closeup_crops`, ``closeup_zoom``).  The pack carries it
-            (:attr:`ClassPack.closeup`); edits of a part of a photo draw the class with it
+            the images and ``closeup_variant`` close-ups of each (:func:`closeup_crops`, ``closeup_zoom``).  The
+            pack carries it (:attr:`ClassPack.closeup`); edits of a part of a photo draw the class with it
             (:func:`neuralcollage.collage.edit_photo`), everything else with the class's own rows.  It exists
             because one set of rows cannot serve both framings: trained on whole faces, the class draws a
             small whole face inside a part's close-up (docs/few_shot.md).

@@ -197,8 +197,8 @@ def edit_photo(bundle, photo, mask, target_label, *, source_label=None, layers="
             before a fit and 200 for the projection alone), ``restarts``, ``seed`` (which also draws the
             default blend latent), ``candidates`` and ``guess_steps`` (guessing the source class).
         steps, restarts, seed, candidates, guess_steps, blend_mode, dilate, seam, colour_reach, feather,
-            context, margin, closeup_variant: shorthands for the fields of the three options objects of these names (a given
-            keyword replaces that field).
+            context, margin, closeup_variant: shorthands for the fields of the three options objects of these
+            names (a given keyword replaces that field).
         box: ``(top, left, size)`` of the square crop on the photo instead of the one around the mask, e.g.
             the whole object when the model was trained on whole objects (``size`` >= 1, inside the photo,
             and it must contain part of the mask).
