@@ -162,6 +162,16 @@ def test_a_style_canvas_without_strokes_is_not_recorded(gen, face_landmarks):
     (lambda s: s.update(levels=[]), "levels"),
     (lambda s: s.update(vote_stride=0), "vote_stride"),
     (lambda s: s.update(guide_weights=[1, 1]), "guide_weights"),
+    (lambda s: s.update(lattice="manual"), "lattice must be"),
+    (lambda s: s.update(lattice=[[1, 2], [2, 4]]), "lattice .* singular"),
+    (lambda s: s.update(lattice=[[0, 0], [0, 0]]), "lattice .* singular"),
+    (lambda s: s.update(lattice=[[1.0, 0], [0, 1]]), "lattice must be"),
+    (lambda s: s.update(lattice=[[True, 0], [0, 1]]), "lattice must be"),
+    (lambda s: s.update(lattice=[[4097, 0], [0, 1]]), "lattice must be"),
+    (lambda s: s.update(lattice=[1, 0, 0, 1]), "lattice must be"),
+    (lambda s: s.update(lattice=[[1, 0, 0], [0, 1, 0]]), "lattice must be"),
+    (lambda s: s.update(lattice=[[1, 0], [0, 1], [1, 1]]), "lattice must be"),
+    (lambda s: s.update(lattice={"a": 1}), "lattice must be"),
     (lambda s: s["canvas"].update(size=[64, 64]), "canvas is"),
     (lambda s: s["canvas"].update(n_labels=3), "2 labels"),
     (lambda s: s.update(target_landmarks=s["target_landmarks"][:-1]), "differ in length"),
@@ -176,8 +186,13 @@ def test_bad_style_entries_say_what_is_wrong(gen, face_landmarks, change, messag
     recipe = p.recipe()
     check_style_entry(recipe["style"], size=(SIZE, SIZE))
     change(recipe["style"])
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as caught:
         painting.check_recipe(recipe, gen)
+    assert "\n" not in str(caught.value)
+    if "lattice" in message:
+        assert isinstance(caught.value, StyleRecipeError) and "lattice" in str(caught.value)
+        with pytest.raises(StyleRecipeError, match=message):
+            check_style_entry(recipe["style"], size=(SIZE, SIZE))
     recipe["version"] = 2
     recipe.pop("style")
     painting.check_recipe(recipe, gen)
@@ -241,3 +256,31 @@ def test_an_exemplar_outside_the_recipes_folder_keeps_its_path_and_needs_naming(
     assert recorded == str(path) and os.path.isabs(recorded)
     with pytest.raises(StyleRecipeError, match="outside the recipe's folder"):
         painting.replay_recipe(open(out).read(), gen, base_dir=tmp_path / "recipes")
+
+
+def test_the_lattice_is_recorded_and_replayed(gen, face_landmarks, tmp_path):
+    """``lattice="auto"`` (hatch exemplar of the canvas's size, so there is a lattice) is recorded, replays bit for
+    bit and differs from the same recipe with null; a recipe without the key (made before it) replays as null."""
+    p = _painter(gen, face_landmarks, {"hatch": builtin_exemplar("hatch", size=SIZE)}, lattice="auto")
+    preview = _paint(p, style_name="hatch", seed=1)
+    out = p.export_recipe(tmp_path / "painting.json")
+    recipe = json.loads(open(out).read())
+    assert recipe["style"]["lattice"] == "auto"
+    assert numpy.array_equal(painting.replay_recipe(open(out).read(), gen, base_dir=tmp_path), preview)
+    off = json.loads(json.dumps(recipe))
+    off["style"]["lattice"] = None
+    unsnapped = painting.replay_recipe(off, gen)
+    assert not numpy.array_equal(unsnapped, preview)
+    plain = _painter(gen, face_landmarks, {"hatch": builtin_exemplar("hatch", size=SIZE)})
+    assert numpy.array_equal(_paint(plain, style_name="hatch", seed=1), unsnapped)
+    assert plain.recipe()["style"]["lattice"] is None
+    old = json.loads(json.dumps(off))
+    del old["style"]["lattice"]
+    check_style_entry(old["style"], size=(SIZE, SIZE))
+    assert numpy.array_equal(painting.replay_recipe(old, gen), unsnapped)
+    given = _painter(gen, face_landmarks, {"hatch": builtin_exemplar("hatch", size=SIZE)},
+                     lattice=numpy.array([[1, -2], [-1, -1]]))
+    shown = _paint(given, style_name="hatch", seed=1)
+    recorded = given.recipe()
+    assert recorded["style"]["lattice"] == [[1, -2], [-1, -1]]
+    assert numpy.array_equal(painting.replay_recipe(json.loads(json.dumps(recorded)), gen), shown)

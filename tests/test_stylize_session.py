@@ -109,3 +109,23 @@ def test_the_part_mask_guide_and_an_on_disk_table(faces, tmp_path):
 def test_bad_exemplars_say_what_is_wrong(spec, message):
     with pytest.raises(ValueError, match=message):
         st.StyleSession(spec)
+
+
+def test_the_lattice_reaches_the_synthesis(faces):
+    """``lattice="auto"`` on a hatch exemplar of the target's size changes the preview (and equals stylize's)."""
+    size = faces["size"]
+    alpha = numpy.ones((size, size))
+    plain, snapped = _session(faces), _session(faces, lattice="auto")
+    assert plain.lattice is None and snapped.lattice == "auto"
+    off = plain.preview(alpha, target=faces["target"], landmarks=faces["target_lm"])
+    on = snapped.preview(alpha, target=faces["target"], landmarks=faces["target_lm"])
+    assert not numpy.array_equal(on, off)
+    expected = st.stylize(faces["target"], faces["hatch"], target_landmarks=faces["target_lm"],
+                          exemplar_landmarks=faces["ex_lm"], lattice="auto")
+    assert numpy.array_equal(on, expected)
+    assert snapped.brush().lattice == "auto"
+    basis = _session(faces, lattice=[[3, 0], [0, 3]]).lattice
+    assert basis.dtype == numpy.int64 and basis.tolist() == [[3, 0], [0, 3]]
+    for bad in ("off", [[1, 2], [2, 4]], [[1.5, 0], [0, 1]], [1, 0, 0, 1]):
+        with pytest.raises(ValueError, match="lattice must be"):
+            _session(faces, lattice=bad)

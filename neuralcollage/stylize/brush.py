@@ -5,7 +5,7 @@ stroke only recomposites it through the painted alpha, so a preview costs a blen
 """
 import numpy
 
-from neuralcollage.stylize.core import Exemplar, check_landmarks, prepare_exemplar, stylize_details
+from neuralcollage.stylize.core import Exemplar, check_landmarks, check_lattice, prepare_exemplar, stylize_details
 from neuralcollage.stylize.styleblit import BLEND_RADIUS, LEVELS, THRESHOLD, VOTE_SIGMA
 
 __all__ = ["StyleBrush"]
@@ -24,8 +24,9 @@ class StyleBrush:
         ``(K, 2)`` ``(x, y)``.
     exemplar_landmarks : array_like, keyword-only
         With an exemplar image.
-    seed, threshold, blend_radius, vote_sigma, guide_weights, levels, vote_stride : keyword-only
-        As :func:`~neuralcollage.stylize.stylize`.
+    seed, threshold, blend_radius, vote_sigma, guide_weights, levels, vote_stride, lattice : keyword-only
+        As :func:`~neuralcollage.stylize.stylize` (``lattice``: None, ``"auto"`` or a ``(2, 2)`` int basis; it
+        applies to a photo of the exemplar's size only, docs/stylize.md "Hatching in phase").
 
     Example
     -------
@@ -38,7 +39,7 @@ class StyleBrush:
 
     def __init__(self, photo, exemplar, *, photo_landmarks, exemplar_landmarks=None, seed=0, threshold=THRESHOLD,
                  blend_radius=BLEND_RADIUS, vote_sigma=VOTE_SIGMA, guide_weights=None, levels=LEVELS,
-                 vote_stride=None):
+                 vote_stride=None, lattice=None):
         self.photo = numpy.asarray(photo)
         if not isinstance(exemplar, Exemplar):
             if exemplar_landmarks is None:
@@ -52,6 +53,7 @@ class StyleBrush:
         self.guide_weights = None if guide_weights is None else tuple(float(w) for w in guide_weights)
         self.levels = tuple(int(v) for v in levels)
         self.vote_stride = None if vote_stride is None else int(vote_stride)
+        self.lattice = check_lattice(lattice)
         self._stylised = None
         self.seed = seed
 
@@ -82,7 +84,7 @@ class StyleBrush:
                                              threshold=self.threshold, blend_radius=self.blend_radius,
                                              vote_sigma=self.vote_sigma, guide_weights=self.guide_weights,
                                              levels=self.levels, vote_stride=self.vote_stride,
-                                             seed=self._seed).image
+                                             lattice=self.lattice, seed=self._seed).image
         return self._stylised
 
     def preview(self, alpha):

@@ -10,7 +10,7 @@ from neuralcollage.stylize.lookup import LookupTable, build_lookup_table, guide_
 from neuralcollage.stylize.styleblit import BLEND_RADIUS, LEVELS, THRESHOLD, VOTE_SIGMA, StyleBlitResult, styleblit
 
 __all__ = ["Exemplar", "Stylized", "prepare_exemplar", "target_guide", "warped_labels", "stylize", "stylize_details",
-           "check_landmarks", "texture_guides", "exemplar_lattice", "MAX_SIZE_RATIO", "TEXTURE_WEIGHT",
+           "check_landmarks", "texture_guides", "exemplar_lattice", "check_lattice", "MAX_SIZE_RATIO", "TEXTURE_WEIGHT",
            "TEXTURE_SEARCH_RADIUS", "LATTICE"]
 
 #: Largest ratio of exemplar to target side (either way) :func:`stylize` accepts.
@@ -232,6 +232,20 @@ def texture_guides(target_guide, exemplar, *, texture_weight, guide_weights=None
         numpy.asarray(guide_weights, numpy.float32)
     return (numpy.concatenate([gt, texture[..., None]], axis=2), numpy.concatenate([gs, gs[..., 2:3]], axis=2),
             numpy.append(weights, numpy.float32(texture_weight)))
+
+
+def check_lattice(lattice):
+    """``lattice`` as :func:`stylize` takes it, checked: None, ``"auto"`` or a ``(2, 2)`` int64 basis (det != 0);
+    ValueError otherwise.  For callers that keep the option before there is a target (the painter's brush)."""
+    if lattice is None or (isinstance(lattice, str) and lattice == "auto"):
+        return lattice
+    if isinstance(lattice, str):
+        raise ValueError(f"lattice must be None, 'auto' or a (2, 2) integer basis, got {lattice!r}")
+    basis = numpy.asarray(lattice)
+    if basis.shape != (2, 2) or not numpy.issubdtype(basis.dtype, numpy.integer) or \
+            round(abs(numpy.linalg.det(basis.astype(numpy.float64)))) == 0:
+        raise ValueError(f"lattice must be a (2, 2) integer basis with det != 0, got {lattice!r}")
+    return basis.astype(numpy.int64)
 
 
 def exemplar_lattice(exemplar, target_shape, lattice="auto"):

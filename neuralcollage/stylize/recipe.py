@@ -15,8 +15,11 @@ A painting recipe (:mod:`neuralcollage.painting`, version 3) with style strokes 
     lookup-table parameters ``table``.
 ``target_landmarks``
     The painted image's landmarks the stylisation used (exact; the replay predicts nothing).
-``seed``, ``threshold``, ``blend_radius``, ``vote_sigma``, ``vote_stride``, ``guide_weights``, ``levels``
-    The synthesis knobs (:func:`~neuralcollage.stylize.stylize`; ``vote_stride`` as used, never null).
+``seed``, ``threshold``, ``blend_radius``, ``vote_sigma``, ``vote_stride``, ``guide_weights``, ``levels``, ``lattice``
+    The synthesis knobs (:func:`~neuralcollage.stylize.stylize`; ``vote_stride`` as used, never null;
+    ``lattice`` null (no snapping), ``"auto"`` or a basis ``[[a, b], [c, d]]`` of integers in
+    [-:data:`LATTICE_MAX`, :data:`LATTICE_MAX`] with ``ad - bc != 0``, columns the vectors ``(x, y)``; optional:
+    a recipe written before it has none and replays as made, i.e. null).
 
 The replay rebuilds the exemplar, checks every digest and composites the synthesis through the canvas's painted
 alpha exactly as :meth:`StyleBrush.preview <neuralcollage.stylize.StyleBrush.preview>` did: bit for bit.  A file
@@ -31,12 +34,15 @@ import numpy
 from neuralcollage.stylize.exemplars import (BUILTIN_EXEMPLARS, builtin_exemplar, pixels_sha256)
 
 __all__ = ["STYLE_ORDER", "StyleRecipeError", "exemplar_entry", "style_entry", "check_style_entry",
-           "resolve_exemplar", "apply_style_entry", "paths_relative_to", "TABLE_OPTIONS", "EXEMPLAR_MAX_BYTES"]
+           "resolve_exemplar", "apply_style_entry", "paths_relative_to", "TABLE_OPTIONS", "EXEMPLAR_MAX_BYTES",
+           "LATTICE_MAX"]
 
 STYLE_ORDER = "after_paintings"
 #: The lookup-table options of :func:`~neuralcollage.stylize.prepare_exemplar` a recipe records.
 TABLE_OPTIONS = ("position_bins", "appearance_bins", "position_weight", "appearance_weight")
 _SOURCES = ("builtin", "file", "memory")
+#: The largest ``|v|`` of a recorded lattice basis entry (px).
+LATTICE_MAX = 4096
 
 
 class StyleRecipeError(ValueError):
@@ -80,7 +86,7 @@ def exemplar_entry(name, spec, prepared):
 
 
 def style_entry(*, exemplar, canvas, target_landmarks, seed, threshold, blend_radius, vote_sigma,
-                guide_weights=None, levels=None, vote_stride=None):
+                guide_weights=None, levels=None, vote_stride=None, lattice=None):
     """A recipe's ``style`` entry (see the module docstring); ``exemplar`` from :func:`exemplar_entry`,
     ``canvas`` the style :class:`~neuralcollage.painting.LabelPainter`."""
     from neuralcollage.stylize.styleblit import LEVELS, vote_stride_for
@@ -90,7 +96,15 @@ def style_entry(*, exemplar, canvas, target_landmarks, seed, threshold, blend_ra
             "seed": int(seed), "threshold": float(threshold), "blend_radius": int(blend_radius),
             "vote_sigma": None if vote_sigma is None else float(vote_sigma), "vote_stride": stride,
             "guide_weights": None if guide_weights is None else [float(w) for w in guide_weights],
-            "levels": [int(v) for v in (LEVELS if levels is None else levels)]}
+            "levels": [int(v) for v in (LEVELS if levels is None else levels)],
+            "lattice": _lattice_entry(lattice)}
+
+
+def _lattice_entry(lattice):
+    """What a recipe records of a ``lattice`` option: None, ``"auto"`` or ``[[a, b], [c, d]]`` ints."""
+    if lattice is None or isinstance(lattice, str):
+        return lattice
+    return [[int(v) for v in row] for row in numpy.asarray(lattice)]
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -123,6 +137,24 @@ def _sha(entry, key, where, optional=False):
     return value
 
 
+def _check_lattice(lattice):
+    if lattice is None or (isinstance(lattice, str) and lattice == "auto"):
+        return
+    if not (isinstance(lattice, list) and len(lattice) == 2 and all(
+            isinstance(row, list) and len(row) == 2 and all(_is_int(v) and abs(v) <= LATTICE_MAX for v in row)
+            for row in lattice)):
+        _fail(f"lattice must be null, \"auto\" or [[a, b], [c, d]] integers in [-{LATTICE_MAX}, {LATTICE_MAX}], "
+              f"got {_short(lattice)}")
+    (a, b), (c, d) = lattice
+    if a * d - b * c == 0:
+        _fail(f"lattice {lattice} is singular (determinant 0): its columns must be two independent translations")
+
+
+def _short(value, limit=80):
+    text = repr(value).replace("\n", " ").replace("\r", " ")
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def check_style_entry(entry, *, size=None):
     """Check a recipe's ``style`` entry (types and ranges; ``size`` ``(H, W)`` the canvas must have); returns it.
     Raises :class:`StyleRecipeError`, one line naming the field."""
@@ -147,6 +179,7 @@ def check_style_entry(entry, *, size=None):
         _fail(f"blend_radius must be an integer in [0, 16], got {entry['blend_radius']!r}")
     if not _is_int(entry["vote_stride"]) or not 1 <= entry["vote_stride"] <= 64:
         _fail(f"vote_stride must be an integer in [1, 64], got {entry['vote_stride']!r}")
+    _check_lattice(entry.get("lattice"))
     sigma = entry.get("vote_sigma")
     if sigma is not None and (not _is_number(sigma) or sigma <= 0):
         _fail(f"vote_sigma must be null or a finite number > 0, got {sigma!r}")
@@ -327,6 +360,10 @@ def resolve_exemplar(ex, *, exemplars=None, exemplar_paths=None, base_dir=None):
         raise StyleRecipeError(f"style exemplar {name!r}: {exc}") from None
 
 
+def _lattice_option(lattice):
+    return numpy.asarray(lattice, numpy.int64) if isinstance(lattice, list) else lattice
+
+
 def apply_style_entry(image, entry, alpha, *, exemplars=None, exemplar_paths=None, base_dir=None):
     """``image`` (``(R, R, 3)`` uint8, the generator's image of the other paintings) stylised where ``alpha``
     (``(R, R)`` float32 in [0, 1], the painted alpha of the entry's canvas) is painted, following a recipe's
@@ -342,7 +379,8 @@ def apply_style_entry(image, entry, alpha, *, exemplars=None, exemplar_paths=Non
         brush = StyleBrush(image, prepared, photo_landmarks=entry["target_landmarks"], seed=entry["seed"],
                            threshold=entry["threshold"], blend_radius=entry["blend_radius"],
                            vote_sigma=entry["vote_sigma"], guide_weights=entry.get("guide_weights"),
-                           levels=tuple(entry["levels"]), vote_stride=entry["vote_stride"])
+                           levels=tuple(entry["levels"]), vote_stride=entry["vote_stride"],
+                           lattice=_lattice_option(entry.get("lattice")))
         return brush.preview(alpha)
     except ValueError as exc:
         raise StyleRecipeError(f"recipe style: {exc}") from None

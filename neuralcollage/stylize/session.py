@@ -13,7 +13,7 @@ import time
 import numpy
 
 from neuralcollage.stylize.brush import StyleBrush
-from neuralcollage.stylize.core import Exemplar, check_landmarks, prepare_exemplar
+from neuralcollage.stylize.core import Exemplar, check_landmarks, check_lattice, prepare_exemplar
 from neuralcollage.stylize.styleblit import BLEND_RADIUS, LEVELS, THRESHOLD, VOTE_SIGMA
 
 __all__ = ["StyleSession"]
@@ -38,8 +38,9 @@ class StyleSession:
         prepared (its lookup table built) the first time it is chosen, then kept.
     landmark_predictor : callable, keyword-only, optional
         ``image -> (K, 2)`` landmarks of the image under the brush when :meth:`set_target` gets none.
-    seed, threshold, blend_radius, vote_sigma, guide_weights, levels, vote_stride : keyword-only
-        As :func:`~neuralcollage.stylize.stylize`.
+    seed, threshold, blend_radius, vote_sigma, guide_weights, levels, vote_stride, lattice : keyword-only
+        As :func:`~neuralcollage.stylize.stylize` (``lattice``: None, ``"auto"`` or a ``(2, 2)`` int basis,
+        recorded in painting recipes; it applies to an image of the exemplar's size only).
     table_dir : str or os.PathLike, keyword-only, optional
         Folder of on-disk lookup-table caches (``<name>.npz``).
 
@@ -58,7 +59,7 @@ class StyleSession:
 
     def __init__(self, exemplars, *, landmark_predictor=None, seed=0, threshold=THRESHOLD,
                  blend_radius=BLEND_RADIUS, vote_sigma=VOTE_SIGMA, guide_weights=None, levels=LEVELS, vote_stride=None,
-                 table_dir=None):
+                 table_dir=None, lattice=None):
         if not exemplars:
             raise ValueError("a style session needs at least one exemplar")
         self._sources = {}
@@ -71,6 +72,7 @@ class StyleSession:
         self.guide_weights = None if guide_weights is None else tuple(float(w) for w in guide_weights)
         self.levels = tuple(int(v) for v in levels)
         self.vote_stride = None if vote_stride is None else int(vote_stride)
+        self.lattice = check_lattice(lattice)
         if self.blend_radius < 0:
             raise ValueError(f"blend_radius must be >= 0, got {blend_radius}")
         self.table_dir = None if table_dir is None else os.fspath(table_dir)
@@ -177,7 +179,7 @@ class StyleSession:
             self._brush = StyleBrush(self._target, self.exemplar(), photo_landmarks=self._target_landmarks,
                                      seed=self._seed, threshold=self.threshold, blend_radius=self.blend_radius,
                                      vote_sigma=self.vote_sigma, guide_weights=self.guide_weights,
-                                     levels=self.levels, vote_stride=self.vote_stride)
+                                     levels=self.levels, vote_stride=self.vote_stride, lattice=self.lattice)
         return self._brush
 
     def stylised(self):
@@ -215,7 +217,8 @@ class StyleSession:
         """The ``style`` entry of a painting recipe (:mod:`neuralcollage.stylize.recipe`) for the style painting
         ``canvas`` (a two-label :class:`~neuralcollage.painting.LabelPainter`) over ``target``, the image it
         stylises (its landmarks predicted as for :meth:`preview` unless given): the current exemplar (its
-        source, digests, landmarks and table options), the painted image's landmarks, the seed and the knobs."""
+        source, digests, landmarks and table options), the painted image's landmarks, the seed and the knobs
+        (the lattice included)."""
         from neuralcollage.stylize.recipe import exemplar_entry, style_entry
         with self._lock:
             self._set_target(target, landmarks)
@@ -223,4 +226,4 @@ class StyleSession:
             return style_entry(exemplar=exemplar, canvas=canvas, target_landmarks=self._target_landmarks,
                                seed=self._seed, threshold=self.threshold, blend_radius=self.blend_radius,
                                vote_sigma=self.vote_sigma, guide_weights=self.guide_weights, levels=self.levels,
-                               vote_stride=self.vote_stride)
+                               vote_stride=self.vote_stride, lattice=self.lattice)
