@@ -58,7 +58,7 @@ def main(argv=None):
     whole = setup + DEFAULTS["steps"] * per_step + search
     print(json.dumps({"arch": args.arch, "resolution": res, "n_classes": bundle.generator.n_classes,
                       "steps": args.steps, "batch_size": args.batch_size, "load_s": round(load_s, 1),
-                      "train_s": round(total, 1), "setup_s": round(setup, 1), "s_per_step": round(per_step, 2),
+                      "train_s": round(total, 1), "setup_s": round(setup, 3), "s_per_step": round(per_step, 4),
                       "estimate_20_steps_s": round(setup + 20 * per_step), "estimate_300_steps_s":
                       round(setup + DEFAULTS["steps"] * per_step), "estimate_search_s": round(search),
                       "estimate_pack_s": round(whole), "pack_vs_target": round(whole / PACK_TARGET_S, 3),
