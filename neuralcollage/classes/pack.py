@@ -83,13 +83,12 @@ class ClassPack:
                 "record": self.record}
         if self.branch is not None:
             meta["branch_layer"] = int(self.branch["layer"])
-        out = {}
-        _put_rows(out, "", self.generator, None)
+        out = _rows_arrays("", self.generator)
         if self.discriminator is not None:
             out["discriminator/l_y"] = numpy.asarray(self.discriminator, numpy.float32)
         if self.encoder is not None:
             out["encoder/l_y"] = numpy.asarray(self.encoder, numpy.float32)
-        _put_rows(out, "", {}, self.branch)
+        out.update(_branch_arrays("", self.branch))
         if self.closeup is not None:
             variant = self.closeup
             if list(variant["generator"]) != list(self.generator):
@@ -97,7 +96,8 @@ class ClassPack:
             meta["closeup"] = {"record": variant.get("record") or {}}
             if variant.get("branch") is not None:
                 meta["closeup"]["branch_layer"] = int(variant["branch"]["layer"])
-            _put_rows(out, "closeup/", variant["generator"], variant.get("branch"))
+            out.update(_rows_arrays("closeup/", variant["generator"]))
+            out.update(_branch_arrays("closeup/", variant.get("branch")))
         return {"meta": numpy.array(json.dumps(meta, allow_nan=False)), **out}
 
     def save(self, path, *, overwrite_protect=()):
@@ -112,13 +112,18 @@ class ClassPack:
         return self.sha256
 
 
-def _put_rows(out, prefix, generator, branch):
+def _rows_arrays(prefix, generator):
+    out = {}
     for layer, (gamma, beta) in generator.items():
         out[f"{prefix}generator/{layer}/gamma"] = numpy.asarray(gamma, numpy.float32)
         out[f"{prefix}generator/{layer}/beta"] = numpy.asarray(beta, numpy.float32)
-    if branch is not None:
-        for key in BRANCH_ARRAYS:
-            out[f"{prefix}branch/{key}"] = numpy.asarray(branch[key], numpy.float32)
+    return out
+
+
+def _branch_arrays(prefix, branch):
+    if branch is None:
+        return {}
+    return {f"{prefix}branch/{key}": numpy.asarray(branch[key], numpy.float32) for key in BRANCH_ARRAYS}
 
 
 def _get_rows(arrays, prefix, layers, branch_layer):
