@@ -3,7 +3,7 @@
     python benchmarks/bench_add_class.py --arch collage256 --steps 20 --images 10 --batch-size 8 --out runs/bench256
 
 Writes a random generator and discriminator of the preset to OUT (once), trains a pack of IMAGES rendered koala
-faces for STEPS steps from the nearest class, and prints one JSON line: seconds per step (after the first), the
+faces for STEPS steps from the nearest class (``--method``: the library's default unless given), and prints one JSON line: seconds per step (after the first), the
 pack's size, the extrapolation to 20 and 300 steps, the search's trial steps (``estimate_search_s``), and
 ``estimate_pack_s``: the whole default pack (search + 300 steps) and its ratio to the 60 min target of issue 24
 (``pack_vs_target``, below 1 meets it).
@@ -30,6 +30,8 @@ def main(argv=None):
     p.add_argument("--start-from", default="nearest",
                    help="init_class of add_class (default nearest: time the main loop; the search's trial steps "
                         "are estimated from the per-step time)")
+    p.add_argument("--method", default=None,
+                   help="add_class's method (default: the library's default method)")
     args = p.parse_args(argv)
     from neuralcollage.classes import DEFAULTS, add_class
     from neuralcollage.analysis.few_shot import training_images
@@ -47,8 +49,9 @@ def main(argv=None):
     images = list(training_images("koala", args.images, seed=args.seed, size=res))
     stamps = []
     t0 = time.perf_counter()
+    method = args.method or DEFAULTS["method"]
     pack = add_class(bundle, images, "koala", steps=args.steps, seed=args.seed, batch_size=args.batch_size,
-                     init_class=args.start_from, callback=lambda step, loss: stamps.append(time.perf_counter()))
+                     init_class=args.start_from, method=method, callback=lambda step, loss: stamps.append(time.perf_counter()))
     total = time.perf_counter() - t0
     path = os.path.join(args.out, "koala.npz")
     pack.save(path)
@@ -56,7 +59,7 @@ def main(argv=None):
     setup = stamps[0] - t0 - per_step if stamps else total
     search = min(DEFAULTS["search_candidates"], bundle.generator.n_classes) * DEFAULTS["search_steps"] * per_step
     whole = setup + DEFAULTS["steps"] * per_step + search
-    print(json.dumps({"arch": args.arch, "resolution": res, "n_classes": bundle.generator.n_classes,
+    print(json.dumps({"arch": args.arch, "method": method, "resolution": res, "n_classes": bundle.generator.n_classes,
                       "steps": args.steps, "batch_size": args.batch_size, "load_s": round(load_s, 1),
                       "train_s": round(total, 1), "setup_s": round(setup, 3), "s_per_step": round(per_step, 4),
                       "estimate_20_steps_s": round(setup + 20 * per_step), "estimate_300_steps_s":

@@ -619,6 +619,12 @@ def test_bench_add_class_prints_the_pack_estimate_and_its_ratio_to_the_target(tm
     assert abs(line["estimate_pack_s"] - expected) <= 1
     assert abs(line["pack_vs_target"] - line["estimate_pack_s"] / 3600) < 1e-3
     assert classes.load_pack(os.path.join(str(tmp_path), "koala.npz")).name == "koala"
+    assert line["method"] == classes.DEFAULTS["method"]
+    bench.main(["--arch", "tiny32", "--steps", "2", "--images", "3", "--batch-size", "2", "--out", str(tmp_path),
+                "--method", "branch"])
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["method"] == "branch"
+    assert classes.load_pack(os.path.join(str(tmp_path), "koala.npz")).branch is not None
 
 
 def test_a_close_up_variant_that_does_not_fit_is_refused_in_one_line(model, closeup_pack_path, tmp_path):
