@@ -334,6 +334,21 @@ def test_search_starts_from_the_class_with_the_lowest_trial_loss(model):
     assert all(np.array_equal(pack.generator[k][0], same.generator[k][0]) for k in pack.generator)
 
 
+def test_the_search_trials_use_their_own_step_size(model):
+    bundle = load_bundle(model)
+    assert classes.DEFAULTS["search_lr_rows"] < classes.DEFAULTS["lr_rows"]
+    pack = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2)
+    assert pack.record["init_search"]["lr_rows"] == classes.DEFAULTS["search_lr_rows"]
+    assert pack.record["lr_rows"] == classes.DEFAULTS["lr_rows"]
+    fast = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2,
+                             search_lr_rows=classes.DEFAULTS["lr_rows"])
+    assert fast.record["init_search"]["losses"] != pack.record["init_search"]["losses"]
+    trial = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, encoder_steps=0,
+                              init_class=pack.record["init_class"], lr_rows=classes.DEFAULTS["search_lr_rows"])
+    assert pack.record["init_search"]["losses"][pack.record["init_class"]] == pytest.approx(
+        trial.record["losses"][-1]["reconstruction"], abs=1e-5)
+
+
 def test_the_search_is_the_default_start_and_nearest_is_still_available(model):
     bundle = load_bundle(model)
     default = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, search_steps=2)

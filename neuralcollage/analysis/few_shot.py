@@ -219,9 +219,16 @@ def _reusable(path, images, bundle, steps, seed, options):
     same = (rec.get("images_sha256") == [hashlib.sha256(c.tobytes()).hexdigest() for c in crops]
             and rec.get("steps") == int(steps) and rec.get("seed") == int(seed)
             and all(_same(rec.get(k, DEFAULTS.get(k)), v) for k, v in options.items())
+            and all(_same(rec[k], DEFAULTS[k]) for k in _TRAINING_KEYS if k in rec and k not in options)
             and rec.get("closeup_variant", 0) == options.get("closeup_variant", DEFAULTS["closeup_variant"])
             and pack.base.get("generator_sha256") == base_record(bundle)["generator_sha256"])
     return pack if same else None
+
+
+#: Training options a pack records that decide its rows: a pack trained with another value (e.g. before a
+#: default changed) is not reused.
+_TRAINING_KEYS = ("method", "batch_size", "lr_rows", "lr_z", "lr_head", "adversarial", "perceptual", "prior",
+                  "closeups", "tune_d_blocks")
 
 
 def _same(recorded, value):

@@ -19,11 +19,11 @@ __all__ = ["METHODS", "MIN_IMAGES", "DEFAULTS", "START_MODES", "add_class", "dis
 MIN_IMAGES = 3
 METHODS = ("nearest", "rows", "combination", "branch", "two_stage")
 #: Defaults of :func:`add_class` (also shown by ``collage add-class --help``).
-DEFAULTS = dict(steps=300, method="rows", batch_size=8, lr_rows=0.01, lr_z=0.03, lr_head=0.002,
+DEFAULTS = dict(steps=300, method="rows", batch_size=8, lr_rows=0.03, lr_z=0.03, lr_head=0.002,
                 adversarial=0.0, tune_d_blocks=0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100,
                 search_steps=30, closeups=0, closeup_zoom=CLOSEUP_ZOOM, branch_layer=2, branch_rank=16,
                 lr_branch=0.002, anchor=1.0,
-                init_class="search", search_candidates=6, closeup_variant=0)
+                init_class="search", search_candidates=6, search_lr_rows=0.01, closeup_variant=0)
 #: The ``init_class`` values that are not a class: the discriminator's choice, and the trial from every class.
 START_MODES = ("nearest", "search")
 
@@ -52,7 +52,7 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
               perceptual=DEFAULTS["perceptual"], prior=DEFAULTS["prior"], sparsity=DEFAULTS["sparsity"],
               encoder_steps=DEFAULTS["encoder_steps"], init_class=DEFAULTS["init_class"],
               search_steps=DEFAULTS["search_steps"], search_candidates=DEFAULTS["search_candidates"],
-              closeups=DEFAULTS["closeups"], closeup_zoom=DEFAULTS["closeup_zoom"],
+              search_lr_rows=DEFAULTS["search_lr_rows"], closeups=DEFAULTS["closeups"], closeup_zoom=DEFAULTS["closeup_zoom"],
               branch_layer=DEFAULTS["branch_layer"], branch_rank=DEFAULTS["branch_rank"],
               lr_branch=DEFAULTS["lr_branch"], anchor=DEFAULTS["anchor"],
               closeup_variant=DEFAULTS["closeup_variant"], callback=None):
@@ -91,6 +91,9 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         search_steps: steps per class of ``init_class="search"``.
         search_candidates: the search tries only this many classes, those the discriminator scores highest
             (:func:`class_ranking`; all six of the built-in model, 6 of the 143 of ``dogcat256``).
+        search_lr_rows: the rows' Adam step size in the search's trials (smaller than ``lr_rows``: with the
+            training's 0.03 the 30-step trials picked cat for five koala renders that start best from panda;
+            docs/few_shot.md "Step size of the rows").
         closeups: close-ups per training image added to the training set (:func:`closeup_crops`: a random
             square window of the image, enlarged ``closeup_zoom`` times, the framing an edit of a part sends to
             the generator); each gets its own latent and is reconstructed like the images.  0: whole images only.
@@ -157,7 +160,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         stage1 = add_class(bundle, images, name, steps=steps, seed=seed, synonyms=synonyms, method="rows",
                            lr_head=lr_head, adversarial=adversarial, tune_d_blocks=tune_d_blocks,
                            encoder_steps=encoder_steps, init_class=init_class, search_steps=search_steps,
-                           search_candidates=search_candidates, closeups=0, callback=callback, **options)
+                           search_candidates=search_candidates, search_lr_rows=search_lr_rows, closeups=0,
+                           callback=callback, **options)
         pack = train_closeup_branch(bundle, stage1, images, steps=int(steps), seed=seed,
                                     closeups=int(closeups) or TWO_STAGE_CLOSEUPS, closeup_zoom=closeup_zoom,
                                     anchor=float(anchor), branch_layer=int(branch_layer),
@@ -198,7 +202,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
             raise InputError("search_candidates must be >= 1")
         candidates = sorted(int(c) for c in class_ranking(bundle, x_np)[:int(search_candidates)])
         search = _search_init(bundle, images, name, candidates, seed=seed, steps=int(search_steps),
-                              batch_size=batch_size, lr_rows=lr_rows, lr_z=lr_z, perceptual=perceptual, prior=prior)
+                              batch_size=batch_size, lr_rows=search_lr_rows, lr_z=lr_z, perceptual=perceptual,
+                              prior=prior)
         init = min(search, key=search.get)
     elif init_class is None or init_class == "nearest":
         init = nearest_class(bundle, x_np)
@@ -230,7 +235,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
     if method == "branch":
         record.update(branch_layer=int(branch_layer), branch_rank=int(branch_rank), lr_branch=float(lr_branch))
     if search is not None:
-        record["init_search"] = {"steps": int(search_steps), "seconds": round(search_seconds, 2),
+        record["init_search"] = {"steps": int(search_steps), "lr_rows": float(search_lr_rows),
+                                 "seconds": round(search_seconds, 2),
                                  "losses": {bundle.vocabulary.names[c]: round(v, 5) for c, v in search.items()}}
 
     # trainable state

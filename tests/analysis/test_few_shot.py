@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from neuralcollage.analysis import few_shot
+from neuralcollage.classes import DEFAULTS
 from neuralcollage.io import InputError
 from neuralcollage.pretrained import load_bundle
 
@@ -57,6 +58,15 @@ def test_saved_packs_are_reused_only_for_the_same_training(builtin, judge, tmp_p
     longer = few_shot.evaluate_few_shot(builtin, species=["tiger"], counts=[3], judge=judge, pack_dir=str(tmp_path),
                                         **{**TINY, "steps": 2})["packs"][0]
     assert longer["steps"] == 2
+    from neuralcollage.classes import load_pack
+    pack = load_pack(first["pack"])
+    pack.record["lr_rows"] = 0.01  # a pack trained before the default step size changed
+    pack.save(first["pack"])
+    stamp = os.stat(first["pack"]).st_mtime_ns
+    retrained = few_shot.evaluate_few_shot(builtin, species=["tiger"], counts=[3], judge=judge,
+                                           pack_dir=str(tmp_path), **TINY)["packs"][0]
+    assert os.stat(retrained["pack"]).st_mtime_ns != stamp
+    assert load_pack(retrained["pack"]).record["lr_rows"] == DEFAULTS["lr_rows"]
 
 
 @pytest.mark.parametrize("kwargs, words", [
