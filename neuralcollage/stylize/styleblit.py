@@ -455,8 +455,8 @@ def refine_patches(output, nnf, exemplar, target_guide, exemplar_guide, *, latti
     whose ``(2 patch_radius + 1)^2`` exemplar patch is closest to ``output``'s patch around the pixel.
 
     The candidates of pixel ``p``: its own ``nnf(p)``; its 8 neighbours' (inside the target) positions moved back
-    by the offset (``nnf(n) - (n - p)``, so a neighbour's chunk grows over ``p``); with ``lattice``, ``nnf(p)`` moved by the 8
-    lattice vectors ``i a + j b`` (``i, j`` in -1..1), which keep the offset on the lattice.  Cost: the mean
+    by the offset (``nnf(n) - (n - p)``, so a neighbour's chunk grows over ``p``); with ``lattice``, ``nnf(p)``
+    moved by the 8 lattice vectors ``i a + j b`` (``i, j`` in -1..1), which keep the offset on the lattice.  Cost: the mean
     absolute difference over the patch's pixels and colour channels plus ``guide_weight`` times the weighted
     guide error ``sum_c w_c |G_T(p) - G_S(o)|``; a candidate outside the exemplar, or (with ``segmentation``)
     of another label than the pixel's, does not count.  Ties keep the first
