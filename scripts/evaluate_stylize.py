@@ -39,6 +39,8 @@ def parse_args(argv):
     p.add_argument("--lattice", choices=["none", "auto"], default="none",
                    help="snap to the exemplar texture's translation lattice (auto: found in the exemplar; "
                         "docs/stylize.md)")
+    p.add_argument("--patch-iterations", type=int, default=0,
+                   help="patch refinement passes after the vote (0: off; docs/stylize.md, \"Hatching in phase\")")
     p.add_argument("--guide-weights", type=float, nargs=3, default=None, metavar=("X", "Y", "APPEARANCE"))
     p.add_argument("--jitter-seed", type=int, default=0)
     p.add_argument("--seed", type=int, default=0, help="held-out face set")
@@ -89,12 +91,13 @@ def main(argv=None):
                                  max_patches=args.max_patches, patch_tolerance=args.patch_tolerance,
                                  methods=args.methods, part_detector=detector,
                                  texture_weight=args.texture_weight,
-                                 lattice=None if args.lattice == "none" else args.lattice)
+                                 lattice=None if args.lattice == "none" else args.lattice,
+                                 patch_iterations=args.patch_iterations)
             r.update(threshold=args.threshold, vote_sigma=args.vote_sigma, patch_tolerance=args.patch_tolerance,
                      blend_radius=args.blend_radius, vote_stride=args.vote_stride, guide_weights=args.guide_weights,
                      landmarks=args.landmarks or "renderer", detect_parts=args.detect_parts, seed=args.seed,
                      jitter_seed=args.jitter_seed, texture_weight=args.texture_weight,
-                     lattice=args.lattice)
+                     lattice=args.lattice, patch_iterations=args.patch_iterations)
             results.append(r)
             print(f"\n{size} px, {style}, n={args.n}, stylize {r['seconds'] * 1000:.0f} ms/face (table included)")
             print(format_stylize_table(r))

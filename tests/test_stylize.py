@@ -475,3 +475,96 @@ def test_texture_weight_refines_the_per_pixel_answers_and_zero_is_the_default():
         st.stylize(target, exemplar, lattice=numpy.array([[1, 2], [2, 4]]), **lm)
     with pytest.raises(ValueError, match="lattice"):
         st.stylize(target, exemplar, lattice="everywhere", **lm)
+
+
+def _refine_reference(output, nnf, exemplar, gt, gs, lattice, weights, segmentation, r, guide_weight):
+    """refine_patches one pixel at a time: the lowest cost of the candidates the docstring lists."""
+    h, w = nnf.shape[:2]
+    h_e, w_e = exemplar.shape[:2]
+    out, ex = output.astype(numpy.float64), exemplar.astype(numpy.float64)
+    best = numpy.full((h, w), numpy.inf)
+    steps = [(0, 0)] + [(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dx, dy) != (0, 0)]
+    moves = [] if lattice is None else [tuple(i * lattice[:, 0] + j * lattice[:, 1])
+                                        for i in (-1, 0, 1) for j in (-1, 0, 1) if (i, j) != (0, 0)]
+    for y in range(h):
+        for x in range(w):
+            cands = []
+            for dx, dy in steps:
+                if 0 <= y + dy < h and 0 <= x + dx < w:
+                    n = nnf[y + dy, x + dx]
+                    cands.append((n[0] - dx, n[1] - dy))
+            cands += [(nnf[y, x, 0] + mx, nnf[y, x, 1] + my) for mx, my in moves]
+            for cx, cy in cands:
+                if not (0 <= cx < w_e and 0 <= cy < h_e):
+                    continue
+                if segmentation and gt[y, x, 3] != gs[cy, cx, 3]:
+                    continue
+                diff = [abs(out[min(max(y + v, 0), h - 1), min(max(x + u, 0), w - 1)]
+                            - ex[min(max(cy + v, 0), h_e - 1), min(max(cx + u, 0), w_e - 1)]).mean()
+                        for v in range(-r, r + 1) for u in range(-r, r + 1)]
+                cost = numpy.mean(diff) + guide_weight * float((numpy.abs(gt[y, x] - gs[cy, cx]) * weights).sum())
+                best[y, x] = min(best[y, x], cost)
+    return best
+
+
+@pytest.mark.parametrize("with_lattice, segmentation", [(False, False), (True, False), (True, True)])
+def test_refine_patches_takes_the_candidate_of_lowest_patch_cost(with_lattice, segmentation):
+    from neuralcollage.stylize.styleblit import refine_patches
+    rng = numpy.random.default_rng(31)
+    h, w, h_e, w_e = 9, 11, 10, 12
+    exemplar = rng.integers(0, 256, (h_e, w_e, 3)).astype(numpy.uint8)
+    output = rng.integers(0, 256, (h, w, 3)).astype(numpy.uint8)
+    gt = rng.uniform(0, 255, (h, w, 4)).astype(numpy.float32)
+    gs = rng.uniform(0, 255, (h_e, w_e, 4)).astype(numpy.float32)
+    gt[..., 3] = 100.0 * (numpy.arange(w) >= 5)
+    gs[..., 3] = 100.0 * (numpy.arange(w_e) >= 6)
+    nnf = numpy.stack([rng.integers(-1, w_e + 1, (h, w)), rng.integers(-1, h_e + 1, (h, w))], -1).astype(numpy.int32)
+    lattice = numpy.array([[3, 1], [0, 2]]) if with_lattice else None
+    weights = numpy.array([1.0, 0.5, 2.0, 1.0], numpy.float32)
+    new = refine_patches(output, nnf, exemplar, gt, gs, lattice=lattice, guide_weights=weights,
+                         segmentation=segmentation, guide_weight=0.3)
+    expected = _refine_reference(output, nnf, exemplar, gt, gs, lattice, weights, segmentation, 2, 0.3)
+    found = numpy.isfinite(expected)
+    assert found.mean() > 0.9
+    assert numpy.array_equal(new[~found], nnf[~found])  # no allowed candidate: unchanged
+    x, y = new[found, 0], new[found, 1]
+    assert ((x >= 0) & (x < w_e) & (y >= 0) & (y < h_e)).all()
+    if segmentation:
+        assert (gs[y, x, 3] == gt[found, 3]).all()
+    # the chosen candidate's cost is the reference's minimum
+    cost = numpy.array([[numpy.mean([abs(output[min(max(yy + v, 0), h - 1), min(max(xx + u, 0), w - 1)]
+                                         .astype(float) - exemplar[min(max(new[yy, xx, 1] + v, 0), h_e - 1),
+                                                                   min(max(new[yy, xx, 0] + u, 0), w_e - 1)]).mean()
+                                     for v in range(-2, 3) for u in range(-2, 3)])
+                         + 0.3 * float((numpy.abs(gt[yy, xx] - gs[min(max(new[yy, xx, 1], 0), h_e - 1),
+                                                                   min(max(new[yy, xx, 0], 0), w_e - 1)])
+                                        * weights).sum())
+                         for xx in range(w)] for yy in range(h)])
+    numpy.testing.assert_allclose(cost[found], expected[found], rtol=1e-4, atol=1e-3)
+
+
+def test_patch_iterations_keep_the_lattice_and_the_labels_and_zero_is_the_default():
+    exemplar, target, lm = _hatch_pair(64)
+    prepared = st.prepare_exemplar(exemplar, landmarks=lm["exemplar_landmarks"])
+    basis = st.core.exemplar_lattice(prepared, target.shape)
+    default = st.stylize(target, prepared, target_landmarks=lm["target_landmarks"], lattice="auto", seed=2)
+    numpy.testing.assert_array_equal(default, st.stylize(target, prepared, target_landmarks=lm["target_landmarks"],
+                                                         lattice="auto", seed=2, patch_iterations=0))
+    runs = [st.stylize_details(target, prepared, target_landmarks=lm["target_landmarks"], lattice="auto", seed=2,
+                               patch_iterations=2) for _ in range(2)]
+    numpy.testing.assert_array_equal(runs[0].image, runs[1].image)
+    assert (runs[0].image != default).any()
+    grid = numpy.stack(numpy.meshgrid(numpy.arange(64), numpy.arange(64)), -1)
+    assert _on_lattice((runs[0].synthesis.nnf - grid).reshape(-1, 2), basis).all()
+    labels = numpy.zeros(exemplar.shape[:2], int)
+    labels[:, 30:] = 1
+    target_labels = numpy.zeros(target.shape[:2], int)
+    target_labels[:, 34:] = 1
+    d = st.stylize_details(target, exemplar, labels=labels, n_labels=2, target_labels=target_labels, lattice="auto",
+                           patch_iterations=2, **lm)
+    before = st.stylize_details(target, exemplar, labels=labels, n_labels=2, target_labels=target_labels,
+                                lattice="auto", **lm)
+    kept = lambda nnf: (labels[nnf[..., 1], nnf[..., 0]] == target_labels).mean()  # noqa: E731
+    assert kept(d.synthesis.nnf) >= kept(before.synthesis.nnf) > 0.99
+    with pytest.raises(ValueError, match="patch_iterations"):
+        st.stylize(target, exemplar, patch_iterations=-1, **lm)

@@ -129,3 +129,38 @@ def test_the_lattice_reaches_the_synthesis(faces):
     for bad in ("off", [[1, 2], [2, 4]], [[1.5, 0], [0, 1]], [1, 0, 0, 1]):
         with pytest.raises(ValueError, match="lattice must be"):
             _session(faces, lattice=bad)
+
+
+def test_the_lattice_can_be_switched_after_the_start(faces):
+    """The ``lattice`` setter: checked as the constructor's, re-synthesises when it changes (the same preview as a
+    session made with it), keeps the synthesis when set to the same value, and the recipe entry records it."""
+    from neuralcollage.painting import LabelPainter
+    size = faces["size"]
+    alpha = numpy.ones((size, size))
+    session = _session(faces)
+    off = session.preview(alpha, target=faces["target"], landmarks=faces["target_lm"])
+    session.lattice = "auto"
+    assert session.lattice == "auto"
+    on = session.preview(alpha)
+    assert session.timings["synthesis_ms"] > 0 and not numpy.array_equal(on, off)
+    made = _session(faces, lattice="auto").preview(alpha, target=faces["target"], landmarks=faces["target_lm"])
+    assert numpy.array_equal(on, made)
+    session.lattice = "auto"
+    assert numpy.array_equal(session.preview(alpha), on) and session.timings["synthesis_ms"] == 0
+    canvas = LabelPainter(2, size)
+    entry = session.recipe_entry(canvas, target=faces["target"], landmarks=faces["target_lm"])
+    assert entry["lattice"] == "auto"
+    session.lattice = numpy.array([[3, 0], [0, 3]])
+    assert session.lattice.dtype == numpy.int64 and session.preview(alpha).shape == off.shape
+    assert session.timings["synthesis_ms"] > 0
+    assert session.recipe_entry(canvas, target=faces["target"])["lattice"] == [[3, 0], [0, 3]]
+    session.lattice = [[3, 0], [0, 3]]
+    session.preview(alpha)
+    assert session.timings["synthesis_ms"] == 0
+    for bad in ("off", [[1, 2], [2, 4]], [[1.5, 0], [0, 1]]):
+        with pytest.raises(ValueError, match="lattice must be"):
+            session.lattice = bad
+        assert session.lattice.tolist() == [[3, 0], [0, 3]]
+    session.lattice = None
+    assert session.lattice is None and numpy.array_equal(session.preview(alpha), off)
+    assert session.recipe_entry(canvas, target=faces["target"])["lattice"] is None

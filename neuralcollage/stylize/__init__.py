@@ -17,8 +17,8 @@ from neuralcollage.stylize.recipe import StyleRecipeError
 from neuralcollage.stylize.session import StyleSession
 from neuralcollage.stylize.lookup import LookupTable, build_lookup_table, load_lookup_table
 from neuralcollage.stylize.styleblit import (BLEND_RADIUS, LEVELS, THRESHOLD, VOTE_SIGMA, StyleBlitResult,
-                                             nearest_field, refine_field, snap_to_lattice, styleblit, vote,
-                                             vote_stride_for)
+                                             nearest_field, refine_field, refine_patches, snap_to_lattice, styleblit,
+                                             vote, vote_stride_for)
 
 __all__ = ["stylize", "stylize_details", "StyleBrush", "StyleSession", "LandmarkEditor", "part_labels_from_image",
            "MAX_PARTS", "BUILTIN_LANDMARK_NAMES", "read_landmarks_json", "warped_labels", "prepare_exemplar",
@@ -27,4 +27,4 @@ __all__ = ["stylize", "stylize_details", "StyleBrush", "StyleSession", "Landmark
            "ramp_scale", "LookupTable", "build_lookup_table", "load_lookup_table", "BLEND_RADIUS", "LEVELS",
            "THRESHOLD", "VOTE_SIGMA", "StyleBlitResult", "nearest_field", "styleblit", "vote", "BUILTIN_EXEMPLARS",
            "builtin_exemplar", "exemplar_from_file", "StyleRecipeError", "vote_stride_for", "texture_lattice",
-           "exemplar_lattice", "snap_to_lattice", "refine_field", "texture_guides"]
+           "exemplar_lattice", "snap_to_lattice", "refine_field", "texture_guides", "refine_patches"]

@@ -107,7 +107,7 @@ def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOL
                      jitter_seed=0,
                      vote_sigma=VOTE_SIGMA, vote_stride=None, guide_weights=None, landmark_predictor=None,
                      max_patches=1500, patch_tolerance=24.0, methods=METHODS, part_detector=None, texture_weight=0.0,
-                     lattice=None):
+                     lattice=None, patch_iterations=0):
     """Score the methods on ``n`` held-out cases.
 
     Args:
@@ -121,6 +121,8 @@ def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOL
             (:func:`~neuralcollage.stylize.core.texture_guides`; 0: off).
         lattice: the stylisation's texture lattice (None: off, ``"auto"``:
             :func:`~neuralcollage.stylize.core.exemplar_lattice`).
+        patch_iterations: the stylisation's patch refinement passes
+            (:func:`~neuralcollage.stylize.styleblit.refine_patches`; 0: off).
 
     Returns:
         dict: ``{method: {metric: mean}}``, plus ``"seconds"`` (mean stylisation time per case, table included),
@@ -154,7 +156,7 @@ def evaluate_stylize(*, n=50, size=64, style="hatch", seed=0, threshold=THRESHOL
                                           vote_sigma=vote_sigma, vote_stride=vote_stride,
                                           seed=jitter_seed, guide_weights=guide_weights, appearance_source=source,
                                           texture_weight=texture_weight, lattice=lattice,
-                                          **extra)
+                                          patch_iterations=patch_iterations, **extra)
                 seconds.append(time.perf_counter() - t0)
                 output, field = details.image, details.synthesis.nnf
             for key, value in score_output(output, field, case, grown, max_patches, patch_tolerance).items():

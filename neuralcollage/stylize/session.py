@@ -24,6 +24,11 @@ def _digest(image):
     return hashlib.sha256(str(arr.shape).encode() + arr.tobytes()).hexdigest()
 
 
+def _lattice_key(lattice):
+    """A checked lattice as a comparable value (None, "auto" or nested tuples of the basis)."""
+    return lattice if lattice is None or isinstance(lattice, str) else tuple(map(tuple, lattice.tolist()))
+
+
 class StyleSession:
     """Exemplars to stylise a painted region with, and the state of the current one.
 
@@ -72,16 +77,16 @@ class StyleSession:
         self.guide_weights = None if guide_weights is None else tuple(float(w) for w in guide_weights)
         self.levels = tuple(int(v) for v in levels)
         self.vote_stride = None if vote_stride is None else int(vote_stride)
-        self.lattice = check_lattice(lattice)
+        self._lock = threading.RLock()
+        self._brush = None
+        self._lattice = check_lattice(lattice)
         if self.blend_radius < 0:
             raise ValueError(f"blend_radius must be >= 0, got {blend_radius}")
         self.table_dir = None if table_dir is None else os.fspath(table_dir)
         self._seed = int(seed)
         self._name = next(iter(self._sources))
         self._target = self._target_key = self._target_landmarks = None
-        self._brush = None
         self.timings = {}
-        self._lock = threading.RLock()
 
     @staticmethod
     def _check_spec(name, spec):
@@ -130,6 +135,21 @@ class StyleSession:
             self._seed = int(value)
             if self._brush is not None:
                 self._brush.seed = self._seed
+
+    @property
+    def lattice(self):
+        """The texture lattice the synthesis snaps to: None (off), ``"auto"`` or a ``(2, 2)`` int64 basis."""
+        return self._lattice
+
+    @lattice.setter
+    def lattice(self, value):
+        """Switch the texture lattice (checked as the constructor's ``lattice``: ValueError otherwise); another
+        value re-synthesises on the next preview, and the painting recipe records it."""
+        value = check_lattice(value)
+        with self._lock:
+            if _lattice_key(value) != _lattice_key(self._lattice):
+                self._brush = None
+            self._lattice = value
 
     def exemplar(self, name=None):
         """The prepared :class:`~neuralcollage.stylize.Exemplar` ``name`` (default: the current one)."""

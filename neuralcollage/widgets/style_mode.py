@@ -1,4 +1,4 @@
-"""The notebook painter's "style" mode: its controls (an exemplar chooser, the jitter seed).
+"""The notebook painter's "style" mode: its controls (an exemplar chooser, the jitter seed, the texture lattice).
 
 The stylisation is :class:`neuralcollage.stylize.StyleSession`'s and the style canvas the painter session's
 (:attr:`neuralcollage.widgets.session.PainterSession.style_canvas`), both headless and tested without widgets;
@@ -6,6 +6,8 @@ this module only holds the widgets that call them.  :func:`builtin_style_session
 landmarks of the painted image come from the built-in landmark model.
 """
 import os
+
+import numpy
 
 from neuralcollage import painting
 from neuralcollage.widgets.display import STYLE_COLORS
@@ -33,15 +35,20 @@ class StyleMode:
     ----------
     painter_session : neuralcollage.widgets.session.PainterSession
         A session made with ``style=``: the chooser and the seed call its :meth:`choose_style
-        <neuralcollage.widgets.session.PainterSession.choose_style>`, which requests a preview.
+        <neuralcollage.widgets.session.PainterSession.choose_style>`, which requests a preview.  The lattice
+        buttons set the style session's :attr:`~neuralcollage.stylize.StyleSession.lattice` (``off``: None,
+        ``auto``: ``"auto"``; ``given`` is offered when the session was made with a basis, and restores it), then
+        request a preview the same way; painting recipes record the lattice in use.
 
     Attributes
     ----------
     session : neuralcollage.stylize.StyleSession
-    chooser, seed, box : ipywidgets widgets
+    chooser, seed, lattice, box : ipywidgets widgets
     """
 
     LABEL = painting.ATTRIBUTE_LABEL
+    #: The lattice buttons (plus ``"given"`` for a session made with a basis).
+    LATTICE_OPTIONS = ("off", "auto")
 
     def __init__(self, painter_session):
         import ipywidgets as W
@@ -52,10 +59,19 @@ class StyleMode:
                                   layout=W.Layout(width="230px"))
         self.seed = W.BoundedIntText(value=self.session.seed, min=0, max=2 ** 31 - 1, description="jitter seed",
                                      layout=W.Layout(width="230px"))
-        self.box = W.VBox([self.chooser, self.seed])
+        current = self.session.lattice
+        self._given = None if current is None or isinstance(current, str) else current
+        options = list(self.LATTICE_OPTIONS) + (["given"] if self._given is not None else [])
+        self.lattice = W.ToggleButtons(options=options, value=self._lattice_option(current), description="lattice",
+                                       tooltips=["no texture lattice", "keep a periodic hatching in phase (found in "
+                                                 "the exemplar)"] + (["the basis given in code"] if
+                                                                     self._given is not None else []),
+                                       style={"button_width": "56px"}, layout=W.Layout(width="230px"))
+        self.box = W.VBox([self.chooser, self.seed, self.lattice])
         self.chooser.observe(self._on_exemplar, names="value")
         self.seed.observe(self._on_seed, names="value")
-        self.widgets = [self.chooser, self.seed, self.box]
+        self.lattice.observe(self._on_lattice, names="value")
+        self.widgets = [self.chooser, self.seed, self.lattice, self.box]
         self.show(False)
 
     def __repr__(self):
@@ -74,16 +90,40 @@ class StyleMode:
         if not self._syncing:
             self.painter_session.choose_style(seed=int(change["new"]))
 
+    def _lattice_option(self, lattice):
+        """The button of ``lattice``; None (no button down) for a basis other than the one given at the start."""
+        if lattice is None:
+            return "off"
+        if isinstance(lattice, str):
+            return "auto"
+        return "given" if self._given is not None and numpy.array_equal(lattice, self._given) else None
+
+    def _on_lattice(self, change):
+        if change["new"] is not None and not self._syncing:
+            self.set_lattice(change["new"])
+
+    def set_lattice(self, option):
+        """Set the style session's texture lattice as the buttons would: ``"off"``, ``"auto"`` or ``"given"``
+        (the basis the session was made with; ValueError naming the choices otherwise); the preview follows."""
+        choices = {"off": None, "auto": "auto"}
+        if self._given is not None:
+            choices["given"] = self._given
+        if option not in choices:
+            raise ValueError(f"lattice must be one of {sorted(choices)}, got {option!r}")
+        self.session.lattice = choices[option]
+        self.painter_session.choose_style()
+
     def choose(self, name, *, seed=None):
         """Select exemplar ``name`` (and the jitter ``seed``) as the chooser would."""
         self.painter_session.choose_style(name, seed=seed)
 
     def sync(self):
-        """Show the style session's exemplar and seed in the widgets."""
+        """Show the style session's exemplar, seed and lattice in the widgets."""
         self._syncing = True
         try:
             self.chooser.value = self.session.current
             self.seed.value = int(self.session.seed)
+            self.lattice.value = self._lattice_option(self.session.lattice)
         finally:
             self._syncing = False
 

@@ -582,6 +582,67 @@ def test_style_mode_stylises_the_painted_region_only(bundle, style_session):
         style_session.seed = 0
 
 
+def test_the_lattice_buttons_switch_the_preview_and_the_recipe(bundle, style_session):
+    """The style mode's lattice buttons set the style session's lattice; on a hatch exemplar of the painted image's
+    size the preview changes (to the stylisation with that lattice) and the painting recipe records it."""
+    from neuralcollage import stylize
+    p = Painter.from_bundle(bundle, seed=2, class_id="cat", threaded=False, radius=4, hardness=1.0,
+                            style=style_session, mode="style")
+    try:
+        assert p.background.shape[:2] == style_session.exemplar("hatch").image.shape[:2]
+        assert p.style.lattice.options == ("off", "auto") and p.style.lattice.value == "off"
+        assert p.style.lattice in p.style.box.children
+        p.stroke([(4, 4), (28, 28)], radius=8)
+        alpha = p.style.canvas.painted_alpha()
+        off = p.preview.copy()
+        assert numpy.array_equal(off, style_session.preview(alpha, target=p.background))
+        assert p.recipe()["style"]["lattice"] is None
+        p.style.lattice.value = "auto"
+        assert style_session.lattice == "auto"
+        on = p.preview.copy()
+        assert not numpy.array_equal(on, off)
+        expected = stylize.stylize(p.background, style_session.exemplar("hatch"),
+                                   target_landmarks=style_session.target_landmarks, lattice="auto")
+        painted = alpha == 1
+        assert numpy.array_equal(on[painted], expected[painted])
+        assert numpy.array_equal(on[alpha == 0], p.background[alpha == 0])
+        recipe = json.loads(json.dumps(p.recipe()))
+        assert recipe["style"]["lattice"] == "auto"
+        replayed = painting.replay_recipe(recipe, bundle.generator,
+                                          exemplars={"hatch": style_session.exemplar("hatch")})
+        assert numpy.array_equal(replayed, on)
+        p.style.lattice.value = "off"
+        assert style_session.lattice is None and numpy.array_equal(p.preview, off)
+        assert p.recipe()["style"]["lattice"] is None
+        style_session.lattice = "auto"          # set in code: the buttons follow after the next style event
+        p.session.choose_style()
+        assert p.style.lattice.value == "auto"
+        with pytest.raises(ValueError, match="lattice must be one of"):
+            p.style.set_lattice("given")
+    finally:
+        p.close()
+        style_session.lattice = None
+
+
+def test_the_lattice_buttons_offer_a_basis_given_in_code(bundle, style_session):
+    from neuralcollage import stylize
+    hatch = style_session.exemplar("hatch")
+    session = stylize.StyleSession({"hatch": hatch}, landmark_predictor=style_session.landmark_predictor,
+                                   lattice=[[2, 0], [0, 2]])
+    p = Painter.from_bundle(bundle, seed=2, class_id="cat", threaded=False, style=session, mode="style")
+    try:
+        assert p.style.lattice.options == ("off", "auto", "given") and p.style.lattice.value == "given"
+        p.style.lattice.value = "off"
+        assert session.lattice is None
+        p.style.lattice.value = "given"
+        assert session.lattice.tolist() == [[2, 0], [0, 2]]
+        session.lattice = [[3, 0], [0, 3]]
+        p.session.choose_style()
+        assert p.style.lattice.value is None    # neither button: another basis
+    finally:
+        p.close()
+
+
 def test_style_mode_is_off_without_a_session(painter):
     assert "style" not in [v for _, v in painter._mode_toggle.options]
     with pytest.raises(ValueError, match="StyleSession"):
