@@ -72,11 +72,14 @@ def train(args):
         for n in args.images:
             for species in args.species:
                 start = "" if args.start_from is None else f"_{args.start_from}"
-                path = os.path.join(args.out, f"{species}_{n}_{method}{start}_s{args.seed}.npz")
+                lr = "" if args.lr_rows is None else f"_lr{args.lr_rows:g}"
+                path = os.path.join(args.out, f"{species}_{n}_{method}{start}{lr}_s{args.seed}.npz")
                 if os.path.exists(path):
                     continue
                 images = training_images(species, n, seed=args.seed, size=bundle.generator.resolution)
                 start = {} if args.start_from is None else {"init_class": args.start_from}
+                if args.lr_rows is not None:
+                    start["lr_rows"] = args.lr_rows
                 pack = add_class(bundle, list(images), species, steps=args.steps, seed=args.seed,
                                  **_method_kwargs(method), **start)
                 pack.record["few_shot_method"] = method
@@ -131,6 +134,8 @@ def main(argv=None):
     t.add_argument("--start-from", default=None,
                    help="add_class's init_class: search, nearest or a class name (default: the library's, search; "
                         "the packs of the first comparison, docs/few_shot.md, were trained when it was nearest)")
+    t.add_argument("--lr-rows", type=float, default=None,
+                   help="the rows' Adam step size (default: the library's, 0.03; the search's trials keep theirs)")
     s = sub.add_parser("score")
     s.add_argument("--model", default="builtin")
     s.add_argument("--out", required=True)
