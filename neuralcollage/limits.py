@@ -65,6 +65,7 @@ OPTION_RANGES = {
     "count": ("int", 1, 10_000, "images"),
     "amount": ("float", -1000.0, 1000.0, "latent standard deviations"),
     "truncation": ("float", 1e-6, 1.0, "a truncation"),
+    "patch_iterations": ("int", 0, 10, "passes of the stylisation's patch refinement (3 meets the hatch target)"),
 }
 _INF_OK = ("colour_reach",)
 

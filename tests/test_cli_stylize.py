@@ -219,3 +219,36 @@ def test_lattice_option_reaches_the_library(files, capsys):
     capsys.readouterr()
     assert main(_args(files, "--lattice", "always", out="bad.png")) == 2
     assert "invalid choice: 'always'" in capsys.readouterr().err
+
+
+def test_patch_iterations_option_reaches_the_library(files, capsys):
+    """--patch-iterations 3 with the hatching combination gives the library's patch_iterations=3 output, which
+    differs from the same options with 0 on the hatched exemplar; 0 is the default's output; a value outside
+    [0, 10] or not an integer is one line and exit 2."""
+    from neuralcollage import stylize
+    t, ex = read_image(files / "t.png"), read_image(files / "ex.png")
+    lm = dict(target_landmarks=json.loads((files / "t.json").read_text())["landmarks"],
+              exemplar_landmarks=json.loads((files / "ex.json").read_text()))
+    hatching = ["--lattice", "auto", "--blend-radius", "1", "--vote-stride", "1"]
+    options = dict(lattice="auto", blend_radius=1, vote_stride=1)
+    assert main(_args(files, *hatching, "--patch-iterations", "3", out="refined.png")) == 0
+    refined = read_image(files / "refined.png")
+    numpy.testing.assert_array_equal(refined, stylize.stylize(t, ex, patch_iterations=3, **options, **lm))
+    assert main(_args(files, *hatching, "--patch-iterations", "0", out="unrefined.png")) == 0
+    unrefined = read_image(files / "unrefined.png")
+    numpy.testing.assert_array_equal(unrefined, stylize.stylize(t, ex, **options, **lm))
+    assert (refined != unrefined).any()
+    assert main(_args(files, *hatching, out="default.png")) == 0
+    numpy.testing.assert_array_equal(read_image(files / "default.png"), unrefined)
+    capsys.readouterr()
+    for bad in ("-1", "11", "1.5", "three"):
+        assert main(_args(files, "--patch-iterations", bad, out="bad_patch.png")) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "--patch-iterations" in err and "[0, 10]" in err, err
+        assert "Traceback" not in err and not (files / "bad_patch.png").exists()
+
+
+def test_help_shows_the_hatching_combination(capsys):
+    assert main(["stylize", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--lattice auto --blend-radius 1 --vote-stride 1 --patch-iterations 3" in out

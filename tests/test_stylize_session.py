@@ -164,3 +164,42 @@ def test_the_lattice_can_be_switched_after_the_start(faces):
     session.lattice = None
     assert session.lattice is None and numpy.array_equal(session.preview(alpha), off)
     assert session.recipe_entry(canvas, target=faces["target"])["lattice"] is None
+
+
+def test_patch_iterations_reach_the_synthesis_and_the_recipe_entry(faces):
+    """``patch_iterations=3`` (with the hatching combination) changes the preview, equals stylize's, reaches the
+    brush and the recipe entry; 0 is the default and is recorded as 0; the setter re-synthesises; bad values are
+    refused in one line."""
+    from neuralcollage.painting import LabelPainter
+    size = faces["size"]
+    alpha = numpy.ones((size, size))
+    hatching = dict(lattice="auto", blend_radius=1, vote_stride=1)
+    plain, refined = _session(faces, **hatching), _session(faces, patch_iterations=3, **hatching)
+    assert plain.patch_iterations == 0 and refined.patch_iterations == 3
+    off = plain.preview(alpha, target=faces["target"], landmarks=faces["target_lm"])
+    on = refined.preview(alpha, target=faces["target"], landmarks=faces["target_lm"])
+    assert not numpy.array_equal(on, off)
+    expected = st.stylize(faces["target"], faces["hatch"], target_landmarks=faces["target_lm"],
+                          exemplar_landmarks=faces["ex_lm"], patch_iterations=3, **hatching)
+    assert numpy.array_equal(on, expected)
+    assert refined.brush().patch_iterations == 3 and plain.brush().patch_iterations == 0
+    canvas = LabelPainter(2, size)
+    assert refined.recipe_entry(canvas, target=faces["target"])["patch_iterations"] == 3
+    assert plain.recipe_entry(canvas, target=faces["target"])["patch_iterations"] == 0
+    plain.patch_iterations = numpy.int64(3)
+    assert plain.patch_iterations == 3 and type(plain.patch_iterations) is int
+    assert numpy.array_equal(plain.preview(alpha), on) and plain.timings["synthesis_ms"] > 0
+    plain.patch_iterations = 3
+    assert numpy.array_equal(plain.preview(alpha), on) and plain.timings["synthesis_ms"] == 0
+    for bad in (-1, 11, 1.0, True, "3", None):
+        with pytest.raises(ValueError, match=r"patch_iterations must be an integer in \[0, 10\]") as caught:
+            _session(faces, patch_iterations=bad)
+        assert "\n" not in str(caught.value)
+        with pytest.raises(ValueError, match="patch_iterations must be"):
+            plain.patch_iterations = bad
+        with pytest.raises(ValueError, match="patch_iterations must be"):
+            st.StyleBrush(faces["target"], faces["hatch"], photo_landmarks=faces["target_lm"],
+                          exemplar_landmarks=faces["ex_lm"], patch_iterations=bad)
+    assert plain.patch_iterations == 3
+    plain.patch_iterations = 0
+    assert numpy.array_equal(plain.preview(alpha), off)

@@ -1,7 +1,9 @@
 """``collage stylize``: example-based stylisation (StyleBlit with FaceBlit guides)."""
 import os
 
-from .common import say
+from neuralcollage.limits import OPTION_RANGES
+
+from .common import ranged, say
 from .support import check_outputs
 
 # ------------------------------------------------------------------------------------------------ stylize
@@ -23,6 +25,8 @@ examples:
       --base-landmarks face.json -o out.png
   collage stylize --base face.png --style hatched.png --mask region.png --seed 3 -o out.png --figure fig.png
   collage stylize --base face.png --style hatched.png --style-parts hatched_parts.png -o out.png
+  collage stylize --base face.png --style hatched.png --style-parts hatched_parts.png -o out.png \\
+      --lattice auto --blend-radius 1 --vote-stride 1 --patch-iterations 3    # hatching: in phase, refined
 
 Parts (--style-parts): a map of the exemplar's parts, one flat colour per part (black or any colour for the
 background; at most 16 colours, no antialiasing), e.g. exported from a paint program.  It adds a segmentation
@@ -65,6 +69,11 @@ def add_stylize_parser(sub, common, formatter):
                    help="auto: keep a hatching drawn at a fixed angle and spacing in phase, snapping every copied "
                         "offset to the translations under which the exemplar's texture repeats (found in the "
                         "exemplar; nothing changes for a texture without a period) (default: %(default)s)")
+    p.add_argument("--patch-iterations", type=ranged("patch_iterations"), default=0, metavar="K",
+                   help=f"passes of patch refinement after the vote, 0-{OPTION_RANGES['patch_iterations'][2]}: each "
+                        "pixel takes the exemplar position whose 5x5 patch best fits the result, then the vote "
+                        "again; 3 with --lattice auto --blend-radius 1 --vote-stride 1 is the hatching setting "
+                        "(slower) (default: %(default)s, off)")
     p.add_argument("--seed", type=int, default=0,
                    help="jitter seed; the same seed gives the same output (default: %(default)s)")
     p.add_argument("--feather", type=float, default=2.0,
@@ -188,7 +197,7 @@ def cmd_stylize(args):
                                  mask=mask, threshold=args.threshold, blend_radius=args.blend_radius,
                                  seed=args.seed, feather=args.feather, vote_sigma=args.vote_sigma or None,
                                  vote_stride=args.vote_stride, lattice=None if args.lattice == "none" else args.lattice,
-                                 **parts)
+                                 patch_iterations=args.patch_iterations, **parts)
     inputs = [p for p in (args.base, args.style, args.mask) if p]
     write_image(args.output, details.image, overwrite_protect=inputs)
     say(f"wrote {args.output} ({details.synthesis.fallback_fraction:.0%} of the pixels outside chunks)",

@@ -5,7 +5,8 @@ stroke only recomposites it through the painted alpha, so a preview costs a blen
 """
 import numpy
 
-from neuralcollage.stylize.core import Exemplar, check_landmarks, check_lattice, prepare_exemplar, stylize_details
+from neuralcollage.stylize.core import (Exemplar, check_landmarks, check_lattice, check_patch_iterations,
+                                        prepare_exemplar, stylize_details)
 from neuralcollage.stylize.styleblit import BLEND_RADIUS, LEVELS, THRESHOLD, VOTE_SIGMA
 
 __all__ = ["StyleBrush"]
@@ -27,6 +28,9 @@ class StyleBrush:
     seed, threshold, blend_radius, vote_sigma, guide_weights, levels, vote_stride, lattice : keyword-only
         As :func:`~neuralcollage.stylize.stylize` (``lattice``: None, ``"auto"`` or a ``(2, 2)`` int basis; it
         applies to a photo of the exemplar's size only, docs/stylize.md "Hatching in phase").
+    patch_iterations : int, keyword-only
+        As :func:`~neuralcollage.stylize.stylize`: passes of patch refinement after the vote, an int in
+        [0, :data:`~neuralcollage.stylize.styleblit.PATCH_ITERATIONS_MAX`] (ValueError otherwise); default 0, off.
 
     Example
     -------
@@ -39,7 +43,7 @@ class StyleBrush:
 
     def __init__(self, photo, exemplar, *, photo_landmarks, exemplar_landmarks=None, seed=0, threshold=THRESHOLD,
                  blend_radius=BLEND_RADIUS, vote_sigma=VOTE_SIGMA, guide_weights=None, levels=LEVELS,
-                 vote_stride=None, lattice=None):
+                 vote_stride=None, lattice=None, patch_iterations=0):
         self.photo = numpy.asarray(photo)
         if not isinstance(exemplar, Exemplar):
             if exemplar_landmarks is None:
@@ -54,6 +58,7 @@ class StyleBrush:
         self.levels = tuple(int(v) for v in levels)
         self.vote_stride = None if vote_stride is None else int(vote_stride)
         self.lattice = check_lattice(lattice)
+        self.patch_iterations = check_patch_iterations(patch_iterations)
         self._stylised = None
         self.seed = seed
 
@@ -84,7 +89,8 @@ class StyleBrush:
                                              threshold=self.threshold, blend_radius=self.blend_radius,
                                              vote_sigma=self.vote_sigma, guide_weights=self.guide_weights,
                                              levels=self.levels, vote_stride=self.vote_stride,
-                                             lattice=self.lattice, seed=self._seed).image
+                                             lattice=self.lattice, patch_iterations=self.patch_iterations,
+                                             seed=self._seed).image
         return self._stylised
 
     def preview(self, alpha):

@@ -7,12 +7,12 @@ import numpy
 from neuralcollage.stylize.guides import (appearance_guide, match_histogram, position_guide, position_ramp,
                                           segmentation_guide, texture_lattice)
 from neuralcollage.stylize.lookup import LookupTable, build_lookup_table, guide_key, load_lookup_table
-from neuralcollage.stylize.styleblit import (BLEND_RADIUS, LEVELS, PATCH_ITERATIONS, THRESHOLD, VOTE_SIGMA,
-                                             StyleBlitResult, styleblit)
+from neuralcollage.stylize.styleblit import (BLEND_RADIUS, LEVELS, PATCH_ITERATIONS, PATCH_ITERATIONS_MAX, THRESHOLD,
+                                             VOTE_SIGMA, StyleBlitResult, styleblit)
 
 __all__ = ["Exemplar", "Stylized", "prepare_exemplar", "target_guide", "warped_labels", "stylize", "stylize_details",
-           "check_landmarks", "texture_guides", "exemplar_lattice", "check_lattice", "MAX_SIZE_RATIO", "TEXTURE_WEIGHT",
-           "TEXTURE_SEARCH_RADIUS", "LATTICE"]
+           "check_landmarks", "texture_guides", "exemplar_lattice", "check_lattice", "check_patch_iterations",
+           "MAX_SIZE_RATIO", "TEXTURE_WEIGHT", "TEXTURE_SEARCH_RADIUS", "LATTICE"]
 
 #: Largest ratio of exemplar to target side (either way) :func:`stylize` accepts.
 MAX_SIZE_RATIO = 4.0
@@ -247,6 +247,17 @@ def check_lattice(lattice):
             round(abs(numpy.linalg.det(basis.astype(numpy.float64)))) == 0:
         raise ValueError(f"lattice must be a (2, 2) integer basis with det != 0, got {lattice!r}")
     return basis.astype(numpy.int64)
+
+
+def check_patch_iterations(patch_iterations):
+    """``patch_iterations`` as the style brush, session and painting recipes take it, checked: an int in
+    [0, :data:`~neuralcollage.stylize.styleblit.PATCH_ITERATIONS_MAX`] (a bool or a float is refused); ValueError
+    (one line) otherwise."""
+    value = patch_iterations
+    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, (int, numpy.integer)) or \
+            not 0 <= value <= PATCH_ITERATIONS_MAX:
+        raise ValueError(f"patch_iterations must be an integer in [0, {PATCH_ITERATIONS_MAX}], got {value!r}")
+    return int(value)
 
 
 def exemplar_lattice(exemplar, target_shape, lattice="auto"):

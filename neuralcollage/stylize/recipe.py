@@ -20,6 +20,10 @@ A painting recipe (:mod:`neuralcollage.painting`, version 3) with style strokes 
     ``lattice`` null (no snapping), ``"auto"`` or a basis ``[[a, b], [c, d]]`` of integers in
     [-:data:`LATTICE_MAX`, :data:`LATTICE_MAX`] with ``ad - bc != 0``, columns the vectors ``(x, y)``; optional:
     a recipe written before it has none and replays as made, i.e. null).
+``patch_iterations``
+    Passes of patch refinement after the vote (:func:`~neuralcollage.stylize.stylize`), an integer in
+    [0, :data:`~neuralcollage.stylize.styleblit.PATCH_ITERATIONS_MAX`]; optional: a recipe written before it has
+    none and replays as made, i.e. 0.
 
 The replay rebuilds the exemplar, checks every digest and composites the synthesis through the canvas's painted
 alpha exactly as :meth:`StyleBrush.preview <neuralcollage.stylize.StyleBrush.preview>` did: bit for bit.  A file
@@ -86,7 +90,7 @@ def exemplar_entry(name, spec, prepared):
 
 
 def style_entry(*, exemplar, canvas, target_landmarks, seed, threshold, blend_radius, vote_sigma,
-                guide_weights=None, levels=None, vote_stride=None, lattice=None):
+                guide_weights=None, levels=None, vote_stride=None, lattice=None, patch_iterations=0):
     """A recipe's ``style`` entry (see the module docstring); ``exemplar`` from :func:`exemplar_entry`,
     ``canvas`` the style :class:`~neuralcollage.painting.LabelPainter`."""
     from neuralcollage.stylize.styleblit import LEVELS, vote_stride_for
@@ -97,7 +101,7 @@ def style_entry(*, exemplar, canvas, target_landmarks, seed, threshold, blend_ra
             "vote_sigma": None if vote_sigma is None else float(vote_sigma), "vote_stride": stride,
             "guide_weights": None if guide_weights is None else [float(w) for w in guide_weights],
             "levels": [int(v) for v in (LEVELS if levels is None else levels)],
-            "lattice": _lattice_entry(lattice)}
+            "lattice": _lattice_entry(lattice), "patch_iterations": int(patch_iterations)}
 
 
 def _lattice_entry(lattice):
@@ -150,6 +154,12 @@ def _check_lattice(lattice):
         _fail(f"lattice {lattice} is singular (determinant 0): its columns must be two independent translations")
 
 
+def _check_patch_iterations(value):
+    from neuralcollage.stylize.styleblit import PATCH_ITERATIONS_MAX
+    if not _is_int(value) or not 0 <= value <= PATCH_ITERATIONS_MAX:
+        _fail(f"patch_iterations must be an integer in [0, {PATCH_ITERATIONS_MAX}], got {_short(value)}")
+
+
 def _short(value, limit=80):
     text = repr(value).replace("\n", " ").replace("\r", " ")
     return text if len(text) <= limit else text[:limit - 3] + "..."
@@ -180,6 +190,7 @@ def check_style_entry(entry, *, size=None):
     if not _is_int(entry["vote_stride"]) or not 1 <= entry["vote_stride"] <= 64:
         _fail(f"vote_stride must be an integer in [1, 64], got {entry['vote_stride']!r}")
     _check_lattice(entry.get("lattice"))
+    _check_patch_iterations(entry.get("patch_iterations", 0))
     sigma = entry.get("vote_sigma")
     if sigma is not None and (not _is_number(sigma) or sigma <= 0):
         _fail(f"vote_sigma must be null or a finite number > 0, got {sigma!r}")
@@ -380,7 +391,8 @@ def apply_style_entry(image, entry, alpha, *, exemplars=None, exemplar_paths=Non
                            threshold=entry["threshold"], blend_radius=entry["blend_radius"],
                            vote_sigma=entry["vote_sigma"], guide_weights=entry.get("guide_weights"),
                            levels=tuple(entry["levels"]), vote_stride=entry["vote_stride"],
-                           lattice=_lattice_option(entry.get("lattice")))
+                           lattice=_lattice_option(entry.get("lattice")),
+                           patch_iterations=entry.get("patch_iterations", 0))
         return brush.preview(alpha)
     except ValueError as exc:
         raise StyleRecipeError(f"recipe style: {exc}") from None

@@ -13,7 +13,8 @@ import time
 import numpy
 
 from neuralcollage.stylize.brush import StyleBrush
-from neuralcollage.stylize.core import Exemplar, check_landmarks, check_lattice, prepare_exemplar
+from neuralcollage.stylize.core import (Exemplar, check_landmarks, check_lattice, check_patch_iterations,
+                                        prepare_exemplar)
 from neuralcollage.stylize.styleblit import BLEND_RADIUS, LEVELS, THRESHOLD, VOTE_SIGMA
 
 __all__ = ["StyleSession"]
@@ -46,6 +47,11 @@ class StyleSession:
     seed, threshold, blend_radius, vote_sigma, guide_weights, levels, vote_stride, lattice : keyword-only
         As :func:`~neuralcollage.stylize.stylize` (``lattice``: None, ``"auto"`` or a ``(2, 2)`` int basis,
         recorded in painting recipes; it applies to an image of the exemplar's size only).
+    patch_iterations : int, keyword-only
+        Passes of patch refinement after the vote, as :func:`~neuralcollage.stylize.stylize`: an int in
+        [0, :data:`~neuralcollage.stylize.styleblit.PATCH_ITERATIONS_MAX`] (ValueError otherwise), recorded in
+        painting recipes; default 0, off.  3 with ``lattice="auto"``, ``blend_radius=1`` and ``vote_stride=1``
+        is the hatch setting of docs/stylize.md ("Patch refinement").
     table_dir : str or os.PathLike, keyword-only, optional
         Folder of on-disk lookup-table caches (``<name>.npz``).
 
@@ -64,7 +70,7 @@ class StyleSession:
 
     def __init__(self, exemplars, *, landmark_predictor=None, seed=0, threshold=THRESHOLD,
                  blend_radius=BLEND_RADIUS, vote_sigma=VOTE_SIGMA, guide_weights=None, levels=LEVELS, vote_stride=None,
-                 table_dir=None, lattice=None):
+                 table_dir=None, lattice=None, patch_iterations=0):
         if not exemplars:
             raise ValueError("a style session needs at least one exemplar")
         self._sources = {}
@@ -80,6 +86,7 @@ class StyleSession:
         self._lock = threading.RLock()
         self._brush = None
         self._lattice = check_lattice(lattice)
+        self._patch_iterations = check_patch_iterations(patch_iterations)
         if self.blend_radius < 0:
             raise ValueError(f"blend_radius must be >= 0, got {blend_radius}")
         self.table_dir = None if table_dir is None else os.fspath(table_dir)
@@ -151,6 +158,21 @@ class StyleSession:
                 self._brush = None
             self._lattice = value
 
+    @property
+    def patch_iterations(self):
+        """Passes of patch refinement after the vote (0: off)."""
+        return self._patch_iterations
+
+    @patch_iterations.setter
+    def patch_iterations(self, value):
+        """Switch the patch refinement (checked as the constructor's: ValueError otherwise); another value
+        re-synthesises on the next preview, and the painting recipe records it."""
+        value = check_patch_iterations(value)
+        with self._lock:
+            if value != self._patch_iterations:
+                self._brush = None
+            self._patch_iterations = value
+
     def exemplar(self, name=None):
         """The prepared :class:`~neuralcollage.stylize.Exemplar` ``name`` (default: the current one)."""
         name = self._name if name is None else str(name)
@@ -199,7 +221,8 @@ class StyleSession:
             self._brush = StyleBrush(self._target, self.exemplar(), photo_landmarks=self._target_landmarks,
                                      seed=self._seed, threshold=self.threshold, blend_radius=self.blend_radius,
                                      vote_sigma=self.vote_sigma, guide_weights=self.guide_weights,
-                                     levels=self.levels, vote_stride=self.vote_stride, lattice=self.lattice)
+                                     levels=self.levels, vote_stride=self.vote_stride, lattice=self.lattice,
+                                     patch_iterations=self._patch_iterations)
         return self._brush
 
     def stylised(self):
@@ -238,7 +261,7 @@ class StyleSession:
         ``canvas`` (a two-label :class:`~neuralcollage.painting.LabelPainter`) over ``target``, the image it
         stylises (its landmarks predicted as for :meth:`preview` unless given): the current exemplar (its
         source, digests, landmarks and table options), the painted image's landmarks, the seed and the knobs
-        (the lattice included)."""
+        (the lattice and the patch refinement included)."""
         from neuralcollage.stylize.recipe import exemplar_entry, style_entry
         with self._lock:
             self._set_target(target, landmarks)
@@ -246,4 +269,5 @@ class StyleSession:
             return style_entry(exemplar=exemplar, canvas=canvas, target_landmarks=self._target_landmarks,
                                seed=self._seed, threshold=self.threshold, blend_radius=self.blend_radius,
                                vote_sigma=self.vote_sigma, guide_weights=self.guide_weights, levels=self.levels,
-                               vote_stride=self.vote_stride, lattice=self.lattice)
+                               vote_stride=self.vote_stride, lattice=self.lattice,
+                               patch_iterations=self._patch_iterations)

@@ -3,9 +3,11 @@ import dataclasses
 
 import numpy
 
+from neuralcollage.limits import OPTION_RANGES
+
 __all__ = ["LEVELS", "THRESHOLD", "VOTE_SIGMA", "BLEND_RADIUS", "StyleBlitResult", "styleblit", "nearest_field", "vote",
            "vote_stride_for", "refine_field", "snap_to_lattice", "refine_patches", "PATCH_ITERATIONS",
-           "PATCH_GUIDE_WEIGHT"]
+           "PATCH_GUIDE_WEIGHT", "PATCH_ITERATIONS_MAX"]
 
 #: Seed spacings ``h`` from the coarsest level to the finest.
 LEVELS = (64, 32, 16, 8, 4, 2, 1)
@@ -22,6 +24,11 @@ BLEND_RADIUS = 2
 
 #: Default number of patch refinement passes (:func:`refine_patches`) after the vote: 0, off.
 PATCH_ITERATIONS = 0
+
+#: The most patch refinement passes the CLI, the style brush and session and painting recipes accept (3 meets the
+#: hatch target; each pass costs about one vote and a 5x5 patch search): ``OPTION_RANGES["patch_iterations"]`` of
+#: :mod:`neuralcollage.limits`.
+PATCH_ITERATIONS_MAX = OPTION_RANGES["patch_iterations"][2]
 
 #: Weight of the guide error against the 5x5 patch difference in :func:`refine_patches` (both 0-255 units).
 PATCH_GUIDE_WEIGHT = 0.1
