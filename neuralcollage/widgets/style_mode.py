@@ -1,4 +1,5 @@
-"""The notebook painter's "style" mode: its controls (an exemplar chooser, the jitter seed, the texture lattice).
+"""The notebook painter's "style" mode: its controls (an exemplar chooser, the jitter seed, the texture lattice,
+the patch refinement passes).
 
 The stylisation is :class:`neuralcollage.stylize.StyleSession`'s and the style canvas the painter session's
 (:attr:`neuralcollage.widgets.session.PainterSession.style_canvas`), both headless and tested without widgets;
@@ -10,6 +11,7 @@ import os
 import numpy
 
 from neuralcollage import painting
+from neuralcollage.limits import OPTION_RANGES
 from neuralcollage.widgets.display import STYLE_COLORS
 
 __all__ = ["StyleMode", "builtin_style_session", "STYLE_COLORS"]
@@ -38,12 +40,14 @@ class StyleMode:
         <neuralcollage.widgets.session.PainterSession.choose_style>`, which requests a preview.  The lattice
         buttons set the style session's :attr:`~neuralcollage.stylize.StyleSession.lattice` (``off``: None,
         ``auto``: ``"auto"``; ``given`` is offered when the session was made with a basis, and restores it), then
-        request a preview the same way; painting recipes record the lattice in use.
+        request a preview the same way; painting recipes record the lattice in use.  The "refine passes" box sets
+        :attr:`~neuralcollage.stylize.StyleSession.patch_iterations` (0: off, up to
+        ``OPTION_RANGES["patch_iterations"]``) and requests a preview the same way; recipes record it too.
 
     Attributes
     ----------
     session : neuralcollage.stylize.StyleSession
-    chooser, seed, lattice, box : ipywidgets widgets
+    chooser, seed, lattice, refine, box : ipywidgets widgets
     """
 
     LABEL = painting.ATTRIBUTE_LABEL
@@ -67,11 +71,17 @@ class StyleMode:
                                                  "the exemplar)"] + (["the basis given in code"] if
                                                                      self._given is not None else []),
                                        style={"button_width": "56px"}, layout=W.Layout(width="230px"))
-        self.box = W.VBox([self.chooser, self.seed, self.lattice])
+        low, high = OPTION_RANGES["patch_iterations"][1:3]
+        self.refine = W.BoundedIntText(value=self.session.patch_iterations, min=low, max=high,
+                                       description="refine passes", tooltip="passes of patch refinement after the "
+                                       "vote (0: off; 3 for periodic hatching, slower)", layout=W.Layout(width="230px"),
+                                       style={"description_width": "initial"})
+        self.box = W.VBox([self.chooser, self.seed, self.lattice, self.refine])
         self.chooser.observe(self._on_exemplar, names="value")
         self.seed.observe(self._on_seed, names="value")
         self.lattice.observe(self._on_lattice, names="value")
-        self.widgets = [self.chooser, self.seed, self.lattice, self.box]
+        self.refine.observe(self._on_refine, names="value")
+        self.widgets = [self.chooser, self.seed, self.lattice, self.refine, self.box]
         self.show(False)
 
     def __repr__(self):
@@ -113,17 +123,28 @@ class StyleMode:
         self.session.lattice = choices[option]
         self.painter_session.choose_style()
 
+    def _on_refine(self, change):
+        if change["new"] is not None and not self._syncing:
+            self.set_patch_iterations(change["new"])
+
+    def set_patch_iterations(self, passes):
+        """Set the style session's patch refinement passes as the box would (0: off; ValueError from the session's
+        check outside ``OPTION_RANGES["patch_iterations"]``); the preview follows."""
+        self.session.patch_iterations = passes
+        self.painter_session.choose_style()
+
     def choose(self, name, *, seed=None):
         """Select exemplar ``name`` (and the jitter ``seed``) as the chooser would."""
         self.painter_session.choose_style(name, seed=seed)
 
     def sync(self):
-        """Show the style session's exemplar, seed and lattice in the widgets."""
+        """Show the style session's exemplar, seed, lattice and patch refinement passes in the widgets."""
         self._syncing = True
         try:
             self.chooser.value = self.session.current
             self.seed.value = int(self.session.seed)
             self.lattice.value = self._lattice_option(self.session.lattice)
+            self.refine.value = int(self.session.patch_iterations)
         finally:
             self._syncing = False
 

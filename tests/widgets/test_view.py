@@ -643,6 +643,52 @@ def test_the_lattice_buttons_offer_a_basis_given_in_code(bundle, style_session):
         p.close()
 
 
+def test_the_refine_passes_box_switches_the_preview_and_the_recipe(bundle, style_session):
+    """The style mode's "refine passes" box sets the style session's patch_iterations; on a hatch exemplar the
+    preview changes inside the painting to a session's made with ``patch_iterations=3``, the painting recipe
+    records it and replays to it, and 0 restores the first preview."""
+    from neuralcollage import stylize
+    from neuralcollage.limits import OPTION_RANGES
+    p = Painter.from_bundle(bundle, seed=2, class_id="cat", threaded=False, radius=4, hardness=1.0,
+                            style=style_session, mode="style")
+    try:
+        assert style_session.current == "hatch" and style_session.lattice is None
+        assert p.style.refine in p.style.box.children
+        assert (p.style.refine.value, p.style.refine.min) == (0, 0)
+        assert p.style.refine.max == OPTION_RANGES["patch_iterations"][2]
+        p.stroke([(4, 4), (28, 28)], radius=8)
+        alpha = p.style.canvas.painted_alpha()
+        off = p.preview.copy()
+        assert p.recipe()["style"]["patch_iterations"] == 0
+        p.style.refine.value = 3
+        assert style_session.patch_iterations == 3
+        refined = p.preview.copy()
+        assert not numpy.array_equal(refined, off)
+        made = stylize.StyleSession({"hatch": style_session.exemplar("hatch")},
+                                    landmark_predictor=style_session.landmark_predictor, patch_iterations=3)
+        expected = made.preview(alpha, target=p.background)
+        painted = alpha == 1
+        assert numpy.array_equal(refined[painted], expected[painted])
+        assert numpy.array_equal(refined[alpha == 0], p.background[alpha == 0])
+        recipe = json.loads(json.dumps(p.recipe()))
+        assert recipe["style"]["patch_iterations"] == 3
+        replayed = painting.replay_recipe(recipe, bundle.generator,
+                                          exemplars={"hatch": style_session.exemplar("hatch")})
+        assert numpy.array_equal(replayed, refined)
+        p.style.refine.value = 0
+        assert style_session.patch_iterations == 0 and numpy.array_equal(p.preview, off)
+        assert p.recipe()["style"]["patch_iterations"] == 0
+        style_session.patch_iterations = 2      # set in code: the box follows after the next style event
+        p.session.choose_style()
+        assert p.style.refine.value == 2
+        with pytest.raises(ValueError, match="patch_iterations must be an integer"):
+            p.style.set_patch_iterations(OPTION_RANGES["patch_iterations"][2] + 1)
+        assert style_session.patch_iterations == 2
+    finally:
+        p.close()
+        style_session.patch_iterations = 0
+
+
 def test_style_mode_is_off_without_a_session(painter):
     assert "style" not in [v for _, v in painter._mode_toggle.options]
     with pytest.raises(ValueError, match="StyleSession"):
