@@ -459,6 +459,26 @@ def test_cli_add_class_branch_and_closeups(model, tmp_path, capsys):
     assert pack.record["method"] == "branch" and pack.record["closeups"] == 1 and pack.branch is not None
 
 
+def test_cli_add_class_lr_rows(model, tmp_path, capsys):
+    paths = _cli_images(tmp_path)
+    out = str(tmp_path / "koala.npz")
+    for bad in ("0", "-0.1", "nan", "2"):
+        code, _, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--lr-rows", bad], capsys)
+        assert code == 2 and "--lr-rows" in err and err.count("\n") == 1
+        assert not os.path.exists(out)
+    code, _, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "1", "--start-from",
+                         "class 1", "--lr-rows", "0.01", "--no-samples", "-q"], capsys)
+    assert code == 0, err
+    slow = classes.load_pack(out)
+    code, _, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "1", "--start-from",
+                         "class 1", "--no-samples", "-q"], capsys)
+    assert code == 0, err
+    default = classes.load_pack(out)
+    assert slow.record["lr_rows"] == 0.01 and default.record["lr_rows"] == classes.DEFAULTS["lr_rows"]
+    layer = next(iter(default.generator))
+    assert not np.array_equal(slow.generator[layer][0], default.generator[layer][0])
+
+
 def test_cli_add_class_freezed(model, tmp_path, capsys):
     paths = _cli_images(tmp_path)
     out = str(tmp_path / "koala.npz")

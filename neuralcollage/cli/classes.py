@@ -34,9 +34,9 @@ then use the pack in any command, e.g. `collage generate --model builtin+koala.n
 ADD_CLASS_MIN_IMAGES = 3
 ADD_CLASS_METHODS = ("nearest", "rows", "combination", "branch", "two_stage")
 ADD_CLASS_DEFAULTS = {"steps": 300, "method": "rows", "init_class": "search", "closeups": 0, "adversarial": 0.0,
-                      "tune_d_blocks": 0, "closeup_variant": 0}
+                      "tune_d_blocks": 0, "closeup_variant": 0, "lr_rows": 0.03}
 #: The :func:`neuralcollage.classes.add_class` keywords :func:`training_options` sets.
-TRAINING_OPTIONS = ("method", "closeups", "adversarial", "tune_d_blocks", "closeup_variant")
+TRAINING_OPTIONS = ("method", "closeups", "adversarial", "tune_d_blocks", "closeup_variant", "lr_rows")
 ADD_CLASS_START_MODES = ("nearest", "search")
 
 
@@ -76,8 +76,8 @@ def start_from_option(parser, flag):
 def training_options(parser, prefix):
     """The training options of ``add-class`` (and, with ``prefix="--few-shot-"``, of ``eval --metrics few_shot``),
     defined once: ``{prefix}method``, ``{prefix}closeups``, ``{prefix}adversarial``, ``{prefix}tune-d-blocks``,
-    ``{prefix}closeup-variant`` (``add_class``'s ``method``, ``closeups``, ``adversarial``, ``tune_d_blocks``,
-    ``closeup_variant``; read them back with :func:`training_kwargs`)."""
+    ``{prefix}closeup-variant``, ``{prefix}lr-rows`` (``add_class``'s ``method``, ``closeups``, ``adversarial``,
+    ``tune_d_blocks``, ``closeup_variant``, ``lr_rows``; read them back with :func:`training_kwargs`)."""
     d = ADD_CLASS_DEFAULTS
     parser.add_argument(f"{prefix}method", choices=ADD_CLASS_METHODS, default=d["method"],
                         help="nearest: copy the nearest existing class's rows (no training); rows: train new rows; "
@@ -101,6 +101,11 @@ def training_options(parser, prefix):
                         help="also learn a close-up variant of the class from the images and N close-ups of each (rows "
                              "and a per-class branch, as many steps again): edits of a part of a photo draw the class "
                              "with it, everything else with the class's own rows; 0: none (default: %(default)s)")
+    parser.add_argument(f"{prefix}lr-rows", type=finite_float(lambda v: 0 < v <= 1, "a number in (0, 1]"),
+                        default=d["lr_rows"], metavar="LR",
+                        help="Adam step size of the new class's rows (the start search keeps 0.01): if the sample "
+                             "grid still shows the start class, try a larger one; if it shows another existing "
+                             "class, a smaller one, e.g. 0.01 (default: %(default)s)")
 
 
 def training_kwargs(args, prefix=""):
