@@ -10,6 +10,7 @@ and prints medians of wall-clock and process CPU seconds.  Targets (issue 25): s
     python benchmarks/bench_stylize.py
     python benchmarks/bench_stylize.py --sides 64 256 --repeats 5
     python benchmarks/bench_stylize.py --lattice auto      # with stylize(..., lattice="auto")
+    python benchmarks/bench_stylize.py --hatching          # the hatching setting (docs/stylize.md, "Patch refinement")
 """
 import argparse
 import statistics
@@ -44,8 +45,14 @@ def main(argv=None):
     p.add_argument("--lattice", choices=("none", "auto"), default="none",
                    help="stylize's lattice option (auto: the hatching's lattice found and snapped to, timed in "
                         "the synthesis)")
+    p.add_argument("--patch-iterations", type=int, default=0, help="stylize's patch refinement passes")
+    p.add_argument("--hatching", action="store_true",
+                   help="the hatching setting: --lattice auto, blend radius 1, vote stride 1, 3 refinement passes")
     args = p.parse_args(argv)
     lattice = None if args.lattice == "none" else args.lattice
+    options = {"lattice": lattice, "patch_iterations": args.patch_iterations}
+    if args.hatching:
+        options = {"lattice": "auto", "blend_radius": 1, "vote_stride": 1, "patch_iterations": 3}
     from neuralcollage import stylize as st
     cases = {s: _case(s, args.seed) for s in args.sides}
     times = {(s, k): [] for s in args.sides for k in ("table", "synthesis")}
@@ -57,11 +64,11 @@ def main(argv=None):
             if round_:
                 times[side, "table"].append((wall, cpu))
             details, wall, cpu = _timed(lambda: st.stylize_details(target, prepared, target_landmarks=t_lm,
-                                                                          lattice=lattice))
+                                                                          **options))
             if round_:
                 times[side, "synthesis"].append((wall, cpu))
             fallback[side] = details.synthesis.fallback_fraction
-    print(f"medians of {args.repeats} rounds (wall s / CPU s); numpy {numpy.__version__}")
+    print(f"medians of {args.repeats} rounds (wall s / CPU s); stylize options {options}; numpy {numpy.__version__}")
     print("| side | table build | synthesis (table cached) | synthesis target | fallback pixels |")
     print("|---|---|---|---|---|")
     for side in args.sides:

@@ -47,7 +47,11 @@ def test_bench_stylize_runs(capsys):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     assert bench.main(["--sides", "32", "--repeats", "1"]) == 0
-    assert "| 32 |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| 32 |" in out and "'patch_iterations': 0" in out
+    assert bench.main(["--sides", "32", "--repeats", "1", "--hatching"]) == 0
+    out = capsys.readouterr().out
+    assert "| 32 |" in out and "'patch_iterations': 3" in out and "'lattice': 'auto'" in out
 
 
 class _Oracle:
