@@ -3,7 +3,8 @@
     python benchmarks/bench_add_class.py --arch collage256 --steps 20 --images 10 --batch-size 8 --out runs/bench256
 
 Writes a random generator and discriminator of the preset to OUT (once), trains a pack of IMAGES rendered koala
-faces for STEPS steps from the nearest class (``--method``: the library's default unless given), and prints one JSON line: seconds per step (after the first), the
+faces for STEPS steps from the nearest class (``--method``: the library's default unless given), and
+prints one JSON line: seconds per step (after the first), the
 pack's size, the extrapolation to 20 and 300 steps, the search's trial steps (``estimate_search_s``), and
 ``estimate_pack_s``: the whole default pack (search + 300 steps) and its ratio to the 60 min target of issue 24
 (``pack_vs_target``, below 1 meets it).
@@ -51,7 +52,8 @@ def main(argv=None):
     t0 = time.perf_counter()
     method = args.method or DEFAULTS["method"]
     pack = add_class(bundle, images, "koala", steps=args.steps, seed=args.seed, batch_size=args.batch_size,
-                     init_class=args.start_from, method=method, callback=lambda step, loss: stamps.append(time.perf_counter()))
+                     init_class=args.start_from, method=method,
+                     callback=lambda step, loss: stamps.append(time.perf_counter()))
     total = time.perf_counter() - t0
     path = os.path.join(args.out, "koala.npz")
     pack.save(path)

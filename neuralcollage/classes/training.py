@@ -52,7 +52,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
               perceptual=DEFAULTS["perceptual"], prior=DEFAULTS["prior"], sparsity=DEFAULTS["sparsity"],
               encoder_steps=DEFAULTS["encoder_steps"], init_class=DEFAULTS["init_class"],
               search_steps=DEFAULTS["search_steps"], search_candidates=DEFAULTS["search_candidates"],
-              search_lr_rows=DEFAULTS["search_lr_rows"], closeups=DEFAULTS["closeups"], closeup_zoom=DEFAULTS["closeup_zoom"],
+              search_lr_rows=DEFAULTS["search_lr_rows"], closeups=DEFAULTS["closeups"],
+              closeup_zoom=DEFAULTS["closeup_zoom"],
               branch_layer=DEFAULTS["branch_layer"], branch_rank=DEFAULTS["branch_rank"],
               lr_branch=DEFAULTS["lr_branch"], anchor=DEFAULTS["anchor"],
               closeup_variant=DEFAULTS["closeup_variant"], callback=None):
