@@ -7,6 +7,7 @@ import numpy
 import pytest
 
 from neuralcollage import stylize as st
+from neuralcollage.limits import OPTION_RANGES
 from neuralcollage.stylize import metrics
 
 
@@ -568,3 +569,6 @@ def test_patch_iterations_keep_the_lattice_and_the_labels_and_zero_is_the_defaul
     assert kept(d.synthesis.nnf) >= kept(before.synthesis.nnf) > 0.99
     with pytest.raises(ValueError, match="patch_iterations"):
         st.stylize(target, exemplar, patch_iterations=-1, **lm)
+    for bad in (OPTION_RANGES["patch_iterations"][2] + 1, 2.0, True):
+        with pytest.raises(ValueError, match=r"patch_iterations must be an integer in \[0, "):
+            st.stylize(target, exemplar, patch_iterations=bad, **lm)

@@ -155,8 +155,10 @@ def _check_lattice(lattice):
 
 
 def _check_patch_iterations(value):
-    from neuralcollage.stylize.styleblit import PATCH_ITERATIONS_MAX
-    if not _is_int(value) or not 0 <= value <= PATCH_ITERATIONS_MAX:
+    from neuralcollage.stylize.styleblit import PATCH_ITERATIONS_MAX, check_patch_iterations
+    try:
+        check_patch_iterations(value)
+    except ValueError:
         _fail(f"patch_iterations must be an integer in [0, {PATCH_ITERATIONS_MAX}], got {_short(value)}")
 
 

@@ -152,11 +152,7 @@ class StyleSession:
     def lattice(self, value):
         """Switch the texture lattice (checked as the constructor's ``lattice``: ValueError otherwise); another
         value re-synthesises on the next preview, and the painting recipe records it."""
-        value = check_lattice(value)
-        with self._lock:
-            if _lattice_key(value) != _lattice_key(self._lattice):
-                self._brush = None
-            self._lattice = value
+        self._switch("_lattice", check_lattice(value), key=_lattice_key)
 
     @property
     def patch_iterations(self):
@@ -167,11 +163,15 @@ class StyleSession:
     def patch_iterations(self, value):
         """Switch the patch refinement (checked as the constructor's: ValueError otherwise); another value
         re-synthesises on the next preview, and the painting recipe records it."""
-        value = check_patch_iterations(value)
+        self._switch("_patch_iterations", check_patch_iterations(value))
+
+    def _switch(self, attribute, value, *, key=lambda v: v):
+        """Set a synthesis knob; another value (compared by ``key``) drops the brush, so the next preview
+        re-synthesises."""
         with self._lock:
-            if value != self._patch_iterations:
+            if key(value) != key(getattr(self, attribute)):
                 self._brush = None
-            self._patch_iterations = value
+            setattr(self, attribute, value)
 
     def exemplar(self, name=None):
         """The prepared :class:`~neuralcollage.stylize.Exemplar` ``name`` (default: the current one)."""

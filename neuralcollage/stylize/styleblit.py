@@ -7,7 +7,7 @@ from neuralcollage.limits import OPTION_RANGES
 
 __all__ = ["LEVELS", "THRESHOLD", "VOTE_SIGMA", "BLEND_RADIUS", "StyleBlitResult", "styleblit", "nearest_field", "vote",
            "vote_stride_for", "refine_field", "snap_to_lattice", "refine_patches", "PATCH_ITERATIONS",
-           "PATCH_GUIDE_WEIGHT", "PATCH_ITERATIONS_MAX"]
+           "PATCH_GUIDE_WEIGHT", "PATCH_ITERATIONS_MAX", "check_patch_iterations"]
 
 #: Seed spacings ``h`` from the coarsest level to the finest.
 LEVELS = (64, 32, 16, 8, 4, 2, 1)
@@ -32,6 +32,17 @@ PATCH_ITERATIONS_MAX = OPTION_RANGES["patch_iterations"][2]
 
 #: Weight of the guide error against the 5x5 patch difference in :func:`refine_patches` (both 0-255 units).
 PATCH_GUIDE_WEIGHT = 0.1
+
+
+def check_patch_iterations(patch_iterations):
+    """``patch_iterations`` checked: an int in [0, :data:`PATCH_ITERATIONS_MAX`] (a bool or a float is refused);
+    ValueError (one line) otherwise.  :func:`styleblit` checks it; the style brush, session and painting recipes
+    check it before any synthesis."""
+    value = patch_iterations
+    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, (int, numpy.integer)) or \
+            not 0 <= value <= PATCH_ITERATIONS_MAX:
+        raise ValueError(f"patch_iterations must be an integer in [0, {PATCH_ITERATIONS_MAX}], got {value!r}")
+    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -463,11 +474,11 @@ def refine_patches(output, nnf, exemplar, target_guide, exemplar_guide, *, latti
 
     The candidates of pixel ``p``: its own ``nnf(p)``; its 8 neighbours' (inside the target) positions moved back
     by the offset (``nnf(n) - (n - p)``, so a neighbour's chunk grows over ``p``); with ``lattice``, ``nnf(p)``
-    moved by the 8 lattice vectors ``i a + j b`` (``i, j`` in -1..1), which keep the offset on the lattice.  Cost: the mean
-    absolute difference over the patch's pixels and colour channels plus ``guide_weight`` times the weighted
-    guide error ``sum_c w_c |G_T(p) - G_S(o)|``; a candidate outside the exemplar, or (with ``segmentation``)
-    of another label than the pixel's, does not count.  Ties keep the first
-    candidate (the pixel's own).  Fewer mismatched patches at chunk seams: the output then matches the
+    moved by the 8 lattice vectors ``i a + j b`` (``i, j`` in -1..1), which keep the offset on the lattice.
+    Cost: the mean absolute difference over the patch's pixels and colour channels plus ``guide_weight`` times
+    the weighted guide error ``sum_c w_c |G_T(p) - G_S(o)|``; a candidate outside the exemplar, or (with
+    ``segmentation``) of another label than the pixel's, does not count.  Ties keep the first candidate (the
+    pixel's own).  Fewer mismatched patches at chunk seams: the output then matches the
     exemplar patch for patch more often (docs/stylize.md, "Hatching in phase").
 
     Parameters
@@ -590,15 +601,14 @@ def styleblit(target_guide, exemplar_guide, exemplar, table, *, threshold=THRESH
     -------
     StyleBlitResult
     """
+    iterations = check_patch_iterations(patch_iterations)
     nnf, level = nearest_field(target_guide, exemplar_guide, table, threshold=threshold,
                                guide_weights=guide_weights, seed=seed, levels=levels, fallback_radius=fallback_radius,
                                lattice=lattice)
     stride = vote_stride_for(target_guide.shape) if vote_stride is None else vote_stride
     image = vote(exemplar, nnf, radius=blend_radius, target_guide=target_guide, exemplar_guide=exemplar_guide,
                  guide_weights=guide_weights, sigma=vote_sigma, stride=stride)
-    if int(patch_iterations) < 0:
-        raise ValueError(f"patch_iterations must be >= 0, got {patch_iterations}")
-    for _ in range(int(patch_iterations)):
+    for _ in range(iterations):
         nnf = refine_patches(image, nnf, exemplar, target_guide, exemplar_guide, lattice=lattice,
                              guide_weights=guide_weights, segmentation=table.n_labels > 1)
         image = vote(exemplar, nnf, radius=blend_radius, target_guide=target_guide, exemplar_guide=exemplar_guide,
