@@ -47,13 +47,13 @@ def main(argv=None):
                         "the synthesis)")
     p.add_argument("--patch-iterations", type=int, default=0, help="stylize's patch refinement passes")
     p.add_argument("--hatching", action="store_true",
-                   help="the hatching setting: --lattice auto, blend radius 1, vote stride 1, 3 refinement passes")
+                   help="the hatching setting, stylize.HATCHING_OPTIONS (the lattice, blend radius 1, vote stride 1, "
+                        "3 refinement passes)")
     args = p.parse_args(argv)
-    lattice = None if args.lattice == "none" else args.lattice
-    options = {"lattice": lattice, "patch_iterations": args.patch_iterations}
-    if args.hatching:
-        options = {"lattice": "auto", "blend_radius": 1, "vote_stride": 1, "patch_iterations": 3}
+    options = {"lattice": None if args.lattice == "none" else args.lattice, "patch_iterations": args.patch_iterations}
     from neuralcollage import stylize as st
+    if args.hatching:
+        options = dict(st.HATCHING_OPTIONS)
     cases = {s: _case(s, args.seed) for s in args.sides}
     times = {(s, k): [] for s in args.sides for k in ("table", "synthesis")}
     fallback = {}
