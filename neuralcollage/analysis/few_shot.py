@@ -216,10 +216,10 @@ def _reusable(path, images, bundle, steps, seed, options):
     pack = load_pack(path)
     rec = pack.record
     crops = prepare_images(images, bundle.generator.resolution)
+    wanted = {**{k: DEFAULTS[k] for k in _TRAINING_KEYS if k in rec}, **options}
     same = (rec.get("images_sha256") == [hashlib.sha256(c.tobytes()).hexdigest() for c in crops]
             and rec.get("steps") == int(steps) and rec.get("seed") == int(seed)
-            and all(_same(rec.get(k, DEFAULTS.get(k)), v) for k, v in options.items())
-            and all(_same(rec[k], DEFAULTS[k]) for k in _TRAINING_KEYS if k in rec and k not in options)
+            and all(_same(rec.get(k, DEFAULTS.get(k)), v) for k, v in wanted.items())
             and rec.get("closeup_variant", 0) == options.get("closeup_variant", DEFAULTS["closeup_variant"])
             and pack.base.get("generator_sha256") == base_record(bundle)["generator_sha256"])
     return pack if same else None
