@@ -7,7 +7,7 @@ import pytest
 
 import neuralcollage as nc
 from neuralcollage import classes
-from neuralcollage.io import InputError, write_image
+from neuralcollage.io import InputError, read_image, write_image
 from neuralcollage.models.encoder import Encoder
 from neuralcollage.pretrained import load_bundle, model_vocabulary
 from nc_testing import random_class_tables
@@ -618,6 +618,40 @@ def test_closeup_variant_draws_part_edits_and_replays(model, closeup_pack_path):
         replay(part.recipe, photo, load_bundle(model))
 
 
+def test_closeup_variant_preview_edits_a_part_with_the_rows_and_with_the_variant(model, closeup_pack_path):
+    from neuralcollage.collage.preview import PREVIEW_SPOTS, closeup_variant_preview
+    bundle = load_bundle(model)
+    pack = classes.load_pack(closeup_pack_path)
+    options = dict(steps=2, reconstruction="projection")
+    edits = closeup_variant_preview(bundle, pack, n=2, seed=3, **options)
+    r = bundle.generator.resolution
+    assert edits.shape == (2, 3, 2 * r, 2 * r, 3) and edits.dtype == np.uint8
+    assert len(bundle.vocabulary) == 4  # the base model is not extended
+    extended = load_bundle(model, classes=[closeup_pack_path])
+    from neuralcollage.blending import blend_region, crop_and_resize
+    from neuralcollage.collage import edit_photo
+    import chainer
+    from neuralcollage.io import from_model
+    gen = bundle.generator
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        faces = [from_model(gen.forward(gen.sample_z(2, seed=3)[i:i + 1], i).array)[0] for i in range(2)]
+    for i, (photo, rows, variant) in enumerate(edits):
+        assert np.array_equal(photo, crop_and_resize(faces[i], (0, 0, r), 2 * r))
+        yy, xx = np.mgrid[:2 * r, :2 * r]
+        fy, fx = PREVIEW_SPOTS[i]
+        mask = ((yy - fy * 2 * r) ** 2 + (xx - fx * 2 * r) ** 2 <= (0.15 * r) ** 2).astype(np.float32)
+        outside = ~blend_region(mask, (0, 0, 2 * r), dilate=16)
+        assert np.array_equal(rows[outside], photo[outside]) and np.array_equal(variant[outside], photo[outside])
+        assert not np.array_equal(rows, variant)
+        own = edit_photo(extended, photo, mask, "koala", source_label=i % 4, closeup_variant="off", seed=3 + i,
+                         **options)
+        drawn = edit_photo(extended, photo, mask, "koala", source_label=i % 4, seed=3 + i, **options)
+        assert own.target_class == 4 and drawn.target_class == 5
+        assert np.array_equal(own.image, rows) and np.array_equal(drawn.image, variant)
+    with pytest.raises(InputError, match="no close-up variant"):
+        closeup_variant_preview(bundle, classes.add_class(bundle, _images(3), "koala", method="nearest"))
+
+
 def test_closeup_variant_is_refused_with_nothing_to_train(model):
     with pytest.raises(InputError, match="closeup_variant"):
         classes.add_class(load_bundle(model), _images(3), "koala", method="nearest", closeup_variant=2)
@@ -632,8 +666,12 @@ def test_cli_add_class_closeup_variant(model, tmp_path, capsys):
                          "--closeup-variant", "2"], capsys)
     assert code == 2 and "--closeup-variant needs training" in err and err.count("\n") == 1
     code, _, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "1", "--start-from",
-                         "class 1", "--closeup-variant", "1", "--no-samples", "-q"], capsys)
+                         "class 1", "--closeup-variant", "1"], capsys)
     assert code == 0, err
+    preview = str(tmp_path / "koala_closeup.png")
+    assert f"close-up variant): {preview}" in err and "--closeup-variant off" in err
+    side = 2 * load_bundle(model).generator.resolution
+    assert read_image(preview).shape == (3 * side, 3 * side, 3)
     pack = classes.load_pack(out)
     assert pack.closeup["record"]["closeups_per_image"] == 1 and pack.closeup["record"]["closeup_zoom"] == [1.3, 2.4]
     code, stdout, _ = _cli(["labels", "--model", f"{model}+{out}"], capsys)

@@ -25,6 +25,7 @@ examples:
   collage add-class koala k*.png -o koala.npz --method branch --closeups 2     # a per-class branch, close-ups
   collage add-class koala k*.png -o koala.npz --adversarial 0.1 --tune-d-blocks 1   # FreezeD
   collage add-class koala k*.png -o koala.npz --closeup-variant 8   # for edits of parts: a close-up variant
+      (also writes koala_closeup.png: three part edits drawn without and with the variant, to choose between them)
 then use the pack in any command, e.g. `collage generate --model builtin+koala.npz --label koala -n 8`.
 """
 
@@ -57,7 +58,8 @@ def add_class_parsers(sub, common, model):
     start_from_option(p, "--start-from")
     p.add_argument("--samples", metavar="PNG",
                    help="sample grid of the new class (default: PACK-STEM_samples.png beside the pack)")
-    p.add_argument("--no-samples", action="store_true", help="write no sample grid")
+    p.add_argument("--no-samples", action="store_true",
+                   help="write no sample grid (nor, with --closeup-variant, the part edits PACK-STEM_closeup.png)")
     p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse input images with more pixels (default: %(default)s)")
     p.set_defaults(func=cmd_add_class)
@@ -144,7 +146,8 @@ def cmd_add_class(args):
     if not out.lower().endswith(".npz"):
         raise InputError(f"the class pack must be a .npz file, not {out}")
     samples = None if args.no_samples else (args.samples or os.path.splitext(out)[0] + "_samples.png")
-    check_outputs([(out, "npz"), (samples, "image")], args.images)
+    preview = None if args.no_samples or not args.closeup_variant else os.path.splitext(out)[0] + "_closeup.png"
+    check_outputs([(out, "npz"), (samples, "image"), (preview, "image")], args.images)
     if len(args.images) < ADD_CLASS_MIN_IMAGES:
         raise InputError(f"{len(args.images)} image{'s' if len(args.images) != 1 else ''} given; adding a class "
                          f"needs at least {ADD_CLASS_MIN_IMAGES} (10 or more work better)")
@@ -183,6 +186,13 @@ def cmd_add_class(args):
         write_image(samples, _pack_grid(pack_samples(bundle, pack, n=16, seed=args.seed)),
                     overwrite_protect=args.images)
         say(f"samples of the new class: {samples}", quiet=args.quiet)
+    if preview:
+        from neuralcollage.collage.preview import closeup_variant_preview
+        edits = closeup_variant_preview(bundle, pack, n=3, seed=args.seed)
+        write_image(preview, _pack_grid(edits.reshape((-1,) + edits.shape[2:]), columns=3),
+                    overwrite_protect=args.images)
+        say(f"part edits into {pack.name!r} (columns: photo, the class's own rows, its close-up variant): {preview}; "
+            f"where the second column shows the class better, edit with --closeup-variant off", quiet=args.quiet)
     say(f"use it with --model {args.model}+{out}", quiet=args.quiet)
     print(out, file=sys.stdout)
     return EXIT_OK
