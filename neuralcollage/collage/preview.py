@@ -17,11 +17,11 @@ def closeup_variant_preview(bundle, pack, *, n=3, seed=0, radius=0.15, **edit_op
     """``n`` part edits of samples of the base model's classes into ``pack``'s class, drawn with the class's own
     rows and with its close-up variant.
 
-    Sample ``i`` (latent ``gen.sample_z(n, seed=seed)[i]``, old class ``i % K``) is resized to a ``2R`` px photo
-    and a disc of radius ``radius * R`` at :data:`PREVIEW_SPOTS` ``[i % 3]`` is edited into the new class with
-    :func:`neuralcollage.collage.edit_photo` (source label: the sample's class, ``seed=seed + i``), once with
-    ``closeup_variant="off"`` and once with ``"auto"`` (the crop around the disc is a part of the photo, so the
-    variant draws it).
+    Sample ``i`` (latent ``gen.sample_z(n, seed=seed)[i]``, class ``i % K`` of the ``K`` classes the base model
+    has of its own) is resized to a ``2R`` px photo, and a disc of radius ``radius * R`` at
+    :data:`PREVIEW_SPOTS` ``[i % 3]`` is edited into the new class with :func:`neuralcollage.collage.edit_photo`
+    (source label: the sample's class, ``seed=seed + i``), once with ``closeup_variant="off"`` and once with
+    ``"auto"`` (the crop around the disc is a part of the photo, so the variant draws it).
 
     Args:
         bundle: the base model (not modified; the pack is applied to a copy).
@@ -38,7 +38,7 @@ def closeup_variant_preview(bundle, pack, *, n=3, seed=0, radius=0.15, **edit_op
     import chainer
     from neuralcollage.backend import to_numpy
     from neuralcollage.blending import crop_and_resize
-    from neuralcollage.classes import apply_packs, copy_bundle
+    from neuralcollage.classes import apply_packs, base_record, copy_bundle
     from neuralcollage.collage.photo import edit_photo
     from neuralcollage.io import InputError, from_model
     from neuralcollage.links import fastconv
@@ -48,7 +48,7 @@ def closeup_variant_preview(bundle, pack, *, n=3, seed=0, radius=0.15, **edit_op
         raise InputError(f"a close-up variant preview needs n >= 1 and 0 < radius <= 0.5; got {n}, {radius}")
     extended = apply_packs(copy_bundle(bundle), [pack])
     gen = extended.generator
-    k = gen.n_classes - 2
+    k = base_record(bundle)["n_classes"]
     side = 2 * gen.resolution
     z = gen.sample_z(int(n), seed=seed)
     sources = [i % k for i in range(int(n))]
