@@ -561,7 +561,7 @@ def test_cli_add_class_two_stage(model, tmp_path, capsys):
 def closeup_pack_path(model, tmp_path_factory):
     bundle = load_bundle(model)
     pack = classes.add_class(bundle, _images(3), "koala", steps=3, seed=0, init_class=1, closeup_variant=2,
-                             branch_layer=1, branch_rank=4, lr_branch=0.05)
+                             closeup_method="branch", branch_layer=1, branch_rank=4, lr_branch=0.05)
     path = str(tmp_path_factory.mktemp("closeup") / "koala.npz")
     pack.save(path)
     return path
@@ -650,6 +650,26 @@ def test_closeup_variant_preview_edits_a_part_with_the_rows_and_with_the_variant
         assert np.array_equal(own.image, rows) and np.array_equal(drawn.image, variant)
     with pytest.raises(InputError, match="no close-up variant"):
         closeup_variant_preview(bundle, classes.add_class(bundle, _images(3), "koala", method="nearest"))
+
+
+def test_closeup_variant_is_rows_by_default_and_equals_a_rows_pack_on_the_closeups(model, tmp_path):
+    bundle = load_bundle(model)
+    assert classes.DEFAULTS["closeup_method"] == "rows"
+    pack = classes.add_class(bundle, _images(3), "koala", steps=3, seed=0, init_class=1, closeup_variant=2)
+    variant = pack.closeup
+    assert variant["branch"] is None and variant["record"]["method"] == "rows"
+    alone = classes.add_class(bundle, _images(3), "koala", steps=3, seed=0, init_class=1, closeups=2,
+                              encoder_steps=0)
+    assert all(np.array_equal(variant["generator"][k][0], alone.generator[k][0])
+               and np.array_equal(variant["generator"][k][1], alone.generator[k][1]) for k in alone.generator)
+    path = str(tmp_path / "koala.npz")
+    pack.save(path)
+    loaded = classes.load_pack(path)
+    assert loaded.closeup["branch"] is None and loaded.closeup["record"]["closeups_per_image"] == 2
+    extended = load_bundle(model, classes=[path])
+    assert extended.vocabulary.names[-1] == "koala (close-up)" and not extended.generator.class_branches
+    with pytest.raises(InputError, match="closeup_method"):
+        classes.add_class(bundle, _images(3), "koala", steps=1, closeup_variant=2, closeup_method="gate")
 
 
 def test_closeup_variant_is_refused_with_nothing_to_train(model):

@@ -221,6 +221,8 @@ def _reusable(path, images, bundle, steps, seed, options):
             and rec.get("steps") == int(steps) and rec.get("seed") == int(seed)
             and all(_same(rec.get(k, DEFAULTS.get(k)), v) for k, v in wanted.items())
             and rec.get("closeup_variant", 0) == options.get("closeup_variant", DEFAULTS["closeup_variant"])
+            and (pack.closeup is None or pack.closeup["record"].get("method")
+                 == options.get("closeup_method", DEFAULTS["closeup_method"]))
             and pack.base.get("generator_sha256") == base_record(bundle)["generator_sha256"])
     return pack if same else None
 

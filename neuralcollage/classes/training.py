@@ -23,7 +23,10 @@ DEFAULTS = dict(steps=300, method="rows", batch_size=8, lr_rows=0.03, lr_z=0.03,
                 adversarial=0.0, tune_d_blocks=0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100,
                 search_steps=30, closeups=0, closeup_zoom=CLOSEUP_ZOOM, branch_layer=2, branch_rank=16,
                 lr_branch=0.002, anchor=1.0,
-                init_class="search", search_candidates=6, search_lr_rows=0.01, closeup_variant=0)
+                init_class="search", search_candidates=6, search_lr_rows=0.01, closeup_variant=0,
+                closeup_method="rows")
+#: The methods a close-up variant can be trained with (``add_class(closeup_method=...)``).
+CLOSEUP_METHODS = ("rows", "branch")
 #: The ``init_class`` values that are not a class: the discriminator's choice, and the trial from every class.
 START_MODES = ("nearest", "search")
 
@@ -56,7 +59,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
               closeup_zoom=DEFAULTS["closeup_zoom"],
               branch_layer=DEFAULTS["branch_layer"], branch_rank=DEFAULTS["branch_rank"],
               lr_branch=DEFAULTS["lr_branch"], anchor=DEFAULTS["anchor"],
-              closeup_variant=DEFAULTS["closeup_variant"], callback=None):
+              closeup_variant=DEFAULTS["closeup_variant"], closeup_method=DEFAULTS["closeup_method"],
+              callback=None):
     """Learn a new class from a few images; returns a :class:`ClassPack` (not saved: call ``pack.save``).
 
     Args:
@@ -109,13 +113,17 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
             class's samples of fresh random latents and the first stage's
             (:func:`neuralcollage.classes.two_stage.train_closeup_branch`).
         closeup_variant: close-ups per training image of the class's **close-up variant** (0: none): after the
-            class itself, a second set of rows and a per-class branch (``method="branch"``, from the same
-            start class, ``steps`` steps, ``branch_layer``/``branch_rank``/``lr_branch`` as above) is learnt on
-            the images and ``closeup_variant`` close-ups of each (:func:`closeup_crops`, ``closeup_zoom``).  The
-            pack carries it (:attr:`ClassPack.closeup`); edits of a part of a photo draw the class with it
+            class itself, a second set of rows (``closeup_method="rows"``, the default) or rows and a per-class
+            branch (``"branch"``: ``method="branch"`` with ``branch_layer``/``branch_rank``/``lr_branch`` as
+            above) is learnt from the same start class, ``steps`` steps, on the images and ``closeup_variant``
+            close-ups of each (:func:`closeup_crops`, ``closeup_zoom``).  The pack carries it
+            (:attr:`ClassPack.closeup`); edits of a part of a photo draw the class with it
             (:func:`neuralcollage.collage.edit_photo`), everything else with the class's own rows.  It exists
             because one set of rows cannot serve both framings: trained on whole faces, the class draws a
-            small whole face inside a part's close-up (docs/few_shot.md).
+            small whole face inside a part's close-up (docs/few_shot.md).  Rows alone measured as well as with
+            the branch on the koala and lost the tiger fewer parts (docs/few_shot.md, "Which classes need the
+            variant").
+        closeup_method: one of :data:`CLOSEUP_METHODS`, how the close-up variant is learnt.
         callback: ``callback(step, loss)`` after every step (e.g. a progress bar); ``loss`` is the
             reconstruction loss (L1 plus the weighted perceptual term).  ``method="two_stage"`` calls it for
             the steps of both stages (``step`` counts from 0 in each); the close-up variant's steps follow the
@@ -141,6 +149,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
             raise InputError(f"model {base_name(bundle)} already has a class named {s!r}; choose another name")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if closeup_method not in CLOSEUP_METHODS:
+        raise InputError(f"unknown closeup_method {closeup_method!r}; choose one of {', '.join(CLOSEUP_METHODS)}")
     if int(closeup_variant) < 0 or (int(closeup_variant) and method == "nearest"):
         raise InputError("closeup_variant must be >= 0 (close-ups per image), and 0 with method 'nearest' "
                          "(which trains nothing)")
@@ -172,8 +182,8 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
             pack.record["closeup_variant"] = int(closeup_variant)
             pack.closeup = _closeup_variant(
                 bundle, images, name, bundle.vocabulary.index(pack.record["init_class"]),
-                per_image=int(closeup_variant), zoom=closeup_zoom, steps=int(steps), seed=seed,
-                branch_layer=branch_layer, branch_rank=branch_rank, lr_branch=lr_branch, callback=callback,
+                per_image=int(closeup_variant), method=closeup_method, zoom=closeup_zoom, steps=int(steps),
+                seed=seed, branch_layer=branch_layer, branch_rank=branch_rank, lr_branch=lr_branch, callback=callback,
                 **options)
         return pack
     base = base_record(bundle)
@@ -395,8 +405,9 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
     closeup = None
     if int(closeup_variant):
         record["closeup_variant"] = int(closeup_variant)
-        closeup = _closeup_variant(bundle, images, name, init, per_image=int(closeup_variant), zoom=closeup_zoom,
-                                   steps=int(steps), seed=seed, branch_layer=branch_layer, branch_rank=branch_rank,
+        closeup = _closeup_variant(bundle, images, name, init, per_image=int(closeup_variant),
+                                   method=closeup_method, zoom=closeup_zoom, steps=int(steps), seed=seed,
+                                   branch_layer=branch_layer, branch_rank=branch_rank,
                                    lr_branch=lr_branch, callback=callback, batch_size=batch_size, lr_rows=lr_rows,
                                    lr_z=lr_z, perceptual=perceptual, prior=prior)
         record["total_seconds"] = round(time.perf_counter() - search_started, 2)  # with the variant's training
@@ -404,12 +415,12 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
                      encoder=e_row, record=record, branch=pack_branch, closeup=closeup)
 
 
-def _closeup_variant(bundle, images, name, init, *, per_image, zoom, steps, seed, callback, **options):
-    """The close-up variant of a class (``add_class(closeup_variant=per_image)``): rows and a per-class branch
-    learnt from class ``init`` on the images and ``per_image`` close-ups of each; ``{"generator", "branch",
-    "record"}``."""
+def _closeup_variant(bundle, images, name, init, *, per_image, method, zoom, steps, seed, callback, **options):
+    """The close-up variant of a class (``add_class(closeup_variant=per_image, closeup_method=method)``): rows
+    (and with ``method="branch"`` a per-class branch) learnt from class ``init`` on the images and ``per_image``
+    close-ups of each; ``{"generator", "branch" (None for rows), "record"}``."""
     shifted = None if callback is None else (lambda step, loss: callback(steps + step, loss))
-    variant = add_class(bundle, images, name, steps=steps, seed=seed, method="branch", init_class=int(init),
+    variant = add_class(bundle, images, name, steps=steps, seed=seed, method=method, init_class=int(init),
                         encoder_steps=0, closeups=per_image, closeup_zoom=zoom, callback=shifted, **options)
     record = {k: v for k, v in variant.record.items() if k not in ("images_sha256", "closeups")}
     record.update(closeups_per_image=int(per_image))

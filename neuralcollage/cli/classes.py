@@ -100,8 +100,8 @@ def training_options(parser, prefix):
                         help=f"FreezeD: with {prefix}adversarial > 0, fine-tune a copy of the discriminator's top K "
                              "blocks (training only; e.g. --adversarial 0.1 --tune-d-blocks 1) (default: %(default)s)")
     parser.add_argument(f"{prefix}closeup-variant", type=nonnegative_int, default=d["closeup_variant"], metavar="N",
-                        help="also learn a close-up variant of the class from the images and N close-ups of each (rows "
-                             "and a per-class branch, as many steps again): edits of a part of a photo draw the class "
+                        help="also learn a close-up variant of the class from the images and N close-ups of each (a "
+                             "second set of rows, as many steps again): edits of a part of a photo draw the class "
                              "with it, everything else with the class's own rows; 0: none (default: %(default)s)")
     parser.add_argument(f"{prefix}lr-rows", type=finite_float(lambda v: 0 < v <= 1, "a number in (0, 1]"),
                         default=d["lr_rows"], metavar="LR",

@@ -67,6 +67,17 @@ def test_saved_packs_are_reused_only_for_the_same_training(builtin, judge, tmp_p
                                            pack_dir=str(tmp_path), **TINY)["packs"][0]
     assert os.stat(retrained["pack"]).st_mtime_ns != stamp
     assert load_pack(retrained["pack"]).record["lr_rows"] == DEFAULTS["lr_rows"]
+    variant = few_shot.evaluate_few_shot(builtin, species=["tiger"], counts=[3], judge=judge, pack_dir=str(tmp_path),
+                                         **{**TINY, "closeup_variant": 1})["packs"][0]
+    pack = load_pack(variant["pack"])
+    assert pack.closeup["record"]["method"] == DEFAULTS["closeup_method"] == "rows"
+    pack.closeup["record"]["method"] = "branch"  # a variant trained before rows became its default
+    pack.save(variant["pack"])
+    stamp = os.stat(variant["pack"]).st_mtime_ns
+    retrained = few_shot.evaluate_few_shot(builtin, species=["tiger"], counts=[3], judge=judge,
+                                           pack_dir=str(tmp_path), **{**TINY, "closeup_variant": 1})["packs"][0]
+    assert os.stat(retrained["pack"]).st_mtime_ns != stamp
+    assert load_pack(retrained["pack"]).closeup["record"]["method"] == "rows"
 
 
 @pytest.mark.parametrize("kwargs, words", [
