@@ -32,8 +32,9 @@ Training methods (``method=``):
   (:mod:`neuralcollage.classes.two_stage`). Experimental: meant for part edits into the new class, it kept
   the koala's whole faces (94.2% judged) but raised part translation only from 37% to 39% (docs/few_shot.md).
 
-With ``closeup_variant=N`` (any training method) a pack also carries the class's **close-up variant**: rows and
-a per-class branch learnt on the images and ``N`` close-ups of each.  Loaded, it is a class of its own
+With ``closeup_variant=N`` (any training method) a pack also carries the class's **close-up variant**: a second
+set of rows (``closeup_method="rows"``; ``"branch"``: rows and a per-class branch, the first sessions' variant)
+learnt on the images and ``N`` close-ups of each.  Loaded, it is a class of its own
 (:func:`closeup_name`: ``"koala (close-up)"``; :func:`closeup_class` maps the class to it) and
 :func:`neuralcollage.collage.edit_photo` draws the class with it when the crop is a part of the photo: one set
 of rows cannot draw both a whole face and a part's close-up of a species the convolutions never saw (koala part
