@@ -619,7 +619,11 @@ def test_closeup_variant_draws_part_edits_and_replays(model, closeup_pack_path):
 
 
 def test_closeup_variant_preview_edits_a_part_with_the_rows_and_with_the_variant(model, closeup_pack_path):
+    import chainer
+    from neuralcollage.blending import blend_region, crop_and_resize
+    from neuralcollage.collage import edit_photo
     from neuralcollage.collage.preview import PREVIEW_SPOTS, closeup_variant_preview
+    from neuralcollage.io import from_model
     bundle = load_bundle(model)
     pack = classes.load_pack(closeup_pack_path)
     options = dict(steps=2, reconstruction="projection")
@@ -628,10 +632,6 @@ def test_closeup_variant_preview_edits_a_part_with_the_rows_and_with_the_variant
     assert edits.shape == (2, 3, 2 * r, 2 * r, 3) and edits.dtype == np.uint8
     assert len(bundle.vocabulary) == 4  # the base model is not extended
     extended = load_bundle(model, classes=[closeup_pack_path])
-    from neuralcollage.blending import blend_region, crop_and_resize
-    from neuralcollage.collage import edit_photo
-    import chainer
-    from neuralcollage.io import from_model
     gen = bundle.generator
     with chainer.using_config("train", False), chainer.no_backprop_mode():
         faces = [from_model(gen.forward(gen.sample_z(2, seed=3)[i:i + 1], i).array)[0] for i in range(2)]

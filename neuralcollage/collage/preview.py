@@ -1,8 +1,8 @@
 """Part edits into a class pack's class, with and without its close-up variant, side by side.
 
-Whether a new class needs its close-up variant for edits of parts depends on the class (docs/few_shot.md, "A
-close-up variant": it lifts the koala's part translations from 36% to 79-95% and drops the tiger's from 89% to
-24%), and nothing measured tells in advance which.  :func:`closeup_variant_preview` makes the comparison a user
+Whether a new class needs its close-up variant for edits of parts depends on the class (docs/few_shot.md, "Which
+classes need the variant": on two sets of renders each it lifts the koala's part translations from 36% and 54% to
+80% and 88% and drops the tiger's from 89% and 95% to 43% and 56%), and nothing measured tells in advance which.  :func:`closeup_variant_preview` makes the comparison a user
 would make by hand (one edit with ``--closeup-variant off``, one with ``auto``) on the model's own samples, so
 that ``collage add-class --closeup-variant N`` can write it beside the pack.
 """
