@@ -1,4 +1,5 @@
 """Few-shot class addition: class packs (neuralcollage.classes), `collage add-class`, the new species."""
+import dataclasses
 import json
 import os
 
@@ -652,6 +653,70 @@ def test_closeup_variant_preview_edits_a_part_with_the_rows_and_with_the_variant
         closeup_variant_preview(bundle, classes.add_class(bundle, _images(3), "koala", method="nearest"))
 
 
+def test_part_probe_tells_held_out_close_ups_of_a_new_species_from_the_models_classes():
+    import chainer
+    from neuralcollage.collage.closeup_check import PROBE_ZOOM, part_probe
+    from neuralcollage.datasets import render_sample
+    from neuralcollage.io import from_model
+    bundle = load_bundle("builtin")
+    train = [render_sample(500 + i, class_id="koala", size=64).image for i in range(10)]
+    score, accuracy = part_probe(bundle, train, seed=0)
+    assert accuracy > 0.9
+    held_out = classes.closeup_crops([render_sample(700 + i, class_id="koala", size=64).image for i in range(10)],
+                                     64, per_image=4, zoom=PROBE_ZOOM, seed=5)
+    gen = bundle.generator
+    with chainer.using_config("train", False), chainer.no_backprop_mode():
+        samples = from_model(gen.forward(gen.sample_z(30, seed=77), np.arange(30) % 6).array)
+    others = classes.closeup_crops(list(samples), 64, per_image=1, zoom=PROBE_ZOOM, seed=6)
+    koala, old = score(held_out), score(others)
+    assert koala.shape == (40,) and old.shape == (30,)
+    assert (koala > 0).mean() >= 0.6 and (old < 0).mean() >= 0.85 and koala.mean() > old.mean() + 3
+    with pytest.raises(InputError, match="no discriminator"):
+        part_probe(dataclasses.replace(bundle, discriminator=None), train)
+
+
+def test_closeup_check_scores_the_preview_edits_with_the_probe(model, closeup_pack_path):
+    from neuralcollage.blending import crop_and_resize, square_crop_box
+    from neuralcollage.collage.closeup_check import CloseupCheck, closeup_variant_check, part_probe
+    from neuralcollage.collage.preview import closeup_variant_preview, preview_masks
+    bundle = load_bundle(model)
+    pack = classes.load_pack(closeup_pack_path)
+    options = dict(steps=2, reconstruction="projection")
+    calls = []
+    check = closeup_variant_check(bundle, pack, _images(3), n=3, seed=4, callback=lambda i, n: calls.append((i, n)),
+                                  **options)
+    assert isinstance(check, CloseupCheck) and check.n == 3 and calls == [(0, 3), (1, 3), (2, 3)]
+    edits = closeup_variant_preview(bundle, pack, n=3, seed=4, **options)
+    assert np.array_equal(check.edits, edits)
+    score, accuracy = part_probe(bundle, _images(3), seed=4)
+    r = bundle.generator.resolution
+    boxes = [square_crop_box(m, margin=0.25) for m in preview_masks(r, 3)]
+    rows, variant = (score(np.stack([crop_and_resize(e[c], b, r) for e, b in zip(edits, boxes)])) for c in (1, 2))
+    assert check.rows == pytest.approx(rows.mean()) and check.variant == pytest.approx(variant.mean())
+    assert check.difference == pytest.approx((variant - rows).mean())
+    assert check.standard_error == pytest.approx((variant - rows).std(ddof=1) / np.sqrt(3))
+    assert check.keep == (check.difference > 0) and check.probe_accuracy == accuracy
+    record = check.record()
+    assert json.loads(json.dumps(record))["keep"] == check.keep and "edits" not in record
+    assert ("kept" if check.keep else "variant dropped") in check.describe()
+    with pytest.raises(InputError, match="at least 2"):
+        closeup_variant_check(bundle, pack, _images(3), n=1)
+    with pytest.raises(InputError, match="no close-up variant"):
+        closeup_variant_check(bundle, pack.without_closeup(), _images(3), n=2)
+
+
+def test_pack_without_its_closeup_variant(model, closeup_pack_path, tmp_path):
+    pack = classes.load_pack(closeup_pack_path)
+    alone = pack.without_closeup(closeup_check={"keep": False})
+    assert alone.closeup is None and alone.record["closeup_check"] == {"keep": False}
+    assert pack.closeup is not None and "closeup_check" not in pack.record and alone.sha256 is None
+    path = str(tmp_path / "alone.npz")
+    alone.save(path)
+    extended = load_bundle(model, classes=[path])
+    assert extended.vocabulary.names[-1] == "koala" and classes.closeup_class(extended, 4) is None
+    assert classes.load_pack(path).record["closeup_check"] == {"keep": False}
+
+
 def test_closeup_variant_is_rows_by_default_and_equals_a_rows_pack_on_the_closeups(model, tmp_path):
     bundle = load_bundle(model)
     assert classes.DEFAULTS["closeup_method"] == "rows"
@@ -686,8 +751,9 @@ def test_cli_add_class_closeup_variant(model, tmp_path, capsys):
                          "--closeup-variant", "2"], capsys)
     assert code == 2 and "--closeup-variant needs training" in err and err.count("\n") == 1
     code, _, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "1", "--start-from",
-                         "class 1", "--closeup-variant", "1"], capsys)
+                         "class 1", "--closeup-variant", "1", "--keep-closeup-variant"], capsys)
     assert code == 0, err
+    assert "close-up check" not in err
     preview = str(tmp_path / "koala_closeup.png")
     assert f"close-up variant): {preview}" in err and "--closeup-variant off" in err
     side = 2 * load_bundle(model).generator.resolution
@@ -739,3 +805,35 @@ def test_a_close_up_variant_that_does_not_fit_is_refused_in_one_line(model, clos
     np.savez(bad, **arrays)
     with pytest.raises(classes.ClassPackError, match="incomplete"):
         classes.load_pack(bad)
+
+
+def test_cli_add_class_checks_the_closeup_variant_and_drops_it_when_it_loses(model, tmp_path, capsys, monkeypatch):
+    from neuralcollage.collage import closeup_check
+    paths = _cli_images(tmp_path)
+    out = str(tmp_path / "koala.npz")
+    monkeypatch.setattr(closeup_check, "CHECK_EDITS", 2)
+    argv = ["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "1", "--start-from", "class 1",
+            "--closeup-variant", "1"]
+    code, _, err = _cli(argv, capsys)
+    assert code == 0, err
+    pack = classes.load_pack(out)
+    record = pack.record["closeup_check"]
+    assert record["n"] == 2 and (pack.closeup is not None) == record["keep"]
+    assert "close-up check (2 part edits" in err
+    real = closeup_check.closeup_variant_check
+
+    def losing(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.keep, result.difference = False, -1.0
+        return result
+
+    monkeypatch.setattr(closeup_check, "closeup_variant_check", losing)
+    code, _, err = _cli(argv, capsys)
+    assert code == 0, err
+    pack = classes.load_pack(out)
+    assert pack.closeup is None and pack.record["closeup_check"]["keep"] is False
+    assert "variant -1.00" in err and "variant dropped" in err and "the pack keeps the class's own rows" in err
+    side = 2 * load_bundle(model).generator.resolution
+    assert read_image(str(tmp_path / "koala_closeup.png")).shape == (2 * side, 3 * side, 3)  # the check's edits
+    code, stdout, _ = _cli(["labels", "--model", f"{model}+{out}"], capsys)
+    assert code == 0 and stdout.strip().splitlines()[-1].split() == ["4", "koala"]

@@ -205,6 +205,19 @@ def _pack_file(pack_dir, name, count, start, steps, seed, options=None):
     return os.path.join(pack_dir, f"{name}_{count}_{start}_steps{steps}_s{seed}{tag}.npz")
 
 
+def _checked(bundle, pack, images, *, seed, path):
+    """``(pack, verdict)``: ``pack`` after its close-up check (without the variant when it lost) and the check's
+    record, computed once and kept in the pack file at ``path`` (None: not saved)."""
+    from neuralcollage.collage.closeup_check import CHECK_EDITS, closeup_variant_check
+    done = pack.record.get("closeup_check")
+    if done is None or done.get("n") != CHECK_EDITS or done.get("seed") != int(seed):
+        done = closeup_variant_check(bundle, pack, list(images), n=CHECK_EDITS, seed=seed).record()
+        pack.record["closeup_check"] = done
+        if path is not None:
+            pack.save(path)
+    return (pack if done["keep"] else pack.without_closeup()), done
+
+
 def _reusable(path, images, bundle, steps, seed, options):
     """The pack at ``path`` when it was trained on ``images`` with ``steps``, ``seed`` and the
     :func:`~neuralcollage.classes.add_class` ``options`` for ``bundle``'s generator, else None."""
@@ -240,7 +253,8 @@ def _same(recorded, value):
 
 def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS, steps=None, seed=0, n=600,
                       n_diversity=50, n_old=100, init_class=None, judge=None, pack_dir=None, log=None,
-                      n_translation=0, translation_steps=None, part_judge=None, **add_class_options):
+                      n_translation=0, translation_steps=None, part_judge=None, closeup_check=True,
+                      **add_class_options):
     """Few-shot class addition measured end to end (``collage eval --metrics few_shot``).
 
     For each species (one the model never saw) and each image count ``c``, a pack is trained with
@@ -265,6 +279,10 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
             (10 images when measured) with this many held-out faces (``translation_steps`` projection steps,
             None: the edit's default; ``part_judge``: default the shipped part judge); recorded as the pack's
             ``part_translation``.
+        closeup_check: with ``closeup_variant`` among ``add_class_options``, keep each pack's close-up variant
+            only when :func:`~neuralcollage.collage.closeup_check.closeup_variant_check` (seed ``seed``) says so,
+            as ``collage add-class`` does; the verdict is recorded in the pack's file (and reused from it) and
+            in the row (``closeup_check``).  False: keep every variant.
 
     Returns:
         ``{"value" (the least judged share among the packs at the headline count: 10 images when measured,
@@ -313,6 +331,9 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
                                  **add_class_options)
                 if path is not None:
                     pack.save(path)
+            checked = None
+            if closeup_check and pack.closeup is not None:
+                pack, checked = _checked(bundle, pack, images, seed=seed, path=path)
             score = evaluate_pack(bundle, pack, judge, sid, n=n, n_diversity=n_diversity, seed=seed,
                                   check_old=False)
             extended = apply_packs(copy_bundle(bundle), [pack])
@@ -332,6 +353,8 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
                    "passed": bool(all(checks)) if checks else None}
             if "init_search" in pack.record:
                 row["init_search"] = pack.record["init_search"]["losses"]
+            if checked is not None:
+                row["closeup_check"] = checked
             if n_translation > 0 and count == headline:
                 part_judge = load_part_judge() if part_judge is None else part_judge
                 row["part_translation"] = part_translation_into(bundle, pack, part_judge=part_judge,
@@ -355,12 +378,15 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
             "seconds": round(_time.perf_counter() - started, 2)}
 
 
-def _translation_cell(t):
+def _translation_cell(t, check=None):
     if t is None:
         return "-"
     other = ", ".join(f"{k} {v}" for k, v in sorted(t["predicted_counts"].items(), key=lambda kv: -kv[1])
                       if k != t["species"])
-    return f"{100 * t['value']:.1f}% of {t['n']}" + (f" (otherwise {other})" if other else "")
+    notes = [f"otherwise {other}"] if other else []
+    if check is not None:
+        notes.append(f"close-up variant {'kept' if check['keep'] else 'dropped'} ({check['difference']:+.2f})")
+    return f"{100 * t['value']:.1f}% of {t['n']}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def format_few_shot(result):
@@ -374,7 +400,7 @@ def format_few_shot(result):
         old = f"{'identical' if r['old_classes_identical'] else 'CHANGED'}, {100 * r['old_class_judged']:.1f}%"
         lines.append(f"| {r['species']} | {r['n_images']} | {r['steps']} | {r['init_class']} | "
                      f"{100 * r['judged']:.1f}% | {other} | {r['diversity']:.2f} | {old} | "
-                     f"{r['train_seconds']:.0f} s | {_translation_cell(r.get('part_translation'))} |")
+                     f"{r['train_seconds']:.0f} s | {_translation_cell(r.get('part_translation'), r.get('closeup_check'))} |")
     return "\n".join(lines)
 
 

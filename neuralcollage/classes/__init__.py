@@ -39,7 +39,9 @@ learnt on the images and ``N`` close-ups of each.  Loaded, it is a class of its 
 :func:`neuralcollage.collage.edit_photo` draws the class with it when the crop is a part of the photo: one set
 of rows cannot draw both a whole face and a part's close-up of a species the convolutions never saw (koala part
 translation 36% -> 80% and 54% -> 88% on two sets of renders, whole samples still 97% and 95% koala; but tiger
-89% -> 43% and 95% -> 56%: an option, docs/few_shot.md).
+89% -> 43% and 95% -> 56%: an option, docs/few_shot.md).  Whether a class needs it is decided from its images by
+:func:`neuralcollage.collage.closeup_check.closeup_variant_check`, which ``collage add-class`` runs and which
+drops the variant (:meth:`ClassPack.without_closeup`) when the class's own rows draw parts better.
 
 Example
 -------

@@ -100,6 +100,11 @@ class ClassPack:
             out.update(_branch_arrays("closeup/", variant.get("branch")))
         return {"meta": numpy.array(json.dumps(meta, allow_nan=False)), **out}
 
+    def without_closeup(self, **record):
+        """A copy without the close-up variant (not saved: ``path`` and ``sha256`` None), its record updated with
+        ``record``; arrays are shared."""
+        return dataclasses.replace(self, closeup=None, record={**self.record, **record}, path=None, sha256=None)
+
     def save(self, path, *, overwrite_protect=()):
         """Write the pack to ``path`` atomically (an uncompressed ``.npz``, no pickles); sets and returns
         :attr:`sha256`."""

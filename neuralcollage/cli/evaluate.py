@@ -4,7 +4,7 @@ import math
 import os
 import time
 
-from .classes import ADD_CLASS_DEFAULTS, start_from_option, training_kwargs, training_options
+from .classes import ADD_CLASS_DEFAULTS, closeup_check_option, start_from_option, training_kwargs, training_options
 from .common import (BlendOptions, CommandError, DEFAULT_CONTEXT, EXIT_MODEL, EXIT_OK, Formatter, Parser,
                      add_options, bounded_count, check_poisson, finite_float, fraction, gpu_id, nonnegative_int,
                      options_from_args, positive_int, ranged, say)
@@ -170,6 +170,7 @@ examples:
                    help=f"training steps per pack (default: add-class's, {ADD_CLASS_DEFAULTS['steps']})")
     start_from_option(g, "--few-shot-start-from")
     training_options(g, "--few-shot-")
+    closeup_check_option(g, "--few-shot-")
     g.add_argument("--few-shot-translation", type=nonnegative_int, metavar="N",
                    help="also translate a part of N held-out faces into each class learnt from 10 images (or the "
                         "largest count), judged by the 8-species part judge (default: the library's, 0: off)")
@@ -329,6 +330,8 @@ def cmd_eval(args):
         given.append("--few-shot-start-from")
     training = training_kwargs(args, "few_shot_")
     given += ["--few-shot-" + k.replace("_", "-") for k in training]
+    if args.few_shot_keep_closeup_variant:
+        given.append("--few-shot-keep-closeup-variant")
     if given and not few_shot:
         raise InputError(f"{', '.join(given)}: only for --metrics few_shot")
     inputs = [args.model] if os.path.exists(args.model) else []
@@ -368,7 +371,8 @@ def cmd_eval(args):
                                    counts=args.few_shot_images, steps=args.few_shot_steps,
                                    init_class=args.few_shot_start_from, pack_dir=args.few_shot_packs,
                                    n_translation=args.few_shot_translation, translation_steps=args.steps,
-                                   seed=args.seed, log=log_pack, **_few_shot_counts(args.n_samples), **training)
+                                   seed=args.seed, log=log_pack, closeup_check=not args.few_shot_keep_closeup_variant,
+                                   **_few_shot_counts(args.n_samples), **training)
         log("few_shot", metrics["few_shot"])
     print(f"metrics of {bundle.name} (seed {args.seed}):")
     try:

@@ -68,16 +68,48 @@ def test_saved_packs_are_reused_only_for_the_same_training(builtin, judge, tmp_p
     assert os.stat(retrained["pack"]).st_mtime_ns != stamp
     assert load_pack(retrained["pack"]).record["lr_rows"] == DEFAULTS["lr_rows"]
     variant = few_shot.evaluate_few_shot(builtin, species=["tiger"], counts=[3], judge=judge, pack_dir=str(tmp_path),
-                                         **{**TINY, "closeup_variant": 1})["packs"][0]
+                                         closeup_check=False, **{**TINY, "closeup_variant": 1})["packs"][0]
     pack = load_pack(variant["pack"])
     assert pack.closeup["record"]["method"] == DEFAULTS["closeup_method"] == "rows"
     pack.closeup["record"]["method"] = "branch"  # a variant trained before rows became its default
     pack.save(variant["pack"])
     stamp = os.stat(variant["pack"]).st_mtime_ns
     retrained = few_shot.evaluate_few_shot(builtin, species=["tiger"], counts=[3], judge=judge,
-                                           pack_dir=str(tmp_path), **{**TINY, "closeup_variant": 1})["packs"][0]
+                                           pack_dir=str(tmp_path), closeup_check=False,
+                                           **{**TINY, "closeup_variant": 1})["packs"][0]
     assert os.stat(retrained["pack"]).st_mtime_ns != stamp
     assert load_pack(retrained["pack"]).closeup["record"]["method"] == "rows"
+
+
+@pytest.mark.slow
+def test_closeup_check_decides_the_variant_once_per_pack_file(builtin, judge, tmp_path, monkeypatch):
+    from neuralcollage.classes import load_pack
+    from neuralcollage.collage import closeup_check
+    monkeypatch.setattr(closeup_check, "CHECK_EDITS", 2)
+    calls = []
+    real = closeup_check.closeup_variant_check
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["n"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(closeup_check, "closeup_variant_check", counted)
+    options = dict(species=["tiger"], counts=[3], judge=judge, pack_dir=str(tmp_path), **{**TINY, "closeup_variant": 1})
+    row = few_shot.evaluate_few_shot(builtin, **options)["packs"][0]
+    verdict = row["closeup_check"]
+    assert calls == [2] and verdict["n"] == 2 and verdict["seed"] == 0 and verdict["keep"] == (verdict["difference"] > 0)
+    saved = load_pack(row["pack"])
+    assert saved.closeup is not None and saved.record["closeup_check"] == verdict
+    stamp = os.stat(row["pack"]).st_mtime_ns
+    again = few_shot.evaluate_few_shot(builtin, **options)["packs"][0]
+    assert calls == [2] and again["closeup_check"] == verdict and os.stat(row["pack"]).st_mtime_ns == stamp
+    measured = dict(again, part_translation={"value": 0.5, "n": 2, "species": "tiger",
+                                             "predicted_counts": {"tiger": 1, "cat": 1}})
+    word = "kept" if verdict["keep"] else "dropped"
+    assert f"50.0% of 2 (otherwise cat 1; close-up variant {word} ({verdict['difference']:+.2f}))" in \
+        few_shot.format_few_shot({"packs": [measured]})
+    unchecked = few_shot.evaluate_few_shot(builtin, closeup_check=False, **options)["packs"][0]
+    assert "closeup_check" not in unchecked and calls == [2]
 
 
 @pytest.mark.parametrize("kwargs, words", [
