@@ -670,14 +670,14 @@ def test_part_probe_tells_held_out_close_ups_of_a_new_species_from_the_models_cl
     others = classes.closeup_crops(list(samples), 64, per_image=1, zoom=PROBE_ZOOM, seed=6)
     koala, old = score(held_out), score(others)
     assert koala.shape == (40,) and old.shape == (30,)
-    assert (koala > 0).mean() >= 0.6 and (old < 0).mean() >= 0.85 and koala.mean() > old.mean() + 3
+    assert (koala > 0).mean() >= 0.5 and (old < 0).mean() >= 0.85 and koala.mean() > old.mean() + 2
     with pytest.raises(InputError, match="no discriminator"):
         part_probe(dataclasses.replace(bundle, discriminator=None), train)
 
 
 def test_closeup_check_scores_the_preview_edits_with_the_probe(model, closeup_pack_path):
     from neuralcollage.blending import crop_and_resize, square_crop_box
-    from neuralcollage.collage.closeup_check import CloseupCheck, closeup_variant_check, part_probe
+    from neuralcollage.collage.closeup_check import CloseupCheck, closeup_variant_check, edited_regions, part_probe
     from neuralcollage.collage.preview import closeup_variant_preview, preview_masks
     bundle = load_bundle(model)
     pack = classes.load_pack(closeup_pack_path)
@@ -691,7 +691,9 @@ def test_closeup_check_scores_the_preview_edits_with_the_probe(model, closeup_pa
     score, accuracy = part_probe(bundle, _images(3), seed=4)
     r = bundle.generator.resolution
     boxes = [square_crop_box(m, margin=0.25) for m in preview_masks(r, 3)]
-    rows, variant = (score(np.stack([crop_and_resize(e[c], b, r) for e, b in zip(edits, boxes)])) for c in (1, 2))
+    regions = [np.stack([crop_and_resize(e[c], b, r) for e, b in zip(edits, boxes)]) for c in (1, 2)]
+    assert all(np.array_equal(a, b) for a, b in zip(edited_regions(edits, r), regions))
+    rows, variant = (score(x) for x in regions)
     assert check.rows == pytest.approx(rows.mean()) and check.variant == pytest.approx(variant.mean())
     assert check.difference == pytest.approx((variant - rows).mean())
     assert check.standard_error == pytest.approx((variant - rows).std(ddof=1) / np.sqrt(3))

@@ -208,9 +208,9 @@ def _pack_file(pack_dir, name, count, start, steps, seed, options=None):
 def _checked(bundle, pack, images, *, seed, path):
     """``(pack, verdict)``: ``pack`` after its close-up check (without the variant when it lost) and the check's
     record, computed once and kept in the pack file at ``path`` (None: not saved)."""
-    from neuralcollage.collage.closeup_check import CHECK_EDITS, closeup_variant_check
+    from neuralcollage.collage.closeup_check import CHECK_EDITS, PROBE_SETTINGS, closeup_variant_check
     done = pack.record.get("closeup_check")
-    if done is None or done.get("n") != CHECK_EDITS or done.get("seed") != int(seed):
+    if done is None or (done.get("n"), done.get("seed"), done.get("probe")) != (CHECK_EDITS, int(seed), PROBE_SETTINGS):
         done = closeup_variant_check(bundle, pack, list(images), n=CHECK_EDITS, seed=seed).record()
         pack.record["closeup_check"] = done
         if path is not None:

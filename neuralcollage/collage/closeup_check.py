@@ -20,19 +20,20 @@ from typing import Any, Dict, Optional
 
 import numpy
 
-__all__ = ["CHECK_EDITS", "PROBE_ZOOM", "CloseupCheck", "closeup_variant_check", "part_probe"]
+__all__ = ["CHECK_EDITS", "PROBE_SETTINGS", "PROBE_ZOOM", "CloseupCheck", "closeup_variant_check", "edited_regions",
+           "part_probe"]
 
 #: Part edits :func:`closeup_variant_check` scores by default (each drawn twice).
 CHECK_EDITS = 30
 #: ``(low, high)`` enlargement of the close-ups the probe learns from: a region of radius ``0.15 R`` with the
 #: crop margin around it is about a third of a face's side.
 PROBE_ZOOM = (2.0, 4.0)
-_POSITIVES_PER_IMAGE = 24
-_NEGATIVE_SAMPLES = 120
-_NEGATIVES_PER_SAMPLE = 2
-_L2 = 1e-2
-_PROBE_STEPS = 2000
-_PROBE_RATE = 0.1
+#: How the probe is fitted: close-ups per training image (positives), samples of the base model's classes and
+#: close-ups of each (negatives), the L2 weight on standardised features, and plain gradient steps and rate.
+#: Chosen in docs/few_shot.md ("A check that decides"): a weaker L2 or fewer close-ups let the verdict on the
+#: koala flip with the probe's seed.
+PROBE_SETTINGS = {"positives_per_image": 64, "negative_samples": 400, "negatives_per_sample": 2, "l2": 0.1,
+                  "steps": 2000, "rate": 0.1}
 
 
 @dataclasses.dataclass
@@ -61,7 +62,8 @@ class CloseupCheck:
         """The verdict as JSON-able numbers (without the edits), as a pack's record keeps it."""
         return {"keep": bool(self.keep), "rows": round(self.rows, 4), "variant": round(self.variant, 4),
                 "difference": round(self.difference, 4), "standard_error": round(self.standard_error, 4),
-                "n": int(self.n), "seed": int(self.seed), "probe_accuracy": round(self.probe_accuracy, 4)}
+                "n": int(self.n), "seed": int(self.seed), "probe_accuracy": round(self.probe_accuracy, 4),
+                "probe": dict(PROBE_SETTINGS)}
 
     def describe(self) -> str:
         """One sentence for a user."""
@@ -100,7 +102,7 @@ def _base_samples(gen, k, n, *, seed, batch_size=20):
     return numpy.concatenate(out)
 
 
-def part_probe(bundle, images, *, seed=0):
+def part_probe(bundle, images, *, seed=0, settings=None):
     """A probe telling close-ups of ``images`` from close-ups of the base model's own classes.
 
     Args:
@@ -108,6 +110,7 @@ def part_probe(bundle, images, *, seed=0):
             of its first ``base_record(bundle)["n_classes"]`` classes).
         images: the new class's training images, HWC uint8 RGB of any size.
         seed: seed of the close-ups' windows and the negatives' latents.
+        settings: :data:`PROBE_SETTINGS` (None) or a dict with the same keys.
 
     Returns:
         ``(score, accuracy)``: ``score(crops)`` maps ``(N, R, R, 3)`` uint8 crops to ``(N,)`` float64 logits
@@ -122,28 +125,47 @@ def part_probe(bundle, images, *, seed=0):
     if dis is None:
         raise InputError(f"model {bundle.name!r} has no discriminator to score part edits with")
     k = base_record(bundle)["n_classes"]
-    positives = closeup_crops(list(images), gen.resolution, per_image=_POSITIVES_PER_IMAGE, zoom=PROBE_ZOOM,
-                              seed=seed)
-    samples = _base_samples(gen, k, _NEGATIVE_SAMPLES, seed=[int(seed), 0x9B0BE])
-    negatives = closeup_crops(list(samples), gen.resolution, per_image=_NEGATIVES_PER_SAMPLE, zoom=PROBE_ZOOM,
-                              seed=int(seed) + 1)
+    settings = PROBE_SETTINGS if settings is None else settings
+    positives = closeup_crops(list(images), gen.resolution, per_image=settings["positives_per_image"],
+                              zoom=PROBE_ZOOM, seed=seed)
+    samples = _base_samples(gen, k, settings["negative_samples"], seed=[int(seed), 0x9B0BE])
+    negatives = closeup_crops(list(samples), gen.resolution, per_image=settings["negatives_per_sample"],
+                              zoom=PROBE_ZOOM, seed=int(seed) + 1)
     features = numpy.concatenate([_pooled_features(dis, positives), _pooled_features(dis, negatives)])
     labels = numpy.r_[numpy.ones(len(positives)), numpy.zeros(len(negatives))]
     mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
     x = (features - mean) / scale
     weights = numpy.where(labels == 1, len(negatives) / len(positives), 1.0)
     w, b = numpy.zeros(x.shape[1]), 0.0
-    for _ in range(_PROBE_STEPS):
+    rate = settings["rate"]
+    for _ in range(settings["steps"]):
         p = 1.0 / (1.0 + numpy.exp(-(x @ w + b)))
         g = weights * (p - labels)
-        w -= _PROBE_RATE * (x.T @ g / len(labels) + _L2 * w)
-        b -= _PROBE_RATE * g.mean()
+        w -= rate * (x.T @ g / len(labels) + settings["l2"] * w)
+        b -= rate * g.mean()
     accuracy = float(((x @ w + b > 0) == (labels == 1)).mean())
 
     def score(crops):
         return (_pooled_features(dis, crops) - mean) / scale @ w + b
 
     return score, accuracy
+
+
+def edited_regions(edits, resolution, radius=None):
+    """The regions :func:`closeup_variant_check` scores: for each edit of
+    :func:`~neuralcollage.collage.preview.closeup_variant_preview` (``(n, 3, 2R, 2R, 3)`` uint8), the square around
+    its disc (:func:`~neuralcollage.blending.square_crop_box`, margin 0.25) resized to ``resolution``.
+
+    Returns:
+        ``(rows, variant)``: two ``(n, R, R, 3)`` uint8 arrays, the edits drawn with the class's rows and with its
+        variant.
+    """
+    from neuralcollage.blending import crop_and_resize, square_crop_box
+    from neuralcollage.collage.preview import PREVIEW_RADIUS, preview_masks
+    masks = preview_masks(resolution, len(edits), PREVIEW_RADIUS if radius is None else radius)
+    boxes = [square_crop_box(mask, margin=0.25) for mask in masks]
+    return tuple(numpy.stack([crop_and_resize(edit[column], box, resolution) for edit, box in zip(edits, boxes)])
+                 for column in (1, 2))
 
 
 def closeup_variant_check(bundle, pack, images, *, n=CHECK_EDITS, seed=0, callback=None, **edit_options):
@@ -165,8 +187,7 @@ def closeup_variant_check(bundle, pack, images, *, n=CHECK_EDITS, seed=0, callba
     Raises:
         InputError: no discriminator, a pack without a variant, or ``n < 2``.
     """
-    from neuralcollage.blending import crop_and_resize, square_crop_box
-    from neuralcollage.collage.preview import PREVIEW_RADIUS, closeup_variant_preview, preview_masks
+    from neuralcollage.collage.preview import closeup_variant_preview
     from neuralcollage.io import InputError
     if int(n) < 2:
         raise InputError(f"a close-up check needs at least 2 part edits; got {n}")
@@ -174,10 +195,7 @@ def closeup_variant_check(bundle, pack, images, *, n=CHECK_EDITS, seed=0, callba
         raise InputError(f"pack {pack.name!r} has no close-up variant to check (train it with closeup_variant=N)")
     score, accuracy = part_probe(bundle, images, seed=seed)
     edits = closeup_variant_preview(bundle, pack, n=int(n), seed=seed, callback=callback, **edit_options)
-    resolution = bundle.generator.resolution
-    boxes = [square_crop_box(mask, margin=0.25) for mask in preview_masks(resolution, int(n), PREVIEW_RADIUS)]
-    logits = [score(numpy.stack([crop_and_resize(edit[column], box, resolution) for edit, box in zip(edits, boxes)]))
-              for column in (1, 2)]
+    logits = [score(regions) for regions in edited_regions(edits, bundle.generator.resolution)]
     difference = logits[1] - logits[0]
     return CloseupCheck(keep=bool(difference.mean() > 0), rows=float(logits[0].mean()),
                         variant=float(logits[1].mean()), difference=float(difference.mean()),
