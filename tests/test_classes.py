@@ -835,6 +835,7 @@ def test_cli_add_class_checks_the_closeup_variant_and_drops_it_when_it_loses(mod
     pack = classes.load_pack(out)
     assert pack.closeup is None and pack.record["closeup_check"]["keep"] is False
     assert "variant -1.00" in err and "variant dropped" in err and "the pack keeps the class's own rows" in err
+    assert "(for edits of parts) in" in err and "(dropped by the check)" in err
     side = 2 * load_bundle(model).generator.resolution
     assert read_image(str(tmp_path / "koala_closeup.png")).shape == (2 * side, 3 * side, 3)  # the check's edits
     code, stdout, _ = _cli(["labels", "--model", f"{model}+{out}"], capsys)

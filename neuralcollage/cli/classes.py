@@ -213,6 +213,8 @@ def cmd_add_class(args):
         say(f"model {args.model} has no discriminator to check the close-up variant with: kept", quiet=args.quiet)
     elif check:
         pack, edits = _check_closeup_variant(bundle, pack, images, args)
+        if pack.closeup is None:
+            variant += " (dropped by the check)"
     pack.save(out, overwrite_protect=args.images)
     size = os.path.getsize(out)
     say(f"class {pack.name!r} learnt from {len(images)} images in {pack.record['seconds']:.0f} s "
