@@ -10,6 +10,9 @@
   rebuilds the same output bit for bit on the CPU without projecting again; :func:`save_recipe` /
   :func:`load_recipe` read and write it (:mod:`~neuralcollage.collage.recipes`).
 * :mod:`~neuralcollage.collage.inputs`: the checks of an edit's inputs that the pipeline and its recipes share.
+* :func:`closeup_variant_preview` / :func:`closeup_variant_check`: part edits into a class pack's class with and
+  without its close-up variant, and the check that decides whether the pack keeps the variant
+  (:mod:`~neuralcollage.collage.preview`, :mod:`~neuralcollage.collage.closeup_check`).
 
 Everything is imported from here (``from neuralcollage.collage import edit_photo``); the modules are the
 layout.  ``DEFAULT_CONTEXT`` and ``DEFAULT_COLOUR_REACH`` are the defaults of ``EditOptions.context`` and
@@ -17,9 +20,11 @@ layout.  ``DEFAULT_CONTEXT`` and ``DEFAULT_COLOUR_REACH`` are the defaults of ``
 """
 from neuralcollage import _compat  # noqa: F401
 
+from neuralcollage.collage.closeup_check import CloseupCheck, closeup_variant_check
 from neuralcollage.collage.edits import blend_edit, check_model_output, edit_class_maps, render, scbn_edit
 from neuralcollage.collage.inputs import METHODS
 from neuralcollage.collage.photo import EditResult, class_region, edit_photo, replay
+from neuralcollage.collage.preview import closeup_variant_preview
 from neuralcollage.collage.recipes import (RECIPE_FORMAT, RECIPE_VERSION, RecipeError, check_recipe, load_recipe,
                                            make_recipe, recipe_model, save_recipe)
 from neuralcollage.options import (DEFAULT_COLOUR_REACH, DEFAULT_CONTEXT, BlendOptions, EditOptions,
@@ -28,4 +33,5 @@ from neuralcollage.options import (DEFAULT_COLOUR_REACH, DEFAULT_CONTEXT, BlendO
 __all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "DEFAULT_COLOUR_REACH", "BlendOptions",
            "EditOptions", "ProjectionOptions", "EditResult", "RecipeError",
            "render", "edit_class_maps", "scbn_edit", "blend_edit", "class_region", "edit_photo", "make_recipe",
-           "replay", "save_recipe", "load_recipe", "check_recipe", "recipe_model", "check_model_output"]
+           "replay", "save_recipe", "load_recipe", "check_recipe", "recipe_model", "check_model_output",
+           "closeup_variant_preview", "closeup_variant_check", "CloseupCheck"]
