@@ -27,7 +27,8 @@ SETTINGS = {
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--packs", required=True, help="folder of the packs (koala_10_search_steps300_s0_closeupvariant-4.npz, ...)")
+    parser.add_argument("--packs", required=True,
+                        help="folder of the packs (koala_10_search_steps300_s0_closeupvariant-4.npz, ...)")
     parser.add_argument("--species", nargs="+", default=["koala", "tiger"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="the packs' training seeds")
     parser.add_argument("--edit-seeds", nargs="+", type=int, default=[0, 1, 2])

@@ -210,7 +210,8 @@ def _checked(bundle, pack, images, *, seed, path):
     record, computed once and kept in the pack file at ``path`` (None: not saved)."""
     from neuralcollage.collage.closeup_check import CHECK_EDITS, PROBE_SETTINGS, closeup_variant_check
     done = pack.record.get("closeup_check")
-    if done is None or (done.get("n"), done.get("seed"), done.get("probe")) != (CHECK_EDITS, int(seed), PROBE_SETTINGS):
+    wanted = (CHECK_EDITS, int(seed), PROBE_SETTINGS)
+    if done is None or (done.get("n"), done.get("seed"), done.get("probe")) != wanted:
         done = closeup_variant_check(bundle, pack, list(images), n=CHECK_EDITS, seed=seed).record()
         pack.record["closeup_check"] = done
         if path is not None:
@@ -400,7 +401,8 @@ def format_few_shot(result):
         old = f"{'identical' if r['old_classes_identical'] else 'CHANGED'}, {100 * r['old_class_judged']:.1f}%"
         lines.append(f"| {r['species']} | {r['n_images']} | {r['steps']} | {r['init_class']} | "
                      f"{100 * r['judged']:.1f}% | {other} | {r['diversity']:.2f} | {old} | "
-                     f"{r['train_seconds']:.0f} s | {_translation_cell(r.get('part_translation'), r.get('closeup_check'))} |")
+                     f"{r['train_seconds']:.0f} s | "
+                     f"{_translation_cell(r.get('part_translation'), r.get('closeup_check'))} |")
     return "\n".join(lines)
 
 
