@@ -671,6 +671,10 @@ def test_part_probe_tells_held_out_close_ups_of_a_new_species_from_the_models_cl
     koala, old = score(held_out), score(others)
     assert koala.shape == (40,) and old.shape == (30,)
     assert (koala > 0).mean() >= 0.5 and (old < 0).mean() >= 0.85 and koala.mean() > old.mean() + 2
+    large = [render_sample(500 + i, class_id="koala", size=128).image for i in range(10)]
+    score_large, _ = part_probe(bundle, large, seed=0)
+    score_small, _ = part_probe(bundle, list(classes.prepare_images(large, 64)), seed=0)
+    assert np.array_equal(score_large(held_out), score_small(held_out))  # images are seen at the model's size
     with pytest.raises(InputError, match="no discriminator"):
         part_probe(dataclasses.replace(bundle, discriminator=None), train)
 

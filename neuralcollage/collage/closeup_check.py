@@ -8,8 +8,9 @@ and the base model alone:
 
 1. a **part probe**: a logistic regression on the discriminator's pooled last features
    (:meth:`~neuralcollage.models.Discriminator.features` summed over space), trained to tell close-ups of the
-   training images (positives) from close-ups of the base model's samples of its own classes (negatives), both
-   enlarged :data:`PROBE_ZOOM` times, the scale of a part edit's region;
+   training images (positives; cut from the images as the generator sees them, resized to its resolution, so
+   that they are as sharp as the edits' regions) from close-ups of the base model's samples of its own classes
+   (negatives), both enlarged :data:`PROBE_ZOOM` times, the scale of a part edit's region;
 2. the part edits of :func:`~neuralcollage.collage.preview.closeup_variant_preview` (a muzzle, an eye, an ear of
    the base model's samples, each drawn with the class's rows and with its variant);
 3. the probe's logit of each edited region, and the verdict: keep the variant when its mean logit is above the
@@ -108,7 +109,8 @@ def part_probe(bundle, images, *, seed=0, settings=None):
     Args:
         bundle: a model with a discriminator (the class packs it carries are ignored: negatives are samples
             of its first ``base_record(bundle)["n_classes"]`` classes).
-        images: the new class's training images, HWC uint8 RGB of any size.
+        images: the new class's training images, HWC uint8 RGB of any size (cut and resized to the model's
+            resolution first: :func:`~neuralcollage.classes.prepare_images`).
         seed: seed of the close-ups' windows and the negatives' latents.
         settings: :data:`PROBE_SETTINGS` (None) or a dict with the same keys.
 
@@ -119,14 +121,15 @@ def part_probe(bundle, images, *, seed=0, settings=None):
     Raises:
         InputError: the model has no discriminator.
     """
-    from neuralcollage.classes import base_record, closeup_crops
+    from neuralcollage.classes import base_record, closeup_crops, prepare_images
     from neuralcollage.io import InputError
     dis, gen = bundle.discriminator, bundle.generator
     if dis is None:
         raise InputError(f"model {bundle.name!r} has no discriminator to score part edits with")
     k = base_record(bundle)["n_classes"]
     settings = PROBE_SETTINGS if settings is None else settings
-    positives = closeup_crops(list(images), gen.resolution, per_image=settings["positives_per_image"],
+    small = prepare_images(images, gen.resolution)
+    positives = closeup_crops(list(small), gen.resolution, per_image=settings["positives_per_image"],
                               zoom=PROBE_ZOOM, seed=seed)
     samples = _base_samples(gen, k, settings["negative_samples"], seed=[int(seed), 0x9B0BE])
     negatives = closeup_crops(list(samples), gen.resolution, per_image=settings["negatives_per_sample"],
