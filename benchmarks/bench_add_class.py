@@ -1,4 +1,4 @@
-"""Time `add_class` on a model of a given preset with random weights (mechanics, pack size, seconds per step).
+"""Time `train_class` on a model of a given preset with random weights (mechanics, pack size, seconds per step).
 
     python benchmarks/bench_add_class.py --arch collage256 --steps 20 --images 10 --batch-size 8 --out runs/bench256
 
@@ -29,12 +29,12 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--start-from", default="nearest",
-                   help="init_class of add_class (default nearest: time the main loop; the search's trial steps "
+                   help="init_class of train_class (default nearest: time the main loop; the search's trial steps "
                         "are estimated from the per-step time)")
     p.add_argument("--method", default=None,
-                   help="add_class's method (default: the library's default method)")
+                   help="train_class's method (default: the library's default method)")
     args = p.parse_args(argv)
-    from neuralcollage.classes import DEFAULTS, add_class
+    from neuralcollage.classes import DEFAULTS, train_class
     from neuralcollage.analysis.few_shot import training_images
     from neuralcollage.pretrained import load_bundle
     os.makedirs(args.out, exist_ok=True)
@@ -51,9 +51,9 @@ def main(argv=None):
     stamps = []
     t0 = time.perf_counter()
     method = args.method or DEFAULTS["method"]
-    pack = add_class(bundle, images, "koala", steps=args.steps, seed=args.seed, batch_size=args.batch_size,
-                     init_class=args.start_from, method=method,
-                     callback=lambda step, loss: stamps.append(time.perf_counter()))
+    pack = train_class(bundle, images, "koala", steps=args.steps, seed=args.seed, batch_size=args.batch_size,
+                       init_class=args.start_from, method=method,
+                       callback=lambda step, loss: stamps.append(time.perf_counter()))
     total = time.perf_counter() - t0
     path = os.path.join(args.out, "koala.npz")
     pack.save(path)

@@ -27,7 +27,7 @@ _EXPORTS = {
     "load_bundle": "neuralcollage.pretrained",
     "poisson_blend": "neuralcollage.blending",
     "convert_biggan": "neuralcollage.convert",
-    "add_class": "neuralcollage.classes",
+    "add_class": "neuralcollage.collage",
     "load_pack": "neuralcollage.classes",
     "ClassPack": "neuralcollage.classes",
 }

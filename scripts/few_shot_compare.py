@@ -10,12 +10,12 @@ Score them with the judge (a whole-image classifier over all eight species):
     python scripts/few_shot_compare.py score --out runs/few_shot --judge runs/judge8/classifier.npz
 
 Method names: ``nearest``; ``recon`` = ``rows`` with reconstruction only (Batch Statistics Adaptation style,
-the default of ``add_class``); ``rows`` and ``combination`` with the adversarial term at weight 0.1;
+the default of ``train_class``); ``rows`` and ``combination`` with the adversarial term at weight 0.1;
 ``freezed``: ``rows`` with the adversarial term at 0.1 and the discriminator's top block fine-tuned (FreezeD);
 ``closeups``/``closeupsN``: ``recon`` with N (default 2) close-ups of each training image added
-(``add_class(closeups=N)``); ``freezed_closeups``/``freezed_closeupsN``: both; ``branch``: the rows plus a
-per-class branch (``add_class(method="branch")``, reconstruction only); ``branch_closeups``/``branch_closeupsN``:
-with N close-ups per image; ``two_stage``: ``add_class(method="two_stage")`` (the rows on the whole images, then
+(``train_class(closeups=N)``); ``freezed_closeups``/``freezed_closeupsN``: both; ``branch``: the rows plus a
+per-class branch (``train_class(method="branch")``, reconstruction only); ``branch_closeups``/``branch_closeupsN``:
+with N close-ups per image; ``two_stage``: ``train_class(method="two_stage")`` (the rows on the whole images, then
 a branch on 4 close-ups per image with the whole faces anchored to the rows').
 """
 import argparse
@@ -63,7 +63,7 @@ def _label(record):
 
 
 def train(args):
-    from neuralcollage.classes import add_class
+    from neuralcollage.classes import train_class
     from neuralcollage.analysis.few_shot import training_images
     from neuralcollage.pretrained import load_bundle
     bundle = load_bundle(args.model)
@@ -80,8 +80,8 @@ def train(args):
                 start = {} if args.start_from is None else {"init_class": args.start_from}
                 if args.lr_rows is not None:
                     start["lr_rows"] = args.lr_rows
-                pack = add_class(bundle, list(images), species, steps=args.steps, seed=args.seed,
-                                 **_method_kwargs(method), **start)
+                pack = train_class(bundle, list(images), species, steps=args.steps, seed=args.seed,
+                                   **_method_kwargs(method), **start)
                 pack.record["few_shot_method"] = method
                 pack.save(path)
                 print(json.dumps({"pack": path, "seconds": pack.record["seconds"],
@@ -132,7 +132,7 @@ def main(argv=None):
     t.add_argument("--steps", type=int, default=300)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--start-from", default=None,
-                   help="add_class's init_class: search, nearest or a class name (default: the library's, search; "
+                   help="train_class's init_class: search, nearest or a class name (default: the library's, search; "
                         "the packs of the first comparison, docs/few_shot.md, were trained when it was nearest)")
     t.add_argument("--lr-rows", type=float, default=None,
                    help="the rows' Adam step size (default: the library's, 0.03; the search's trials keep theirs)")

@@ -6,7 +6,7 @@ the gate diagnostic.
     python scripts/few_shot_two_stage.py score runs/ts/koala_ts_A.npz --n 600 --translation 100 --out-json runs/ts/a.json
     python scripts/few_shot_two_stage.py gate runs/ts/koala_ts_H.npz
 
-Without ``--gate`` and ``--lr-rows`` its stage 2 is ``add_class(method="two_stage")``'s (bit-identical on the
+Without ``--gate`` and ``--lr-rows`` its stage 2 is ``train_class(method="two_stage")``'s (bit-identical on the
 same stage-1 pack, ``neuralcollage.classes.two_stage.train_closeup_branch``); ``--lr-rows R > 0`` trains the rows
 too (``train_rows=True``); ``--gate`` multiplies the branch by a learnt per-sample gate
 ``sigmoid(wg . mean_hw(h) + bg)``, saved beside the pack as ``PACK.gate.npz`` (the library has no gate; ``score``

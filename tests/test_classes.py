@@ -47,7 +47,7 @@ def model(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pack_path(model, tmp_path_factory):
     bundle = load_bundle(model)
-    pack = classes.add_class(bundle, _images(4), "koala", steps=4, seed=3, synonyms=["drop bear"], search_steps=3)
+    pack = classes.train_class(bundle, _images(4), "koala", steps=4, seed=3, synonyms=["drop bear"], search_steps=3)
     path = str(tmp_path_factory.mktemp("packs") / "koala.npz")
     pack.save(path)
     return path
@@ -78,24 +78,24 @@ def test_seeded_training_is_reproducible(model):
     bundle = load_bundle(model)
     # the seed draws the batches (and, with the adversarial term, its latents and flips)
     short = dict(steps=2, batch_size=2, search_steps=3, encoder_steps=3)
-    a = classes.add_class(bundle, _images(4), "koala", seed=5, **short)
-    b = classes.add_class(bundle, _images(4), "koala", seed=5, **short)
-    c = classes.add_class(bundle, _images(4), "koala", seed=6, **short)
+    a = classes.train_class(bundle, _images(4), "koala", seed=5, **short)
+    b = classes.train_class(bundle, _images(4), "koala", seed=5, **short)
+    c = classes.train_class(bundle, _images(4), "koala", seed=6, **short)
     assert all(np.array_equal(a.generator[k][0], b.generator[k][0]) for k in a.generator)
     assert not all(np.array_equal(a.generator[k][0], c.generator[k][0]) for k in a.generator)
 
 
 def test_training_lowers_the_reconstruction_loss(model):
     bundle = load_bundle(model)
-    pack = classes.add_class(bundle, _images(4), "koala", steps=25, seed=0, adversarial=0.0,
-                             init_class="nearest")
+    pack = classes.train_class(bundle, _images(4), "koala", steps=25, seed=0, adversarial=0.0,
+                               init_class="nearest")
     losses = [r["reconstruction"] for r in pack.record["losses"]]
     assert losses[-1] < losses[0]
 
 
 def test_nearest_method_copies_the_nearest_rows(model):
     bundle = load_bundle(model)
-    pack = classes.add_class(bundle, _images(3), "koala", steps=10, method="nearest", init_class=2)
+    pack = classes.train_class(bundle, _images(3), "koala", steps=10, method="nearest", init_class=2)
     assert pack.record["steps"] == 0 and pack.record["init_class"] == bundle.vocabulary.names[2]
     for name, link in classes.model.class_layers(bundle.generator):
         assert np.array_equal(pack.generator[name][0], link.gammas.W.array[2])
@@ -104,7 +104,7 @@ def test_nearest_method_copies_the_nearest_rows(model):
 
 def test_combination_method_records_its_weights(model):
     bundle = load_bundle(model)
-    pack = classes.add_class(bundle, _images(3), "koala", steps=3, method="combination", init_class=1)
+    pack = classes.train_class(bundle, _images(3), "koala", steps=3, method="combination", init_class=1)
     weights = np.array(pack.record["combination"])
     assert weights.shape == (bundle.generator.n_class_layers, 4)
 
@@ -199,13 +199,13 @@ def test_the_same_pack_twice_is_refused(model, pack_path):
 def test_bad_inputs_are_refused(model, tmp_path):
     bundle = load_bundle(model)
     with pytest.raises(InputError, match="needs at least 3"):
-        classes.add_class(bundle, _images(2), "koala", steps=1)
+        classes.train_class(bundle, _images(2), "koala", steps=1)
     with pytest.raises(InputError, match="already has a class named 'class 1'"):
-        classes.add_class(bundle, _images(3), "class 1", steps=1)
+        classes.train_class(bundle, _images(3), "class 1", steps=1)
     with pytest.raises(InputError, match="uint8 RGB"):
-        classes.add_class(bundle, [np.zeros((8, 8), np.uint8)] * 3, "koala", steps=1)
+        classes.train_class(bundle, [np.zeros((8, 8), np.uint8)] * 3, "koala", steps=1)
     with pytest.raises(InputError, match="unknown method"):
-        classes.add_class(bundle, _images(3), "koala", steps=1, method="magic")
+        classes.train_class(bundle, _images(3), "koala", steps=1, method="magic")
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
     with pytest.raises(classes.ClassPackError, match="not a readable class pack"):
@@ -216,7 +216,7 @@ def test_biggan_cannot_take_classes():
     from neuralcollage.models.biggan import BigGANDeep
     bundle = nc.pretrained.ModelBundle(name="bg", generator=BigGANDeep.from_preset("tiny32"))
     with pytest.raises(classes.ClassPackError, match="cannot take new classes"):
-        classes.add_class(bundle, _images(3), "koala", steps=1)
+        classes.train_class(bundle, _images(3), "koala", steps=1)
 
 
 def test_recipe_checks_the_class_packs():
@@ -246,7 +246,8 @@ def test_new_species_render_and_the_six_classes_keep_their_draws():
 def test_cli_help_constants_match_the_library():
     from neuralcollage import cli
     assert cli.ADD_CLASS_MIN_IMAGES == classes.MIN_IMAGES and cli.ADD_CLASS_METHODS == classes.METHODS
-    assert cli.ADD_CLASS_DEFAULTS == {k: classes.DEFAULTS[k] for k in cli.ADD_CLASS_DEFAULTS}
+    from neuralcollage.collage import new_class
+    assert cli.ADD_CLASS_DEFAULTS == {k: new_class.DEFAULTS[k] for k in cli.ADD_CLASS_DEFAULTS}
     assert cli.ADD_CLASS_START_MODES == classes.START_MODES
 
 
@@ -284,7 +285,7 @@ def test_cli_add_class_then_use_the_class(model, tmp_path, capsys):
         write_image(paths[-1], image)
     out = str(tmp_path / "koala.npz")
     code, stdout, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "2",
-                              "--seed", "1", "-q"], capsys)
+                              "--seed", "1", "--closeup-variant", "0", "-q"], capsys)
     assert code == 0, err
     assert os.path.isfile(out) and os.path.isfile(str(tmp_path / "koala_samples.png"))
     assert classes.load_pack(out).record["seed"] == 1
@@ -318,8 +319,8 @@ def test_nearest_class_by_scores_and_by_reconstruction(model):
 
 def test_adversarial_term_trains_the_projection_row(model):
     bundle = load_bundle(model)
-    plain = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1)
-    adv = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1)
+    plain = classes.train_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1)
+    adv = classes.train_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1)
     assert classes.DEFAULTS["adversarial"] == 0.0 and plain.record["adversarial"] == 0.0
     assert np.array_equal(plain.discriminator, classes.model.effective_l_y(bundle.discriminator)[1])
     assert not np.array_equal(adv.discriminator, plain.discriminator)
@@ -328,32 +329,32 @@ def test_adversarial_term_trains_the_projection_row(model):
 
 def test_search_starts_from_the_class_with_the_lowest_trial_loss(model):
     bundle = load_bundle(model)
-    pack = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2)
+    pack = classes.train_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2)
     losses = pack.record["init_search"]["losses"]
     assert len(losses) == 4 and pack.record["init_class"] == min(losses, key=losses.get)
-    same = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=pack.record["init_class"])
+    same = classes.train_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=pack.record["init_class"])
     assert all(np.array_equal(pack.generator[k][0], same.generator[k][0]) for k in pack.generator)
 
 
 def test_the_search_trials_use_their_own_step_size(model):
     bundle = load_bundle(model)
     assert classes.DEFAULTS["search_lr_rows"] < classes.DEFAULTS["lr_rows"]
-    pack = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2)
+    pack = classes.train_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2)
     assert pack.record["init_search"]["lr_rows"] == classes.DEFAULTS["search_lr_rows"]
     assert pack.record["lr_rows"] == classes.DEFAULTS["lr_rows"]
-    fast = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2,
-                             search_lr_rows=classes.DEFAULTS["lr_rows"])
+    fast = classes.train_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2,
+                               search_lr_rows=classes.DEFAULTS["lr_rows"])
     assert fast.record["init_search"]["losses"] != pack.record["init_search"]["losses"]
-    trial = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, encoder_steps=0,
-                              init_class=pack.record["init_class"], lr_rows=classes.DEFAULTS["search_lr_rows"])
+    trial = classes.train_class(bundle, _images(3), "koala", steps=2, seed=0, encoder_steps=0,
+                                init_class=pack.record["init_class"], lr_rows=classes.DEFAULTS["search_lr_rows"])
     assert pack.record["init_search"]["losses"][pack.record["init_class"]] == pytest.approx(
         trial.record["losses"][-1]["reconstruction"], abs=1e-5)
 
 
 def test_the_search_is_the_default_start_and_nearest_is_still_available(model):
     bundle = load_bundle(model)
-    default = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, search_steps=2)
-    searched = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2)
+    default = classes.train_class(bundle, _images(3), "koala", steps=1, seed=0, search_steps=2)
+    searched = classes.train_class(bundle, _images(3), "koala", steps=1, seed=0, init_class="search", search_steps=2)
     assert classes.DEFAULTS["init_class"] == "search" and "init_search" in default.record
     record = default.record
     assert record["total_seconds"] >= record["seconds"] + record["init_search"]["seconds"] - 0.05
@@ -361,33 +362,33 @@ def test_the_search_is_the_default_start_and_nearest_is_still_available(model):
     from neuralcollage.io import to_model
     nearest = classes.nearest_class(bundle, to_model(classes.prepare_images(_images(3), bundle.generator.resolution)))
     for start in ("nearest", None):
-        pack = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=start)
+        pack = classes.train_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=start)
         assert "init_search" not in pack.record and pack.record["init_class"] == bundle.vocabulary.names[nearest]
     ranking = classes.class_ranking(bundle, to_model(classes.prepare_images(_images(3), bundle.generator.resolution)))
     assert sorted(ranking.tolist()) == [0, 1, 2, 3] and ranking[0] == nearest
-    two = classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, search_steps=2, search_candidates=2)
+    two = classes.train_class(bundle, _images(3), "koala", steps=1, seed=0, search_steps=2, search_candidates=2)
     top = {bundle.vocabulary.names[c] for c in ranking[:2]}
     assert set(two.record["init_search"]["losses"]) == top
     assert two.record["init_search"]["losses"] == {k: v for k, v in searched.record["init_search"]["losses"].items()
                                                     if k in top}
-    baseline = classes.add_class(bundle, _images(3), "koala", seed=0, method="nearest", steps=1)
+    baseline = classes.train_class(bundle, _images(3), "koala", seed=0, method="nearest", steps=1)
     assert "init_search" not in baseline.record and baseline.record["init_class"] == bundle.vocabulary.names[nearest]
 
 
 def test_freezed_tunes_a_copy_of_the_top_discriminator_blocks_only(model):
     bundle = load_bundle(model)
     before = [p.array.copy() for p in bundle.discriminator.params()]
-    plain = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1)
-    tuned = classes.add_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1,
-                              tune_d_blocks=1)
+    plain = classes.train_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1)
+    tuned = classes.train_class(bundle, _images(3), "koala", steps=2, seed=0, init_class=1, adversarial=0.1,
+                                tune_d_blocks=1)
     assert all(np.array_equal(a, p.array) for a, p in zip(before, bundle.discriminator.params()))
     assert tuned.record["tune_d_blocks"] == 1 and "tune_d_blocks" not in plain.record
     assert "adv_d" in tuned.record["losses"][0] and "adv_g" in tuned.record["losses"][0]
     assert np.array_equal(tuned.discriminator, classes.model.effective_l_y(bundle.discriminator)[1])
     assert not all(np.array_equal(tuned.generator[k][0], plain.generator[k][0]) for k in tuned.generator)
     with pytest.raises(InputError, match="tune_d_blocks"):
-        classes.add_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=1, adversarial=0.1,
-                          tune_d_blocks=99)
+        classes.train_class(bundle, _images(3), "koala", steps=1, seed=0, init_class=1, adversarial=0.1,
+                            tune_d_blocks=99)
 
 
 def test_closeups_are_enlarged_windows_of_the_images_and_train_with_them(model):
@@ -401,8 +402,8 @@ def test_closeups_are_enlarged_windows_of_the_images_and_train_with_them(model):
     with pytest.raises(InputError, match="zoom"):
         classes.closeup_crops(images, 32, per_image=1, zoom=(0.5, 2.0))
     bundle = load_bundle(model)
-    plain = classes.add_class(bundle, images, "koala", steps=2, seed=0, init_class=1)
-    pack = classes.add_class(bundle, images, "koala", steps=2, seed=0, init_class=1, closeups=2)
+    plain = classes.train_class(bundle, images, "koala", steps=2, seed=0, init_class=1)
+    pack = classes.train_class(bundle, images, "koala", steps=2, seed=0, init_class=1, closeups=2)
     assert pack.record["closeups"] == 2 and plain.record["closeups"] == 0
     assert pack.record["n_images"] == 3 and pack.record["images_sha256"] == plain.record["images_sha256"]
     assert not all(np.array_equal(pack.generator[k][0], plain.generator[k][0]) for k in pack.generator)
@@ -411,8 +412,8 @@ def test_closeups_are_enlarged_windows_of_the_images_and_train_with_them(model):
 def test_branch_pack_acts_only_where_the_new_class_is_asked_for(model, tmp_path):
     import chainer
     bundle = load_bundle(model)
-    pack = classes.add_class(bundle, _images(3), "koala", steps=3, seed=0, init_class=1, method="branch",
-                             branch_layer=1, branch_rank=4, lr_branch=0.05)
+    pack = classes.train_class(bundle, _images(3), "koala", steps=3, seed=0, init_class=1, method="branch",
+                               branch_layer=1, branch_rank=4, lr_branch=0.05)
     width = bundle.generator.channels[1] * bundle.generator.ch
     assert pack.branch["layer"] == 1 and pack.branch["w1"].shape == (4, width, 3, 3)
     assert pack.branch["w2"].shape == (width, 4, 1, 1) and np.abs(pack.branch["w2"]).max() > 0
@@ -439,7 +440,7 @@ def test_branch_pack_acts_only_where_the_new_class_is_asked_for(model, tmp_path)
     assert not np.array_equal(with_branch[1], without[1])
     assert np.array_equal(with_branch[1][..., :2], without[1][..., :2])  # far from the new class's half
     with pytest.raises(InputError, match="branch_layer"):
-        classes.add_class(bundle, _images(3), "koala", steps=1, init_class=1, method="branch", branch_layer=9)
+        classes.train_class(bundle, _images(3), "koala", steps=1, init_class=1, method="branch", branch_layer=9)
 
 
 def _cli_images(tmp_path, n=3):
@@ -454,7 +455,7 @@ def test_cli_add_class_branch_and_closeups(model, tmp_path, capsys):
     out = str(tmp_path / "koala.npz")
     code, stdout, err = _cli(["add-class", "koala", *_cli_images(tmp_path), "-o", out, "--model", model,
                               "--steps", "1", "--start-from", "class 1", "--method", "branch", "--closeups", "1",
-                              "--no-samples", "-q"], capsys)
+                              "--closeup-variant", "0", "--no-samples", "-q"], capsys)
     assert code == 0, err
     pack = classes.load_pack(out)
     assert pack.record["method"] == "branch" and pack.record["closeups"] == 1 and pack.branch is not None
@@ -468,11 +469,11 @@ def test_cli_add_class_lr_rows(model, tmp_path, capsys):
         assert code == 2 and "--lr-rows" in err and err.count("\n") == 1
         assert not os.path.exists(out)
     code, _, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "1", "--start-from",
-                         "class 1", "--lr-rows", "0.01", "--no-samples", "-q"], capsys)
+                         "class 1", "--lr-rows", "0.01", "--closeup-variant", "0", "--no-samples", "-q"], capsys)
     assert code == 0, err
     slow = classes.load_pack(out)
     code, _, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "1", "--start-from",
-                         "class 1", "--no-samples", "-q"], capsys)
+                         "class 1", "--closeup-variant", "0", "--no-samples", "-q"], capsys)
     assert code == 0, err
     default = classes.load_pack(out)
     assert slow.record["lr_rows"] == 0.01 and default.record["lr_rows"] == classes.DEFAULTS["lr_rows"]
@@ -487,7 +488,8 @@ def test_cli_add_class_freezed(model, tmp_path, capsys):
     assert code == 2 and "--tune-d-blocks needs --adversarial > 0" in err and err.count("\n") == 1
     assert not os.path.exists(out)
     code, _, err = _cli(["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "1", "--start-from",
-                         "class 1", "--adversarial", "0.1", "--tune-d-blocks", "1", "--no-samples", "-q"], capsys)
+                         "class 1", "--adversarial", "0.1", "--tune-d-blocks", "1", "--closeup-variant", "0",
+                         "--no-samples", "-q"], capsys)
     assert code == 0, err
     rec = classes.load_pack(out).record
     assert rec["adversarial"] == 0.1 and rec["tune_d_blocks"] == 1
@@ -512,8 +514,8 @@ def _new_class_samples(bundle, pack, z):
 def test_two_stage_keeps_the_rows_adds_a_closeup_branch_and_anchors_whole_samples(model, tmp_path):
     bundle = load_bundle(model)
     common = dict(steps=4, seed=0, init_class=1, branch_layer=1, branch_rank=4, lr_branch=0.05, encoder_steps=2)
-    rows = classes.add_class(bundle, _images(3), "koala", method="rows", **common)
-    pack = classes.add_class(bundle, _images(3), "koala", method="two_stage", closeups=1, **common)
+    rows = classes.train_class(bundle, _images(3), "koala", method="rows", **common)
+    pack = classes.train_class(bundle, _images(3), "koala", method="two_stage", closeups=1, **common)
     # stage 1 is the rows pack: the same rows, projection and encoder rows
     assert all(np.array_equal(pack.generator[k][i], rows.generator[k][i]) for k in rows.generator for i in (0, 1))
     assert np.array_equal(pack.encoder, rows.encoder) and np.array_equal(pack.discriminator, rows.discriminator)
@@ -532,27 +534,27 @@ def test_two_stage_keeps_the_rows_adds_a_closeup_branch_and_anchors_whole_sample
     for key in a:
         assert np.array_equal(a[key], b[key]), key
     # the anchor holds the new class's samples of ordinary latents nearer the rows pack's than no anchor does
-    free = classes.add_class(bundle, _images(3), "koala", method="two_stage", closeups=1, anchor=0.0, **common)
+    free = classes.train_class(bundle, _images(3), "koala", method="two_stage", closeups=1, anchor=0.0, **common)
     z = np.random.RandomState(5).standard_normal((6, bundle.generator.dim_z)).astype(np.float32)
     base = _new_class_samples(bundle, rows, z)
     anchored = np.abs(_new_class_samples(bundle, pack, z) - base).mean()
     unanchored = np.abs(_new_class_samples(bundle, free, z) - base).mean()
     assert 0 < anchored < unanchored
     # closeups=0 means the default count of close-ups (4 per image); bad values are refused
-    default = classes.add_class(bundle, _images(3), "koala", method="two_stage", **{**common, "steps": 1})
+    default = classes.train_class(bundle, _images(3), "koala", method="two_stage", **{**common, "steps": 1})
     assert default.record["stage2"]["closeups"] == classes.two_stage.TWO_STAGE_CLOSEUPS == 4
     assert default.record["stage2"]["n_closeups"] == 12
     with pytest.raises(InputError, match="anchor"):
-        classes.add_class(bundle, _images(3), "koala", method="two_stage", anchor=-1.0, **common)
+        classes.train_class(bundle, _images(3), "koala", method="two_stage", anchor=-1.0, **common)
     with pytest.raises(InputError, match="branch_layer"):
-        classes.add_class(bundle, _images(3), "koala", method="two_stage", **{**common, "branch_layer": 9})
+        classes.train_class(bundle, _images(3), "koala", method="two_stage", **{**common, "branch_layer": 9})
 
 
 def test_cli_add_class_two_stage(model, tmp_path, capsys):
     out = str(tmp_path / "koala.npz")
     code, _, err = _cli(["add-class", "koala", *_cli_images(tmp_path), "-o", out, "--model", model, "--steps", "1",
-                         "--start-from", "class 1", "--method", "two_stage", "--closeups", "1", "--no-samples", "-q"],
-                        capsys)
+                         "--start-from", "class 1", "--method", "two_stage", "--closeups", "1", "--closeup-variant",
+                         "0", "--no-samples", "-q"], capsys)
     assert code == 0, err
     pack = classes.load_pack(out)
     assert pack.record["method"] == "two_stage" and pack.record["stage2"]["closeups"] == 1 and pack.branch is not None
@@ -561,8 +563,8 @@ def test_cli_add_class_two_stage(model, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def closeup_pack_path(model, tmp_path_factory):
     bundle = load_bundle(model)
-    pack = classes.add_class(bundle, _images(3), "koala", steps=3, seed=0, init_class=1, closeup_variant=2,
-                             closeup_method="branch", branch_layer=1, branch_rank=4, lr_branch=0.05)
+    pack = classes.train_class(bundle, _images(3), "koala", steps=3, seed=0, init_class=1, closeup_variant=2,
+                               closeup_method="branch", branch_layer=1, branch_rank=4, lr_branch=0.05)
     path = str(tmp_path_factory.mktemp("closeup") / "koala.npz")
     pack.save(path)
     return path
@@ -650,7 +652,7 @@ def test_closeup_variant_preview_edits_a_part_with_the_rows_and_with_the_variant
         assert own.target_class == 4 and drawn.target_class == 5
         assert np.array_equal(own.image, rows) and np.array_equal(drawn.image, variant)
     with pytest.raises(InputError, match="no close-up variant"):
-        closeup_variant_preview(bundle, classes.add_class(bundle, _images(3), "koala", method="nearest"))
+        closeup_variant_preview(bundle, classes.train_class(bundle, _images(3), "koala", method="nearest"))
 
 
 def test_part_probe_tells_held_out_close_ups_of_a_new_species_from_the_models_classes():
@@ -723,14 +725,52 @@ def test_pack_without_its_closeup_variant(model, closeup_pack_path, tmp_path):
     assert classes.load_pack(path).record["closeup_check"] == {"keep": False}
 
 
+def test_add_class_trains_a_closeup_variant_and_keeps_it_only_when_the_check_says_so(model, monkeypatch):
+    from neuralcollage.collage import closeup_check, new_class
+    assert nc.add_class is new_class.add_class
+    bundle = load_bundle(model)
+    common = dict(steps=1, seed=2, init_class=1)
+    trained = classes.train_class(bundle, _images(3), "koala", closeup_variant=new_class.CLOSEUP_VARIANT, **common)
+    layer = next(iter(trained.generator))
+    real = closeup_check.closeup_variant_check
+    differences = []
+
+    def forced(keep):
+        def check(*args, **kwargs):
+            result = real(*args, **kwargs)
+            differences.append(result.difference)
+            result.keep = keep
+            return result
+        return check
+
+    for keep in (True, False):
+        monkeypatch.setattr(closeup_check, "closeup_variant_check", forced(keep))
+        pack, check = nc.add_class(bundle, iter(_images(3)), "koala", check_edits=2, return_check=True, **common)
+        assert check.n == 2 and check.seed == 2 and pack.record["closeup_check"] == check.record()
+        assert pack.record["closeup_variant"] == new_class.CLOSEUP_VARIANT and (pack.closeup is not None) == keep
+        assert np.array_equal(pack.generator[layer][0], trained.generator[layer][0])
+        if keep:
+            assert np.array_equal(pack.closeup["generator"][layer][0], trained.closeup["generator"][layer][0])
+    assert differences[0] == differences[1]
+    monkeypatch.setattr(closeup_check, "closeup_variant_check", real)
+    unchecked, check = nc.add_class(bundle, _images(3), "koala", check_closeup=False, return_check=True, **common)
+    assert check is None and unchecked.closeup is not None and "closeup_check" not in unchecked.record
+    blind = nc.add_class(dataclasses.replace(bundle, discriminator=None), _images(3), "koala", **common)
+    assert blind.closeup is not None and "closeup_check" not in blind.record
+    assert nc.add_class(bundle, _images(3), "koala", closeup_variant=0, **common).closeup is None
+    assert nc.add_class(bundle, _images(3), "koala", method="nearest").closeup is None
+    with pytest.raises(InputError, match="closeup_variant"):
+        nc.add_class(bundle, _images(3), "koala", method="nearest", closeup_variant=2)
+
+
 def test_closeup_variant_is_rows_by_default_and_equals_a_rows_pack_on_the_closeups(model, tmp_path):
     bundle = load_bundle(model)
     assert classes.DEFAULTS["closeup_method"] == "rows"
-    pack = classes.add_class(bundle, _images(3), "koala", steps=3, seed=0, init_class=1, closeup_variant=2)
+    pack = classes.train_class(bundle, _images(3), "koala", steps=3, seed=0, init_class=1, closeup_variant=2)
     variant = pack.closeup
     assert variant["branch"] is None and variant["record"]["method"] == "rows"
-    alone = classes.add_class(bundle, _images(3), "koala", steps=3, seed=0, init_class=1, closeups=2,
-                              encoder_steps=0)
+    alone = classes.train_class(bundle, _images(3), "koala", steps=3, seed=0, init_class=1, closeups=2,
+                                encoder_steps=0)
     assert all(np.array_equal(variant["generator"][k][0], alone.generator[k][0])
                and np.array_equal(variant["generator"][k][1], alone.generator[k][1]) for k in alone.generator)
     path = str(tmp_path / "koala.npz")
@@ -740,14 +780,14 @@ def test_closeup_variant_is_rows_by_default_and_equals_a_rows_pack_on_the_closeu
     extended = load_bundle(model, classes=[path])
     assert extended.vocabulary.names[-1] == "koala (close-up)" and not extended.generator.class_branches
     with pytest.raises(InputError, match="closeup_method"):
-        classes.add_class(bundle, _images(3), "koala", steps=1, closeup_variant=2, closeup_method="gate")
+        classes.train_class(bundle, _images(3), "koala", steps=1, closeup_variant=2, closeup_method="gate")
 
 
 def test_closeup_variant_is_refused_with_nothing_to_train(model):
     with pytest.raises(InputError, match="closeup_variant"):
-        classes.add_class(load_bundle(model), _images(3), "koala", method="nearest", closeup_variant=2)
+        classes.train_class(load_bundle(model), _images(3), "koala", method="nearest", closeup_variant=2)
     with pytest.raises(InputError, match="closeup_variant"):
-        classes.add_class(load_bundle(model), _images(3), "koala", steps=1, closeup_variant=-1)
+        classes.train_class(load_bundle(model), _images(3), "koala", steps=1, closeup_variant=-1)
 
 
 def test_cli_add_class_closeup_variant(model, tmp_path, capsys):
@@ -818,12 +858,12 @@ def test_cli_add_class_checks_the_closeup_variant_and_drops_it_when_it_loses(mod
     paths = _cli_images(tmp_path)
     out = str(tmp_path / "koala.npz")
     monkeypatch.setattr(closeup_check, "CHECK_EDITS", 2)
-    argv = ["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "1", "--start-from", "class 1",
-            "--closeup-variant", "1"]
-    code, _, err = _cli(argv, capsys)
+    argv = ["add-class", "koala", *paths, "-o", out, "--model", model, "--steps", "1", "--start-from", "class 1"]
+    code, _, err = _cli(argv, capsys)  # by default: a variant of 4 close-ups per image, checked
     assert code == 0, err
     pack = classes.load_pack(out)
     record = pack.record["closeup_check"]
+    assert pack.record["closeup_variant"] == 4
     assert record["n"] == 2 and (pack.closeup is not None) == record["keep"]
     assert "close-up check (2 part edits" in err
     real = closeup_check.closeup_variant_check
@@ -839,7 +879,7 @@ def test_cli_add_class_checks_the_closeup_variant_and_drops_it_when_it_loses(mod
     pack = classes.load_pack(out)
     assert pack.closeup is None and pack.record["closeup_check"]["keep"] is False
     assert "variant -1.00" in err and "variant dropped" in err and "the pack keeps the class's own rows" in err
-    assert "(for edits of parts) in" in err and "(dropped by the check)" in err
+    assert "(its close-up variant was dropped by the check)" in err
     side = 2 * load_bundle(model).generator.resolution
     assert read_image(str(tmp_path / "koala_closeup.png")).shape == (2 * side, 3 * side, 3)  # the check's edits
     code, stdout, _ = _cli(["labels", "--model", f"{model}+{out}"], capsys)

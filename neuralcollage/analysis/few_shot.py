@@ -197,10 +197,10 @@ def _old_class_check(base_gen, gen, judge_ids, judge, *, n, seed):
 
 
 def _pack_file(pack_dir, name, count, start, steps, seed, options=None):
-    """The pack's file in ``pack_dir``; ``options`` (:func:`~neuralcollage.classes.add_class` keywords other than
+    """The pack's file in ``pack_dir``; ``options`` (:func:`~neuralcollage.collage.add_class` keywords other than
     its defaults) add a tag, e.g. ``_method-branch_closeups-2``."""
     import os
-    from neuralcollage.classes import DEFAULTS
+    from neuralcollage.collage.new_class import DEFAULTS
     tag = "".join(f"_{k.replace('_', '')}-{v}" for k, v in sorted((options or {}).items()) if DEFAULTS.get(k) != v)
     return os.path.join(pack_dir, f"{name}_{count}_{start}_steps{steps}_s{seed}{tag}.npz")
 
@@ -221,7 +221,7 @@ def _checked(bundle, pack, images, *, seed, path):
 
 def _reusable(path, images, bundle, steps, seed, options):
     """The pack at ``path`` when it was trained on ``images`` with ``steps``, ``seed`` and the
-    :func:`~neuralcollage.classes.add_class` ``options`` for ``bundle``'s generator, else None."""
+    :func:`~neuralcollage.classes.train_class` ``options`` for ``bundle``'s generator, else None."""
     import hashlib
     import os
     from neuralcollage.classes import DEFAULTS, base_record, load_pack, prepare_images
@@ -258,9 +258,10 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
                       **add_class_options):
     """Few-shot class addition measured end to end (``collage eval --metrics few_shot``).
 
-    For each species (one the model never saw) and each image count ``c``, a pack is trained with
-    :func:`neuralcollage.classes.add_class` on ``c`` renders of the species (:func:`training_images`,
-    ``seed``) and scored with :func:`evaluate_pack` (``n`` samples judged, diversity over ``n_diversity``).
+    For each species (one the model never saw) and each image count ``c``, a pack is made as
+    :func:`neuralcollage.collage.add_class` makes it (:func:`~neuralcollage.classes.train_class`, then the close-up
+    check, each kept in the pack's file when ``pack_dir`` is given) on ``c`` renders of the species
+    (:func:`training_images`, ``seed``) and scored with :func:`evaluate_pack` (``n`` samples judged, diversity over ``n_diversity``).
     The old classes are checked on every pack: ``n_old`` samples per old class with the pack loaded must be
     bit-identical to the base model's, and their judged accuracy is reported beside the base model's.
 
@@ -269,8 +270,8 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
         species: names (or ids) in :data:`~neuralcollage.datasets.SPECIES` that are not classes of
             ``bundle``.  counts: training-image counts (each at least
             :data:`~neuralcollage.classes.MIN_IMAGES`).
-        steps, init_class, add_class_options: passed to :func:`~neuralcollage.classes.add_class` (None: its
-            defaults).
+        steps, init_class, add_class_options: keywords of :func:`~neuralcollage.collage.add_class` (None or
+            absent: its defaults, with a close-up variant of 4 close-ups per image).
         seed: the training renders, the training and the evaluation samples.
         judge: the judge (default: :func:`load_judge`, the shipped one).
         pack_dir: a folder to save the packs in; a pack already there that was trained on the same renders
@@ -280,10 +281,10 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
             (10 images when measured) with this many held-out faces (``translation_steps`` projection steps,
             None: the edit's default; ``part_judge``: default the shipped part judge); recorded as the pack's
             ``part_translation``.
-        closeup_check: with ``closeup_variant`` among ``add_class_options``, keep each pack's close-up variant
-            only when :func:`~neuralcollage.collage.closeup_check.closeup_variant_check` (seed ``seed``) says so,
-            as ``collage add-class`` does; the verdict is recorded in the pack's file (and reused from it) and
-            in the row (``closeup_check``).  False: keep every variant.
+        closeup_check: keep each pack's close-up variant only when
+            :func:`~neuralcollage.collage.closeup_check.closeup_variant_check` (seed ``seed``) says so, as
+            :func:`~neuralcollage.collage.add_class` does; the verdict is recorded in the pack's file (and reused
+            from it) and in the row (``closeup_check``).  False: keep every variant.
 
     Returns:
         ``{"value" (the least judged share among the packs at the headline count: 10 images when measured,
@@ -301,7 +302,8 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
     """
     import os
     import time as _time
-    from neuralcollage.classes import DEFAULTS, MIN_IMAGES, add_class, apply_packs, copy_bundle
+    from neuralcollage.classes import DEFAULTS, MIN_IMAGES, apply_packs, copy_bundle, train_class
+    from neuralcollage.collage.new_class import closeup_variant_count
     from neuralcollage.io import InputError
     started = _time.perf_counter()
     counts = [int(c) for c in counts]
@@ -316,6 +318,8 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
     old_ids = _old_class_ids(bundle, judge.n_classes)
     steps = DEFAULTS["steps"] if steps is None else int(steps)
     init_class = DEFAULTS["init_class"] if init_class is None else init_class
+    add_class_options["closeup_variant"] = closeup_variant_count(add_class_options.get("method", DEFAULTS["method"]),
+                                                                 add_class_options.get("closeup_variant"))
     base_judged, _ = _old_class_check(None, bundle.generator, old_ids, judge, n=n_old, seed=seed)
     if pack_dir is not None:
         os.makedirs(pack_dir, exist_ok=True)
@@ -328,8 +332,8 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
                                                             add_class_options)
             pack = None if path is None else _reusable(path, images, bundle, steps, seed, add_class_options)
             if pack is None:
-                pack = add_class(bundle, list(images), name, steps=steps, seed=seed, init_class=init_class,
-                                 **add_class_options)
+                pack = train_class(bundle, list(images), name, steps=steps, seed=seed, init_class=init_class,
+                                   **add_class_options)
                 if path is not None:
                     pack.save(path)
             checked = None

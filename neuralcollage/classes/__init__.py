@@ -1,7 +1,7 @@
 """Few-shot class addition: teach a trained model a new class from a handful of images (DESIGN §6).
 
 A class of a CBN generator is its row in every per-layer ``gammas``/``betas`` table (and its row of the
-projection discriminator's ``l_y``, and of the encoder's ``l_y``).  :func:`add_class` learns those rows for a
+projection discriminator's ``l_y``, and of the encoder's ``l_y``).  :func:`train_class` learns those rows for a
 new class while every convolution, every running statistic and every old row stays frozen, and returns a
 :class:`ClassPack`: a small ``.npz`` holding the new rows, the class name and synonyms, the sha256 of the
 base generator and a training record.  Loading packs on top of their base model (:func:`apply_packs`, or
@@ -39,14 +39,19 @@ learnt on the images and ``N`` close-ups of each.  Loaded, it is a class of its 
 :func:`neuralcollage.collage.edit_photo` draws the class with it when the crop is a part of the photo: one set
 of rows cannot draw both a whole face and a part's close-up of a species the convolutions never saw (koala part
 translation 36% -> 80% and 54% -> 88% on two sets of renders, whole samples still 97% and 95% koala; but tiger
-89% -> 43% and 95% -> 56%: an option, docs/few_shot.md).  Whether a class needs it is decided from its images by
-:func:`neuralcollage.collage.closeup_check.closeup_variant_check`, which ``collage add-class`` runs and which
-drops the variant (:meth:`ClassPack.without_closeup`) when the class's own rows draw parts better.
+89% -> 43% and 95% -> 56%, docs/few_shot.md).  Whether a class needs it is decided from its images by
+:func:`neuralcollage.collage.closeup_check.closeup_variant_check`, which drops the variant
+(:meth:`ClassPack.without_closeup`) when the class's own rows draw parts better.
+
+:func:`train_class` is the trainer: it learns what it is asked to (default: no variant).  The entry point users call,
+``neuralcollage.add_class`` (:func:`neuralcollage.collage.add_class`, also ``collage add-class``), lives above
+this package because its check edits photos: it trains the class with a variant of 4 close-ups per image and runs
+the check.
 
 Example
 -------
 >>> bundle = load_bundle("builtin")                                   # doctest: +SKIP
->>> pack = add_class(bundle, images, "koala", steps=300, seed=0)      # doctest: +SKIP
+>>> pack = neuralcollage.add_class(bundle, images, "koala", seed=0)   # doctest: +SKIP
 >>> pack.save("koala.npz")                                            # doctest: +SKIP
 >>> bundle = load_bundle("builtin", classes=["koala.npz"])           # doctest: +SKIP
 >>> bundle.vocabulary.index("koala")                                  # doctest: +SKIP
@@ -58,10 +63,10 @@ from neuralcollage.classes.pack import PACK_FORMAT, PACK_VERSION, ClassPack, Cla
 from neuralcollage.classes.model import (apply_packs, base_record, closeup_class, copy_bundle, pack_samples,
                                          split_model_spec, vocabulary_with_packs)
 from neuralcollage.classes.images import class_ranking, closeup_crops, nearest_class, prepare_images
-from neuralcollage.classes.training import DEFAULTS, METHODS, MIN_IMAGES, START_MODES, add_class
+from neuralcollage.classes.training import DEFAULTS, METHODS, MIN_IMAGES, START_MODES, train_class
 
 
 __all__ = ["ClassPack", "ClassPackError", "METHODS", "MIN_IMAGES", "START_MODES", "PACK_FORMAT", "PACK_VERSION",
-           "DEFAULTS", "add_class", "load_pack", "apply_packs", "copy_bundle", "vocabulary_with_packs",
+           "DEFAULTS", "train_class", "load_pack", "apply_packs", "copy_bundle", "vocabulary_with_packs",
            "split_model_spec", "prepare_images", "nearest_class", "class_ranking", "closeup_crops", "pack_samples",
            "base_record", "closeup_class", "closeup_name"]

@@ -65,7 +65,7 @@ def closeup_crops(images, resolution, *, per_image, zoom=CLOSEUP_ZOOM, seed=0):
 def nearest_class(bundle, x, *, by="scores"):
     """The existing class the images ``x`` (NCHW float32 in [-1, 1]) resemble most.
 
-    ``by="scores"`` (what :func:`add_class` uses): the highest mean discriminator class score (old classes
+    ``by="scores"`` (what :func:`train_class` uses): the highest mean discriminator class score (old classes
     only); without a discriminator, the class whose generated samples' mean colour is closest.
     ``by="reconstruction"`` (needs an encoder): the class ``c`` whose encoder-initialised reconstructions
     ``G(E(x, c), c)`` are closest to ``x`` (mean L1 plus ``1 - cos`` of the discriminator's features when

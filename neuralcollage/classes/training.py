@@ -1,4 +1,4 @@
-"""Learning a new class's rows (and branch) from a few images: :func:`add_class` and its helpers."""
+"""Learning a new class's rows (and branch) from a few images: :func:`train_class` and its helpers."""
 from neuralcollage import _compat  # noqa: F401
 
 import hashlib
@@ -13,19 +13,19 @@ from neuralcollage.classes.pack import BRANCH_ARRAYS, ClassPack
 from neuralcollage.classes.two_stage import TWO_STAGE_CLOSEUPS, train_closeup_branch
 from neuralcollage.io import InputError
 
-__all__ = ["METHODS", "MIN_IMAGES", "DEFAULTS", "START_MODES", "add_class", "discriminator_head"]
+__all__ = ["METHODS", "MIN_IMAGES", "DEFAULTS", "START_MODES", "train_class", "discriminator_head"]
 
-#: Fewest training images :func:`add_class` accepts.
+#: Fewest training images :func:`train_class` accepts.
 MIN_IMAGES = 3
 METHODS = ("nearest", "rows", "combination", "branch", "two_stage")
-#: Defaults of :func:`add_class` (also shown by ``collage add-class --help``).
+#: Defaults of :func:`train_class` (also shown by ``collage add-class --help``).
 DEFAULTS = dict(steps=300, method="rows", batch_size=8, lr_rows=0.03, lr_z=0.03, lr_head=0.002,
                 adversarial=0.0, tune_d_blocks=0, perceptual=1.0, prior=0.01, sparsity=0.001, encoder_steps=100,
                 search_steps=30, closeups=0, closeup_zoom=CLOSEUP_ZOOM, branch_layer=2, branch_rank=16,
                 lr_branch=0.002, anchor=1.0,
                 init_class="search", search_candidates=6, search_lr_rows=0.01, closeup_variant=0,
                 closeup_method="rows")
-#: The methods a close-up variant can be trained with (``add_class(closeup_method=...)``).
+#: The methods a close-up variant can be trained with (``train_class(closeup_method=...)``).
 CLOSEUP_METHODS = ("rows", "branch")
 #: The ``init_class`` values that are not a class: the discriminator's choice, and the trial from every class.
 START_MODES = ("nearest", "search")
@@ -48,20 +48,23 @@ def discriminator_head(dis):
     return w.reshape(-1), b.reshape(())
 
 
-def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms=(), method=DEFAULTS["method"],
-              batch_size=DEFAULTS["batch_size"], lr_rows=DEFAULTS["lr_rows"], lr_z=DEFAULTS["lr_z"],
-              lr_head=DEFAULTS["lr_head"], adversarial=DEFAULTS["adversarial"],
-              tune_d_blocks=DEFAULTS["tune_d_blocks"],
-              perceptual=DEFAULTS["perceptual"], prior=DEFAULTS["prior"], sparsity=DEFAULTS["sparsity"],
-              encoder_steps=DEFAULTS["encoder_steps"], init_class=DEFAULTS["init_class"],
-              search_steps=DEFAULTS["search_steps"], search_candidates=DEFAULTS["search_candidates"],
-              search_lr_rows=DEFAULTS["search_lr_rows"], closeups=DEFAULTS["closeups"],
-              closeup_zoom=DEFAULTS["closeup_zoom"],
-              branch_layer=DEFAULTS["branch_layer"], branch_rank=DEFAULTS["branch_rank"],
-              lr_branch=DEFAULTS["lr_branch"], anchor=DEFAULTS["anchor"],
-              closeup_variant=DEFAULTS["closeup_variant"], closeup_method=DEFAULTS["closeup_method"],
-              callback=None):
+def train_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms=(), method=DEFAULTS["method"],
+                batch_size=DEFAULTS["batch_size"], lr_rows=DEFAULTS["lr_rows"], lr_z=DEFAULTS["lr_z"],
+                lr_head=DEFAULTS["lr_head"], adversarial=DEFAULTS["adversarial"],
+                tune_d_blocks=DEFAULTS["tune_d_blocks"],
+                perceptual=DEFAULTS["perceptual"], prior=DEFAULTS["prior"], sparsity=DEFAULTS["sparsity"],
+                encoder_steps=DEFAULTS["encoder_steps"], init_class=DEFAULTS["init_class"],
+                search_steps=DEFAULTS["search_steps"], search_candidates=DEFAULTS["search_candidates"],
+                search_lr_rows=DEFAULTS["search_lr_rows"], closeups=DEFAULTS["closeups"],
+                closeup_zoom=DEFAULTS["closeup_zoom"],
+                branch_layer=DEFAULTS["branch_layer"], branch_rank=DEFAULTS["branch_rank"],
+                lr_branch=DEFAULTS["lr_branch"], anchor=DEFAULTS["anchor"],
+                closeup_variant=DEFAULTS["closeup_variant"], closeup_method=DEFAULTS["closeup_method"],
+                callback=None):
     """Learn a new class from a few images; returns a :class:`ClassPack` (not saved: call ``pack.save``).
+
+    The trainer: it learns exactly what it is asked to.  ``neuralcollage.add_class``
+    (:func:`neuralcollage.collage.add_class`) calls it with a close-up variant and then checks the variant.
 
     Args:
         bundle: the base model (:func:`neuralcollage.pretrained.load_bundle`); not modified.  Packs already
@@ -168,11 +171,11 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
         if not float(anchor) >= 0:
             raise InputError(f"anchor must be >= 0; got {anchor}")
         options = dict(batch_size=batch_size, lr_rows=lr_rows, lr_z=lr_z, perceptual=perceptual, prior=prior)
-        stage1 = add_class(bundle, images, name, steps=steps, seed=seed, synonyms=synonyms, method="rows",
-                           lr_head=lr_head, adversarial=adversarial, tune_d_blocks=tune_d_blocks,
-                           encoder_steps=encoder_steps, init_class=init_class, search_steps=search_steps,
-                           search_candidates=search_candidates, search_lr_rows=search_lr_rows, closeups=0,
-                           callback=callback, **options)
+        stage1 = train_class(bundle, images, name, steps=steps, seed=seed, synonyms=synonyms, method="rows",
+                             lr_head=lr_head, adversarial=adversarial, tune_d_blocks=tune_d_blocks,
+                             encoder_steps=encoder_steps, init_class=init_class, search_steps=search_steps,
+                             search_candidates=search_candidates, search_lr_rows=search_lr_rows, closeups=0,
+                             callback=callback, **options)
         pack = train_closeup_branch(bundle, stage1, images, steps=int(steps), seed=seed,
                                     closeups=int(closeups) or TWO_STAGE_CLOSEUPS, closeup_zoom=closeup_zoom,
                                     anchor=float(anchor), branch_layer=int(branch_layer),
@@ -416,12 +419,12 @@ def add_class(bundle, images, name, *, steps=DEFAULTS["steps"], seed=0, synonyms
 
 
 def _closeup_variant(bundle, images, name, init, *, per_image, method, zoom, steps, seed, callback, **options):
-    """The close-up variant of a class (``add_class(closeup_variant=per_image, closeup_method=method)``): rows
+    """The close-up variant of a class (``train_class(closeup_variant=per_image, closeup_method=method)``): rows
     (and with ``method="branch"`` a per-class branch) learnt from class ``init`` on the images and ``per_image``
     close-ups of each; ``{"generator", "branch" (None for rows), "record"}``."""
     shifted = None if callback is None else (lambda step, loss: callback(steps + step, loss))
-    variant = add_class(bundle, images, name, steps=steps, seed=seed, method=method, init_class=int(init),
-                        encoder_steps=0, closeups=per_image, closeup_zoom=zoom, callback=shifted, **options)
+    variant = train_class(bundle, images, name, steps=steps, seed=seed, method=method, init_class=int(init),
+                          encoder_steps=0, closeups=per_image, closeup_zoom=zoom, callback=shifted, **options)
     record = {k: v for k, v in variant.record.items() if k not in ("images_sha256", "closeups")}
     record.update(closeups_per_image=int(per_image))
     return {"generator": variant.generator, "branch": variant.branch, "record": record}
@@ -459,8 +462,8 @@ def _search_init(bundle, images, name, candidates, *, seed, steps, **kwargs):
     (in ``candidates``' order; the first lowest wins)."""
     out = {}
     for c in candidates:
-        pack = add_class(bundle, images, name, steps=max(int(steps), 1), seed=seed, method="rows", adversarial=0.0,
-                         encoder_steps=0, init_class=c, **kwargs)
+        pack = train_class(bundle, images, name, steps=max(int(steps), 1), seed=seed, method="rows", adversarial=0.0,
+                           encoder_steps=0, init_class=c, **kwargs)
         out[c] = float(pack.record["losses"][-1]["reconstruction"])
     return out
 

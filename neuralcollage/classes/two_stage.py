@@ -1,4 +1,4 @@
-"""The second stage of ``add_class(method="two_stage")``: a per-class branch learnt on close-ups while the whole
+"""The second stage of ``train_class(method="two_stage")``: a per-class branch learnt on close-ups while the whole
 faces of the new class are anchored to the first stage's.
 
 Stage 1 is ``method="rows"`` on the whole images (the default pack).  Stage 2 (:func:`train_closeup_branch`)
@@ -21,7 +21,7 @@ from neuralcollage.classes.pack import BRANCH_ARRAYS
 
 __all__ = ["TWO_STAGE_CLOSEUPS", "train_closeup_branch"]
 
-#: Close-ups per training image of the second stage when ``add_class(closeups=0)``.
+#: Close-ups per training image of the second stage when ``train_class(closeups=0)``.
 TWO_STAGE_CLOSEUPS = 4
 
 

@@ -13,6 +13,8 @@
 * :func:`closeup_variant_preview` / :func:`closeup_variant_check`: part edits into a class pack's class with and
   without its close-up variant, and the check that decides whether the pack keeps the variant
   (:mod:`~neuralcollage.collage.preview`, :mod:`~neuralcollage.collage.closeup_check`).
+* :func:`add_class`: few-shot class addition as users call it (``neuralcollage.add_class``): the class, its
+  close-up variant and the check (:mod:`~neuralcollage.collage.new_class`).
 
 Everything is imported from here (``from neuralcollage.collage import edit_photo``); the modules are the
 layout.  ``DEFAULT_CONTEXT`` and ``DEFAULT_COLOUR_REACH`` are the defaults of ``EditOptions.context`` and
@@ -23,6 +25,7 @@ from neuralcollage import _compat  # noqa: F401
 from neuralcollage.collage.closeup_check import CloseupCheck, closeup_variant_check
 from neuralcollage.collage.edits import blend_edit, check_model_output, edit_class_maps, render, scbn_edit
 from neuralcollage.collage.inputs import METHODS
+from neuralcollage.collage.new_class import add_class
 from neuralcollage.collage.photo import EditResult, class_region, edit_photo, replay
 from neuralcollage.collage.preview import closeup_variant_preview
 from neuralcollage.collage.recipes import (RECIPE_FORMAT, RECIPE_VERSION, RecipeError, check_recipe, load_recipe,
@@ -34,4 +37,4 @@ __all__ = ["METHODS", "RECIPE_FORMAT", "RECIPE_VERSION", "DEFAULT_CONTEXT", "DEF
            "EditOptions", "ProjectionOptions", "EditResult", "RecipeError",
            "render", "edit_class_maps", "scbn_edit", "blend_edit", "class_region", "edit_photo", "make_recipe",
            "replay", "save_recipe", "load_recipe", "check_recipe", "recipe_model", "check_model_output",
-           "closeup_variant_preview", "closeup_variant_check", "CloseupCheck"]
+           "closeup_variant_preview", "closeup_variant_check", "CloseupCheck", "add_class"]

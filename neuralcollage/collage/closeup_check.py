@@ -1,6 +1,6 @@
 """Whether a new class's close-up variant draws parts better than the class's own rows, judged from its images.
 
-A class pack's close-up variant (``add_class(closeup_variant=N)``) helps some classes and hurts others: on two
+A class pack's close-up variant (``train_class(closeup_variant=N)``) helps some classes and hurts others: on two
 sets of renders each it lifts the koala's part translations from 36% and 54% to 80% and 88% and drops the
 tiger's from 89% and 95% to 43% and 56% (docs/few_shot.md, "Which classes need the variant").
 :func:`closeup_variant_check` decides for one pack without any judge of its own, from the user's training images

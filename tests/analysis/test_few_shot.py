@@ -170,17 +170,17 @@ def test_koala_with_ten_images_meets_the_target_with_the_default_start(builtin, 
 
 @pytest.mark.slow
 def test_part_translation_into_a_new_class_is_judged_by_the_part_judge(builtin, judge):
-    from neuralcollage.classes import add_class
+    from neuralcollage.classes import train_class
     from neuralcollage.datasets import SPECIES
     part_judge = few_shot.load_part_judge()
     assert part_judge.n_classes == len(SPECIES)
     images = few_shot.training_images("tiger", 3, seed=0, size=64)
-    pack = add_class(builtin, list(images), "tiger", steps=1, seed=0, init_class="nearest")
+    pack = train_class(builtin, list(images), "tiger", steps=1, seed=0, init_class="nearest")
     r = few_shot.part_translation_into(builtin, pack, part_judge=part_judge, n=3, steps=1, photo_size=64)
     assert r["into"] == 6 and r["species"] == "tiger" and r["n"] + r["n_empty_masks"] == 3
     assert set(r["predicted_counts"]) <= set(SPECIES) and sum(r["predicted_counts"].values()) == r["n"]
     assert r["value"] == r["predicted_counts"].get("tiger", 0) / r["n"] and r["unchanged_outside_mask"] == 1.0
     json.dumps(r)
-    renamed = add_class(builtin, list(images), "stripy", steps=0, seed=0, init_class="nearest")
+    renamed = train_class(builtin, list(images), "stripy", steps=0, seed=0, init_class="nearest")
     with pytest.raises(InputError, match="not a rendered species"):
         few_shot.part_translation_into(builtin, renamed, part_judge=part_judge, n=1)
