@@ -22,7 +22,8 @@ def judge():
     return few_shot.load_judge()
 
 
-TINY = dict(steps=1, n=8, n_diversity=4, n_old=3, init_class="nearest", seed=0)
+#: Small evaluations, without the close-up variant (and its check of 30 part edits) the default adds.
+TINY = dict(steps=1, n=8, n_diversity=4, n_old=3, init_class="nearest", seed=0, closeup_variant=0)
 
 
 def test_packs_per_species_and_count_with_targets_and_old_classes(builtin, judge, tmp_path):
@@ -94,13 +95,16 @@ def test_closeup_check_decides_the_variant_once_per_pack_file(builtin, judge, tm
         return real(*args, **kwargs)
 
     monkeypatch.setattr(closeup_check, "closeup_variant_check", counted)
-    options = dict(species=["tiger"], counts=[3], judge=judge, pack_dir=str(tmp_path), **{**TINY, "closeup_variant": 1})
+    default = {k: v for k, v in TINY.items() if k != "closeup_variant"}
+    options = dict(species=["tiger"], counts=[3], judge=judge, pack_dir=str(tmp_path), **default)
     row = few_shot.evaluate_few_shot(builtin, **options)["packs"][0]
     verdict = row["closeup_check"]
+    assert "closeupvariant" not in os.path.basename(row["pack"])
     assert calls == [2] and verdict["n"] == 2 and verdict["seed"] == 0
     assert verdict["keep"] == (verdict["difference"] > 0)
     saved = load_pack(row["pack"])
     assert saved.closeup is not None and saved.record["closeup_check"] == verdict
+    assert saved.record["closeup_variant"] == 4
     stamp = os.stat(row["pack"]).st_mtime_ns
     again = few_shot.evaluate_few_shot(builtin, **options)["packs"][0]
     assert calls == [2] and again["closeup_check"] == verdict and os.stat(row["pack"]).st_mtime_ns == stamp
