@@ -830,6 +830,15 @@ def test_bench_add_class_prints_the_pack_estimate_and_its_ratio_to_the_target(tm
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["method"] == "branch"
     assert classes.load_pack(os.path.join(str(tmp_path), "koala.npz")).branch is not None
+    bench.main(["--arch", "tiny32", "--steps", "2", "--images", "3", "--batch-size", "2", "--out", str(tmp_path),
+                "--closeup-variant", "1", "--check-edits", "2"])
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["s_per_variant_step"] > 0 and line["s_per_check_edit"] > 0 and line["check_edits"] == 2
+    expected = (line["estimate_pack_s"] + 300 * line["s_per_variant_step"] + line["probe_s"]
+                + 30 * line["s_per_check_edit"])
+    assert abs(line["estimate_default_s"] - expected) <= 1.5
+    assert abs(line["default_vs_target"] - line["estimate_default_s"] / 3600) < 1e-3
+    assert classes.load_pack(os.path.join(str(tmp_path), "koala.npz")).closeup is not None
 
 
 def test_a_close_up_variant_that_does_not_fit_is_refused_in_one_line(model, closeup_pack_path, tmp_path):

@@ -261,8 +261,8 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
     For each species (one the model never saw) and each image count ``c``, a pack is made as
     :func:`neuralcollage.collage.add_class` makes it (:func:`~neuralcollage.classes.train_class`, then the close-up
     check, each kept in the pack's file when ``pack_dir`` is given) on ``c`` renders of the species
-    (:func:`training_images`, ``seed``) and scored with :func:`evaluate_pack` (``n`` samples judged, diversity over ``n_diversity``).
-    The old classes are checked on every pack: ``n_old`` samples per old class with the pack loaded must be
+    (:func:`training_images`, ``seed``) and scored with :func:`evaluate_pack` (``n`` samples judged, diversity
+    over ``n_diversity``).  The old classes are checked on every pack: ``n_old`` samples per old class with the pack loaded must be
     bit-identical to the base model's, and their judged accuracy is reported beside the base model's.
 
     Args:

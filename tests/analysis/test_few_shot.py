@@ -134,7 +134,7 @@ def test_cli_eval_few_shot_writes_json(tmp_path, capsys):
     out = str(tmp_path / "fs.json")
     code = main(["eval", "--metrics", "few_shot", "--few-shot-species", "tiger", "--few-shot-images", "3",
                  "--few-shot-steps", "1", "--few-shot-start-from", "nearest", "--n-samples", "4", "--out-json", out,
-                 "--few-shot-translation", "2", "--steps", "1"])
+                 "--few-shot-translation", "2", "--steps", "1", "--few-shot-closeup-variant", "0"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     report = json.load(open(out))
@@ -167,7 +167,8 @@ def test_cli_eval_few_shot_errors(argv, words, capsys):
 
 @pytest.mark.slow
 def test_koala_with_ten_images_meets_the_target_with_the_default_start(builtin, judge):
-    result = few_shot.evaluate_few_shot(builtin, species=["koala"], counts=[10], judge=judge, n=200, seed=0)
+    result = few_shot.evaluate_few_shot(builtin, species=["koala"], counts=[10], judge=judge, n=200, seed=0,
+                                        closeup_variant=0)
     row = result["packs"][0]
     assert row["judged"] >= 0.9 and row["diversity"] >= 0.6 and row["old_classes_identical"]
 
