@@ -262,8 +262,9 @@ def evaluate_few_shot(bundle, *, species=DEFAULT_SPECIES, counts=DEFAULT_COUNTS,
     :func:`neuralcollage.collage.add_class` makes it (:func:`~neuralcollage.classes.train_class`, then the close-up
     check, each kept in the pack's file when ``pack_dir`` is given) on ``c`` renders of the species
     (:func:`training_images`, ``seed``) and scored with :func:`evaluate_pack` (``n`` samples judged, diversity
-    over ``n_diversity``).  The old classes are checked on every pack: ``n_old`` samples per old class with the pack loaded must be
-    bit-identical to the base model's, and their judged accuracy is reported beside the base model's.
+    over ``n_diversity``).  The old classes are checked on every pack: ``n_old`` samples per old class with the
+    pack loaded must be bit-identical to the base model's, and their judged accuracy is reported beside the base
+    model's.
 
     Args:
         bundle: the base model; its classes must be species the judge knows (the built-in model).

@@ -41,7 +41,7 @@ ADD_CLASS_MIN_IMAGES = 3
 ADD_CLASS_METHODS = ("nearest", "rows", "combination", "branch", "two_stage")
 ADD_CLASS_DEFAULTS = {"steps": 300, "method": "rows", "init_class": "search", "closeups": 0, "adversarial": 0.0,
                       "tune_d_blocks": 0, "closeup_variant": 4, "lr_rows": 0.03}
-#: The :func:`neuralcollage.classes.add_class` keywords :func:`training_options` sets.
+#: The :func:`neuralcollage.collage.add_class` keywords :func:`training_options` sets.
 TRAINING_OPTIONS = ("method", "closeups", "adversarial", "tune_d_blocks", "closeup_variant", "lr_rows")
 ADD_CLASS_START_MODES = ("nearest", "search")
 
